@@ -1,0 +1,29 @@
+"""The UNSET sentinel: "this field was not given", as distinct from an explicit ``None``.
+
+A request field left UNSET is not sent at all; a field set to ``None`` is sent as JSON
+``null`` (where the spec allows null). A response field that the server did not send stays
+UNSET, so a model received and sent back (the tool-calling round trip) sends what it got.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final, Literal
+
+
+class Unset(enum.Enum):
+    """Type of the :data:`UNSET` sentinel (an enum so that ``Literal`` narrowing works)."""
+
+    UNSET = "UNSET"
+
+    def __bool__(self) -> Literal[False]:
+        # Falsy, so that ``if delta.content:`` reads naturally on a missing field.
+        return False
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+
+__all__ = ["UNSET", "Unset"]
