@@ -1,0 +1,80 @@
+"""openrouter-async: an async-first client for the OpenRouter API, on asyncio and trio.
+
+    from openrouter_async import OpenRouter
+
+    with OpenRouter(api_key=...) as client:                  # sync
+        client.chat.send(model=..., messages=[...])
+
+    async with OpenRouter(api_key=...) as client:            # asyncio or trio
+        await client.chat.send_async(model=..., messages=[...])
+
+    async with Session(api_key=...) as session:              # the actor underneath
+        await session.send(ChatRequest(model=..., messages=[...]))
+
+Names load on first use, so ``import openrouter_async`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from . import errors, models
+    from ._client import OpenRouter
+    from ._config import BackoffStrategy, RetryConfig, Timeouts
+    from ._session import Session
+    from ._streams import AsyncStream, SyncStream
+    from ._unset import UNSET, Unset
+    from .errors import ChatError, OpenRouterError
+
+__all__ = [
+    "UNSET",
+    "AsyncStream",
+    "BackoffStrategy",
+    "ChatError",
+    "OpenRouter",
+    "OpenRouterError",
+    "RetryConfig",
+    "Session",
+    "SyncStream",
+    "Timeouts",
+    "Unset",
+    "__version__",
+    "errors",
+    "models",
+]
+
+# name -> module that defines it (a module itself when the value is None)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "OpenRouter": ("._client", "OpenRouter"),
+    "Session": ("._session", "Session"),
+    "RetryConfig": ("._config", "RetryConfig"),
+    "BackoffStrategy": ("._config", "BackoffStrategy"),
+    "Timeouts": ("._config", "Timeouts"),
+    "AsyncStream": ("._streams", "AsyncStream"),
+    "SyncStream": ("._streams", "SyncStream"),
+    "UNSET": ("._unset", "UNSET"),
+    "Unset": ("._unset", "Unset"),
+    "ChatError": (".errors", "ChatError"),
+    "OpenRouterError": (".errors", "OpenRouterError"),
+    "errors": (".errors", None),
+    "models": (".models", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'openrouter_async' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name, __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,177 @@
+"""``OpenRouter``: the facade the product description uses, sync and async.
+
+- ``with OpenRouter(...) as client:`` — sync. A Session runs in a portal thread (its own event
+  loop, asyncio by default or trio with ``backend="trio"``); ``client.chat.send(...)`` is a
+  portal call. Safe from many threads at once and from inside a running event loop.
+- ``async with OpenRouter(...) as client:`` — async, on the caller's own loop (asyncio or
+  trio); ``await client.chat.send_async(...)``.
+
+A client used for sync calls without ``with`` starts its portal on the first call; ``close()``
+(or interpreter exit) stops it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import httpx
+
+from ._config import RetryConfig, Timeouts
+from ._logging import redact_url
+from ._portal import PortalThread
+from ._session import ApiKey, Session
+
+if TYPE_CHECKING:
+    from .resources import Chat
+
+__all__ = ["OpenRouter"]
+
+T = TypeVar("T")
+
+
+class OpenRouter:
+    """The OpenRouter client. Options as in the official SDK; see :class:`Session`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: ApiKey | None = None,
+        server_url: str | None = None,
+        base_url: str | None = None,
+        timeout_ms: int | float | None = None,
+        timeouts: Timeouts | None = None,
+        retry_config: RetryConfig | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        debug_logger: logging.Logger | None = None,
+        max_connections: int = 100,
+        async_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backend: Literal["asyncio", "trio"] = "asyncio",
+    ) -> None:
+        self._options: dict[str, Any] = dict(
+            api_key=api_key,
+            base_url=base_url or server_url,
+            timeout_ms=timeout_ms,
+            timeouts=timeouts,
+            retry_config=retry_config,
+            http_headers=http_headers,
+            http_referer=http_referer,
+            x_open_router_title=x_open_router_title,
+            debug_logger=debug_logger,
+            max_connections=max_connections,
+            client=async_client,
+            transport=transport,
+        )
+        # Fail on bad options now, in the caller's thread, not later inside the portal.
+        probe = Session(**self._options)
+        self.base_url = probe.base_url
+        self._backend = backend
+        self._lock = threading.Lock()
+        self._portal_thread: PortalThread | None = None
+        self._sync_session: Session | None = None
+        self._sync_session_context: Any = None
+        self._async_session: Session | None = None
+        self._chat: Chat | None = None
+
+    def __repr__(self) -> str:
+        return f"<OpenRouter {redact_url(self.base_url)}>"
+
+    @property
+    def chat(self) -> Chat:
+        if self._chat is None:
+            from .resources import Chat
+
+            self._chat = Chat(self)
+        return self._chat
+
+    # -- sync lifecycle --------------------------------------------------------------------
+
+    def __enter__(self) -> OpenRouter:
+        self._sync()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the sync side: the Session in the portal thread, then the thread."""
+        with self._lock:
+            context, self._sync_session_context = self._sync_session_context, None
+            portal_thread, self._portal_thread = self._portal_thread, None
+            self._sync_session = None
+        try:
+            if context is not None:
+                context.__exit__(None, None, None)
+        finally:
+            if portal_thread is not None:
+                portal_thread.stop()
+
+    def _sync(self) -> tuple[PortalThread, Session]:
+        """The portal thread and its Session, started on first use (thread-safe)."""
+        portal_thread, session = self._portal_thread, self._sync_session
+        if portal_thread is not None and session is not None:
+            return portal_thread, session
+        with self._lock:
+            if self._portal_thread is None or self._sync_session is None:
+                portal_thread = PortalThread(self._backend)
+                portal = portal_thread.start()
+                session = Session(**self._options)
+                try:
+                    context = portal.wrap_async_context_manager(session)
+                    context.__enter__()
+                except BaseException:
+                    portal_thread.stop()
+                    raise
+                self._sync_session_context = context
+                self._portal_thread, self._sync_session = portal_thread, session
+            return self._portal_thread, self._sync_session
+
+    def _call_sync(self, function: Callable[[Session], Awaitable[T]]) -> T:
+        portal_thread, session = self._sync()
+        return portal_thread.portal.call(functools.partial(function, session))
+
+    # -- async lifecycle -------------------------------------------------------------------
+
+    async def __aenter__(self) -> OpenRouter:
+        if self._async_session is not None:
+            raise RuntimeError("this client is already open with `async with`")
+        session = Session(**self._options)
+        await session.__aenter__()
+        self._async_session = session
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._async_session = self._async_session, None
+        if session is not None:
+            await session.__aexit__(exc_type, exc, tb)
+
+    def _session_async(self) -> Session:
+        session = self._async_session
+        if session is None:
+            raise RuntimeError(
+                "async calls need `async with OpenRouter(...) as client:` "
+                "(the sync methods, without _async, work with `with` or no block at all)"
+            )
+        return session
+
+    @property
+    def session(self) -> Session:
+        """The Session behind ``async with`` (for ``map``, statistics, raw operations)."""
+        return self._session_async()

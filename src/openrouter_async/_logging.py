@@ -1,0 +1,47 @@
+"""Debug logging with secrets kept out.
+
+``debug_logger=`` (the official SDK's option) or ``OPENROUTER_DEBUG=true`` turns on one line
+per HTTP exchange: method, URL, status and time. Headers are never logged, so neither the API
+key nor a bearer token can reach a log; URLs lose any userinfo or key-like query values.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+from ._config import env_flag
+
+__all__ = ["debug_logger_from_env", "redact", "redact_url"]
+
+_LOGGER_NAME = "openrouter_async"
+
+# Query parameters whose values are secrets wherever they appear.
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:key|api_key|token|code|code_verifier)=)[^&#]*")
+_USERINFO = re.compile(r"(https?://)[^/@]+@")
+
+
+def redact_url(url: str) -> str:
+    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\1***@", url))
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Replace every occurrence of ``secret`` (e.g. the API key) in ``text``."""
+    if secret:
+        return text.replace(secret, "***")
+    return text
+
+
+def debug_logger_from_env() -> logging.Logger | None:
+    """The logger ``OPENROUTER_DEBUG=true`` asks for, printing to stderr; None when unset."""
+    if not env_flag("OPENROUTER_DEBUG"):
+        return None
+    logger = logging.getLogger(_LOGGER_NAME)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.DEBUG:
+        logger.setLevel(logging.DEBUG)
+    return logger

@@ -1,0 +1,69 @@
+"""An event loop in a thread of its own, reached through an anyio blocking portal.
+
+The sync facade runs its Session here. Because the loop lives in its own thread, sync calls
+work from any number of threads at once and from code that is itself inside a running event
+loop (a notebook cell), where ``asyncio.run`` would refuse.
+
+Why not ``anyio.from_thread.start_blocking_portal``: its thread belongs to a
+ThreadPoolExecutor, which the interpreter joins at exit — a client that was never closed would
+hang the program on exit. Ours is a daemon thread, stopped by ``close()`` or at exit.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+
+import anyio
+from anyio.from_thread import BlockingPortal
+
+__all__ = ["PortalThread"]
+
+
+class PortalThread:
+    """Start with :meth:`start`, reach the loop with ``.portal``, end with :meth:`stop`."""
+
+    def __init__(self, backend: str = "asyncio") -> None:
+        if backend not in ("asyncio", "trio"):
+            raise ValueError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
+        self.backend = backend
+        self._portal: BlockingPortal | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def portal(self) -> BlockingPortal:
+        if self._portal is None:
+            raise RuntimeError("the portal thread is not running")
+        return self._portal
+
+    def start(self) -> BlockingPortal:
+        ready: Future[BlockingPortal] = Future()
+
+        async def serve() -> None:
+            async with BlockingPortal() as portal:
+                ready.set_result(portal)
+                await portal.sleep_until_stopped()
+
+        def run() -> None:
+            try:
+                anyio.run(serve, backend=self.backend)
+            except BaseException as error:
+                if not ready.done():
+                    ready.set_exception(error)
+
+        thread = threading.Thread(target=run, name="openrouter-async-portal", daemon=True)
+        thread.start()
+        self._portal = ready.result()
+        self._thread = thread
+        return self._portal
+
+    def stop(self) -> None:
+        portal, self._portal = self._portal, None
+        thread, self._thread = self._thread, None
+        if portal is not None:
+            try:
+                portal.call(portal.stop, True)
+            except RuntimeError:
+                pass  # already stopped
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)

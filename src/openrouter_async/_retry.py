@@ -1,0 +1,149 @@
+"""The retry policy, on tenacity, sleeping with anyio so that it runs on asyncio and trio.
+
+The first attempt runs outside tenacity: almost every call succeeds at once, and a fan-out of
+thousands of calls should not pay for building a retry controller each time.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+import tenacity
+
+from ._config import RetryConfig
+from .errors import APIConnectionError, APIStatusError, ChatError, OpenRouterError
+
+__all__ = ["call_with_retries", "is_retryable", "retry_after_seconds"]
+
+T = TypeVar("T")
+
+
+def retry_after_seconds(error: BaseException) -> float | None:
+    """The server's demanded wait (``retry-after-ms``, then ``Retry-After`` seconds or date)."""
+    headers = getattr(error, "headers", None)
+    if headers is None:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms is not None:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def is_retryable(error: BaseException, config: RetryConfig) -> bool:
+    if isinstance(error, APIStatusError):
+        headers = error.headers
+        should = headers.get("x-should-retry") if headers is not None else None
+        if should == "true":
+            return True
+        if should == "false":
+            return False
+        if not config.retries_status(error.status_code):
+            return False
+        demanded = retry_after_seconds(error)
+        # A demand beyond the cap raises at once rather than stalling the whole job.
+        return demanded is None or demanded * 1000 <= config.max_retry_after_ms
+    if isinstance(error, APIConnectionError):
+        return config.retry_connection_errors
+    if isinstance(error, ChatError) and error.chunk is None:
+        # An {"error": ...} body sent with status 200 (OpenRouter does this when a provider
+        # fails after the headers went out): as retryable as the status its code names.
+        code = error.error.code
+        return isinstance(code, int) and config.retries_status(code)
+    return False
+
+
+def _wait(config: RetryConfig, *, offset: int = 0) -> Callable[[tenacity.RetryCallState], float]:
+    """Back-off for the attempt that just failed; ``offset`` counts attempts made before
+    tenacity took over, so the exponent keeps growing across the hand-over."""
+    backoff = config.backoff
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if error is not None:
+            demanded = retry_after_seconds(error)
+            if demanded is not None:
+                return demanded
+        if backoff is None:
+            return 0.0
+        ceiling = min(
+            backoff.max_interval,
+            backoff.initial_interval * backoff.exponent ** (state.attempt_number - 1 + offset),
+        )
+        return (random.uniform(0, ceiling) if config.jitter else ceiling) / 1000.0
+
+    return wait
+
+
+async def call_with_retries(
+    attempt: Callable[[], Awaitable[T]],
+    config: RetryConfig,
+    *,
+    logger: logging.Logger | None = None,
+    on_retry: Callable[[], None] | None = None,
+) -> T:
+    """Run ``attempt`` and retry it as ``config`` says; the last error is re-raised as is."""
+    try:
+        return await attempt()
+    except OpenRouterError as error:
+        if not config.enabled or not is_retryable(error, config):
+            raise
+        first_error = error
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        if on_retry is not None:
+            on_retry()
+        if logger is not None:
+            outcome = state.outcome
+            error = outcome.exception() if outcome is not None else None
+            wait = state.next_action.sleep if state.next_action is not None else 0.0
+            logger.debug(
+                "retrying after %s (attempt %d, waiting %.3fs)",
+                type(error).__name__,
+                state.attempt_number,
+                wait,
+            )
+
+    max_elapsed = (config.backoff.max_elapsed_time if config.backoff else 0) / 1000.0
+    stop = tenacity.stop_after_attempt(config.max_attempts - 1)
+    if max_elapsed > 0:
+        stop = stop | tenacity.stop_after_delay(max_elapsed)
+    retrying = tenacity.AsyncRetrying(
+        stop=stop,
+        wait=_wait(config, offset=1),
+        retry=tenacity.retry_if_exception(lambda e: is_retryable(e, config)),
+        sleep=anyio.sleep,
+        reraise=True,
+        before_sleep=before_sleep,
+    )
+    # The first failure happened outside tenacity: wait for it, then let tenacity run the rest.
+    first_state = tenacity.RetryCallState(retrying, None, (), {})
+    first_state.attempt_number = 1
+    first_state.set_exception((type(first_error), first_error, first_error.__traceback__))
+    delay = _wait(config)(first_state)
+    if on_retry is not None:
+        on_retry()
+    if logger is not None:
+        logger.debug(
+            "retrying after %s (attempt 1, waiting %.3fs)", type(first_error).__name__, delay
+        )
+    await anyio.sleep(delay)
+    return await retrying(attempt)

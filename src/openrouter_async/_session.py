@@ -1,0 +1,498 @@
+"""The Session: one per event loop, the actor every call goes through.
+
+It owns a task group, the HTTP client (and under it the connection pool of the transport
+chosen for the running backend), the auth and attribution headers, the timeouts, the retry
+policy and the debug log. Callers hand it requests — frozen attrs value objects — and get
+typed results back, or, for streams, an :class:`AsyncStream` of typed chunks.
+
+    async with Session(api_key=...) as session:
+        result = await session.send(ChatRequest(model=..., messages=[...]))
+        async with session.stream(ChatRequest(..., stream=True)) as chunks:
+            async for chunk in chunks: ...
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import anyio
+import httpx
+import orjson
+import sniffio
+
+from . import _convert
+from ._config import DEFAULT_RETRY_CONFIG, RetryConfig, Timeouts
+from ._logging import debug_logger_from_env, redact_url
+from ._retry import call_with_retries
+from ._sse import ServerSentEvent
+from ._streams import AsyncStream
+from ._transport_errors import translate_transport_error
+from ._version import __version__
+from .errors import (
+    ChatError,
+    ErrorDetails,
+    RequestValidationError,
+    ResponseValidationError,
+    error_for_status,
+)
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from .models import ChatRequest, ChatResult, ChatStreamChunk
+
+__all__ = ["DEFAULT_BASE_URL", "ApiKey", "Session"]
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+
+#: An API key, or a function returning one (sync or async), called for every request so that
+#: a rotated key is picked up without rebuilding the Session.
+ApiKey = str | Callable[[], str] | Callable[[], Awaitable[str]]
+
+
+class Session:
+    """An async OpenRouter session; use it as ``async with Session(...) as session``.
+
+    Options carry the official SDK's names where it has one (``server_url``, ``timeout_ms``,
+    ``retry_config``, ``http_headers``, ``debug_logger``, ``http_referer``,
+    ``x_open_router_title``). ``client=`` takes your own ``httpx.AsyncClient`` (then its pool,
+    timeouts and transport are yours; we only add our headers per request) and ``transport=``
+    your own httpx transport; otherwise the fastest transport for the running backend is used.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: ApiKey | None = None,
+        base_url: str | None = None,
+        server_url: str | None = None,
+        timeout_ms: int | float | None = None,
+        timeouts: Timeouts | None = None,
+        retry_config: RetryConfig | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        debug_logger: logging.Logger | None = None,
+        max_connections: int = 100,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float = 30.0,
+        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if base_url is not None and server_url is not None and base_url != server_url:
+            raise ValueError("give base_url or server_url, not both")
+        url = base_url or server_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an http(s) URL, got {url!r}")
+        if client is not None and transport is not None:
+            raise ValueError("give client or transport, not both")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections!r}")
+        self.base_url = url.rstrip("/")
+        self._api_key: ApiKey | None = (
+            api_key if api_key is not None else os.environ.get("OPENROUTER_API_KEY")
+        )
+        self.timeouts = (timeouts or Timeouts()).with_timeout_ms(timeout_ms)
+        self.retry_config = retry_config if retry_config is not None else DEFAULT_RETRY_CONFIG
+        self._logger = debug_logger if debug_logger is not None else debug_logger_from_env()
+        self._max_connections = max_connections
+        self._max_keepalive = max_keepalive_connections
+        self._keepalive_expiry = keepalive_expiry
+        self._user_client = client
+        self._user_transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._task_group: TaskGroup | None = None
+        self._backend: str | None = None
+        self._static_auth: str | None = None
+        self.retries_made = 0
+
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": f"openrouter-async/{__version__}",
+        }
+        referer = http_referer or os.environ.get("OPENROUTER_HTTP_REFERER")
+        title = x_open_router_title or os.environ.get("OPENROUTER_X_TITLE")
+        if referer:
+            headers["HTTP-Referer"] = referer
+        if title:
+            headers["X-OpenRouter-Title"] = title
+        if http_headers:
+            headers.update(http_headers)
+        self._base_headers = headers
+
+    def __repr__(self) -> str:
+        # Never the key: only whether one is configured.
+        key = "set" if self._api_key else "missing"
+        state = "open" if self._client is not None else "closed"
+        return f"<Session {redact_url(self.base_url)} api_key={key} {state}>"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Session:
+        if self._client is not None:
+            raise RuntimeError("this Session is already open")
+        self._backend = sniffio.current_async_library()
+        if isinstance(self._api_key, str):
+            self._static_auth = f"Bearer {self._api_key}"
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        try:
+            self._client = self._user_client or self._make_client()
+        except BaseException:
+            await task_group.__aexit__(None, None, None)
+            self._task_group = None
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        client, self._client = self._client, None
+        task_group, self._task_group = self._task_group, None
+        try:
+            if task_group is not None:
+                await task_group.__aexit__(exc_type, exc, tb)
+        finally:
+            if client is not None and client is not self._user_client:
+                with anyio.CancelScope(shield=True):
+                    await client.aclose()
+        return None
+
+    def _make_client(self) -> httpx.AsyncClient:
+        from ._transports import make_transport
+
+        timeouts = self.timeouts
+        transport = self._user_transport or make_transport(
+            self._backend or "asyncio",
+            max_connections=self._max_connections,
+            max_keepalive=self._max_keepalive,
+            keepalive_expiry=self._keepalive_expiry,
+            connect_timeout=timeouts.connect,
+        )
+        # Reads are bounded by our own deadlines (a whole call, or the stream idle clock),
+        # which work the same on every transport; httpx only bounds connecting.
+        timeout = httpx.Timeout(connect=timeouts.connect, read=None, write=None, pool=None)
+        return httpx.AsyncClient(transport=transport, timeout=timeout)
+
+    @property
+    def backend(self) -> str | None:
+        """``"asyncio"`` or ``"trio"`` once open."""
+        return self._backend
+
+    # -- chat ------------------------------------------------------------------------------
+
+    async def send(
+        self,
+        request: ChatRequest,
+        *,
+        timeout_ms: int | float | None = None,
+        retries: RetryConfig | None = None,
+        http_headers: Mapping[str, str] | None = None,
+    ) -> ChatResult:
+        """Send a non-streaming chat request; return the typed :class:`ChatResult`."""
+        from .models import ChatRequest, ChatResult
+
+        if not isinstance(request, ChatRequest):
+            raise RequestValidationError(
+                f"expected a ChatRequest, got {type(request).__name__}", path="request"
+            )
+        if request.stream is True:
+            raise RequestValidationError(
+                "stream=True: use Session.stream() for a streaming request", path="stream"
+            )
+        return await self.request_json(
+            "POST",
+            "/chat/completions",
+            ChatResult,
+            body=_convert.dumps(request),
+            timeout_ms=timeout_ms,
+            retries=retries,
+            http_headers=http_headers,
+        )
+
+    def stream(
+        self,
+        request: ChatRequest,
+        *,
+        timeout_ms: int | float | None = None,
+        retries: RetryConfig | None = None,
+        http_headers: Mapping[str, str] | None = None,
+    ) -> _StreamContext[ChatStreamChunk]:
+        """Open a streaming chat request: ``async with session.stream(req) as chunks:``.
+
+        ``stream=True`` is set on the request if it was not. HTTP errors raise when the block
+        is entered; a mid-stream error event raises :class:`ChatError` from the iteration.
+        """
+        return _StreamContext(
+            self.open_chat_stream(
+                request, timeout_ms=timeout_ms, retries=retries, http_headers=http_headers
+            )
+        )
+
+    async def open_chat_stream(
+        self,
+        request: ChatRequest,
+        *,
+        timeout_ms: int | float | None = None,
+        retries: RetryConfig | None = None,
+        http_headers: Mapping[str, str] | None = None,
+    ) -> AsyncStream[ChatStreamChunk]:
+        """Send a streaming chat request and return the stream once its headers arrived."""
+        import attrs
+
+        from .models import ChatRequest
+
+        if not isinstance(request, ChatRequest):
+            raise RequestValidationError(
+                f"expected a ChatRequest, got {type(request).__name__}", path="request"
+            )
+        if request.stream is not True:
+            request = attrs.evolve(request, stream=True)
+        return await self.request_stream(
+            "POST",
+            "/chat/completions",
+            parse_chat_event,
+            body=_convert.dumps(request),
+            timeout_ms=timeout_ms,
+            retries=retries,
+            http_headers=http_headers,
+        )
+
+    # -- generic operations (the generated API builds on these) ----------------------------
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        response_type: type[T],
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout_ms: int | float | None = None,
+        retries: RetryConfig | None = None,
+        http_headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """One JSON operation: send, retry as configured, map errors, parse the body."""
+        deadline = self.timeouts.with_timeout_ms(timeout_ms).read
+        config = retries if retries is not None else self.retry_config
+
+        async def attempt() -> T:
+            request = await self._build_request(method, path, body, params, http_headers)
+            response, content = await self._exchange(request, deadline)
+            return self._decode(response, content, response_type)
+
+        if not config.enabled:
+            return await attempt()
+        return await call_with_retries(
+            attempt, config, logger=self._logger, on_retry=self._count_retry
+        )
+
+    async def request_stream(
+        self,
+        method: str,
+        path: str,
+        parse_event: Callable[[ServerSentEvent], T],
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout_ms: int | float | None = None,
+        retries: RetryConfig | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        sentinel: str | None = "[DONE]",
+    ) -> AsyncStream[T]:
+        """Open a streaming operation; retried only until the headers arrive (no data has
+        reached the caller yet), never after."""
+        idle = self.timeouts.with_timeout_ms(timeout_ms).stream_idle
+        config = retries if retries is not None else self.retry_config
+
+        async def attempt() -> AsyncStream[T]:
+            request = await self._build_request(
+                method, path, body, params, http_headers, accept="text/event-stream"
+            )
+            response = await self._open(request, idle)
+            return AsyncStream(
+                response, parse_event, idle_timeout=idle, sentinel=sentinel, logger=self._logger
+            )
+
+        if not config.enabled:
+            return await attempt()
+        return await call_with_retries(
+            attempt, config, logger=self._logger, on_retry=self._count_retry
+        )
+
+    # -- the wire --------------------------------------------------------------------------
+
+    def _count_retry(self) -> None:
+        self.retries_made += 1
+
+    def _require_client(self) -> httpx.AsyncClient:
+        client = self._client
+        if client is None:
+            raise RuntimeError(
+                "this Session is not open: use `async with Session(...) as session:`"
+            )
+        return client
+
+    async def _authorization(self) -> str:
+        if self._static_auth is not None:
+            return self._static_auth
+        key = self._api_key
+        if callable(key):
+            produced = key()
+            key = await produced if inspect.isawaitable(produced) else produced
+        if not key:
+            raise RequestValidationError(
+                "no API key: pass api_key= or set OPENROUTER_API_KEY", path="api_key"
+            )
+        return f"Bearer {key}"
+
+    async def _build_request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        params: Mapping[str, Any] | None,
+        http_headers: Mapping[str, str] | None,
+        *,
+        accept: str | None = None,
+    ) -> httpx.Request:
+        headers = dict(self._base_headers)
+        headers["Authorization"] = await self._authorization()
+        if accept is not None:
+            headers["Accept"] = accept
+        if http_headers:
+            headers.update(http_headers)
+        return httpx.Request(
+            method, self.base_url + path, headers=headers, params=params, content=body
+        )
+
+    async def _exchange(
+        self, request: httpx.Request, deadline: float
+    ) -> tuple[httpx.Response, bytes]:
+        client = self._require_client()
+        started = time.perf_counter() if self._logger is not None else 0.0
+        try:
+            with anyio.fail_after(deadline):
+                response = await client.send(request, stream=True)
+                try:
+                    content = await response.aread()
+                finally:
+                    await response.aclose()
+        except TimeoutError as error:
+            raise translate_transport_error(error) from None
+        except httpx.HTTPError as error:
+            raise translate_transport_error(error) from None
+        except OSError as error:
+            raise translate_transport_error(error) from None
+        if self._logger is not None:
+            self._log_exchange(request, response.status_code, started)
+        return response, content
+
+    async def _open(self, request: httpx.Request, deadline: float) -> httpx.Response:
+        client = self._require_client()
+        started = time.perf_counter() if self._logger is not None else 0.0
+        try:
+            with anyio.fail_after(deadline):
+                response = await client.send(request, stream=True)
+        except TimeoutError as error:
+            raise translate_transport_error(error) from None
+        except (httpx.HTTPError, OSError) as error:
+            raise translate_transport_error(error) from None
+        if self._logger is not None:
+            self._log_exchange(request, response.status_code, started)
+        if response.status_code >= 400:
+            try:
+                with anyio.fail_after(deadline):
+                    content = await response.aread()
+            except (TimeoutError, httpx.HTTPError, OSError):
+                content = b""
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
+            raise error_for_status(
+                response.status_code, content, headers=response.headers, raw_response=response
+            )
+        return response
+
+    def _decode(self, response: httpx.Response, content: bytes, response_type: type[T]) -> T:
+        status = response.status_code
+        if status >= 400:
+            raise error_for_status(status, content, headers=response.headers, raw_response=response)
+        try:
+            data = orjson.loads(content)
+        except orjson.JSONDecodeError as error:
+            raise ResponseValidationError(
+                f"the response body is not JSON: {error}",
+                body=content.decode("utf-8", "replace"),
+                status_code=status,
+            ) from None
+        if type(data) is dict and "error" in data:
+            # OpenRouter may answer 200 with an error body (a provider failed after the
+            # headers went out): never parse it as a result.
+            raise ChatError(ErrorDetails.from_json(data["error"]))
+        try:
+            return _convert.parse(data, response_type, status_code=status)
+        except ResponseValidationError as error:
+            error.body = content.decode("utf-8", "replace")
+            raise
+
+    def _log_exchange(self, request: httpx.Request, status: int, started: float) -> None:
+        assert self._logger is not None
+        self._logger.debug(
+            "%s %s -> %d in %.1f ms",
+            request.method,
+            redact_url(str(request.url)),
+            status,
+            (time.perf_counter() - started) * 1000,
+        )
+
+
+def parse_chat_event(event: ServerSentEvent) -> ChatStreamChunk:
+    """One SSE event of a chat stream → a typed chunk, or the mid-stream error raised."""
+    from .models import ChatStreamChunk
+
+    try:
+        data = orjson.loads(event.data)
+    except orjson.JSONDecodeError as error:
+        raise ResponseValidationError(
+            f"a stream event is not JSON: {error}", body=event.data
+        ) from None
+    if type(data) is dict and "error" in data:
+        raise ChatError(ErrorDetails.from_json(data["error"]), chunk=data)
+    return _convert.parse(data, ChatStreamChunk)
+
+
+class _StreamContext(Generic[T]):
+    """What :meth:`Session.stream` returns: ``async with`` opens the request and the stream."""
+
+    def __init__(self, opening: Awaitable[AsyncStream[T]]) -> None:
+        self._opening = opening
+        self._stream: AsyncStream[T] | None = None
+
+    async def __aenter__(self) -> AsyncStream[T]:
+        stream = await self._opening
+        self._stream = stream
+        return await stream.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        if self._stream is not None:
+            await self._stream.__aexit__(exc_type, exc, tb)
+        return None
