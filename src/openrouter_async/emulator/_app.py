@@ -1,0 +1,585 @@
+"""The emulator's ASGI application: configuration, shared state, routing, auth, errors, stats.
+
+Written against the bare ASGI 3 interface (no framework). Handlers are ``async def
+handler(request) -> Response | None``: return a :class:`Response`, raise :class:`HTTPError`
+for an OpenRouter-style error, or stream the response themselves with
+:meth:`Request.start_response` / :meth:`Request.write` / :meth:`Request.end` and return
+``None``. While a handler runs, the app watches the connection: when the client goes away
+(ASGI ``http.disconnect``), the handler is cancelled and :attr:`Request.disconnected` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import orjson
+
+__all__ = [
+    "API_PREFIX",
+    "EmulatorApp",
+    "EmulatorConfig",
+    "EmulatorState",
+    "EmulatorStats",
+    "HTTPError",
+    "Request",
+    "Response",
+    "error_body",
+    "error_response",
+    "json_response",
+]
+
+logger = logging.getLogger("openrouter_async.emulator")
+
+API_PREFIX = "/api/v1"
+
+Scope = Mapping[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Handler = Callable[["Request"], Awaitable["Response | None"]]
+
+
+@dataclass
+class EmulatorConfig:
+    """How the emulator behaves. Every field has a default that suits tests."""
+
+    #: Accepted API keys; ``None`` accepts any non-empty bearer token.
+    api_keys: set[str] | None = None
+    #: Validate every chat request body against the spec's ``ChatRequest`` schema (needs the
+    #: ``jsonschema``, ``referencing`` and ``pyyaml`` development dependencies) and answer
+    #: 400 with the violation.
+    validate_requests: bool = False
+    #: The OpenRouter OpenAPI spec (YAML). ``None``: ``$OPENROUTER_ASYNC_OPENAPI_SPEC``, else
+    #: ``shared/openapi/openrouter.openapi.yaml`` found in a parent directory.
+    spec_path: str | os.PathLike[str] | None = None
+    #: Model used when a request names none; ``None`` makes a missing ``model`` a 400.
+    default_model: str | None = None
+    #: Number of content tokens of an answer when neither ``max_tokens`` nor the ``tokens``
+    #: fault says otherwise.
+    default_tokens: int = 8
+    #: Upper bound applied to ``max_tokens`` / ``max_completion_tokens``.
+    max_tokens_cap: int = 4096
+    #: A ``: OPENROUTER PROCESSING`` comment is interleaved every this many stream chunks
+    #: (0: only the one before the first chunk).
+    keepalive_every: int = 32
+    #: Request bodies larger than this are refused with 413.
+    max_body_bytes: int = 32 * 1024 * 1024
+
+
+class HTTPError(Exception):
+    """Raised by a handler: answered with OpenRouter's error body
+    ``{"error": {"code": status, "message": ..., "metadata"?: {...}}}``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.metadata = metadata
+        self.headers = list(headers)
+
+    def response(self) -> Response:
+        return error_response(self.status, self.message, self.metadata, self.headers)
+
+
+class Response:
+    """A complete (non-streamed) response."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
+        self.status = status
+        self.body = body
+        self.headers = list(headers)
+
+
+def json_response(
+    content: Any, status: int = 200, headers: Iterable[tuple[str, str]] = ()
+) -> Response:
+    return Response(
+        status,
+        orjson.dumps(content),
+        [("content-type", "application/json"), *headers],
+    )
+
+
+def error_body(
+    status: int, message: str, metadata: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": status, "message": message}
+    if metadata is not None:
+        error["metadata"] = dict(metadata)
+    return {"error": error}
+
+
+def error_response(
+    status: int,
+    message: str,
+    metadata: Mapping[str, Any] | None = None,
+    headers: Iterable[tuple[str, str]] = (),
+) -> Response:
+    return json_response(error_body(status, message, metadata), status, headers)
+
+
+@dataclass
+class EmulatorStats:
+    """Counters served by ``GET /api/v1/_emulator/stats`` (``POST /api/v1/_emulator/reset``
+    zeroes the cumulative ones; the ``active_*`` ones describe the present and are kept)."""
+
+    #: API requests received (every route except ``/_emulator/*``), errors included.
+    requests: int = 0
+    #: API responses with a status >= 400 (an ``error-200`` fault is not counted).
+    errors: int = 0
+    #: API requests whose handler is still running (streams included).
+    active_requests: int = 0
+    #: SSE responses open right now: headers sent, end not sent yet, client still there.
+    active_streams: int = 0
+    #: SSE responses started.
+    streams_started: int = 0
+    #: SSE responses sent to their end (``[DONE]``; or the end after a mid-stream error or
+    #: after a ``stall``'s time limit).
+    streams_completed: int = 0
+    #: SSE responses cut short because the client went away (closed the stream or the
+    #: connection) before the end.
+    streams_disconnected: int = 0
+    #: SSE responses the emulator cut on purpose (``drop`` fault) or because it was shutting
+    #: down.
+    streams_dropped: int = 0
+
+    def reset(self) -> None:
+        self.requests = self.errors = self.streams_started = 0
+        self.streams_completed = self.streams_disconnected = self.streams_dropped = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "active_requests": self.active_requests,
+            "active_streams": self.active_streams,
+            "streams_started": self.streams_started,
+            "streams_completed": self.streams_completed,
+            "streams_disconnected": self.streams_disconnected,
+            "streams_dropped": self.streams_dropped,
+        }
+
+
+class EmulatorState:
+    """Everything the emulator remembers between requests. Mutated only from the event loop
+    that serves the app."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.stats = EmulatorStats()
+        #: Set when the server shuts down: long responses (stalls, slow streams) stop early.
+        self.closing = False
+        self._sequence = 0
+        self._request_validator: Any = None
+
+    def next_sequence(self) -> int:
+        self._sequence += 1
+        return self._sequence
+
+    async def request_validator(self) -> Any:
+        """The ``ChatRequest`` validator (loaded in a worker thread the first time: parsing
+        the spec takes about half a second)."""
+        if self._request_validator is None:
+            from ._spec import schema_validator
+
+            path = self.config.spec_path
+            self._request_validator = await anyio.to_thread.run_sync(
+                lambda: schema_validator("ChatRequest", path)
+            )
+        return self._request_validator
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, but return early when the server starts shutting down."""
+        if seconds <= 0:
+            await anyio.lowlevel.checkpoint()
+            return
+        deadline = anyio.current_time() + seconds
+        while not self.closing:
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                return
+            await anyio.sleep(min(remaining, 0.05))
+
+
+class Request:
+    """One HTTP request, and the means to answer it."""
+
+    __slots__ = (
+        "_send",
+        "api_key",
+        "body",
+        "complete",
+        "disconnected",
+        "headers",
+        "method",
+        "path",
+        "path_params",
+        "query_string",
+        "scope",
+        "started",
+        "state",
+        "status",
+    )
+
+    def __init__(self, scope: Scope, send: Send, state: EmulatorState, body: bytes) -> None:
+        self.scope = scope
+        self._send = send
+        self.state = state
+        self.body = body
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.query_string: bytes = scope.get("query_string", b"")
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope.get("headers", ()):
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        self.headers = headers
+        self.path_params: dict[str, str] = {}
+        self.api_key: str | None = None
+        #: Response headers sent.
+        self.started = False
+        #: The last byte of the response was handed to the server.
+        self.complete = False
+        #: The client went away before the response was complete.
+        self.disconnected = False
+        self.status = 0
+
+    @property
+    def config(self) -> EmulatorConfig:
+        return self.state.config
+
+    def json(self) -> Any:
+        """The body parsed as JSON, or :class:`HTTPError` 400."""
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPError(400, f"Invalid JSON in request body: {exc}") from None
+
+    async def start_response(self, status: int, headers: Iterable[tuple[str, str]]) -> None:
+        self.started = True
+        self.status = status
+        await self._send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            }
+        )
+
+    async def write(self, data: bytes) -> None:
+        """Send part of the body (more will follow)."""
+        await self._send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def end(self, data: bytes = b"") -> None:
+        """Send the last part of the body."""
+        self.complete = True
+        await self._send({"type": "http.response.body", "body": data, "more_body": False})
+
+    async def respond(self, response: Response) -> None:
+        headers = [*response.headers, ("content-length", str(len(response.body)))]
+        await self.start_response(response.status, headers)
+        await self.end(response.body)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    #: Needs ``Authorization: Bearer <key>``.
+    auth: bool = True
+    #: Counted in the stats (``requests``, ``errors``, ``active_requests``).
+    counted: bool = True
+    pattern: re.Pattern[str] | None = field(default=None, compare=False)
+
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class EmulatorApp:
+    """The ASGI application. ``app.state`` holds the counters and anything later routes
+    need; :meth:`add_route` extends it."""
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config if config is not None else EmulatorConfig()
+        self.state = EmulatorState(self.config)
+        self._exact: dict[str, dict[str, Route]] = {}
+        self._patterns: list[Route] = []
+        self._startup_hooks: list[Callable[[], None]] = []
+        self._register_default_routes()
+
+    # -- routing --------------------------------------------------------------------------
+
+    def add_route(
+        self, method: str, path: str, handler: Handler, *, auth: bool = True, counted: bool = True
+    ) -> None:
+        """Route ``method path`` (path relative to ``/api/v1``; ``{name}`` segments become
+        ``request.path_params["name"]``)."""
+        method = method.upper()
+        if _PARAM.search(path):
+            parts = ["^"]
+            position = 0
+            for found in _PARAM.finditer(path):
+                parts.append(re.escape(path[position : found.start()]))
+                parts.append(f"(?P<{found.group(1)}>[^/]+)")
+                position = found.end()
+            parts.append(re.escape(path[position:]) + "$")
+            pattern = re.compile("".join(parts))
+            self._patterns.append(Route(method, path, handler, auth, counted, pattern))
+        else:
+            self._exact.setdefault(path, {})[method] = Route(method, path, handler, auth, counted)
+
+    def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
+        """(route, path params, allowed methods if the path exists with other methods)."""
+        by_method = self._exact.get(path)
+        if by_method is not None:
+            route = by_method.get(method)
+            if route is not None:
+                return route, {}, []
+            return None, {}, sorted(by_method)
+        allowed: list[str] = []
+        for route in self._patterns:
+            assert route.pattern is not None
+            found = route.pattern.match(path)
+            if found is not None:
+                if route.method == method:
+                    return route, found.groupdict(), []
+                allowed.append(route.method)
+        return None, {}, sorted(allowed)
+
+    def _register_default_routes(self) -> None:
+        from ._chat import chat_completions
+
+        self.add_route("POST", "/chat/completions", chat_completions)
+        self.add_route("GET", "/_emulator/stats", _stats, auth=False, counted=False)
+        self.add_route("POST", "/_emulator/reset", _reset, auth=False, counted=False)
+
+    # -- lifespan ---------------------------------------------------------------------------
+
+    def add_startup_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` once the ASGI lifespan startup is complete (the server is about to
+        accept connections)."""
+        self._startup_hooks.append(hook)
+
+    def remove_startup_hook(self, hook: Callable[[], None]) -> None:
+        if hook in self._startup_hooks:
+            self._startup_hooks.remove(hook)
+
+    async def startup(self) -> None:
+        self.state.closing = False
+        if self.config.validate_requests:
+            await self.state.request_validator()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    logger.exception("emulator startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+                for hook in list(self._startup_hooks):
+                    hook()
+            elif message["type"] == "lifespan.shutdown":
+                self.state.closing = True
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        # websocket and others: not served (returning closes them).
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        route: Route | None = None
+        params: dict[str, str] = {}
+        allowed: list[str] = []
+        if path.startswith(API_PREFIX + "/"):
+            route, params, allowed = self._match(scope["method"], path[len(API_PREFIX) :])
+        stats = self.state.stats
+        counted = route is None or route.counted
+        if counted:
+            stats.requests += 1
+            stats.active_requests += 1
+        try:
+            read = await self._read_body(receive)
+            if read is None:  # the client left while sending the body
+                return
+            body, too_large = read
+            request = Request(scope, send, self.state, body)
+            request.path_params = params
+            await self._dispatch(request, route, allowed, receive, too_large)
+            if counted and request.status >= 400:
+                stats.errors += 1
+        finally:
+            if counted:
+                stats.active_requests -= 1
+
+    async def _read_body(self, receive: Receive) -> tuple[bytes, bool] | None:
+        """(body, too large), or ``None`` if the client left while sending it."""
+        chunks: list[bytes] = []
+        size = 0
+        limit = self.config.max_body_bytes
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size <= limit:
+                    chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        if size > limit:
+            return b"", True
+        return b"".join(chunks), False
+
+    async def _dispatch(
+        self,
+        request: Request,
+        route: Route | None,
+        allowed: list[str],
+        receive: Receive,
+        too_large: bool,
+    ) -> None:
+        if too_large:
+            await request.respond(error_response(413, "Request payload too large"))
+        elif route is None:
+            if allowed:
+                await request.respond(
+                    error_response(
+                        405,
+                        f"Method {request.method} not allowed",
+                        headers=[("allow", ", ".join(allowed))],
+                    )
+                )
+            else:
+                await request.respond(
+                    error_response(404, f"Not found: {request.method} {request.path}")
+                )
+        else:
+            # The handler runs next to a task that watches for the client going away.
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_watch_disconnect, request, receive, tg.cancel_scope)
+                try:
+                    await self._handle(request, route)
+                finally:
+                    tg.cancel_scope.cancel()
+
+    async def _handle(self, request: Request, route: Route) -> None:
+        """Run the handler; turn :class:`HTTPError` (and any other exception) into an error
+        response when the response has not started yet."""
+        try:
+            if route.auth:
+                self._authenticate(request)
+            response = await route.handler(request)
+            if response is not None:
+                await request.respond(response)
+        except HTTPError as error:
+            if not request.started:
+                await request.respond(error.response())
+        except Exception:
+            logger.exception("emulator: error in %s %s", request.method, request.path)
+            if not request.started:
+                await request.respond(error_response(500, "Internal Server Error"))
+            # Otherwise the server cuts the connection: the body was not ended.
+
+    def _authenticate(self, request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.strip().partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise HTTPError(401, "Missing Authentication header")
+        keys = self.config.api_keys
+        if keys is not None and key not in keys:
+            raise HTTPError(401, "User not found.")
+        request.api_key = key
+
+
+async def _watch_disconnect(request: Request, receive: Receive, scope: anyio.CancelScope) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            if not request.complete:
+                request.disconnected = True
+                scope.cancel()
+            return
+
+
+# -- built-in test routes ------------------------------------------------------------------
+
+
+def _established_connections(port: int) -> int | None:
+    """TCP connections in state ESTABLISHED whose local port is ``port`` (the server side of
+    each connection), from ``/proc/net/tcp{,6}``. Linux only; ``None`` elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    count = 0
+    readable = False
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name, encoding="ascii") as file:
+                lines = file.readlines()[1:]
+        except OSError:
+            continue
+        readable = True
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 3 and parts[3] == "01" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                count += 1
+    return count if readable else None
+
+
+def _stats_body(request: Request) -> dict[str, int]:
+    body = request.state.stats.snapshot()
+    server = request.scope.get("server")
+    if server and len(server) >= 2 and isinstance(server[1], int):
+        connections = _established_connections(server[1])
+        if connections is not None:
+            body["active_connections"] = connections
+    return body
+
+
+async def _stats(request: Request) -> Response:
+    return json_response(_stats_body(request))
+
+
+async def _reset(request: Request) -> Response:
+    request.state.stats.reset()
+    return json_response(_stats_body(request))
+
+
+def status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,656 @@
+"""``POST /api/v1/chat/completions``: deterministic completions, streamed or not, with faults.
+
+The answer depends only on the request:
+
+* last message from the user, function ``tools`` given (and ``tool_choice`` not ``"none"``):
+  a call of the first function tool (or the one ``tool_choice`` names) whose arguments are
+  built from the tool's required parameters (``{"location": "Paris"}`` for a ``location``
+  string), ``finish_reason: "tool_calls"``, ``content: null``;
+* last message from a tool: ``"The <name> tool returned: <result>"``;
+* ``response_format`` ``json_object``: ``{"answer": "<echo>"}``; ``json_schema``: an instance
+  of the schema (every property filled in);
+* otherwise an echo of the last user message, cycled word by word to N tokens: N is the
+  ``tokens`` fault, else ``max_completion_tokens`` / ``max_tokens`` (capped), else
+  ``config.default_tokens``.
+
+A ``max_tokens`` smaller than the natural length of a fixed answer (tool result, JSON, the
+``tokens`` fault) truncates it with ``finish_reason: "length"``. The streamed chunks of an
+answer concatenate to exactly the non-streamed content.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import orjson
+
+from ._app import (
+    EmulatorConfig,
+    HTTPError,
+    Request,
+    Response,
+    error_body,
+    json_response,
+    status_phrase,
+)
+from ._faults import FAULT_HEADER, Faults, FaultSyntaxError, parse_faults
+
+__all__ = ["DEFAULT_ERROR_MESSAGES", "Plan", "chat_completions", "plan_completion"]
+
+PROVIDER = "Emulator"
+PROCESSING = b": OPENROUTER PROCESSING\n\n"
+_FLUSH_BYTES = 16 * 1024
+_STALL_INTERVAL = 0.05
+_FALLBACK_WORDS = ("Hello", "from", "the", "OpenRouter", "emulator.")
+_PROMPT_PRICE = 1e-6  # dollars per token
+_COMPLETION_PRICE = 2e-6
+
+#: OpenRouter's messages for the statuses it documents (the spec's examples).
+DEFAULT_ERROR_MESSAGES: dict[int, str] = {
+    400: "Invalid request parameters",
+    401: "Missing Authentication header",
+    402: "Insufficient credits. Add more using https://openrouter.ai/credits",
+    403: "Request blocked by moderation",
+    404: "Resource not found",
+    408: "Operation timed out. Please try again later.",
+    413: "Request payload too large",
+    422: "Invalid argument",
+    429: "Rate limit exceeded",
+    500: "Internal Server Error",
+    502: "Provider returned error",
+    503: "Service temporarily unavailable",
+    524: "Request timed out. Please try again later.",
+    529: "Provider returned error",
+}
+
+
+def _error_metadata(status: int, model: str | None) -> dict[str, Any] | None:
+    if status in (502, 529):
+        return {"provider_name": PROVIDER, "raw": f"emulated upstream error {status}"}
+    if status == 403:
+        return {
+            "reasons": ["emulated"],
+            "flagged_input": "...",
+            "provider_name": PROVIDER,
+            "model_slug": model or "",
+        }
+    return None
+
+
+# -- the answer ------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What to answer: content pieces (one per stream chunk), or a tool call whose
+    ``arguments`` are streamed in ``pieces``."""
+
+    pieces: list[str]
+    finish_reason: str
+    prompt_tokens: int
+    tool_call: dict[str, Any] | None = None  # {"id", "type", "function": {name, arguments}}
+
+    @property
+    def content(self) -> str | None:
+        return None if self.tool_call is not None else "".join(self.pieces)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
+
+
+_STRING_EXAMPLES = (
+    ("location", "Paris"),
+    ("city", "Paris"),
+    ("country", "France"),
+    ("email", "ada@example.com"),
+    ("url", "https://example.com"),
+    ("timezone", "Europe/Paris"),
+    ("language", "en"),
+    ("unit", "celsius"),
+    ("date", "2024-01-01"),
+    ("query", "OpenRouter"),
+    ("name", "Ada Lovelace"),
+)
+_FORMAT_EXAMPLES = {
+    "date": "2024-01-01",
+    "date-time": "2024-01-01T00:00:00Z",
+    "time": "00:00:00Z",
+    "email": "ada@example.com",
+    "uri": "https://example.com",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+}
+
+
+def example_value(schema: Any, name: str = "", *, all_properties: bool, depth: int = 0) -> Any:
+    """A deterministic, plausible instance of a JSON schema (``const``, ``enum``,
+    ``default`` and ``examples`` first; objects get their required properties, or all of
+    them with ``all_properties``)."""
+    if not isinstance(schema, dict) or depth > 8:
+        return "example"
+    if "const" in schema:
+        return schema["const"]
+    for key in ("enum", "examples"):
+        values = schema.get(key)
+        if isinstance(values, list) and values:
+            return values[0]
+    if "default" in schema:
+        return schema["default"]
+    for key in ("anyOf", "oneOf", "allOf"):
+        options = schema.get(key)
+        if isinstance(options, list) and options:
+            usable = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+            return example_value(
+                (usable or options)[0], name, all_properties=all_properties, depth=depth + 1
+            )
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kinds = [k for k in kind if k != "null"]
+        kind = kinds[0] if kinds else "null"
+    if kind is None:
+        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+    if kind == "object":
+        properties = schema.get("properties")
+        properties = properties if isinstance(properties, dict) else {}
+        required = schema.get("required")
+        if all_properties:
+            names = list(properties)
+            names += [n for n in required or () if isinstance(n, str) and n not in properties]
+        else:
+            names = [n for n in required or () if isinstance(n, str)]
+        return {
+            key: example_value(
+                properties.get(key, {}), key, all_properties=all_properties, depth=depth + 1
+            )
+            for key in names
+        }
+    if kind == "array":
+        count = schema.get("minItems")
+        count = min(count, 3) if isinstance(count, int) and count > 1 else 1
+        item = schema.get("items", {})
+        return [
+            example_value(item, name, all_properties=all_properties, depth=depth + 1)
+            for _ in range(count)
+        ]
+    if kind in ("integer", "number"):
+        value: float = 1 if kind == "integer" else 1.5
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if isinstance(low, (int, float)) and value < low:
+            value = math.ceil(low) if kind == "integer" else low
+        if isinstance(high, (int, float)) and value > high:
+            value = math.floor(high) if kind == "integer" else high
+        return int(value) if kind == "integer" else value
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    fmt = schema.get("format")
+    if isinstance(fmt, str) and fmt in _FORMAT_EXAMPLES:
+        return _FORMAT_EXAMPLES[fmt]
+    lowered = name.lower()
+    for key, example in _STRING_EXAMPLES:
+        if key in lowered:
+            return example
+    return f"example {name}" if name else "example"
+
+
+def _split(text: str, size: int = 8) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _pick_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return None
+    functions: list[dict[str, Any]] = [
+        tool["function"]
+        for tool in tools
+        if isinstance(tool, dict)
+        and tool.get("type") == "function"
+        and isinstance(tool.get("function"), dict)
+        and isinstance(tool["function"].get("name"), str)
+    ]
+    if not functions:
+        return None
+    choice = body.get("tool_choice")
+    if choice == "none":
+        return None
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        wanted = choice["function"].get("name")
+        for function in functions:
+            if function["name"] == wanted:
+                return function
+    return functions[0]
+
+
+def _tool_name(messages: list[Any], call_id: Any) -> str:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            for call in message.get("tool_calls") or ():
+                if isinstance(call, dict) and call.get("id") == call_id:
+                    function = call.get("function")
+                    if isinstance(function, dict) and isinstance(function.get("name"), str):
+                        return str(function["name"])
+    return "tool"
+
+
+def plan_completion(
+    body: dict[str, Any], faults: Faults, *, default_tokens: int, max_tokens_cap: int, call_id: str
+) -> Plan:
+    """Decide the answer to a (valid) chat request."""
+    messages: list[Any] = body["messages"]
+    prompt_tokens = sum(
+        len(_text(m.get("content")).split()) + 4 for m in messages if isinstance(m, dict)
+    )
+    last = messages[-1] if isinstance(messages[-1], dict) else {}
+    role = last.get("role")
+    limit = _positive_int(body.get("max_completion_tokens")) or _positive_int(
+        body.get("max_tokens")
+    )
+    if limit is not None:
+        limit = min(limit, max_tokens_cap)
+
+    def fixed(pieces: list[str], finish: str = "stop") -> Plan:
+        if limit is not None and limit < len(pieces):
+            return Plan(pieces[:limit], "length", prompt_tokens)
+        return Plan(pieces, finish, prompt_tokens)
+
+    tool = _pick_tool(body) if role == "user" else None
+    if tool is not None:
+        arguments = orjson.dumps(
+            example_value(tool.get("parameters"), all_properties=False)
+            if isinstance(tool.get("parameters"), dict)
+            else {}
+        ).decode()
+        call = {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": tool["name"], "arguments": arguments},
+        }
+        return Plan(_split(arguments), "tool_calls", prompt_tokens, call)
+
+    if role == "tool":
+        name = _tool_name(messages, last.get("tool_call_id"))
+        words = f"The {name} tool returned: {_text(last.get('content'))}".split()
+        return fixed([w if i == 0 else " " + w for i, w in enumerate(words)])
+
+    user_text = ""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            user_text = _text(message.get("content"))
+            break
+    words = user_text.split() or list(_FALLBACK_WORDS)
+
+    response_format = body.get("response_format")
+    format_type = response_format.get("type") if isinstance(response_format, dict) else None
+    if format_type == "json_object":
+        return fixed(_split(orjson.dumps({"answer": " ".join(words)}).decode()))
+    if format_type == "json_schema":
+        assert isinstance(response_format, dict)
+        config = response_format.get("json_schema")
+        schema = config.get("schema") if isinstance(config, dict) else None
+        instance = example_value(schema or {"type": "object"}, all_properties=True)
+        return fixed(_split(orjson.dumps(instance).decode()))
+
+    if faults.tokens is not None:
+        if limit is not None and limit < faults.tokens:
+            count, finish = limit, "length"
+        else:
+            count, finish = faults.tokens, "stop"
+    else:
+        count, finish = (limit if limit is not None else default_tokens), "stop"
+    n_words = len(words)
+    pieces = [words[0]] + [" " + words[i % n_words] for i in range(1, count)]
+    return Plan(pieces, finish, prompt_tokens)
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    prompt_cost = round(prompt_tokens * _PROMPT_PRICE, 12)
+    completion_cost = round(completion_tokens * _COMPLETION_PRICE, 12)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "cost": round(prompt_cost + completion_cost, 12),
+        "is_byok": False,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+        "cost_details": {
+            "upstream_inference_cost": None,
+            "upstream_inference_prompt_cost": prompt_cost,
+            "upstream_inference_completions_cost": completion_cost,
+        },
+    }
+
+
+# -- the handler -----------------------------------------------------------------------------
+
+
+async def chat_completions(request: Request) -> Response | None:
+    state = request.state
+    config = state.config
+    try:
+        faults = parse_faults(request.headers.get(FAULT_HEADER))
+    except FaultSyntaxError as exc:
+        raise HTTPError(400, f"Invalid X-Emulator-Fault header: {exc}") from None
+
+    body = request.json()
+    if not isinstance(body, dict):
+        raise HTTPError(400, "Request body must be a JSON object")
+    if config.validate_requests:
+        from ._spec import validation_error
+
+        violation = validation_error(await state.request_validator(), body)
+        if violation is not None:
+            raise HTTPError(400, violation)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise HTTPError(400, "Missing required parameter: messages (a non-empty array)")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        models = body.get("models")
+        model = models[0] if isinstance(models, list) and models else config.default_model
+        if not isinstance(model, str) or not model:
+            raise HTTPError(400, "Missing required parameter: model")
+
+    if faults.delay_ms:
+        await state.sleep(faults.delay_ms / 1000)
+    if faults.status is not None:
+        headers = [] if faults.retry_after is None else [("retry-after", faults.retry_after)]
+        raise HTTPError(
+            faults.status,
+            faults.message
+            or DEFAULT_ERROR_MESSAGES.get(faults.status)
+            or status_phrase(faults.status),
+            metadata=_error_metadata(faults.status, model),
+            headers=headers,
+        )
+
+    sequence = state.next_sequence()
+    created = int(time.time())
+    generation_id = f"gen-{created}-emu{sequence:09d}"
+    headers = [("x-generation-id", generation_id)]
+    if faults.error_200:
+        code = faults.error_code
+        message = faults.message or DEFAULT_ERROR_MESSAGES.get(code) or status_phrase(code)
+        return json_response(error_body(code, message, _error_metadata(code, model)), 200, headers)
+
+    plan = plan_completion(
+        body,
+        faults,
+        default_tokens=config.default_tokens,
+        max_tokens_cap=config.max_tokens_cap,
+        call_id=f"call_emu{sequence:09d}",
+    )
+    if body.get("stream") is True:
+        await _stream(request, plan, faults, generation_id, created, model, headers)
+        return None
+    return await _complete(request, plan, faults, generation_id, created, model, headers)
+
+
+def _result(plan: Plan, generation_id: str, created: int, model: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": plan.content}
+    if plan.tool_call is not None:
+        message["tool_calls"] = [plan.tool_call]
+    message["refusal"] = None
+    message["reasoning"] = None
+    return {
+        "id": generation_id,
+        "provider": PROVIDER,
+        "model": model,
+        "object": "chat.completion",
+        "created": created,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": plan.finish_reason,
+                "native_finish_reason": plan.finish_reason,
+                "message": message,
+            }
+        ],
+        "usage": usage(plan.prompt_tokens, len(plan.pieces)),
+    }
+
+
+async def _complete(
+    request: Request,
+    plan: Plan,
+    faults: Faults,
+    generation_id: str,
+    created: int,
+    model: str,
+    headers: list[tuple[str, str]],
+) -> Response | None:
+    state = request.state
+    if faults.stall is not None:
+        # Headers, then nothing until the time limit; then the connection is cut.
+        await request.start_response(200, [("content-type", "application/json"), *headers])
+        await state.sleep(faults.stall)
+        return None
+    if faults.token_delay_ms:
+        await state.sleep(faults.token_delay_ms * len(plan.pieces) / 1000)
+    if faults.mid_stream_error is not None:
+        code = faults.error_code
+        message = faults.message or "Provider disconnected"
+        return json_response(error_body(code, message), 200, headers)
+    body = orjson.dumps(_result(plan, generation_id, created, model))
+    if faults.drop is not None:
+        await request.start_response(
+            200,
+            [("content-type", "application/json"), ("content-length", str(len(body))), *headers],
+        )
+        await request.write(body[: len(body) // 2])
+        return None  # returning without ending the body makes the server cut the connection
+    return Response(200, body, [("content-type", "application/json"), *headers])
+
+
+async def _stream(
+    request: Request,
+    plan: Plan,
+    faults: Faults,
+    generation_id: str,
+    created: int,
+    model: str,
+    headers: list[tuple[str, str]],
+) -> None:
+    state = request.state
+    stats = state.stats
+    config = state.config
+    await request.start_response(
+        200,
+        [
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+            *headers,
+        ],
+    )
+    stats.active_streams += 1
+    stats.streams_started += 1
+    try:
+        await request.write(PROCESSING)
+        if faults.stall is not None:
+            deadline = anyio.current_time() + faults.stall
+            while anyio.current_time() < deadline and not state.closing:
+                await anyio.sleep(min(_STALL_INTERVAL, max(0, deadline - anyio.current_time())))
+                await request.write(PROCESSING)
+            if not state.closing:
+                await request.end()
+            return
+        await _stream_answer(request, plan, faults, generation_id, created, model, config)
+    finally:
+        stats.active_streams -= 1
+        if request.complete:
+            stats.streams_completed += 1
+        elif request.disconnected and not state.closing:
+            stats.streams_disconnected += 1
+        else:  # the drop fault, or the server is shutting down (and may close connections)
+            stats.streams_dropped += 1
+
+
+async def _stream_answer(
+    request: Request,
+    plan: Plan,
+    faults: Faults,
+    generation_id: str,
+    created: int,
+    model: str,
+    config: EmulatorConfig,
+) -> None:
+    state = request.state
+    head = {
+        "id": generation_id,
+        "provider": PROVIDER,
+        "model": model,
+        "object": "chat.completion.chunk",
+        "created": created,
+    }
+
+    def chunk(choices: list[Any], **extra: Any) -> bytes:
+        return b"data: " + orjson.dumps({**head, "choices": choices, **extra}) + b"\n\n"
+
+    # Content chunks are built from two constant halves around the JSON of the piece.
+    head_json = orjson.dumps(head)[:-1]
+    if plan.tool_call is None:
+        prefix = head_json + b',"choices":[{"index":0,"delta":{"content":'
+        suffix = b'},"finish_reason":null,"native_finish_reason":null}]}\n\n'
+    else:
+        prefix = head_json + b',"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
+        prefix += b'"function":{"arguments":'
+        suffix = b'}}]},"finish_reason":null,"native_finish_reason":null}]}\n\n'
+    prefix = b"data: " + prefix
+    encoded: dict[str, bytes] = {}
+
+    delay = faults.token_delay_ms / 1000
+    keepalive_every = config.keepalive_every
+    batch: list[bytes] = []
+    batch_size = 0
+
+    async def flush(last: bool = False) -> None:
+        nonlocal batch, batch_size
+        data = b"".join(batch)
+        batch = []
+        batch_size = 0
+        if last:
+            await request.end(data)
+        elif data:
+            await request.write(data)
+            await anyio.lowlevel.checkpoint()  # lets a client disconnect cancel us
+
+    pieces = plan.pieces
+    for index, piece in enumerate(pieces):
+        if state.closing:
+            await flush()
+            return  # dropped: the server is shutting down
+        if faults.drop is not None and index >= faults.drop:
+            await flush()
+            return  # the server cuts the connection: the body was not ended
+        if faults.mid_stream_error is not None and index >= faults.mid_stream_error:
+            break
+        if index and delay:
+            await flush()
+            await state.sleep(delay)
+        if index == 0:
+            if plan.tool_call is None:
+                data = chunk(
+                    [
+                        {
+                            "index": 0,
+                            "delta": {"role": "assistant", "content": piece},
+                            "finish_reason": None,
+                            "native_finish_reason": None,
+                        }
+                    ]
+                )
+            else:
+                call = plan.tool_call
+                first_delta = {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": call["function"]["name"], "arguments": piece},
+                        }
+                    ],
+                }
+                data = chunk(
+                    [
+                        {
+                            "index": 0,
+                            "delta": first_delta,
+                            "finish_reason": None,
+                            "native_finish_reason": None,
+                        }
+                    ]
+                )
+        else:
+            token = encoded.get(piece)
+            if token is None:
+                token = encoded[piece] = orjson.dumps(piece)
+            data = prefix + token + suffix
+        batch.append(data)
+        batch_size += len(data)
+        if keepalive_every and index % keepalive_every == keepalive_every - 1:
+            batch.append(PROCESSING)
+        if batch_size >= _FLUSH_BYTES:
+            await flush()
+    else:
+        if faults.drop is not None:
+            await flush()
+            return
+        if faults.mid_stream_error is None:
+            if delay:
+                await flush()
+                await state.sleep(delay)
+            delta: dict[str, Any] = {} if plan.tool_call is not None else {"content": ""}
+            finish = plan.finish_reason
+            batch.append(
+                chunk(
+                    [
+                        {
+                            "index": 0,
+                            "delta": delta,
+                            "finish_reason": finish,
+                            "native_finish_reason": finish,
+                        }
+                    ]
+                )
+            )
+            batch.append(chunk([], usage=usage(plan.prompt_tokens, len(pieces))))
+            batch.append(b"data: [DONE]\n\n")
+            await flush(last=True)
+            return
+    # A mid-stream error: an error chunk with finish_reason "error", then the end.
+    error = {"code": faults.error_code, "message": faults.message or "Provider disconnected"}
+    choices = [
+        {
+            "index": 0,
+            "delta": {"content": ""},
+            "finish_reason": "error",
+            "native_finish_reason": "error",
+        }
+    ]
+    batch.append(chunk(choices, error=error))
+    await flush(last=True)
