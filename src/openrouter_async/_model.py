@@ -27,9 +27,7 @@ class Model:
                 extra = object.__getattribute__(self, "model_extra")
                 if extra is not None and name in extra:
                     return extra[name]
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute {name!r}"
-            )
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 __all__ = ["Model"]

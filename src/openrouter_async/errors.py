@@ -122,7 +122,9 @@ class ErrorBody:
             user_id=user_id if isinstance(user_id, str) else None,
             openrouter_metadata=dict(meta) if isinstance(meta, Mapping) else None,
             extra={
-                k: v for k, v in value.items() if k not in ("error", "user_id", "openrouter_metadata")
+                k: v
+                for k, v in value.items()
+                if k not in ("error", "user_id", "openrouter_metadata")
             },
         )
 
