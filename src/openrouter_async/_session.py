@@ -164,7 +164,10 @@ class Session:
         task_group, self._task_group = self._task_group, None
         try:
             if task_group is not None:
-                await task_group.__aexit__(exc_type, exc, tb)
+                # Background work of the session ends with it. The caller's exception is not
+                # handed to the task group (anyio would wrap it in an ExceptionGroup).
+                task_group.cancel_scope.cancel()
+                await task_group.__aexit__(None, None, None)
         finally:
             if client is not None and client is not self._user_client:
                 with anyio.CancelScope(shield=True):
@@ -392,11 +395,11 @@ class Session:
                 finally:
                     await response.aclose()
         except TimeoutError as error:
-            raise translate_transport_error(error) from None
+            raise translate_transport_error(error) from error
         except httpx.HTTPError as error:
-            raise translate_transport_error(error) from None
+            raise translate_transport_error(error) from error
         except OSError as error:
-            raise translate_transport_error(error) from None
+            raise translate_transport_error(error) from error
         if self._logger is not None:
             self._log_exchange(request, response.status_code, started)
         return response, content
@@ -408,9 +411,9 @@ class Session:
             with anyio.fail_after(deadline):
                 response = await client.send(request, stream=True)
         except TimeoutError as error:
-            raise translate_transport_error(error) from None
+            raise translate_transport_error(error) from error
         except (httpx.HTTPError, OSError) as error:
-            raise translate_transport_error(error) from None
+            raise translate_transport_error(error) from error
         if self._logger is not None:
             self._log_exchange(request, response.status_code, started)
         if response.status_code >= 400:

@@ -115,7 +115,9 @@ class AsyncStream(Generic[T]):
         try:
             if self._task_group is not None:
                 self._task_group.cancel_scope.cancel()
-                await self._task_group.__aexit__(exc_type, exc, tb)
+                # The caller's own exception (if any) is not handed to the task group: anyio
+                # would wrap it in an ExceptionGroup. It propagates from our __aexit__ as is.
+                await self._task_group.__aexit__(None, None, None)
         finally:
             if self._receive is not None:
                 self._receive.close()
@@ -187,11 +189,18 @@ class AsyncStream(Generic[T]):
                     continue  # keep-alive comments, or half an event: no reset of the idle clock
                 batch: list[T] = []
                 done = False
-                for event in events:
-                    if event.data == sentinel:
-                        done = True
-                        break
-                    batch.append(parse_event(event))
+                try:
+                    for event in events:
+                        if event.data == sentinel:
+                            done = True
+                            break
+                        batch.append(parse_event(event))
+                except Exception:
+                    # An error event: deliver the chunks that came before it, then raise.
+                    if batch:
+                        idle_scope.deadline = math.inf
+                        await send.send(batch)
+                    raise
                 if batch:
                     # Time spent waiting for a slow consumer is not server idleness.
                     idle_scope.deadline = math.inf
