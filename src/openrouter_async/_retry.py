@@ -123,7 +123,7 @@ async def call_with_retries(
             )
 
     max_elapsed = (config.backoff.max_elapsed_time if config.backoff else 0) / 1000.0
-    stop = tenacity.stop_after_attempt(config.max_attempts - 1)
+    stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(config.max_attempts - 1)
     if max_elapsed > 0:
         stop = stop | tenacity.stop_after_delay(max_elapsed)
     retrying = tenacity.AsyncRetrying(

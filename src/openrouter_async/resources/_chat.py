@@ -87,14 +87,24 @@ class Chat:
         to use as ``with response as event_stream: for event in event_stream:``.
         """
         request = build_chat_request(stream, params)
-        options = dict(retries=retries, timeout_ms=timeout_ms, http_headers=http_headers)
+        client = self._client
         if request.stream is True:
-            portal_thread, session = self._client._sync()
-            opened: AsyncStream[ChatStreamChunk] = portal_thread.portal.call(
-                lambda: session.open_chat_stream(request, **options)
+            portal_thread, session = client._sync()
+            opened = portal_thread.portal.call(
+                functools.partial(
+                    session.open_chat_stream,
+                    request,
+                    retries=retries,
+                    timeout_ms=timeout_ms,
+                    http_headers=http_headers,
+                )
             )
             return SyncStream(opened, portal_thread.portal)
-        return self._client._call_sync(lambda session: session.send(request, **options))
+        return client._call_sync(
+            lambda session: session.send(
+                request, retries=retries, timeout_ms=timeout_ms, http_headers=http_headers
+            )
+        )
 
     @overload
     async def send_async(
