@@ -1,0 +1,1 @@
+"""Developer tools (not shipped): the model generator lives in ``tools.codegen``."""
