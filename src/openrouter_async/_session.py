@@ -109,6 +109,11 @@ class Session:
         self._user_client = client
         self._user_transport = transport
         self._client: httpx.AsyncClient | None = None
+        # Our own transport, called directly on the hot path (see _send_http).
+        self._transport: httpx.AsyncBaseTransport | None = None
+        self._request_headers: httpx.Headers | None = None
+        self._urls: dict[str, httpx.URL] = {}
+        self._timeout_extension: dict[str, float | None] = {}
         self._task_group: TaskGroup | None = None
         self._backend: str | None = None
         self._static_auth: str | None = None
@@ -116,6 +121,9 @@ class Session:
 
         headers = {
             "Accept": "application/json",
+            # Sent explicitly (httpx's client would add it): the aiohttp transport then has no
+            # automatic header to suppress, which is its slow path.
+            "Accept-Encoding": "gzip, deflate",
             "Content-Type": "application/json",
             "User-Agent": f"openrouter-async/{__version__}",
         }
@@ -143,6 +151,12 @@ class Session:
         self._backend = sniffio.current_async_library()
         if isinstance(self._api_key, str):
             self._static_auth = f"Bearer {self._api_key}"
+        headers = httpx.Headers(self._base_headers)
+        if self._static_auth is not None:
+            headers["Authorization"] = self._static_auth
+        self._request_headers = headers
+        connect = self.timeouts.connect
+        self._timeout_extension = {"connect": connect, "read": None, "write": None, "pool": None}
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -161,6 +175,7 @@ class Session:
         tb: TracebackType | None,
     ) -> bool | None:
         client, self._client = self._client, None
+        self._transport = None
         task_group, self._task_group = self._task_group, None
         try:
             if task_group is not None:
@@ -185,6 +200,7 @@ class Session:
             keepalive_expiry=self._keepalive_expiry,
             connect_timeout=timeouts.connect,
         )
+        self._transport = transport
         # Reads are bounded by our own deadlines (a whole call, or the stream idle clock),
         # which work the same on every transport; httpx only bounds connecting.
         timeout = httpx.Timeout(connect=timeouts.connect, read=None, write=None, pool=None)
@@ -372,24 +388,53 @@ class Session:
         *,
         accept: str | None = None,
     ) -> httpx.Request:
-        headers = dict(self._base_headers)
-        headers["Authorization"] = await self._authorization()
-        if accept is not None:
-            headers["Accept"] = accept
-        if http_headers:
-            headers.update(http_headers)
+        headers = self._request_headers
+        if headers is None:
+            self._require_client()
+            raise AssertionError("unreachable: an open Session has its headers")
+        if self._static_auth is None or accept is not None or http_headers:
+            headers = headers.copy()
+            if self._static_auth is None:
+                headers["Authorization"] = await self._authorization()
+            if accept is not None:
+                headers["Accept"] = accept
+            if http_headers:
+                headers.update(http_headers)
+        if params:
+            url: httpx.URL | str = self.base_url + path
+        else:
+            # Parsing a URL costs more than the rest of building the request: once per path.
+            cached = self._urls.get(path)
+            if cached is None:
+                cached = self._urls[path] = httpx.URL(self.base_url + path)
+            url = cached
         return httpx.Request(
-            method, self.base_url + path, headers=headers, params=params, content=body
+            method,
+            url,
+            headers=headers,
+            params=params,
+            content=body,
+            extensions={"timeout": self._timeout_extension},
         )
+
+    async def _send_http(self, request: httpx.Request) -> httpx.Response:
+        """Send on our own transport directly when we built it: the AsyncClient layer above it
+        (auth flows, redirects, cookie jar, event hooks) does nothing for this API and costs
+        as much as the transport itself under fan-out. A client given to us is used as is."""
+        transport = self._transport
+        if transport is None or self._user_client is not None:
+            return await self._require_client().send(request, stream=True)
+        response = await transport.handle_async_request(request)
+        response.request = request
+        return response
 
     async def _exchange(
         self, request: httpx.Request, deadline: float
     ) -> tuple[httpx.Response, bytes]:
-        client = self._require_client()
         started = time.perf_counter() if self._logger is not None else 0.0
         try:
             with anyio.fail_after(deadline):
-                response = await client.send(request, stream=True)
+                response = await self._send_http(request)
                 try:
                     content = await response.aread()
                 finally:
@@ -405,11 +450,10 @@ class Session:
         return response, content
 
     async def _open(self, request: httpx.Request, deadline: float) -> httpx.Response:
-        client = self._require_client()
         started = time.perf_counter() if self._logger is not None else 0.0
         try:
             with anyio.fail_after(deadline):
-                response = await client.send(request, stream=True)
+                response = await self._send_http(request)
         except TimeoutError as error:
             raise translate_transport_error(error) from error
         except (httpx.HTTPError, OSError) as error:
