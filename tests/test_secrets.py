@@ -9,11 +9,10 @@ import pytest
 from openrouter_async import OpenRouter, RetryConfig, Session, errors
 from openrouter_async.models import ChatRequest
 
+from .conftest import API_KEY as SECRET  # the emulator accepts it, so calls succeed
 from .test_session import HELLO
 
 pytestmark = pytest.mark.anyio
-
-from .conftest import API_KEY as SECRET  # the emulator accepts it, so calls succeed
 
 
 async def test_key_never_in_logs_reprs_or_errors(
