@@ -1,0 +1,77 @@
+"""The transport seam: which :class:`httpx.AsyncBaseTransport` a Session runs on.
+
+* asyncio -> :class:`._aiohttp.AiohttpTransport` (aiohttp's pool; aiohttp imported lazily);
+* trio    -> :class:`._h11pool.AnyioH11Transport` (a small h11-over-anyio keep-alive pool),
+  about 9x httpx's own pool on trio under fan-out (``benchmarks/bench_transports.py``).
+
+Both are plain httpx transports: ``httpx.AsyncClient(transport=...)`` works, but the client
+layer costs more CPU than the transport itself (cookie jar, auth/redirect machinery,
+``BoundAsyncStream``); for throughput call ``transport.handle_async_request(httpx.Request(...))``
+directly, with the ``"timeout"`` extension set on the request. Response streams are plain async
+iterators (no generators), so breaking out of ``response.stream`` leaves nothing to finalize.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+__all__ = ["detect_backend", "make_transport"]
+
+
+def detect_backend() -> str:
+    """The async library running the current task: ``"asyncio"`` or ``"trio"``.
+
+    Asks sniffio (trio depends on it and sets it; recent anyio releases no longer require it);
+    without sniffio only asyncio can be running. Raises :class:`RuntimeError` outside async code.
+    """
+    try:
+        import sniffio
+    except ImportError:  # pragma: no cover - trio (and so sniffio) is installed for the tests
+        pass
+    else:
+        try:
+            return sniffio.current_async_library()
+        except sniffio.AsyncLibraryNotFoundError:
+            raise RuntimeError("detect_backend() must be called from async code") from None
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError("detect_backend() must be called from async code") from None
+    return "asyncio"
+
+
+def make_transport(
+    backend: str,
+    *,
+    max_connections: int,
+    max_keepalive: int | None,
+    keepalive_expiry: float,
+    connect_timeout: float | None,
+) -> httpx.AsyncBaseTransport:
+    """A new transport for ``backend`` (``"asyncio"`` or ``"trio"``); it must be used (and
+    closed) on that backend, the aiohttp one in the event loop that first uses it.
+
+    ``connect_timeout`` applies to requests that carry no ``"timeout"`` extension; the
+    extension's ``connect``/``read``/``write``/``pool`` values win when present.
+    """
+    if backend == "asyncio":
+        from ._aiohttp import AiohttpTransport
+
+        return AiohttpTransport(
+            max_connections=max_connections,
+            max_keepalive=max_keepalive,
+            keepalive_expiry=keepalive_expiry,
+            connect_timeout=connect_timeout,
+        )
+    if backend == "trio":
+        from ._h11pool import AnyioH11Transport
+
+        return AnyioH11Transport(
+            max_connections=max_connections,
+            max_keepalive=max_keepalive,
+            keepalive_expiry=keepalive_expiry,
+            connect_timeout=connect_timeout,
+        )
+    raise ValueError(f"unsupported async backend: {backend!r}")
