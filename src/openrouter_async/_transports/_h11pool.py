@@ -108,7 +108,7 @@ class _H11ResponseStream(httpx.AsyncByteStream):
     """The response body, read event by event from h11; :meth:`aclose` settles the
     connection (back to the pool when the body was read to its end, closed otherwise)."""
 
-    __slots__ = ("_conn", "_done", "_pool", "_read_timeout")
+    __slots__ = ("_conn", "_done", "_ended", "_pool", "_read_timeout")
 
     def __init__(
         self, pool: AnyioH11Transport, conn: _Connection, read_timeout: float | None
@@ -117,6 +117,7 @@ class _H11ResponseStream(httpx.AsyncByteStream):
         self._conn = conn
         self._read_timeout = read_timeout
         self._done = False
+        self._ended = False  # EndOfMessage seen while data was still to be handed out
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
@@ -126,15 +127,24 @@ class _H11ResponseStream(httpx.AsyncByteStream):
             raise StopAsyncIteration
         conn = self._conn
         h = conn.h11
+        # Everything already received goes out as one chunk: a server that sends one HTTP
+        # chunk per SSE event would otherwise cost the consumer one hand-off per event.
+        parts: list[bytes] = []
         try:
-            while True:
+            while not self._ended:
                 event = h.next_event()
                 if event is h11.NEED_DATA:
+                    if parts:
+                        return b"".join(parts)
                     h.receive_data(await _receive(conn.stream, self._read_timeout))
                     continue
                 if type(event) is h11.Data:
-                    return bytes(event.data)
+                    parts.append(event.data)
+                    continue
                 if type(event) is h11.EndOfMessage:
+                    if parts:
+                        self._ended = True
+                        return b"".join(parts)
                     break
                 # ConnectionClosed / PAUSED cannot happen mid-body without an h11 error.
                 raise httpx.RemoteProtocolError(f"unexpected event while reading body: {event!r}")
@@ -156,6 +166,9 @@ class _H11ResponseStream(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         if self._done:
+            return
+        if self._ended:  # the whole body was received; only its hand-out was pending
+            await self._settle(reuse=True)
             return
         # Closed before the end: the connection can still be kept if the rest of the body
         # is already buffered (an empty body, or a small one that came with the headers).
