@@ -436,7 +436,7 @@ class Session:
             with anyio.fail_after(deadline):
                 response = await self._send_http(request)
                 try:
-                    content = await response.aread()
+                    content = await _read_body(response)
                 finally:
                     await response.aclose()
         except TimeoutError as error:
@@ -505,6 +505,14 @@ class Session:
             status,
             (time.perf_counter() - started) * 1000,
         )
+
+
+async def _read_body(response: httpx.Response) -> bytes:
+    """The whole body. An unencoded one is joined straight from the transport's chunks:
+    ``Response.aread`` runs each chunk through decoder layers that have nothing to do."""
+    if "content-encoding" in response.headers:
+        return await response.aread()
+    return b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
 
 
 def parse_chat_event(event: ServerSentEvent) -> ChatStreamChunk:
