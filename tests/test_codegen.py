@@ -102,12 +102,13 @@ def test_the_generator_handles_the_whole_spec() -> None:
         except RequestValidationError as error:
             failures.append(f"{name}: {error}")
             continue
-        if name in builder.classes:
+        # Known spec quirk: VideoModel's own example lacks its required, nullable
+        # `creativity`; absent reads as null, so it comes back as an explicit null.
+        if name in builder.classes and name not in ("VideoModel", "VideoModelsListResponse"):
             assert unstructure(value) == schema["example"], name
         checked += 1
     assert checked > 700
-    # Known spec quirk: VideoModel's own example lacks its required `creativity`.
-    assert all(f.startswith(("VideoModel", "VideoModelsListResponse")) for f in failures), failures
+    assert not failures, failures
 
 
 # -- the generator on synthetic schemas ------------------------------------------------------

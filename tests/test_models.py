@@ -814,3 +814,26 @@ def test_mypy_sees_the_input_each_field_accepts(tmp_path: Any) -> None:
     assert 'Argument "temperature" to "ChatRequest" has incompatible type "str"' in errors[0]
     assert "ChatUserMessage" in out and "ChatAssistantMessage" in out  # the revealed union
     assert status == 1
+
+
+def test_a_required_nullable_field_that_is_absent_reads_as_null() -> None:
+    """Servers omit ``system_fingerprint`` although the spec requires it (nullable)."""
+    from openrouter_async._convert import parse as parse_result
+    from openrouter_async.models import ChatResult as Result
+
+    body = {
+        "id": "gen-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m/x",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "hi"},
+            }
+        ],
+    }
+    result = parse_result(body, Result)
+    assert result.system_fingerprint is None
+    assert result.model_extra is None

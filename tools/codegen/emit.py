@@ -709,6 +709,10 @@ class ModuleEmitter:
                 body.append("if v is UNSET:")
                 if fd.has_const_default:
                     body.append(f"    v = {literal(fd.const_default)}")
+                elif isinstance(fd.type, Nullable):
+                    # Required but nullable (ChatResult.system_fingerprint): servers omit
+                    # such fields, and absent reads the same as null. Nothing is invented.
+                    body.append("    v = None")
                 else:
                     body.append("    _missing()")
                 body.append("else:")

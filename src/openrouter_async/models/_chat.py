@@ -10347,7 +10347,7 @@ def _s_ChatResult(d: Any) -> ChatResult:
         f = "system_fingerprint"
         v = d.get("system_fingerprint", UNSET)
         if v is UNSET:
-            _missing()
+            v = None
         else:
             n += 1
             if v is not None and type(v) is not str:
@@ -11788,7 +11788,7 @@ def _s_ChatChoice(d: Any) -> ChatChoice:
         f = "finish_reason"
         v = d.get("finish_reason", UNSET)
         if v is UNSET:
-            _missing()
+            v = None
         else:
             n += 1
             if v is not None and type(v) is not str:
@@ -11884,7 +11884,7 @@ def _s_OpenRouterMetadata(d: Any) -> OpenRouterMetadata:
         f = "region"
         v = d.get("region", UNSET)
         if v is UNSET:
-            _missing()
+            v = None
         else:
             n += 1
             if v is not None and type(v) is not str:
@@ -12133,7 +12133,7 @@ def _s_ChatStreamChoice(d: Any) -> ChatStreamChoice:
         f = "finish_reason"
         v = d.get("finish_reason", UNSET)
         if v is UNSET:
-            _missing()
+            v = None
         else:
             n += 1
             if v is not None and type(v) is not str:
@@ -13181,7 +13181,7 @@ def _s_ChatTokenLogprobs(d: Any) -> ChatTokenLogprobs:
         f = "content"
         v = d.get("content", UNSET)
         if v is UNSET:
-            _missing()
+            v = None
         else:
             n += 1
             if v is not None:
@@ -14719,7 +14719,7 @@ def _s_ChatTokenLogprob(d: Any) -> ChatTokenLogprob:
         f = "bytes"
         v = d.get("bytes", UNSET)
         if v is UNSET:
-            _missing()
+            v = None
         else:
             n += 1
             if v is not None:
@@ -14773,7 +14773,7 @@ def _s_ChatTokenLogprobTopLogprobsItem(d: Any) -> ChatTokenLogprobTopLogprobsIte
         f = "bytes"
         v = d.get("bytes", UNSET)
         if v is UNSET:
-            _missing()
+            v = None
         else:
             n += 1
             if v is not None:
