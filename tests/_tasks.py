@@ -19,3 +19,15 @@ def count_tasks() -> int:
         )
 
     return walk(trio.lowlevel.current_root_task())
+
+
+async def assert_no_task_left(before: int, *, within: float = 2.0) -> None:
+    """No task outlives what it belonged to. Tasks that other tests left to finish on the
+    shared loop may still be winding down, so give the count a moment to settle; a leaked
+    task (a producer nobody cancelled) never would."""
+    import anyio
+
+    with anyio.move_on_after(within):
+        while count_tasks() > before:
+            await anyio.sleep(0.01)
+    assert count_tasks() <= before, f"{count_tasks() - before} task(s) left behind"

@@ -13,7 +13,7 @@ import pytest
 from openrouter_async import RetryConfig, Session, Timeouts, errors
 from openrouter_async.models import ChatRequest, ChatResult, ChatStreamChunk
 
-from ._tasks import count_tasks
+from ._tasks import assert_no_task_left, count_tasks
 from .conftest import EmulatorProbe
 
 pytestmark = pytest.mark.anyio
@@ -133,6 +133,17 @@ async def test_unauthorized_key(emulator_url: str) -> None:
     assert "sk-or-wrong" not in str(caught.value)
 
 
+async def test_no_key_sends_no_authorization_and_gets_the_typed_401(
+    emulator_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    async with Session(base_url=emulator_url, api_key="") as session:
+        assert "api_key=missing" in repr(session)
+        with pytest.raises(errors.UnauthorizedResponseError) as caught:
+            await session.send(ChatRequest(model="m/x", messages=HELLO))
+    assert "Missing Authentication header" in caught.value.data.message
+
+
 async def test_api_key_from_a_sync_or_async_callable(emulator_url: str, api_key: str) -> None:
     async def async_key() -> str:
         await anyio.lowlevel.checkpoint()
@@ -191,7 +202,7 @@ async def test_stalled_stream_ends_with_idle_timeout_and_leaks_nothing(
                     pass
         elapsed = time.monotonic() - started
     assert elapsed < 2.0, "keep-alive comments must not reset the idle clock"
-    assert count_tasks() == tasks_before
+    await assert_no_task_left(tasks_before)
     await wait_for_idle_streams(emulator)
 
 
@@ -204,11 +215,11 @@ async def test_leaving_a_stream_early_cancels_the_producer_and_closes_the_respon
         async with session.stream(request, http_headers=fault("tokens=5000")) as stream:
             async for _ in stream:
                 break
-        assert count_tasks() == tasks_before
+        await assert_no_task_left(tasks_before)
         await wait_for_idle_streams(emulator)
         # The pool is healthy afterwards: the next call works on the same Session.
         assert (await session.send(request)).choices
-    assert count_tasks() == tasks_before
+    await assert_no_task_left(tasks_before)
 
 
 async def test_cancelling_the_callers_scope_mid_stream_is_clean(
@@ -224,7 +235,7 @@ async def test_cancelling_the_callers_scope_mid_stream_is_clean(
                 async for _ in stream:
                     pass
         assert scope.cancelled_caught
-    assert count_tasks() == tasks_before
+    await assert_no_task_left(tasks_before)
     await wait_for_idle_streams(emulator)
 
 

@@ -140,7 +140,7 @@ class OpenRouter:
 
     def _call_sync(self, function: Callable[[Session], Awaitable[T]]) -> T:
         portal_thread, session = self._sync()
-        return portal_thread.portal.call(functools.partial(function, session))
+        return portal_thread.call(functools.partial(function, session))
 
     # -- async lifecycle -------------------------------------------------------------------
 

@@ -13,11 +13,13 @@ typed results back, or, for streams, an :class:`AsyncStream` of typed chunks.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -50,6 +52,10 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BASE_URL", "ApiKey", "Session"]
 
 T = TypeVar("T")
+
+_asyncio_timeout: Callable[[float], AbstractAsyncContextManager[Any]] | None = getattr(
+    asyncio, "timeout", None
+)
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 
@@ -97,9 +103,8 @@ class Session:
         if max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, got {max_connections!r}")
         self.base_url = url.rstrip("/")
-        self._api_key: ApiKey | None = (
-            api_key if api_key is not None else os.environ.get("OPENROUTER_API_KEY")
-        )
+        # An empty key (the product description passes os.getenv(..., "")) means none given.
+        self._api_key: ApiKey | None = api_key or os.environ.get("OPENROUTER_API_KEY") or None
         self.timeouts = (timeouts or Timeouts()).with_timeout_ms(timeout_ms)
         self.retry_config = retry_config if retry_config is not None else DEFAULT_RETRY_CONFIG
         self._logger = debug_logger if debug_logger is not None else debug_logger_from_env()
@@ -117,6 +122,7 @@ class Session:
         self._task_group: TaskGroup | None = None
         self._backend: str | None = None
         self._static_auth: str | None = None
+        self._dynamic_auth = False
         self.retries_made = 0
 
         headers = {
@@ -149,8 +155,9 @@ class Session:
         if self._client is not None:
             raise RuntimeError("this Session is already open")
         self._backend = sniffio.current_async_library()
-        if isinstance(self._api_key, str):
-            self._static_auth = f"Bearer {self._api_key}"
+        # A fixed key (or none at all) is settled once; only a callable is asked per request.
+        self._static_auth = f"Bearer {self._api_key}" if isinstance(self._api_key, str) else None
+        self._dynamic_auth = callable(self._api_key)
         headers = httpx.Headers(self._base_headers)
         if self._static_auth is not None:
             headers["Authorization"] = self._static_auth
@@ -354,6 +361,14 @@ class Session:
 
     # -- the wire --------------------------------------------------------------------------
 
+    def _deadline(self, seconds: float) -> AbstractAsyncContextManager[Any]:
+        """A whole-call deadline raising TimeoutError. On asyncio (3.11+) the loop's own
+        ``asyncio.timeout``: a fraction of the objects of an anyio cancel scope, which
+        matters when a thousand calls wait at once (the cyclic GC walks them all)."""
+        if self._backend == "asyncio" and _asyncio_timeout is not None:
+            return _asyncio_timeout(seconds)
+        return _async_scope(anyio.fail_after(seconds))
+
     def _count_retry(self) -> None:
         self.retries_made += 1
 
@@ -365,18 +380,15 @@ class Session:
             )
         return client
 
-    async def _authorization(self) -> str:
-        if self._static_auth is not None:
-            return self._static_auth
+    async def _authorization(self) -> str | None:
+        """The Authorization value from a key callable (sync or async), called per request so
+        that a rotated key is picked up. Without a key no header is sent: public endpoints
+        work, and the others answer 401 (UnauthorizedResponseError)."""
         key = self._api_key
         if callable(key):
             produced = key()
             key = await produced if inspect.isawaitable(produced) else produced
-        if not key:
-            raise RequestValidationError(
-                "no API key: pass api_key= or set OPENROUTER_API_KEY", path="api_key"
-            )
-        return f"Bearer {key}"
+        return f"Bearer {key}" if key else None
 
     async def _build_request(
         self,
@@ -392,10 +404,12 @@ class Session:
         if headers is None:
             self._require_client()
             raise AssertionError("unreachable: an open Session has its headers")
-        if self._static_auth is None or accept is not None or http_headers:
+        if self._dynamic_auth or accept is not None or http_headers:
             headers = headers.copy()
-            if self._static_auth is None:
-                headers["Authorization"] = await self._authorization()
+            if self._dynamic_auth:
+                authorization = await self._authorization()
+                if authorization is not None:
+                    headers["Authorization"] = authorization
             if accept is not None:
                 headers["Accept"] = accept
             if http_headers:
@@ -433,7 +447,7 @@ class Session:
     ) -> tuple[httpx.Response, bytes]:
         started = time.perf_counter() if self._logger is not None else 0.0
         try:
-            with anyio.fail_after(deadline):
+            async with self._deadline(deadline):
                 response = await self._send_http(request)
                 try:
                     content = await _read_body(response)
@@ -505,6 +519,12 @@ class Session:
             status,
             (time.perf_counter() - started) * 1000,
         )
+
+
+@asynccontextmanager
+async def _async_scope(scope: AbstractContextManager[Any]) -> AsyncIterator[None]:
+    with scope:
+        yield
 
 
 async def _read_body(response: httpx.Response) -> bytes:
