@@ -28,6 +28,6 @@ async def assert_no_task_left(before: int, *, within: float = 2.0) -> None:
     import anyio
 
     with anyio.move_on_after(within):
-        while count_tasks() > before:
+        while count_tasks() > before:  # noqa: ASYNC110 - polling a count, no event to wait on
             await anyio.sleep(0.01)
     assert count_tasks() <= before, f"{count_tasks() - before} task(s) left behind"
