@@ -19,7 +19,7 @@ import tenacity
 from ._config import RetryConfig
 from .errors import APIConnectionError, APIStatusError, ChatError, OpenRouterError
 
-__all__ = ["call_with_retries", "is_retryable", "retry_after_seconds"]
+__all__ = ["call_with_retries", "is_retryable", "retry_after_failure", "retry_after_seconds"]
 
 T = TypeVar("T")
 
@@ -107,6 +107,18 @@ async def call_with_retries(
         if not config.enabled or not is_retryable(error, config):
             raise
         first_error = error
+    return await retry_after_failure(first_error, attempt, config, logger=logger, on_retry=on_retry)
+
+
+async def retry_after_failure(
+    first_error: OpenRouterError,
+    attempt: Callable[[], Awaitable[T]],
+    config: RetryConfig,
+    *,
+    logger: logging.Logger | None = None,
+    on_retry: Callable[[], None] | None = None,
+) -> T:
+    """Continue after a first attempt that failed with a retryable ``first_error``."""
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         if on_retry is not None:

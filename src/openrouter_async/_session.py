@@ -31,7 +31,7 @@ import sniffio
 from . import _convert
 from ._config import DEFAULT_RETRY_CONFIG, RetryConfig, Timeouts
 from ._logging import debug_logger_from_env, redact_url
-from ._retry import call_with_retries
+from ._retry import call_with_retries, is_retryable, retry_after_failure
 from ._sse import ServerSentEvent
 from ._streams import AsyncStream
 from ._transport_errors import translate_transport_error
@@ -39,6 +39,7 @@ from ._version import __version__
 from .errors import (
     ChatError,
     ErrorDetails,
+    OpenRouterError,
     RequestValidationError,
     ResponseValidationError,
     error_for_status,
@@ -311,19 +312,29 @@ class Session:
         retries: RetryConfig | None = None,
         http_headers: Mapping[str, str] | None = None,
     ) -> T:
-        """One JSON operation: send, retry as configured, map errors, parse the body."""
+        """One JSON operation: send, retry as configured, map errors, parse the body.
+
+        The first attempt is awaited directly, not through a retry controller: a thousand
+        calls waiting at once each hold their frames, and the cyclic GC walks them all.
+        """
         deadline = self.timeouts.with_timeout_ms(timeout_ms).read
         config = retries if retries is not None else self.retry_config
-
-        async def attempt() -> T:
-            request = await self._build_request(method, path, body, params, http_headers)
-            response, content = await self._exchange(request, deadline)
-            return self._decode(response, content, response_type)
-
-        if not config.enabled:
-            return await attempt()
-        return await call_with_retries(
-            attempt, config, logger=self._logger, on_retry=self._count_retry
+        try:
+            return await self._json_once(
+                method, path, response_type, body, params, http_headers, deadline
+            )
+        except OpenRouterError as error:
+            if not config.enabled or not is_retryable(error, config):
+                raise
+            first_error = error
+        return await retry_after_failure(
+            first_error,
+            lambda: self._json_once(
+                method, path, response_type, body, params, http_headers, deadline
+            ),
+            config,
+            logger=self._logger,
+            on_retry=self._count_retry,
         )
 
     async def request_stream(
@@ -442,26 +453,39 @@ class Session:
         response.request = request
         return response
 
-    async def _exchange(
-        self, request: httpx.Request, deadline: float
-    ) -> tuple[httpx.Response, bytes]:
+    async def _json_once(
+        self,
+        method: str,
+        path: str,
+        response_type: type[T],
+        body: bytes | None,
+        params: Mapping[str, Any] | None,
+        http_headers: Mapping[str, str] | None,
+        deadline: float,
+    ) -> T:
+        """One attempt of a JSON operation, within its whole-call deadline."""
+        request = await self._build_request(method, path, body, params, http_headers)
         started = time.perf_counter() if self._logger is not None else 0.0
         try:
             async with self._deadline(deadline):
                 response = await self._send_http(request)
                 try:
-                    content = await _read_body(response)
+                    if "content-encoding" in response.headers:
+                        content = await response.aread()
+                    else:
+                        # Joined straight from the transport's chunks: Response.aread runs
+                        # each one through decoder layers that have nothing to do here.
+                        stream: Any = response.stream
+                        content = b"".join([chunk async for chunk in stream])
                 finally:
                     await response.aclose()
         except TimeoutError as error:
             raise translate_transport_error(error) from error
-        except httpx.HTTPError as error:
-            raise translate_transport_error(error) from error
-        except OSError as error:
+        except (httpx.HTTPError, OSError) as error:
             raise translate_transport_error(error) from error
         if self._logger is not None:
             self._log_exchange(request, response.status_code, started)
-        return response, content
+        return self._decode(response, content, response_type)
 
     async def _open(self, request: httpx.Request, deadline: float) -> httpx.Response:
         started = time.perf_counter() if self._logger is not None else 0.0
@@ -525,14 +549,6 @@ class Session:
 async def _async_scope(scope: AbstractContextManager[Any]) -> AsyncIterator[None]:
     with scope:
         yield
-
-
-async def _read_body(response: httpx.Response) -> bytes:
-    """The whole body. An unencoded one is joined straight from the transport's chunks:
-    ``Response.aread`` runs each chunk through decoder layers that have nothing to do."""
-    if "content-encoding" in response.headers:
-        return await response.aread()
-    return b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
 
 
 def parse_chat_event(event: ServerSentEvent) -> ChatStreamChunk:
