@@ -327,11 +327,15 @@ class Session:
             if not config.enabled or not is_retryable(error, config):
                 raise
             first_error = error
+
+        async def attempt() -> T:  # tenacity awaits only what is a coroutine function
+            return await self._json_once(
+                method, path, response_type, body, params, http_headers, deadline
+            )
+
         return await retry_after_failure(
             first_error,
-            lambda: self._json_once(
-                method, path, response_type, body, params, http_headers, deadline
-            ),
+            attempt,
             config,
             logger=self._logger,
             on_retry=self._count_retry,
