@@ -11,13 +11,15 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
-import tenacity
 
 from ._config import RetryConfig
 from .errors import APIConnectionError, APIStatusError, ChatError, OpenRouterError
+
+if TYPE_CHECKING:
+    import tenacity
 
 __all__ = ["call_with_retries", "is_retryable", "retry_after_failure", "retry_after_seconds"]
 
@@ -119,6 +121,9 @@ async def retry_after_failure(
     on_retry: Callable[[], None] | None = None,
 ) -> T:
     """Continue after a first attempt that failed with a retryable ``first_error``."""
+    # Imported on the first retry only: most programs never retry, and every import counts
+    # towards the time to the first call.
+    import tenacity
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         if on_retry is not None:
