@@ -364,9 +364,7 @@ class Session:
                 method, path, body, params, http_headers, accept="text/event-stream"
             )
             response = await self._open(request, idle)
-            return AsyncStream(
-                response, parse_event, idle_timeout=idle, sentinel=sentinel, logger=self._logger
-            )
+            return AsyncStream(response, parse_event, idle_timeout=idle, sentinel=sentinel)
 
         if not config.enabled:
             return await attempt()

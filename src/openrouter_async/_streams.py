@@ -17,7 +17,6 @@ costs a task switch, and a 20,000-chunk stream should not pay 20,000 of them.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
@@ -58,13 +57,11 @@ class AsyncStream(Generic[T]):
         *,
         idle_timeout: float,
         sentinel: str | None = "[DONE]",
-        logger: logging.Logger | None = None,
     ) -> None:
         self.response = response
         self._parse_event = parse_event
         self._idle_timeout = idle_timeout
         self._sentinel = sentinel
-        self._logger = logger
         self._task_group: TaskGroup | None = None
         self._receive: MemoryObjectReceiveStream[list[T]] | None = None
         self._error: BaseException | None = None
