@@ -230,21 +230,13 @@ class Session:
         http_headers: Mapping[str, str] | None = None,
     ) -> ChatResult:
         """Send a non-streaming chat request; return the typed :class:`ChatResult`."""
-        from .models import ChatRequest, ChatResult
+        from .models import ChatResult
 
-        if not isinstance(request, ChatRequest):
-            raise RequestValidationError(
-                f"expected a ChatRequest, got {type(request).__name__}", path="request"
-            )
-        if request.stream is True:
-            raise RequestValidationError(
-                "stream=True: use Session.stream() for a streaming request", path="stream"
-            )
         return await self.request_json(
             "POST",
             "/chat/completions",
             ChatResult,
-            body=_convert.dumps(request),
+            body=_chat_body(request, stream=False),
             timeout_ms=timeout_ms,
             retries=retries,
             http_headers=http_headers,
@@ -278,21 +270,11 @@ class Session:
         http_headers: Mapping[str, str] | None = None,
     ) -> AsyncStream[ChatStreamChunk]:
         """Send a streaming chat request and return the stream once its headers arrived."""
-        import attrs
-
-        from .models import ChatRequest
-
-        if not isinstance(request, ChatRequest):
-            raise RequestValidationError(
-                f"expected a ChatRequest, got {type(request).__name__}", path="request"
-            )
-        if request.stream is not True:
-            request = attrs.evolve(request, stream=True)
         return await self.request_stream(
             "POST",
             "/chat/completions",
             parse_chat_event,
-            body=_convert.dumps(request),
+            body=_chat_body(request, stream=True),
             timeout_ms=timeout_ms,
             retries=retries,
             http_headers=http_headers,
@@ -551,6 +533,32 @@ class Session:
 async def _async_scope(scope: AbstractContextManager[Any]) -> AsyncIterator[None]:
     with scope:
         yield
+
+
+def _chat_body(request: ChatRequest, *, stream: bool) -> bytes:
+    """The JSON body of a chat request, checked for the mode it is sent in.
+
+    A non-streaming call refuses ``stream=True``; a streaming one sends ``"stream": true``
+    whatever the request says (set on the plain dict: rebuilding the request with
+    ``attrs.evolve`` would validate it all over again).
+    """
+    from .models import ChatRequest
+
+    if not isinstance(request, ChatRequest):
+        raise RequestValidationError(
+            f"expected a ChatRequest, got {type(request).__name__}", path="request"
+        )
+    if not stream:
+        if request.stream is True:
+            raise RequestValidationError(
+                "stream=True: use Session.stream() for a streaming request", path="stream"
+            )
+        return _convert.dumps(request)
+    if request.stream is True:
+        return _convert.dumps(request)
+    body = _convert.unstructure(request)
+    body["stream"] = True
+    return _convert.dumps(body)
 
 
 def parse_chat_event(event: ServerSentEvent) -> ChatStreamChunk:
