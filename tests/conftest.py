@@ -61,3 +61,15 @@ def emulator(emulator_url: str) -> EmulatorProbe:
 @pytest.fixture
 def api_key() -> str:
     return API_KEY
+
+
+@pytest.fixture(scope="session")
+def prism_url() -> Iterator[str]:
+    """Base URL of Stoplight Prism mocking the official spec (paths without ``/api/v1``).
+
+    Started once per session; skips (with the reason) where node/npm or the spec is missing.
+    """
+    from ._prism import prism_server  # here, not at the top: this fixture was appended
+
+    with prism_server() as url:
+        yield url

@@ -26,7 +26,7 @@ from tools.codegen.emit import HEADER, ModuleEmitter  # noqa: E402
 from tools.codegen.ir import Builder, pascal, snake  # noqa: E402
 
 needs_spec = pytest.mark.skipif(not SPEC_AVAILABLE, reason=SKIP_REASON)
-MODELS_DIR = ROOT / "src" / "openrouter_async" / "models"
+PACKAGE_DIR = ROOT / "src" / "openrouter_async"
 
 
 @functools.cache
@@ -34,41 +34,50 @@ def generated() -> dict[str, str]:
     return cli.generate(SPEC_PATH)
 
 
+def write_all(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
 # -- the committed output -------------------------------------------------------------------
 
 
 @needs_spec
-def test_committed_models_match_the_spec(tmp_path: Path) -> None:
+def test_committed_models_match_the_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Drift check: regenerate into a temp dir and compare with what is committed."""
     files = generated()
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-    stale = cli.differences(MODELS_DIR, files)
+    write_all(tmp_path, files)
+    stale = cli.differences(PACKAGE_DIR, files)
     assert not stale, (
         f"generated models out of date: {', '.join(stale)} differ from what "
         f"{SPEC_PATH.name} generates; run `uv run python -m tools.codegen`"
     )
+    monkeypatch.setattr(cli, "generate", lambda *args, **kwargs: files)
     assert cli.main(["--check", "--spec", str(SPEC_PATH), "--out", str(tmp_path)]) == 0
 
 
 @needs_spec
 def test_check_mode_names_the_file_that_differs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, text in generated().items():
-        (tmp_path / name).write_text(text)
-    chat = tmp_path / "_chat.py"
+    # main() regenerates; the output is deterministic (tested below), so reuse it: a whole
+    # generation takes seconds.
+    monkeypatch.setattr(cli, "generate", lambda *args, **kwargs: generated())
+    write_all(tmp_path, generated())
+    chat = tmp_path / "models" / "_chat.py"
     chat.write_text(chat.read_text().replace("Chat completion request", "Edited by hand"))
-    (tmp_path / "_old.py").write_text(HEADER + "\n")
+    (tmp_path / "resources" / "_old.py").write_text(HEADER + "\n")
     assert cli.main(["--check", "--spec", str(SPEC_PATH), "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert f"out of date: {chat}" in err
-    assert f"out of date: {tmp_path / '_old.py'}" in err
+    assert f"out of date: {tmp_path / 'resources' / '_old.py'}" in err
     assert "Edited by hand" in err  # a diff excerpt
     # writing mode repairs it and removes the stale generated file
     assert cli.main(["--spec", str(SPEC_PATH), "--out", str(tmp_path)]) == 0
     assert cli.differences(tmp_path, generated()) == []
-    assert not (tmp_path / "_old.py").exists()
+    assert not (tmp_path / "resources" / "_old.py").exists()
 
 
 @needs_spec

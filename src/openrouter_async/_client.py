@@ -17,24 +17,22 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 
 from ._config import RetryConfig, Timeouts
+from ._groups import ClientGroups
 from ._logging import redact_url
 from ._portal import PortalThread
 from ._session import ApiKey, Session
-
-if TYPE_CHECKING:
-    from .resources import Chat
 
 __all__ = ["OpenRouter"]
 
 T = TypeVar("T")
 
 
-class OpenRouter:
+class OpenRouter(ClientGroups):
     """The OpenRouter client. Options as in the official SDK; see :class:`Session`."""
 
     def __init__(
@@ -78,18 +76,10 @@ class OpenRouter:
         self._sync_session: Session | None = None
         self._sync_session_context: Any = None
         self._async_session: Session | None = None
-        self._chat: Chat | None = None
+        self._groups: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"<OpenRouter {redact_url(self.base_url)}>"
-
-    @property
-    def chat(self) -> Chat:
-        if self._chat is None:
-            from .resources import Chat
-
-            self._chat = Chat(self)
-        return self._chat
 
     # -- sync lifecycle --------------------------------------------------------------------
 

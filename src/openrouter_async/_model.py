@@ -9,7 +9,11 @@ body: the escape hatch for a parameter the spec does not describe yet.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+_M = TypeVar("_M", bound="OneEventStream")
 
 
 class Model:
@@ -30,4 +34,49 @@ class Model:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
-__all__ = ["Model"]
+class OneEventStream:
+    """A complete (non-streaming) result that can also be consumed as a one-event stream.
+
+    The result of an operation that can stream (``chat.send``, ``responses.send``,
+    ``messages.create``, ``completions.generate``) supports the stream's protocol, so code
+    written for ``stream=True`` works unchanged with ``stream=False``::
+
+        with client.beta.responses.send(..., stream=False) as event_stream:
+            for event in event_stream:   # exactly one event: the result itself
+                print(event)
+
+    Entering and leaving the block does nothing (the body was already read).
+    """
+
+    __slots__ = ()
+
+    def __enter__(self: _M) -> _M:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def __aenter__(self: _M) -> _M:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def __iter__(self: _M) -> Iterator[_M]:
+        yield self
+
+    async def __aiter__(self: _M) -> AsyncIterator[_M]:
+        yield self
+
+
+__all__ = ["Model", "OneEventStream"]

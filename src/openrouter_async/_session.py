@@ -30,6 +30,7 @@ import sniffio
 
 from . import _convert
 from ._config import DEFAULT_RETRY_CONFIG, RetryConfig, Timeouts
+from ._groups import SessionGroups
 from ._logging import debug_logger_from_env, redact_url
 from ._retry import call_with_retries, is_retryable, retry_after_failure
 from ._sse import ServerSentEvent
@@ -65,7 +66,7 @@ DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 ApiKey = str | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
-class Session:
+class Session(SessionGroups):
     """An async OpenRouter session; use it as ``async with Session(...) as session``.
 
     Options carry the official SDK's names where it has one (``server_url``, ``timeout_ms``,
@@ -119,6 +120,7 @@ class Session:
         self._transport: httpx.AsyncBaseTransport | None = None
         self._request_headers: httpx.Headers | None = None
         self._urls: dict[str, httpx.URL] = {}
+        self._groups: dict[str, Any] = {}  # session.<group> objects, built on first use
         self._timeout_extension: dict[str, float | None] = {}
         self._task_group: TaskGroup | None = None
         self._backend: str | None = None
@@ -508,7 +510,11 @@ class Session:
                 body=content.decode("utf-8", "replace"),
                 status_code=status,
             ) from None
-        if type(data) is dict and "error" in data:
+        if (
+            type(data) is dict
+            and data.get("error") is not None
+            and not _has_error_field(response_type)
+        ):
             # OpenRouter may answer 200 with an error body (a provider failed after the
             # headers went out): never parse it as a result.
             raise ChatError(ErrorDetails.from_json(data["error"]))
@@ -527,6 +533,13 @@ class Session:
             status,
             (time.perf_counter() - started) * 1000,
         )
+
+
+def _has_error_field(response_type: object) -> bool:
+    """Whether the result model has an ``error`` field of its own (a Responses API result
+    carries ``error: null`` or the failure): then an ``error`` key is not an error body."""
+    fields = getattr(response_type, "__attrs_attrs__", None)  # attrs' fields, by name
+    return fields is not None and hasattr(fields, "error")
 
 
 @asynccontextmanager

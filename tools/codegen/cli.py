@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import subprocess
 import sys
@@ -11,18 +12,18 @@ from typing import Any
 
 import yaml
 
+from . import ops as ops_ir
 from . import overrides
-from .emit import HEADER, ModuleEmitter, render_init
+from .emit import HEADER, IMPORTS_MARKER, ModuleEmitter, render_init
+from .emit_ops import GroupEmitter, render_groups, render_security
 from .ir import Builder
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC = ROOT.parent / "shared" / "openapi" / "openrouter.openapi.yaml"
-DEFAULT_OUT = ROOT / "src" / "openrouter_async" / "models"
+DEFAULT_OUT = ROOT / "src" / "openrouter_async"
 
-#: generated module → the root schemas whose closure it holds
-MODULES: dict[str, tuple[str, ...]] = {
-    "_chat": ("ChatRequest", "ChatResult", "ChatStreamChunk", "ChatStreamingResponse"),
-}
+#: the chat module's root schemas (its closure is the hot path: it loads first, on its own)
+CHAT_ROOTS = ("ChatRequest", "ChatResult", "ChatStreamChunk", "ChatStreamingResponse")
 
 MODULE_DOCS = {
     "_chat": (
@@ -30,6 +31,9 @@ MODULE_DOCS = {
         "streamed chunks (ChatStreamChunk), with every schema they reference."
     ),
 }
+
+RESOURCES_DIR = "resources"
+OVERLAY = Path(__file__).resolve().parent / "overlay.yaml"
 
 INIT_DOC = """The API's models, generated from the OpenAPI spec.
 
@@ -74,37 +78,159 @@ def ruff_format(source: str) -> str:
     return result.stdout.decode()
 
 
-def generate(spec_path: Path = DEFAULT_SPEC, *, verbose: bool = False) -> dict[str, str]:
-    """Every generated file's name → its formatted text."""
+def merge(base: Any, extra: Any) -> Any:
+    """``extra`` deep-merged into ``base`` (mappings merge, anything else is replaced)."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        for key, value in extra.items():
+            base[key] = merge(base[key], value) if key in base else value
+        return base
+    return extra
+
+
+def load_api(spec_path: Path, *, verbose: bool = False) -> dict[str, Any]:
+    """The spec as the generator sees it: overlay merged, overrides applied, inline request
+    and response schemas lifted to named components."""
     spec = load_spec(spec_path)
-    schemas = spec["components"]["schemas"]
-    changes = overrides.apply(schemas)
+    merge(spec, load_spec(OVERLAY))
+    changes = overrides.apply(spec["components"]["schemas"])
+    changes += [f"lifted inline schema {n}" for n in ops_ir.lift_inline_schemas(spec)]
     if verbose:
         for change in changes:
             print(f"override: {change}", file=sys.stderr)
+    return spec
+
+
+def group_order(groups: set[str]) -> list[str]:
+    first = [g for g in ops_ir.GROUP_ORDER if g in groups]
+    return first + sorted(groups - set(first))
+
+
+def generate(spec_path: Path = DEFAULT_SPEC, *, verbose: bool = False) -> dict[str, str]:
+    """Every generated file's path (relative to the package) → its formatted text."""
+    spec = load_api(spec_path, verbose=verbose)
+    schemas = spec["components"]["schemas"]
+    operations = ops_ir.operations(spec)
+    groups: dict[str, list[ops_ir.Operation]] = {}
+    for op in operations:
+        groups.setdefault(op.group, []).append(op)
+    # One model module per group, in order; a schema lives in the first module whose closure
+    # holds it, and later modules import it from there (never the other way: no cycles).
+    roots: dict[str, list[str]] = {}
+    for group in group_order(set(groups)):
+        found: list[str] = list(CHAT_ROOTS) if group == "chat" else []
+        for op in groups[group]:
+            found += [r for r in ops_ir.schema_roots(op) if r not in found]
+        if found:
+            roots[f"_{group}"] = found
     files: dict[str, str] = {}
     names: dict[str, list[str]] = {}
-    for module, roots in MODULES.items():
+    owner: dict[str, str] = {}  # model name → module
+    defined: dict[str, str] = {}  # every top-level name of a model module → module
+    # Results of operations that can stream double as a one-event stream (see _model.py).
+    one_event = frozenset(
+        op.response_schema
+        for op in operations
+        if op.stream_schema and op.response_schema and op.body_kind == "json"
+    )
+    everything = Builder(schemas)
+    everything.build([r for rs in roots.values() for r in rs])
+    for module, module_roots in roots.items():
         builder = Builder(schemas)
-        builder.build(roots)
-        emitter = ModuleEmitter(builder, module_doc=MODULE_DOCS.get(module, module))
-        files[f"{module}.py"] = ruff_format(emitter.render())
+        builder.build(module_roots)
+        closure = {*builder.classes, *builder.aliases}
+        owned = {n for n in closure if n not in owner}
+        for name in closure - owned:
+            _same_definition(name, builder, everything)
+        emitter = ModuleEmitter(
+            builder,
+            module_doc=MODULE_DOCS.get(module, _module_doc(module)),
+            only=owned,
+            one_event_streams=one_event,
+        )
+        text = emitter.render()
+        text = _link_imports(text, defined)
+        for name in owned:
+            owner[name] = module
+        for name in _top_level_names(text):
+            defined.setdefault(name, module)
+        files[f"models/{module}.py"] = ruff_format(text)
         names[module] = emitter.public_names()
         if verbose:
-            print(
-                f"{module}: {len(builder.classes)} classes, {len(builder.aliases)} aliases",
-                file=sys.stderr,
-            )
-    files["__init__.py"] = ruff_format(render_init(names, INIT_DOC))
+            print(f"{module}: {len(owned)} classes and aliases", file=sys.stderr)
+    files["models/__init__.py"] = ruff_format(render_init(names, INIT_DOC))
+    for group, group_ops in groups.items():
+        emitter_ops = GroupEmitter(group, group_ops, everything, owner, _tag_doc(spec, group_ops))
+        files[f"{RESOURCES_DIR}/_{group}.py"] = ruff_format(emitter_ops.render())
+    files["_groups.py"] = ruff_format(render_groups(groups, ops_ir.GROUP_ALIASES))
+    files["operations.py"] = ruff_format(render_security(operations))
     return files
+
+
+def _module_doc(module: str) -> str:
+    return f"Models of the ``{module[1:]}`` operations (and the schemas only they use)."
+
+
+def _tag_doc(spec: dict[str, Any], ops: list[ops_ir.Operation]) -> str | None:
+    tag_docs = {t["name"]: t.get("description") for t in spec.get("tags", []) if "name" in t}
+    for op in ops:
+        raw = spec["paths"][op.path][op.method.lower()]
+        for tag in raw.get("tags", []):
+            if tag_docs.get(tag):
+                return str(tag_docs[tag])
+    return None
+
+
+def _same_definition(name: str, builder: Builder, everything: Builder) -> None:
+    """A schema imported from an earlier module must be the same class there and here."""
+    mine = builder.classes.get(name) or builder.aliases.get(name)
+    theirs = everything.classes.get(name) or everything.aliases.get(name)
+    if mine != theirs:
+        raise RuntimeError(f"{name} is generated differently in two modules")
+
+
+def _top_level_names(text: str) -> list[str]:
+    tree = ast.parse(text)
+    out: list[str] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            out.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for sub in ast.walk(target):
+                    if isinstance(sub, ast.Name):
+                        out.append(sub.id)
+    return out
+
+
+def _link_imports(text: str, defined: dict[str, str]) -> str:
+    """Import, from the module that defines it, each name ``text`` uses but does not define."""
+    local = set(_top_level_names(text))
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            local.update((a.asname or a.name).split(".")[0] for a in node.names)
+    wanted: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in local and node.id in defined:
+            wanted.setdefault(defined[node.id], set()).add(node.id)
+    lines = [
+        f"from .{module} import {', '.join(sorted(names))}"
+        for module, names in sorted(wanted.items())
+    ]
+    if not lines:
+        return text.replace(IMPORTS_MARKER + "\n", "", 1)
+    return text.replace(IMPORTS_MARKER, "\n".join(lines), 1)
 
 
 def stale(out_dir: Path, files: dict[str, str]) -> list[str]:
     """Generated files in ``out_dir`` that the generator no longer writes."""
     found = []
-    for path in sorted(out_dir.glob("*.py")):
-        if path.name not in files and path.read_text().startswith(HEADER):
-            found.append(path.name)
+    for pattern in ("*.py", "models/*.py", f"{RESOURCES_DIR}/*.py"):
+        for path in sorted(out_dir.glob(pattern)):
+            name = path.relative_to(out_dir).as_posix()
+            if name not in files and path.read_text().startswith(HEADER):
+                found.append(name)
     return found
 
 
@@ -123,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tools.codegen", description="Generate the models from the OpenAPI spec."
     )
     parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="the OpenAPI YAML file")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the models package dir")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="the package dir (src/openrouter_async)"
+    )
     parser.add_argument(
         "--check",
         action="store_true",
@@ -160,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in files.items():
         path = out_dir / name
         if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             print(f"wrote {path}", file=sys.stderr)
     for name in stale(out_dir, files):

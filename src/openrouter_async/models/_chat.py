@@ -42,6 +42,7 @@ from .._convert import (
     unstructure_value as _unstructure_value,
 )
 from .._model import Model as _Model
+from .._model import OneEventStream as _OneEventStream
 from .._unset import UNSET, Unset
 
 __all__ = [
@@ -2741,7 +2742,7 @@ class ChatRequestReasoning(_Model):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class ChatResult(_Model):
+class ChatResult(_Model, _OneEventStream):
     """Chat completion response"""
 
     choices: list[ChatChoice] = attrs.field(converter=_c_ChatResult__choices)

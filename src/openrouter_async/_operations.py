@@ -1,0 +1,377 @@
+"""Runs a generated operation: keyword arguments → one HTTP exchange → a typed result.
+
+Every method of the generated resource groups is a signature, a docstring and one call into
+this module with an :class:`Operation` (the spec's description of the call) and the method's
+``locals()``. All the checking happens here, before anything is sent: path parameters must be
+present and non-empty, query and header values are rendered as the spec expects, a JSON body is
+built (and so validated) as its model, a multipart body is assembled from its parts.
+
+The exchange itself goes through the Session: JSON and streams through ``request_json`` and
+``request_stream`` (retries, deadlines, error mapping); multipart uploads and binary downloads
+through :func:`_exchange`, which uses the same pieces.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, Union
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from . import _convert
+from ._binary import BinaryResponse, SyncBinaryResponse
+from ._retry import call_with_retries
+from ._sse import ServerSentEvent
+from ._streams import AsyncStream, SyncStream
+from ._unset import UNSET
+from .errors import ChatError, ErrorDetails, RequestValidationError, ResponseValidationError
+
+if TYPE_CHECKING:
+    from ._client import OpenRouter
+    from ._session import Session
+
+__all__ = ["FileInput", "Operation", "call", "call_async_facade", "call_sync"]
+
+#: What a file part of a multipart upload accepts: raw bytes, a path, an open binary file, or
+#: ``(filename, bytes-or-file[, content_type])``. Files and paths are streamed, not read whole.
+FileInput = Union[
+    bytes,
+    "os.PathLike[str]",
+    BinaryIO,
+    tuple[str, bytes | BinaryIO],
+    tuple[str, bytes | BinaryIO, str],
+]
+
+_CONTROL = ("self", "security", "retries", "timeout_ms", "http_headers")
+
+
+class Operation:
+    """One operation of the spec, as the generated code describes it."""
+
+    __slots__ = (
+        "accept",
+        "authenticated",
+        "body",
+        "body_fields",
+        "event",
+        "event_wrapped",
+        "form",
+        "headers",
+        "kind",
+        "method",
+        "name",
+        "path",
+        "path_params",
+        "query",
+        "result",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        *,
+        path_params: tuple[tuple[str, str], ...] = (),
+        query: tuple[tuple[str, str], ...] = (),
+        headers: tuple[tuple[str, str], ...] = (),
+        body: type[Any] | None = None,
+        body_fields: tuple[str, ...] = (),
+        form: tuple[tuple[str, str, bool], ...] = (),
+        result: Any = None,
+        kind: str = "json",
+        event: type[Any] | None = None,
+        event_wrapped: bool = False,
+        authenticated: bool = True,
+        accept: str | None = None,
+    ) -> None:
+        self.name = name  #: ``group.method``, for error messages
+        self.method = method
+        self.path = path
+        self.path_params = path_params  #: (python name, wire name)
+        self.query = query
+        self.headers = headers
+        self.body = body  #: the JSON body's model class
+        self.body_fields = body_fields  #: its fields' Python names (the method's kwargs)
+        self.form = form  #: multipart parts: (python name, wire name, is a file)
+        self.result = result
+        self.kind = kind  #: "json", "binary" or "empty"
+        self.event = event  #: the type of one streamed event (or its ``{data: ...}`` wrapper)
+        self.event_wrapped = event_wrapped
+        self.authenticated = authenticated
+        self.accept = accept  #: the Accept header of a binary download (``audio/*``)
+
+    def __repr__(self) -> str:
+        return f"<Operation {self.name}: {self.method} {self.path}>"
+
+
+class _Prepared:
+    __slots__ = ("body", "form", "headers", "params", "path", "streaming")
+
+    def __init__(self) -> None:
+        self.path = ""
+        self.params: dict[str, str] | None = None
+        self.headers: dict[str, str] | None = None
+        self.body: bytes | None = None
+        self.form: tuple[dict[str, str], list[tuple[str, Any]]] | None = None
+        self.streaming = False
+
+
+def _render(value: Any) -> str:
+    """A query, path or header value as text (booleans the JSON way, sequences comma-joined)."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_render(v) for v in value)
+    return str(value)
+
+
+def prepare(op: Operation, args: Mapping[str, Any]) -> _Prepared:
+    """Check and render every argument; raise :class:`RequestValidationError` on bad input."""
+    prepared = _Prepared()
+    path = op.path
+    for py, wire in op.path_params:
+        value = args[py]
+        if value is None or value is UNSET or (isinstance(value, str) and not value.strip()):
+            raise RequestValidationError(f"{op.name}: a non-empty value is required", path=py)
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise RequestValidationError(
+                f"{op.name}: expected a string, got {type(value).__name__}", path=py
+            )
+        path = path.replace("{" + wire + "}", quote(str(value), safe=""))
+    prepared.path = path
+    if op.query:
+        params = {
+            wire: _render(args[py])
+            for py, wire in op.query
+            if args[py] is not None and args[py] is not UNSET
+        }
+        prepared.params = params or None
+    headers: dict[str, str] = {}
+    for py, wire in op.headers:
+        if args[py] is not None and args[py] is not UNSET:
+            headers[wire] = _render(args[py])
+    security = args.get("security")
+    if security is not None:
+        authorization = _authorization(security, op)
+        if authorization is not None:
+            headers["Authorization"] = authorization
+    extra = args.get("http_headers")
+    if extra:
+        headers.update(extra)
+    prepared.headers = headers or None
+    if op.body is not None:
+        fields = {name: args[name] for name in op.body_fields if args[name] is not UNSET}
+        model = op.body(**fields)  # validates, raising RequestValidationError with a path
+        prepared.streaming = op.event is not None and getattr(model, "stream", None) is True
+        prepared.body = _convert.dumps(model)
+    elif op.form:
+        prepared.form = _form(op, args)
+    return prepared
+
+
+def _authorization(security: Any, op: Operation) -> str | None:
+    """The per-call key; an empty one means "none given" (``bearer=os.getenv(..., "")``, as
+    the product description writes it): the client's own key is sent instead."""
+    bearer = getattr(security, "bearer", None)
+    if not isinstance(bearer, str):
+        raise RequestValidationError(
+            f"{op.name}: security needs a `bearer` string", path="security.bearer"
+        )
+    return f"Bearer {bearer}" if bearer else None
+
+
+def _form(op: Operation, args: Mapping[str, Any]) -> tuple[dict[str, str], list[tuple[str, Any]]]:
+    data: dict[str, str] = {}
+    files: list[tuple[str, Any]] = []
+    for py, wire, is_file in op.form:
+        value = args[py]
+        if value is None or value is UNSET:
+            continue
+        if is_file:
+            files.append((wire, _file_part(value, py)))
+        elif isinstance(value, (list, tuple)):
+            for item in value:  # repeated parts: `timestamp_granularities[]`
+                files.append((wire, (None, _render(item))))
+        else:
+            data[wire] = _render(value)
+    return data, files
+
+
+def _file_part(value: Any, py: str) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return ("upload", bytes(value))
+    if isinstance(value, (str, os.PathLike)):
+        path = os.fspath(value)
+        if not os.path.isfile(path):
+            raise RequestValidationError(f"no such file: {path!r}", path=py)
+        return (os.path.basename(path), _LazyFile(path))
+    if isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[0], str):
+        return value
+    if hasattr(value, "read"):
+        name = os.path.basename(str(getattr(value, "name", "upload")))
+        return (name, value)
+    raise RequestValidationError(
+        f"expected bytes, a path, a binary file or (filename, content), got {type(value).__name__}",
+        path=py,
+    )
+
+
+class _LazyFile:
+    """A file path opened when the upload is rendered (httpx seeks to 0 first, and again on a
+    retry) and closed once read to its end, so that a path argument never leaves a handle
+    open after the call and is never read into memory whole."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.name = path
+        self._handle: BinaryIO | None = None
+
+    def _open(self) -> BinaryIO:
+        if self._handle is None or self._handle.closed:
+            self._handle = open(self.path, "rb")
+        return self._handle
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._open().seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._open().tell()
+
+    def read(self, size: int = -1) -> bytes:
+        handle = self._open()
+        chunk = handle.read(size)
+        if not chunk or size < 0:
+            handle.close()
+        return chunk
+
+
+def _parse_event(op: Operation) -> Callable[[ServerSentEvent], Any]:
+    event_type = op.event
+    assert event_type is not None
+
+    def parse(event: ServerSentEvent) -> Any:
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError as error:
+            raise ResponseValidationError(
+                f"a stream event is not JSON: {error}", body=event.data
+            ) from None
+        if type(data) is dict and "error" in data and "type" not in data:
+            raise ChatError(ErrorDetails.from_json(data["error"]), chunk=data)
+        if op.event_wrapped:
+            wrapper = {"data": data}
+            if event.event and event.event != "message":
+                wrapper["event"] = event.event
+            return _convert.parse(wrapper, event_type).data
+        return _convert.parse(data, event_type)
+
+    return parse
+
+
+# -- running an operation on a Session ------------------------------------------------------
+
+
+async def call(session: Session, op: Operation, args: Mapping[str, Any]) -> Any:
+    """Run ``op`` on an open Session with the generated method's arguments."""
+    prepared = prepare(op, args)
+    timeout_ms = args.get("timeout_ms")
+    retries = args.get("retries")
+    if prepared.streaming:
+        return await session.request_stream(
+            op.method,
+            prepared.path,
+            _parse_event(op),
+            body=prepared.body,
+            params=prepared.params,
+            timeout_ms=timeout_ms,
+            retries=retries,
+            http_headers=prepared.headers,
+        )
+    if op.kind == "json" and prepared.form is None and op.result is not None:
+        return await session.request_json(
+            op.method,
+            prepared.path,
+            op.result,
+            body=prepared.body,
+            params=prepared.params,
+            timeout_ms=timeout_ms,
+            retries=retries,
+            http_headers=prepared.headers,
+        )
+    return await _exchange(session, op, prepared, timeout_ms, retries)
+
+
+async def _exchange(
+    session: Session, op: Operation, prepared: _Prepared, timeout_ms: Any, retries: Any
+) -> Any:
+    """Multipart uploads, binary downloads and empty answers: one request built per attempt
+    (a multipart body is re-rendered, so a retry sends it whole again)."""
+    timeouts = session.timeouts.with_timeout_ms(timeout_ms)
+    config = retries if retries is not None else session.retry_config
+
+    async def attempt() -> Any:
+        request = await session._build_request(
+            op.method,
+            prepared.path,
+            prepared.body,
+            prepared.params,
+            prepared.headers,
+            accept=op.accept,
+        )
+        if prepared.form is not None:
+            _attach_form(request, *prepared.form)
+        response = await session._open(request, timeouts.read)
+        if op.kind == "binary":
+            return BinaryResponse(response, idle_timeout=timeouts.stream_idle)
+        try:
+            content = await response.aread()
+        finally:
+            await response.aclose()
+        if op.result is None:
+            return None
+        return session._decode(response, content, op.result)
+
+    if not config.enabled:
+        return await attempt()
+    return await call_with_retries(
+        attempt, config, logger=session._logger, on_retry=session._count_retry
+    )
+
+
+def _attach_form(
+    request: httpx.Request, data: dict[str, str], files: list[tuple[str, Any]]
+) -> None:
+    """Swap the (empty) body of ``request`` for a streamed multipart one."""
+    encoded = httpx.Request("POST", "http://multipart.invalid/", data=data, files=files)
+    for name in ("Content-Type", "Content-Length", "Transfer-Encoding"):
+        request.headers.pop(name, None)
+    for name, value in encoded.headers.items():
+        if name.lower() in ("content-type", "content-length", "transfer-encoding"):
+            request.headers[name] = value
+    request.stream = encoded.stream
+
+
+# -- the facade ------------------------------------------------------------------------------
+
+
+def call_sync(client: OpenRouter, op: Operation, args: Mapping[str, Any]) -> Any:
+    """The sync facade: run ``op`` in the portal thread; streams and downloads come back as
+    their portal-driven twins."""
+    portal_thread, session = client._sync()
+    result = portal_thread.call(functools.partial(call, session, op, args))
+    if isinstance(result, AsyncStream):
+        return SyncStream(result, portal_thread.portal)
+    if isinstance(result, BinaryResponse):
+        return SyncBinaryResponse(result, portal_thread.portal)
+    return result
+
+
+async def call_async_facade(client: OpenRouter, op: Operation, args: Mapping[str, Any]) -> Any:
+    return await call(client._session_async(), op, args)

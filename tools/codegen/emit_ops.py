@@ -1,0 +1,502 @@
+"""Operations → the resource modules (``resources/_<group>.py``), the group accessors
+(``_groups.py``) and the per-call security classes (``operations.py``).
+
+Every group module holds, for each operation, one :class:`Operation` constant and three
+methods with the same keyword arguments: ``Async<Group>.<name>`` (the Session's, a coroutine),
+``<Group>.<name>`` (the facade's, sync) and ``<Group>.<name>_async`` (the facade's, a
+coroutine). Each method's body is one call into ``_operations`` with ``locals()``: the
+signature *is* the argument list, so there is nothing to keep in sync by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .emit import HEADER, ModuleEmitter, docstring, join_union, literal
+from .ir import Builder, ClassDef, Ref, pascal
+from .ops import Operation
+
+#: names the resource modules import; a model with one of these names would clash
+_TYPING_NAMES = {"Any", "Literal", "Mapping", "Sequence", "overload"}
+
+_CONTROL_SIGNATURE = [
+    "retries: RetryConfig | None = None",
+    "timeout_ms: float | None = None",
+    "http_headers: Mapping[str, str] | None = None",
+]
+
+_CONTROL_DOC = (
+    "retries: this call's retry policy (default: the client's ``retry_config``).\n"
+    "timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,\n"
+    "    then the longest gap between events).\n"
+    "http_headers: extra headers for this call."
+)
+
+_NAME = re.compile(r"\b[A-Z][A-Za-z0-9_]*\b")
+
+
+def class_name(group: str) -> str:
+    return pascal(group)
+
+
+class GroupEmitter:
+    """Writes ``resources/_<group>.py`` for the operations of one group."""
+
+    def __init__(
+        self,
+        group: str,
+        ops: list[Operation],
+        builder: Builder,
+        owner: dict[str, str],
+        doc: str | None,
+    ) -> None:
+        self.group = group
+        self.ops = ops
+        self.b = builder
+        self.e = ModuleEmitter(builder, module_doc="")
+        self.owner = owner  #: model name → its generated module
+        self.doc = doc
+        self.runtime_names: set[str] = set()
+        self.annotation_names: set[str] = set()
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def _note(self, annotation: str) -> str:
+        for name in _NAME.findall(annotation):
+            if name in self.owner:
+                self.annotation_names.add(name)
+        return annotation
+
+    def body_class(self, op: Operation) -> ClassDef | None:
+        if op.body_kind != "json" or op.body_schema is None:
+            return None
+        return self.b.classes[op.body_schema]
+
+    def event(self, op: Operation) -> tuple[str, str, bool] | None:
+        """(runtime type, annotation of one event, wrapped) of a streaming operation."""
+        if op.stream_schema is None:
+            return None
+        wrapper = self.b.classes.get(op.stream_schema)
+        if wrapper is None:
+            return None
+        data = next(f for f in wrapper.fields if f.wire == "data")
+        if isinstance(data.type, Ref):
+            return data.type.name, data.type.name, False
+        return op.stream_schema, self.e.ann(data.type), True
+
+    def streams(self, op: Operation) -> bool:
+        cls = self.body_class(op)
+        return (
+            self.event(op) is not None
+            and cls is not None
+            and any(f.py == "stream" for f in cls.fields)
+        )
+
+    def arguments(self, op: Operation, stream: str | None) -> list[str]:
+        """The keyword arguments of a method; ``stream`` replaces the body's ``stream``."""
+        required: list[str] = []
+        optional: list[str] = []
+        for p in op.params:
+            ann = self._note(p.ann)
+            if p.required:
+                required.append(f"{p.py}: {ann}")
+            else:
+                optional.append(f"{p.py}: {join_union([ann, 'None'])} = None")
+        cls = self.body_class(op)
+        if cls is not None:
+            for f in cls.fields:
+                if f.py == "stream" and stream is not None:
+                    (required if "=" not in stream else optional).append(stream)
+                    continue
+                ann = self._note(self.e.inp(f.type))
+                if f.required and not f.has_const_default:
+                    required.append(f"{f.py}: {ann}")
+                elif f.has_const_default:
+                    optional.append(f"{f.py}: {ann} = {literal(f.const_default)}")
+                else:
+                    optional.append(f"{f.py}: {join_union([ann, 'Unset'])} = UNSET")
+        for part in op.form:
+            ann = self._note(part.ann)
+            if part.required:
+                required.append(f"{part.py}: {ann}")
+            else:
+                optional.append(f"{part.py}: {join_union([ann, 'None'])} = None")
+        if op.security_class:
+            optional.append(f"security: operations.{op.security_class} | None = None")
+        return required + optional + _CONTROL_SIGNATURE
+
+    def result(self, op: Operation, flavour: str) -> str:
+        if op.response_kind == "binary":
+            return "BinaryResponse" if flavour == "async" else "SyncBinaryResponse"
+        if op.response_schema is None:
+            return "None"
+        self.runtime_names.add(op.response_schema)
+        return self._note(op.response_schema)
+
+    def stream_result(self, op: Operation, flavour: str) -> str:
+        event = self.event(op)
+        assert event is not None
+        kind = "AsyncStream" if flavour == "async" else "SyncStream"
+        return f"{kind}[{self._note(event[1])}]"
+
+    def docstring(self, op: Operation, flavour: str) -> str:
+        parts: list[str] = []
+        head = op.summary or f"{op.method} {op.path}"
+        parts.append(f"{head.rstrip('.')} (``{op.method} {op.path}``).")
+        if op.description and op.description.strip() != (op.summary or "").strip():
+            parts.append(op.description.strip())
+        if flavour == "facade-async":
+            parts.append("The coroutine twin of the sync method of the same name.")
+        if self.streams(op):
+            parts.append(
+                "With ``stream=True`` the events come back as a stream: ``with`` it (``async"
+                " with`` for the async forms) and iterate."
+            )
+        if op.response_kind == "binary":
+            parts.append(
+                "Returns the body as a stream of bytes: ``read()``, ``iter_bytes()`` or"
+                " ``save(path)``; use it in a ``with`` block so that the connection is"
+                " released."
+            )
+        if op.deprecated:
+            parts.append("Deprecated by the API.")
+        args: list[str] = []
+        for p in op.params:
+            args.append(_arg_doc(p.py, p.doc, f"{p.where} parameter ``{p.wire}``"))
+        cls = self.body_class(op)
+        if cls is not None:
+            for f in cls.fields:
+                args.append(_arg_doc(f.py, f.doc, None))
+        for part in op.form:
+            args.append(_arg_doc(part.py, part.doc, "a file to upload" if part.is_file else None))
+        if op.security_class:
+            args.append(
+                f"security: the key for this call (``operations.{op.security_class}(bearer=...)``"
+                "), instead of the client's."
+            )
+        args.append(_CONTROL_DOC)
+        parts.append("Args:\n" + "\n".join(_indent_block(a) for a in args))
+        return "\n\n".join(parts)
+
+    # -- methods -----------------------------------------------------------------------------
+
+    def method(self, op: Operation, flavour: str) -> list[str]:
+        """One method (with its overloads for a streaming operation).
+
+        ``flavour``: "async" (the Session's group), "facade" or "facade-async".
+        """
+        is_async = flavour in ("async", "facade-async")
+        name = op.name + ("_async" if flavour == "facade-async" else "")
+        define = "async def" if is_async else "def"
+        stream_kind = "async" if flavour != "facade" else "sync"
+        const = f"_{op.name.upper()}"
+        if flavour == "async":
+            call = f"await _call(self._session, {const}, locals())"
+        elif flavour == "facade":
+            call = f"_call_sync(self._client, {const}, locals())"
+        else:
+            call = f"await _call_async(self._client, {const}, locals())"
+        out: list[str] = []
+        if self.streams(op):
+            variants = [
+                ("stream: Literal[True]", self.stream_result(op, stream_kind)),
+                ("stream: Literal[False] | Unset = UNSET", self.result(op, stream_kind)),
+            ]
+            for stream_arg, returns in variants:
+                out += ["@overload", *self._signature(define, name, op, stream_arg, returns)]
+                out[-1] += " ..."
+                out.append("")
+            returns = join_union(
+                [self.result(op, stream_kind), self.stream_result(op, stream_kind)]
+            )
+            out += self._signature(define, name, op, "stream: bool | Unset = UNSET", returns)
+        else:
+            returns = self.result(op, stream_kind)
+            out += self._signature(define, name, op, None, returns)
+        # The runtime returns Any; the annotated local is where the declared type is claimed.
+        body = [
+            docstring(self.docstring(op, flavour)),
+            f"result: {returns} = {call}",
+            "return result",
+        ]
+        return out + ["    " + line for text in body for line in text.splitlines()]
+
+    def _signature(
+        self, define: str, name: str, op: Operation, stream: str | None, returns: str
+    ) -> list[str]:
+        args = ["self", "*", *self.arguments(op, stream)]
+        return [f"{define} {name}(", *[f"    {a}," for a in args], f") -> {returns}:"]
+
+    def operation_constant(self, op: Operation) -> list[str]:
+        fields = [literal(f"{op.group}.{op.name}"), literal(op.method), literal(op.path)]
+
+        def pairs(kind: str) -> str:
+            items = [f"({literal(p.py)}, {literal(p.wire)})" for p in op.params if p.where == kind]
+            return "(" + "".join(f"{i}, " for i in items) + ")"
+
+        kw: list[str] = []
+        if any(p.where == "path" for p in op.params):
+            kw.append(f"path_params={pairs('path')}")
+        if any(p.where == "query" for p in op.params):
+            kw.append(f"query={pairs('query')}")
+        if any(p.where == "header" for p in op.params):
+            kw.append(f"headers={pairs('header')}")
+        cls = self.body_class(op)
+        if cls is not None:
+            self.runtime_names.add(cls.name)
+            names = "".join(f"{literal(f.py)}, " for f in cls.fields)
+            kw += [f"body={cls.name}", f"body_fields=({names})"]
+        if op.form:
+            parts = "".join(f"({literal(p.py)}, {literal(p.wire)}, {p.is_file}), " for p in op.form)
+            kw.append(f"form=({parts})")
+        if op.response_schema:
+            self.runtime_names.add(op.response_schema)
+            kw.append(f"result={op.response_schema}")
+        if op.response_kind != "json":
+            kw.append(f"kind={literal(op.response_kind)}")
+        if op.binary_types:
+            kw.append(f"accept={literal(', '.join(op.binary_types))}")
+        event = self.event(op) if self.streams(op) else None
+        if event is not None:
+            self.runtime_names.add(event[0])
+            kw.append(f"event={event[0]}")
+            if event[2]:
+                kw.append("event_wrapped=True")
+        if not op.authenticated:
+            kw.append("authenticated=False")
+        return [f"_{op.name.upper()} = _Operation(", *[f"    {a}," for a in fields + kw], ")"]
+
+    # -- the module --------------------------------------------------------------------------
+
+    def render(self) -> str:
+        cname = class_name(self.group)
+        constants: list[str] = []
+        for op in self.ops:
+            constants += [*self.operation_constant(op), ""]
+        session_methods: list[str] = []
+        facade_methods: list[str] = []
+        for op in self.ops:
+            session_methods += ["", *self.method(op, "async")]
+            facade_methods += ["", *self.method(op, "facade")]
+            facade_methods += ["", *self.method(op, "facade-async")]
+        doc = self.doc or f"The ``{self.group}`` operations."
+        out = [
+            HEADER,
+            docstring(f"``{self.group}``: {doc}"),
+            "",
+            "from __future__ import annotations",
+            "",
+            "from collections.abc import Mapping, Sequence",
+            "from typing import TYPE_CHECKING, Any, Literal, overload",
+            "",
+            "from .. import operations",
+            "from .._operations import FileInput, Operation as _Operation",
+            "from .._operations import call as _call",
+            "from .._operations import call_async_facade as _call_async",
+            "from .._operations import call_sync as _call_sync",
+            "from .._unset import UNSET, Unset",
+        ]
+        by_module: dict[str, list[str]] = {}
+        for name in sorted(self.runtime_names):
+            by_module.setdefault(self.owner[name], []).append(name)
+        for module, names in sorted(by_module.items()):
+            out.append(f"from ..models.{module} import {', '.join(names)}")
+        typing_only = sorted(self.annotation_names - self.runtime_names)
+        out += [
+            "",
+            "if TYPE_CHECKING:",
+            "    from .._binary import BinaryResponse, SyncBinaryResponse",
+            "    from .._client import OpenRouter",
+            "    from .._config import RetryConfig",
+            "    from .._session import Session",
+            "    from .._streams import AsyncStream, SyncStream",
+        ]
+        if typing_only:
+            out.append("    from ..models import (")
+            out += [f"        {n}," for n in typing_only]
+            out.append("    )")
+        out += [
+            "",
+            f"__all__ = [{literal('Async' + cname)}, {literal(cname)}]",
+            "",
+            "# Referenced by the signatures only; kept so that linters see them used.",
+            "_ = (Any, FileInput, Sequence, operations)",
+            "",
+            *constants,
+            "",
+            f"class Async{cname}:",
+            *[
+                "    " + line
+                for line in docstring(
+                    f"{doc}\n\nOn a :class:`Session`: every method is a coroutine."
+                ).splitlines()
+            ],
+            "",
+            '    __slots__ = ("_session",)',
+            "",
+            "    def __init__(self, session: Session) -> None:",
+            "        self._session = session",
+            *["    " + line if line else "" for line in session_methods],
+            "",
+            "",
+            f"class {cname}:",
+            *[
+                "    " + line
+                for line in docstring(
+                    f"{doc}\n\nOn the :class:`OpenRouter` facade: ``name(...)`` is sync,"
+                    " ``name_async(...)`` a coroutine."
+                ).splitlines()
+            ],
+            "",
+            '    __slots__ = ("_client",)',
+            "",
+            "    def __init__(self, client: OpenRouter) -> None:",
+            "        self._client = client",
+            *["    " + line if line else "" for line in facade_methods],
+            "",
+        ]
+        return "\n".join(out) + "\n"
+
+
+def _arg_doc(name: str, doc: str | None, fallback: str | None) -> str:
+    text = (doc or fallback or "").strip()
+    first = text.split("\n\n")[0].replace("\n", " ")
+    return f"{name}: {first}" if first else name
+
+
+def _indent_block(text: str) -> str:
+    lines = text.splitlines()
+    return "\n".join(["    " + lines[0], *["    " + line for line in lines[1:]]])
+
+
+# -- the group accessors and the security classes --------------------------------------------
+
+
+def render_groups(groups: Iterable[str], aliases: dict[str, tuple[tuple[str, ...], ...]]) -> str:
+    """``_groups.py``: the mixins giving the Session and the facade their group attributes.
+
+    Each group's module is imported on first access (``client.guardrails``), so importing the
+    package loads none of them.
+    """
+    groups = sorted(groups)
+    namespaces: dict[str, list[tuple[str, str]]] = {}
+    for group, places in sorted(aliases.items()):
+        for place in places:
+            namespaces.setdefault(place[0], []).append((place[1], group))
+    out = [
+        HEADER,
+        docstring(
+            "The API's groups as attributes of the Session (``session.guardrails``) and of the\n"
+            "facade (``client.guardrails``), each module imported on first use."
+        ),
+        "",
+        "from __future__ import annotations",
+        "",
+        "import importlib",
+        "from typing import TYPE_CHECKING, Any",
+        "",
+        "if TYPE_CHECKING:",
+    ]
+    for group in groups:
+        cname = class_name(group)
+        out.append(f"    from .resources._{group} import Async{cname}, {cname}")
+    out += [
+        "",
+        '__all__ = ["ClientGroups", "SessionGroups"]',
+        "",
+        "",
+        "def _load(owner: Any, attribute: str, module: str, class_name: str) -> Any:",
+        '    """The group object, built once per owner and kept in its ``_groups`` dict."""',
+        "    cache: dict[str, Any] = owner._groups",
+        "    found = cache.get(attribute)",
+        "    if found is None:",
+        "        group_class = getattr(importlib.import_module(module, __package__), class_name)",
+        "        found = cache[attribute] = group_class(owner)",
+        "    return found",
+        "",
+    ]
+    for flavour in ("session", "client"):
+        mixin = "SessionGroups" if flavour == "session" else "ClientGroups"
+        prefix = "Async" if flavour == "session" else ""
+        for namespace, members in sorted(namespaces.items()):
+            ns_class = f"_{prefix}{pascal(namespace)}Namespace"
+            out += ["", f"class {ns_class}:"]
+            out.append(f'    """``{namespace}``: {", ".join(m for m, _ in members)}."""')
+            out += [
+                "",
+                '    __slots__ = ("_owner",)',
+                "",
+                "    def __init__(self, owner: Any) -> None:",
+                "        self._owner = owner",
+            ]
+            for member, group in members:
+                cname = prefix + class_name(group)
+                out += [
+                    "",
+                    "    @property",
+                    f"    def {member}(self) -> {cname}:",
+                    f'        found: {cname} = _load(self._owner, "{namespace}.{member}",'
+                    f' ".resources._{group}", "{cname}")',
+                    "        return found",
+                ]
+        out += ["", "", f"class {mixin}:"]
+        what = "Session" if flavour == "session" else "OpenRouter facade"
+        out.append(f'    """The API groups of the {what}."""')
+        out += ["", "    _groups: dict[str, Any]"]
+        for group in groups:
+            cname = prefix + class_name(group)
+            out += [
+                "",
+                "    @property",
+                f"    def {group}(self) -> {cname}:",
+                f"        found: {cname} = "
+                f'_load(self, "{group}", ".resources._{group}", "{cname}")',
+                "        return found",
+            ]
+        for namespace in sorted(namespaces):
+            ns_class = f"_{prefix}{pascal(namespace)}Namespace"
+            out += [
+                "",
+                "    @property",
+                f"    def {namespace}(self) -> {ns_class}:",
+                f"        return {ns_class}(self)",
+            ]
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def render_security(ops: Iterable[Operation]) -> str:
+    """``operations.py``: one class per operation that takes its own key (``security=``)."""
+    names = sorted({op.security_class for op in ops if op.security_class})
+    out = [
+        HEADER,
+        docstring(
+            "Per-call credentials: operations whose key differs from the client's take\n"
+            "``security=operations.<Operation>Security(bearer=...)``. The token never appears\n"
+            "in a repr."
+        ),
+        "",
+        "from __future__ import annotations",
+        "",
+        "import attrs",
+        "",
+        f"__all__ = [{', '.join(literal(n) for n in names)}]",
+        "",
+    ]
+    for name in names:
+        users = [f"{op.group}.{op.name}" for op in ops if op.security_class == name]
+        out += [
+            "",
+            "@attrs.frozen(kw_only=True)",
+            f"class {name}:",
+            f'    """The key to call ``{", ".join(users)}`` with."""',
+            "",
+            "    bearer: str = attrs.field(repr=False)",
+            '    """Sent as ``Authorization: Bearer <bearer>``."""',
+            "",
+        ]
+    return "\n".join(out) + "\n"
+
+
+__all__ = ["GroupEmitter", "render_groups", "render_security"]
