@@ -326,7 +326,7 @@ async def _exchange(
             accept=op.accept,
         )
         if prepared.form is not None:
-            _attach_form(request, *prepared.form)
+            request = _with_form(request, *prepared.form)
         response = await session._open(request, timeouts.read)
         if op.kind == "binary":
             return BinaryResponse(response, idle_timeout=timeouts.stream_idle)
@@ -345,17 +345,24 @@ async def _exchange(
     )
 
 
-def _attach_form(
+def _with_form(
     request: httpx.Request, data: dict[str, str], files: list[tuple[str, Any]]
-) -> None:
-    """Swap the (empty) body of ``request`` for a streamed multipart one."""
+) -> httpx.Request:
+    """``request`` with a streamed multipart body instead of its empty one (httpx renders
+    the parts; file parts are read chunk by chunk as the body is sent)."""
     encoded = httpx.Request("POST", "http://multipart.invalid/", data=data, files=files)
+    headers = request.headers.copy()
     for name in ("Content-Type", "Content-Length", "Transfer-Encoding"):
-        request.headers.pop(name, None)
-    for name, value in encoded.headers.items():
-        if name.lower() in ("content-type", "content-length", "transfer-encoding"):
-            request.headers[name] = value
-    request.stream = encoded.stream
+        headers.pop(name, None)
+        if name in encoded.headers:
+            headers[name] = encoded.headers[name]
+    return httpx.Request(
+        request.method,
+        request.url,
+        headers=headers,
+        stream=encoded.stream,
+        extensions=request.extensions,
+    )
 
 
 # -- the facade ------------------------------------------------------------------------------
