@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -113,15 +114,20 @@ def generate(spec_path: Path = DEFAULT_SPEC, *, verbose: bool = False) -> dict[s
     groups: dict[str, list[ops_ir.Operation]] = {}
     for op in operations:
         groups.setdefault(op.group, []).append(op)
-    # One model module per group, in order; a schema lives in the first module whose closure
-    # holds it, and later modules import it from there (never the other way: no cycles).
     roots: dict[str, list[str]] = {}
     for group in group_order(set(groups)):
         found: list[str] = list(CHAT_ROOTS) if group == "chat" else []
         for op in groups[group]:
             found += [r for r in ops_ir.schema_roots(op) if r not in found]
         if found:
-            roots[f"_{group}"] = found
+            roots[group] = found
+    builders: dict[str, Builder] = {}
+    for group, group_roots in roots.items():
+        builders[group] = Builder(schemas)
+        builders[group].build(group_roots)
+    everything = Builder(schemas)
+    everything.build([r for rs in roots.values() for r in rs])
+    plan = _plan_modules(builders)
     files: dict[str, str] = {}
     names: dict[str, list[str]] = {}
     owner: dict[str, str] = {}  # model name → module
@@ -132,14 +138,8 @@ def generate(spec_path: Path = DEFAULT_SPEC, *, verbose: bool = False) -> dict[s
         for op in operations
         if op.stream_schema and op.response_schema and op.body_kind == "json"
     )
-    everything = Builder(schemas)
-    everything.build([r for rs in roots.values() for r in rs])
-    for module, module_roots in roots.items():
-        builder = Builder(schemas)
-        builder.build(module_roots)
-        closure = {*builder.classes, *builder.aliases}
-        owned = {n for n in closure if n not in owner}
-        for name in closure - owned:
+    for module, (builder, owned) in plan.items():
+        for name in {*builder.classes, *builder.aliases} - owned:
             _same_definition(name, builder, everything)
         emitter = ModuleEmitter(
             builder,
@@ -147,8 +147,7 @@ def generate(spec_path: Path = DEFAULT_SPEC, *, verbose: bool = False) -> dict[s
             only=owned,
             one_event_streams=one_event,
         )
-        text = emitter.render()
-        text = _link_imports(text, defined)
+        text = _link_imports(emitter.render(), defined)
         for name in owned:
             owner[name] = module
         for name in _top_level_names(text):
@@ -166,7 +165,49 @@ def generate(spec_path: Path = DEFAULT_SPEC, *, verbose: bool = False) -> dict[s
     return files
 
 
+def _plan_modules(builders: dict[str, Builder]) -> dict[str, tuple[Builder, set[str]]]:
+    """Which module defines each schema, so that a group loads little beyond its own models.
+
+    * ``_chat``: the whole closure of chat (the hot path loads one module);
+    * ``_<group>``: the schemas only that group uses;
+    * ``_shared_<hash>``: the schemas used by the same several groups (one module per set of
+      groups, named after a hash of the set).
+
+    A schema's dependencies are used by every group that uses it, so by a superset of its
+    groups: modules are written in order of decreasing set size, and each imports only from
+    modules written before it (never a cycle).
+    """
+    chat = builders.get("chat")
+    chat_names = {*chat.classes, *chat.aliases} if chat is not None else set()
+    users: dict[str, set[str]] = {}
+    for group, builder in builders.items():
+        if group == "chat":
+            continue
+        for name in {*builder.classes, *builder.aliases} - chat_names:
+            users.setdefault(name, set()).add(group)
+    by_users: dict[frozenset[str], set[str]] = {}
+    for name, groups in users.items():
+        by_users.setdefault(frozenset(groups), set()).add(name)
+    plan: dict[str, tuple[Builder, set[str]]] = {}
+    if chat is not None:
+        plan["_chat"] = (chat, chat_names)
+    ordered = sorted(by_users.items(), key=lambda kv: (-len(kv[0]), sorted(kv[0])))
+    for groups, owned in ordered:
+        if len(groups) == 1:
+            (group,) = groups
+            plan[f"_{group}"] = (builders[group], owned)
+            continue
+        digest = hashlib.sha1(",".join(sorted(groups)).encode()).hexdigest()[:8]
+        # Every group of the set has these schemas in its closure: any of their builders
+        # knows them (and names their inline parts the same way; checked above).
+        shared = builders[min(groups)]
+        plan[f"_shared_{digest}"] = (shared, owned)
+    return plan
+
+
 def _module_doc(module: str) -> str:
+    if module.startswith("_shared_"):
+        return "Models used by several groups of operations (imported by their modules)."
     return f"Models of the ``{module[1:]}`` operations (and the schemas only they use)."
 
 

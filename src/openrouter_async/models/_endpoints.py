@@ -42,7 +42,7 @@ from .._convert import (
 from .._model import Model as _Model
 from .._unset import UNSET, Unset
 from ._chat import ProviderName, Quantization
-from ._embeddings import (
+from ._shared_6a902f9d import (
     InputModality,
     InstructType,
     ModelGroup,

@@ -12,7 +12,8 @@ from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
 from .._unset import UNSET, Unset
-from ..models._messages import MessagesRequest, MessagesResult, MessagesStreamingResponse
+from ..models._messages import MessagesResult, MessagesStreamingResponse
+from ..models._shared_ad768ba1 import MessagesRequest
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse

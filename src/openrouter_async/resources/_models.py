@@ -12,8 +12,8 @@ from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
 from .._unset import UNSET, Unset
-from ..models._embeddings import ModelsListResponse
 from ..models._models import ModelResponse, ModelsCountResponse
+from ..models._shared_c0decee9 import ModelsListResponse
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse

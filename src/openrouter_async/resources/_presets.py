@@ -13,7 +13,6 @@ from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
 from .._unset import UNSET, Unset
 from ..models._chat import ChatRequest
-from ..models._messages import MessagesRequest
 from ..models._presets import (
     CreatePresetFromInferenceResponse,
     GetPresetResponse,
@@ -21,7 +20,8 @@ from ..models._presets import (
     ListPresetVersionsResponse,
     ListPresetsResponse,
 )
-from ..models._responses import ResponsesRequest
+from ..models._shared_0a0eaa0e import ResponsesRequest
+from ..models._shared_ad768ba1 import MessagesRequest
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse

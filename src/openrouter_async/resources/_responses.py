@@ -12,7 +12,8 @@ from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
 from .._unset import UNSET, Unset
-from ..models._responses import OpenResponsesResult, ResponsesRequest, ResponsesStreamingResponse
+from ..models._responses import OpenResponsesResult, ResponsesStreamingResponse
+from ..models._shared_0a0eaa0e import ResponsesRequest
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
