@@ -151,3 +151,13 @@ async def test_path_parameters_are_escaped(session: tuple[Session, Recorder]) ->
     with pytest.raises(Exception):  # noqa: B017 - Prism 404s the unknown path; we only look
         await opened.guardrails.get(id="a/b c")
     assert recorder.requests[-1].url.raw_path.endswith(b"/guardrails/a%2Fb%20c")
+
+
+def test_methods_carry_the_spec_documentation() -> None:
+    client = OpenRouter(api_key="x", server_url="http://127.0.0.1:9")
+    doc = client.guardrails.create.__doc__ or ""
+    assert "POST /guardrails" in doc
+    assert "limit_usd:" in doc  # every argument is described
+    assert "retries:" in doc
+    assert (client.guardrails.create_async.__doc__ or "").startswith(doc.split("\n")[0])
+    assert "Guardrails" in (type(client.guardrails).__doc__ or "")
