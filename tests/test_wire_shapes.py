@@ -5,6 +5,7 @@ one-event stream, per-call security, and bad input refused before anything is se
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -161,3 +162,26 @@ def test_methods_carry_the_spec_documentation() -> None:
     assert "retries:" in doc
     assert (client.guardrails.create_async.__doc__ or "").startswith(doc.split("\n")[0])
     assert "Guardrails" in (type(client.guardrails).__doc__ or "")
+
+
+@pytest.mark.anyio
+async def test_chat_style_function_tools_are_sent_in_the_responses_shape(
+    session: tuple[Session, Recorder],
+) -> None:
+    """The product description's Responses example passes a Chat Completions-style tool."""
+    opened, recorder = session
+    parameters = {"type": "object", "properties": {"expression": {"type": "string"}}}
+    await opened.responses.send(
+        model="openai/gpt-4",
+        input=[{"role": "user", "content": "Calculate 25 * 47"}],
+        tools=[
+            {
+                "type": "function",
+                "function": {"name": "calculator", "description": "d", "parameters": parameters},
+            }
+        ],
+    )
+    sent = json.loads(recorder.bodies[-1])
+    assert sent["tools"] == [
+        {"type": "function", "name": "calculator", "description": "d", "parameters": parameters}
+    ]

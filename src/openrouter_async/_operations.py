@@ -168,12 +168,43 @@ def prepare(op: Operation, args: Mapping[str, Any]) -> _Prepared:
     prepared.headers = headers or None
     if op.body is not None:
         fields = {name: args[name] for name in op.body_fields if args[name] is not UNSET}
+        adapt = _BODY_ADAPTERS.get(op.body.__name__)
+        if adapt is not None:
+            adapt(fields)
         model = op.body(**fields)  # validates, raising RequestValidationError with a path
         prepared.streaming = op.event is not None and getattr(model, "stream", None) is True
         prepared.body = _convert.dumps(model)
     elif op.form:
         prepared.form = _form(op, args)
     return prepared
+
+
+def _responses_tools(fields: dict[str, Any]) -> None:
+    """Function tools in the Chat Completions shape, ``{"type": "function", "function": {name,
+    description, parameters}}``, become the Responses API's flat ``{"type": "function", name,
+    description, parameters}``: the product description's Responses example (and much code
+    ported from chat) writes them that way, and the API accepts only the flat one."""
+    tools = fields.get("tools")
+    if not isinstance(tools, (list, tuple)):
+        return
+    converted = []
+    for tool in tools:
+        if (
+            isinstance(tool, Mapping)
+            and tool.get("type") == "function"
+            and isinstance(tool.get("function"), Mapping)
+            and "name" not in tool
+        ):
+            rest = {k: v for k, v in tool.items() if k != "function"}
+            tool = {**rest, **tool["function"]}
+        converted.append(tool)
+    fields["tools"] = converted
+
+
+#: body model name → a function adjusting the keyword arguments before the model is built
+_BODY_ADAPTERS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "ResponsesRequest": _responses_tools,
+}
 
 
 def _authorization(security: Any, op: Operation) -> str | None:
