@@ -113,3 +113,30 @@ def test_debugging_through_the_environment(emulator_url: str) -> None:
     assert done.returncode == 0, done.stderr
     assert "/chat/completions -> 200" in done.stderr
     assert API_KEY not in done.stderr + done.stdout
+
+
+# -- the rest of the API surface (issue 4): every other example runs against the emulator ----
+
+SURFACE_EXAMPLES = {
+    "Completions": ["Once upon"],
+    "Beta Responses API": [],
+    "Models": ["openai/gpt-4", "Total models available: "],
+    "Embeddings": ["Embedding dimension: 1536", "Text 2: 1536 dimensions"],
+    "API Keys": ["Label: ", "New key created: ", "Deleted: True"],
+    "Credits": ["Total Credits: $", "Charge ID: "],
+    "Generations": ["Model: ", "Finish Reason: "],
+    "Providers": ["Privacy Policy: "],
+    "Endpoints": ["Model: ", "ZDR-compatible endpoints: "],
+    "Analytics": ["Date: 2025-01-15"],
+    "Guardrails": [],
+    "OAuth": ["Auth Code ID: ", "User API Key: "],
+}
+
+
+@pytest.mark.parametrize("heading", sorted(SURFACE_EXAMPLES))
+def test_surface_example(heading: str, emulator_url: str) -> None:
+    done = run(example(heading), emulator_url, OPENROUTER_BEARER=API_KEY)
+    assert done.returncode == 0, done.stderr
+    for expected in SURFACE_EXAMPLES[heading]:
+        assert expected in done.stdout, done.stdout
+    assert API_KEY not in done.stdout + done.stderr

@@ -16,8 +16,9 @@ Routes (under ``/api/v1``)
 --------------------------
 ``POST /chat/completions``
     Needs ``Authorization: Bearer <key>`` (401 ``Missing Authentication header`` without it;
-    401 for a key not in ``EmulatorConfig.api_keys`` when that is set). 400 for a body that
-    is not a JSON object, or without ``model`` or ``messages``; with
+    401 for a key the account does not have: one of ``EmulatorConfig.api_keys`` or created
+    since, when ``api_keys`` is set; a disabled or deleted one). 400 for a body that is not
+    a JSON object, or without ``model`` or ``messages``; with
     ``EmulatorConfig.validate_requests``, 400 for any violation of the spec's
     ``ChatRequest`` schema. The answer is deterministic (see :mod:`._chat`): an echo of the
     last user message (8 tokens by default, ``max_tokens`` tokens if given), a tool call
@@ -27,6 +28,29 @@ Routes (under ``/api/v1``)
     chunk with ``finish_reason``, a usage chunk with ``choices: []``, then ``data: [DONE]``.
     Both carry an ``X-Generation-Id`` header. Errors are OpenRouter's body
     ``{"error": {"code": <int>, "message": <str>, "metadata"?: {...}}}``.
+``POST /completions``, ``POST /responses``, ``POST /embeddings``
+    Legacy text completions (:mod:`._completions`; not in the spec), the Responses API
+    (:mod:`._responses`; ``StreamEvents`` when streamed) and deterministic embeddings
+    (:mod:`._embeddings`), with the same faults as chat.
+``GET /models`` (also ``/count``, ``/user``), ``/model/{author}/{slug}``, ...
+    A small catalogue of models and providers (:mod:`._catalogue`): also
+    ``/models/{author}/{slug}/endpoints``, ``/endpoints/zdr``, ``/providers``,
+    ``/embeddings/models``; public except ``/models/user``.
+``/keys``, ``/keys/{hash}``, ``GET /key``, ``GET /credits``, ``POST /credits/coinbase``
+    The account's keys (created keys authenticate; usage grows with what each call costs;
+    a key whose ``limit`` is used up gets 402), its credits, and the deprecated Coinbase
+    charge (:mod:`._keys`, :mod:`._credits`).
+``GET /generation?id=``, ``GET /activity``
+    Every chat, completions, responses and embeddings call is recorded (:mod:`._generations`).
+``/guardrails...``, ``POST /auth/keys/code``, ``POST /auth/keys``
+    Guardrails and their key/member assignments (:mod:`._guardrails`); the OAuth PKCE flow
+    (:mod:`._oauth`).
+
+All state lives in memory per app instance (:mod:`._state`, which also describes what is
+seeded for the product description's examples: the key hashes, generation id and OAuth code
+they use). With ``EmulatorConfig.validate_requests``, every request to a route the spec
+describes is validated against that operation (query parameters and JSON body): 400 with
+the violation.
 ``GET /_emulator/stats``
     JSON counters (no auth), for tests to prove nothing leaks:
 

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -22,6 +23,8 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import orjson
+
+from ._state import ApiKey, Store
 
 __all__ = [
     "API_PREFIX",
@@ -54,9 +57,10 @@ class EmulatorConfig:
 
     #: Accepted API keys; ``None`` accepts any non-empty bearer token.
     api_keys: set[str] | None = None
-    #: Validate every chat request body against the spec's ``ChatRequest`` schema (needs the
-    #: ``jsonschema``, ``referencing`` and ``pyyaml`` development dependencies) and answer
-    #: 400 with the violation.
+    #: Validate every request to a route the spec describes (its JSON body against the
+    #: operation's request schema, its query string against the query parameters; needs the
+    #: ``jsonschema``, ``referencing`` and ``pyyaml`` development dependencies) and answer 400
+    #: with the violation.
     validate_requests: bool = False
     #: The OpenRouter OpenAPI spec (YAML). ``None``: ``$OPENROUTER_ASYNC_OPENAPI_SPEC``, else
     #: ``shared/openapi/openrouter.openapi.yaml`` found in a parent directory.
@@ -73,6 +77,11 @@ class EmulatorConfig:
     keepalive_every: int = 32
     #: Request bodies larger than this are refused with 413.
     max_body_bytes: int = 32 * 1024 * 1024
+    #: Credits of the emulated account (``GET /credits``), in dollars.
+    total_credits: float = 100.0
+    #: Seed the state the product description's examples expect (see :mod:`._state`): two
+    #: more keys, past generations and activity, a pending OAuth code.
+    seed_examples: bool = True
 
 
 class HTTPError(Exception):
@@ -189,6 +198,9 @@ class EmulatorState:
         self.closing = False
         self._sequence = 0
         self._request_validator: Any = None
+        self._spec_loaded = False
+        #: The account: keys, generations, activity, guardrails, OAuth codes.
+        self.store = Store.from_config(config)
 
     def next_sequence(self) -> int:
         self._sequence += 1
@@ -205,6 +217,34 @@ class EmulatorState:
                 lambda: schema_validator("ChatRequest", path)
             )
         return self._request_validator
+
+    async def load_spec(self) -> None:
+        """Parse the spec (in a worker thread, the first time: about a second)."""
+        if not self._spec_loaded:
+            from ._spec import load_spec
+
+            path = self.config.spec_path
+            await anyio.to_thread.run_sync(lambda: load_spec(path))
+            self._spec_loaded = True
+
+    async def validate_request(self, request: Request, route: Route) -> None:
+        """Raise :class:`HTTPError` 400 if the request violates the spec's operation for the
+        route (query parameters, then the JSON body)."""
+        from ._spec import operation, query_problem, request_body_validator, validation_error
+
+        await self.load_spec()
+        path = self.config.spec_path
+        template = route.spec_path or route.path
+        if operation(route.method, template, path) is None:
+            return
+        problem = query_problem(route.method, template, request.query, path)
+        if problem is not None:
+            raise HTTPError(400, problem)
+        validator = request_body_validator(route.method, template, path)
+        if validator is not None:
+            violation = validation_error(validator, request.json())
+            if violation is not None:
+                raise HTTPError(400, violation)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep, but return early when the server starts shutting down."""
@@ -223,16 +263,20 @@ class Request:
     """One HTTP request, and the means to answer it."""
 
     __slots__ = (
+        "_json",
+        "_query",
         "_send",
         "api_key",
         "body",
         "complete",
         "disconnected",
         "headers",
+        "key",
         "method",
         "path",
         "path_params",
         "query_string",
+        "received_at",
         "scope",
         "started",
         "state",
@@ -255,6 +299,12 @@ class Request:
         self.headers = headers
         self.path_params: dict[str, str] = {}
         self.api_key: str | None = None
+        #: The account's key that authenticated the request (routes with ``auth``).
+        self.key: ApiKey | None = None
+        #: ``time.perf_counter()`` when the request arrived (for latencies).
+        self.received_at = time.perf_counter()
+        self._json: Any = _UNPARSED
+        self._query: dict[str, list[str]] | None = None
         #: Response headers sent.
         self.started = False
         #: The last byte of the response was handed to the server.
@@ -268,11 +318,38 @@ class Request:
         return self.state.config
 
     def json(self) -> Any:
-        """The body parsed as JSON, or :class:`HTTPError` 400."""
-        try:
-            return orjson.loads(self.body)
-        except orjson.JSONDecodeError as exc:
-            raise HTTPError(400, f"Invalid JSON in request body: {exc}") from None
+        """The body parsed as JSON (once), or :class:`HTTPError` 400."""
+        if self._json is _UNPARSED:
+            try:
+                self._json = orjson.loads(self.body)
+            except orjson.JSONDecodeError as exc:
+                raise HTTPError(400, f"Invalid JSON in request body: {exc}") from None
+        return self._json
+
+    def replace_json(self, value: Any) -> None:
+        """What :meth:`json` returns from now on (a normalised body)."""
+        self._json = value
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object, or :class:`HTTPError` 400."""
+        body = self.json()
+        if not isinstance(body, dict):
+            raise HTTPError(400, "Request body must be a JSON object")
+        return body
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """The query string's parameters (blank values kept)."""
+        if self._query is None:
+            from urllib.parse import parse_qs
+
+            self._query = parse_qs(self.query_string.decode("latin-1"), keep_blank_values=True)
+        return self._query
+
+    def query_value(self, name: str) -> str | None:
+        """The last value of a query parameter, or ``None``."""
+        values = self.query.get(name)
+        return values[-1] if values else None
 
     async def start_response(self, status: int, headers: Iterable[tuple[str, str]]) -> None:
         self.started = True
@@ -300,6 +377,9 @@ class Request:
         await self.end(response.body)
 
 
+_UNPARSED: Any = object()
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -310,6 +390,13 @@ class Route:
     #: Counted in the stats (``requests``, ``errors``, ``active_requests``).
     counted: bool = True
     pattern: re.Pattern[str] | None = field(default=None, compare=False)
+    #: Validated against the spec's operation (when ``validate_requests`` is on and the spec
+    #: describes ``method spec_path``).
+    validate: bool = True
+    #: The spec path of the operation (default: ``path``).
+    spec_path: str | None = None
+    #: Applied to the parsed JSON body before validation and the handler (leniencies).
+    normalize: Callable[[Any], Any] | None = field(default=None, compare=False)
 
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -330,11 +417,25 @@ class EmulatorApp:
     # -- routing --------------------------------------------------------------------------
 
     def add_route(
-        self, method: str, path: str, handler: Handler, *, auth: bool = True, counted: bool = True
+        self,
+        method: str,
+        path: str,
+        handler: Handler,
+        *,
+        auth: bool = True,
+        counted: bool = True,
+        validate: bool = True,
+        spec_path: str | None = None,
+        normalize: Callable[[Any], Any] | None = None,
     ) -> None:
         """Route ``method path`` (path relative to ``/api/v1``; ``{name}`` segments become
         ``request.path_params["name"]``)."""
         method = method.upper()
+        options: dict[str, Any] = {
+            "validate": validate,
+            "spec_path": spec_path,
+            "normalize": normalize,
+        }
         if _PARAM.search(path):
             parts = ["^"]
             position = 0
@@ -344,9 +445,11 @@ class EmulatorApp:
                 position = found.end()
             parts.append(re.escape(path[position:]) + "$")
             pattern = re.compile("".join(parts))
-            self._patterns.append(Route(method, path, handler, auth, counted, pattern))
+            self._patterns.append(Route(method, path, handler, auth, counted, pattern, **options))
         else:
-            self._exact.setdefault(path, {})[method] = Route(method, path, handler, auth, counted)
+            self._exact.setdefault(path, {})[method] = Route(
+                method, path, handler, auth, counted, **options
+            )
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
         """(route, path params, allowed methods if the path exists with other methods)."""
@@ -367,9 +470,32 @@ class EmulatorApp:
         return None, {}, sorted(allowed)
 
     def _register_default_routes(self) -> None:
+        from . import (
+            _catalogue,
+            _completions,
+            _credits,
+            _embeddings,
+            _generations,
+            _guardrails,
+            _keys,
+            _oauth,
+            _responses,
+        )
         from ._chat import chat_completions
 
         self.add_route("POST", "/chat/completions", chat_completions)
+        for module in (
+            _completions,
+            _responses,
+            _embeddings,
+            _catalogue,
+            _keys,
+            _credits,
+            _generations,
+            _guardrails,
+            _oauth,
+        ):
+            module.register(self)
         self.add_route("GET", "/_emulator/stats", _stats, auth=False, counted=False)
         self.add_route("POST", "/_emulator/reset", _reset, auth=False, counted=False)
 
@@ -387,7 +513,7 @@ class EmulatorApp:
     async def startup(self) -> None:
         self.state.closing = False
         if self.config.validate_requests:
-            await self.state.request_validator()
+            await self.state.load_spec()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -501,6 +627,10 @@ class EmulatorApp:
         try:
             if route.auth:
                 self._authenticate(request)
+            if route.normalize is not None and request.body:
+                request.replace_json(route.normalize(request.json()))
+            if route.validate and self.config.validate_requests:
+                await self.state.validate_request(request, route)
             response = await route.handler(request)
             if response is not None:
                 await request.respond(response)
@@ -519,10 +649,11 @@ class EmulatorApp:
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
             raise HTTPError(401, "Missing Authentication header")
-        keys = self.config.api_keys
-        if keys is not None and key not in keys:
-            raise HTTPError(401, "User not found.")
+        found = self.state.store.authenticate(key)
+        if isinstance(found, str):
+            raise HTTPError(401, found)
         request.api_key = key
+        request.key = found
 
 
 async def _watch_disconnect(request: Request, receive: Receive, scope: anyio.CancelScope) -> None:

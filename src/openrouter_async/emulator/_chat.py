@@ -21,7 +21,6 @@ answer concatenate to exactly the non-streamed content.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,57 +28,33 @@ import anyio
 import anyio.lowlevel
 import orjson
 
-from ._app import (
-    EmulatorConfig,
-    HTTPError,
-    Request,
-    Response,
-    error_body,
-    json_response,
-    status_phrase,
+from ._answer import (
+    DEFAULT_ERROR_MESSAGES,
+    FLUSH_BYTES,
+    PROCESSING,
+    complete_json,
+    delivered,
+    error_200,
+    fault_prelude,
+    new_generation,
+    record_call,
+    request_faults,
+    run_stream,
 )
-from ._faults import FAULT_HEADER, Faults, FaultSyntaxError, parse_faults
+from ._app import EmulatorConfig, HTTPError, Request, Response
+from ._catalogue import price_of, provider_of
+from ._faults import Faults
 
-__all__ = ["DEFAULT_ERROR_MESSAGES", "Plan", "chat_completions", "plan_completion"]
+__all__ = [
+    "DEFAULT_ERROR_MESSAGES",
+    "Plan",
+    "chat_completions",
+    "example_value",
+    "plan_completion",
+    "usage",
+]
 
-PROVIDER = "Emulator"
-PROCESSING = b": OPENROUTER PROCESSING\n\n"
-_FLUSH_BYTES = 16 * 1024
-_STALL_INTERVAL = 0.05
 _FALLBACK_WORDS = ("Hello", "from", "the", "OpenRouter", "emulator.")
-_PROMPT_PRICE = 1e-6  # dollars per token
-_COMPLETION_PRICE = 2e-6
-
-#: OpenRouter's messages for the statuses it documents (the spec's examples).
-DEFAULT_ERROR_MESSAGES: dict[int, str] = {
-    400: "Invalid request parameters",
-    401: "Missing Authentication header",
-    402: "Insufficient credits. Add more using https://openrouter.ai/credits",
-    403: "Request blocked by moderation",
-    404: "Resource not found",
-    408: "Operation timed out. Please try again later.",
-    413: "Request payload too large",
-    422: "Invalid argument",
-    429: "Rate limit exceeded",
-    500: "Internal Server Error",
-    502: "Provider returned error",
-    503: "Service temporarily unavailable",
-    524: "Request timed out. Please try again later.",
-    529: "Provider returned error",
-}
-
-
-def _error_metadata(status: int, model: str | None) -> dict[str, Any] | None:
-    if status in (502, 529):
-        return {"provider_name": PROVIDER, "raw": f"emulated upstream error {status}"}
-    if status == 403:
-        return {
-            "reasons": ["emulated"],
-            "flagged_input": "...",
-            "provider_name": PROVIDER,
-            "model_slug": model or "",
-        }
-    return None
 
 
 # -- the answer ------------------------------------------------------------------------------
@@ -323,9 +298,10 @@ def plan_completion(
     return Plan(pieces, finish, prompt_tokens)
 
 
-def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
-    prompt_cost = round(prompt_tokens * _PROMPT_PRICE, 12)
-    completion_cost = round(completion_tokens * _COMPLETION_PRICE, 12)
+def usage(prompt_tokens: int, completion_tokens: int, model: str = "") -> dict[str, Any]:
+    """Chat usage, priced with the catalogue's prices for ``model``."""
+    prompt_cost = price_of(model, prompt_tokens, 0)
+    completion_cost = price_of(model, 0, completion_tokens)
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -348,20 +324,8 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
 async def chat_completions(request: Request) -> Response | None:
     state = request.state
     config = state.config
-    try:
-        faults = parse_faults(request.headers.get(FAULT_HEADER))
-    except FaultSyntaxError as exc:
-        raise HTTPError(400, f"Invalid X-Emulator-Fault header: {exc}") from None
-
-    body = request.json()
-    if not isinstance(body, dict):
-        raise HTTPError(400, "Request body must be a JSON object")
-    if config.validate_requests:
-        from ._spec import validation_error
-
-        violation = validation_error(await state.request_validator(), body)
-        if violation is not None:
-            raise HTTPError(400, violation)
+    faults = request_faults(request)
+    body = request.json_object()
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise HTTPError(400, "Missing required parameter: messages (a non-empty array)")
@@ -372,27 +336,11 @@ async def chat_completions(request: Request) -> Response | None:
         if not isinstance(model, str) or not model:
             raise HTTPError(400, "Missing required parameter: model")
 
-    if faults.delay_ms:
-        await state.sleep(faults.delay_ms / 1000)
-    if faults.status is not None:
-        headers = [] if faults.retry_after is None else [("retry-after", faults.retry_after)]
-        raise HTTPError(
-            faults.status,
-            faults.message
-            or DEFAULT_ERROR_MESSAGES.get(faults.status)
-            or status_phrase(faults.status),
-            metadata=_error_metadata(faults.status, model),
-            headers=headers,
-        )
-
-    sequence = state.next_sequence()
-    created = int(time.time())
-    generation_id = f"gen-{created}-emu{sequence:09d}"
+    await fault_prelude(request, faults, model)
+    generation_id, created, sequence = new_generation(request)
     headers = [("x-generation-id", generation_id)]
     if faults.error_200:
-        code = faults.error_code
-        message = faults.message or DEFAULT_ERROR_MESSAGES.get(code) or status_phrase(code)
-        return json_response(error_body(code, message, _error_metadata(code, model)), 200, headers)
+        return error_200(faults, model, headers)
 
     plan = plan_completion(
         body,
@@ -401,10 +349,30 @@ async def chat_completions(request: Request) -> Response | None:
         max_tokens_cap=config.max_tokens_cap,
         call_id=f"call_emu{sequence:09d}",
     )
-    if body.get("stream") is True:
-        await _stream(request, plan, faults, generation_id, created, model, headers)
+    stream = body.get("stream") is True
+    sent = delivered(faults, len(plan.pieces))
+    record_call(
+        request,
+        generation_id=generation_id,
+        model=model,
+        api_type="completions",
+        prompt_tokens=plan.prompt_tokens,
+        completion_tokens=sent,
+        cost=price_of(model, plan.prompt_tokens, sent),
+        finish_reason=plan.finish_reason if sent == len(plan.pieces) else "error",
+        streamed=stream,
+        faults=faults,
+        body=body,
+    )
+    if stream:
+
+        async def produce() -> None:
+            await _stream_answer(request, plan, faults, generation_id, created, model, config)
+
+        await run_stream(request, faults, headers, produce)
         return None
-    return await _complete(request, plan, faults, generation_id, created, model, headers)
+    result = _result(plan, generation_id, created, model)
+    return await complete_json(request, faults, result, len(plan.pieces), headers)
 
 
 def _result(plan: Plan, generation_id: str, created: int, model: str) -> dict[str, Any]:
@@ -415,7 +383,7 @@ def _result(plan: Plan, generation_id: str, created: int, model: str) -> dict[st
     message["reasoning"] = None
     return {
         "id": generation_id,
-        "provider": PROVIDER,
+        "provider": provider_of(model),
         "model": model,
         "object": "chat.completion",
         "created": created,
@@ -428,83 +396,8 @@ def _result(plan: Plan, generation_id: str, created: int, model: str) -> dict[st
                 "message": message,
             }
         ],
-        "usage": usage(plan.prompt_tokens, len(plan.pieces)),
+        "usage": usage(plan.prompt_tokens, len(plan.pieces), model),
     }
-
-
-async def _complete(
-    request: Request,
-    plan: Plan,
-    faults: Faults,
-    generation_id: str,
-    created: int,
-    model: str,
-    headers: list[tuple[str, str]],
-) -> Response | None:
-    state = request.state
-    if faults.stall is not None:
-        # Headers, then nothing until the time limit; then the connection is cut.
-        await request.start_response(200, [("content-type", "application/json"), *headers])
-        await state.sleep(faults.stall)
-        return None
-    if faults.token_delay_ms:
-        await state.sleep(faults.token_delay_ms * len(plan.pieces) / 1000)
-    if faults.mid_stream_error is not None:
-        code = faults.error_code
-        message = faults.message or "Provider disconnected"
-        return json_response(error_body(code, message), 200, headers)
-    body = orjson.dumps(_result(plan, generation_id, created, model))
-    if faults.drop is not None:
-        await request.start_response(
-            200,
-            [("content-type", "application/json"), ("content-length", str(len(body))), *headers],
-        )
-        await request.write(body[: len(body) // 2])
-        return None  # returning without ending the body makes the server cut the connection
-    return Response(200, body, [("content-type", "application/json"), *headers])
-
-
-async def _stream(
-    request: Request,
-    plan: Plan,
-    faults: Faults,
-    generation_id: str,
-    created: int,
-    model: str,
-    headers: list[tuple[str, str]],
-) -> None:
-    state = request.state
-    stats = state.stats
-    config = state.config
-    await request.start_response(
-        200,
-        [
-            ("content-type", "text/event-stream"),
-            ("cache-control", "no-cache"),
-            *headers,
-        ],
-    )
-    stats.active_streams += 1
-    stats.streams_started += 1
-    try:
-        await request.write(PROCESSING)
-        if faults.stall is not None:
-            deadline = anyio.current_time() + faults.stall
-            while anyio.current_time() < deadline and not state.closing:
-                await anyio.sleep(min(_STALL_INTERVAL, max(0, deadline - anyio.current_time())))
-                await request.write(PROCESSING)
-            if not state.closing:
-                await request.end()
-            return
-        await _stream_answer(request, plan, faults, generation_id, created, model, config)
-    finally:
-        stats.active_streams -= 1
-        if request.complete:
-            stats.streams_completed += 1
-        elif request.disconnected and not state.closing:
-            stats.streams_disconnected += 1
-        else:  # the drop fault, or the server is shutting down (and may close connections)
-            stats.streams_dropped += 1
 
 
 async def _stream_answer(
@@ -519,7 +412,7 @@ async def _stream_answer(
     state = request.state
     head = {
         "id": generation_id,
-        "provider": PROVIDER,
+        "provider": provider_of(model),
         "model": model,
         "object": "chat.completion.chunk",
         "created": created,
@@ -614,7 +507,7 @@ async def _stream_answer(
         batch_size += len(data)
         if keepalive_every and index % keepalive_every == keepalive_every - 1:
             batch.append(PROCESSING)
-        if batch_size >= _FLUSH_BYTES:
+        if batch_size >= FLUSH_BYTES:
             await flush()
     else:
         if faults.drop is not None:
@@ -638,7 +531,7 @@ async def _stream_answer(
                     ]
                 )
             )
-            batch.append(chunk([], usage=usage(plan.prompt_tokens, len(pieces))))
+            batch.append(chunk([], usage=usage(plan.prompt_tokens, len(pieces), model)))
             batch.append(b"data: [DONE]\n\n")
             await flush(last=True)
             return

@@ -272,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``openrouter-async emulator [--host H] [--port P] ...``: serve until Ctrl-C."""
     parser = argparse.ArgumentParser(
         prog="openrouter-async emulator",
-        description="Serve a local emulator of the OpenRouter API (/api/v1/chat/completions).",
+        description="Serve a local emulator of the OpenRouter API (/api/v1/...).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (8080; 0: any free port)")

@@ -14,7 +14,18 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SPEC_ENV_VAR", "find_spec", "load_spec", "schema_validator", "validation_error"]
+__all__ = [
+    "SPEC_ENV_VAR",
+    "find_spec",
+    "load_spec",
+    "operation",
+    "pointer_validator",
+    "query_problem",
+    "request_body_validator",
+    "response_validator",
+    "schema_validator",
+    "validation_error",
+]
 
 #: Environment variable naming the spec file, checked first by :func:`find_spec`.
 SPEC_ENV_VAR = "OPENROUTER_ASYNC_OPENAPI_SPEC"
@@ -102,3 +113,133 @@ def validation_error(validator: Any, instance: Any) -> str | None:
         return None
     where = "".join(f"[{part!r}]" for part in error.absolute_path) or "the body"
     return f"Invalid request at {where}: {error.message}"
+
+
+# -- operations ------------------------------------------------------------------------------
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def operation(
+    method: str, template: str, path: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
+    """The spec's operation object for ``method`` ``template`` (a path of the spec such as
+    ``/keys/{hash}``), or ``None`` if the spec does not describe it."""
+    item = load_spec(path).get("paths", {}).get(template)
+    if not isinstance(item, dict):
+        return None
+    found = item.get(method.lower())
+    return found if isinstance(found, dict) else None
+
+
+@functools.lru_cache(maxsize=512)
+def _pointer_validator(path: Path, pointer: str) -> Any:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    with _lock:
+        spec = _load(path)
+    registry: Registry[Any] = Registry().with_resource(
+        _SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012)
+    )
+    return Draft202012Validator({"$ref": f"{_SPEC_URI}#{pointer}"}, registry=registry)
+
+
+def pointer_validator(pointer: str, path: str | os.PathLike[str] | None = None) -> Any:
+    """A validator for the schema at a JSON pointer of the spec (``/paths/~1keys/get/...``)."""
+    return _pointer_validator(_resolve(path), pointer)
+
+
+def request_body_validator(
+    method: str, template: str, path: str | os.PathLike[str] | None = None
+) -> Any | None:
+    """A validator for the JSON request body of an operation, or ``None`` if it has none."""
+    op = operation(method, template, path)
+    if op is None:
+        return None
+    content = op.get("requestBody", {}).get("content", {})
+    if "application/json" not in content or "schema" not in content["application/json"]:
+        return None
+    pointer = (
+        f"/paths/{_escape(template)}/{method.lower()}/requestBody/content/"
+        f"{_escape('application/json')}/schema"
+    )
+    return pointer_validator(pointer, path)
+
+
+def response_validator(
+    method: str,
+    template: str,
+    status: int | str,
+    path: str | os.PathLike[str] | None = None,
+    content_type: str = "application/json",
+) -> Any:
+    """A validator for the response body of an operation with a status (``KeyError`` if the
+    spec does not describe that response)."""
+    op = operation(method, template, path)
+    if op is None:
+        raise KeyError(f"no operation {method.upper()} {template} in the spec")
+    response = op.get("responses", {}).get(str(status))
+    if response is None or content_type not in response.get("content", {}):
+        raise KeyError(f"no {status} {content_type} response for {method.upper()} {template}")
+    pointer = (
+        f"/paths/{_escape(template)}/{method.lower()}/responses/{status}/content/"
+        f"{_escape(content_type)}/schema"
+    )
+    return pointer_validator(pointer, path)
+
+
+def _coerce(raw: str, schema: Any) -> Any:
+    """A query string value as the JSON value its schema expects (left as is when it does not
+    parse: the schema then reports it)."""
+    kinds = schema.get("type") if isinstance(schema, dict) else None
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds or ())
+    if "integer" in kinds:
+        try:
+            return int(raw)
+        except ValueError:
+            pass
+    if "number" in kinds:
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+    if "boolean" in kinds and raw in ("true", "false"):
+        return raw == "true"
+    if "null" in kinds and raw in ("", "null"):
+        return None
+    return raw
+
+
+def query_problem(
+    method: str,
+    template: str,
+    query: dict[str, list[str]],
+    path: str | os.PathLike[str] | None = None,
+) -> str | None:
+    """The first problem of the query string of a request against the operation's query
+    parameters (a required one missing, a value that violates its schema), or ``None``."""
+    op = operation(method, template, path)
+    if op is None:
+        return None
+    from jsonschema.exceptions import best_match
+
+    for index, parameter in enumerate(op.get("parameters", ())):
+        if not isinstance(parameter, dict) or parameter.get("in") != "query":
+            continue
+        name = parameter.get("name")
+        values = query.get(name) if isinstance(name, str) else None
+        if not values:
+            if parameter.get("required"):
+                return f"Missing required query parameter: {name}"
+            continue
+        schema = parameter.get("schema", {})
+        pointer = f"/paths/{_escape(template)}/{method.lower()}/parameters/{index}/schema"
+        validator = pointer_validator(pointer, path)
+        error = best_match(validator.iter_errors(_coerce(values[-1], schema)))
+        if error is not None:
+            return f"Invalid query parameter {name}: {error.message}"
+    return None
