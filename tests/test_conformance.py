@@ -205,6 +205,7 @@ async def test_operation_against_prism(
         result = await method(**args)
     except ResponseValidationError as error:
         assert recorder.last is not None
+        assert request_violations(recorder.last) == [], f"{op.method} {op.path} broke the spec"
         flagged = violation_messages(recorder.last, side="response")
         assert flagged, f"our model rejected a response Prism found valid: {error}"
         pytest.xfail(f"the spec's own example breaks its schema: {flagged[0]}")
