@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from openrouter_async import RetryConfig, Session, Timeouts, errors
 from openrouter_async.models import ChatRequest, ChatResult, ChatStreamChunk
 
+from ._loopback_server import JSON_BODY, running_server
 from ._tasks import assert_no_task_left, count_tasks
 from .conftest import EmulatorProbe
 
@@ -341,3 +344,116 @@ def socket_on_closed_port() -> Any:
         yield f"http://127.0.0.1:{port}/api/v1"
 
     return closed_port()
+
+
+# -------------------------------------------------------- the prepared path (aiohttp transport)
+# On asyncio a call with only the Session's own headers is sent as a request prepared once
+# per path; the tests below put the emulator's fault header on the Session, not on the call,
+# so that they exercise that path, and check it behaves as the per-call-headers path does.
+
+
+async def test_calls_with_the_sessions_own_headers_build_one_request_per_path(
+    emulator_url: str, api_key: str, anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+    build = Session._build_request
+
+    async def counting(self: Session, method: str, path: str, *args: Any, **kw: Any) -> Any:
+        built.append(path)
+        return await build(self, method, path, *args, **kw)
+
+    monkeypatch.setattr(Session, "_build_request", counting)
+    async with Session(base_url=emulator_url, api_key=api_key) as session:
+        for _ in range(3):
+            assert (await session.send(ChatRequest(model="m/x", messages=HELLO))).choices
+        await session.send(ChatRequest(model="m/x", messages=HELLO), http_headers={"X-A": "1"})
+    # asyncio: one template for the three calls, then one request for the call with headers.
+    assert len(built) == (2 if anyio_backend == "asyncio" else 4)
+
+
+@pytest.mark.parametrize("status", [400, 429, 503])
+async def test_errors_are_the_same_with_the_headers_on_the_session_or_on_the_call(
+    emulator_url: str, api_key: str, status: int
+) -> None:
+    request = ChatRequest(model="m/x", messages=HELLO)
+    caught: list[errors.APIStatusError] = []
+    async with Session(base_url=emulator_url, api_key=api_key, retry_config=NO_RETRY) as session:
+        with pytest.raises(errors.APIStatusError) as per_call:
+            await session.send(request, http_headers=fault(f"status={status}"))
+        caught.append(per_call.value)
+    async with Session(
+        base_url=emulator_url,
+        api_key=api_key,
+        retry_config=NO_RETRY,
+        http_headers=fault(f"status={status}"),
+    ) as session:
+        with pytest.raises(errors.APIStatusError) as on_session:
+            await session.send(request)
+        caught.append(on_session.value)
+    first, second = caught
+    assert type(first) is type(second)
+    assert second.status_code == status
+    assert second.body == first.body
+    assert second.headers is not None and first.headers is not None
+    assert second.headers["content-type"] == first.headers["content-type"]
+    assert first.raw_response is not None and second.raw_response is not None
+    sent, resent = first.raw_response.request, second.raw_response.request
+    assert (resent.method, resent.url, resent.content) == (sent.method, sent.url, sent.content)
+    assert dict(resent.headers) == dict(sent.headers)
+
+
+async def test_retries_timeouts_and_drops_with_the_headers_on_the_session(
+    emulator_url: str, api_key: str
+) -> None:
+    request = ChatRequest(model="m/x", messages=HELLO)
+    fast = RetryConfig("backoff", None, True, max_attempts=3)
+    async with Session(
+        base_url=emulator_url, api_key=api_key, retry_config=fast, http_headers=fault("status=503")
+    ) as session:
+        with pytest.raises(errors.ServiceUnavailableResponseError):
+            await session.send(request)
+        assert session.retries_made == 2
+    async with Session(
+        base_url=emulator_url,
+        api_key=api_key,
+        retry_config=NO_RETRY,
+        http_headers=fault("delay-ms=3000"),
+    ) as session:
+        started = time.monotonic()
+        with pytest.raises(errors.APITimeoutError):
+            await session.send(request, timeout_ms=200)
+        assert time.monotonic() - started < 2.0
+    async with Session(
+        base_url=emulator_url, api_key=api_key, retry_config=NO_RETRY, http_headers=fault("drop")
+    ) as session:
+        with pytest.raises(errors.APIConnectionError) as caught:
+            await session.send(request)
+        assert not isinstance(caught.value, httpx.HTTPError)
+        # The broken connection left the pool: the next call gets a good one.
+        assert (await session.send(request, http_headers={"X-Emulator-Fault": ""})).choices
+
+
+async def test_debug_log_line_with_the_sessions_own_headers(
+    emulator_url: str, api_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = logging.getLogger("test.openrouter.prepared")
+    caplog.set_level(logging.DEBUG, logger=logger.name)
+    async with Session(base_url=emulator_url, api_key=api_key, debug_logger=logger) as session:
+        await session.send(ChatRequest(model="m/x", messages=HELLO))
+    assert "POST " in caplog.text and "/chat/completions -> 200 in " in caplog.text
+    assert api_key not in caplog.text
+
+
+async def test_a_closed_session_says_so(emulator_url: str, api_key: str) -> None:
+    async with Session(base_url=emulator_url, api_key=api_key) as session:
+        assert (await session.send(ChatRequest(model="m/x", messages=HELLO))).choices
+    with pytest.raises(RuntimeError, match="not open"):
+        await session.send(ChatRequest(model="m/x", messages=HELLO))
+
+
+async def test_an_encoded_body_is_decoded_on_every_path(api_key: str) -> None:
+    with running_server() as server:
+        async with Session(base_url=server.base_url, api_key=api_key) as session:
+            plain = await session.request_json("GET", "/gzip", dict)
+            assert await session.request_json("GET", "/gzip", dict, params={"a": "1"}) == plain
+    assert plain == json.loads(JSON_BODY)

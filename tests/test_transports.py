@@ -6,6 +6,7 @@ exists on asyncio, the h11 pool runs on both.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import ssl
@@ -19,7 +20,7 @@ import anyio
 import httpx
 import pytest
 
-from openrouter_async._transports import detect_backend, make_transport
+from openrouter_async._transports import PreparingTransport, detect_backend, make_transport
 from openrouter_async._transports._h11pool import AnyioH11Transport
 
 try:
@@ -615,3 +616,93 @@ async def test_closed_transport_refuses_requests(
     await wait_until(lambda: server.stats.connections_closed == 1)
     with pytest.raises(RuntimeError):
         await transport.handle_async_request(httpx.Request("GET", server.url("/json")))
+
+
+# --------------------------------------------------------------------------- prepared requests
+
+
+@pytest.fixture
+def aiohttp_transport(anyio_backend: str) -> Any:
+    if anyio_backend != "asyncio":
+        pytest.skip("the aiohttp transport runs on asyncio only")
+    from openrouter_async._transports._aiohttp import AiohttpTransport
+
+    return AiohttpTransport(max_connections=2)
+
+
+async def echo(transport: Any, prepared: Any, body: bytes | None) -> dict[str, Any]:
+    response = await transport.send_prepared(prepared, body)
+    try:
+        return dict(json.loads(await response.aread()))
+    finally:
+        await response.aclose()
+
+
+def received_headers(doc: dict[str, Any]) -> dict[str, str]:
+    return {k.lower(): v for k, v in doc["headers"]}
+
+
+async def test_only_the_aiohttp_transport_takes_prepared_requests(
+    aiohttp_transport: Any,
+) -> None:
+    assert isinstance(aiohttp_transport, PreparingTransport)
+    assert not isinstance(AnyioH11Transport(), PreparingTransport)
+
+
+async def test_prepared_request_sends_what_the_request_would(
+    server: LoopbackServer, aiohttp_transport: Any
+) -> None:
+    headers = {"Content-Type": "application/json", "X-Title": "t", "Accept": "*/*"}
+    url = server.url("/echo")
+    async with aiohttp_transport as transport:
+        prepared = transport.prepare(httpx.Request("POST", url, headers=headers), has_body=True)
+        for body in (b'{"a":1}', b'{"a":12345}'):
+            request = httpx.Request("POST", url, headers=headers, content=body)
+            response = await transport.handle_async_request(request)
+            whole = json.loads(await response.aread())
+            await response.aclose()
+            doc = await echo(transport, prepared, body)
+            # Same headers, the template's Content-Length (0) replaced by the body's own.
+            assert received_headers(doc) == received_headers(whole)
+            assert received_headers(doc)["content-length"] == str(len(body))
+            assert doc["body"] == body.decode()
+    assert server.stats.connections_opened == 1
+
+
+async def test_prepared_request_without_a_body(
+    server: LoopbackServer, aiohttp_transport: Any
+) -> None:
+    url = server.url("/echo")
+    async with aiohttp_transport as transport:
+        get = transport.prepare(httpx.Request("GET", url), has_body=False)
+        post = transport.prepare(httpx.Request("POST", url), has_body=False)
+        got, posted = await echo(transport, get, None), await echo(transport, post, None)
+    assert set(received_headers(got)) == {"host"}
+    assert received_headers(posted) == {"host": f"127.0.0.1:{server.port}", "content-length": "0"}
+    assert got["method"] == "GET" and posted["method"] == "POST"
+
+
+async def test_prepared_response_has_no_request_and_releases_its_slot(
+    server: LoopbackServer, aiohttp_transport: Any
+) -> None:
+    async with aiohttp_transport as transport:
+        prepared = transport.prepare(httpx.Request("GET", server.url("/json")), has_body=False)
+        for _ in range(5):  # more than max_connections: every slot comes back
+            response = await transport.send_prepared(prepared, None)
+            with pytest.raises(RuntimeError):
+                response.request  # noqa: B018 - the caller sets one if it needs it
+            assert await response.aread() == JSON_BODY
+            await response.aclose()
+    assert server.stats.connections_opened == 1
+
+
+async def test_prepared_request_fails_as_the_request_would(
+    server: LoopbackServer, aiohttp_transport: Any
+) -> None:
+    request = httpx.Request("GET", server.url("/json"), headers={"X-Bad": "a\r\nb: c"})
+    async with aiohttp_transport as transport:
+        with pytest.raises(httpx.LocalProtocolError):
+            await transport.handle_async_request(request)
+        prepared = transport.prepare(request, has_body=False)
+        with pytest.raises(httpx.LocalProtocolError):
+            await transport.send_prepared(prepared, None)

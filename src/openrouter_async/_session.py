@@ -14,6 +14,7 @@ typed results back, or, for streams, an :class:`AsyncStream` of typed chunks.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import os
@@ -49,6 +50,7 @@ from .errors import (
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
+    from ._transports import PreparingTransport
     from .models import ChatRequest, ChatResult, ChatStreamChunk
 
 __all__ = ["DEFAULT_BASE_URL", "ApiKey", "Session"]
@@ -60,6 +62,9 @@ _asyncio_timeout: Callable[[float], AbstractAsyncContextManager[Any]] | None = g
 )
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+
+# Entries in the per-path caches of the hot path (URLs, prepared requests).
+_CACHE_SIZE = 256
 
 #: An API key, or a function returning one (sync or async), called for every request so that
 #: a rotated key is picked up without rebuilding the Session.
@@ -118,6 +123,10 @@ class Session(SessionGroups):
         self._client: httpx.AsyncClient | None = None
         # Our own transport, called directly on the hot path (see _send_http).
         self._transport: httpx.AsyncBaseTransport | None = None
+        # The same when it takes prepared requests, and those, per (method, path, has body):
+        # see _json_once.
+        self._preparing: PreparingTransport | None = None
+        self._prepared: dict[tuple[str, str, bool], Any] = {}
         self._request_headers: httpx.Headers | None = None
         self._urls: dict[str, httpx.URL] = {}
         self._groups: dict[str, Any] = {}  # session.<group> objects, built on first use
@@ -200,7 +209,7 @@ class Session(SessionGroups):
         return None
 
     def _make_client(self) -> httpx.AsyncClient:
-        from ._transports import make_transport
+        from ._transports import PreparingTransport, make_transport
 
         timeouts = self.timeouts
         transport = self._user_transport or make_transport(
@@ -211,6 +220,12 @@ class Session(SessionGroups):
             connect_timeout=timeouts.connect,
         )
         self._transport = transport
+        # Prepared requests belong to one transport; one given to us is only ever called
+        # through the httpx API.
+        self._prepared = {}
+        self._preparing = None
+        if self._user_transport is None and isinstance(transport, PreparingTransport):
+            self._preparing = transport
         # Reads are bounded by our own deadlines (a whole call, or the stream idle clock),
         # which work the same on every transport; httpx only bounds connecting.
         timeout = httpx.Timeout(connect=timeouts.connect, read=None, write=None, pool=None)
@@ -299,7 +314,9 @@ class Session(SessionGroups):
         """One JSON operation: send, retry as configured, map errors, parse the body.
 
         The first attempt is awaited directly, not through a retry controller: a thousand
-        calls waiting at once each hold their frames, and the cyclic GC walks them all.
+        calls waiting at once each hold their frames, and the cyclic GC walks them all. For
+        the same reason the later attempts are a ``partial``, not a closure: a closure would
+        give every waiting call's frame a cell per captured name.
         """
         deadline = self.timeouts.with_timeout_ms(timeout_ms).read
         config = retries if retries is not None else self.retry_config
@@ -311,12 +328,10 @@ class Session(SessionGroups):
             if not config.enabled or not is_retryable(error, config):
                 raise
             first_error = error
-
-        async def attempt() -> T:  # tenacity awaits only what is a coroutine function
-            return await self._json_once(
-                method, path, response_type, body, params, http_headers, deadline
-            )
-
+        # tenacity awaits a partial of a coroutine function (it awaits only what is one).
+        attempt = functools.partial(
+            self._json_once, method, path, response_type, body, params, http_headers, deadline
+        )
         return await retry_after_failure(
             first_error,
             attempt,
@@ -417,6 +432,8 @@ class Session(SessionGroups):
             # Parsing a URL costs more than the rest of building the request: once per path.
             cached = self._urls.get(path)
             if cached is None:
+                if len(self._urls) >= _CACHE_SIZE:  # paths with ids in them: stay bounded
+                    self._urls.clear()
                 cached = self._urls[path] = httpx.URL(self.base_url + path)
             url = cached
         return httpx.Request(
@@ -449,12 +466,36 @@ class Session(SessionGroups):
         http_headers: Mapping[str, str] | None,
         deadline: float,
     ) -> T:
-        """One attempt of a JSON operation, within its whole-call deadline."""
-        request = await self._build_request(method, path, body, params, http_headers)
+        """One attempt of a JSON operation, within its whole-call deadline.
+
+        On our own transport, a request with the Session's fixed headers and no query is sent
+        prepared (once per method and path): no httpx.Request per call, whose objects would
+        stay alive, and be walked by the cyclic GC, for as long as the call waits.
+        """
+        preparing = self._preparing
+        if self._transport is None or self._dynamic_auth or params or http_headers:
+            preparing = None  # closed (the usual path says so), or headers or a query per call
+        request: httpx.Request | None = None
+        prepared: Any = None
+        if preparing is None:
+            request = await self._build_request(method, path, body, params, http_headers)
         started = time.perf_counter() if self._logger is not None else 0.0
         try:
+            if preparing is not None:
+                key = (method, path, body is not None)
+                prepared = self._prepared.get(key)
+                if prepared is None:
+                    if len(self._prepared) >= _CACHE_SIZE:
+                        self._prepared.clear()
+                    template = await self._build_request(method, path, None, None, None)
+                    prepared = preparing.prepare(template, has_body=body is not None)
+                    self._prepared[key] = prepared
             async with self._deadline(deadline):
-                response = await self._send_http(request)
+                if preparing is not None:
+                    response = await preparing.send_prepared(prepared, body)
+                else:
+                    assert request is not None
+                    response = await self._send_http(request)
                 try:
                     if "content-encoding" in response.headers:
                         content = await response.aread()
@@ -469,7 +510,12 @@ class Session(SessionGroups):
             raise translate_transport_error(error) from error
         except (httpx.HTTPError, OSError) as error:
             raise translate_transport_error(error) from error
+        if request is None and (self._logger is not None or response.status_code >= 400):
+            # Only now, and only for a log line or an error (raw_response.request).
+            request = await self._build_request(method, path, body, params, http_headers)
+            response.request = request
         if self._logger is not None:
+            assert request is not None
             self._log_exchange(request, response.status_code, started)
         return self._decode(response, content, response_type)
 

@@ -7,15 +7,35 @@
 Both are plain httpx transports: ``httpx.AsyncClient(transport=...)`` works, but the client
 layer costs more CPU than the transport itself (cookie jar, auth/redirect machinery,
 ``BoundAsyncStream``); for throughput call ``transport.handle_async_request(httpx.Request(...))``
-directly, with the ``"timeout"`` extension set on the request. Response streams are plain async
-iterators (no generators), so breaking out of ``response.stream`` leaves nothing to finalize.
+directly, with the ``"timeout"`` extension set on the request (or, on a
+:class:`PreparingTransport`, prepare it once and send it with a new body each time). Response
+streams are plain async iterators (no generators), so breaking out of ``response.stream``
+leaves nothing to finalize.
 """
 
 from __future__ import annotations
 
+from typing import Any, Protocol, runtime_checkable
+
 import httpx
 
-__all__ = ["detect_backend", "make_transport"]
+__all__ = ["PreparingTransport", "detect_backend", "make_transport"]
+
+
+@runtime_checkable
+class PreparingTransport(Protocol):
+    """A transport that can also send requests prepared once and reused with another body
+    each time (the aiohttp one): a caller sending many requests that differ only in their
+    body skips building an :class:`httpx.Request` per request, and the transport skips
+    converting it. Responses come back with their body streaming and no ``request`` set."""
+
+    def prepare(self, request: httpx.Request, *, has_body: bool) -> Any:
+        """``request`` (its body is ignored) in the transport's own terms."""
+        ...
+
+    async def send_prepared(self, prepared: Any, data: bytes | None) -> httpx.Response:
+        """Send ``prepared`` with ``data`` as its body."""
+        ...
 
 
 def detect_backend() -> str:

@@ -17,6 +17,10 @@ Semantics kept from httpx's own transport:
   back to the pool; closed early, cancelled or failed, its connection is closed;
 * every aiohttp / OS error surfaces as the matching :mod:`httpx` exception.
 
+Besides the httpx API, :meth:`AiohttpTransport.prepare` works a request out once (URL, headers
+in aiohttp's form, timeouts) and :meth:`~AiohttpTransport.send_prepared` sends it with a new body
+each time: the Session's hot path, which so keeps no :class:`httpx.Request` alive per waiting call.
+
 Not supported by aiohttp (documented caveats): a ``write`` timeout (ignored); ``max_keepalive``
 beyond 0 = no keep-alive (idle connections are bounded by ``max_connections`` and expire after
 ``keepalive_expiry``); HTTP/2. aiohttp itself retries a request once on a fresh connection when
@@ -28,14 +32,15 @@ from __future__ import annotations
 import asyncio
 import ssl
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any
 
 import aiohttp
 import httpx
+from multidict import CIMultiDict
 from yarl import URL
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpTransport", "PreparedRequest"]
 
 _HTTP_11 = b"HTTP/1.1"
 _HTTP_10 = b"HTTP/1.0"
@@ -54,6 +59,9 @@ _CONTENT_TYPE_ONLY = frozenset([b"content-type"])
 # aiohttp gives these a default Content-Type even without a body.
 _BODY_METHODS = frozenset(["POST", "PUT", "PATCH"])
 _NO_TIMEOUT: Mapping[str, float | None] = {}
+# Framing headers that describe a body; aiohttp writes its own for the body it sends.
+_FRAMING = ("content-length", "transfer-encoding")
+_CHUNKED = ("transfer-encoding",)
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
 
@@ -247,7 +255,73 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._urls[raw] = cached
         return cached
 
+    def prepare(self, request: httpx.Request, *, has_body: bool) -> PreparedRequest:
+        """Everything aiohttp needs from ``request`` apart from its body, worked out once.
+
+        A caller sending many requests that differ only in their body keeps this and calls
+        :meth:`send_prepared`: no :class:`httpx.Request` and no header conversion per request.
+        ``request``'s own body is not sent; with ``has_body`` neither are its framing headers
+        (``Content-Length``, ``Transfer-Encoding``): aiohttp frames the body it is given.
+        Invalid values raise the httpx exception that sending would.
+        """
+        return self._prepare(request, has_body=has_body, drop=_FRAMING if has_body else ())
+
+    def _prepare(
+        self, request: httpx.Request, *, has_body: bool, drop: Collection[str]
+    ) -> PreparedRequest:
+        try:
+            headers = request.headers
+            if drop and any(name in headers for name in drop):
+                headers = headers.copy()
+                for name in drop:
+                    headers.pop(name, None)
+            raw = headers.raw
+            try:  # aiohttp wants str headers (and writes them back as UTF-8)
+                aio_headers = [(k.decode(), v.decode()) for k, v in raw]
+            except UnicodeDecodeError:
+                # Non-UTF-8 bytes (only from bytes header values): aiohttp will send them
+                # UTF-8 encoded, i.e. not byte for byte -- a limit of aiohttp's str headers.
+                aio_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+            missing = _AUTO_HEADER_NAMES.difference([k.lower() for k, _ in raw])
+            if missing == _CONTENT_TYPE_ONLY and not has_body:
+                if request.method not in _BODY_METHODS:
+                    missing = frozenset()  # aiohttp adds no Content-Type to a bodiless GET
+            timeout: Mapping[str, float | None] = request.extensions.get("timeout", _NO_TIMEOUT)
+            if not timeout:
+                timeout = {"connect": self._connect_timeout}
+            return PreparedRequest(
+                request.method,
+                self._yarl_url(request.url),
+                # A multidict, not the list: aiohttp copies it as is, a list it converts first.
+                CIMultiDict(aio_headers),
+                [_AUTO_HEADERS[k] for k in missing] if missing else None,
+                self._client_timeout(timeout.get("connect"), timeout.get("read")),
+                timeout.get("pool"),
+                request.extensions.get("sni_hostname"),
+            )
+        except Exception as exc:
+            mapped = _map_exception(exc, reading=False)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        data: Any
+        drop: Collection[str] = ()
+        try:
+            data = request.content or None
+        except httpx.RequestNotRead:
+            data = request.stream  # a streaming body: aiohttp owns the chunked framing
+            drop = _CHUNKED
+        prepared = self._prepare(request, has_body=data is not None, drop=drop)
+        response = await self.send_prepared(prepared, data)
+        response.request = request
+        return response
+
+    async def send_prepared(self, prepared: PreparedRequest, data: Any) -> httpx.Response:
+        """Send a prepared request with ``data`` as its body (bytes, an httpx byte stream, or
+        None); return the response once its headers arrived, its body streaming. The
+        response carries no ``request``: the caller sets one if it needs it."""
         session = self._session
         gate = self._gate
         if session is None or gate is None:
@@ -258,13 +332,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 "create one transport per event loop."
             )
 
-        timeout: Mapping[str, float | None] = request.extensions.get("timeout", _NO_TIMEOUT)
-        if not timeout:
-            timeout = {"connect": self._connect_timeout}
-
         # Wait for a free connection slot: the pool timeout.
         if gate.locked():
-            pool = timeout.get("pool")
+            pool = prepared.pool_timeout
             try:
                 if pool is None:
                     await gate.acquire()
@@ -276,36 +346,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await gate.acquire()  # uncontended: returns without suspending
 
         try:
-            headers = request.headers
-            data: Any
-            try:
-                data = request.content or None
-            except httpx.RequestNotRead:
-                # A streaming body: aiohttp owns the chunked framing.
-                data = request.stream
-                if "transfer-encoding" in headers:
-                    headers = headers.copy()
-                    del headers["transfer-encoding"]
-            raw = headers.raw
-            try:  # aiohttp wants str headers (and writes them back as UTF-8)
-                aio_headers = [(k.decode(), v.decode()) for k, v in raw]
-            except UnicodeDecodeError:
-                # Non-UTF-8 bytes (only from bytes header values): aiohttp will send them
-                # UTF-8 encoded, i.e. not byte for byte -- a limit of aiohttp's str headers.
-                aio_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
-            missing = _AUTO_HEADER_NAMES.difference([k.lower() for k, _ in raw])
-            if missing == _CONTENT_TYPE_ONLY and data is None:
-                if request.method not in _BODY_METHODS:
-                    missing = frozenset()  # aiohttp adds no Content-Type to a bodiless GET
             resp = await session.request(
-                request.method,
-                self._yarl_url(request.url),
-                headers=aio_headers,
+                prepared.method,
+                prepared.url,
+                headers=prepared.headers,
                 data=data,
                 allow_redirects=False,
-                timeout=self._client_timeout(timeout.get("connect"), timeout.get("read")),
-                server_hostname=request.extensions.get("sni_hostname"),
-                skip_auto_headers=[_AUTO_HEADERS[k] for k in missing] if missing else None,
+                timeout=prepared.timeout,
+                server_hostname=prepared.server_hostname,
+                skip_auto_headers=prepared.skip_auto_headers,
             )
         except BaseException as exc:
             gate.release()
@@ -327,6 +376,37 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             status_code=resp.status,
             headers=resp.raw_headers,
             stream=_AiohttpResponseStream(resp, gate),
-            request=request,
             extensions=extensions,
         )
+
+
+class PreparedRequest:
+    """A request for :meth:`AiohttpTransport.send_prepared`, in aiohttp's terms."""
+
+    __slots__ = (
+        "headers",
+        "method",
+        "pool_timeout",
+        "server_hostname",
+        "skip_auto_headers",
+        "timeout",
+        "url",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        headers: CIMultiDict[str],
+        skip_auto_headers: list[str] | None,
+        timeout: aiohttp.ClientTimeout,
+        pool_timeout: float | None,
+        server_hostname: str | None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.skip_auto_headers = skip_auto_headers
+        self.timeout = timeout
+        self.pool_timeout = pool_timeout
+        self.server_hostname = server_hostname
