@@ -15,9 +15,9 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
@@ -26,6 +26,9 @@ from ._groups import ClientGroups
 from ._logging import redact_url
 from ._portal import PortalThread
 from ._session import ApiKey, Session
+
+if TYPE_CHECKING:
+    from ._map import MapResult, SyncMap
 
 __all__ = ["OpenRouter"]
 
@@ -165,3 +168,40 @@ class OpenRouter(ClientGroups):
     def session(self) -> Session:
         """The Session behind ``async with`` (for ``map``, statistics, raw operations)."""
         return self._session_async()
+
+    # -- fan-out ---------------------------------------------------------------------------
+
+    def map(
+        self,
+        requests: Iterable[Any] | AsyncIterable[Any],
+        *,
+        call: Callable[[Session, Any], Awaitable[Any]] | None = None,
+        ordered: bool = False,
+        concurrency: int = 64,
+    ) -> SyncMap[Any]:
+        """:meth:`Session.map` for sync code: ``for result in client.map(requests): ...``.
+
+        The calls run in the portal thread's event loop (a sync ``requests`` iterable is read
+        there too: keep it non-blocking, e.g. a file or a generator). ``close()`` the
+        iterator, or use it in a ``with`` block, to cancel the calls left when you stop early.
+        """
+        from ._map import SyncMap, map_requests
+
+        portal_thread, session = self._sync()
+        results = map_requests(
+            session, requests, call=call, ordered=ordered, concurrency=concurrency
+        )
+        return SyncMap(results, portal_thread.portal)
+
+    def map_async(
+        self,
+        requests: Iterable[Any] | AsyncIterable[Any],
+        *,
+        call: Callable[[Session, Any], Awaitable[Any]] | None = None,
+        ordered: bool = False,
+        concurrency: int = 64,
+    ) -> AsyncIterator[MapResult[Any]]:
+        """:meth:`Session.map` on the client opened with ``async with``."""
+        return self._session_async().map(
+            requests, call=call, ordered=ordered, concurrency=concurrency
+        )

@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio
@@ -21,9 +22,27 @@ from .errors import APIConnectionError, APIStatusError, ChatError, OpenRouterErr
 if TYPE_CHECKING:
     import tenacity
 
-__all__ = ["call_with_retries", "is_retryable", "retry_after_failure", "retry_after_seconds"]
+__all__ = [
+    "RETRY_COUNTER",
+    "call_with_retries",
+    "is_retryable",
+    "retry_after_failure",
+    "retry_after_seconds",
+]
 
 T = TypeVar("T")
+
+#: Set by a caller that wants to know how many retries its calls made (``Session.map`` sets a
+#: fresh ``[0]`` in each worker task; context variables are per task on asyncio and trio).
+RETRY_COUNTER: ContextVar[list[int] | None] = ContextVar("openrouter_retries", default=None)
+
+
+def _count(on_retry: Callable[[], None] | None) -> None:
+    if on_retry is not None:
+        on_retry()
+    counter = RETRY_COUNTER.get()
+    if counter is not None:
+        counter[0] += 1
 
 
 def retry_after_seconds(error: BaseException) -> float | None:
@@ -126,8 +145,7 @@ async def retry_after_failure(
     import tenacity
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
-        if on_retry is not None:
-            on_retry()
+        _count(on_retry)
         if logger is not None:
             outcome = state.outcome
             error = outcome.exception() if outcome is not None else None
@@ -156,8 +174,7 @@ async def retry_after_failure(
     first_state.attempt_number = 1
     first_state.set_exception((type(first_error), first_error, first_error.__traceback__))
     delay = _wait(config)(first_state)
-    if on_retry is not None:
-        on_retry()
+    _count(on_retry)
     if logger is not None:
         logger.debug(
             "retrying after %s (attempt 1, waiting %.3fs)", type(first_error).__name__, delay

@@ -19,7 +19,7 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -50,6 +50,7 @@ from .errors import (
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
+    from ._map import MapResult
     from ._transports import PreparingTransport
     from .models import ChatRequest, ChatResult, ChatStreamChunk
 
@@ -579,6 +580,30 @@ class Session(SessionGroups):
             status,
             (time.perf_counter() - started) * 1000,
         )
+
+    # -- fan-out -----------------------------------------------------------------------------
+
+    def map(
+        self,
+        requests: Iterable[Any] | AsyncIterable[Any],
+        *,
+        call: Callable[[Session, Any], Awaitable[Any]] | None = None,
+        ordered: bool = False,
+        concurrency: int = 64,
+    ) -> AsyncIterator[MapResult[Any]]:
+        """Send many requests with at most ``concurrency`` in flight; yield a
+        :class:`MapResult` per request as each finishes (in input order with ``ordered=True``).
+
+        ``requests`` may be any iterable or async iterable, read lazily. By default each
+        request is a chat request (a :class:`ChatRequest` or a dict body) sent with
+        :meth:`send`; pass ``call=`` (``async (session, request) -> result``) for any other
+        operation. A failed call is a result with ``.error``, never the end of the map.
+        Leaving the loop early: ``aclose()`` the returned iterator (or let it be collected)
+        to cancel the calls in flight; cancelling the consumer cancels them too.
+        """
+        from ._map import map_requests
+
+        return map_requests(self, requests, call=call, ordered=ordered, concurrency=concurrency)
 
 
 def _has_error_field(response_type: object) -> bool:
