@@ -69,6 +69,12 @@ def _emulator(args: argparse.Namespace) -> int:
     from .emulator import main as emulator_main
 
     argv = ["--host", args.host, "--port", str(args.port)]
+    for option in ("seed", "faults", "fault_seed", "rate_limit_rpm", "rate_limit_concurrency"):
+        value = getattr(args, option)
+        if value is not None:
+            argv += [f"--{option.replace('_', '-')}", str(value)]
+    if args.strict_models:
+        argv.append("--strict-models")
     return emulator_main(argv) or 0
 
 
@@ -91,6 +97,20 @@ def _parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser("emulator", help="serve a local OpenRouter emulator")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8080)
+    emulator.add_argument(
+        "--seed", metavar="FILE", help="seed keys, credits and guardrails (JSON or YAML)"
+    )
+    emulator.add_argument(
+        "--faults", help="faults for every generation request (X-Emulator-Fault grammar)"
+    )
+    emulator.add_argument("--fault-seed", type=int, metavar="N", help="seed of random faults")
+    emulator.add_argument("--rate-limit-rpm", type=int, metavar="N", help="requests/min per key")
+    emulator.add_argument(
+        "--rate-limit-concurrency", type=int, metavar="N", help="concurrent requests per key"
+    )
+    emulator.add_argument(
+        "--strict-models", action="store_true", help="refuse models not in the catalogue"
+    )
     emulator.set_defaults(run=_emulator)
     return parser
 

@@ -14,7 +14,7 @@ import anyio.lowlevel
 import orjson
 
 from ._app import HTTPError, Request, Response, error_body, json_response, status_phrase
-from ._faults import FAULT_HEADER, Faults, FaultSyntaxError, parse_faults
+from ._faults import FAULT_HEADER, Faults, FaultSyntaxError, parse_fault_plan
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGES",
@@ -23,6 +23,7 @@ __all__ = [
     "complete_json",
     "error_metadata",
     "fault_prelude",
+    "malformed_event",
     "new_generation",
     "record_call",
     "request_faults",
@@ -68,17 +69,26 @@ def error_metadata(status: int, model: str | None) -> dict[str, Any] | None:
 
 
 def request_faults(request: Request) -> Faults:
-    """The request's ``X-Emulator-Fault`` header, parsed (400 on a syntax error)."""
+    """The faults of a generation request: ``EmulatorConfig.faults``, then the request's
+    ``X-Emulator-Fault`` header (400 on a syntax error), drawn with the app's generator."""
+    state = request.state
     try:
-        return parse_faults(request.headers.get(FAULT_HEADER))
+        plan = parse_fault_plan(request.headers.get(FAULT_HEADER))
     except FaultSyntaxError as exc:
         raise HTTPError(400, f"Invalid X-Emulator-Fault header: {exc}") from None
+    faults = (state.fault_plan + plan).draw(state.rng)
+    if faults.any:
+        state.stats.faulted += 1
+    return faults
 
 
 async def fault_prelude(request: Request, faults: Faults, model: str | None) -> None:
-    """``delay-ms``, then ``status``; and the key's spending limit (402)."""
+    """``delay-ms``, then ``drop-before-headers``, then ``status``; then the key's
+    spending limit and its guardrail's budget (402)."""
     if faults.delay_ms:
         await request.state.sleep(faults.delay_ms / 1000)
+    if faults.drop_before_headers:
+        await request.abort()
     if faults.status is not None:
         headers = [] if faults.retry_after is None else [("retry-after", faults.retry_after)]
         raise HTTPError(
@@ -90,6 +100,11 @@ async def fault_prelude(request: Request, faults: Faults, model: str | None) -> 
             headers=headers,
         )
     problem = request.state.store.limit_problem(request.key)
+    if problem is not None:
+        raise HTTPError(402, problem)
+    from ._routing import budget_problem
+
+    problem = budget_problem(request)
     if problem is not None:
         raise HTTPError(402, problem)
 
@@ -179,6 +194,8 @@ async def complete_json(
         await request.start_response(200, [("content-type", "application/json"), *headers])
         await state.sleep(faults.stall)
         return None
+    if faults.ttft_ms:
+        await state.sleep(faults.ttft_ms / 1000)
     if faults.token_delay_ms:
         await state.sleep(faults.token_delay_ms * n_pieces / 1000)
     if faults.mid_stream_error is not None:
@@ -186,6 +203,11 @@ async def complete_json(
         message = faults.message or "Provider disconnected"
         return json_response(error_body(code, message), 200, headers)
     data = orjson.dumps(body)
+    if faults.malformed_json is not None:
+        # A complete response whose JSON body is cut short.
+        return Response(
+            200, data[: len(data) // 2], [("content-type", "application/json"), *headers]
+        )
     if faults.drop is not None:
         await request.start_response(
             200,
@@ -222,6 +244,8 @@ async def run_stream(
             if not state.closing:
                 await request.end()
             return
+        if faults.ttft_ms:
+            await state.sleep(faults.ttft_ms / 1000)
         await produce()
     finally:
         stats.active_streams -= 1
@@ -231,6 +255,13 @@ async def run_stream(
             stats.streams_disconnected += 1
         else:  # the drop fault, or the server is shutting down (and may close connections)
             stats.streams_dropped += 1
+
+
+def malformed_event(event: bytes) -> bytes:
+    """A ``data:`` event whose JSON is cut short (from a well-formed ``event``)."""
+    start = event.find(b"data: ")
+    line = event[max(start, 0) :].split(b"\n", 1)[0]
+    return line[: max(len(b"data: {"), len(line) // 2)] + b"\n\n"
 
 
 def sse(data: Any) -> bytes:
@@ -276,6 +307,8 @@ async def stream_events(
             await flush()
             return  # dropped: the server is shutting down
         if faults.drop is not None and index >= faults.drop:
+            if faults.drop_mid_event:
+                batch.append(piece[: len(piece) // 2])
             await flush()
             return  # the server cuts the connection: the body was not ended
         if faults.mid_stream_error is not None and index >= faults.mid_stream_error:
@@ -285,6 +318,8 @@ async def stream_events(
         if index and delay:
             await flush()
             await state.sleep(delay)
+        if index == faults.malformed_json:
+            batch.append(malformed_event(piece))
         batch.append(piece)
         size += len(piece)
         if keepalive_every and index % keepalive_every == keepalive_every - 1:

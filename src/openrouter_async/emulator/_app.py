@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import sys
 import time
@@ -28,6 +29,7 @@ from ._state import ApiKey, Store
 
 __all__ = [
     "API_PREFIX",
+    "Aborted",
     "EmulatorApp",
     "EmulatorConfig",
     "EmulatorState",
@@ -82,6 +84,31 @@ class EmulatorConfig:
     #: Seed the state the product description's examples expect (see :mod:`._state`): two
     #: more keys, past generations and activity, a pending OAuth code.
     seed_examples: bool = True
+    #: A JSON or YAML file (YAML needs ``pyyaml``) of keys, credits and guardrails to seed
+    #: the account with (the format is described in :mod:`._seed`).
+    seed_file: str | os.PathLike[str] | None = None
+    #: The same as ``seed_file``, as Python data (applied after the file).
+    seed_data: Mapping[str, Any] | None = None
+    #: Faults applied to every generation request (chat, completions, responses,
+    #: embeddings), in the ``X-Emulator-Fault`` grammar, before the request's own header
+    #: (whose items override these; its ``none`` item clears them). With probabilities
+    #: (``;p=0.1``) this makes a soak test's background of failures.
+    faults: str | None = None
+    #: Seed of the generator that draws the faults with a probability: the same seed and the
+    #: same sequence of requests give the same faults (``None``: a random seed).
+    #: ``POST /_emulator/reset`` re-seeds it (with ``{"seed": n}`` or this seed).
+    fault_seed: int | None = None
+    #: Per-key limit on the generation requests in a window of ``rate_limit_window_s``
+    #: (requests per minute by default); ``None``: no limit (see :mod:`._limits`).
+    rate_limit_rpm: int | None = None
+    #: Per-key limit on concurrent generation requests (streams count until they end).
+    rate_limit_concurrency: int | None = None
+    #: The window of ``rate_limit_rpm``, in seconds.
+    rate_limit_window_s: float = 60.0
+    #: Refuse (400) a model the catalogue does not have, as OpenRouter does. ``False``: an
+    #: unknown model is served anyway (by the provider ``Emulator``), unless the request
+    #: names fallback ``models`` of which one is known.
+    strict_models: bool = False
 
 
 class HTTPError(Exception):
@@ -169,10 +196,17 @@ class EmulatorStats:
     #: SSE responses the emulator cut on purpose (``drop`` fault) or because it was shutting
     #: down.
     streams_dropped: int = 0
+    #: Requests refused with 429 by the rate limits (not by a ``status=429`` fault).
+    rate_limited: int = 0
+    #: Generation requests that got at least one fault (from the header or the config).
+    faulted: int = 0
+    #: Connections closed before any response (``drop-before-headers``).
+    connections_dropped: int = 0
 
     def reset(self) -> None:
         self.requests = self.errors = self.streams_started = 0
         self.streams_completed = self.streams_disconnected = self.streams_dropped = 0
+        self.rate_limited = self.faulted = self.connections_dropped = 0
 
     def snapshot(self) -> dict[str, int]:
         return {
@@ -184,6 +218,9 @@ class EmulatorStats:
             "streams_completed": self.streams_completed,
             "streams_disconnected": self.streams_disconnected,
             "streams_dropped": self.streams_dropped,
+            "rate_limited": self.rate_limited,
+            "faulted": self.faulted,
+            "connections_dropped": self.connections_dropped,
         }
 
 
@@ -201,6 +238,24 @@ class EmulatorState:
         self._spec_loaded = False
         #: The account: keys, generations, activity, guardrails, OAuth codes.
         self.store = Store.from_config(config)
+        from ._faults import FaultSyntaxError, parse_fault_plan
+        from ._limits import RateLimits
+
+        try:
+            #: ``config.faults``, parsed.
+            self.fault_plan = parse_fault_plan(config.faults)
+        except FaultSyntaxError as exc:
+            raise ValueError(f"EmulatorConfig.faults: {exc}") from None
+        #: Draws the faults that have a probability.
+        self.rng = random.Random(config.fault_seed)
+        #: Per-key rate limits.
+        self.limits = RateLimits(
+            config.rate_limit_rpm, config.rate_limit_concurrency, config.rate_limit_window_s
+        )
+
+    def reseed(self, seed: int | None = None) -> None:
+        """Restart the fault generator (with ``seed``, else ``config.fault_seed``)."""
+        self.rng = random.Random(self.config.fault_seed if seed is None else seed)
 
     def next_sequence(self) -> int:
         self._sequence += 1
@@ -270,6 +325,7 @@ class Request:
         "body",
         "complete",
         "disconnected",
+        "extra_headers",
         "headers",
         "key",
         "method",
@@ -312,6 +368,8 @@ class Request:
         #: The client went away before the response was complete.
         self.disconnected = False
         self.status = 0
+        #: Sent with the response, whatever it is (the rate limit headers).
+        self.extra_headers: list[tuple[str, str]] = []
 
     @property
     def config(self) -> EmulatorConfig:
@@ -358,7 +416,10 @@ class Request:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+                "headers": [
+                    (k.encode("latin-1"), v.encode("latin-1"))
+                    for k, v in (*headers, *self.extra_headers)
+                ],
             }
         )
 
@@ -371,6 +432,24 @@ class Request:
         self.complete = True
         await self._send({"type": "http.response.body", "body": data, "more_body": False})
 
+    async def abort(self) -> None:
+        """Close the connection now, without (the rest of) a response, then raise
+        :class:`Aborted`. Needs hypercorn's HTTP/1.1 protocol (the server of this package):
+        its stream object is the owner of the ASGI ``send`` callable."""
+        stream = getattr(self._send, "__self__", None)
+        send_event = getattr(stream, "send", None)
+        stream_id = getattr(stream, "stream_id", None)
+        if send_event is None or stream_id is None:
+            raise RuntimeError("this ASGI server cannot drop a connection on demand")
+        from hypercorn.protocol.events import StreamClosed
+
+        self.state.stats.connections_dropped += 1
+        # As when an app ends without ending its body: the server closes the connection.
+        # Shielded: closing tells our disconnect watcher, which cancels this handler.
+        with anyio.CancelScope(shield=True):
+            await send_event(StreamClosed(stream_id=stream_id))
+        raise Aborted
+
     async def respond(self, response: Response) -> None:
         headers = [*response.headers, ("content-length", str(len(response.body)))]
         await self.start_response(response.status, headers)
@@ -378,6 +457,10 @@ class Request:
 
 
 _UNPARSED: Any = object()
+
+
+class Aborted(Exception):
+    """Raised by :meth:`Request.abort` once the connection is closed: ends the handler."""
 
 
 @dataclass(frozen=True)
@@ -397,6 +480,8 @@ class Route:
     spec_path: str | None = None
     #: Applied to the parsed JSON body before validation and the handler (leniencies).
     normalize: Callable[[Any], Any] | None = field(default=None, compare=False)
+    #: Subject to the per-key rate limits (the generation routes).
+    limited: bool = False
 
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -427,14 +512,16 @@ class EmulatorApp:
         validate: bool = True,
         spec_path: str | None = None,
         normalize: Callable[[Any], Any] | None = None,
+        limited: bool = False,
     ) -> None:
         """Route ``method path`` (path relative to ``/api/v1``; ``{name}`` segments become
-        ``request.path_params["name"]``)."""
+        ``request.path_params["name"]``). ``limited``: subject to the rate limits."""
         method = method.upper()
         options: dict[str, Any] = {
             "validate": validate,
             "spec_path": spec_path,
             "normalize": normalize,
+            "limited": limited,
         }
         if _PARAM.search(path):
             parts = ["^"]
@@ -483,7 +570,7 @@ class EmulatorApp:
         )
         from ._chat import chat_completions
 
-        self.add_route("POST", "/chat/completions", chat_completions)
+        self.add_route("POST", "/chat/completions", chat_completions, limited=True)
         for module in (
             _completions,
             _responses,
@@ -624,9 +711,18 @@ class EmulatorApp:
     async def _handle(self, request: Request, route: Route) -> None:
         """Run the handler; turn :class:`HTTPError` (and any other exception) into an error
         response when the response has not started yet."""
+        release: Callable[[], None] | None = None
         try:
             if route.auth:
                 self._authenticate(request)
+            limits = self.state.limits
+            if route.limited and limits.enabled:
+                key = request.key.hash if request.key is not None else ""
+                try:
+                    request.extra_headers, release = limits.admit(key)
+                except HTTPError:
+                    self.state.stats.rate_limited += 1
+                    raise
             if route.normalize is not None and request.body:
                 request.replace_json(route.normalize(request.json()))
             if route.validate and self.config.validate_requests:
@@ -637,11 +733,16 @@ class EmulatorApp:
         except HTTPError as error:
             if not request.started:
                 await request.respond(error.response())
+        except Aborted:
+            pass  # the connection is closed: nothing more to send
         except Exception:
             logger.exception("emulator: error in %s %s", request.method, request.path)
             if not request.started:
                 await request.respond(error_response(500, "Internal Server Error"))
             # Otherwise the server cuts the connection: the body was not ended.
+        finally:
+            if release is not None:
+                release()
 
     def _authenticate(self, request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -705,7 +806,14 @@ async def _stats(request: Request) -> Response:
 
 
 async def _reset(request: Request) -> Response:
+    seed: int | None = None
+    if request.body.strip():
+        body = request.json_object()
+        seed = body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise HTTPError(400, "Invalid parameter seed: an integer")
     request.state.stats.reset()
+    request.state.reseed(seed)
     return json_response(_stats_body(request))
 
 

@@ -7,11 +7,14 @@ The answer depends only on the request:
   built from the tool's required parameters (``{"location": "Paris"}`` for a ``location``
   string), ``finish_reason: "tool_calls"``, ``content: null``;
 * last message from a tool: ``"The <name> tool returned: <result>"``;
-* ``response_format`` ``json_object``: ``{"answer": "<echo>"}``; ``json_schema``: an instance
-  of the schema (every property filled in);
+* ``response_format`` ``json_object``: ``{"answer": "<echo>"}``; ``json_schema``: a JSON
+  document valid against the schema, every property filled in (:mod:`._instances`);
 * otherwise an echo of the last user message, cycled word by word to N tokens: N is the
   ``tokens`` fault, else ``max_completion_tokens`` / ``max_tokens`` (capped), else
   ``config.default_tokens``.
+
+The model and the provider that serve the request (the ``models`` fallbacks, the
+``provider`` preferences, the key's guardrail) are chosen by :mod:`._routing`.
 
 A ``max_tokens`` smaller than the natural length of a fixed answer (tool result, JSON, the
 ``tokens`` fault) truncates it with ``finish_reason: "length"``. The streamed chunks of an
@@ -20,7 +23,6 @@ answer concatenate to exactly the non-streamed content.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,14 +38,17 @@ from ._answer import (
     delivered,
     error_200,
     fault_prelude,
+    malformed_event,
     new_generation,
     record_call,
     request_faults,
     run_stream,
 )
 from ._app import EmulatorConfig, HTTPError, Request, Response
-from ._catalogue import price_of, provider_of
+from ._catalogue import price_of
 from ._faults import Faults
+from ._instances import example_value
+from ._routing import route
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGES",
@@ -91,101 +96,6 @@ def _positive_int(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     return None
-
-
-_STRING_EXAMPLES = (
-    ("location", "Paris"),
-    ("city", "Paris"),
-    ("country", "France"),
-    ("email", "ada@example.com"),
-    ("url", "https://example.com"),
-    ("timezone", "Europe/Paris"),
-    ("language", "en"),
-    ("unit", "celsius"),
-    ("date", "2024-01-01"),
-    ("query", "OpenRouter"),
-    ("name", "Ada Lovelace"),
-)
-_FORMAT_EXAMPLES = {
-    "date": "2024-01-01",
-    "date-time": "2024-01-01T00:00:00Z",
-    "time": "00:00:00Z",
-    "email": "ada@example.com",
-    "uri": "https://example.com",
-    "uuid": "00000000-0000-4000-8000-000000000000",
-}
-
-
-def example_value(schema: Any, name: str = "", *, all_properties: bool, depth: int = 0) -> Any:
-    """A deterministic, plausible instance of a JSON schema (``const``, ``enum``,
-    ``default`` and ``examples`` first; objects get their required properties, or all of
-    them with ``all_properties``)."""
-    if not isinstance(schema, dict) or depth > 8:
-        return "example"
-    if "const" in schema:
-        return schema["const"]
-    for key in ("enum", "examples"):
-        values = schema.get(key)
-        if isinstance(values, list) and values:
-            return values[0]
-    if "default" in schema:
-        return schema["default"]
-    for key in ("anyOf", "oneOf", "allOf"):
-        options = schema.get(key)
-        if isinstance(options, list) and options:
-            usable = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
-            return example_value(
-                (usable or options)[0], name, all_properties=all_properties, depth=depth + 1
-            )
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kinds = [k for k in kind if k != "null"]
-        kind = kinds[0] if kinds else "null"
-    if kind is None:
-        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
-    if kind == "object":
-        properties = schema.get("properties")
-        properties = properties if isinstance(properties, dict) else {}
-        required = schema.get("required")
-        if all_properties:
-            names = list(properties)
-            names += [n for n in required or () if isinstance(n, str) and n not in properties]
-        else:
-            names = [n for n in required or () if isinstance(n, str)]
-        return {
-            key: example_value(
-                properties.get(key, {}), key, all_properties=all_properties, depth=depth + 1
-            )
-            for key in names
-        }
-    if kind == "array":
-        count = schema.get("minItems")
-        count = min(count, 3) if isinstance(count, int) and count > 1 else 1
-        item = schema.get("items", {})
-        return [
-            example_value(item, name, all_properties=all_properties, depth=depth + 1)
-            for _ in range(count)
-        ]
-    if kind in ("integer", "number"):
-        value: float = 1 if kind == "integer" else 1.5
-        low, high = schema.get("minimum"), schema.get("maximum")
-        if isinstance(low, (int, float)) and value < low:
-            value = math.ceil(low) if kind == "integer" else low
-        if isinstance(high, (int, float)) and value > high:
-            value = math.floor(high) if kind == "integer" else high
-        return int(value) if kind == "integer" else value
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    fmt = schema.get("format")
-    if isinstance(fmt, str) and fmt in _FORMAT_EXAMPLES:
-        return _FORMAT_EXAMPLES[fmt]
-    lowered = name.lower()
-    for key, example in _STRING_EXAMPLES:
-        if key in lowered:
-            return example
-    return f"example {name}" if name else "example"
 
 
 def _split(text: str, size: int = 8) -> list[str]:
@@ -329,12 +239,8 @@ async def chat_completions(request: Request) -> Response | None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise HTTPError(400, "Missing required parameter: messages (a non-empty array)")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        models = body.get("models")
-        model = models[0] if isinstance(models, list) and models else config.default_model
-        if not isinstance(model, str) or not model:
-            raise HTTPError(400, "Missing required parameter: model")
+    routing = route(request, body, default_model=config.default_model)
+    model, provider = routing.model, routing.provider
 
     await fault_prelude(request, faults, model)
     generation_id, created, sequence = new_generation(request)
@@ -362,20 +268,25 @@ async def chat_completions(request: Request) -> Response | None:
         finish_reason=plan.finish_reason if sent == len(plan.pieces) else "error",
         streamed=stream,
         faults=faults,
+        provider_name=provider,
         body=body,
     )
     if stream:
 
         async def produce() -> None:
-            await _stream_answer(request, plan, faults, generation_id, created, model, config)
+            await _stream_answer(
+                request, plan, faults, generation_id, created, model, provider, config
+            )
 
         await run_stream(request, faults, headers, produce)
         return None
-    result = _result(plan, generation_id, created, model)
+    result = _result(plan, generation_id, created, model, provider)
     return await complete_json(request, faults, result, len(plan.pieces), headers)
 
 
-def _result(plan: Plan, generation_id: str, created: int, model: str) -> dict[str, Any]:
+def _result(
+    plan: Plan, generation_id: str, created: int, model: str, provider: str
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": plan.content}
     if plan.tool_call is not None:
         message["tool_calls"] = [plan.tool_call]
@@ -383,7 +294,7 @@ def _result(plan: Plan, generation_id: str, created: int, model: str) -> dict[st
     message["reasoning"] = None
     return {
         "id": generation_id,
-        "provider": provider_of(model),
+        "provider": provider,
         "model": model,
         "object": "chat.completion",
         "created": created,
@@ -407,12 +318,13 @@ async def _stream_answer(
     generation_id: str,
     created: int,
     model: str,
+    provider: str,
     config: EmulatorConfig,
 ) -> None:
     state = request.state
     head = {
         "id": generation_id,
-        "provider": provider_of(model),
+        "provider": provider,
         "model": model,
         "object": "chat.completion.chunk",
         "created": created,
@@ -432,6 +344,12 @@ async def _stream_answer(
         suffix = b'}}]},"finish_reason":null,"native_finish_reason":null}]}\n\n'
     prefix = b"data: " + prefix
     encoded: dict[str, bytes] = {}
+
+    def _content_chunk(piece: str) -> bytes:
+        token = encoded.get(piece)
+        if token is None:
+            token = encoded[piece] = orjson.dumps(piece)
+        return prefix + token + suffix
 
     delay = faults.token_delay_ms / 1000
     keepalive_every = config.keepalive_every
@@ -455,6 +373,8 @@ async def _stream_answer(
             await flush()
             return  # dropped: the server is shutting down
         if faults.drop is not None and index >= faults.drop:
+            if faults.drop_mid_event:
+                batch.append(_content_chunk(piece)[: len(prefix) // 2])
             await flush()
             return  # the server cuts the connection: the body was not ended
         if faults.mid_stream_error is not None and index >= faults.mid_stream_error:
@@ -499,10 +419,9 @@ async def _stream_answer(
                     ]
                 )
         else:
-            token = encoded.get(piece)
-            if token is None:
-                token = encoded[piece] = orjson.dumps(piece)
-            data = prefix + token + suffix
+            data = _content_chunk(piece)
+        if index == faults.malformed_json:
+            batch.append(malformed_event(data))
         batch.append(data)
         batch_size += len(data)
         if keepalive_every and index % keepalive_every == keepalive_every - 1:

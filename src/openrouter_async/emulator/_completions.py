@@ -27,8 +27,9 @@ from ._answer import (
     stream_events,
 )
 from ._app import HTTPError, Request, Response
-from ._catalogue import price_of, provider_of
+from ._catalogue import price_of
 from ._chat import Plan, plan_completion, usage
+from ._routing import route
 
 __all__ = ["completions", "register"]
 
@@ -89,13 +90,13 @@ def _cut_at_stop(plan: Plan, stops: list[str]) -> Plan:
     return Plan(pieces, "stop", plan.prompt_tokens)
 
 
-def _head(generation_id: str, created: int, model: str) -> dict[str, Any]:
+def _head(generation_id: str, created: int, model: str, provider: str) -> dict[str, Any]:
     return {
         "id": generation_id,
         "object": "text_completion",
         "created": created,
         "model": model,
-        "provider": provider_of(model),
+        "provider": provider,
     }
 
 
@@ -125,12 +126,8 @@ async def completions(request: Request) -> Response | None:
         raise HTTPError(400, "Invalid parameter max_tokens: a positive integer")
     if "stream" in body and not isinstance(body["stream"], bool):
         raise HTTPError(400, "Invalid parameter stream: a boolean")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        models = body.get("models")
-        model = models[0] if isinstance(models, list) and models else config.default_model
-        if not isinstance(model, str) or not model:
-            raise HTTPError(400, "Missing required parameter: model")
+    routing = route(request, body, default_model=config.default_model)
+    model, provider = routing.model, routing.provider
 
     await fault_prelude(request, faults, model)
     generation_id, created, sequence = new_generation(request)
@@ -166,9 +163,10 @@ async def completions(request: Request) -> Response | None:
         finish_reason=plans[0].finish_reason if sent == planned else "error",
         streamed=stream,
         faults=faults,
+        provider_name=provider,
         body=body,
     )
-    head = _head(generation_id, created, model)
+    head = _head(generation_id, created, model, provider)
     if not stream:
         result = {
             **head,
@@ -217,4 +215,4 @@ async def completions(request: Request) -> Response | None:
 
 
 def register(app: Any) -> None:
-    app.add_route("POST", "/completions", completions)
+    app.add_route("POST", "/completions", completions, limited=True)

@@ -18,14 +18,16 @@ import struct
 from typing import Any
 
 from ._answer import (
+    complete_json,
     error_200,
     fault_prelude,
     new_generation,
     record_call,
     request_faults,
 )
-from ._app import HTTPError, Request, Response, json_response
-from ._catalogue import find_model, price_of, provider_of
+from ._app import HTTPError, Request, Response
+from ._catalogue import find_model, price_of
+from ._routing import route
 
 __all__ = ["embed", "embeddings", "register"]
 
@@ -77,11 +79,20 @@ async def embeddings(request: Request) -> Response | None:
     model_id = body.get("model")
     if not isinstance(model_id, str) or not model_id:
         raise HTTPError(400, "Missing required parameter: model")
-    model = find_model(model_id)
-    if model is None:
+    if find_model(model_id) is None:
         raise HTTPError(404, f"Model {model_id} not found")
-    if model.dimensions is None:
-        raise HTTPError(400, f"Model {model_id} does not support embeddings")
+    routing = route(
+        request,
+        body,
+        require=lambda entry: (
+            None
+            if entry.dimensions is not None
+            else f"Model {entry.id} does not support embeddings"
+        ),
+    )
+    model = routing.entry
+    assert model is not None and model.dimensions is not None
+    model_id = routing.model
     texts = _texts(body.get("input"))
     dimensions = model.dimensions
     wanted = body.get("dimensions")
@@ -126,7 +137,7 @@ async def embeddings(request: Request) -> Response | None:
         finish_reason=None,
         streamed=False,
         faults=faults,
-        provider_name=provider_of(model.id),
+        provider_name=routing.provider,
         body=body,
     )
     result = {
@@ -141,8 +152,8 @@ async def embeddings(request: Request) -> Response | None:
             "is_byok": False,
         },
     }
-    return json_response(result, headers=headers)
+    return await complete_json(request, faults, result, len(texts), headers)
 
 
 def register(app: Any) -> None:
-    app.add_route("POST", "/embeddings", embeddings)
+    app.add_route("POST", "/embeddings", embeddings, limited=True)

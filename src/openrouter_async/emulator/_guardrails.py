@@ -14,7 +14,7 @@ from typing import Any
 from ._app import HTTPError, Request, Response, json_response
 from ._state import DEFAULT_WORKSPACE_ID, ORGANIZATION_ID, USER_ID, iso_time, new_uuid
 
-__all__ = ["register"]
+__all__ = ["new_guardrail", "register"]
 
 _INTERVALS = (None, "daily", "weekly", "monthly")
 _LISTS = ("allowed_providers", "ignored_providers", "allowed_models", "ignored_models")
@@ -141,12 +141,12 @@ async def list_guardrails(request: Request) -> Response:
     return json_response(_page(request, items))
 
 
-async def create_guardrail(request: Request) -> Response:
-    body = request.json_object()
+def new_guardrail(body: dict[str, Any], guardrail_id: str | None = None) -> dict[str, Any]:
+    """A guardrail built from a create body (:class:`HTTPError` 400 when it is not valid)."""
     if not isinstance(body.get("name"), str):
         raise HTTPError(400, "Missing required parameter: name")
     guardrail: dict[str, Any] = {
-        "id": new_uuid(),
+        "id": guardrail_id or new_uuid(),
         "name": "",
         "description": None,
         "limit_usd": None,
@@ -163,6 +163,11 @@ async def create_guardrail(request: Request) -> Response:
         "updated_at": None,
     }
     _apply(guardrail, body)
+    return guardrail
+
+
+async def create_guardrail(request: Request) -> Response:
+    guardrail = new_guardrail(request.json_object())
     request.state.store.guardrails[guardrail["id"]] = guardrail
     return json_response({"data": guardrail}, 201)
 
@@ -212,18 +217,8 @@ async def assign_keys(request: Request) -> Response:
         raise HTTPError(404, f"API key not found: {unknown[0]}")
     assigned = 0
     for digest in hashes:
-        if (guardrail_id, digest) in store.key_assignments:
-            continue
-        for pair in [pair for pair in store.key_assignments if pair[1] == digest]:
-            del store.key_assignments[pair]  # a key holds at most one guardrail
-        store.key_assignments[(guardrail_id, digest)] = {
-            "id": new_uuid(),
-            "key_hash": digest,
-            "guardrail_id": guardrail_id,
-            "assigned_by": _assigned_by(request),
-            "created_at": iso_time(),
-        }
-        assigned += 1
+        if store.assign_guardrail(guardrail_id, digest, assigned_by=_assigned_by(request)):
+            assigned += 1
     return json_response({"assigned_count": assigned})
 
 

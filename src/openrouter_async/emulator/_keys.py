@@ -125,7 +125,11 @@ async def delete_key(request: Request) -> Response:
 
 async def current_key(request: Request) -> Response:
     assert request.key is not None
-    return json_response({"data": request.key.current()})
+    data = request.key.current()
+    rate_limit = request.state.limits.key_rate_limit()
+    if rate_limit is not None:
+        data["rate_limit"] = {**data["rate_limit"], **rate_limit}
+    return json_response({"data": data})
 
 
 def register(app: Any) -> None:

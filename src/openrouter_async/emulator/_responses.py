@@ -40,6 +40,7 @@ from ._answer import (
 from ._app import HTTPError, Request, Response
 from ._catalogue import price_of
 from ._chat import Plan, plan_completion
+from ._routing import route
 
 __all__ = ["normalize_request", "register", "responses"]
 
@@ -458,12 +459,8 @@ async def responses(request: Request) -> Response | None:
     messages = _messages(body)
     if "stream" in body and not isinstance(body["stream"], bool):
         raise HTTPError(400, "Invalid parameter stream: a boolean")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        models = body.get("models")
-        model = models[0] if isinstance(models, list) and models else config.default_model
-        if not isinstance(model, str) or not model:
-            raise HTTPError(400, "Missing required parameter: model")
+    routing = route(request, body, default_model=config.default_model)
+    model, provider = routing.model, routing.provider
 
     await fault_prelude(request, faults, model)
     generation_id, created, sequence = new_generation(request)
@@ -495,6 +492,7 @@ async def responses(request: Request) -> Response | None:
         finish_reason=plan.finish_reason if sent == len(plan.pieces) else "error",
         streamed=stream,
         faults=faults,
+        provider_name=provider,
         body=body,
     )
     if not stream:
@@ -509,4 +507,4 @@ async def responses(request: Request) -> Response | None:
 
 
 def register(app: Any) -> None:
-    app.add_route("POST", "/responses", responses, normalize=normalize_request)
+    app.add_route("POST", "/responses", responses, normalize=normalize_request, limited=True)

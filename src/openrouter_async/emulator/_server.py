@@ -21,13 +21,15 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
+import anyio.lowlevel
 
 from ._app import API_PREFIX, EmulatorApp, EmulatorConfig
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
     from hypercorn.config import Config
 
-__all__ = ["main", "run_emulator", "serve_in_thread"]
+__all__ = ["main", "run_emulator", "serve", "serve_in_thread"]
 
 Backend = Literal["asyncio", "trio"]
 
@@ -219,18 +221,29 @@ def serve_in_thread(
 
 
 @asynccontextmanager
-async def run_emulator(
+async def serve(
     config: EmulatorConfig | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 0,
     app: EmulatorApp | None = None,
+    task_group: TaskGroup | None = None,
 ) -> AsyncIterator[str]:
-    """Serve the emulator in the current event loop (asyncio or trio, detected), in a task
-    group of its own inside the caller's task, for the duration of the ``async with`` block.
+    """Serve the emulator with hypercorn in the current event loop (asyncio or trio,
+    detected), for the duration of the ``async with`` block::
 
-    Yields the base URL once the server is ready; on exit, shuts it down gracefully and waits
-    for it to stop.
+        async with serve() as base_url:              # a task group of its own
+            ...
+        async with anyio.create_task_group() as tg:
+            async with serve(task_group=tg) as base_url:  # the server task runs in tg
+                ...
+
+    Yields the base URL (``http://127.0.0.1:<port>/api/v1``) once the server accepts
+    connections; on exit, shuts it down gracefully (open streams are ended within ~50 ms)
+    and waits until its task has ended: nothing is left running. An exception of the block
+    propagates as is (not wrapped in an exception group); a failure of the server cancels
+    the block (it is a task of the task group) and propagates. Pass ``app`` (from
+    :func:`create_app`) to keep a handle on its state.
     """
     served = app if app is not None else EmulatorApp(config)
     backend = _current_backend()
@@ -239,24 +252,83 @@ async def run_emulator(
     fd = sock.detach()
     stop = anyio.Event()
     ready = anyio.Event()
-    failure: Exception | None = None
+    stopped = anyio.Event()
+
+    async def run() -> None:
+        # Cancelling hypercorn (on asyncio) skips its shutdown, leaving the listening socket
+        # open: the server runs shielded, and a cancellation asks it to stop instead.
+        done = anyio.Event()
+
+        async def shielded() -> None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await _serve(served, fd, stop.wait, backend)
+                finally:
+                    done.set()
+
+        try:
+            async with anyio.create_task_group() as inner:
+                inner.start_soon(shielded)
+                try:
+                    await done.wait()
+                finally:
+                    stop.set()
+                    with anyio.CancelScope(shield=True):
+                        await done.wait()
+        finally:
+            stopped.set()
+            ready.set()
+
     served.add_startup_hook(ready.set)
     try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_serve, served, fd, stop.wait, backend)
-            await ready.wait()
+        if task_group is None:
+            failure: Exception | None = None
+            async with anyio.create_task_group() as own:
+                own.start_soon(run, name=f"openrouter-emulator:{url}")
+                await ready.wait()
+                try:
+                    if stopped.is_set():
+                        await anyio.lowlevel.checkpoint()  # its failure cancels us first
+                        raise RuntimeError("the emulator stopped before it was ready")
+                    yield url
+                except Exception as exc:
+                    # Re-raised below, after a graceful shutdown, rather than wrapped in an
+                    # exception group by the task group.
+                    failure = exc
+                finally:
+                    stop.set()
+            if failure is not None:
+                raise failure
+        else:
+            task_group.start_soon(run, name=f"openrouter-emulator:{url}")
             try:
+                await ready.wait()
+                if stopped.is_set():
+                    await anyio.lowlevel.checkpoint()  # its failure cancels us first
+                    raise RuntimeError("the emulator stopped before it was ready")
                 yield url
-            except Exception as exc:
-                # Re-raised below, after a graceful shutdown, rather than wrapped in an
-                # exception group by the task group.
-                failure = exc
             finally:
                 stop.set()
+                # Wait for the server task even when the block was cancelled: leaving the
+                # block means the server is gone.
+                with anyio.CancelScope(shield=True):
+                    with anyio.move_on_after(30):
+                        await stopped.wait()
     finally:
         served.remove_startup_hook(ready.set)
-    if failure is not None:
-        raise failure
+
+
+@asynccontextmanager
+async def run_emulator(
+    config: EmulatorConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    app: EmulatorApp | None = None,
+) -> AsyncIterator[str]:
+    """:func:`serve` in a task group of its own (the original name)."""
+    async with serve(config, host=host, port=port, app=app) as url:
+        yield url
 
 
 async def _wait_for_signal() -> None:
@@ -266,6 +338,51 @@ async def _wait_for_signal() -> None:
                 return
     except NotImplementedError:  # asyncio on Windows: Ctrl-C raises KeyboardInterrupt
         await anyio.sleep_forever()
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """The command-line options of the behaviours (shared with ``openrouter-async
+    emulator``)."""
+    parser.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="seed keys, credits and guardrails from a JSON or YAML file",
+    )
+    parser.add_argument(
+        "--faults",
+        metavar="FAULTS",
+        help="faults for every generation request (X-Emulator-Fault grammar, e.g. "
+        "'status=503;p=0.05,drop=3;p=0.01')",
+    )
+    parser.add_argument(
+        "--fault-seed", type=int, metavar="N", help="seed of the random faults (reproducible)"
+    )
+    parser.add_argument(
+        "--rate-limit-rpm", type=int, metavar="N", help="per-key generation requests per minute"
+    )
+    parser.add_argument(
+        "--rate-limit-concurrency",
+        type=int,
+        metavar="N",
+        help="per-key concurrent generation requests",
+    )
+    parser.add_argument(
+        "--strict-models",
+        action="store_true",
+        help="refuse models the catalogue does not have (400), as OpenRouter does",
+    )
+
+
+def config_from_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`EmulatorConfig` fields given by :func:`add_config_options`' options."""
+    return {
+        "seed_file": getattr(args, "seed", None),
+        "faults": getattr(args, "faults", None),
+        "fault_seed": getattr(args, "fault_seed", None),
+        "rate_limit_rpm": getattr(args, "rate_limit_rpm", None),
+        "rate_limit_concurrency": getattr(args, "rate_limit_concurrency", None),
+        "strict_models": bool(getattr(args, "strict_models", False)),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -290,15 +407,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--spec-path", help="the OpenRouter OpenAPI spec (YAML)")
     parser.add_argument("--default-model", help="model used when a request names none")
+    add_config_options(parser)
     args = parser.parse_args(argv)
 
-    config = EmulatorConfig(
-        api_keys=set(args.api_key) if args.api_key else None,
-        validate_requests=args.validate_requests,
-        spec_path=args.spec_path,
-        default_model=args.default_model,
-    )
-    app = EmulatorApp(config)
+    try:
+        config = EmulatorConfig(
+            api_keys=set(args.api_key) if args.api_key else None,
+            validate_requests=args.validate_requests,
+            spec_path=args.spec_path,
+            default_model=args.default_model,
+            **config_from_options(args),
+        )
+        app = EmulatorApp(config)
+    except (OSError, ValueError) as exc:
+        print(f"openrouter-async emulator: {exc}", file=sys.stderr)
+        return 2
     try:
         sock = _bind(args.host, args.port)
     except OSError as exc:

@@ -27,6 +27,7 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -264,6 +265,12 @@ class Store:
             store.add_key(secret, name="Default key", created_at="2025-01-01T00:00:00Z")
         if config.seed_examples:
             store._seed()
+        if config.seed_file is not None:
+            from ._seed import load_seed_file
+
+            store.seed(load_seed_file(config.seed_file))
+        if config.seed_data is not None:
+            store.seed(config.seed_data)
         return store
 
     # -- keys --------------------------------------------------------------------------------
@@ -324,6 +331,40 @@ class Store:
         if key.expired:
             return "API key has expired"
         return key
+
+    def assign_guardrail(
+        self, guardrail_id: str, digest: str, *, assigned_by: str = USER_ID
+    ) -> bool:
+        """Assign a guardrail to a key (replacing the key's previous one); ``False`` if it
+        was assigned already."""
+        if (guardrail_id, digest) in self.key_assignments:
+            return False
+        for pair in [pair for pair in self.key_assignments if pair[1] == digest]:
+            del self.key_assignments[pair]  # a key holds at most one guardrail
+        self.key_assignments[(guardrail_id, digest)] = {
+            "id": new_uuid(),
+            "key_hash": digest,
+            "guardrail_id": guardrail_id,
+            "assigned_by": assigned_by,
+            "created_at": iso_time(),
+        }
+        return True
+
+    def seed(self, data: Mapping[str, Any]) -> None:
+        """Add keys, credits and guardrails (the format of :mod:`._seed`); ``ValueError``
+        when the data does not follow it."""
+        from ._seed import apply_seed
+
+        apply_seed(self, data)
+
+    def guardrail_of(self, key: ApiKey | None) -> dict[str, Any] | None:
+        """The guardrail assigned to a key directly (a key holds at most one), or ``None``."""
+        if key is None:
+            return None
+        for guardrail_id, digest in self.key_assignments:
+            if digest == key.hash:
+                return self.guardrails.get(guardrail_id)
+        return None
 
     # -- spending ----------------------------------------------------------------------------
 
