@@ -55,6 +55,10 @@ class OpenRouter(ClientGroups):
         async_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         backend: Literal["asyncio", "trio"] = "asyncio",
+        max_concurrency: int | None = None,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        adaptive_concurrency: bool = True,
     ) -> None:
         self._options: dict[str, Any] = dict(
             api_key=api_key,
@@ -69,6 +73,10 @@ class OpenRouter(ClientGroups):
             max_connections=max_connections,
             client=async_client,
             transport=transport,
+            max_concurrency=max_concurrency,
+            rpm=rpm,
+            tpm=tpm,
+            adaptive_concurrency=adaptive_concurrency,
         )
         # Fail on bad options now, in the caller's thread, not later inside the portal.
         probe = Session(**self._options)

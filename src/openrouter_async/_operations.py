@@ -358,7 +358,8 @@ async def _exchange(
         )
         if prepared.form is not None:
             request = _with_form(request, *prepared.form)
-        response = await session._open(request, timeouts.read)
+        async with session._gate():
+            response = await session._open(request, timeouts.read)
         if op.kind == "binary":
             return BinaryResponse(response, idle_timeout=timeouts.stream_idle)
         try:

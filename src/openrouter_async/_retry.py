@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
@@ -27,6 +27,7 @@ __all__ = [
     "call_with_retries",
     "is_retryable",
     "retry_after_failure",
+    "retry_after_from_headers",
     "retry_after_seconds",
 ]
 
@@ -47,7 +48,11 @@ def _count(on_retry: Callable[[], None] | None) -> None:
 
 def retry_after_seconds(error: BaseException) -> float | None:
     """The server's demanded wait (``retry-after-ms``, then ``Retry-After`` seconds or date)."""
-    headers = getattr(error, "headers", None)
+    return retry_after_from_headers(getattr(error, "headers", None))
+
+
+def retry_after_from_headers(headers: Any) -> float | None:
+    """``retry-after-ms``, then ``Retry-After`` (seconds or an HTTP date), from headers."""
     if headers is None:
         return None
     raw_ms = headers.get("retry-after-ms")

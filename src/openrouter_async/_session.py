@@ -32,13 +32,20 @@ import sniffio
 from . import _convert
 from ._config import DEFAULT_RETRY_CONFIG, RetryConfig, Timeouts
 from ._groups import SessionGroups
+from ._limiter import Limiter, estimate_tokens, used_tokens
 from ._logging import debug_logger_from_env, redact_url
-from ._retry import call_with_retries, is_retryable, retry_after_failure
+from ._retry import (
+    call_with_retries,
+    is_retryable,
+    retry_after_failure,
+    retry_after_from_headers,
+)
 from ._sse import ServerSentEvent
 from ._streams import AsyncStream
 from ._transport_errors import translate_transport_error
 from ._version import __version__
 from .errors import (
+    APIStatusError,
     ChatError,
     ErrorDetails,
     OpenRouterError,
@@ -80,6 +87,11 @@ class Session(SessionGroups):
     ``x_open_router_title``). ``client=`` takes your own ``httpx.AsyncClient`` (then its pool,
     timeouts and transport are yours; we only add our headers per request) and ``transport=``
     your own httpx transport; otherwise the fastest transport for the running backend is used.
+
+    Rate limits (``session.limiter``, see ``_limiter.py``): ``max_concurrency`` caps the calls
+    in flight (adapted down on 429s and back up while calls succeed, unless
+    ``adaptive_concurrency=False``), ``rpm`` / ``tpm`` pace requests and tokens per minute.
+    Whatever is configured, a 429 makes every call of the Session wait out its Retry-After.
     """
 
     def __init__(
@@ -100,6 +112,10 @@ class Session(SessionGroups):
         keepalive_expiry: float = 30.0,
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_concurrency: int | None = None,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        adaptive_concurrency: bool = True,
     ) -> None:
         if base_url is not None and server_url is not None and base_url != server_url:
             raise ValueError("give base_url or server_url, not both")
@@ -130,6 +146,14 @@ class Session(SessionGroups):
         self._prepared: dict[tuple[str, str, bool], Any] = {}
         self._request_headers: httpx.Headers | None = None
         self._urls: dict[str, httpx.URL] = {}
+        #: the rate-limit-aware gate every call passes (see _limiter.py); with no cap, rpm or
+        #: tpm it only keeps the global cool-down after a 429
+        self.limiter = Limiter(
+            max_concurrency=max_concurrency,
+            rpm=rpm,
+            tpm=tpm,
+            adaptive=adaptive_concurrency,
+        )
         self._groups: dict[str, Any] = {}  # session.<group> objects, built on first use
         self._timeout_extension: dict[str, float | None] = {}
         self._task_group: TaskGroup | None = None
@@ -363,7 +387,9 @@ class Session(SessionGroups):
             request = await self._build_request(
                 method, path, body, params, http_headers, accept="text/event-stream"
             )
-            response = await self._open(request, idle)
+            # A stream passes the gate like any call; it holds its slot until the headers.
+            async with self._gate():
+                response = await self._open(request, idle)
             return AsyncStream(response, parse_event, idle_timeout=idle, sentinel=sentinel)
 
         if not config.enabled:
@@ -373,6 +399,37 @@ class Session(SessionGroups):
         )
 
     # -- the wire --------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _gate(self) -> AsyncIterator[None]:
+        """Pass the rate-limit gate for one exchange that is not a JSON call (streams,
+        uploads, downloads): wait out a cool-down, take a slot and the buckets' tokens,
+        and account for the answer (a 429 starts the global cool-down)."""
+        limiter = self.limiter
+        if not (limiter.gated or limiter.cooling):
+            try:
+                yield
+            except APIStatusError as error:
+                if error.status_code == 429:
+                    limiter.on_rate_limited(retry_after_from_headers(error.headers))
+                raise
+            return
+        permit = await limiter.acquire()
+        status: int | None = None
+        headers: Any = None
+        try:
+            yield
+            status = 200
+        except APIStatusError as error:
+            status, headers = error.status_code, error.headers
+            raise
+        finally:
+            limiter.release(
+                permit,
+                status=status,
+                headers=headers,
+                retry_after=retry_after_from_headers(headers) if status == 429 else None,
+            )
 
     def _deadline(self, seconds: float) -> AbstractAsyncContextManager[Any]:
         """A whole-call deadline raising TimeoutError. On asyncio (3.11+) the loop's own
@@ -473,52 +530,80 @@ class Session(SessionGroups):
         prepared (once per method and path): no httpx.Request per call, whose objects would
         stay alive, and be walked by the cyclic GC, for as long as the call waits.
         """
-        preparing = self._preparing
-        if self._transport is None or self._dynamic_auth or params or http_headers:
-            preparing = None  # closed (the usual path says so), or headers or a query per call
-        request: httpx.Request | None = None
-        prepared: Any = None
-        if preparing is None:
-            request = await self._build_request(method, path, body, params, http_headers)
-        started = time.perf_counter() if self._logger is not None else 0.0
+        limiter = self.limiter
+        held = False
+        estimate = 0
+        permit: object = None
+        if limiter.gated or limiter.cooling:
+            estimate = estimate_tokens(body) if limiter.tpm else 0
+            permit = await limiter.acquire(estimate)
+            held = limiter.gated
+        status: int | None = None
+        response: Any = None
+        result: Any = None
         try:
-            if preparing is not None:
-                key = (method, path, body is not None)
-                prepared = self._prepared.get(key)
-                if prepared is None:
-                    if len(self._prepared) >= _CACHE_SIZE:
-                        self._prepared.clear()
-                    template = await self._build_request(method, path, None, None, None)
-                    prepared = preparing.prepare(template, has_body=body is not None)
-                    self._prepared[key] = prepared
-            async with self._deadline(deadline):
+            preparing = self._preparing
+            if self._transport is None or self._dynamic_auth or params or http_headers:
+                preparing = None  # closed (the usual path says so), or headers or a query per call
+            request: httpx.Request | None = None
+            prepared: Any = None
+            if preparing is None:
+                request = await self._build_request(method, path, body, params, http_headers)
+            started = time.perf_counter() if self._logger is not None else 0.0
+            try:
                 if preparing is not None:
-                    response = await preparing.send_prepared(prepared, body)
-                else:
-                    assert request is not None
-                    response = await self._send_http(request)
-                try:
-                    if "content-encoding" in response.headers:
-                        content = await response.aread()
+                    key = (method, path, body is not None)
+                    prepared = self._prepared.get(key)
+                    if prepared is None:
+                        if len(self._prepared) >= _CACHE_SIZE:
+                            self._prepared.clear()
+                        template = await self._build_request(method, path, None, None, None)
+                        prepared = preparing.prepare(template, has_body=body is not None)
+                        self._prepared[key] = prepared
+                async with self._deadline(deadline):
+                    if preparing is not None:
+                        response = await preparing.send_prepared(prepared, body)
                     else:
-                        # Joined straight from the transport's chunks: Response.aread runs
-                        # each one through decoder layers that have nothing to do here.
-                        stream: Any = response.stream
-                        content = b"".join([chunk async for chunk in stream])
-                finally:
-                    await response.aclose()
-        except TimeoutError as error:
-            raise translate_transport_error(error) from error
-        except (httpx.HTTPError, OSError) as error:
-            raise translate_transport_error(error) from error
-        if request is None and (self._logger is not None or response.status_code >= 400):
-            # Only now, and only for a log line or an error (raw_response.request).
-            request = await self._build_request(method, path, body, params, http_headers)
-            response.request = request
-        if self._logger is not None:
-            assert request is not None
-            self._log_exchange(request, response.status_code, started)
-        return self._decode(response, content, response_type)
+                        assert request is not None
+                        response = await self._send_http(request)
+                    try:
+                        if "content-encoding" in response.headers:
+                            content = await response.aread()
+                        else:
+                            # Joined straight from the transport's chunks: Response.aread runs
+                            # each one through decoder layers that have nothing to do here.
+                            stream: Any = response.stream
+                            content = b"".join([chunk async for chunk in stream])
+                    finally:
+                        await response.aclose()
+            except TimeoutError as error:
+                raise translate_transport_error(error) from error
+            except (httpx.HTTPError, OSError) as error:
+                raise translate_transport_error(error) from error
+            if request is None and (self._logger is not None or response.status_code >= 400):
+                # Only now, and only for a log line or an error (raw_response.request).
+                request = await self._build_request(method, path, body, params, http_headers)
+                response.request = request
+            if self._logger is not None:
+                assert request is not None
+                self._log_exchange(request, response.status_code, started)
+            status = response.status_code
+            if status == 429 and not held:
+                limiter.on_rate_limited(retry_after_from_headers(response.headers))
+            parsed = self._decode(response, content, response_type)
+            result = parsed  # for the token count in `finally`
+            return parsed
+        finally:
+            if held:
+                headers = response.headers if response is not None else None
+                limiter.release(
+                    permit,
+                    status=status,
+                    headers=headers,
+                    retry_after=retry_after_from_headers(headers) if status == 429 else None,
+                    estimated_tokens=estimate,
+                    used_tokens=used_tokens(result) if estimate else None,
+                )
 
     async def _open(self, request: httpx.Request, deadline: float) -> httpx.Response:
         started = time.perf_counter() if self._logger is not None else 0.0

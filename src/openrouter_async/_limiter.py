@@ -1,0 +1,246 @@
+"""The Session's rate-limit-aware gate, shared by every call made through it.
+
+* **Concurrency cap** — an anyio ``CapacityLimiter`` whose size may move (adaptive, below).
+* **Requests per minute / tokens per minute** — continuously refilled buckets. A call
+  *reserves* its cost (the balance may go negative) and sleeps until the balance it left
+  behind is paid back: callers are served in order of arrival, and a call larger than the
+  bucket still passes, after the wait it implies. The RPM bucket holds one request by default
+  (pure pacing, no burst): a server counting requests in a sliding window never sees more than
+  the rate. Tokens are estimated before the call (prompt bytes / 4 + ``max_tokens``) and
+  corrected from ``usage`` after it.
+* **Global cool-down** — when any call gets a 429, every call of the Session waits out its
+  ``Retry-After`` before sending (not only the one that was hit): one 429 does not become a
+  burst of 429s from the other workers. ``X-RateLimit-Remaining: 0`` with
+  ``X-RateLimit-Reset`` starts a cool-down until the reset, before the server has to refuse.
+* **Adaptive concurrency** — a 429 halves the concurrency limit (at most once per cool-down),
+  and it grows back by one after as many successes in a row as the current limit (additive
+  increase, multiplicative decrease), never above the configured cap.
+
+Its state is observable: :meth:`Limiter.state` (limit, in flight, waiting, cool-down left).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import attrs
+
+__all__ = ["Limiter", "LimiterState", "estimate_tokens", "used_tokens"]
+
+
+@attrs.frozen
+class LimiterState:
+    """A snapshot of the gate."""
+
+    limit: int | None  #: the concurrency limit now (None: no cap)
+    max_limit: int | None  #: the configured cap
+    in_flight: int  #: calls holding a slot
+    waiting: int  #: calls waiting for a slot, a bucket or the cool-down
+    cool_down_remaining: float  #: seconds every call still waits before sending
+    rate_limited: int  #: 429 answers seen
+    rpm: float | None
+    tpm: float | None
+
+
+class _Bucket:
+    """A continuously refilled bucket; ``reserve(cost)`` returns how long to wait."""
+
+    def __init__(self, per_minute: float, burst: float) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, burst)
+        self.balance = self.capacity
+        self.stamp = time.monotonic()
+
+    def reserve(self, cost: float) -> float:
+        now = time.monotonic()
+        self.balance = min(self.capacity, self.balance + (now - self.stamp) * self.rate)
+        self.stamp = now
+        self.balance -= cost
+        return 0.0 if self.balance >= 0 else -self.balance / self.rate
+
+    def refund(self, amount: float) -> None:
+        self.balance = min(self.capacity, self.balance + amount)
+
+
+class Limiter:
+    """See the module docstring. Built by the Session from its ``max_concurrency=``,
+    ``rpm=``, ``tpm=`` and ``adaptive_concurrency=`` options."""
+
+    def __init__(
+        self,
+        *,
+        max_concurrency: int | None = None,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        adaptive: bool = True,
+        rpm_burst: float = 1.0,
+    ) -> None:
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        for name, value in (("rpm", rpm), ("tpm", tpm)):
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive")
+        self.max_limit = max_concurrency
+        self.adaptive = adaptive and max_concurrency is not None
+        self._slots = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
+        self._rpm = _Bucket(rpm, rpm_burst) if rpm else None
+        self._tpm = _Bucket(tpm, tpm / 60.0) if tpm else None
+        self.rpm = rpm
+        self.tpm = tpm
+        self._cool_until = 0.0
+        self._cut_until = 0.0  # no second adaptive cut within one cool-down
+        self._successes = 0
+        self._waiting = 0
+        self.rate_limited = 0
+
+    @property
+    def gated(self) -> bool:
+        """Whether calls take slots or tokens (a cap, rpm or tpm is configured)."""
+        return self._slots is not None or self._rpm is not None or self._tpm is not None
+
+    @property
+    def cooling(self) -> bool:
+        """Whether a cool-down is running (calls wait before sending)."""
+        return self._cool_until > 0 and self._cool_until > time.monotonic()
+
+    # -- around a call ---------------------------------------------------------------------
+
+    async def acquire(self, estimated_tokens: int = 0) -> object:
+        """Wait for the cool-down, a slot, and the buckets; return the permit to hand to
+        :meth:`release` (a permit of its own, not the task's: one task may hold several)."""
+        permit = object()
+        self._waiting += 1
+        try:
+            await self.wait_cool_down()
+            if self._slots is not None:
+                await self._slots.acquire_on_behalf_of(permit)
+            try:
+                wait = 0.0
+                if self._rpm is not None:
+                    wait = self._rpm.reserve(1)
+                if self._tpm is not None and estimated_tokens:
+                    wait = max(wait, self._tpm.reserve(estimated_tokens))
+                if wait > 0:
+                    await anyio.sleep(wait)
+                await self.wait_cool_down()
+            except BaseException:
+                if self._slots is not None:
+                    self._slots.release_on_behalf_of(permit)
+                raise
+        finally:
+            self._waiting -= 1
+        return permit
+
+    def release(
+        self,
+        permit: object,
+        *,
+        status: int | None,
+        headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+        estimated_tokens: int = 0,
+        used_tokens: int | None = None,
+    ) -> None:
+        """Account for a finished attempt: its status, the server's rate-limit headers, the
+        tokens it really used."""
+        if self._slots is not None:
+            self._slots.release_on_behalf_of(permit)
+        if self._tpm is not None and used_tokens is not None and estimated_tokens:
+            self._tpm.refund(estimated_tokens - used_tokens)
+        if status == 429:
+            self.on_rate_limited(retry_after)
+        elif status is not None and status < 400:
+            self._on_success()
+        if headers is not None:
+            self._learn(headers)
+
+    async def wait_cool_down(self) -> None:
+        while True:
+            left = self._cool_until - time.monotonic()
+            if left <= 0:
+                return
+            await anyio.sleep(left)
+
+    # -- what the answers teach ------------------------------------------------------------
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        self.rate_limited += 1
+        now = time.monotonic()
+        self._cool_until = max(self._cool_until, now + (retry_after or 1.0))
+        self._successes = 0
+        if self.adaptive and self._slots is not None and now >= self._cut_until:
+            limit = int(self._slots.total_tokens)
+            self._slots.total_tokens = max(1, limit // 2)
+            self._cut_until = self._cool_until
+
+    def _on_success(self) -> None:
+        if not self.adaptive or self._slots is None or self.max_limit is None:
+            return
+        self._successes += 1
+        limit = int(self._slots.total_tokens)
+        if self._successes >= limit and limit < self.max_limit:
+            self._slots.total_tokens = limit + 1
+            self._successes = 0
+
+    def _learn(self, headers: Mapping[str, str]) -> None:
+        remaining = headers.get("x-ratelimit-remaining")
+        reset = headers.get("x-ratelimit-reset")
+        if remaining is None or reset is None:
+            return
+        try:
+            if float(remaining) > 0:
+                return
+            reset_at = float(reset)
+        except ValueError:
+            return
+        # OpenRouter sends the reset as epoch milliseconds; tolerate seconds too.
+        seconds = reset_at / 1000.0 if reset_at > 1e11 else reset_at
+        wait = seconds - time.time()
+        if 0 < wait < 300:
+            self._cool_until = max(self._cool_until, time.monotonic() + wait)
+
+    # -- observing -------------------------------------------------------------------------
+
+    def state(self) -> LimiterState:
+        slots = self._slots
+        return LimiterState(
+            limit=int(slots.total_tokens) if slots is not None else None,
+            max_limit=self.max_limit,
+            in_flight=int(slots.borrowed_tokens) if slots is not None else 0,
+            waiting=self._waiting,
+            cool_down_remaining=max(0.0, self._cool_until - time.monotonic()),
+            rate_limited=self.rate_limited,
+            rpm=self.rpm,
+            tpm=self.tpm,
+        )
+
+
+def estimate_tokens(body: bytes | None) -> int:
+    """A cheap estimate before the call: prompt bytes / 4 plus the requested ``max_tokens``
+    (or 256 when absent), read without parsing the whole body."""
+    if not body:
+        return 1
+    estimate = len(body) // 4
+    marker = body.find(b'"max_tokens":')
+    if marker < 0:
+        marker = body.find(b'"max_completion_tokens":')
+    if marker >= 0:
+        start = body.index(b":", marker) + 1
+        end = start
+        while end < len(body) and body[end : end + 1] in b" 0123456789":
+            end += 1
+        try:
+            return estimate + int(body[start:end])
+        except ValueError:
+            pass
+    return estimate + 256
+
+
+def used_tokens(result: Any) -> int | None:
+    usage = getattr(result, "usage", None)
+    total = getattr(usage, "total_tokens", None)
+    return total if isinstance(total, int) and not math.isnan(total) else None
