@@ -1,4 +1,5 @@
-"""Run Stoplight Prism (``prism mock``) on the official OpenAPI spec, for conformance tests.
+"""Run Stoplight Prism (``prism mock`` or ``prism proxy``) on the official OpenAPI spec, for
+conformance tests.
 
 Prism is a Node program from npm. It is installed on demand into ``<project>/.cache/prism``
 (outside git), pinned to one version, and started once per test session on a free loopback
@@ -19,6 +20,23 @@ How Prism reports what is wrong (without ``--errors``, which is what we run):
     with prism_server() as base_url:        # pytest.skip()s when node/npm/the spec are missing
         response = httpx.get(f"{base_url}/models", headers={"Authorization": "Bearer x"})
         assert request_violations(response) == []
+
+Proxy mode (``prism_proxy(upstream)``) puts Prism between a client and a real server: each
+request is validated, forwarded to ``upstream`` and the server's answer is validated against
+the operation's response for its status, both sides reported in ``sl-violations`` (request
+violations under ``request``, response violations under ``response``; without ``--errors``
+nothing is blocked). The client calls Prism *without* ``/api/v1`` (Prism matches the spec's
+paths as written); Prism appends the request path to the upstream URL's path, so the upstream
+must *include* ``/api/v1`` (``http://127.0.0.1:<port>/api/v1``, as ``serve_in_thread`` yields).
+A path Prism cannot match to an operation is still forwarded, with the warning ``Selected
+route not found`` on the request side. Prism reads a forwarded body whole (a stream is
+buffered, then sent on) and validates a ``text/event-stream`` body as one string, so a stream
+always draws ``Response body must be object`` (:data:`SSE_BODY_VIOLATION`); its events must
+be checked separately.
+
+    with serve_in_thread() as upstream, prism_proxy(upstream) as base_url:
+        response = httpx.get(f"{base_url}/models")
+        assert violation_messages(response) == []
 """
 
 from __future__ import annotations
@@ -142,16 +160,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def prism_server(spec: Path = SPEC_PATH) -> Iterator[str]:
-    """Start ``prism mock`` on ``spec``; yield its base URL; stop it on exit (also on errors)."""
+def _run_prism(mode_args: list[str], spec: Path) -> Iterator[str]:
+    """Start Prism with ``mode_args`` (``["mock", spec]`` or ``["proxy", spec, upstream]``) on
+    a free loopback port; yield its base URL; stop it on exit (also on errors)."""
     if not spec.exists():
         _skip(f"the OpenAPI spec is not available at {spec} (../shared is absent)")
     argv = ensure_prism()
     port = _free_port()
-    # Static mode (no --dynamic): responses are the spec's examples, so they are deterministic.
-    # No --errors: a response example that breaks its own schema is still served (violations
-    # go to the header); request violations already yield a 4xx. No CORS headers needed.
-    argv += ["mock", str(spec), "--host", "127.0.0.1", "--port", str(port), "--cors", "false"]
+    # No CORS headers needed (they would only clutter the responses).
+    argv += [*mode_args, "--host", "127.0.0.1", "--port", str(port), "--cors", "false"]
     with tempfile.TemporaryDirectory(prefix="prism-") as tmp:
         log_path = Path(tmp) / "prism.log"
         # Log to a file, not a pipe: nobody drains a pipe during the tests, and a full pipe
@@ -169,6 +186,36 @@ def prism_server(spec: Path = SPEC_PATH) -> Iterator[str]:
             yield f"http://127.0.0.1:{port}"
         finally:
             _stop(process)
+
+
+@contextlib.contextmanager
+def prism_server(spec: Path = SPEC_PATH) -> Iterator[str]:
+    """Start ``prism mock`` on ``spec``; yield its base URL; stop it on exit (also on errors)."""
+    # Static mode (no --dynamic): responses are the spec's examples, so they are deterministic.
+    # No --errors: a response example that breaks its own schema is still served (violations
+    # go to the header); request violations already yield a 4xx.
+    with _run_prism(["mock", str(spec)], spec) as base_url:
+        yield base_url
+
+
+@contextlib.contextmanager
+def prism_proxy(upstream: str, spec: Path = SPEC_PATH, *, errors: bool = False) -> Iterator[str]:
+    """Start ``prism proxy`` on ``spec`` in front of ``upstream`` (a base URL that includes
+    ``/api/v1``); yield Prism's base URL (no ``/api/v1``); stop it on exit.
+
+    Without ``errors`` (the default) every request is forwarded and every answer passed on,
+    with the violations of both in ``sl-violations``. With ``errors=True`` (``--errors``),
+    a request that breaks the spec is answered 422 (401 for missing auth) without being
+    forwarded, and an answer with an error-level violation is replaced by a 500
+    problem+json (warnings, such as an undocumented status, still pass).
+    """
+    if not upstream.startswith(("http://", "https://")):
+        raise ValueError(f"upstream must be an http(s) URL, not {upstream!r}")
+    mode = ["proxy", str(spec), upstream.rstrip("/")]
+    if errors:
+        mode.append("--errors")
+    with _run_prism(mode, spec) as base_url:
+        yield base_url
 
 
 def _wait_ready(process: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -192,6 +239,11 @@ def parse_violations(header: str | None) -> list[dict[str, Any]]:
 
 
 PRISM_ERROR = "https://stoplight.io/prism/errors#"
+#: What Prism says of every ``text/event-stream`` answer in proxy mode: it validates the
+#: stream as one string against the spec's per-event object schema.
+SSE_BODY_VIOLATION = "[Error] response.body: Response body must be object"
+#: The request-side warning of proxy mode for a path no operation of the spec matches.
+ROUTE_NOT_FOUND = "Selected route not found"
 
 
 def violations(response: httpx.Response) -> list[dict[str, Any]]:
