@@ -62,12 +62,16 @@ async def test_a_429_cools_every_worker_down(limited_url: str) -> None:
     ) as session:
         results = [r async for r in session.map(bodies(90), concurrency=32)]
         state = session.limiter.state()
-    assert all(r.ok for r in results)
-    assert state.rate_limited > 0  # the limit was hit...
+    failed = [r.error for r in results if not r.ok]
+    assert not failed, failed[:3]
     retried = sum(r.attempts - 1 for r in results)
-    # ...but the cool-down stopped the other workers: far fewer 429s than requests
-    assert state.rate_limited < 45 and retried == state.rate_limited
-    assert state.limit is not None and state.limit < 32  # adaptive: cut on 429
+    detail = f"429s={state.rate_limited} retries={retried} limit={state.limit}"
+    assert state.rate_limited > 0, detail  # the limit was hit...
+    # ...but the cool-down held the other workers back: fewer 429s than requests (without
+    # it, 32 workers against 30/s see most of 90 requests refused at least once)
+    assert state.rate_limited < 60, detail
+    assert retried >= state.rate_limited, detail  # every 429 was retried
+    assert state.limit is not None and state.limit < 32, detail  # adaptive: cut on 429
 
 
 @pytest.mark.anyio

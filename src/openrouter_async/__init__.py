@@ -22,9 +22,13 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from . import errors, models
+    from . import errors, models, operations
+    from ._batch import BatchJob, BatchStats, run_batch
+    from ._binary import BinaryResponse, SyncBinaryResponse
     from ._client import OpenRouter
     from ._config import BackoffStrategy, RetryConfig, Timeouts
+    from ._limiter import LimiterState
+    from ._map import MapResult
     from ._session import Session
     from ._streams import AsyncStream, SyncStream
     from ._unset import UNSET, Unset
@@ -34,17 +38,25 @@ __all__ = [
     "UNSET",
     "AsyncStream",
     "BackoffStrategy",
+    "BatchJob",
+    "BatchStats",
+    "BinaryResponse",
     "ChatError",
+    "LimiterState",
+    "MapResult",
     "OpenRouter",
     "OpenRouterError",
     "RetryConfig",
     "Session",
+    "SyncBinaryResponse",
     "SyncStream",
     "Timeouts",
     "Unset",
     "__version__",
     "errors",
     "models",
+    "operations",
+    "run_batch",
 ]
 
 # name -> module that defines it (a module itself when the value is None)
@@ -62,6 +74,14 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "OpenRouterError": (".errors", "OpenRouterError"),
     "errors": (".errors", None),
     "models": (".models", None),
+    "operations": (".operations", None),
+    "BinaryResponse": ("._binary", "BinaryResponse"),
+    "SyncBinaryResponse": ("._binary", "SyncBinaryResponse"),
+    "MapResult": ("._map", "MapResult"),
+    "LimiterState": ("._limiter", "LimiterState"),
+    "BatchJob": ("._batch", "BatchJob"),
+    "BatchStats": ("._batch", "BatchStats"),
+    "run_batch": ("._batch", "run_batch"),
 }
 
 

@@ -24,6 +24,7 @@ the window keeps that buffer bounded too.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -130,7 +131,8 @@ async def map_requests(
             except anyio.get_cancelled_exc_class():
                 raise
             except Exception as error:  # the input failed: end the map, tell the consumer
-                failures.send_nowait(_Failed(error))
+                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    failures.send_nowait(_Failed(error))
 
     async def work(
         receive: MemoryObjectReceiveStream[tuple[int, Any]],
@@ -150,12 +152,19 @@ async def map_requests(
                 except OpenRouterError as error:
                     failure = error
                 except Exception as error:
-                    send.send_nowait(_Failed(error))
-                    return
+                    response, failure = _Failed(error), None
                 elapsed = time.perf_counter() - started
-                send.send_nowait(
-                    MapResult(index, request, response, failure, 1 + counter[0], elapsed)
+                item = (
+                    response
+                    if isinstance(response, _Failed)
+                    else MapResult(index, request, response, failure, 1 + counter[0], elapsed)
                 )
+                try:
+                    send.send_nowait(item)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    return  # the consumer has gone (its exit is cancelling us right now)
+                if isinstance(item, _Failed):
+                    return
 
     async def runner() -> None:
         with scope:
