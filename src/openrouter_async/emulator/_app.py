@@ -4,8 +4,10 @@ Written against the bare ASGI 3 interface (no framework). Handlers are ``async d
 handler(request) -> Response | None``: return a :class:`Response`, raise :class:`HTTPError`
 for an OpenRouter-style error, or stream the response themselves with
 :meth:`Request.start_response` / :meth:`Request.write` / :meth:`Request.end` and return
-``None``. While a handler runs, the app watches the connection: when the client goes away
-(ASGI ``http.disconnect``), the handler is cancelled and :attr:`Request.disconnected` is set.
+``None``. While a handler that may wait runs (a stream, a fault, validation), the app watches
+the connection: when the client goes away (ASGI ``http.disconnect``), the handler is cancelled
+and :attr:`Request.disconnected` is set. Other handlers (nothing in them waits) run without
+the watcher, which would cost as much as the rest of the request.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import anyio
 import anyio.lowlevel
 import orjson
 
+from ._faults import FAULT_HEADER
 from ._state import ApiKey, Store
 
 __all__ = [
@@ -452,11 +455,71 @@ class Request:
 
     async def respond(self, response: Response) -> None:
         headers = [*response.headers, ("content-length", str(len(response.body)))]
-        await self.start_response(response.status, headers)
-        await self.end(response.body)
+        protocol = _h11_protocol(self._send)
+        if protocol is None:
+            await self.start_response(response.status, headers)
+            await self.end(response.body)
+            return
+        # Hypercorn writes the headers and the body to the socket separately (two system
+        # calls, two segments for the client to wake up on): gather what its HTTP/1.1
+        # protocol writes for this response, and write it at once.
+        from hypercorn.events import RawData
+
+        server_send = protocol.send
+        pending: list[bytes] = []
+
+        async def flush() -> None:
+            # Put the server's own ``send`` back before anything can yield: once the
+            # response is written, the connection's next request may start (and answer).
+            if protocol.send is gather:
+                protocol.send = server_send
+            if pending:
+                data = b"".join(pending)
+                pending.clear()
+                await server_send(RawData(data=data))
+
+        async def gather(event: Any) -> None:
+            if type(event) is RawData:
+                pending.append(event.data)
+            else:  # the end of the stream (the connection's next state): keep the order
+                await flush()
+                await server_send(event)
+
+        protocol.send = gather
+        try:
+            await self.start_response(response.status, headers)
+            await self.end(response.body)
+        finally:
+            await flush()
 
 
 _UNPARSED: Any = object()
+
+#: hypercorn's HTTP/1.1 protocol class, once imported (``False``: hypercorn is missing).
+_H11_PROTOCOL: Any = None
+
+
+def _h11_protocol(send: Send) -> Any:
+    """The hypercorn HTTP/1.1 protocol (``hypercorn.protocol.h11.H11Protocol``) behind an
+    ASGI ``send`` callable (hypercorn's ``HTTPStream.app_send``), or ``None`` (another
+    server, another protocol)."""
+    global _H11_PROTOCOL
+    stream = getattr(send, "__self__", None)
+    protocol = getattr(getattr(stream, "send", None), "__self__", None)
+    if protocol is None:
+        return None
+    if _H11_PROTOCOL is None:
+        try:
+            from hypercorn.protocol.h11 import H11Protocol
+        except ImportError:  # pragma: no cover - hypercorn is a dependency
+            _H11_PROTOCOL = False
+        else:
+            _H11_PROTOCOL = H11Protocol
+    if _H11_PROTOCOL is False or type(protocol) is not _H11_PROTOCOL:
+        return None
+    if not callable(getattr(protocol, "send", None)):
+        return None
+    return protocol
 
 
 class Aborted(Exception):
@@ -699,7 +762,7 @@ class EmulatorApp:
                 await request.respond(
                     error_response(404, f"Not found: {request.method} {request.path}")
                 )
-        else:
+        elif self._may_wait(request):
             # The handler runs next to a task that watches for the client going away.
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_watch_disconnect, request, receive, tg.cancel_scope)
@@ -707,6 +770,20 @@ class EmulatorApp:
                     await self._handle(request, route)
                 finally:
                     tg.cancel_scope.cancel()
+        else:
+            # Nothing in the handler waits but the server's sends: no watcher needed (it
+            # costs as much as the rest of a short request).
+            await self._handle(request, route)
+
+    def _may_wait(self, request: Request) -> bool:
+        """Whether the handler may wait (so that a client going away must cancel it): a
+        fault (configured, or the request's ``X-Emulator-Fault``), a stream, or the spec's
+        first load for validation. Conservative: any body that mentions ``stream`` (or has a
+        JSON ``\\u`` escape, which could spell it) counts as a stream."""
+        if self.state.fault_plan.items or self.config.validate_requests:
+            return True
+        body = request.body
+        return b"stream" in body or b"\\u" in body or FAULT_HEADER in request.headers
 
     async def _handle(self, request: Request, route: Route) -> None:
         """Run the handler; turn :class:`HTTPError` (and any other exception) into an error

@@ -28,7 +28,7 @@ async def get_generation(request: Request) -> Response:
     record = request.state.store.generations.get(generation_id)
     if record is None:
         raise HTTPError(404, f"Generation {generation_id} not found")
-    return json_response({"data": record})
+    return json_response({"data": record.as_dict()})
 
 
 def _endpoint_id(row: ActivityRow) -> str:

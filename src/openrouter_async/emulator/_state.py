@@ -47,6 +47,7 @@ __all__ = [
     "USER_ID",
     "ApiKey",
     "AuthCode",
+    "Generation",
     "Store",
     "iso_time",
     "key_hash",
@@ -224,6 +225,155 @@ class AuthCode:
     reusable: bool = False
 
 
+class Generation:
+    """One generation served (or seeded), as compact as it can be: :meth:`as_dict` builds
+    what ``GET /generation`` answers."""
+
+    __slots__ = (
+        "api_type",
+        "cancelled",
+        "completion_tokens",
+        "cost",
+        "created_at",
+        "external_user",
+        "finish_reason",
+        "generation_time_ms",
+        "http_referer",
+        "id",
+        "latency_ms",
+        "model",
+        "origin",
+        "prompt_tokens",
+        "provider_name",
+        "reasoning_tokens",
+        "service_tier",
+        "session_id",
+        "streamed",
+        "user_agent",
+        "workspace_id",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        cost: float,
+        created_at: float,
+        model: str,
+        streamed: bool,
+        cancelled: bool,
+        provider_name: str,
+        latency_ms: float | None,
+        generation_time_ms: float | None,
+        finish_reason: str | None,
+        service_tier: str | None,
+        prompt_tokens: int,
+        completion_tokens: int,
+        reasoning_tokens: int,
+        origin: str,
+        external_user: str | None,
+        api_type: str,
+        user_agent: str | None,
+        http_referer: str | None,
+        session_id: str | None,
+        workspace_id: str,
+    ) -> None:
+        self.id = id
+        self.cost = cost
+        self.created_at = created_at
+        self.model = model
+        self.streamed = streamed
+        self.cancelled = cancelled
+        self.provider_name = provider_name
+        self.latency_ms = latency_ms
+        self.generation_time_ms = generation_time_ms
+        self.finish_reason = finish_reason
+        self.service_tier = service_tier
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+        self.reasoning_tokens = reasoning_tokens
+        self.origin = origin
+        self.external_user = external_user
+        self.api_type = api_type
+        self.user_agent = user_agent
+        self.http_referer = http_referer
+        self.session_id = session_id
+        self.workspace_id = workspace_id
+
+    def as_dict(self) -> dict[str, Any]:
+        """The generation as ``GET /generation`` answers it."""
+        generation_id = self.id
+        cost = self.cost
+        prompt_tokens = self.prompt_tokens
+        completion_tokens = self.completion_tokens
+        return {
+            "id": generation_id,
+            "upstream_id": f"emu-{generation_id}",
+            "total_cost": cost,
+            "cache_discount": None,
+            "upstream_inference_cost": None,
+            "created_at": datetime.fromtimestamp(self.created_at, timezone.utc).isoformat(),
+            "model": self.model,
+            "app_id": None,
+            "streamed": self.streamed,
+            "cancelled": self.cancelled,
+            "provider_name": self.provider_name,
+            "latency": None if self.latency_ms is None else round(self.latency_ms),
+            "moderation_latency": None,
+            "generation_time": (
+                None if self.generation_time_ms is None else round(self.generation_time_ms)
+            ),
+            "finish_reason": self.finish_reason,
+            "native_finish_reason": self.finish_reason,
+            "service_tier": self.service_tier,
+            "tokens_prompt": prompt_tokens,
+            "tokens_completion": completion_tokens,
+            "native_tokens_prompt": prompt_tokens,
+            "native_tokens_completion": completion_tokens,
+            "native_tokens_completion_images": 0,
+            "native_tokens_reasoning": self.reasoning_tokens,
+            "native_tokens_cached": 0,
+            "num_media_prompt": 0,
+            "num_input_audio_prompt": 0,
+            "num_media_completion": 0,
+            "num_search_results": 0,
+            "num_fetches": 0,
+            "web_search_engine": None,
+            "origin": self.origin,
+            "usage": cost,
+            "is_byok": False,
+            "external_user": self.external_user,
+            "api_type": self.api_type,
+            "preset_id": None,
+            "router": None,
+            "provider_responses": None,
+            "user_agent": self.user_agent,
+            "http_referer": self.http_referer,
+            "request_id": f"req-{generation_id}",
+            "session_id": self.session_id,
+            "data_region": "global",
+            "workspace_id": self.workspace_id,
+        }
+
+
+def _format_times(second: int) -> tuple[str, str]:
+    """(``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM:SSZ``) of a Unix time in whole seconds (UTC)."""
+    moment = datetime.fromtimestamp(second, timezone.utc)
+    return moment.date().isoformat(), moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_last_times: tuple[int, tuple[str, str]] = (-1, ("", ""))
+
+
+def _times(second: int) -> tuple[str, str]:
+    """:func:`_format_times`, remembering the last second's (calls come many a second)."""
+    global _last_times
+    cached_second, formatted = _last_times
+    if cached_second != second:
+        formatted = _format_times(second)
+        _last_times = (second, formatted)
+    return formatted
+
+
 @dataclass
 class ActivityRow:
     date: str
@@ -246,7 +396,7 @@ class Store:
     #: Everything the account ever spent (deleted keys included).
     total_usage: float = 0.0
     keys: dict[str, ApiKey] = field(default_factory=dict)
-    generations: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+    generations: OrderedDict[str, Generation] = field(default_factory=OrderedDict)
     activity: dict[tuple[str, str, str, str, str], ActivityRow] = field(default_factory=dict)
     guardrails: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: (guardrail id, key hash) -> assignment; (guardrail id, user id) -> assignment.
@@ -399,64 +549,42 @@ class Store:
         external_user: str | None = None,
         session_id: str | None = None,
         spend: bool = True,
-    ) -> dict[str, Any]:
+    ) -> Generation:
         """Remember a generation (``GET /generation``), add it to the activity and, with
         ``spend``, charge its cost to the key and the account."""
         cost = _round(cost)
         created_at = created if created is not None else time.time()
-        moment = datetime.fromtimestamp(created_at, timezone.utc)
-        record: dict[str, Any] = {
-            "id": generation_id,
-            "upstream_id": f"emu-{generation_id}",
-            "total_cost": cost,
-            "cache_discount": None,
-            "upstream_inference_cost": None,
-            "created_at": moment.isoformat(),
-            "model": model,
-            "app_id": None,
-            "streamed": streamed,
-            "cancelled": cancelled,
-            "provider_name": provider_name,
-            "latency": None if latency_ms is None else round(latency_ms),
-            "moderation_latency": None,
-            "generation_time": None if generation_time_ms is None else round(generation_time_ms),
-            "finish_reason": finish_reason,
-            "native_finish_reason": finish_reason,
-            "service_tier": service_tier,
-            "tokens_prompt": prompt_tokens,
-            "tokens_completion": completion_tokens,
-            "native_tokens_prompt": prompt_tokens,
-            "native_tokens_completion": completion_tokens,
-            "native_tokens_completion_images": 0,
-            "native_tokens_reasoning": reasoning_tokens,
-            "native_tokens_cached": 0,
-            "num_media_prompt": 0,
-            "num_input_audio_prompt": 0,
-            "num_media_completion": 0,
-            "num_search_results": 0,
-            "num_fetches": 0,
-            "web_search_engine": None,
-            "origin": origin,
-            "usage": cost,
-            "is_byok": False,
-            "external_user": external_user,
-            "api_type": api_type,
-            "preset_id": None,
-            "router": None,
-            "provider_responses": None,
-            "user_agent": user_agent,
-            "http_referer": http_referer,
-            "request_id": f"req-{generation_id}",
-            "session_id": session_id,
-            "data_region": "global",
-            "workspace_id": key.workspace_id if key is not None else DEFAULT_WORKSPACE_ID,
-        }
+        workspace = key.workspace_id if key is not None else DEFAULT_WORKSPACE_ID
+        # Kept compact; the response's dict is built when ``GET /generation`` asks.
+        record = Generation(
+            generation_id,
+            cost,
+            created_at,
+            model,
+            streamed,
+            cancelled,
+            provider_name,
+            latency_ms,
+            generation_time_ms,
+            finish_reason,
+            service_tier,
+            prompt_tokens,
+            completion_tokens,
+            reasoning_tokens,
+            origin,
+            external_user,
+            api_type,
+            user_agent,
+            http_referer,
+            session_id,
+            workspace,
+        )
         self.generations[generation_id] = record
         while len(self.generations) > MAX_GENERATIONS:
             self.generations.popitem(last=False)
         digest = key.hash if key is not None else ""
-        workspace = key.workspace_id if key is not None else DEFAULT_WORKSPACE_ID
-        date = moment.date().isoformat()
+        second = int(created_at)
+        date, stamp = _times(second) if created is None else _format_times(second)
         group = (date, model, provider_name, digest, workspace)
         row = self.activity.get(group)
         if row is None:
@@ -469,7 +597,7 @@ class Store:
         if spend:
             if key is not None:
                 key.spent = _round(key.spent + cost)
-                key.last_used_at = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+                key.last_used_at = stamp
             self.total_usage = _round(self.total_usage + cost)
         return record
 
