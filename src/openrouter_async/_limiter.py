@@ -29,6 +29,8 @@ from typing import Any
 import anyio
 import attrs
 
+from ._retry import retry_after_from_headers
+
 __all__ = ["Limiter", "LimiterState", "estimate_tokens", "used_tokens"]
 
 
@@ -103,15 +105,24 @@ class Limiter:
         return self._slots is not None or self._rpm is not None or self._tpm is not None
 
     @property
+    def engaged(self) -> bool:
+        """Whether a call must pass :meth:`acquire` (gated, or a cool-down is running)."""
+        return self.gated or self.cooling
+
+    @property
     def cooling(self) -> bool:
         """Whether a cool-down is running (calls wait before sending)."""
         return self._cool_until > 0 and self._cool_until > time.monotonic()
 
     # -- around a call ---------------------------------------------------------------------
 
-    async def acquire(self, estimated_tokens: int = 0) -> object:
+    async def acquire(self, estimated_tokens: int = 0) -> object | None:
         """Wait for the cool-down, a slot, and the buckets; return the permit to hand to
-        :meth:`release` (a permit of its own, not the task's: one task may hold several)."""
+        :meth:`release` (a permit of its own, not the task's: one task may hold several), or
+        None when nothing is gated (the call only waited out a cool-down)."""
+        if not self.gated:
+            await self.wait_cool_down()
+            return None
         permit = object()
         self._waiting += 1
         try:
@@ -137,22 +148,22 @@ class Limiter:
 
     def release(
         self,
-        permit: object,
+        permit: object | None,
         *,
         status: int | None,
         headers: Mapping[str, str] | None = None,
-        retry_after: float | None = None,
         estimated_tokens: int = 0,
         used_tokens: int | None = None,
     ) -> None:
-        """Account for a finished attempt: its status, the server's rate-limit headers, the
-        tokens it really used."""
-        if self._slots is not None:
+        """Account for a finished attempt: give back its permit (if it took one), and learn
+        from its status (a 429 starts the global cool-down, for its Retry-After), the
+        server's rate-limit headers and the tokens it really used."""
+        if permit is not None and self._slots is not None:
             self._slots.release_on_behalf_of(permit)
         if self._tpm is not None and used_tokens is not None and estimated_tokens:
             self._tpm.refund(estimated_tokens - used_tokens)
         if status == 429:
-            self.on_rate_limited(retry_after)
+            self.on_rate_limited(retry_after_from_headers(headers))
         elif status is not None and status < 400:
             self._on_success()
         if headers is not None:

@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Union
 from urllib.parse import quote
 
 import httpx
-import orjson
 
 from . import _convert
 from ._binary import BinaryResponse, SyncBinaryResponse
 from ._retry import call_with_retries
+from ._session import event_data
 from ._sse import ServerSentEvent
 from ._streams import AsyncStream, SyncStream
 from ._unset import UNSET
-from .errors import ChatError, ErrorDetails, RequestValidationError, ResponseValidationError
+from .errors import RequestValidationError
 
 if TYPE_CHECKING:
     from ._client import OpenRouter
@@ -64,6 +64,7 @@ class Operation:
         "kind",
         "method",
         "name",
+        "parser",
         "path",
         "path_params",
         "query",
@@ -103,6 +104,7 @@ class Operation:
         self.event = event  #: the type of one streamed event (or its ``{data: ...}`` wrapper)
         self.event_wrapped = event_wrapped
         self.authenticated = authenticated
+        self.parser: Callable[[ServerSentEvent], Any] | None = None  # built on first stream
         self.accept = accept  #: the Accept header of a binary download (``audio/*``)
 
     def __repr__(self) -> str:
@@ -284,18 +286,15 @@ class _LazyFile:
 
 
 def _parse_event(op: Operation) -> Callable[[ServerSentEvent], Any]:
+    """The event parser of a streaming operation, built once per operation."""
+    parser: Callable[[ServerSentEvent], Any] | None = op.parser
+    if parser is not None:
+        return parser
     event_type = op.event
     assert event_type is not None
 
     def parse(event: ServerSentEvent) -> Any:
-        try:
-            data = orjson.loads(event.data)
-        except orjson.JSONDecodeError as error:
-            raise ResponseValidationError(
-                f"a stream event is not JSON: {error}", body=event.data
-            ) from None
-        if type(data) is dict and "error" in data and "type" not in data:
-            raise ChatError(ErrorDetails.from_json(data["error"]), chunk=data)
+        data = event_data(event)
         if op.event_wrapped:
             wrapper = {"data": data}
             if event.event and event.event != "message":
@@ -303,6 +302,7 @@ def _parse_event(op: Operation) -> Callable[[ServerSentEvent], Any]:
             return _convert.parse(wrapper, event_type).data
         return _convert.parse(data, event_type)
 
+    op.parser = parse
     return parse
 
 
@@ -370,8 +370,6 @@ async def _exchange(
             return None
         return session._decode(response, content, op.result)
 
-    if not config.enabled:
-        return await attempt()
     return await call_with_retries(
         attempt, config, logger=session._logger, on_retry=session._count_retry
     )

@@ -38,7 +38,6 @@ from ._retry import (
     call_with_retries,
     is_retryable,
     retry_after_failure,
-    retry_after_from_headers,
 )
 from ._sse import ServerSentEvent
 from ._streams import AsyncStream
@@ -406,15 +405,7 @@ class Session(SessionGroups):
         uploads, downloads): wait out a cool-down, take a slot and the buckets' tokens,
         and account for the answer (a 429 starts the global cool-down)."""
         limiter = self.limiter
-        if not (limiter.gated or limiter.cooling):
-            try:
-                yield
-            except APIStatusError as error:
-                if error.status_code == 429:
-                    limiter.on_rate_limited(retry_after_from_headers(error.headers))
-                raise
-            return
-        permit = await limiter.acquire()
+        permit = await limiter.acquire() if limiter.engaged else None
         status: int | None = None
         headers: Any = None
         try:
@@ -424,12 +415,8 @@ class Session(SessionGroups):
             status, headers = error.status_code, error.headers
             raise
         finally:
-            limiter.release(
-                permit,
-                status=status,
-                headers=headers,
-                retry_after=retry_after_from_headers(headers) if status == 429 else None,
-            )
+            if permit is not None or status == 429:
+                limiter.release(permit, status=status, headers=headers)
 
     def _deadline(self, seconds: float) -> AbstractAsyncContextManager[Any]:
         """A whole-call deadline raising TimeoutError. On asyncio (3.11+) the loop's own
@@ -530,14 +517,14 @@ class Session(SessionGroups):
         prepared (once per method and path): no httpx.Request per call, whose objects would
         stay alive, and be walked by the cyclic GC, for as long as the call waits.
         """
+        # The gate inline, not as a context manager: that would be two more objects alive
+        # per waiting call, walked by the cyclic GC (see benchmarks/gc_census.py).
         limiter = self.limiter
-        held = False
         estimate = 0
-        permit: object = None
-        if limiter.gated or limiter.cooling:
+        permit: object | None = None
+        if limiter.engaged:
             estimate = estimate_tokens(body) if limiter.tpm else 0
             permit = await limiter.acquire(estimate)
-            held = limiter.gated
         status: int | None = None
         response: Any = None
         result: Any = None
@@ -588,19 +575,15 @@ class Session(SessionGroups):
                 assert request is not None
                 self._log_exchange(request, response.status_code, started)
             status = response.status_code
-            if status == 429 and not held:
-                limiter.on_rate_limited(retry_after_from_headers(response.headers))
             parsed = self._decode(response, content, response_type)
             result = parsed  # for the token count in `finally`
             return parsed
         finally:
-            if held:
-                headers = response.headers if response is not None else None
+            if permit is not None or status == 429:
                 limiter.release(
                     permit,
                     status=status,
-                    headers=headers,
-                    retry_after=retry_after_from_headers(headers) if status == 429 else None,
+                    headers=response.headers if response is not None else None,
                     estimated_tokens=estimate,
                     used_tokens=used_tokens(result) if estimate else None,
                 )
@@ -730,19 +713,25 @@ def _chat_body(request: ChatRequest, *, stream: bool) -> bytes:
     return _convert.dumps(body)
 
 
-def parse_chat_event(event: ServerSentEvent) -> ChatStreamChunk:
-    """One SSE event of a chat stream → a typed chunk, or the mid-stream error raised."""
-    from .models import ChatStreamChunk
-
+def event_data(event: ServerSentEvent) -> Any:
+    """The JSON data of one SSE event; a mid-stream error (an ``error`` object in an event
+    that is not a typed event of its own, as OpenRouter sends it) is raised as ChatError."""
     try:
         data = orjson.loads(event.data)
     except orjson.JSONDecodeError as error:
         raise ResponseValidationError(
             f"a stream event is not JSON: {error}", body=event.data
         ) from None
-    if type(data) is dict and "error" in data:
+    if type(data) is dict and data.get("error") is not None and "type" not in data:
         raise ChatError(ErrorDetails.from_json(data["error"]), chunk=data)
-    return _convert.parse(data, ChatStreamChunk)
+    return data
+
+
+def parse_chat_event(event: ServerSentEvent) -> ChatStreamChunk:
+    """One SSE event of a chat stream → a typed chunk, or the mid-stream error raised."""
+    from .models import ChatStreamChunk
+
+    return _convert.parse(event_data(event), ChatStreamChunk)
 
 
 class _StreamContext(Generic[T]):
