@@ -8,7 +8,10 @@ Faults (the emulator's ``--faults`` with probabilities, seeded): 500, 502, 503, 
 ``Retry-After`` (``--retry-after``, 0.05 s by default: the Session answers a 429 with a
 cool-down of *all* its calls, so random 429s with a long Retry-After measure the cool-down,
 not the job), a connection dropped before the headers, a connection dropped halfway through
-the body. The job is not streamed, so there are no mid-stream errors to recover.
+the body or the stream, and a mid-stream error event. Every other row asks for
+``"stream": true``: the job streams it and writes the whole answer, so a stream that fails
+midway is retried whole (a non-streamed row meets ``mid-stream-error`` as an error body sent
+with status 200, OpenRouter's other way of failing after the headers).
 
 Reports the time and rate, the rows, that every id is in the output exactly once and every
 line parses, that every row is a success (every retryable fault recovered), and how the
@@ -37,8 +40,9 @@ from openrouter_async import Session
 from openrouter_async._batch import BatchJob, BatchStats
 
 FAULTS = (
-    "status=500;p=0.01,status=502;p=0.005,status=503;p=0.01,"
-    "status=429;retry-after={retry_after};p=0.015,drop-before-headers;p=0.005,drop;p=0.005"
+    "status=500;p=0.01,status=502;p=0.005,status=503;p=0.005,"
+    "status=429;retry-after={retry_after};p=0.01,drop-before-headers;p=0.005,drop;p=0.005,"
+    "mid-stream-error;p=0.01"
 )
 
 
@@ -98,6 +102,8 @@ def write_input(path: Path, n: int) -> None:
                 "model": models[i % len(models)],
                 "messages": [{"role": "user", "content": f"Request number {i}: say hello."}],
             }
+            if i % 4 < 2:  # half of the rows streamed
+                body["stream"] = True
             if i % 2:  # half in OpenAI's batch format
                 line = {"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions"}
                 line["body"] = body

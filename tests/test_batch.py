@@ -127,12 +127,66 @@ async def test_both_formats_error_rows_and_ids(
     assert stats.prompt_tokens > 0 and stats.completion_tokens > 0 and stats.cost > 0
 
 
-def test_ids_and_stream_are_not_sent() -> None:
-    item = _parse_line(4, json.dumps(chat(1, custom_id="a", id="b", stream=True)).encode(), None)
-    assert item.custom_id == "a" and item.body is not None
-    assert not {"custom_id", "id", "stream"} & set(item.body)
+def test_ids_are_not_sent_and_stream_is_the_items() -> None:
+    line = chat(1, custom_id="a", id="b", stream=True, stream_options={"include_usage": True})
+    item = _parse_line(4, json.dumps(line).encode(), None)
+    assert item.custom_id == "a" and item.body is not None and item.stream
+    assert not {"custom_id", "id", "stream", "stream_options"} & set(item.body)
     item = _parse_line(4, json.dumps(chat(1, id="b")).encode(), "openai/gpt-4o")
     assert item.custom_id == "b" and item.body == chat(1, model="openai/gpt-4o")
+    assert not item.stream
+
+
+@pytest.mark.anyio
+async def test_streamed_rows_are_whole_answers_like_plain_ones(
+    tmp_path: Path, emulator_url: str, api_key: str
+) -> None:
+    """A streamed row holds the same answer as the same request not streamed."""
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    lines = [
+        chat(0, custom_id="plain"),
+        chat(0, custom_id="streamed", stream=True),
+        chat(1, custom_id="tools-plain", tools=tools),
+        chat(1, custom_id="tools-streamed", tools=tools, stream=True),
+    ]
+    out = tmp_path / "out.jsonl"
+    stats = await run_batch(
+        write_lines(tmp_path / "in.jsonl", lines), out, api_key=api_key, base_url=emulator_url
+    )
+    assert (stats.done, stats.failed) == (4, 0)
+    rows = by_id(out)
+
+    def answer(custom_id: str) -> dict[str, Any]:
+        body = rows[custom_id]["response"]["body"]
+        assert body["object"] == "chat.completion" and body["usage"]["cost"] > 0
+        choice = body["choices"][0]
+        calls = [
+            {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}
+            for call in choice["message"].get("tool_calls", [])
+        ]
+        return {
+            "content": choice["message"]["content"],
+            "finish_reason": choice["finish_reason"],
+            "tool_calls": calls,
+            "tokens": body["usage"]["completion_tokens"],
+        }
+
+    assert answer("streamed") == answer("plain")
+    assert answer("streamed")["content"]
+    assert answer("tools-streamed") == answer("tools-plain")
+    assert answer("tools-streamed")["tool_calls"], "the emulator calls the tool"
+    calls = rows["tools-streamed"]["response"]["body"]["choices"][0]["message"]["tool_calls"]
+    assert all(
+        call["id"] and isinstance(json.loads(call["function"]["arguments"]), dict) for call in calls
+    )
 
 
 @pytest.mark.anyio
@@ -291,7 +345,7 @@ def test_killed_at_random_moments_then_resumed(tmp_path: Path, slow_emulator_url
 
 FAULTS = (
     "status=500;p=0.015,status=503;p=0.01,status=429;retry-after=0.02;p=0.015,"
-    "drop-before-headers;p=0.005,drop;p=0.005"
+    "drop-before-headers;p=0.005,drop;p=0.005,mid-stream-error;p=0.01"
 )
 
 
@@ -306,7 +360,11 @@ async def test_injected_faults_are_all_recovered_and_counted(
     tmp_path: Path, faulty_emulator_url: str
 ) -> None:
     n = 300
-    source = write_lines(tmp_path / "in.jsonl", plain(n))
+    # Every other row streamed: a mid-stream error or a drop mid-stream is retried whole.
+    source = write_lines(
+        tmp_path / "in.jsonl",
+        [chat(i, custom_id=f"r{i}", stream=i % 2 == 0) for i in range(n)],
+    )
     out = tmp_path / "out.jsonl"
     stats_url = f"{faulty_emulator_url}/_emulator"
     async with httpx.AsyncClient() as probe:

@@ -116,3 +116,26 @@ async def test_tpm_reserves_the_estimate_and_learns_from_headers() -> None:
         None, status=200, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": f"{reset_ms}"}
     )
     assert limiter.cooling
+
+
+def test_a_rounded_retry_after_is_refined_by_the_reset_header() -> None:
+    """Retry-After in whole seconds rounds up; X-RateLimit-Reset (ms) says the same moment
+    precisely, and wins when it falls within that rounding (and only then)."""
+    from openrouter_async._retry import retry_after_from_headers
+
+    def headers(retry_after: str, reset_in: float) -> dict[str, str]:
+        return {
+            "retry-after": retry_after,
+            "x-ratelimit-reset": str(int((time.time() + reset_in) * 1000)),
+        }
+
+    refined = retry_after_from_headers(headers("1", 0.25))
+    assert refined is not None and 0.2 < refined <= 0.25
+    assert retry_after_from_headers(headers("5", 0.25)) == 5.0  # not the same moment
+    assert retry_after_from_headers(headers("1", 30)) == 1.0  # the server asks for less
+    assert retry_after_from_headers({"retry-after-ms": "1500", "x-ratelimit-reset": "1"}) == 1.5
+    assert retry_after_from_headers({"retry-after": "2"}) == 2.0
+
+    limiter = Limiter(max_concurrency=8)
+    limiter.release(None, status=429, headers=headers("1", 0.2))
+    assert 0.1 < limiter.state().cool_down_remaining <= 0.2

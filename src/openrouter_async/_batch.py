@@ -14,8 +14,14 @@ Input, one request per line (blank lines are ignored; a line's number counts fro
   "body": {...}}`` (``/chat/completions`` and ``/api/v1/chat/completions`` too; another url
   or method is an error row for that id).
 
-An id is a string or an integer. ``model=`` sets (overrides) every body's model. ``stream``
-and ``stream_options`` are dropped from bodies: a row is a whole answer.
+An id is a string or an integer. ``model=`` sets (overrides) every body's model.
+
+A row is always a whole answer. A body with ``"stream": true`` (or every body, with
+``stream=True`` / ``--stream``) is *streamed* and its chunks are put back together into the
+non-streamed answer (:mod:`._accumulate`): a long generation then never meets the whole-call
+timeout, a stalled provider is caught by the idle timeout, and a stream that fails midway (a
+mid-stream error event, a dropped connection) is retried whole, since none of its data has
+reached anyone yet. ``stream_options`` is dropped (OpenRouter always sends the usage).
 
 Output, one row per input line, keyed by its id (close to OpenAI's batch output)::
 
@@ -98,7 +104,7 @@ DEFAULT_BATCH_RETRIES = RetryConfig(max_attempts=6)
 _CHAT_URLS = frozenset({"/v1/chat/completions", "/chat/completions", "/api/v1/chat/completions"})
 _NO_RETRIES = RetryConfig.disabled()
 # Keys of a chat body that a batch row cannot honour (a row is a whole answer).
-_DROPPED_KEYS = ("stream", "stream_options")
+_DROPPED_KEYS = ("stream_options",)
 
 
 class BatchError(Exception):
@@ -209,6 +215,7 @@ class _Item:
     custom_id: str | int
     body: dict[str, Any] | None
     error: RequestValidationError | None = None
+    stream: bool = False
 
 
 class _NotStarted:
@@ -233,6 +240,7 @@ class BatchJob:
         concurrency: int = 64,
         max_cost: float | None = None,
         retries: RetryConfig | None = None,
+        stream: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -246,6 +254,9 @@ class BatchJob:
         self.concurrency = concurrency
         self.max_cost = max_cost
         self.retries = retries if retries is not None else DEFAULT_BATCH_RETRIES
+        #: Stream every call (and put each answer back together), not only the bodies that
+        #: ask for it.
+        self.stream = stream
         self.stats = BatchStats()
         self._fd: int | None = None
         self._done_ids: set[str | int] = set()
@@ -353,8 +364,12 @@ class BatchJob:
         request = structure(item.body, ChatRequest, path="body")
         stats = self.stats
 
+        streamed = self.stream or item.stream
+
         async def attempt() -> Any:
             try:
+                if streamed:
+                    return await _streamed_answer(session, request)
                 return await session.send(request, retries=_NO_RETRIES)
             except APIStatusError as error:
                 if error.status_code == 429:
@@ -420,6 +435,7 @@ async def run_batch(
     concurrency: int = 64,
     max_cost: float | None = None,
     retries: RetryConfig | None = None,
+    stream: bool = False,
     **session_options: Any,
 ) -> BatchStats:
     """Run a batch job (see the module docstring) on ``session``, or on a Session made from
@@ -431,6 +447,7 @@ async def run_batch(
         concurrency=concurrency,
         max_cost=max_cost,
         retries=retries,
+        stream=stream,
     )
     if session is not None:
         if session_options:
@@ -443,6 +460,28 @@ async def run_batch(
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+async def _streamed_answer(session: Session, request: Any) -> Any:
+    """One attempt of a streamed row: the whole stream, accumulated into a ChatResult."""
+    from ._accumulate import ChatStreamAccumulator
+    from ._convert import structure
+    from .models import ChatResult
+
+    accumulator = ChatStreamAccumulator()
+    try:
+        async with session.stream(request, retries=_NO_RETRIES) as chunks:
+            async for chunk in chunks:
+                accumulator.add(chunk)
+    except ChatError as error:
+        if error.chunk is None:
+            raise
+        # A mid-stream error event. Nothing of this stream reached anyone (the row is written
+        # whole or not at all), so it is as retryable as the status its code names, like an
+        # error body sent with status 200: raised as that.
+        raise ChatError(error.error) from error
+    return structure(accumulator.body(), ChatResult, path="")
+
 
 
 def _parse_line(number: int, raw: bytes, model: str | None) -> _Item:
@@ -474,11 +513,12 @@ def _parse_line(number: int, raw: bytes, model: str | None) -> _Item:
             custom_id = other if other is not None else number
         if not _valid_id(custom_id):
             return _invalid(number, number, "custom_id must be a string or an integer")
+    stream = body.pop("stream", None) is True
     for key in _DROPPED_KEYS:
         body.pop(key, None)
     if model:
         body["model"] = model
-    return _Item(number, custom_id, body)
+    return _Item(number, custom_id, body, stream=stream)
 
 
 def _invalid(number: int, custom_id: str | int, message: str) -> _Item:

@@ -10,8 +10,10 @@
   corrected from ``usage`` after it.
 * **Global cool-down** — when any call gets a 429, every call of the Session waits out its
   ``Retry-After`` before sending (not only the one that was hit): one 429 does not become a
-  burst of 429s from the other workers. ``X-RateLimit-Remaining: 0`` with
-  ``X-RateLimit-Reset`` starts a cool-down until the reset, before the server has to refuse.
+  burst of 429s from the other workers. A whole-second ``Retry-After`` is refined by
+  ``X-RateLimit-Reset`` (milliseconds) when that falls within its rounding.
+  ``X-RateLimit-Remaining: 0`` with ``X-RateLimit-Reset`` starts a cool-down until the reset,
+  before the server has to refuse.
 * **Adaptive concurrency** — a 429 halves the concurrency limit (at most once per cool-down),
   and it grows back by one after as many successes in a row as the current limit (additive
   increase, multiplicative decrease), never above the configured cap.
@@ -29,7 +31,7 @@ from typing import Any
 import anyio
 import attrs
 
-from ._retry import retry_after_from_headers
+from ._retry import rate_limit_reset_wait, retry_after_from_headers
 
 __all__ = ["Limiter", "LimiterState", "estimate_tokens", "used_tokens"]
 
@@ -199,19 +201,15 @@ class Limiter:
 
     def _learn(self, headers: Mapping[str, str]) -> None:
         remaining = headers.get("x-ratelimit-remaining")
-        reset = headers.get("x-ratelimit-reset")
-        if remaining is None or reset is None:
+        if remaining is None:
             return
         try:
             if float(remaining) > 0:
                 return
-            reset_at = float(reset)
         except ValueError:
             return
-        # OpenRouter sends the reset as epoch milliseconds; tolerate seconds too.
-        seconds = reset_at / 1000.0 if reset_at > 1e11 else reset_at
-        wait = seconds - time.time()
-        if 0 < wait < 300:
+        wait = rate_limit_reset_wait(headers)
+        if wait is not None:
             self._cool_until = max(self._cool_until, time.monotonic() + wait)
 
     # -- observing -------------------------------------------------------------------------

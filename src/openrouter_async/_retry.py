@@ -29,6 +29,7 @@ __all__ = [
     "retry_after_failure",
     "retry_after_from_headers",
     "retry_after_seconds",
+    "rate_limit_reset_wait",
 ]
 
 T = TypeVar("T")
@@ -51,8 +52,39 @@ def retry_after_seconds(error: BaseException) -> float | None:
     return retry_after_from_headers(getattr(error, "headers", None))
 
 
+def rate_limit_reset_wait(headers: Any) -> float | None:
+    """Seconds until ``X-RateLimit-Reset`` (epoch milliseconds, as OpenRouter sends it; epoch
+    seconds tolerated), or None when absent, unreadable or not in the next five minutes."""
+    raw = headers.get("x-ratelimit-reset") if headers is not None else None
+    if raw is None:
+        return None
+    try:
+        reset_at = float(raw)
+    except ValueError:
+        return None
+    seconds = reset_at / 1000.0 if reset_at > 1e11 else reset_at
+    wait = seconds - time.time()
+    return wait if 0 < wait < 300 else None
+
+
 def retry_after_from_headers(headers: Any) -> float | None:
-    """``retry-after-ms``, then ``Retry-After`` (seconds or an HTTP date), from headers."""
+    """``retry-after-ms``, then ``Retry-After`` (seconds or an HTTP date), from headers.
+
+    ``Retry-After`` in seconds is a whole number, rounded up: up to a second longer than the
+    server needs. When ``X-RateLimit-Reset`` (milliseconds) falls within that rounding, it
+    is the same moment said precisely, and is used instead: a fan-out cooling down after a
+    429 resumes when the window reopens, not up to a second later.
+    """
+    seconds = _retry_after(headers)
+    if seconds is None or headers.get("retry-after-ms") is not None:
+        return seconds
+    reset = rate_limit_reset_wait(headers)
+    if reset is not None and seconds - 1.0 <= reset <= seconds:
+        return reset
+    return seconds
+
+
+def _retry_after(headers: Any) -> float | None:
     if headers is None:
         return None
     raw_ms = headers.get("retry-after-ms")

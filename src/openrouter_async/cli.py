@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -88,6 +87,7 @@ def _batch(args: argparse.Namespace) -> int:
             model=args.model,
             concurrency=args.concurrency,
             max_cost=args.max_cost,
+            stream=args.stream,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -100,10 +100,7 @@ def _batch(args: argparse.Namespace) -> int:
             print(f"(using the built-in emulator at {base_url})", file=sys.stderr)
         options: dict[str, Any] = {"api_key": api_key, "base_url": base_url}
         if args.rpm is not None:
-            if "rpm" in inspect.signature(Session).parameters:
-                options["rpm"] = args.rpm
-            else:
-                print("warning: --rpm is not supported by this version: ignored", file=sys.stderr)
+            options["rpm"] = args.rpm
 
         async def run() -> BatchStats:
             async with Session(**options) as session:
@@ -263,6 +260,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="USD",
         help="stop starting calls once this run has cost this much (resume later)",
+    )
+    batch.add_argument(
+        "--stream",
+        action="store_true",
+        help="stream every call (each row is still the whole answer); bodies with "
+        '"stream": true are always streamed',
     )
     batch.add_argument("--emulator", action="store_true", help="run against the built-in emulator")
     batch.add_argument("--base-url", default=None, help="API base URL (default: OpenRouter)")
