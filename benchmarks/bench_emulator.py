@@ -151,7 +151,7 @@ def _announce(sock: Any) -> None:
 def _serve_hypercorn(app: Any) -> None:
     import anyio
 
-    from openrouter_async.emulator._server import _bind, _hypercorn_config
+    from openrouter_async.emulator._server import _backend_options, _bind, _hypercorn_config
 
     sock = _bind("127.0.0.1", 0)
     _announce(sock)
@@ -173,7 +173,8 @@ def _serve_hypercorn(app: Any) -> None:
             await serve(app, config, shutdown_trigger=stop.wait, mode="asgi")
             tg.cancel_scope.cancel()
 
-    anyio.run(main)
+    # The same event loop as the emulator's (uvloop when installed): the same ceiling.
+    anyio.run(main, backend_options=_backend_options("asyncio", "auto"))
 
 
 def _serve_uvicorn(app: Any) -> None:
@@ -205,6 +206,10 @@ def serve(name: str, profile: str | None) -> None:
 
             # Exactly `openrouter-async emulator --port 0`; it prints its URL when ready.
             cli_main(["emulator", "--port", "0"])
+        elif name == "emulator-stdloop":
+            from openrouter_async.cli import main as cli_main
+
+            cli_main(["emulator", "--port", "0", "--loop", "asyncio"])
         elif name == "hypercorn-bare":
             _serve_hypercorn(_bare_app())
         elif name == "uvicorn-bare":
@@ -392,7 +397,7 @@ def run_client(scenario: str, url: str, args: argparse.Namespace) -> dict[str, A
 
 
 def _servers(only: list[str] | None) -> list[str]:
-    names = ["emulator", "hypercorn-bare"]
+    names = ["emulator", "emulator-stdloop", "hypercorn-bare"]
     try:
         import uvicorn  # noqa: F401
     except ImportError:

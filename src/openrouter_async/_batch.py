@@ -483,7 +483,6 @@ async def _streamed_answer(session: Session, request: Any) -> Any:
     return structure(accumulator.body(), ChatResult, path="")
 
 
-
 def _parse_line(number: int, raw: bytes, model: str | None) -> _Item:
     """One input line → an item (an invalid line → an item carrying its error)."""
     try:

@@ -221,6 +221,7 @@ def _emulator(args: argparse.Namespace) -> int:
     from .emulator import main as emulator_main
 
     argv = ["--host", args.host, "--port", str(args.port)]
+    argv += ["--backend", args.backend, "--loop", args.loop]
     for option in ("seed", "faults", "fault_seed", "rate_limit_rpm", "rate_limit_concurrency"):
         value = getattr(args, option)
         if value is not None:
@@ -283,6 +284,13 @@ def _parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser("emulator", help="serve a local OpenRouter emulator")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8080)
+    emulator.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    emulator.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="asyncio's event loop: uvloop when installed (auto), or the standard one",
+    )
     emulator.add_argument(
         "--seed", metavar="FILE", help="seed keys, credits and guardrails (JSON or YAML)"
     )
