@@ -286,9 +286,15 @@ def slow_emulator_url() -> Iterator[str]:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-def test_killed_at_random_moments_then_resumed(tmp_path: Path, slow_emulator_url: str) -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_killed_at_random_moments_then_resumed(
+    tmp_path: Path, slow_emulator_url: str, backend: str
+) -> None:
     n = 1000
-    source = write_lines(tmp_path / "in.jsonl", plain(n))
+    # A third of the rows streamed: a kill also lands in the middle of streams.
+    source = write_lines(
+        tmp_path / "in.jsonl", [chat(i, custom_id=f"r{i}", stream=i % 3 == 0) for i in range(n)]
+    )
     out = tmp_path / "out.jsonl"
     command = [
         sys.executable,
@@ -302,6 +308,8 @@ def test_killed_at_random_moments_then_resumed(tmp_path: Path, slow_emulator_url
         slow_emulator_url,
         "--concurrency",
         "16",
+        "--backend",
+        backend,
     ]
     env = {**os.environ, "OPENROUTER_API_KEY": "sk-or-test"}
     seed = random.randrange(1 << 30)
