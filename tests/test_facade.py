@@ -86,6 +86,25 @@ def test_sync_stream_left_early_is_closed(
     asyncio.run(wait_for_idle_streams(emulator))
 
 
+def test_sync_stream_without_with_is_closed_by_its_error(
+    emulator_url: str, api_key: str, emulator: EmulatorProbe
+) -> None:
+    """Iterated without ``with``, a stream whose iteration raises closes itself: nothing
+    else would (the caller holds no block to leave)."""
+    with OpenRouter(api_key=api_key, server_url=emulator_url) as client:
+        events = client.chat.send(
+            model="m/x",
+            messages=HELLO,
+            stream=True,
+            retries=None,
+            http_headers={"X-Emulator-Fault": "malformed-json=1,token-delay-ms=10,tokens=500"},
+        )
+        with pytest.raises(errors.ResponseValidationError):
+            for _ in events:
+                pass
+        asyncio.run(wait_for_idle_streams(emulator))
+
+
 def test_sync_errors_are_typed(emulator_url: str) -> None:
     with OpenRouter(api_key="sk-or-bad", server_url=emulator_url) as client:
         with pytest.raises(errors.UnauthorizedResponseError) as caught:

@@ -113,6 +113,32 @@ async def test_an_error_body_with_status_200_is_never_a_result(
     assert caught.value.error.message
 
 
+async def test_an_error_body_with_status_200_on_a_stream_is_a_chat_error(
+    emulator_url: str, api_key: str
+) -> None:
+    """OpenRouter answers a stream with a JSON error body and status 200 when the provider
+    fails before the first token: the provider's message, retryable as its code says."""
+    request = ChatRequest(model="m/x", messages=HELLO)
+    async with Session(base_url=emulator_url, api_key=api_key, retry_config=NO_RETRY) as session:
+        with pytest.raises(errors.ChatError) as caught:
+            async with session.stream(
+                request, http_headers=fault("error-200=503;message=Provider down")
+            ):
+                pass
+        assert caught.value.error.message == "Provider down"
+        assert caught.value.error.code == 503
+    from openrouter_async._config import DEFAULT_RETRY_CONFIG
+    from openrouter_async._retry import is_retryable
+
+    assert is_retryable(caught.value, DEFAULT_RETRY_CONFIG)  # as a 503 is
+
+
+async def test_a_timeout_names_itself() -> None:
+    from openrouter_async._transport_errors import translate_transport_error
+
+    assert str(translate_transport_error(TimeoutError())) == "TimeoutError: timed out"
+
+
 async def test_mid_stream_error_raises_chat_error_after_the_chunks_before_it(
     emulator_url: str, api_key: str, emulator: EmulatorProbe
 ) -> None:

@@ -388,7 +388,7 @@ class Session(SessionGroups):
             )
             # A stream passes the gate like any call; it holds its slot until the headers.
             async with self._gate():
-                response = await self._open(request, idle)
+                response = await self._open(request, idle, events=True)
             return AsyncStream(response, parse_event, idle_timeout=idle, sentinel=sentinel)
 
         if not config.enabled:
@@ -588,7 +588,9 @@ class Session(SessionGroups):
                     used_tokens=used_tokens(result) if estimate else None,
                 )
 
-    async def _open(self, request: httpx.Request, deadline: float) -> httpx.Response:
+    async def _open(
+        self, request: httpx.Request, deadline: float, *, events: bool = False
+    ) -> httpx.Response:
         started = time.perf_counter() if self._logger is not None else 0.0
         try:
             with anyio.fail_after(deadline):
@@ -611,7 +613,34 @@ class Session(SessionGroups):
             raise error_for_status(
                 response.status_code, content, headers=response.headers, raw_response=response
             )
+        if events and response.headers.get("content-type", "").startswith("application/json"):
+            await self._raise_error_body(response, deadline)
         return response
+
+    async def _raise_error_body(self, response: httpx.Response, deadline: float) -> None:
+        """A stream answered with a JSON body instead of events: OpenRouter's ``{"error":
+        ...}`` sent with status 200 (a provider failed before the first token). Raised as the
+        :class:`ChatError` it is, retryable as its code says, rather than read as an empty
+        stream. Any other JSON body is a :class:`ResponseValidationError` (not a stream)."""
+        try:
+            with anyio.fail_after(deadline):
+                content = await response.aread()
+        except (TimeoutError, httpx.HTTPError, OSError) as error:
+            raise translate_transport_error(error) from error
+        finally:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+        try:
+            data = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            data = None
+        if type(data) is dict and data.get("error") is not None:
+            raise ChatError(ErrorDetails.from_json(data["error"]))
+        raise ResponseValidationError(
+            "expected an event stream, got a JSON body",
+            body=content.decode("utf-8", "replace"),
+            status_code=response.status_code,
+        )
 
     def _decode(self, response: httpx.Response, content: bytes, response_type: type[T]) -> T:
         status = response.status_code

@@ -230,6 +230,7 @@ class SyncStream(Generic[T]):
         self._context: Any = None
         self._batch: Iterator[T] = iter(())
         self._finished = False
+        self._auto_entered = False
 
     @property
     def headers(self) -> httpx.Headers:
@@ -275,8 +276,17 @@ class SyncStream(Generic[T]):
             if self._finished:
                 raise StopIteration
             if self._context is None:
+                # Iterated without ``with``: entered here, and closed here when the iteration
+                # ends, normally or with the stream's error (nothing else would close it).
                 self.__enter__()
-            batch = self._portal.call(self._stream.next_batch)
+                self._auto_entered = True
+            try:
+                batch = self._portal.call(self._stream.next_batch)
+            except BaseException:
+                if self._auto_entered:
+                    self._finished = True
+                    self.close()
+                raise
             if batch is None:
                 self._finished = True
                 self.close()

@@ -19,11 +19,11 @@ def translate_transport_error(
     where = " mid-stream" if streaming else ""
     if isinstance(error, httpx.TimeoutException | TimeoutError):
         wrapped: APIConnectionError = APITimeoutError(
-            f"{type(error).__name__}{where}: {error or 'timed out'}"
+            f"{type(error).__name__}{where}: {str(error) or 'timed out'}"
         )
     else:
         wrapped = APIConnectionError(
-            f"{type(error).__name__}{where}: {error or 'connection failed'}"
+            f"{type(error).__name__}{where}: {str(error) or 'connection failed'}"
         )
     wrapped.__cause__ = error
     return wrapped
