@@ -36,3 +36,31 @@ def test_chat_reports_errors_without_a_traceback(
     assert main(["chat", "--base-url", emulator_url, "Hi"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: 401") and "sk-or-wrong" not in err
+
+
+def test_emulator_command_has_every_option_of_the_emulator() -> None:
+    """``openrouter-async emulator`` is the emulator's own command line (one set of options):
+    here ``--api-key`` restricts the keys it accepts."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "openrouter_async.cli", "emulator", "--port", "0"),
+            *("--api-key", "sk-or-only-this-one", "--loop", "asyncio"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # "OpenRouter emulator: <url> (Ctrl-C to stop)"
+        url = line.split()[2]
+        good = httpx.get(f"{url}/key", headers={"Authorization": "Bearer sk-or-only-this-one"})
+        bad = httpx.get(f"{url}/key", headers={"Authorization": "Bearer sk-or-another"})
+        assert (good.status_code, bad.status_code) == (200, 401)
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0

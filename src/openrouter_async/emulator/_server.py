@@ -401,12 +401,9 @@ def _backend_options(backend: Backend, loop: str) -> dict[str, Any]:
     return {"use_uvloop": True}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``openrouter-async emulator [--host H] [--port P] ...``: serve until Ctrl-C."""
-    parser = argparse.ArgumentParser(
-        prog="openrouter-async emulator",
-        description="Serve a local emulator of the OpenRouter API (/api/v1/...).",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every option of the served emulator: ``python -m openrouter_async.emulator`` and
+    ``openrouter-async emulator`` are one command with one set of options."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (8080; 0: any free port)")
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
@@ -430,8 +427,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spec-path", help="the OpenRouter OpenAPI spec (YAML)")
     parser.add_argument("--default-model", help="model used when a request names none")
     add_config_options(parser)
-    args = parser.parse_args(argv)
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``openrouter-async emulator [--host H] [--port P] ...``: serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(
+        prog="openrouter-async emulator",
+        description="Serve a local emulator of the OpenRouter API (/api/v1/...).",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the emulator the parsed options of :func:`add_arguments` describe."""
     try:
         config = EmulatorConfig(
             api_keys=set(args.api_key) if args.api_key else None,
