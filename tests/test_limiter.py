@@ -139,3 +139,13 @@ def test_a_rounded_retry_after_is_refined_by_the_reset_header() -> None:
     limiter = Limiter(max_concurrency=8)
     limiter.release(None, status=429, headers=headers("1", 0.2))
     assert 0.1 < limiter.state().cool_down_remaining <= 0.2
+
+
+def test_the_cool_down_is_capped_like_the_retry_after_a_call_honours() -> None:
+    """A Retry-After beyond the retry policy's cap raises the call at once; the global
+    cool-down does not hold the Session's other calls for longer than that cap either."""
+    limiter = Limiter(max_concurrency=4, max_cool_down=2.0)
+    limiter.on_rate_limited(3600.0)
+    assert 1.5 < limiter.state().cool_down_remaining <= 2.0
+    session = Session(api_key="sk-or-x", retry_config=RetryConfig(max_retry_after_ms=500))
+    assert session.limiter.max_cool_down == 0.5

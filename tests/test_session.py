@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -468,6 +469,25 @@ async def test_debug_log_line_with_the_sessions_own_headers(
         await session.send(ChatRequest(model="m/x", messages=HELLO))
     assert "POST " in caplog.text and "/chat/completions -> 200 in " in caplog.text
     assert api_key not in caplog.text
+
+
+async def test_the_retry_log_counts_attempts(
+    emulator_url: str, api_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from openrouter_async import BackoffStrategy
+
+    logger = logging.getLogger("test.openrouter.retries")
+    caplog.set_level(logging.DEBUG, logger=logger.name)
+    fast = RetryConfig(backoff=BackoffStrategy(initial_interval=1, max_interval=2), max_attempts=4)
+    async with Session(base_url=emulator_url, api_key=api_key, debug_logger=logger) as session:
+        with pytest.raises(errors.APIStatusError):
+            await session.send(
+                ChatRequest(model="m/x", messages=HELLO),
+                http_headers=fault("status=503"),
+                retries=fast,
+            )
+    attempts = [int(n) for n in re.findall(r"retrying after \w+ \(attempt (\d+)", caplog.text)]
+    assert attempts == [1, 2, 3]
 
 
 async def test_a_closed_session_says_so(emulator_url: str, api_key: str) -> None:

@@ -82,6 +82,7 @@ class Limiter:
         tpm: float | None = None,
         adaptive: bool = True,
         rpm_burst: float = 1.0,
+        max_cool_down: float = 120.0,
     ) -> None:
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -95,6 +96,8 @@ class Limiter:
         self._tpm = _Bucket(tpm, tpm / 60.0) if tpm else None
         self.rpm = rpm
         self.tpm = tpm
+        #: The longest global cool-down a 429 or a reset header may impose (seconds).
+        self.max_cool_down = max_cool_down
         self._cool_until = 0.0
         self._cut_until = 0.0  # no second adaptive cut within one cool-down
         self._successes = 0
@@ -183,7 +186,8 @@ class Limiter:
     def on_rate_limited(self, retry_after: float | None) -> None:
         self.rate_limited += 1
         now = time.monotonic()
-        self._cool_until = max(self._cool_until, now + (retry_after or 1.0))
+        wait = min(retry_after or 1.0, self.max_cool_down)
+        self._cool_until = max(self._cool_until, now + wait)
         self._successes = 0
         if self.adaptive and self._slots is not None and now >= self._cut_until:
             limit = int(self._slots.total_tokens)
@@ -210,6 +214,7 @@ class Limiter:
             return
         wait = rate_limit_reset_wait(headers)
         if wait is not None:
+            wait = min(wait, self.max_cool_down)
             self._cool_until = max(self._cool_until, time.monotonic() + wait)
 
     # -- observing -------------------------------------------------------------------------

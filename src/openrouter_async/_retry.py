@@ -190,7 +190,7 @@ async def retry_after_failure(
             logger.debug(
                 "retrying after %s (attempt %d, waiting %.3fs)",
                 type(error).__name__,
-                state.attempt_number,
+                state.attempt_number + 1,  # tenacity counts from the second attempt
                 wait,
             )
 

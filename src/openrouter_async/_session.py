@@ -152,6 +152,9 @@ class Session(SessionGroups):
             rpm=rpm,
             tpm=tpm,
             adaptive=adaptive_concurrency,
+            # A Retry-After beyond the retry policy's cap raises the call at once; it must
+            # not hold every other call of the Session for that long either.
+            max_cool_down=self.retry_config.max_retry_after_ms / 1000.0,
         )
         self._groups: dict[str, Any] = {}  # session.<group> objects, built on first use
         self._timeout_extension: dict[str, float | None] = {}

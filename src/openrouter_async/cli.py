@@ -98,9 +98,15 @@ def _batch(args: argparse.Namespace) -> int:
     with _target(args.base_url, emulator=args.emulator) as (base_url, api_key, emulated):
         if emulated:
             print(f"(using the built-in emulator at {base_url})", file=sys.stderr)
-        options: dict[str, Any] = {"api_key": api_key, "base_url": base_url}
-        if args.rpm is not None:
-            options["rpm"] = args.rpm
+        # The Session's cap is the job's concurrency, so that it adapts: halved on a 429,
+        # grown back while calls succeed.
+        options: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "max_concurrency": args.concurrency,
+            "rpm": args.rpm,
+            "tpm": args.tpm,
+        }
 
         async def run() -> BatchStats:
             async with Session(**options) as session:
@@ -244,9 +250,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--model", default=None, help="set (override) every request's model")
     batch.add_argument(
-        "--concurrency", type=int, default=64, metavar="N", help="calls in flight (default 64)"
+        "--concurrency",
+        type=int,
+        default=64,
+        metavar="N",
+        help="calls in flight at most (default 64); halved on a 429, grown back after",
     )
-    batch.add_argument("--rpm", type=float, default=None, metavar="R", help="requests per minute")
+    batch.add_argument(
+        "--rpm", type=float, default=None, metavar="R", help="requests per minute (paced)"
+    )
+    batch.add_argument(
+        "--tpm",
+        type=float,
+        default=None,
+        metavar="T",
+        help="tokens per minute (estimated before each call, corrected from its usage)",
+    )
     batch.add_argument(
         "--max-cost",
         type=float,

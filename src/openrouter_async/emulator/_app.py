@@ -45,7 +45,7 @@ __all__ = [
     "json_response",
 ]
 
-logger = logging.getLogger("openrouter_async.emulator")
+logger = logging.getLogger("openrouter_emulator")
 
 API_PREFIX = "/api/v1"
 

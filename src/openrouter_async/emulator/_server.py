@@ -33,7 +33,9 @@ __all__ = ["main", "run_emulator", "serve", "serve_in_thread"]
 
 Backend = Literal["asyncio", "trio"]
 
-logger = logging.getLogger("openrouter_async.emulator")
+# Not under "openrouter_async": the client's debug log (OPENROUTER_DEBUG) is that logger, and
+# a built-in emulator's server messages are not the client's requests.
+logger = logging.getLogger("openrouter_emulator")
 
 _BACKLOG = 1024
 
@@ -67,9 +69,7 @@ def _hypercorn_config(fd: int, *, log_to_stderr: bool) -> Config:
     config = Config()
     config.bind = [f"fd://{fd}"]
     config.accesslog = None
-    config.errorlog = (
-        "-" if log_to_stderr else logging.getLogger("openrouter_async.emulator.server")
-    )
+    config.errorlog = "-" if log_to_stderr else logging.getLogger("openrouter_emulator.server")
     config.backlog = _BACKLOG
     # Streams end within ~50 ms of a shutdown (EmulatorState.closing); this is a safety net.
     config.graceful_timeout = 2.0
