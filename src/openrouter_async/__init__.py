@@ -23,7 +23,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import errors, models, operations
-    from ._batch import BatchJob, BatchStats, run_batch
+    from ._batch import BatchError, BatchJob, BatchStats, run_batch
     from ._binary import BinaryResponse, SyncBinaryResponse
     from ._client import OpenRouter
     from ._config import BackoffStrategy, RetryConfig, Timeouts
@@ -38,6 +38,7 @@ __all__ = [
     "UNSET",
     "AsyncStream",
     "BackoffStrategy",
+    "BatchError",
     "BatchJob",
     "BatchStats",
     "BinaryResponse",
@@ -79,6 +80,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "SyncBinaryResponse": ("._binary", "SyncBinaryResponse"),
     "MapResult": ("._map", "MapResult"),
     "LimiterState": ("._limiter", "LimiterState"),
+    "BatchError": ("._batch", "BatchError"),
     "BatchJob": ("._batch", "BatchJob"),
     "BatchStats": ("._batch", "BatchStats"),
     "run_batch": ("._batch", "run_batch"),

@@ -34,8 +34,11 @@ class Timeouts:
     """
 
     connect: float = attrs.field(default=10.0, validator=_positive)
+    """Seconds to establish a connection (and to wait for a free pooled one)."""
     read: float = attrs.field(default=600.0, validator=_positive)
+    """Seconds for a whole non-streaming call, from sending to the parsed body."""
     stream_idle: float = attrs.field(default=120.0, validator=_positive)
+    """Seconds a stream may wait for its headers, then between two data events."""
 
     def with_timeout_ms(self, timeout_ms: int | float | None) -> Timeouts:
         """Apply the official SDK's single ``timeout_ms`` knob: it bounds a non-streaming
@@ -53,9 +56,13 @@ class BackoffStrategy:
     """Exponential back-off, in milliseconds (the official SDK's fields and units)."""
 
     initial_interval: int = 500
+    """The first wait before jitter, in milliseconds (a ``Retry-After`` replaces the back-off)."""
     max_interval: int = 60_000
+    """The longest single wait before jitter, in milliseconds."""
     exponent: float = 1.5
+    """The growth factor from one wait to the next."""
     max_elapsed_time: int = 3_600_000
+    """Retrying stops once this many milliseconds have passed (0: no limit)."""
 
 
 @attrs.frozen
@@ -71,24 +78,34 @@ class RetryConfig:
     """
 
     strategy: Literal["backoff", "none"] = "backoff"
+    """``"backoff"`` to retry, ``"none"`` not to."""
     backoff: BackoffStrategy | None = attrs.field(factory=BackoffStrategy)
+    """The waits between attempts."""
     retry_connection_errors: bool = True
+    """Retry connection errors and timeouts too, not only the ``status_codes``."""
     max_attempts: int = attrs.field(default=3, kw_only=True)
+    """Attempts in all, the first one included (keyword only)."""
     status_codes: tuple[str, ...] = attrs.field(
         default=("408", "409", "429", "5XX"), kw_only=True, converter=tuple
     )
+    """HTTP statuses to retry, ``"5XX"`` for a whole family (keyword only)."""
     max_retry_after_ms: int = attrs.field(default=120_000, kw_only=True)
+    """The longest ``Retry-After`` honoured; a longer one raises at once (keyword only)."""
     jitter: bool = attrs.field(default=True, kw_only=True)
+    """Draw each wait at random below its back-off value ("full jitter"; keyword only)."""
 
     @classmethod
     def disabled(cls) -> RetryConfig:
+        """No retries: ``RetryConfig("none", None, False)``."""
         return cls("none", None, False)
 
     @property
     def enabled(self) -> bool:
+        """Whether a failed call may be retried at all."""
         return self.strategy != "none" and self.max_attempts > 1
 
     def retries_status(self, status: int) -> bool:
+        """Whether an answer with this HTTP status is retried."""
         if status in (400, 401, 402, 403, 404, 422):
             return False
         text = str(status)

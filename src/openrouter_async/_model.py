@@ -38,8 +38,8 @@ class OneEventStream:
     """A complete (non-streaming) result that can also be consumed as a one-event stream.
 
     The result of an operation that can stream (``chat.send``, ``responses.send``,
-    ``messages.create``, ``completions.generate``) supports the stream's protocol, so code
-    written for ``stream=True`` works unchanged with ``stream=False``::
+    ``messages.create``, ``completions.generate``, ``images.generate``) supports the stream's
+    protocol, so code written for ``stream=True`` works unchanged with ``stream=False``::
 
         with client.beta.responses.send(..., stream=False) as event_stream:
             for event in event_stream:   # exactly one event: the result itself

@@ -25,5 +25,7 @@ class Unset(enum.Enum):
 
 
 UNSET: Final = Unset.UNSET
+"""A field that was not given: left out of a request, or not sent by the server. Falsy; test
+with ``value is UNSET`` to tell it from ``None`` (JSON ``null``) or an empty value."""
 
 __all__ = ["UNSET", "Unset"]

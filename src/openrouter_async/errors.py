@@ -65,9 +65,13 @@ class ErrorDetails:
     """
 
     message: str
+    """What went wrong, in words."""
     code: int | str | None = None
+    """Usually the HTTP status; a provider's own code (a string) passes through."""
     metadata: dict[str, Any] | None = None
+    """Details, when OpenRouter gives some (``provider_name``, ``raw``, a guardrail's id...)."""
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
+    """Any other keys of the error object."""
 
     @classmethod
     def from_json(cls, value: Any, *, fallback_message: str = "") -> ErrorDetails:
@@ -95,24 +99,32 @@ class ErrorBody:
     """
 
     error: ErrorDetails
+    """The ``error`` object."""
     user_id: str | None = None
+    """The ``user_id`` of the body, when given."""
     openrouter_metadata: dict[str, Any] | None = None
+    """The ``openrouter_metadata`` of the body, when given."""
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
+    """Any other keys of the body."""
 
     @property
     def message(self) -> str:
+        """``error.message``."""
         return self.error.message
 
     @property
     def code(self) -> int | str | None:
+        """``error.code``."""
         return self.error.code
 
     @property
     def metadata(self) -> dict[str, Any] | None:
+        """``error.metadata``."""
         return self.error.metadata
 
     @classmethod
     def from_json(cls, value: Any, *, fallback_message: str = "") -> ErrorBody:
+        """Lenient parse of an error body (or of anything a server sent instead)."""
         if not isinstance(value, Mapping) or "error" not in value:
             return cls(error=ErrorDetails.from_json(value, fallback_message=fallback_message))
         user_id = value.get("user_id")
@@ -133,10 +145,15 @@ class OpenRouterError(Exception):
     """Base class of every error this package raises on purpose."""
 
     message: str
+    """The error's text (also its ``str()``)."""
     status_code: int | None = None
+    """The HTTP status, when there was a response."""
     headers: httpx.Headers | None = None
+    """The response's headers, when there was a response."""
     body: str | None = None
+    """The response's body as text, when there was one."""
     raw_response: httpx.Response | None = None
+    """The ``httpx.Response``, when one was built."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -152,7 +169,9 @@ class RequestValidationError(OpenRouterError, ValueError):
     def __init__(self, message: str, *, path: str = "") -> None:
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
+        """The bad field (``messages[0].content``), or empty."""
         self.reason = message
+        """The message without the path."""
 
 
 class ResponseValidationError(OpenRouterError):
@@ -196,14 +215,18 @@ class ChatError(OpenRouterError):
         code = f" (code {error.code})" if error.code is not None else ""
         super().__init__(f"{error.message}{code}")
         self.error = error
+        """The ``error`` object (``e.error.message``, ``e.error.code``)."""
         self.chunk = chunk
+        """The decoded JSON of the stream event that carried the error, else ``None``."""
 
 
 class APIStatusError(OpenRouterError):
     """An HTTP error response. Subclasses name the status; ``OpenRouterDefaultError`` the rest."""
 
     status: ClassVar[int | None] = None
+    """The HTTP status a subclass stands for (``None`` on ``OpenRouterDefaultError``)."""
     data: ErrorBody
+    """The parsed error body: ``e.data.message``, ``e.data.code``, ``e.data.metadata``."""
     status_code: int
     body: str
 
