@@ -163,6 +163,8 @@ def main() -> int:
         f"({100 * served['faulted'] / max(served['requests'], 1):.1f}%), "
         f"{served['connections_dropped']:,} dropped before headers"
     )
+    kinds = ", ".join(f"{kind} {count:,}" for kind, count in served.get("faults", {}).items())
+    print(f"faults by kind: {kinds}")
     print(f"rows {len(rows):,}; every id exactly once: {once}; error rows: {len(failed)}")
     # Each fault costs one attempt that the job retries; a connection dropped before any
     # response byte can instead be replayed by the transport (a stale keep-alive connection).

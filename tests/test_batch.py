@@ -353,7 +353,7 @@ def test_killed_at_random_moments_then_resumed(
 
 FAULTS = (
     "status=500;p=0.015,status=503;p=0.01,status=429;retry-after=0.02;p=0.015,"
-    "drop-before-headers;p=0.005,drop;p=0.005,mid-stream-error;p=0.01"
+    "drop-before-headers;p=0.005,drop;p=0.005,mid-stream-error;p=0.02"
 )
 
 
@@ -401,6 +401,8 @@ async def test_injected_faults_are_all_recovered_and_counted(
     assert stats.retries == sum(row["attempts"] - 1 for row in rows.values())
     assert served["faulted"] - served["connections_dropped"] <= stats.retries <= served["faulted"]
     assert stats.rate_limited > 0
+    # Streams failed midway among them, and were retried whole.
+    assert served["faults"].get("mid-stream-error", 0) > 0, served["faults"]
 
 
 # -- a budget ----------------------------------------------------------------------------------

@@ -837,3 +837,31 @@ def test_a_required_nullable_field_that_is_absent_reads_as_null() -> None:
     result = parse_result(body, Result)
     assert result.system_fingerprint is None
     assert result.model_extra is None
+
+
+def test_model_dump_is_the_json_the_model_stands_for() -> None:
+    """``model_dump()`` / ``model_dump_json()``, as pydantic models (the official SDK's and
+    openai's) have: fields not given left out, unknown fields kept, nested models as dicts."""
+    import json
+
+    from openrouter_async._convert import parse
+    from openrouter_async.models import ChatResult
+
+    body = {
+        "id": "gen-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "openai/gpt-4o",
+        "system_fingerprint": None,
+        "provider": "OpenAI",  # not in the spec: kept
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "Hi"},
+            }
+        ],
+    }
+    result = parse(json.dumps(body).encode(), ChatResult)
+    assert result.model_dump() == body
+    assert json.loads(result.model_dump_json()) == body

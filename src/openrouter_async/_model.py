@@ -21,6 +21,21 @@ class Model:
 
     __slots__ = ()
 
+    def model_dump(self) -> dict[str, Any]:
+        """This model as plain JSON data: fields that were not given (``UNSET``) are left out,
+        ``model_extra`` is merged back in, nested models become dicts. Named as pydantic's
+        (the official SDK's and ``openai``'s models), so code that calls it keeps working."""
+        from ._convert import unstructure
+
+        data: dict[str, Any] = unstructure(self)
+        return data
+
+    def model_dump_json(self) -> str:
+        """:meth:`model_dump` as a JSON string."""
+        from ._convert import dumps
+
+        return dumps(self).decode()
+
     if TYPE_CHECKING:
         model_extra: dict[str, Any] | None
     else:

@@ -78,7 +78,10 @@ def request_faults(request: Request) -> Faults:
         raise HTTPError(400, f"Invalid X-Emulator-Fault header: {exc}") from None
     faults = (state.fault_plan + plan).draw(state.rng)
     if faults.any:
-        state.stats.faulted += 1
+        stats = state.stats
+        stats.faulted += 1
+        for kind in faults.kinds():
+            stats.faults[kind] = stats.faults.get(kind, 0) + 1
     return faults
 
 

@@ -205,13 +205,16 @@ class EmulatorStats:
     faulted: int = 0
     #: Connections closed before any response (``drop-before-headers``).
     connections_dropped: int = 0
+    #: Faulted requests by kind (``status=503``, ``mid-stream-error``, ``drop``...).
+    faults: dict[str, int] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.requests = self.errors = self.streams_started = 0
         self.streams_completed = self.streams_disconnected = self.streams_dropped = 0
         self.rate_limited = self.faulted = self.connections_dropped = 0
+        self.faults = {}
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
             "errors": self.errors,
@@ -224,6 +227,7 @@ class EmulatorStats:
             "rate_limited": self.rate_limited,
             "faulted": self.faulted,
             "connections_dropped": self.connections_dropped,
+            "faults": dict(sorted(self.faults.items())),
         }
 
 

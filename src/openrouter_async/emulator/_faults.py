@@ -75,8 +75,22 @@ class Faults:
     def any(self) -> bool:
         return self != _NO_FAULTS
 
+    def kinds(self) -> list[str]:
+        """What this request gets, for the statistics: ``status=503``, ``mid-stream-error``,
+        ``drop``... (the fields that differ from "no fault"; a status names its code)."""
+        found = []
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value == field.default or field.name in _DETAILS:
+                continue
+            name = field.name.replace("_", "-")
+            found.append(f"status={value}" if field.name == "status" else name)
+        return found
+
 
 _NO_FAULTS = Faults()
+# Fields that qualify another fault rather than being one.
+_DETAILS = frozenset({"retry_after", "message", "error_code", "drop_mid_event"})
 _FIELD_NAMES = frozenset(field.name for field in fields(Faults))
 
 
