@@ -64,7 +64,8 @@ Routes (under ``/api/v1``)
     generation requests: a model outside its ``allowed_models`` / in its
     ``ignored_models``, or a model none of whose providers its ``allowed_providers``,
     ``ignored_providers`` and ``enforce_zdr*`` leave, is refused with 403 (metadata
-    ``guardrail_id``); once the key has spent the guardrail's ``limit_usd``, 402.
+    ``guardrail_id``; 404 on ``/embeddings``, for which the spec lists no 403); once the key
+    has spent the guardrail's ``limit_usd``, 402.
 
 All state lives in memory per app instance (:mod:`._state`, which also describes what is
 seeded for the product description's examples: the key hashes, generation id and OAuth code

@@ -89,6 +89,9 @@ async def embeddings(request: Request) -> Response | None:
             if entry.dimensions is not None
             else f"Model {entry.id} does not support embeddings"
         ),
+        # The spec lists no 403 for POST /embeddings: a guardrail's refusal is the 404 of a
+        # model with no endpoint left for this key (one of the statuses it lists).
+        guardrail_status=404,
     )
     model = routing.entry
     assert model is not None and model.dimensions is not None

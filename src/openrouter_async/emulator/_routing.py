@@ -238,9 +238,9 @@ def _guardrail_endpoints(
     return endpoints
 
 
-def _guardrail_error(guardrail: dict[str, Any], message: str) -> HTTPError:
+def _guardrail_error(guardrail: dict[str, Any], message: str, status: int = 403) -> HTTPError:
     return HTTPError(
-        403,
+        status,
         message,
         metadata={"guardrail_id": guardrail["id"], "guardrail_name": guardrail.get("name")},
     )
@@ -252,10 +252,12 @@ def route(
     *,
     default_model: str | None = None,
     require: Callable[[CatalogueModel], str | None] | None = None,
+    guardrail_status: int = 403,
 ) -> Routing:
     """Choose the model and provider for a generation request (see the module docstring).
     ``require(entry)`` may return why a known model cannot serve this kind of request (400),
-    e.g. an embeddings request for a chat model."""
+    e.g. an embeddings request for a chat model. ``guardrail_status`` is the status of a
+    guardrail's refusal: 403, where the spec lists it for the route."""
     names = candidates(body, default_model)
     store = request.state.store
     guardrail = store.guardrail_of(request.key)
@@ -273,14 +275,20 @@ def route(
                 continue
         if guardrail is not None and not _guardrail_allows_model(guardrail, name):
             errors.append(
-                _guardrail_error(guardrail, f"Model {name} is not allowed by your guardrail")
+                _guardrail_error(
+                    guardrail, f"Model {name} is not allowed by your guardrail", guardrail_status
+                )
             )
             continue
         endpoints = _guardrail_endpoints(guardrail, entry, list(entry.providers))
         if not endpoints:
             assert guardrail is not None
             errors.append(
-                _guardrail_error(guardrail, f"No provider of {name} is allowed by your guardrail")
+                _guardrail_error(
+                    guardrail,
+                    f"No provider of {name} is allowed by your guardrail",
+                    guardrail_status,
+                )
             )
             continue
         endpoints, reason = _preferred(entry, endpoints, body)
@@ -291,7 +299,9 @@ def route(
     if not strict and all(find_model(name) is None for name in names):
         first = names[0]
         if guardrail is not None and not _guardrail_allows_model(guardrail, first):
-            raise _guardrail_error(guardrail, f"Model {first} is not allowed by your guardrail")
+            raise _guardrail_error(
+                guardrail, f"Model {first} is not allowed by your guardrail", guardrail_status
+            )
         return Routing(first, EMULATOR_PROVIDER, None)
     raise errors[0]
 
