@@ -26,7 +26,8 @@ def _positive(_instance: object, attribute: attrs.Attribute[float], value: float
 class Timeouts:
     """Finite by default, in seconds.
 
-    - ``connect``: establishing a connection (and waiting for a free pooled one).
+    - ``connect``: establishing a connection (waiting for a free pooled one is bounded by
+      the call's own deadline, ``read`` or ``stream_idle``, not by this).
     - ``read``: a whole non-streaming call, from sending to the parsed body.
     - ``stream_idle``: for a stream, the wait for the response headers and then the longest
       gap between two *data* events; keep-alive comments (``: OPENROUTER PROCESSING``) do not
@@ -34,7 +35,8 @@ class Timeouts:
     """
 
     connect: float = attrs.field(default=10.0, validator=_positive)
-    """Seconds to establish a connection (and to wait for a free pooled one)."""
+    """Seconds to establish a connection (the wait for a free pooled one counts against the
+    call's own deadline: ``read``, or ``stream_idle`` for a stream)."""
     read: float = attrs.field(default=600.0, validator=_positive)
     """Seconds for a whole non-streaming call, from sending to the parsed body."""
     stream_idle: float = attrs.field(default=120.0, validator=_positive)
