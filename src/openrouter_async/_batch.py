@@ -88,6 +88,7 @@ from .errors import (
     OpenRouterError,
     PaymentRequiredResponseError,
     RequestValidationError,
+    ResponseValidationError,
     UnauthorizedResponseError,
 )
 
@@ -465,7 +466,7 @@ async def run_batch(
 async def _streamed_answer(session: Session, request: Any) -> Any:
     """One attempt of a streamed row: the whole stream, accumulated into a ChatResult."""
     from ._accumulate import ChatStreamAccumulator
-    from ._convert import structure
+    from ._convert import parse
     from .models import ChatResult
 
     accumulator = ChatStreamAccumulator()
@@ -480,7 +481,13 @@ async def _streamed_answer(session: Session, request: Any) -> Any:
         # whole or not at all), so it is as retryable as the status its code names, like an
         # error body sent with status 200: raised as that.
         raise ChatError(error.error) from error
-    return structure(accumulator.body(), ChatResult, path="")
+    try:
+        body = accumulator.body()
+    except ValueError as error:  # a stream with no chunk: an answer-less reply, not a bug
+        raise ResponseValidationError(str(error)) from None
+    # An answer that does not make a ChatResult is the server's fault (a row with its error),
+    # never the job's end.
+    return parse(body, ChatResult)
 
 
 def _parse_line(number: int, raw: bytes, model: str | None) -> _Item:
