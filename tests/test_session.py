@@ -490,6 +490,23 @@ async def test_the_retry_log_counts_attempts(
     assert attempts == [1, 2, 3]
 
 
+async def test_the_official_sdks_retry_spellings(emulator_url: str, api_key: str) -> None:
+    """``status_codes_override=`` and ``BackoffStrategy(..., jitter_ms=)``, as the official
+    SDK spells them, mean what they mean there."""
+    from openrouter_async import BackoffStrategy
+
+    config = RetryConfig("backoff", BackoffStrategy(1, 2, 1.5, 10_000, jitter_ms=1), True, ["503"])
+    assert config.status_codes == ("503",) and config.backoff is not None
+    request = ChatRequest(model="m/x", messages=HELLO)
+    async with Session(base_url=emulator_url, api_key=api_key, retry_config=config) as session:
+        with pytest.raises(errors.TooManyRequestsResponseError):
+            await session.send(request, http_headers=fault("status=429;retry-after=0"))
+        assert session.retries_made == 0  # 429 is not among the overriding codes
+        with pytest.raises(errors.ServiceUnavailableResponseError):
+            await session.send(request, http_headers=fault("status=503"))
+        assert session.retries_made == 2  # 3 attempts
+
+
 async def test_a_closed_session_says_so(emulator_url: str, api_key: str) -> None:
     async with Session(base_url=emulator_url, api_key=api_key) as session:
         assert (await session.send(ChatRequest(model="m/x", messages=HELLO))).choices

@@ -65,6 +65,9 @@ class BackoffStrategy:
     """The growth factor from one wait to the next."""
     max_elapsed_time: int = 3_600_000
     """Retrying stops once this many milliseconds have passed (0: no limit)."""
+    jitter_ms: int | None = None
+    """The official SDK's additive jitter: a random ``[0, jitter_ms]`` added to each wait.
+    When given, it replaces :attr:`RetryConfig.jitter`'s full jitter."""
 
 
 @attrs.frozen
@@ -85,6 +88,10 @@ class RetryConfig:
     """The waits between attempts."""
     retry_connection_errors: bool = True
     """Retry connection errors and timeouts too, not only the ``status_codes``."""
+    status_codes_override: tuple[str, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
+    """The official SDK's name for :attr:`status_codes`: when given, it replaces them."""
     max_attempts: int = attrs.field(default=3, kw_only=True)
     """Attempts in all, the first one included (keyword only)."""
     status_codes: tuple[str, ...] = attrs.field(
@@ -95,6 +102,10 @@ class RetryConfig:
     """The longest ``Retry-After`` honoured; a longer one raises at once (keyword only)."""
     jitter: bool = attrs.field(default=True, kw_only=True)
     """Draw each wait at random below its back-off value ("full jitter"; keyword only)."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.status_codes_override is not None:
+            object.__setattr__(self, "status_codes", self.status_codes_override)
 
     @classmethod
     def disabled(cls) -> RetryConfig:

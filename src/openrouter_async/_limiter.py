@@ -186,7 +186,7 @@ class Limiter:
     def on_rate_limited(self, retry_after: float | None) -> None:
         self.rate_limited += 1
         now = time.monotonic()
-        wait = min(retry_after or 1.0, self.max_cool_down)
+        wait = min(1.0 if retry_after is None else retry_after, self.max_cool_down)
         self._cool_until = max(self._cool_until, now + wait)
         self._successes = 0
         if self.adaptive and self._slots is not None and now >= self._cut_until:

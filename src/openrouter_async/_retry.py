@@ -146,6 +146,8 @@ def _wait(config: RetryConfig, *, offset: int = 0) -> Callable[[tenacity.RetryCa
             backoff.max_interval,
             backoff.initial_interval * backoff.exponent ** (state.attempt_number - 1 + offset),
         )
+        if backoff.jitter_ms is not None:  # the official SDK's additive jitter
+            return (ceiling + random.uniform(0, backoff.jitter_ms)) / 1000.0
         return (random.uniform(0, ceiling) if config.jitter else ceiling) / 1000.0
 
     return wait
