@@ -89,7 +89,7 @@ class RetryConfig:
     retry_connection_errors: bool = True
     """Retry connection errors and timeouts too, not only the ``status_codes``."""
     status_codes_override: tuple[str, ...] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(tuple)
+        default=None, converter=attrs.converters.optional(tuple), repr=False
     )
     """The official SDK's name for :attr:`status_codes`: when given, it replaces them."""
     max_attempts: int = attrs.field(default=3, kw_only=True)
