@@ -28,14 +28,19 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(scope="session")
-def emulator_url() -> Iterator[str]:
-    config = EmulatorConfig(
+def emulator_config_for_tests() -> EmulatorConfig:
+    """The tests' emulator: our key, and every request validated against the spec (when
+    the spec is here)."""
+    return EmulatorConfig(
         api_keys={API_KEY},
         validate_requests=SPEC_PATH.exists(),
         spec_path=SPEC_PATH if SPEC_PATH.exists() else None,
     )
-    with serve_in_thread(config) as url:
+
+
+@pytest.fixture(scope="session")
+def emulator_url() -> Iterator[str]:
+    with serve_in_thread(emulator_config_for_tests()) as url:
         yield url
 
 

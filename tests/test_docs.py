@@ -35,9 +35,9 @@ from pathlib import Path
 
 import pytest
 
-from openrouter_async.emulator import EmulatorConfig, serve_in_thread
+from openrouter_async.emulator import serve_in_thread
 
-from .conftest import API_KEY, SPEC_PATH
+from .conftest import API_KEY, emulator_config_for_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -163,12 +163,7 @@ def run_block(block: Block, emulator_url: str, workdir: Path) -> subprocess.Comp
 def docs_emulator_url() -> Iterator[str]:
     """An emulator of the docs' own: pages change its state (the API keys example deletes a
     key), so they must not share one with the other tests, which may run first."""
-    config = EmulatorConfig(
-        api_keys={API_KEY},
-        validate_requests=SPEC_PATH.exists(),
-        spec_path=SPEC_PATH if SPEC_PATH.exists() else None,
-    )
-    with serve_in_thread(config) as url:
+    with serve_in_thread(emulator_config_for_tests()) as url:
         yield url
 
 

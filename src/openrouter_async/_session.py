@@ -617,10 +617,10 @@ class Session(SessionGroups):
                 response.status_code, content, headers=response.headers, raw_response=response
             )
         if events and response.headers.get("content-type", "").startswith("application/json"):
-            await self._raise_error_body(response, deadline)
+            await self._refuse_json_stream(response, deadline)
         return response
 
-    async def _raise_error_body(self, response: httpx.Response, deadline: float) -> None:
+    async def _refuse_json_stream(self, response: httpx.Response, deadline: float) -> None:
         """A stream answered with a JSON body instead of events: OpenRouter's ``{"error":
         ...}`` sent with status 200 (a provider failed before the first token). Raised as the
         :class:`ChatError` it is, retryable as its code says, rather than read as an empty
@@ -637,8 +637,7 @@ class Session(SessionGroups):
             data = orjson.loads(content)
         except orjson.JSONDecodeError:
             data = None
-        if type(data) is dict and data.get("error") is not None:
-            raise ChatError(ErrorDetails.from_json(data["error"]))
+        _raise_error_body(data)
         raise ResponseValidationError(
             "expected an event stream, got a JSON body",
             body=content.decode("utf-8", "replace"),
@@ -657,14 +656,10 @@ class Session(SessionGroups):
                 body=content.decode("utf-8", "replace"),
                 status_code=status,
             ) from None
-        if (
-            type(data) is dict
-            and data.get("error") is not None
-            and not _has_error_field(response_type)
-        ):
+        if not _has_error_field(response_type):
             # OpenRouter may answer 200 with an error body (a provider failed after the
             # headers went out): never parse it as a result.
-            raise ChatError(ErrorDetails.from_json(data["error"]))
+            _raise_error_body(data)
         try:
             return _convert.parse(data, response_type, status_code=status)
         except ResponseValidationError as error:
@@ -754,9 +749,16 @@ def event_data(event: ServerSentEvent) -> Any:
         raise ResponseValidationError(
             f"a stream event is not JSON: {error}", body=event.data
         ) from None
-    if type(data) is dict and data.get("error") is not None and "type" not in data:
-        raise ChatError(ErrorDetails.from_json(data["error"]), chunk=data)
+    if type(data) is dict and "type" not in data:
+        _raise_error_body(data, chunk=data)
     return data
+
+
+def _raise_error_body(data: Any, *, chunk: Any = None) -> None:
+    """OpenRouter's ``{"error": {...}}`` in an answer that succeeded at the HTTP level (a
+    body, or a stream event: then ``chunk``) is raised as :class:`ChatError`."""
+    if type(data) is dict and data.get("error") is not None:
+        raise ChatError(ErrorDetails.from_json(data["error"]), chunk=chunk)
 
 
 def parse_chat_event(event: ServerSentEvent) -> ChatStreamChunk:
