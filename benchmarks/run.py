@@ -53,6 +53,7 @@ class Client:
     quick_n: int = 0
     scenario_arg: str = ""  # --scenario passed to the script (default: the scenario key)
     module: str = ""  # import scenario only
+    src: str = ""  # another checkout's src/ to import openrouter_async from (--baseline)
 
     @property
     def ours(self) -> bool:
@@ -256,7 +257,42 @@ def child_env(pycache: str) -> dict[str, str]:
     return env
 
 
+def with_baseline(scenarios: list[Scenario], checkout: Path) -> list[Scenario]:
+    """Each of our rows twice: this tree and ``checkout`` (another worktree, e.g. the commit
+    before a change), interleaved in the same rounds so both see the same machine."""
+    rev = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout.strip()
+    out = []
+    for s in scenarios:
+        clients: list[Client] = []
+        for c in s.clients:
+            clients.append(c)
+            if c.ours:
+                twin = dataclasses.replace(
+                    c,
+                    key=f"{c.key}-baseline",
+                    label=f"{c.label} @ {rev or checkout.name} (baseline)",
+                    src=str(checkout / "src"),
+                )
+                clients.append(twin)
+        out.append(dataclasses.replace(s, clients=tuple(clients)))
+    return out
+
+
+def env_for(c: Client, env: dict[str, str]) -> dict[str, str]:
+    if not c.src:
+        return env
+    own = dict(env)
+    own["PYTHONPATH"] = env["PYTHONPATH"].replace(str(ROOT / "src"), c.src, 1)
+    return own
+
+
 def run_client(scen: Scenario, c: Client, url: str, quick: bool, env: dict[str, str]) -> dict:
+    env = env_for(c, env)
     n = (c.quick_n or scen.quick_n) if quick else (c.n or scen.n)
     cmd = [
         sys.executable,
@@ -333,6 +369,7 @@ def _importtime_cumulative_ms(stderr: str, module: str) -> float | None:
 
 
 def run_import(c: Client, quick: bool, env: dict[str, str]) -> dict:
+    env = env_for(c, env)
     reps = c.quick_n if quick else c.n
     py = sys.executable
     base_cmd = [py, "-c", "pass"]
@@ -397,6 +434,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="scenario or client keys to skip (same matching as --only)",
     )
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="CHECKOUT",
+        help="also run our rows from another checkout (e.g. `git worktree add ../base HEAD~3`), "
+        "interleaved with this tree's: before/after in one run",
+    )
     ap.add_argument("--list", action="store_true", help="list scenarios and clients and exit")
     ap.add_argument("--no-save", action="store_true", help="don't write benchmarks/results/")
     ap.add_argument(
@@ -410,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
 
     scenarios = select(args.only, args.exclude)
+    if args.baseline is not None:
+        scenarios = with_baseline(scenarios, args.baseline.resolve())
     if args.max_seconds is not None:
         cap = (args.max_seconds, args.max_seconds)
         scenarios = [
