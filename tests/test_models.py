@@ -208,8 +208,10 @@ def test_none_is_sent_as_null_where_the_spec_allows_it() -> None:
         "provider": None,
         "reasoning_effort": None,
     }
+    # A class a response can hold (the assistant message) has no UNSET: None means "not
+    # given" there, so an optional field that is None is not sent.
     assistant = ChatAssistantMessage(content=None, tool_calls=[])
-    assert unstructure(assistant) == {"role": "assistant", "content": None, "tool_calls": []}
+    assert unstructure(assistant) == {"role": "assistant", "tool_calls": []}
 
 
 @pytest.mark.parametrize(
@@ -301,8 +303,12 @@ def test_error_code_accepts_a_number_or_a_string(code: int | str) -> None:
     assert chunk.error.code == code
     assert chunk.error.metadata
     assert chunk.error.metadata.error_type == "new_type"
-    with pytest.raises(ResponseValidationError):
-        parse({**data, "error": {"code": 1.5, "message": "x"}}, ChatStreamChunk)
+    # Neither a number nor a string: read leniently, the value kept in model_extra.
+    odd = parse({**data, "error": {"code": 1.5, "message": "x"}}, ChatStreamChunk)
+    assert odd.error is not None
+    assert (odd.error.code, odd.error.message, odd.error.model_extra) == (None, "x", {"code": 1.5})
+    with pytest.raises(RequestValidationError):
+        structure({**data, "error": {"code": 1.5, "message": "x"}}, ChatStreamChunk)
 
 
 def test_streaming_response_envelope() -> None:
@@ -492,20 +498,23 @@ def test_reasoning_details_in_responses_are_dispatched_by_type() -> None:
         ReasoningDetailSummary,
         ReasoningDetailEncrypted,
     ]
-    with pytest.raises(ResponseValidationError) as info:
-        parse(
+    newer = {
+        **data,
+        "choices": [
             {
-                **data,
-                "choices": [
-                    {
-                        **data["choices"][0],
-                        "message": {**message, "reasoning_details": [{"type": "reasoning.new"}]},
-                    }
-                ],
-            },
-            ChatResult,
-        )
-    assert "choices[0].message.reasoning_details[0].type" in str(info.value)
+                **data["choices"][0],
+                "message": {**message, "reasoning_details": [{"type": "reasoning.new"}]},
+            }
+        ],
+    }
+    # A response with a kind of detail this client does not know keeps it as it came...
+    kept = parse(newer, ChatResult)
+    assert kept.choices and kept.choices[0].message
+    assert kept.choices[0].message.reasoning_details == [{"type": "reasoning.new"}]
+    # ... while the strict structure() (user input) names it.
+    with pytest.raises(RequestValidationError) as info:
+        structure(newer, ChatResult)
+    assert info.value.path == "choices[0].message.reasoning_details[0].type"
     assert "'reasoning.text'" in str(info.value)
 
 
@@ -652,7 +661,12 @@ def test_tool_calling_round_trip() -> None:
     request = ChatRequest(model="openai/gpt-4o", messages=messages)
     assert request.messages[1] is message
     sent = body(request)
-    assert sent["messages"][1] == TOOL_RESULT["choices"][0]["message"]
+    # The message goes back as it came, explicit nulls included (nulls_given)...
+    received = TOOL_RESULT["choices"][0]["message"]
+    assert sent["messages"][1] == received
+    # ...while the same message built by keywords sends no null it was not given.
+    built = ChatAssistantMessage(content=None, tool_calls=message.tool_calls)
+    assert "content" not in body(ChatRequest(model="m", messages=[built]))["messages"][0]
     assert sent["messages"][2] == {
         "role": "tool",
         "tool_call_id": "call_1",
@@ -668,13 +682,14 @@ def test_parse_accepts_bytes_str_and_decoded_data() -> None:
     for data in (raw, raw.decode(), bytearray(raw), CHUNK):
         chunk = parse(data, ChatStreamChunk)
         assert chunk.choices[0].delta.content == "Hello"
-        assert chunk.choices[0].delta.reasoning is UNSET
+        assert chunk.choices[0].delta.reasoning is None  # not sent: None on a response
         assert chunk.choices[0].finish_reason is None
 
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"{", b"not json", b"[]", b"null", b'"text"', b"{}", b'{"id": 5}', b"\xff\xfe"],
+    # Nothing usable: not JSON, or not an object (an object missing fields reads leniently).
+    [b"", b"{", b"not json", b"[]", b"null", b'"text"', b"5", b"\xff\xfe"],
 )
 def test_parse_failures_are_response_validation_errors_with_the_body(raw: bytes) -> None:
     with pytest.raises(ResponseValidationError) as info:
@@ -683,23 +698,31 @@ def test_parse_failures_are_response_validation_errors_with_the_body(raw: bytes)
     assert info.value.status_code == 200
 
 
-def test_parse_reports_the_path_of_a_wrong_shape() -> None:
-    data = {**RESULT, "choices": [{**RESULT["choices"][0], "index": "zero"}]}
+def test_parse_reports_what_it_refuses_and_structure_the_path_of_a_wrong_shape() -> None:
     with pytest.raises(ResponseValidationError) as info:
-        parse(orjson.dumps(data), ChatResult)
-    assert str(info.value).startswith("invalid ChatResult at choices[0].index: expected integer")
-    assert info.value.body == orjson.dumps(data).decode()
+        parse(b"[1]", ChatResult)
+    assert str(info.value) == "invalid ChatResult: expected object, got array"
+    assert info.value.body == "[1]"
+    data = {**RESULT, "choices": [{**RESULT["choices"][0], "index": "zero"}]}
+    with pytest.raises(RequestValidationError) as raised:
+        structure(data, ChatResult)
+    assert raised.value.path == "choices[0].index"
+    assert raised.value.reason == "expected integer, got string 'zero'"
 
 
-def test_parse_of_deeply_nested_garbage_is_still_a_response_validation_error() -> None:
+def test_parse_of_deeply_nested_garbage_keeps_it_as_it_came() -> None:
     deep: Any = "x"
     for _ in range(5000):
         deep = {"role": "user", "content": [deep]}
-    with pytest.raises(ResponseValidationError):
-        parse(
-            {**RESULT, "choices": [{"index": 0, "finish_reason": None, "message": deep}]},
-            ChatResult,
-        )
+    result = parse(
+        {**RESULT, "choices": [{"index": 0, "finish_reason": None, "message": deep}]},
+        ChatResult,
+    )
+    assert result.choices and result.choices[0].message
+    # no content part has these keys: the item is kept as it came, not walked
+    assert result.choices[0].message.content == deep["content"]
+    with pytest.raises(RequestValidationError):
+        structure(deep, ChatResult)
 
 
 def test_structure_errors_and_typing_constructs() -> None:
@@ -796,7 +819,10 @@ ok = ChatRequest(model="m", messages=messages, temperature=1, stop=("a", "b"))
 mixed = ChatRequest(messages=[ChatUserMessage(content="x"), {"role": "system", "content": "s"}])
 
 def follow_up(result: ChatResult) -> ChatRequest:
-    return ChatRequest(messages=[*messages, result.choices[0].message])
+    assert result.choices is not None
+    message = result.choices[0].message
+    assert message is not None
+    return ChatRequest(messages=[*messages, message])
 
 reveal_type(ok.messages[0])
 bad = ChatRequest(model="m", messages=messages, temperature="hot")

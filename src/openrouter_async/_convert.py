@@ -10,9 +10,12 @@ registers them here when it is imported. This module is the one place that calls
   :class:`~openrouter_async.errors.RequestValidationError` naming the path
   (``messages[0].role``).
 * :func:`unstructure` / :func:`dumps` — model → plain JSON data / ``bytes`` (orjson).
-* :func:`parse` — a response body (``bytes`` or already-decoded JSON) → model; every failure,
-  bad JSON or wrong shape, is a :class:`~openrouter_async.errors.ResponseValidationError`
-  carrying the raw body.
+* :func:`parse` — a response body (``bytes`` or already-decoded JSON) → model. Parsed
+  strictly first (the fast path); a body the strict parse refuses is read again leniently
+  (:mod:`._lenient`: what the spec requires but the server left out reads ``None``, a value of
+  an unexpected type is kept in ``model_extra``). Only what cannot be read at all (not JSON,
+  not an object) is a :class:`~openrouter_async.errors.ResponseValidationError` carrying the
+  raw body.
 * :data:`converter` — a ``cattrs`` converter (orjson preconf) with the generated functions
   registered as hooks for every generated class and union alias, so
   ``converter.structure(data, ChatResult)`` works too. It is built on first use: importing
@@ -25,6 +28,7 @@ turn them into the public error types.
 
 from __future__ import annotations
 
+import logging
 import operator
 import threading
 import types
@@ -65,6 +69,9 @@ _STRUCTURE: dict[Any, StructureFn] = {}
 _UNSTRUCTURE: dict[type, UnstructureFn] = {}
 #: other types asked of structure() (list[X], X | None, str, ...) -> a built checker
 _DERIVED: dict[Any, StructureFn] = {}
+#: each generated module's ``_lenient()`` (how to read its response-style classes
+#: leniently), not called yet: ``_lenient`` calls them on the first body that needs it
+LENIENT_SOURCES: list[Callable[[], dict[Any, Any]]] = []
 
 
 # -- errors -------------------------------------------------------------------------------
@@ -370,6 +377,21 @@ def extra_converter(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 new = object.__new__
 
+#: sets ``Model._nulls_given`` (the JSON names of nullable fields given as an explicit null)
+set_nulls: Callable[[Any, tuple[str, ...]], None] = Model.__dict__["_nulls_given"].__set__
+_get_nulls: Callable[[Any], tuple[str, ...]] = Model.__dict__["_nulls_given"].__get__
+
+
+def nulls_given(instance: Any) -> tuple[str, ...]:
+    """The JSON names of the nullable fields ``instance`` was parsed with as an explicit null:
+    a response-style class unstructures those as null, its other None fields not at all (an
+    assistant message's ``"content": null`` goes back as it came, and a message built from a
+    response does not grow ``"refusal": null``). Empty for an instance built by keywords."""
+    try:
+        return _get_nulls(instance)
+    except AttributeError:  # the slot is set only when there are some
+        return ()
+
 
 def setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
     """The slot setters of a frozen class: how structure functions fill a new instance."""
@@ -399,6 +421,17 @@ def model_repr(self: Any) -> str:
     return f"{type(self).__name__}({', '.join(parts)})"
 
 
+def response_repr(self: Any) -> str:
+    """The repr of a response-style model: ``None`` (not given) fields are left out too."""
+    parts = []
+    for a in type(self).__attrs_attrs__:
+        value = getattr(self, a.name)
+        if value is None or value is UNSET:
+            continue
+        parts.append(f"{a.name}={value!r}")
+    return f"{type(self).__name__}({', '.join(parts)})"
+
+
 def model_eq(self: Any, other: object) -> bool:
     if other.__class__ is not self.__class__:
         return NotImplemented  # type: ignore[no-any-return]
@@ -411,11 +444,15 @@ def model_hash(self: Any) -> int:
 
 
 def register(
-    structure_hooks: Mapping[Any, StructureFn], unstructure_hooks: Mapping[type, UnstructureFn]
+    structure_hooks: Mapping[Any, StructureFn],
+    unstructure_hooks: Mapping[type, UnstructureFn],
+    lenient: Callable[[], dict[Any, Any]] | None = None,
 ) -> None:
     """Called by each generated module at import: make its classes known here."""
     _STRUCTURE.update(structure_hooks)
     _UNSTRUCTURE.update(unstructure_hooks)
+    if lenient is not None:
+        LENIENT_SOURCES.append(lenient)
 
 
 # -- entry points --------------------------------------------------------------------------
@@ -526,6 +563,12 @@ def _text(data: Any) -> str:
             return f"<{type(data).__name__} that cannot be shown>"
 
 
+def unknown_event(body: str) -> ResponseValidationError:
+    """A stream event whose ``type`` names no event of the spec: the lenient parse keeps a
+    nested value of an unknown kind, but an event of no known kind is nothing usable."""
+    return ResponseValidationError("a stream event of a type this client does not know", body=body)
+
+
 def _name(cls: Any) -> str:
     return getattr(cls, "__name__", None) or repr(cls)
 
@@ -533,8 +576,12 @@ def _name(cls: Any) -> str:
 def parse(data: bytes | Any, cls: type[T], *, status_code: int | None = None) -> T:
     """A response body (JSON bytes/str, or already-decoded JSON data) → an instance of ``cls``.
 
-    Any failure — invalid JSON, a wrong shape — raises :class:`ResponseValidationError` with
-    the raw body text on ``.body``; never a bare orjson or cattrs exception.
+    Be liberal in what you accept from the server: a body the strict parse refuses (a field
+    the spec requires left out, a value of another type) is read again by
+    :func:`._lenient.parse_leniently`, which keeps everything it can. Only a body that gives
+    nothing usable — invalid JSON, not an object where an object is expected, a top-level
+    union member no tag names — raises :class:`ResponseValidationError` with the raw body
+    text on ``.body``; never a bare orjson or cattrs exception.
     """
     raw = data
     if isinstance(data, (bytes, bytearray, memoryview, str)):
@@ -553,6 +600,16 @@ def parse(data: bytes | Any, cls: type[T], *, status_code: int | None = None) ->
     try:
         return hook(data)  # type: ignore[no-any-return]
     except Invalid as error:
+        # The slow path only: the strict parse above stays the straight-line generated code.
+        from ._lenient import REFUSED, parse_leniently
+
+        try:
+            found = parse_leniently(data, cls, error)
+        except Exception:  # absurd nesting, or a bug there: refuse as the strict parse did
+            logging.getLogger("openrouter_async").debug("lenient parse failed", exc_info=True)
+            found = REFUSED
+        if found is not REFUSED:
+            return found  # type: ignore[no-any-return]
         where = error.path()
         message = f"invalid {_name(cls)}" + (f" at {where}" if where else "")
         raise ResponseValidationError(

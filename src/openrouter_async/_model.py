@@ -3,8 +3,10 @@
 Generated models are frozen, slotted attrs classes. Fields the spec does not know (a server
 newer than our spec) are kept in ``model_extra`` — nothing the server sends is dropped — and
 are reachable as attributes too (``chunk.some_new_field``), the way pydantic's
-``extra="allow"`` behaves. ``model_extra`` given on a request is sent as-is, merged into the
-body: the escape hatch for a parameter the spec does not describe yet.
+``extra="allow"`` behaves. A response value of a type the spec does not allow is kept there
+too, under its JSON name, while its field reads ``None`` (see ``_lenient.py``).
+``model_extra`` given on a request is sent as-is, merged into the body: the escape hatch for
+a parameter the spec does not describe yet.
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ _M = TypeVar("_M", bound="OneEventStream")
 class Model:
     """Base of generated models. Subclasses declare ``model_extra`` as their last attrs field."""
 
-    __slots__ = ()
+    # The JSON names of the nullable fields a parsed body (or a dict given as input) held as
+    # an explicit null, set only when there are some: a response-style field reads None both
+    # when absent and when null, and this is how ``{"content": null}`` is sent back as it came
+    # (see ``_convert.nulls_given``).
+    __slots__ = ("_nulls_given",)
 
     def model_dump(self) -> dict[str, Any]:
-        """This model as plain JSON data: fields that were not given (``UNSET``) are left out,
-        ``model_extra`` is merged back in, nested models become dicts. Named as pydantic's
-        (the official SDK's and ``openai``'s models), so code that calls it keeps working."""
+        """This model as plain JSON data: fields that were not given (``UNSET``; ``None`` on the
+        models a response can hold, except required fields) are left out, ``model_extra`` is
+        merged back in, nested models become dicts. Named as pydantic's (the official SDK's
+        and ``openai``'s models), so code that calls it keeps working."""
         from ._convert import unstructure
 
         data: dict[str, Any] = unstructure(self)

@@ -6,6 +6,10 @@ this module with an :class:`Operation` (the spec's description of the call) and 
 present and non-empty, query and header values are rendered as the spec expects, a JSON body is
 built (and so validated) as its model, a multipart body is assembled from its parts.
 
+``extra_body``, ``extra_query`` and ``extra_headers`` (openai-python's names and semantics) are
+merged in last, after the known arguments were checked: they send what the spec does not
+describe (yet), and override a known field, parameter or header of the same name.
+
 The exchange itself goes through the Session: JSON and streams through ``request_json`` and
 ``request_stream`` (retries, deadlines, error mapping); multipart uploads and binary downloads
 through :func:`_exchange`, which uses the same pieces.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, Union
 from urllib.parse import quote
 
@@ -24,9 +28,9 @@ import httpx
 from . import _convert
 from ._binary import BinaryResponse, SyncBinaryResponse
 from ._retry import call_with_retries
-from ._session import event_data
+from ._session import event_data, skip_named_event, typed_event_data
 from ._sse import ServerSentEvent
-from ._streams import AsyncStream, SyncStream
+from ._streams import SKIP, AsyncStream, SyncStream
 from ._unset import UNSET
 from .errors import RequestValidationError
 
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
     from ._client import OpenRouter
     from ._session import Session
 
-__all__ = ["FileInput", "Operation", "call", "call_async_facade", "call_sync"]
+__all__ = ["FileInput", "Operation", "call", "call_async_facade", "call_sync", "with_extras"]
 
 #: What a file part of a multipart upload accepts: raw bytes, a path, an open binary file, or
 #: ``(filename, bytes-or-file[, content_type])``. Files and paths are streamed, not read whole.
@@ -45,8 +49,6 @@ FileInput = Union[
     tuple[str, bytes | BinaryIO],
     tuple[str, bytes | BinaryIO, str],
 ]
-
-_CONTROL = ("self", "security", "retries", "timeout_ms", "http_headers")
 
 
 class Operation:
@@ -167,7 +169,19 @@ def prepare(op: Operation, args: Mapping[str, Any]) -> _Prepared:
     extra = args.get("http_headers")
     if extra:
         headers.update(extra)
+    extra_headers = args.get("extra_headers")
+    if extra_headers is not None:
+        headers.update(_checked_headers(extra_headers))
     prepared.headers = headers or None
+    extra_body = args.get("extra_body")
+    if extra_body is not None:
+        extra_body = _checked_mapping(extra_body, "extra_body")
+        if op.event is not None and "stream" in extra_body:
+            raise RequestValidationError(
+                f"{op.name}: pass stream= as an argument, not in extra_body (it decides how"
+                " the answer is read)",
+                path="extra_body.stream",
+            )
     if op.body is not None:
         fields = {name: args[name] for name in op.body_fields if args[name] is not UNSET}
         adapt = _BODY_ADAPTERS.get(op.body.__name__)
@@ -175,10 +189,143 @@ def prepare(op: Operation, args: Mapping[str, Any]) -> _Prepared:
             adapt(fields)
         model = op.body(**fields)  # validates, raising RequestValidationError with a path
         prepared.streaming = op.event is not None and getattr(model, "stream", None) is True
-        prepared.body = _convert.dumps(model)
+        if extra_body is None:
+            prepared.body = _convert.dumps(model)
+        else:
+            prepared.body = _merged_json(_convert.unstructure(model), extra_body)
     elif op.form:
         prepared.form = _form(op, args)
+        if extra_body is not None:
+            _merge_form(prepared.form, extra_body)
+    elif extra_body is not None:
+        # As openai-python does: an operation without a body sends extra_body as its body.
+        prepared.body = _merged_json({}, extra_body)
+    extra_query = args.get("extra_query")
+    if extra_query is not None:
+        prepared.params = _merged_query(prepared.params, extra_query)
     return prepared
+
+
+# -- extra_body / extra_query / extra_headers ------------------------------------------------
+
+
+def with_extras(
+    name: str,
+    body: bytes | None,
+    headers: Mapping[str, str] | None,
+    *,
+    extra_body: Mapping[str, Any] | None,
+    extra_query: Mapping[str, Any] | None,
+    extra_headers: Mapping[str, str] | None,
+) -> tuple[bytes | None, dict[str, str] | None, dict[str, str] | None]:
+    """(body, params, headers) of a request already built as JSON bytes (the Session's own
+    ``send``/``stream``) with the extras merged in the way :func:`prepare` merges them."""
+    if extra_body is not None:
+        extra_body = _checked_mapping(extra_body, "extra_body")
+        if "stream" in extra_body:
+            raise RequestValidationError(
+                f"{name}: stream is set by the method (send or stream), not by extra_body",
+                path="extra_body.stream",
+            )
+        data = _convert.loads(body) if body is not None else {}
+        body = _merged_json(data, extra_body)
+    params = _merged_query(None, extra_query) if extra_query is not None else None
+    merged = dict(headers) if headers else {}
+    if extra_headers is not None:
+        merged.update(_checked_headers(extra_headers))
+    return body, params, merged or None
+
+
+def _checked_mapping(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RequestValidationError(f"expected a mapping, got {type(value).__name__}", path=path)
+    for key in value:
+        if not isinstance(key, str):
+            raise RequestValidationError(
+                f"keys must be strings, got {type(key).__name__}", path=path
+            )
+    return value
+
+
+def _checked_headers(value: Any) -> Mapping[str, str]:
+    """Names and values must be text; whether they can be sent (no CR/LF, ASCII) is checked
+    with every other header when the request is built."""
+    headers = _checked_mapping(value, "extra_headers")
+    for key, item in headers.items():
+        if not isinstance(item, str):
+            raise RequestValidationError(
+                f"a header value must be a str, got {type(item).__name__}",
+                path=f"extra_headers.{key}",
+            )
+    return headers
+
+
+def _merged_json(data: Any, extra_body: Mapping[str, Any]) -> bytes:
+    """A top-level merge, as openai-python's: a key of ``extra_body`` replaces the known
+    field of the same name whole (``None`` sends ``null``)."""
+    if not isinstance(data, dict):
+        raise RequestValidationError(
+            f"cannot merge into a JSON body of type {type(data).__name__}", path="extra_body"
+        )
+    data.update(extra_body)
+    try:
+        return _convert.dumps(data)
+    except RequestValidationError as error:
+        raise RequestValidationError(error.reason, path="extra_body") from None
+
+
+def _merged_query(params: Mapping[str, str] | None, extra_query: Any) -> dict[str, str] | None:
+    """The query with ``extra_query`` merged in: values rendered like known parameters
+    (booleans ``true``/``false``, sequences comma-joined); ``None`` removes the parameter."""
+    merged = dict(params) if params else {}
+    for key, value in _checked_mapping(extra_query, "extra_query").items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, (str, int, float, bool, list, tuple)):
+            merged[key] = _render(value)
+        else:
+            raise RequestValidationError(
+                f"expected a string, number, boolean or list, got {type(value).__name__}",
+                path=f"extra_query.{key}",
+            )
+    return merged or None
+
+
+def _merge_form(
+    form: tuple[dict[str, str], list[tuple[str, Any]]], extra: Mapping[str, Any]
+) -> None:
+    """``extra_body`` as further form fields of a multipart body, flattened as openai-python
+    does (``{"a": {"b": 1}}`` → ``a[b]=1``, a list → repeated ``a[]`` parts); a key replaces
+    the known part of the same name, ``None`` removes it."""
+    data, files = form
+    for key, value in extra.items():
+        data.pop(key, None)
+        files[:] = [part for part in files if part[0] != key]
+        items = list(_form_items(key, value))
+        for name, text in items:
+            if sum(1 for n, _ in items if n == name) > 1:
+                files.append((name, (None, text)))  # repeated: a part each
+            else:
+                data[name] = text
+
+
+def _form_items(key: str, value: Any) -> Iterator[tuple[str, str]]:
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        for sub, item in value.items():
+            yield from _form_items(f"{key}[{sub}]", item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _form_items(f"{key}[]", item)
+    elif isinstance(value, (str, int, float, bool)):
+        yield key, _render(value)
+    else:
+        raise RequestValidationError(
+            f"a form field takes a string, number, boolean, list or mapping, got"
+            f" {type(value).__name__}",
+            path=f"extra_body.{key}",
+        )
 
 
 def _responses_tools(fields: dict[str, Any]) -> None:
@@ -293,14 +440,29 @@ def _parse_event(op: Operation) -> Callable[[ServerSentEvent], Any]:
     event_type = op.event
     assert event_type is not None
 
+    # Named events (``ping``, ``openrouter.metadata``...) are dropped as SKIP where they are
+    # not one of the stream's own events: see the rule above parse_chat_event in _session.py.
     def parse(event: ServerSentEvent) -> Any:
-        data = event_data(event)
-        if op.event_wrapped:
+        name = event.event
+        if op.event_wrapped:  # events that carry their own `type`
+            data = typed_event_data(event)
+            if data is SKIP:
+                return SKIP
             wrapper = {"data": data}
-            if event.event and event.event != "message":
-                wrapper["event"] = event.event
-            return _convert.parse(wrapper, event_type).data
-        return _convert.parse(data, event_type)
+            named = name is not None and name != "message"
+            if named:
+                wrapper["event"] = name
+            typed = _convert.parse(wrapper, event_type).data
+            if typed is None:  # read leniently, yet no event kind of the spec has its `type`
+                if named:
+                    # Named after its own type, but a type this stream does not have
+                    # (`event: ping` with `{"type": "ping"}` in a Responses stream).
+                    return SKIP
+                raise _convert.unknown_event(event.data)
+            return typed
+        if name is not None and name != "message":
+            return skip_named_event(event)
+        return _convert.parse(event_data(event), event_type)
 
     op.parser = parse
     return parse
@@ -404,7 +566,7 @@ def call_sync(client: OpenRouter, op: Operation, args: Mapping[str, Any]) -> Any
     portal_thread, session = client._sync()
     result = portal_thread.call(functools.partial(call, session, op, args))
     if isinstance(result, AsyncStream):
-        return SyncStream(result, portal_thread.portal)
+        return SyncStream(result, portal_thread)
     if isinstance(result, BinaryResponse):
         return SyncBinaryResponse(result, portal_thread.portal)
     return result

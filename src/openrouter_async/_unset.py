@@ -1,8 +1,11 @@
 """The UNSET sentinel: "this field was not given", as distinct from an explicit ``None``.
 
-A request field left UNSET is not sent at all; a field set to ``None`` is sent as JSON
-``null`` (where the spec allows null). A response field that the server did not send stays
-UNSET, so a model received and sent back (the tool-calling round trip) sends what it got.
+Used by the request-only models (``ChatRequest``, ``ProviderPreferences``...): a field left
+UNSET is not sent at all; a field set to ``None`` is sent as JSON ``null`` (where the spec
+allows null). The models a response can hold (``ChatResult``, ``ChatUsage``, and the ones a
+request shares with a response, such as ``ChatAssistantMessage``) have no UNSET: their fields
+are ``T | None``, a field the server did not send reads ``None``, and ``None`` is "not given"
+there, so a model received and sent back (the tool-calling round trip) sends what it got.
 """
 
 from __future__ import annotations

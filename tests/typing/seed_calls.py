@@ -3,7 +3,9 @@
 Not a test that runs: ``mypy --strict`` checks this file (``.ci/run`` does), proving that the
 public API is typed — results are models, not ``Any`` — and that the examples' arguments
 (``offset="0"``, dict messages, ``security=operations.…(bearer=...)``) type-check as written.
-Each ``_: T = expr`` line pins the type an attribute access yields.
+Each ``_: T = expr`` line pins the type an attribute access yields. Response fields are
+honestly ``T | None`` (a server may leave any of them out, see ``_lenient.py``): the
+``is not None`` checks below are all a caller needs, never a cast or an ``Unset`` test.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ def chat(client: OpenRouter) -> None:
         temperature=0.7,
         max_tokens=500,
     )
-    content: object = response.choices[0].message.content
-    print(content)
+    if response.choices is not None:
+        message = response.choices[0].message
+        if message is not None:
+            content: object = message.content
+            print(content)
     stream = client.chat.send(
         model="anthropic/claude-3.5-sonnet",
         messages=[{"role": "user", "content": "Write a short poem about AI"}],
@@ -35,8 +40,9 @@ def chat(client: OpenRouter) -> None:
     with stream as event_stream:
         for event in event_stream:
             chunk: ChatStreamChunk = event
-            if chunk.choices and chunk.choices[0].delta.content:
-                print(chunk.choices[0].delta.content, end="")
+            delta = chunk.choices[0].delta if chunk.choices else None
+            if delta is not None and delta.content:
+                print(delta.content, end="")
     client.chat.send(
         model="openai/gpt-4",
         messages=[{"role": "user", "content": "Hello!"}],
@@ -49,14 +55,16 @@ async def chat_async() -> None:
         response = await client.chat.send_async(
             model="openai/gpt-4", messages=[{"role": "user", "content": "Hello!"}]
         )
-        print(response.choices[0].message.content)
+        if response.choices is not None and response.choices[0].message is not None:
+            print(response.choices[0].message.content)
         stream = await client.chat.send_async(
             model="openai/gpt-4", messages=[{"role": "user", "content": "Hi"}], stream=True
         )
         async with stream as event_stream:
             async for event in event_stream:
-                if event.choices and event.choices[0].delta.content:
-                    print(event.choices[0].delta.content, end="")
+                delta = event.choices[0].delta if event.choices else None
+                if delta is not None and delta.content:
+                    print(delta.content, end="")
 
 
 def completions(client: OpenRouter) -> None:
@@ -67,8 +75,9 @@ def completions(client: OpenRouter) -> None:
         temperature=0.8,
         stream=False,
     )
-    text: str = response.choices[0].text
-    print(text)
+    if response.choices is not None and response.choices[0].text is not None:
+        text: str = response.choices[0].text
+        print(text)
 
 
 def responses(client: OpenRouter) -> None:
@@ -104,13 +113,16 @@ def responses(client: OpenRouter) -> None:
 
 def models(client: OpenRouter) -> None:
     listed = client.models.list()
-    for model in listed.data:
-        model_id: str = model.id
+    for model in listed.data or ():
+        model_id: str | None = model.id
         print(f"{model_id}: {model.name} {model.context_length}")
-        print(f"${model.pricing.prompt}/1K prompt, ${model.pricing.completion}/1K completion")
+        if model.pricing is not None:
+            prompt: str | None = model.pricing.prompt
+            print(f"${prompt}/1K prompt, ${model.pricing.completion}/1K completion")
     count = client.models.count()
-    total: int = count.data.count
-    print(total)
+    if count.data is not None and count.data.count is not None:
+        total: int = count.data.count
+        print(total)
     client.models.list(category="programming")
     client.models.list_for_user(
         security=operations.ListModelsUserSecurity(bearer=os.getenv("OPENROUTER_BEARER", ""))
@@ -122,26 +134,31 @@ def embeddings(client: OpenRouter) -> None:
         input="The quick brown fox jumps over the lazy dog.",
         model="openai/text-embedding-ada-002",
     )
-    embedding = response.data[0].embedding
-    print(f"Embedding dimension: {len(embedding)}")
+    embedding = response.data[0].embedding if response.data else None
+    if embedding is not None:
+        print(f"Embedding dimension: {len(embedding)}")
     response = client.embeddings.generate(
         input=["First sentence", "Second sentence", "Third sentence"],
         model="openai/text-embedding-ada-002",
         encoding_format="float",
     )
-    for i, item in enumerate(response.data):
-        print(f"Text {i}: {len(item.embedding)} dimensions")
-    for model in client.embeddings.list_models().data:
+    for i, item in enumerate(response.data or ()):
+        if item.embedding is not None:
+            print(f"Text {i}: {len(item.embedding)} dimensions")
+    for model in client.embeddings.list_models().data or ():
         print(f"Embedding model: {model.id}")
 
 
 def api_keys(client: OpenRouter) -> None:
     current_key = client.api_keys.get_current_key_metadata()
-    label: str = current_key.data.label
-    print(label, current_key.data.usage, current_key.data.limit, current_key.data.limit_remaining)
+    data = current_key.data
+    if data is not None:
+        label: str | None = data.label
+        print(label, data.usage, data.limit, data.limit_remaining)
     keys = client.api_keys.list(include_disabled="false", offset="0")
-    for key in keys.data:
-        print(f"{key.name}: {key.hash[:16]}... Usage: ${key.usage}")
+    for key in keys.data or ():
+        if key.hash is not None:
+            print(f"{key.name}: {key.hash[:16]}... Usage: ${key.usage}")
     new_key = client.api_keys.create(
         name="Production API Key", limit=100.0, limit_reset="monthly", include_byok_in_limit=True
     )
@@ -160,46 +177,52 @@ def api_keys(client: OpenRouter) -> None:
 
 def credits(client: OpenRouter) -> None:
     balance = client.credits.get_credits()
-    remaining: float = balance.data.total_credits - balance.data.total_usage
-    print(remaining)
+    credit = balance.data
+    if credit is not None and credit.total_credits is not None and credit.total_usage is not None:
+        remaining: float = credit.total_credits - credit.total_usage
+        print(remaining)
     charge = client.credits.create_coinbase_charge(
         security=operations.CreateCoinbaseChargeSecurity(bearer=os.getenv("OPENROUTER_BEARER", "")),
         amount=100,
         sender="0x1234567890123456789012345678901234567890",
         chain_id=1,
     )
-    charge_id: str = charge.data.id
-    print(charge_id)
+    if charge.data is not None:
+        charge_id: str | None = charge.data.id
+        print(charge_id)
 
 
 def generations(client: OpenRouter) -> None:
     generation = client.generations.get_generation(id="gen-3bhGkxlo4XFrqiabUM7NDtwDzWwG")
     data = generation.data
-    print(data.model, data.provider_name, data.total_cost, data.latency)
-    print(data.tokens_prompt, data.tokens_completion, data.finish_reason)
+    if data is not None:
+        print(data.model, data.provider_name, data.total_cost, data.latency)
+        print(data.tokens_prompt, data.tokens_completion, data.finish_reason)
 
 
 def providers_and_endpoints(client: OpenRouter) -> None:
-    for provider in client.providers.list().data:
+    for provider in client.providers.list().data or ():
         print(f"{provider.name} ({provider.slug}) {provider.privacy_policy_url}")
     endpoints = client.endpoints.list(author="openai", slug="gpt-4")
-    print(f"Model: {endpoints.data.name}")
-    for endpoint in endpoints.data.endpoints:
-        print(endpoint.provider_name, endpoint.context_length, endpoint.uptime_last_30m)
-        if endpoint.latency_last_30m is not None:  # nullable in the spec
-            print(endpoint.latency_last_30m.p50)
-    print(len(client.endpoints.list_zdr_endpoints().data))
+    if endpoints.data is not None:
+        print(f"Model: {endpoints.data.name}")
+        for endpoint in endpoints.data.endpoints or ():
+            print(endpoint.provider_name, endpoint.context_length, endpoint.uptime_last_30m)
+            if endpoint.latency_last_30m is not None:
+                print(endpoint.latency_last_30m.p50)
+    print(len(client.endpoints.list_zdr_endpoints().data or ()))
 
 
 def analytics(client: OpenRouter) -> None:
     activity = client.analytics.get_user_activity(date_="2025-01-15")
-    for item in activity.data:
-        tokens: int = item.prompt_tokens + item.completion_tokens
-        print(item.date, item.model, item.provider_name, item.requests, item.usage, tokens)
+    for item in activity.data or ():
+        if item.prompt_tokens is not None and item.completion_tokens is not None:
+            tokens: int = item.prompt_tokens + item.completion_tokens
+            print(item.date, item.model, item.provider_name, item.requests, item.usage, tokens)
 
 
 def guardrails(client: OpenRouter) -> None:
-    for g in client.guardrails.list().data:
+    for g in client.guardrails.list().data or ():
         print(f"{g.name} (ID: {g.id})")
     new_guardrail = client.guardrails.create(
         name="Production Guardrail",
@@ -210,6 +233,7 @@ def guardrails(client: OpenRouter) -> None:
         allowed_models=["openai/gpt-4", "anthropic/claude-3.5-sonnet"],
         enforce_zdr=True,
     )
+    assert new_guardrail.data is not None and new_guardrail.data.id is not None
     guardrail_id: str = new_guardrail.data.id
     client.guardrails.bulk_assign_keys(
         id=guardrail_id,
@@ -229,13 +253,14 @@ def oauth(client: OpenRouter) -> None:
         code_challenge_method="S256",
         limit=100.0,
     )
-    print(f"Auth Code ID: {auth_response.data.id}")
+    if auth_response.data is not None:
+        print(f"Auth Code ID: {auth_response.data.id}")
     key_response = client.o_auth.exchange_auth_code_for_api_key(
         code="auth_code_abc123def456",
         code_verifier="dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
         code_challenge_method="S256",
     )
-    user_key: str = key_response.key
+    user_key: str | None = key_response.key
     print(user_key, key_response.user_id)
 
 

@@ -38,10 +38,21 @@ OVERLAY = Path(__file__).resolve().parent / "overlay.yaml"
 
 INIT_DOC = """The API's models, generated from the OpenAPI spec.
 
-Every class is a frozen, slotted attrs class deriving from ``Model``. Optional fields default
-to ``UNSET`` and are not sent; ``None`` is sent as JSON ``null`` where the spec allows it.
-Unknown response fields are kept in ``model_extra``. Constructing a model accepts dicts for
-nested models (and any mixture of dicts and model objects) and validates its input, raising
+Every class is a frozen, slotted attrs class deriving from ``Model``. Two kinds:
+
+* Models a response can hold (``ChatResult``, ``ChatUsage``, ``ChatStreamChunk``..., and those
+  a request shares with a response, such as ``ChatAssistantMessage``): every field is
+  ``T | None``, so ``is not None`` is the only check a caller needs. A field the server did not
+  send reads ``None``; fields the spec requires have no default. ``None`` means "not given":
+  an optional field that is None is not sent.
+* Request-only models (``ChatRequest``, ``ProviderPreferences``...): optional fields default
+  to ``UNSET`` and are not sent; ``None`` is sent as JSON ``null`` where the spec allows it.
+
+Responses are parsed strictly first; a body that does not match the spec is read leniently
+(a missing required field reads ``None``, a value of an unexpected type is kept in
+``model_extra``), and only a body that is not JSON or not an object is refused. Unknown
+response fields are kept in ``model_extra``. Constructing a model accepts dicts for nested
+models (and any mixture of dicts and model objects) and validates its input, raising
 ``RequestValidationError`` with the path of the bad field.
 
 Names are imported on first use, so ``import openrouter_async.models`` is cheap."""
@@ -127,6 +138,11 @@ def generate(spec_path: Path = DEFAULT_SPEC, *, verbose: bool = False) -> dict[s
         builders[group].build(group_roots)
     everything = Builder(schemas)
     everything.build([r for rs in roots.values() for r in rs])
+    # Classes a response can hold: "T | None" fields, parsed leniently (see emit.py). Request-
+    # only classes keep UNSET: a field not given is not sent.
+    response_roots = [r for r in CHAT_ROOTS if r != "ChatRequest"]
+    response_roots += [s for op in operations for s in (op.response_schema, op.stream_schema) if s]
+    response_style = frozenset(everything.reachable_classes(response_roots))
     plan = _plan_modules(builders)
     files: dict[str, str] = {}
     names: dict[str, list[str]] = {}
@@ -146,6 +162,7 @@ def generate(spec_path: Path = DEFAULT_SPEC, *, verbose: bool = False) -> dict[s
             module_doc=MODULE_DOCS.get(module, _module_doc(module)),
             only=owned,
             one_event_streams=one_event,
+            response_style=response_style,
         )
         text = _link_imports(emitter.render(), defined)
         for name in owned:

@@ -14,6 +14,13 @@ What one class turns into (``C`` with fields ``a``, ``b``):
   unknown keys go to ``model_extra``.
 * ``_u_C(obj) -> dict``: unstructure, UNSET fields omitted, ``model_extra`` merged.
 
+Response-style classes (reachable from a response body: ``response_style``) differ: every
+field is ``T | None`` (optional ones default to None, required ones keep no default), absent
+reads None, None is "not given" (an optional None field is left out when unstructured, unless
+it came as an explicit null: ``_convert.nulls_given``), and the module's
+``_lenient()`` describes them to the lenient parse (``_lenient.py``), which reads what their
+strict ``_s_C`` refused. Construction and ``_s_C`` stay strict.
+
 Unions get ``_h_*`` dispatch functions: by the discriminator's table when the spec has one,
 otherwise by JSON type, then among object alternatives by a property whose enum/const values
 tell them apart, then by trying them in order of their required keys.
@@ -93,11 +100,14 @@ RUNTIME_IMPORTS = {
     "model_eq": "_model_eq",
     "model_hash": "_model_hash",
     "model_repr": "_model_repr",
+    "response_repr": "_response_repr",
     "new": "_new",
+    "nulls_given": "_nulls_given",
     "null_": "_null",
     "obj": "_obj",
     "plain": "_plain",
     "register": "_register",
+    "set_nulls": "_set_nulls",
     "setters": "_setters",
     "str_": "_str",
     "unstructure_value": "_unstructure_value",
@@ -197,9 +207,12 @@ class ModuleEmitter:
         module_doc: str,
         only: set[str] | None = None,
         one_event_streams: frozenset[str] = frozenset(),
+        response_style: frozenset[str] = frozenset(),
     ) -> None:
         self.b = builder
         self.module_doc = module_doc
+        #: classes reachable from a response body: ``T | None`` fields, parsed leniently
+        self.response_style = response_style
         #: the classes and aliases this module defines (the rest it imports); None: all
         self.only = only
         #: results of operations that can stream: usable as a one-event stream too
@@ -543,7 +556,8 @@ class ModuleEmitter:
             found = self._tag_key(objects)
             if found is None:
                 return self._fallback(objects)
-            key, entries, rest = found
+            key, tagged, rest = found
+            entries = [(tag, f"_s_{cls}") for tag, cls in tagged]
         table = self._table(name, entries)
         tags = tuple(sorted({tag for tag, _ in entries}))
         lines = [
@@ -558,7 +572,8 @@ class ModuleEmitter:
         return [*lines, f"raise _bad_tag(v, {literal(key)}, ({allowed},))"]
 
     def _tag_key(self, objects: list[Type]) -> tuple[str, list[tuple[str, str]], list[Type]] | None:
-        """A property whose string enum/const values tell object alternatives apart."""
+        """A property whose string enum/const values tell object alternatives apart: the
+        property, (tag, class name) pairs, and the object alternatives without it."""
         per_key: dict[str, dict[str, tuple[Any, ...]]] = {}
         for o in objects:
             if not isinstance(o, Ref):
@@ -584,30 +599,36 @@ class ModuleEmitter:
             return None
         key = best[2]
         by_class = per_key[key]
-        entries = [(str(v), f"_s_{cls}") for cls, values in by_class.items() for v in values]
+        entries = [(str(v), cls) for cls, values in by_class.items() for v in values]
         rest = [o for o in objects if not (isinstance(o, Ref) and o.name in by_class)]
         return key, entries, rest
 
     # -- unstructure ----------------------------------------------------------------------
 
-    def unstructure_expr(self, t: Type, var: str, depth: int = 0) -> str:
+    def unstructure_expr(self, t: Type, var: str, depth: int = 0, *, loose: bool = False) -> str:
+        """``loose``: models inside lists and maps may be raw values (kept by the lenient
+        parse), so they go through the generic ``_unstructure_value``."""
         if not self.has_ref(t):
             return var
         if isinstance(t, Alias):
             target = self.b.aliases[t.name].target
             if isinstance(target, UnionT):
                 return f"_unstructure_value({var})"
-            return self.unstructure_expr(target, var, depth)
+            return self.unstructure_expr(target, var, depth, loose=loose)
         if isinstance(t, Ref):
+            if loose and depth > 0:
+                return f"_unstructure_value({var})"
             return f"_u_{t.name}({var})"
         if isinstance(t, Nullable):
-            return f"None if {var} is None else {self.unstructure_expr(t.inner, var, depth)}"
+            inner = self.unstructure_expr(t.inner, var, depth, loose=loose)
+            return f"None if {var} is None else {inner}"
         if isinstance(t, ListT):
             x = f"x{depth}"
-            return f"[{self.unstructure_expr(t.item, x, depth + 1)} for {x} in {var}]"
+            item = self.unstructure_expr(t.item, x, depth + 1, loose=loose)
+            return f"[{item} for {x} in {var}]"
         if isinstance(t, DictT):
             x, k = f"x{depth}", f"k{depth}"
-            value = self.unstructure_expr(t.value, x, depth + 1)
+            value = self.unstructure_expr(t.value, x, depth + 1, loose=loose)
             return f"{{{k}: {value} for {k}, {x} in {var}.items()}}"
         return f"_unstructure_value({var})"
 
@@ -625,25 +646,39 @@ class ModuleEmitter:
             parts.append(f"Server default: ``{_json(f.server_default)}``.")
         return "\n\n".join(parts) if parts else None
 
-    def field_type(self, f: FieldDef) -> str:
+    def responsive(self, cls: ClassDef) -> bool:
+        """A response-style class: every field ``T | None``, None meaning "not given"."""
+        return cls.name in self.response_style
+
+    def field_type(self, f: FieldDef, responsive: bool = False) -> str:
+        if responsive:
+            return join_union([self.ann(_bare(f.type)), "None"])
         ann = self.ann(f.type)
         if not f.required:
             ann = join_union([ann, "Unset"])
         return ann
 
     def converter(self, cls: ClassDef, f: FieldDef) -> list[str]:
-        out_ann = self.field_type(f)
+        responsive = self.responsive(cls)
+        out_ann = self.field_type(f, responsive)
         in_ann = self.inp(f.type)
-        if not f.required:
-            in_ann = join_union([in_ann, "Unset"])
-        lines = [f"def _c_{cls.name}__{f.py}(v: {in_ann}) -> {out_ann}:"]
         body: list[str] = []
-        if not f.required:
-            body += ["if v is UNSET:", "    return v"]
         inner = f.type
-        if isinstance(inner, Nullable):
-            body += ["if v is None:", "    return None"]
-            inner = inner.inner
+        if responsive:
+            # None is "not given" for an optional field; a required field takes None only
+            # where the spec allows null (a required non-null one refuses it, below).
+            inner = _bare(f.type)
+            if not f.required or isinstance(f.type, Nullable):
+                in_ann = join_union([self.inp(inner), "None"])
+                body += ["if v is None:", "    return None"]
+        else:
+            if not f.required:
+                in_ann = join_union([in_ann, "Unset"])
+                body += ["if v is UNSET:", "    return v"]
+            if isinstance(inner, Nullable):
+                body += ["if v is None:", "    return None"]
+                inner = inner.inner
+        lines = [f"def _c_{cls.name}__{f.py}(v: {in_ann}) -> {out_ann}:"]
         body.append("w: Any = v")
         body.append("try:")
         body += indent(self.check_lines(inner, "w"))
@@ -663,19 +698,21 @@ class ModuleEmitter:
             doc += "\n\nDeprecated."
         body = [docstring(doc), ""]
         checked: list[FieldDef] = []
+        responsive = self.responsive(cls)
+        absent = "None" if responsive else "UNSET"
         for f in cls.fields:
-            ann = self.field_type(f)
+            ann = self.field_type(f, responsive)
             if self.simple(f.type):
                 if f.has_const_default:
                     line = f"{f.py}: {ann} = {literal(f.const_default)}"
                 elif f.required:
                     line = f"{f.py}: {ann}"
                 else:
-                    line = f"{f.py}: {ann} = UNSET"
+                    line = f"{f.py}: {ann} = {absent}"
                 if self.check_lines(f.type, "v"):
                     checked.append(f)
             else:
-                args = [] if f.required else ["default=UNSET"]
+                args = [] if f.required else [f"default={absent}"]
                 args.append(f"converter=_c_{cls.name}__{f.py}")
                 line = f"{f.py}: {ann} = attrs.field({', '.join(args)})"
             body.append(line)
@@ -687,11 +724,16 @@ class ModuleEmitter:
             " = attrs.field(default=None, converter=_extra_converter)"
         )
         body.append(
-            docstring("Fields the spec does not describe: kept from responses, sent with requests.")
+            docstring(
+                "Fields the spec does not describe, and values of a type it does not allow (the"
+                " field then reads None): kept from responses, sent with requests."
+                if responsive
+                else "Fields the spec does not describe: kept from responses, sent with requests."
+            )
         )
         body += [
             "",
-            "__repr__ = _model_repr",
+            "__repr__ = _response_repr" if responsive else "__repr__ = _model_repr",
             "__eq__ = _model_eq",
             "__hash__ = _model_hash",
         ]
@@ -702,6 +744,10 @@ class ModuleEmitter:
             for f in checked:
                 checks.append(f"f = {literal(f.py)}")
                 checks.append(f"v = self.{f.py}")
+                if responsive:
+                    # None refused only where the spec requires a non-null value
+                    checks += self.check_lines(self._given(f), "v")
+                    continue
                 field_checks = self.check_lines(f.type, "v")
                 if f.required:
                     checks += field_checks
@@ -730,6 +776,28 @@ class ModuleEmitter:
             '    f = ""',
             "    try:",
         ]
+        if self.responsive(cls):
+            body = self._responsive_fields(cls)
+        else:
+            body = self._request_fields(cls)
+        body += [
+            "if n != len(d):",
+            f"    _S_{name}__model_extra(o, _extras(d, _K_{name}))",
+            "else:",
+            f"    _S_{name}__model_extra(o, None)",
+        ]
+        lines += indent(body, 2)
+        lines += [
+            "    except _Invalid as e:",
+            "        e.push(f)",
+            "        raise",
+            "    return o",
+        ]
+        return lines
+
+    def _request_fields(self, cls: ClassDef) -> list[str]:
+        """The field statements of ``_s_C`` for a request-only class: absent stays UNSET."""
+        name = cls.name
         body: list[str] = []
         for fd in cls.fields:
             checks = self.check_lines(fd.type, "v")
@@ -753,25 +821,82 @@ class ModuleEmitter:
                 body.append("if v is not UNSET:")
                 body += indent(["n += 1", *checks])
             body.append(setter)
-        body += [
-            "if n != len(d):",
-            f"    _S_{name}__model_extra(o, _extras(d, _K_{name}))",
-            "else:",
-            f"    _S_{name}__model_extra(o, None)",
-        ]
-        lines += indent(body, 2)
-        lines += [
-            "    except _Invalid as e:",
-            "        e.push(f)",
-            "        raise",
-            "    return o",
-        ]
-        return lines
+        return body
+
+    def _given(self, f: FieldDef) -> Type:
+        """The type a response-style field's value is checked against when given: None is
+        accepted unless the spec requires the field and does not allow null."""
+        bare = _bare(f.type)
+        if f.required and not isinstance(f.type, Nullable):
+            return bare
+        return Nullable(bare)
+
+    def _responsive_fields(self, cls: ClassDef) -> list[str]:
+        """The field statements of ``_s_C`` for a response-style class: an absent optional
+        field reads None; an absent or null required non-null field fails (the lenient pass
+        in ``_convert.parse`` then reads it as None)."""
+        body: list[str] = []
+        tracked = self.null_tracked(cls)
+        if tracked:
+            body.append("z: tuple[str, ...] = ()")
+        for fd in cls.fields:
+            checks = self.check_lines(self._given(fd), "v")
+            if fd.required or checks:
+                body.append(f"f = {literal(fd.wire)}")
+            body.append(f"v = d.get({literal(fd.wire)}, UNSET)")
+            body.append("if v is UNSET:")
+            if fd.has_const_default:
+                body.append(f"    v = {literal(fd.const_default)}")
+            elif fd.required and not isinstance(fd.type, Nullable):
+                body.append("    _missing()")
+            else:
+                body.append("    v = None")
+            body.append("else:")
+            present = ["n += 1", *checks]
+            if fd in tracked:
+                # an explicit null, kept apart from absent so that it is sent back as null
+                present += ["if v is None:", f"    z += ({literal(fd.wire)},)"]
+            body += indent(present)
+            body.append(f"_S_{cls.name}__{fd.py}(o, v)")
+        if tracked:
+            body += ["if z:", "    _set_nulls(o, z)"]
+        return body
+
+    def null_tracked(self, cls: ClassDef) -> list[FieldDef]:
+        """The optional nullable fields of a response-style class: None there is either
+        "absent" or "null", and ``_s_C`` notes which (``_convert.nulls_given``)."""
+        return [f for f in cls.fields if not f.required and isinstance(f.type, Nullable)]
 
     def unstructure_fn(self, cls: ClassDef) -> list[str]:
         name = cls.name
         lines = [f"def _u_{name}(o: {name}) -> dict[str, Any]:", "    v: Any"]
         body = ["d: dict[str, Any] = {}"]
+        if self.responsive(cls):
+            # A required field is always written. An optional one that is None is written as
+            # null only where it was parsed (or given in a dict) as an explicit null: an
+            # assistant message's ``"content": null`` next to its tool calls goes back as the
+            # user wrote it, and a message taken from a response grows no ``"refusal": null``.
+            # Items of lists and maps go through the generic unstructure: the lenient parse
+            # may have kept an item as it came.
+            tracked = self.null_tracked(cls)
+            if tracked:
+                body.append("z = _nulls_given(o)")
+            for f in cls.fields:
+                bare = _bare(f.type)
+                body.append(f"v = o.{f.py}")
+                if f.required:
+                    expr = self.unstructure_expr(Nullable(bare), "v", loose=True)
+                    body.append(f"d[{literal(f.wire)}] = {expr}")
+                else:
+                    expr = self.unstructure_expr(bare, "v", loose=True)
+                    body += ["if v is not None:", f"    d[{literal(f.wire)}] = {expr}"]
+                    if f in tracked:
+                        body += [
+                            f"elif {literal(f.wire)} in z:",
+                            f"    d[{literal(f.wire)}] = None",
+                        ]
+            body += ["e = o.model_extra", "if e:", "    d.update(e)", "return d"]
+            return lines + indent(body)
         for f in cls.fields:
             if f.required:
                 body.append(f"v = o.{f.py}")
@@ -782,6 +907,85 @@ class ModuleEmitter:
                 body.append(f"    d[{literal(f.wire)}] = {self.unstructure_expr(f.type, 'v')}")
         body += ["e = o.model_extra", "if e:", "    d.update(e)", "return d"]
         return lines + indent(body)
+
+    # -- lenient parsing metadata ------------------------------------------------------------
+
+    def lenient_desc(self, t: Type) -> str:
+        """The expression describing ``t`` to the lenient parse (``_convert._lenient_value``):
+        a primitive kind (``"str"``...), a class, ``("list", item)``, ``("dict", value)``, or
+        ``("union", strict hook, alternatives, tag property, {tag: class})``."""
+        kind = self._prim_kind(t)
+        if kind is not None:
+            return literal(kind)
+        if isinstance(t, Nullable):
+            return self.lenient_desc(t.inner)
+        if isinstance(t, Ref):
+            return t.name
+        if isinstance(t, Alias):
+            target = self.b.aliases[t.name].target
+            if isinstance(target, UnionT):
+                return self._lenient_union(t, target)
+            return self.lenient_desc(target)
+        if isinstance(t, ListT):
+            return f'("list", {self.lenient_desc(t.item)})'
+        if isinstance(t, DictT):
+            return f'("dict", {self.lenient_desc(t.value)})'
+        if isinstance(t, UnionT):
+            return self._lenient_union(t, t)
+        raise TypeError(t)
+
+    def _lenient_union(self, t: Type, union: UnionT) -> str:
+        leaves = self._leaves(union)
+        objects = [leaf for leaf in leaves if isinstance(leaf, Ref)]
+        key: str | None = None
+        tagged: list[tuple[str, str]] = []
+        if union.disc and union.mapping:
+            key, tagged = union.disc, list(union.mapping)
+        elif len(objects) > 1:
+            found = self._tag_key(objects)
+            if found is not None:
+                key, tagged, _ = found
+        alts = ", ".join(self.lenient_desc(leaf) for leaf in leaves)
+        table = "{" + ", ".join(f"{literal(tag)}: {cls}" for tag, cls in tagged) + "}"
+        strict = self.checker(t)
+        return f'("union", {strict}, ({alts},), {literal(key)}, {table})'
+
+    def lenient_fn(self, classes: list[ClassDef], aliases: list[AliasDef]) -> list[str]:
+        """``_lenient()``: per response-style class, ``(wire name, slot setter, type, value
+        when absent)`` of each field; per union alias of such classes, its description.
+        Called once, on the first response that fails the strict parse: nothing of it is
+        built at import."""
+        entries: list[str] = []
+        for cls in classes:
+            if not self.responsive(cls):
+                continue
+            fields = [
+                f"({literal(f.wire)}, _S_{cls.name}__{f.py}, {self.lenient_desc(f.type)},"
+                f" {literal(f.const_default) if f.has_const_default else 'None'})"
+                for f in cls.fields
+            ]
+            entries.append(f"{cls.name}: ({''.join(x + ', ' for x in fields)}),")
+        for a in aliases:
+            if isinstance(a.target, UnionT) and self._lenient_alias(a):
+                entries.append(f"{a.name}: {self.lenient_desc(Alias(a.name))},")
+        if not entries:
+            return []
+        return [
+            "def _lenient() -> dict[Any, Any]:",
+            *indent(
+                [
+                    '"""How to read each response-style class leniently (see _convert.parse)."""',
+                    "return {",
+                    *indent(entries),
+                    "}",
+                ]
+            ),
+        ]
+
+    def _lenient_alias(self, a: AliasDef) -> bool:
+        """A union alias of response-style classes only (a top-level stream event type)."""
+        objects = [leaf for leaf in self._leaves(a.target) if isinstance(leaf, Ref)]
+        return bool(objects) and all(o.name in self.response_style for o in objects)
 
     # -- module ----------------------------------------------------------------------------
 
@@ -891,6 +1095,10 @@ class ModuleEmitter:
         for a in aliases:
             if isinstance(a.target, UnionT):
                 self.checker(Alias(a.name))
+        lenient = self.lenient_fn(classes, aliases)  # may add union helpers: before them
+        if lenient:
+            fns += ["", "", "# -- lenient parsing: how to read what the strict parse refused --"]
+            fns += ["", "", *lenient]
         helpers: list[str] = []
         for name in sorted(self._helpers):
             helpers += ["", "", *self._helpers[name]]
@@ -906,6 +1114,8 @@ class ModuleEmitter:
         u_entries = [f"{c.name}: _u_{c.name}" for c in classes]
         out += ["    {", *[f"        {e}," for e in s_entries], "    },"]
         out += ["    {", *[f"        {e}," for e in u_entries], "    },"]
+        if lenient:
+            out.append("    _lenient,")
         out += [")", ""]
         return "\n".join(out) + "\n"
 
@@ -915,6 +1125,11 @@ class ModuleEmitter:
             lines.append(docstring(a.doc))
         lines.append("")
         return lines
+
+
+def _bare(t: Type) -> Type:
+    """``t`` without its null option (a response-style field is ``T | None`` anyway)."""
+    return t.inner if isinstance(t, Nullable) else t
 
 
 def _json(value: Any) -> str:

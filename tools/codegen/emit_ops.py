@@ -24,13 +24,22 @@ _CONTROL_SIGNATURE = [
     "retries: RetryConfig | None = None",
     "timeout_ms: float | None = None",
     "http_headers: Mapping[str, str] | None = None",
+    "extra_headers: Mapping[str, str] | None = None",
+    "extra_query: Mapping[str, Any] | None = None",
+    "extra_body: Mapping[str, Any] | None = None",
 ]
 
 _CONTROL_DOC = (
     "retries: this call's retry policy (default: the client's ``retry_config``).\n"
     "timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,\n"
     "    then the longest gap between events).\n"
-    "http_headers: extra headers for this call."
+    "http_headers: extra headers for this call.\n"
+    "extra_headers: headers merged in last, overriding any of the same name (openai's\n"
+    "    ``extra_headers``).\n"
+    "extra_query: query parameters merged in last (``None`` removes one).\n"
+    "extra_body: JSON fields merged into the body after the known ones were validated,\n"
+    "    overriding a field of the same name (form fields for a multipart body; the whole\n"
+    "    body where the operation has none): what the spec does not describe yet."
 )
 
 _NAME = re.compile(r"\b[A-Z][A-Za-z0-9_]*\b")
@@ -199,17 +208,23 @@ class GroupEmitter:
             call = f"await _call_async(self._client, {const}, locals())"
         out: list[str] = []
         if self.streams(op):
-            variants = [
-                ("stream: Literal[True]", self.stream_result(op, stream_kind)),
-                ("stream: Literal[False] | Unset = UNSET", self.result(op, stream_kind)),
-            ]
-            for stream_arg, returns in variants:
-                out += ["@overload", *self._signature(define, name, op, stream_arg, returns)]
-                out[-1] += " ..."
-                out.append("")
             returns = join_union(
                 [self.result(op, stream_kind), self.stream_result(op, stream_kind)]
             )
+            # The last overload takes a `bool` known only at run time (`stream=flag`): typed
+            # as either result, so that such a call is neither an error nor `Any`.
+            variants = [
+                ("stream: Literal[True]", self.stream_result(op, stream_kind)),
+                ("stream: Literal[False] | Unset = UNSET", self.result(op, stream_kind)),
+                ("stream: bool", returns),
+            ]
+            for stream_arg, variant_returns in variants:
+                out += [
+                    "@overload",
+                    *self._signature(define, name, op, stream_arg, variant_returns),
+                ]
+                out[-1] += " ..."
+                out.append("")
             out += self._signature(define, name, op, "stream: bool | Unset = UNSET", returns)
         else:
             returns = self.result(op, stream_kind)

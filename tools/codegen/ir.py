@@ -196,6 +196,33 @@ class Builder:
         while self._queue:
             self._define(self._queue.pop(0))
 
+    def reachable_classes(self, roots: Iterable[str]) -> set[str]:
+        """The classes reachable from the named (built) schemas through field types, aliases,
+        arrays, maps and unions: with the response bodies as roots, the response-style
+        classes."""
+        found: set[str] = set()
+        seen_aliases: set[str] = set()
+        stack: list[Type] = [self._named[root][0] for root in roots]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, Ref):
+                if t.name not in found:
+                    found.add(t.name)
+                    stack.extend(f.type for f in self.classes[t.name].fields)
+            elif isinstance(t, Alias):
+                if t.name not in seen_aliases:
+                    seen_aliases.add(t.name)
+                    stack.append(self.aliases[t.name].target)
+            elif isinstance(t, (ListT,)):
+                stack.append(t.item)
+            elif isinstance(t, DictT):
+                stack.append(t.value)
+            elif isinstance(t, Nullable):
+                stack.append(t.inner)
+            elif isinstance(t, UnionT):
+                stack.extend(t.alts)
+        return found
+
     def use(self, name: str) -> tuple[Type, bool]:
         """The Type naming a component schema (queued for definition), and its nullability."""
         found = self._named.get(name)

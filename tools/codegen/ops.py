@@ -36,7 +36,15 @@ GROUP_ALIASES: dict[str, tuple[tuple[str, ...], ...]] = {"responses": (("beta", 
 RENAMED_PARAMS = frozenset({"date"})
 
 #: keyword arguments every method takes: no parameter or body field may use these names
-CONTROL_KWARGS = ("security", "retries", "timeout_ms", "http_headers")
+CONTROL_KWARGS = (
+    "security",
+    "retries",
+    "timeout_ms",
+    "http_headers",
+    "extra_headers",
+    "extra_query",
+    "extra_body",
+)
 
 #: the order of the generated group modules: a schema used by several groups lives in the
 #: first one (chat first, so that the hot path loads the least code)

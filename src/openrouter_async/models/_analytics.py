@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -67,73 +70,75 @@ __all__ = [
 # -- converters (the input each field accepts) --
 
 
-def _c_ActivityResponse__data(v: Sequence[ActivityItem | Mapping[str, Any]]) -> list[ActivityItem]:
+def _c_ActivityResponse__data(
+    v: Sequence[ActivityItem | Mapping[str, Any]],
+) -> list[ActivityItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ActivityItem)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[ActivityItem] = w
+    r: list[ActivityItem] | None = w
     return r
 
 
 def _c_GetAnalyticsMetaResponse__data(
     v: GetAnalyticsMetaResponseData | Mapping[str, Any],
-) -> GetAnalyticsMetaResponseData:
+) -> GetAnalyticsMetaResponseData | None:
     w: Any = v
     try:
         w = _s_GetAnalyticsMetaResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: GetAnalyticsMetaResponseData = w
+    r: GetAnalyticsMetaResponseData | None = w
     return r
 
 
 def _c_GetAnalyticsMetaResponseData__dimensions(
     v: Sequence[GetAnalyticsMetaResponseDataDimensionsItem | Mapping[str, Any]],
-) -> list[GetAnalyticsMetaResponseDataDimensionsItem]:
+) -> list[GetAnalyticsMetaResponseDataDimensionsItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_GetAnalyticsMetaResponseDataDimensionsItem)
     except _Invalid as e:
         raise e.request_error("dimensions") from None
-    r: list[GetAnalyticsMetaResponseDataDimensionsItem] = w
+    r: list[GetAnalyticsMetaResponseDataDimensionsItem] | None = w
     return r
 
 
 def _c_GetAnalyticsMetaResponseData__granularities(
     v: Sequence[GetAnalyticsMetaResponseDataGranularitiesItem | Mapping[str, Any]],
-) -> list[GetAnalyticsMetaResponseDataGranularitiesItem]:
+) -> list[GetAnalyticsMetaResponseDataGranularitiesItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_GetAnalyticsMetaResponseDataGranularitiesItem)
     except _Invalid as e:
         raise e.request_error("granularities") from None
-    r: list[GetAnalyticsMetaResponseDataGranularitiesItem] = w
+    r: list[GetAnalyticsMetaResponseDataGranularitiesItem] | None = w
     return r
 
 
 def _c_GetAnalyticsMetaResponseData__metrics(
     v: Sequence[GetAnalyticsMetaResponseDataMetricsItem | Mapping[str, Any]],
-) -> list[GetAnalyticsMetaResponseDataMetricsItem]:
+) -> list[GetAnalyticsMetaResponseDataMetricsItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_GetAnalyticsMetaResponseDataMetricsItem)
     except _Invalid as e:
         raise e.request_error("metrics") from None
-    r: list[GetAnalyticsMetaResponseDataMetricsItem] = w
+    r: list[GetAnalyticsMetaResponseDataMetricsItem] | None = w
     return r
 
 
 def _c_GetAnalyticsMetaResponseData__operators(
     v: Sequence[GetAnalyticsMetaResponseDataOperatorsItem | Mapping[str, Any]],
-) -> list[GetAnalyticsMetaResponseDataOperatorsItem]:
+) -> list[GetAnalyticsMetaResponseDataOperatorsItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_GetAnalyticsMetaResponseDataOperatorsItem)
     except _Invalid as e:
         raise e.request_error("operators") from None
-    r: list[GetAnalyticsMetaResponseDataOperatorsItem] = w
+    r: list[GetAnalyticsMetaResponseDataOperatorsItem] | None = w
     return r
 
 
@@ -281,47 +286,49 @@ def _c_QueryAnalyticsRequestFiltersItem__value(
 
 def _c_QueryAnalyticsResponse__data(
     v: QueryAnalyticsResponseData | Mapping[str, Any],
-) -> QueryAnalyticsResponseData:
+) -> QueryAnalyticsResponseData | None:
     w: Any = v
     try:
         w = _s_QueryAnalyticsResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: QueryAnalyticsResponseData = w
+    r: QueryAnalyticsResponseData | None = w
     return r
 
 
-def _c_QueryAnalyticsResponseData__data(v: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _c_QueryAnalyticsResponseData__data(
+    v: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]] | None:
     w: Any = v
     try:
         w = _list_of(w, _h_dict_str_Any)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[dict[str, Any]] = w
+    r: list[dict[str, Any]] | None = w
     return r
 
 
 def _c_QueryAnalyticsResponseData__metadata(
     v: QueryAnalyticsResponseDataMetadata | Mapping[str, Any],
-) -> QueryAnalyticsResponseDataMetadata:
+) -> QueryAnalyticsResponseDataMetadata | None:
     w: Any = v
     try:
         w = _s_QueryAnalyticsResponseDataMetadata(w)
     except _Invalid as e:
         raise e.request_error("metadata") from None
-    r: QueryAnalyticsResponseDataMetadata = w
+    r: QueryAnalyticsResponseDataMetadata | None = w
     return r
 
 
-def _c_QueryAnalyticsResponseData__warnings(v: Sequence[str] | Unset) -> list[str] | Unset:
-    if v is UNSET:
-        return v
+def _c_QueryAnalyticsResponseData__warnings(v: Sequence[str] | None) -> list[str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("warnings") from None
-    r: list[str] | Unset = w
+    r: list[str] | None = w
     return r
 
 
@@ -332,12 +339,14 @@ def _c_QueryAnalyticsResponseData__warnings(v: Sequence[str] | Unset) -> list[st
 class ActivityResponse(_Model):
     """The ``ActivityResponse`` object of the spec."""
 
-    data: list[ActivityItem] = attrs.field(converter=_c_ActivityResponse__data)
+    data: list[ActivityItem] | None = attrs.field(converter=_c_ActivityResponse__data)
     """List of activity items"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -352,11 +361,15 @@ class ActivityResponse(_Model):
 class GetAnalyticsMetaResponse(_Model):
     """The ``GetAnalyticsMetaResponse`` object of the spec."""
 
-    data: GetAnalyticsMetaResponseData = attrs.field(converter=_c_GetAnalyticsMetaResponse__data)
+    data: GetAnalyticsMetaResponseData | None = attrs.field(
+        converter=_c_GetAnalyticsMetaResponse__data
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -371,22 +384,24 @@ class GetAnalyticsMetaResponse(_Model):
 class GetAnalyticsMetaResponseData(_Model):
     """The ``GetAnalyticsMetaResponse.data`` object of the spec."""
 
-    dimensions: list[GetAnalyticsMetaResponseDataDimensionsItem] = attrs.field(
+    dimensions: list[GetAnalyticsMetaResponseDataDimensionsItem] | None = attrs.field(
         converter=_c_GetAnalyticsMetaResponseData__dimensions
     )
-    granularities: list[GetAnalyticsMetaResponseDataGranularitiesItem] = attrs.field(
+    granularities: list[GetAnalyticsMetaResponseDataGranularitiesItem] | None = attrs.field(
         converter=_c_GetAnalyticsMetaResponseData__granularities
     )
-    metrics: list[GetAnalyticsMetaResponseDataMetricsItem] = attrs.field(
+    metrics: list[GetAnalyticsMetaResponseDataMetricsItem] | None = attrs.field(
         converter=_c_GetAnalyticsMetaResponseData__metrics
     )
-    operators: list[GetAnalyticsMetaResponseDataOperatorsItem] = attrs.field(
+    operators: list[GetAnalyticsMetaResponseDataOperatorsItem] | None = attrs.field(
         converter=_c_GetAnalyticsMetaResponseData__operators
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -411,14 +426,16 @@ class GetAnalyticsMetaResponseData(_Model):
 class GetAnalyticsMetaResponseDataDimensionsItem(_Model):
     """The ``GetAnalyticsMetaResponse.data.dimensions[]`` object of the spec."""
 
-    display_label: str
+    display_label: str | None
     """Human-readable label"""
-    name: str
+    name: str | None
     """Dimension identifier used in query requests"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -449,14 +466,16 @@ class GetAnalyticsMetaResponseDataDimensionsItem(_Model):
 class GetAnalyticsMetaResponseDataGranularitiesItem(_Model):
     """The ``GetAnalyticsMetaResponse.data.granularities[]`` object of the spec."""
 
-    display_label: str
+    display_label: str | None
     """Human-readable label"""
-    name: Literal["minute", "hour", "day", "week", "month"] | str
+    name: Literal["minute", "hour", "day", "week", "month"] | str | None
     """Granularity identifier"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -487,20 +506,22 @@ class GetAnalyticsMetaResponseDataGranularitiesItem(_Model):
 class GetAnalyticsMetaResponseDataMetricsItem(_Model):
     """The ``GetAnalyticsMetaResponse.data.metrics[]`` object of the spec."""
 
-    display_format: Literal["number", "currency", "percent", "latency", "throughput"] | str
+    display_format: Literal["number", "currency", "percent", "latency", "throughput"] | str | None
     """How this metric value should be formatted for display (e.g. percent → multiply by 100
     and append %, currency → prefix with $)
     """
-    display_label: str
+    display_label: str | None
     """Human-readable label"""
-    is_rate: bool
+    is_rate: bool | None
     """Whether this metric is a rate/ratio (averaged, not summed)"""
-    name: str
+    name: str | None
     """Metric identifier used in query requests"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -548,14 +569,16 @@ class GetAnalyticsMetaResponseDataMetricsItem(_Model):
 class GetAnalyticsMetaResponseDataOperatorsItem(_Model):
     """The ``GetAnalyticsMetaResponse.data.operators[]`` object of the spec."""
 
-    name: Literal["eq", "neq", "in", "not_in", "gt", "gte", "lt", "lte"] | str
+    name: Literal["eq", "neq", "in", "not_in", "gt", "gte", "lt", "lte"] | str | None
     """Operator identifier used in filter definitions"""
-    value_type: Literal["scalar", "array"] | str
+    value_type: Literal["scalar", "array"] | str | None
     """Whether the operator expects a single value or an array"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -969,11 +992,13 @@ class QueryAnalyticsRequestTimeRange(_Model):
 class QueryAnalyticsResponse(_Model):
     """The ``QueryAnalyticsResponse`` object of the spec."""
 
-    data: QueryAnalyticsResponseData = attrs.field(converter=_c_QueryAnalyticsResponse__data)
+    data: QueryAnalyticsResponseData | None = attrs.field(converter=_c_QueryAnalyticsResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -988,23 +1013,25 @@ class QueryAnalyticsResponse(_Model):
 class QueryAnalyticsResponseData(_Model):
     """The ``QueryAnalyticsResponse.data`` object of the spec."""
 
-    cached_at: float | Unset = UNSET
+    cached_at: float | None = None
     """JSON name: ``cachedAt``."""
-    data: list[dict[str, Any]] = attrs.field(converter=_c_QueryAnalyticsResponseData__data)
-    metadata: QueryAnalyticsResponseDataMetadata = attrs.field(
+    data: list[dict[str, Any]] | None = attrs.field(converter=_c_QueryAnalyticsResponseData__data)
+    metadata: QueryAnalyticsResponseDataMetadata | None = attrs.field(
         converter=_c_QueryAnalyticsResponseData__metadata
     )
-    warnings: list[str] | Unset = attrs.field(
-        default=UNSET, converter=_c_QueryAnalyticsResponseData__warnings
+    warnings: list[str] | None = attrs.field(
+        default=None, converter=_c_QueryAnalyticsResponseData__warnings
     )
     """Warnings about filter resolution issues (e.g. unresolvable api_key_id hashes). The query
     still runs normally; these inform the caller that some filter values could not be
     resolved.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1014,9 +1041,8 @@ class QueryAnalyticsResponseData(_Model):
         try:
             f = "cached_at"
             v = self.cached_at
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1034,13 +1060,15 @@ class QueryAnalyticsResponseData(_Model):
 class QueryAnalyticsResponseDataMetadata(_Model):
     """The ``QueryAnalyticsResponse.data.metadata`` object of the spec."""
 
-    query_time_ms: float
-    row_count: int
-    truncated: bool
+    query_time_ms: float | None
+    row_count: int | None
+    truncated: bool | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1078,38 +1106,40 @@ class QueryAnalyticsResponseDataMetadata(_Model):
 class ActivityItem(_Model):
     """The ``ActivityItem`` object of the spec."""
 
-    byok_usage_inference: float
+    byok_usage_inference: float | None
     """BYOK inference cost in USD (external credits spent)"""
-    completion_tokens: int
+    completion_tokens: int | None
     """Total completion tokens generated"""
-    date: str
+    date: str | None
     """Date of the activity (YYYY-MM-DD format)"""
-    endpoint_id: str
+    endpoint_id: str | None
     """Unique identifier for the endpoint"""
-    model: str
+    model: str | None
     """Model slug (e.g., "openai/gpt-4.1")"""
-    model_permaslug: str
+    model_permaslug: str | None
     """Model permaslug (e.g., "openai/gpt-4.1-2025-04-14")"""
-    prompt_tokens: int
+    prompt_tokens: int | None
     """Total prompt tokens used"""
-    provider_name: str
+    provider_name: str | None
     """Name of the provider serving this endpoint"""
-    reasoning_tokens: int
+    reasoning_tokens: int | None
     """Total reasoning tokens used"""
-    requests: int
+    requests: int | None
     """Number of requests made"""
-    usage: float
+    usage: float | None
     """Total cost in USD (OpenRouter credits spent)"""
-    workspace_id: str | Unset = UNSET
+    workspace_id: str | None = None
     """ID of the workspace this activity is attributed to. Only present when
     `group_by=workspace` is passed; the response is then split per workspace. Activity
     recorded before workspace resolution existed is attributed to the account default
     workspace.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1163,9 +1193,8 @@ class ActivityItem(_Model):
                 v = _float(v)
             f = "workspace_id"
             v = self.workspace_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -2001,9 +2030,11 @@ def _s_QueryAnalyticsResponseData(d: Any) -> QueryAnalyticsResponseData:
     try:
         f = "cachedAt"
         v = d.get("cachedAt", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_QueryAnalyticsResponseData__cached_at(o, v)
         f = "data"
@@ -2024,9 +2055,12 @@ def _s_QueryAnalyticsResponseData(d: Any) -> QueryAnalyticsResponseData:
         _S_QueryAnalyticsResponseData__metadata(o, v)
         f = "warnings"
         v = d.get("warnings", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_str(v)
+            if v is not None:
+                v = _list_str(v)
         _S_QueryAnalyticsResponseData__warnings(o, v)
         if n != len(d):
             _S_QueryAnalyticsResponseData__model_extra(o, _extras(d, _K_QueryAnalyticsResponseData))
@@ -2196,9 +2230,11 @@ def _s_ActivityItem(d: Any) -> ActivityItem:
         _S_ActivityItem__usage(o, v)
         f = "workspace_id"
         v = d.get("workspace_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ActivityItem__workspace_id(o, v)
         if n != len(d):
@@ -2218,7 +2254,7 @@ def _u_ActivityResponse(o: ActivityResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_ActivityItem(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -2229,7 +2265,7 @@ def _u_GetAnalyticsMetaResponse(o: GetAnalyticsMetaResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_GetAnalyticsMetaResponseData(v)
+    d["data"] = None if v is None else _u_GetAnalyticsMetaResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -2240,13 +2276,13 @@ def _u_GetAnalyticsMetaResponseData(o: GetAnalyticsMetaResponseData) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.dimensions
-    d["dimensions"] = [_u_GetAnalyticsMetaResponseDataDimensionsItem(x0) for x0 in v]
+    d["dimensions"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.granularities
-    d["granularities"] = [_u_GetAnalyticsMetaResponseDataGranularitiesItem(x0) for x0 in v]
+    d["granularities"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.metrics
-    d["metrics"] = [_u_GetAnalyticsMetaResponseDataMetricsItem(x0) for x0 in v]
+    d["metrics"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.operators
-    d["operators"] = [_u_GetAnalyticsMetaResponseDataOperatorsItem(x0) for x0 in v]
+    d["operators"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -2454,7 +2490,7 @@ def _u_QueryAnalyticsResponse(o: QueryAnalyticsResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_QueryAnalyticsResponseData(v)
+    d["data"] = None if v is None else _u_QueryAnalyticsResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -2465,14 +2501,14 @@ def _u_QueryAnalyticsResponseData(o: QueryAnalyticsResponseData) -> dict[str, An
     v: Any
     d: dict[str, Any] = {}
     v = o.cached_at
-    if v is not UNSET:
+    if v is not None:
         d["cachedAt"] = v
     v = o.data
     d["data"] = v
     v = o.metadata
-    d["metadata"] = _u_QueryAnalyticsResponseDataMetadata(v)
+    d["metadata"] = None if v is None else _u_QueryAnalyticsResponseDataMetadata(v)
     v = o.warnings
-    if v is not UNSET:
+    if v is not None:
         d["warnings"] = v
     e = o.model_extra
     if e:
@@ -2521,12 +2557,122 @@ def _u_ActivityItem(o: ActivityItem) -> dict[str, Any]:
     v = o.usage
     d["usage"] = v
     v = o.workspace_id
-    if v is not UNSET:
+    if v is not None:
         d["workspace_id"] = v
     e = o.model_extra
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ActivityResponse: (("data", _S_ActivityResponse__data, ("list", ActivityItem), None),),
+        GetAnalyticsMetaResponse: (
+            ("data", _S_GetAnalyticsMetaResponse__data, GetAnalyticsMetaResponseData, None),
+        ),
+        GetAnalyticsMetaResponseData: (
+            (
+                "dimensions",
+                _S_GetAnalyticsMetaResponseData__dimensions,
+                ("list", GetAnalyticsMetaResponseDataDimensionsItem),
+                None,
+            ),
+            (
+                "granularities",
+                _S_GetAnalyticsMetaResponseData__granularities,
+                ("list", GetAnalyticsMetaResponseDataGranularitiesItem),
+                None,
+            ),
+            (
+                "metrics",
+                _S_GetAnalyticsMetaResponseData__metrics,
+                ("list", GetAnalyticsMetaResponseDataMetricsItem),
+                None,
+            ),
+            (
+                "operators",
+                _S_GetAnalyticsMetaResponseData__operators,
+                ("list", GetAnalyticsMetaResponseDataOperatorsItem),
+                None,
+            ),
+        ),
+        GetAnalyticsMetaResponseDataDimensionsItem: (
+            (
+                "display_label",
+                _S_GetAnalyticsMetaResponseDataDimensionsItem__display_label,
+                "str",
+                None,
+            ),
+            ("name", _S_GetAnalyticsMetaResponseDataDimensionsItem__name, "str", None),
+        ),
+        GetAnalyticsMetaResponseDataGranularitiesItem: (
+            (
+                "display_label",
+                _S_GetAnalyticsMetaResponseDataGranularitiesItem__display_label,
+                "str",
+                None,
+            ),
+            ("name", _S_GetAnalyticsMetaResponseDataGranularitiesItem__name, "str", None),
+        ),
+        GetAnalyticsMetaResponseDataMetricsItem: (
+            (
+                "display_format",
+                _S_GetAnalyticsMetaResponseDataMetricsItem__display_format,
+                "str",
+                None,
+            ),
+            (
+                "display_label",
+                _S_GetAnalyticsMetaResponseDataMetricsItem__display_label,
+                "str",
+                None,
+            ),
+            ("is_rate", _S_GetAnalyticsMetaResponseDataMetricsItem__is_rate, "bool", None),
+            ("name", _S_GetAnalyticsMetaResponseDataMetricsItem__name, "str", None),
+        ),
+        GetAnalyticsMetaResponseDataOperatorsItem: (
+            ("name", _S_GetAnalyticsMetaResponseDataOperatorsItem__name, "str", None),
+            ("value_type", _S_GetAnalyticsMetaResponseDataOperatorsItem__value_type, "str", None),
+        ),
+        QueryAnalyticsResponse: (
+            ("data", _S_QueryAnalyticsResponse__data, QueryAnalyticsResponseData, None),
+        ),
+        QueryAnalyticsResponseData: (
+            ("cachedAt", _S_QueryAnalyticsResponseData__cached_at, "float", None),
+            ("data", _S_QueryAnalyticsResponseData__data, ("list", ("dict", "any")), None),
+            (
+                "metadata",
+                _S_QueryAnalyticsResponseData__metadata,
+                QueryAnalyticsResponseDataMetadata,
+                None,
+            ),
+            ("warnings", _S_QueryAnalyticsResponseData__warnings, ("list", "str"), None),
+        ),
+        QueryAnalyticsResponseDataMetadata: (
+            ("query_time_ms", _S_QueryAnalyticsResponseDataMetadata__query_time_ms, "float", None),
+            ("row_count", _S_QueryAnalyticsResponseDataMetadata__row_count, "int", None),
+            ("truncated", _S_QueryAnalyticsResponseDataMetadata__truncated, "bool", None),
+        ),
+        ActivityItem: (
+            ("byok_usage_inference", _S_ActivityItem__byok_usage_inference, "float", None),
+            ("completion_tokens", _S_ActivityItem__completion_tokens, "int", None),
+            ("date", _S_ActivityItem__date, "str", None),
+            ("endpoint_id", _S_ActivityItem__endpoint_id, "str", None),
+            ("model", _S_ActivityItem__model, "str", None),
+            ("model_permaslug", _S_ActivityItem__model_permaslug, "str", None),
+            ("prompt_tokens", _S_ActivityItem__prompt_tokens, "int", None),
+            ("provider_name", _S_ActivityItem__provider_name, "str", None),
+            ("reasoning_tokens", _S_ActivityItem__reasoning_tokens, "int", None),
+            ("requests", _S_ActivityItem__requests, "int", None),
+            ("usage", _S_ActivityItem__usage, "float", None),
+            ("workspace_id", _S_ActivityItem__workspace_id, "str", None),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -2601,4 +2747,5 @@ _register(
         QueryAnalyticsResponseDataMetadata: _u_QueryAnalyticsResponseDataMetadata,
         ActivityItem: _u_ActivityItem,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -65,71 +68,71 @@ __all__ = [
 
 def _c_GetCurrentKeyResponse__data(
     v: GetCurrentKeyResponseData | Mapping[str, Any],
-) -> GetCurrentKeyResponseData:
+) -> GetCurrentKeyResponseData | None:
     w: Any = v
     try:
         w = _s_GetCurrentKeyResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: GetCurrentKeyResponseData = w
+    r: GetCurrentKeyResponseData | None = w
     return r
 
 
 def _c_GetCurrentKeyResponseData__rate_limit(
     v: GetCurrentKeyResponseDataRateLimit | Mapping[str, Any],
-) -> GetCurrentKeyResponseDataRateLimit:
+) -> GetCurrentKeyResponseDataRateLimit | None:
     w: Any = v
     try:
         w = _s_GetCurrentKeyResponseDataRateLimit(w)
     except _Invalid as e:
         raise e.request_error("rate_limit") from None
-    r: GetCurrentKeyResponseDataRateLimit = w
+    r: GetCurrentKeyResponseDataRateLimit | None = w
     return r
 
 
 def _c_ListResponse__data(
     v: Sequence[ListResponseDataItem | Mapping[str, Any]],
-) -> list[ListResponseDataItem]:
+) -> list[ListResponseDataItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ListResponseDataItem)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[ListResponseDataItem] = w
+    r: list[ListResponseDataItem] | None = w
     return r
 
 
 def _c_CreateKeysResponse__data(
     v: CreateKeysResponseData | Mapping[str, Any],
-) -> CreateKeysResponseData:
+) -> CreateKeysResponseData | None:
     w: Any = v
     try:
         w = _s_CreateKeysResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: CreateKeysResponseData = w
+    r: CreateKeysResponseData | None = w
     return r
 
 
-def _c_GetKeyResponse__data(v: GetKeyResponseData | Mapping[str, Any]) -> GetKeyResponseData:
+def _c_GetKeyResponse__data(v: GetKeyResponseData | Mapping[str, Any]) -> GetKeyResponseData | None:
     w: Any = v
     try:
         w = _s_GetKeyResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: GetKeyResponseData = w
+    r: GetKeyResponseData | None = w
     return r
 
 
 def _c_UpdateKeysResponse__data(
     v: UpdateKeysResponseData | Mapping[str, Any],
-) -> UpdateKeysResponseData:
+) -> UpdateKeysResponseData | None:
     w: Any = v
     try:
         w = _s_UpdateKeysResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: UpdateKeysResponseData = w
+    r: UpdateKeysResponseData | None = w
     return r
 
 
@@ -140,12 +143,14 @@ def _c_UpdateKeysResponse__data(
 class GetCurrentKeyResponse(_Model):
     """The ``GetCurrentKeyResponse`` object of the spec."""
 
-    data: GetCurrentKeyResponseData = attrs.field(converter=_c_GetCurrentKeyResponse__data)
+    data: GetCurrentKeyResponseData | None = attrs.field(converter=_c_GetCurrentKeyResponse__data)
     """Current API key information"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -160,32 +165,32 @@ class GetCurrentKeyResponse(_Model):
 class GetCurrentKeyResponseData(_Model):
     """Current API key information"""
 
-    byok_usage: float
+    byok_usage: float | None
     """Total external BYOK usage (in USD) for the API key"""
-    byok_usage_daily: float
+    byok_usage_daily: float | None
     """External BYOK usage (in USD) for the current UTC day"""
-    byok_usage_monthly: float
+    byok_usage_monthly: float | None
     """External BYOK usage (in USD) for current UTC month"""
-    byok_usage_weekly: float
+    byok_usage_weekly: float | None
     """External BYOK usage (in USD) for the current UTC week (Monday-Sunday)"""
     creator_user_id: str | None
     """The user ID of the key creator. For organization-owned keys, this is the member who
     created the key. For individual users, this is the user's own ID.
     """
-    expires_at: str | None | Unset = UNSET
+    expires_at: str | None = None
     """ISO 8601 UTC timestamp when the API key expires, or null if no expiration"""
-    include_byok_in_limit: bool
+    include_byok_in_limit: bool | None
     """Whether to include external BYOK usage in the credit limit"""
-    is_free_tier: bool
+    is_free_tier: bool | None
     """Whether this is a free tier API key"""
-    is_management_key: bool
+    is_management_key: bool | None
     """Whether this is a management key"""
-    is_provisioning_key: bool
+    is_provisioning_key: bool | None
     """Whether this is a management key
 
     Deprecated.
     """
-    label: str
+    label: str | None
     """Human-readable label for the API key"""
     limit: float | None
     """Spending limit for the API key in USD"""
@@ -193,25 +198,27 @@ class GetCurrentKeyResponseData(_Model):
     """Remaining spending limit in USD"""
     limit_reset: str | None
     """Type of limit reset for the API key"""
-    rate_limit: GetCurrentKeyResponseDataRateLimit = attrs.field(
+    rate_limit: GetCurrentKeyResponseDataRateLimit | None = attrs.field(
         converter=_c_GetCurrentKeyResponseData__rate_limit
     )
     """Legacy rate limit information about a key. Will always return -1.
 
     Deprecated.
     """
-    usage: float
+    usage: float | None
     """Total OpenRouter credit usage (in USD) for the API key"""
-    usage_daily: float
+    usage_daily: float | None
     """OpenRouter credit usage (in USD) for the current UTC day"""
-    usage_monthly: float
+    usage_monthly: float | None
     """OpenRouter credit usage (in USD) for the current UTC month"""
-    usage_weekly: float
+    usage_weekly: float | None
     """OpenRouter credit usage (in USD) for the current UTC week (Monday-Sunday)"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -241,9 +248,8 @@ class GetCurrentKeyResponseData(_Model):
                 v = _str(v)
             f = "expires_at"
             v = self.expires_at
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "include_byok_in_limit"
             v = self.include_byok_in_limit
             if type(v) is not bool:
@@ -349,16 +355,18 @@ class GetCurrentKeyResponseDataRateLimit(_Model):
     Deprecated.
     """
 
-    interval: str
+    interval: str | None
     """Rate limit interval"""
-    note: str
+    note: str | None
     """Note about the rate limit"""
-    requests: int
+    requests: int | None
     """Number of requests allowed per interval"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -394,12 +402,14 @@ class GetCurrentKeyResponseDataRateLimit(_Model):
 class ListResponse(_Model):
     """The ``ListResponse`` object of the spec."""
 
-    data: list[ListResponseDataItem] = attrs.field(converter=_c_ListResponse__data)
+    data: list[ListResponseDataItem] | None = attrs.field(converter=_c_ListResponse__data)
     """List of API keys"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -414,29 +424,29 @@ class ListResponse(_Model):
 class ListResponseDataItem(_Model):
     """The ``ListResponse.data[]`` object of the spec."""
 
-    byok_usage: float
+    byok_usage: float | None
     """Total external BYOK usage (in USD) for the API key"""
-    byok_usage_daily: float
+    byok_usage_daily: float | None
     """External BYOK usage (in USD) for the current UTC day"""
-    byok_usage_monthly: float
+    byok_usage_monthly: float | None
     """External BYOK usage (in USD) for current UTC month"""
-    byok_usage_weekly: float
+    byok_usage_weekly: float | None
     """External BYOK usage (in USD) for the current UTC week (Monday-Sunday)"""
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the API key was created"""
     creator_user_id: str | None
     """The user ID of the key creator. For organization-owned keys, this is the member who
     created the key. For individual users, this is the user's own ID.
     """
-    disabled: bool
+    disabled: bool | None
     """Whether the API key is disabled"""
-    expires_at: str | None | Unset = UNSET
+    expires_at: str | None = None
     """ISO 8601 UTC timestamp when the API key expires, or null if no expiration"""
-    hash: str
+    hash: str | None
     """Unique hash identifier for the API key"""
-    include_byok_in_limit: bool
+    include_byok_in_limit: bool | None
     """Whether to include external BYOK usage in the credit limit"""
-    label: str
+    label: str | None
     """Human-readable label for the API key"""
     limit: float | None
     """Spending limit for the API key in USD"""
@@ -444,24 +454,26 @@ class ListResponseDataItem(_Model):
     """Remaining spending limit in USD"""
     limit_reset: str | None
     """Type of limit reset for the API key"""
-    name: str
+    name: str | None
     """Name of the API key"""
     updated_at: str | None
     """ISO 8601 timestamp of when the API key was last updated"""
-    usage: float
+    usage: float | None
     """Total OpenRouter credit usage (in USD) for the API key"""
-    usage_daily: float
+    usage_daily: float | None
     """OpenRouter credit usage (in USD) for the current UTC day"""
-    usage_monthly: float
+    usage_monthly: float | None
     """OpenRouter credit usage (in USD) for the current UTC month"""
-    usage_weekly: float
+    usage_weekly: float | None
     """OpenRouter credit usage (in USD) for the current UTC week (Monday-Sunday)"""
-    workspace_id: str
+    workspace_id: str | None
     """The workspace ID this API key belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -499,9 +511,8 @@ class ListResponseDataItem(_Model):
                 v = _bool(v)
             f = "expires_at"
             v = self.expires_at
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "hash"
             v = self.hash
             if type(v) is not str:
@@ -709,14 +720,16 @@ class CreateKeysRequest(_Model):
 class CreateKeysResponse(_Model):
     """The ``CreateKeysResponse`` object of the spec."""
 
-    data: CreateKeysResponseData = attrs.field(converter=_c_CreateKeysResponse__data)
+    data: CreateKeysResponseData | None = attrs.field(converter=_c_CreateKeysResponse__data)
     """The created API key information"""
-    key: str
+    key: str | None
     """The actual API key string (only shown once)"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -743,29 +756,29 @@ class CreateKeysResponse(_Model):
 class CreateKeysResponseData(_Model):
     """The created API key information"""
 
-    byok_usage: float
+    byok_usage: float | None
     """Total external BYOK usage (in USD) for the API key"""
-    byok_usage_daily: float
+    byok_usage_daily: float | None
     """External BYOK usage (in USD) for the current UTC day"""
-    byok_usage_monthly: float
+    byok_usage_monthly: float | None
     """External BYOK usage (in USD) for current UTC month"""
-    byok_usage_weekly: float
+    byok_usage_weekly: float | None
     """External BYOK usage (in USD) for the current UTC week (Monday-Sunday)"""
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the API key was created"""
     creator_user_id: str | None
     """The user ID of the key creator. For organization-owned keys, this is the member who
     created the key. For individual users, this is the user's own ID.
     """
-    disabled: bool
+    disabled: bool | None
     """Whether the API key is disabled"""
-    expires_at: str | None | Unset = UNSET
+    expires_at: str | None = None
     """ISO 8601 UTC timestamp when the API key expires, or null if no expiration"""
-    hash: str
+    hash: str | None
     """Unique hash identifier for the API key"""
-    include_byok_in_limit: bool
+    include_byok_in_limit: bool | None
     """Whether to include external BYOK usage in the credit limit"""
-    label: str
+    label: str | None
     """Human-readable label for the API key"""
     limit: float | None
     """Spending limit for the API key in USD"""
@@ -773,24 +786,26 @@ class CreateKeysResponseData(_Model):
     """Remaining spending limit in USD"""
     limit_reset: str | None
     """Type of limit reset for the API key"""
-    name: str
+    name: str | None
     """Name of the API key"""
     updated_at: str | None
     """ISO 8601 timestamp of when the API key was last updated"""
-    usage: float
+    usage: float | None
     """Total OpenRouter credit usage (in USD) for the API key"""
-    usage_daily: float
+    usage_daily: float | None
     """OpenRouter credit usage (in USD) for the current UTC day"""
-    usage_monthly: float
+    usage_monthly: float | None
     """OpenRouter credit usage (in USD) for the current UTC month"""
-    usage_weekly: float
+    usage_weekly: float | None
     """OpenRouter credit usage (in USD) for the current UTC week (Monday-Sunday)"""
-    workspace_id: str
+    workspace_id: str | None
     """The workspace ID this API key belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -828,9 +843,8 @@ class CreateKeysResponseData(_Model):
                 v = _bool(v)
             f = "expires_at"
             v = self.expires_at
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "hash"
             v = self.hash
             if type(v) is not str:
@@ -941,12 +955,14 @@ class CreateKeysResponseData(_Model):
 class GetKeyResponse(_Model):
     """The ``GetKeyResponse`` object of the spec."""
 
-    data: GetKeyResponseData = attrs.field(converter=_c_GetKeyResponse__data)
+    data: GetKeyResponseData | None = attrs.field(converter=_c_GetKeyResponse__data)
     """The API key information"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -961,29 +977,29 @@ class GetKeyResponse(_Model):
 class GetKeyResponseData(_Model):
     """The API key information"""
 
-    byok_usage: float
+    byok_usage: float | None
     """Total external BYOK usage (in USD) for the API key"""
-    byok_usage_daily: float
+    byok_usage_daily: float | None
     """External BYOK usage (in USD) for the current UTC day"""
-    byok_usage_monthly: float
+    byok_usage_monthly: float | None
     """External BYOK usage (in USD) for current UTC month"""
-    byok_usage_weekly: float
+    byok_usage_weekly: float | None
     """External BYOK usage (in USD) for the current UTC week (Monday-Sunday)"""
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the API key was created"""
     creator_user_id: str | None
     """The user ID of the key creator. For organization-owned keys, this is the member who
     created the key. For individual users, this is the user's own ID.
     """
-    disabled: bool
+    disabled: bool | None
     """Whether the API key is disabled"""
-    expires_at: str | None | Unset = UNSET
+    expires_at: str | None = None
     """ISO 8601 UTC timestamp when the API key expires, or null if no expiration"""
-    hash: str
+    hash: str | None
     """Unique hash identifier for the API key"""
-    include_byok_in_limit: bool
+    include_byok_in_limit: bool | None
     """Whether to include external BYOK usage in the credit limit"""
-    label: str
+    label: str | None
     """Human-readable label for the API key"""
     limit: float | None
     """Spending limit for the API key in USD"""
@@ -991,24 +1007,26 @@ class GetKeyResponseData(_Model):
     """Remaining spending limit in USD"""
     limit_reset: str | None
     """Type of limit reset for the API key"""
-    name: str
+    name: str | None
     """Name of the API key"""
     updated_at: str | None
     """ISO 8601 timestamp of when the API key was last updated"""
-    usage: float
+    usage: float | None
     """Total OpenRouter credit usage (in USD) for the API key"""
-    usage_daily: float
+    usage_daily: float | None
     """OpenRouter credit usage (in USD) for the current UTC day"""
-    usage_monthly: float
+    usage_monthly: float | None
     """OpenRouter credit usage (in USD) for the current UTC month"""
-    usage_weekly: float
+    usage_weekly: float | None
     """OpenRouter credit usage (in USD) for the current UTC week (Monday-Sunday)"""
-    workspace_id: str
+    workspace_id: str | None
     """The workspace ID this API key belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1046,9 +1064,8 @@ class GetKeyResponseData(_Model):
                 v = _bool(v)
             f = "expires_at"
             v = self.expires_at
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "hash"
             v = self.hash
             if type(v) is not str:
@@ -1233,12 +1250,14 @@ class UpdateKeysRequest(_Model):
 class UpdateKeysResponse(_Model):
     """The ``UpdateKeysResponse`` object of the spec."""
 
-    data: UpdateKeysResponseData = attrs.field(converter=_c_UpdateKeysResponse__data)
+    data: UpdateKeysResponseData | None = attrs.field(converter=_c_UpdateKeysResponse__data)
     """The updated API key information"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1253,29 +1272,29 @@ class UpdateKeysResponse(_Model):
 class UpdateKeysResponseData(_Model):
     """The updated API key information"""
 
-    byok_usage: float
+    byok_usage: float | None
     """Total external BYOK usage (in USD) for the API key"""
-    byok_usage_daily: float
+    byok_usage_daily: float | None
     """External BYOK usage (in USD) for the current UTC day"""
-    byok_usage_monthly: float
+    byok_usage_monthly: float | None
     """External BYOK usage (in USD) for current UTC month"""
-    byok_usage_weekly: float
+    byok_usage_weekly: float | None
     """External BYOK usage (in USD) for the current UTC week (Monday-Sunday)"""
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the API key was created"""
     creator_user_id: str | None
     """The user ID of the key creator. For organization-owned keys, this is the member who
     created the key. For individual users, this is the user's own ID.
     """
-    disabled: bool
+    disabled: bool | None
     """Whether the API key is disabled"""
-    expires_at: str | None | Unset = UNSET
+    expires_at: str | None = None
     """ISO 8601 UTC timestamp when the API key expires, or null if no expiration"""
-    hash: str
+    hash: str | None
     """Unique hash identifier for the API key"""
-    include_byok_in_limit: bool
+    include_byok_in_limit: bool | None
     """Whether to include external BYOK usage in the credit limit"""
-    label: str
+    label: str | None
     """Human-readable label for the API key"""
     limit: float | None
     """Spending limit for the API key in USD"""
@@ -1283,24 +1302,26 @@ class UpdateKeysResponseData(_Model):
     """Remaining spending limit in USD"""
     limit_reset: str | None
     """Type of limit reset for the API key"""
-    name: str
+    name: str | None
     """Name of the API key"""
     updated_at: str | None
     """ISO 8601 timestamp of when the API key was last updated"""
-    usage: float
+    usage: float | None
     """Total OpenRouter credit usage (in USD) for the API key"""
-    usage_daily: float
+    usage_daily: float | None
     """OpenRouter credit usage (in USD) for the current UTC day"""
-    usage_monthly: float
+    usage_monthly: float | None
     """OpenRouter credit usage (in USD) for the current UTC month"""
-    usage_weekly: float
+    usage_weekly: float | None
     """OpenRouter credit usage (in USD) for the current UTC week (Monday-Sunday)"""
-    workspace_id: str
+    workspace_id: str | None
     """The workspace ID this API key belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1338,9 +1359,8 @@ class UpdateKeysResponseData(_Model):
                 v = _bool(v)
             f = "expires_at"
             v = self.expires_at
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "hash"
             v = self.hash
             if type(v) is not str:
@@ -1451,12 +1471,14 @@ class UpdateKeysResponseData(_Model):
 class DeleteKeysResponse(_Model):
     """The ``DeleteKeysResponse`` object of the spec."""
 
-    deleted: Literal[True] = True
+    deleted: Literal[True] | None = True
     """Confirmation that the API key was deleted"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1679,6 +1701,7 @@ def _s_GetCurrentKeyResponseData(d: Any) -> GetCurrentKeyResponseData:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "byok_usage"
         v = d.get("byok_usage", UNSET)
         if v is UNSET:
@@ -1726,10 +1749,14 @@ def _s_GetCurrentKeyResponseData(d: Any) -> GetCurrentKeyResponseData:
         _S_GetCurrentKeyResponseData__creator_user_id(o, v)
         f = "expires_at"
         v = d.get("expires_at", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("expires_at",)
         _S_GetCurrentKeyResponseData__expires_at(o, v)
         f = "include_byok_in_limit"
         v = d.get("include_byok_in_limit", UNSET)
@@ -1847,6 +1874,8 @@ def _s_GetCurrentKeyResponseData(d: Any) -> GetCurrentKeyResponseData:
             if type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_GetCurrentKeyResponseData__usage_weekly(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_GetCurrentKeyResponseData__model_extra(o, _extras(d, _K_GetCurrentKeyResponseData))
         else:
@@ -1941,6 +1970,7 @@ def _s_ListResponseDataItem(d: Any) -> ListResponseDataItem:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "byok_usage"
         v = d.get("byok_usage", UNSET)
         if v is UNSET:
@@ -2006,10 +2036,14 @@ def _s_ListResponseDataItem(d: Any) -> ListResponseDataItem:
         _S_ListResponseDataItem__disabled(o, v)
         f = "expires_at"
         v = d.get("expires_at", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("expires_at",)
         _S_ListResponseDataItem__expires_at(o, v)
         f = "hash"
         v = d.get("hash", UNSET)
@@ -2128,6 +2162,8 @@ def _s_ListResponseDataItem(d: Any) -> ListResponseDataItem:
             if type(v) is not str:
                 v = _str(v)
         _S_ListResponseDataItem__workspace_id(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ListResponseDataItem__model_extra(o, _extras(d, _K_ListResponseDataItem))
         else:
@@ -2253,6 +2289,7 @@ def _s_CreateKeysResponseData(d: Any) -> CreateKeysResponseData:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "byok_usage"
         v = d.get("byok_usage", UNSET)
         if v is UNSET:
@@ -2318,10 +2355,14 @@ def _s_CreateKeysResponseData(d: Any) -> CreateKeysResponseData:
         _S_CreateKeysResponseData__disabled(o, v)
         f = "expires_at"
         v = d.get("expires_at", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("expires_at",)
         _S_CreateKeysResponseData__expires_at(o, v)
         f = "hash"
         v = d.get("hash", UNSET)
@@ -2440,6 +2481,8 @@ def _s_CreateKeysResponseData(d: Any) -> CreateKeysResponseData:
             if type(v) is not str:
                 v = _str(v)
         _S_CreateKeysResponseData__workspace_id(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_CreateKeysResponseData__model_extra(o, _extras(d, _K_CreateKeysResponseData))
         else:
@@ -2486,6 +2529,7 @@ def _s_GetKeyResponseData(d: Any) -> GetKeyResponseData:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "byok_usage"
         v = d.get("byok_usage", UNSET)
         if v is UNSET:
@@ -2551,10 +2595,14 @@ def _s_GetKeyResponseData(d: Any) -> GetKeyResponseData:
         _S_GetKeyResponseData__disabled(o, v)
         f = "expires_at"
         v = d.get("expires_at", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("expires_at",)
         _S_GetKeyResponseData__expires_at(o, v)
         f = "hash"
         v = d.get("hash", UNSET)
@@ -2673,6 +2721,8 @@ def _s_GetKeyResponseData(d: Any) -> GetKeyResponseData:
             if type(v) is not str:
                 v = _str(v)
         _S_GetKeyResponseData__workspace_id(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_GetKeyResponseData__model_extra(o, _extras(d, _K_GetKeyResponseData))
         else:
@@ -2773,6 +2823,7 @@ def _s_UpdateKeysResponseData(d: Any) -> UpdateKeysResponseData:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "byok_usage"
         v = d.get("byok_usage", UNSET)
         if v is UNSET:
@@ -2838,10 +2889,14 @@ def _s_UpdateKeysResponseData(d: Any) -> UpdateKeysResponseData:
         _S_UpdateKeysResponseData__disabled(o, v)
         f = "expires_at"
         v = d.get("expires_at", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("expires_at",)
         _S_UpdateKeysResponseData__expires_at(o, v)
         f = "hash"
         v = d.get("hash", UNSET)
@@ -2960,6 +3015,8 @@ def _s_UpdateKeysResponseData(d: Any) -> UpdateKeysResponseData:
             if type(v) is not str:
                 v = _str(v)
         _S_UpdateKeysResponseData__workspace_id(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_UpdateKeysResponseData__model_extra(o, _extras(d, _K_UpdateKeysResponseData))
         else:
@@ -3005,7 +3062,7 @@ def _u_GetCurrentKeyResponse(o: GetCurrentKeyResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_GetCurrentKeyResponseData(v)
+    d["data"] = None if v is None else _u_GetCurrentKeyResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -3015,6 +3072,7 @@ def _u_GetCurrentKeyResponse(o: GetCurrentKeyResponse) -> dict[str, Any]:
 def _u_GetCurrentKeyResponseData(o: GetCurrentKeyResponseData) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.byok_usage
     d["byok_usage"] = v
     v = o.byok_usage_daily
@@ -3026,8 +3084,10 @@ def _u_GetCurrentKeyResponseData(o: GetCurrentKeyResponseData) -> dict[str, Any]
     v = o.creator_user_id
     d["creator_user_id"] = v
     v = o.expires_at
-    if v is not UNSET:
+    if v is not None:
         d["expires_at"] = v
+    elif "expires_at" in z:
+        d["expires_at"] = None
     v = o.include_byok_in_limit
     d["include_byok_in_limit"] = v
     v = o.is_free_tier
@@ -3045,7 +3105,7 @@ def _u_GetCurrentKeyResponseData(o: GetCurrentKeyResponseData) -> dict[str, Any]
     v = o.limit_reset
     d["limit_reset"] = v
     v = o.rate_limit
-    d["rate_limit"] = _u_GetCurrentKeyResponseDataRateLimit(v)
+    d["rate_limit"] = None if v is None else _u_GetCurrentKeyResponseDataRateLimit(v)
     v = o.usage
     d["usage"] = v
     v = o.usage_daily
@@ -3079,7 +3139,7 @@ def _u_ListResponse(o: ListResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_ListResponseDataItem(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -3089,6 +3149,7 @@ def _u_ListResponse(o: ListResponse) -> dict[str, Any]:
 def _u_ListResponseDataItem(o: ListResponseDataItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.byok_usage
     d["byok_usage"] = v
     v = o.byok_usage_daily
@@ -3104,8 +3165,10 @@ def _u_ListResponseDataItem(o: ListResponseDataItem) -> dict[str, Any]:
     v = o.disabled
     d["disabled"] = v
     v = o.expires_at
-    if v is not UNSET:
+    if v is not None:
         d["expires_at"] = v
+    elif "expires_at" in z:
+        d["expires_at"] = None
     v = o.hash
     d["hash"] = v
     v = o.include_byok_in_limit
@@ -3171,7 +3234,7 @@ def _u_CreateKeysResponse(o: CreateKeysResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_CreateKeysResponseData(v)
+    d["data"] = None if v is None else _u_CreateKeysResponseData(v)
     v = o.key
     d["key"] = v
     e = o.model_extra
@@ -3183,6 +3246,7 @@ def _u_CreateKeysResponse(o: CreateKeysResponse) -> dict[str, Any]:
 def _u_CreateKeysResponseData(o: CreateKeysResponseData) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.byok_usage
     d["byok_usage"] = v
     v = o.byok_usage_daily
@@ -3198,8 +3262,10 @@ def _u_CreateKeysResponseData(o: CreateKeysResponseData) -> dict[str, Any]:
     v = o.disabled
     d["disabled"] = v
     v = o.expires_at
-    if v is not UNSET:
+    if v is not None:
         d["expires_at"] = v
+    elif "expires_at" in z:
+        d["expires_at"] = None
     v = o.hash
     d["hash"] = v
     v = o.include_byok_in_limit
@@ -3236,7 +3302,7 @@ def _u_GetKeyResponse(o: GetKeyResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_GetKeyResponseData(v)
+    d["data"] = None if v is None else _u_GetKeyResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -3246,6 +3312,7 @@ def _u_GetKeyResponse(o: GetKeyResponse) -> dict[str, Any]:
 def _u_GetKeyResponseData(o: GetKeyResponseData) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.byok_usage
     d["byok_usage"] = v
     v = o.byok_usage_daily
@@ -3261,8 +3328,10 @@ def _u_GetKeyResponseData(o: GetKeyResponseData) -> dict[str, Any]:
     v = o.disabled
     d["disabled"] = v
     v = o.expires_at
-    if v is not UNSET:
+    if v is not None:
         d["expires_at"] = v
+    elif "expires_at" in z:
+        d["expires_at"] = None
     v = o.hash
     d["hash"] = v
     v = o.include_byok_in_limit
@@ -3323,7 +3392,7 @@ def _u_UpdateKeysResponse(o: UpdateKeysResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_UpdateKeysResponseData(v)
+    d["data"] = None if v is None else _u_UpdateKeysResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -3333,6 +3402,7 @@ def _u_UpdateKeysResponse(o: UpdateKeysResponse) -> dict[str, Any]:
 def _u_UpdateKeysResponseData(o: UpdateKeysResponseData) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.byok_usage
     d["byok_usage"] = v
     v = o.byok_usage_daily
@@ -3348,8 +3418,10 @@ def _u_UpdateKeysResponseData(o: UpdateKeysResponseData) -> dict[str, Any]:
     v = o.disabled
     d["disabled"] = v
     v = o.expires_at
-    if v is not UNSET:
+    if v is not None:
         d["expires_at"] = v
+    elif "expires_at" in z:
+        d["expires_at"] = None
     v = o.hash
     d["hash"] = v
     v = o.include_byok_in_limit
@@ -3393,6 +3465,169 @@ def _u_DeleteKeysResponse(o: DeleteKeysResponse) -> dict[str, Any]:
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        GetCurrentKeyResponse: (
+            ("data", _S_GetCurrentKeyResponse__data, GetCurrentKeyResponseData, None),
+        ),
+        GetCurrentKeyResponseData: (
+            ("byok_usage", _S_GetCurrentKeyResponseData__byok_usage, "float", None),
+            ("byok_usage_daily", _S_GetCurrentKeyResponseData__byok_usage_daily, "float", None),
+            ("byok_usage_monthly", _S_GetCurrentKeyResponseData__byok_usage_monthly, "float", None),
+            ("byok_usage_weekly", _S_GetCurrentKeyResponseData__byok_usage_weekly, "float", None),
+            ("creator_user_id", _S_GetCurrentKeyResponseData__creator_user_id, "str", None),
+            ("expires_at", _S_GetCurrentKeyResponseData__expires_at, "str", None),
+            (
+                "include_byok_in_limit",
+                _S_GetCurrentKeyResponseData__include_byok_in_limit,
+                "bool",
+                None,
+            ),
+            ("is_free_tier", _S_GetCurrentKeyResponseData__is_free_tier, "bool", None),
+            ("is_management_key", _S_GetCurrentKeyResponseData__is_management_key, "bool", None),
+            (
+                "is_provisioning_key",
+                _S_GetCurrentKeyResponseData__is_provisioning_key,
+                "bool",
+                None,
+            ),
+            ("label", _S_GetCurrentKeyResponseData__label, "str", None),
+            ("limit", _S_GetCurrentKeyResponseData__limit, "float", None),
+            ("limit_remaining", _S_GetCurrentKeyResponseData__limit_remaining, "float", None),
+            ("limit_reset", _S_GetCurrentKeyResponseData__limit_reset, "str", None),
+            (
+                "rate_limit",
+                _S_GetCurrentKeyResponseData__rate_limit,
+                GetCurrentKeyResponseDataRateLimit,
+                None,
+            ),
+            ("usage", _S_GetCurrentKeyResponseData__usage, "float", None),
+            ("usage_daily", _S_GetCurrentKeyResponseData__usage_daily, "float", None),
+            ("usage_monthly", _S_GetCurrentKeyResponseData__usage_monthly, "float", None),
+            ("usage_weekly", _S_GetCurrentKeyResponseData__usage_weekly, "float", None),
+        ),
+        GetCurrentKeyResponseDataRateLimit: (
+            ("interval", _S_GetCurrentKeyResponseDataRateLimit__interval, "str", None),
+            ("note", _S_GetCurrentKeyResponseDataRateLimit__note, "str", None),
+            ("requests", _S_GetCurrentKeyResponseDataRateLimit__requests, "int", None),
+        ),
+        ListResponse: (("data", _S_ListResponse__data, ("list", ListResponseDataItem), None),),
+        ListResponseDataItem: (
+            ("byok_usage", _S_ListResponseDataItem__byok_usage, "float", None),
+            ("byok_usage_daily", _S_ListResponseDataItem__byok_usage_daily, "float", None),
+            ("byok_usage_monthly", _S_ListResponseDataItem__byok_usage_monthly, "float", None),
+            ("byok_usage_weekly", _S_ListResponseDataItem__byok_usage_weekly, "float", None),
+            ("created_at", _S_ListResponseDataItem__created_at, "str", None),
+            ("creator_user_id", _S_ListResponseDataItem__creator_user_id, "str", None),
+            ("disabled", _S_ListResponseDataItem__disabled, "bool", None),
+            ("expires_at", _S_ListResponseDataItem__expires_at, "str", None),
+            ("hash", _S_ListResponseDataItem__hash, "str", None),
+            ("include_byok_in_limit", _S_ListResponseDataItem__include_byok_in_limit, "bool", None),
+            ("label", _S_ListResponseDataItem__label, "str", None),
+            ("limit", _S_ListResponseDataItem__limit, "float", None),
+            ("limit_remaining", _S_ListResponseDataItem__limit_remaining, "float", None),
+            ("limit_reset", _S_ListResponseDataItem__limit_reset, "str", None),
+            ("name", _S_ListResponseDataItem__name, "str", None),
+            ("updated_at", _S_ListResponseDataItem__updated_at, "str", None),
+            ("usage", _S_ListResponseDataItem__usage, "float", None),
+            ("usage_daily", _S_ListResponseDataItem__usage_daily, "float", None),
+            ("usage_monthly", _S_ListResponseDataItem__usage_monthly, "float", None),
+            ("usage_weekly", _S_ListResponseDataItem__usage_weekly, "float", None),
+            ("workspace_id", _S_ListResponseDataItem__workspace_id, "str", None),
+        ),
+        CreateKeysResponse: (
+            ("data", _S_CreateKeysResponse__data, CreateKeysResponseData, None),
+            ("key", _S_CreateKeysResponse__key, "str", None),
+        ),
+        CreateKeysResponseData: (
+            ("byok_usage", _S_CreateKeysResponseData__byok_usage, "float", None),
+            ("byok_usage_daily", _S_CreateKeysResponseData__byok_usage_daily, "float", None),
+            ("byok_usage_monthly", _S_CreateKeysResponseData__byok_usage_monthly, "float", None),
+            ("byok_usage_weekly", _S_CreateKeysResponseData__byok_usage_weekly, "float", None),
+            ("created_at", _S_CreateKeysResponseData__created_at, "str", None),
+            ("creator_user_id", _S_CreateKeysResponseData__creator_user_id, "str", None),
+            ("disabled", _S_CreateKeysResponseData__disabled, "bool", None),
+            ("expires_at", _S_CreateKeysResponseData__expires_at, "str", None),
+            ("hash", _S_CreateKeysResponseData__hash, "str", None),
+            (
+                "include_byok_in_limit",
+                _S_CreateKeysResponseData__include_byok_in_limit,
+                "bool",
+                None,
+            ),
+            ("label", _S_CreateKeysResponseData__label, "str", None),
+            ("limit", _S_CreateKeysResponseData__limit, "float", None),
+            ("limit_remaining", _S_CreateKeysResponseData__limit_remaining, "float", None),
+            ("limit_reset", _S_CreateKeysResponseData__limit_reset, "str", None),
+            ("name", _S_CreateKeysResponseData__name, "str", None),
+            ("updated_at", _S_CreateKeysResponseData__updated_at, "str", None),
+            ("usage", _S_CreateKeysResponseData__usage, "float", None),
+            ("usage_daily", _S_CreateKeysResponseData__usage_daily, "float", None),
+            ("usage_monthly", _S_CreateKeysResponseData__usage_monthly, "float", None),
+            ("usage_weekly", _S_CreateKeysResponseData__usage_weekly, "float", None),
+            ("workspace_id", _S_CreateKeysResponseData__workspace_id, "str", None),
+        ),
+        GetKeyResponse: (("data", _S_GetKeyResponse__data, GetKeyResponseData, None),),
+        GetKeyResponseData: (
+            ("byok_usage", _S_GetKeyResponseData__byok_usage, "float", None),
+            ("byok_usage_daily", _S_GetKeyResponseData__byok_usage_daily, "float", None),
+            ("byok_usage_monthly", _S_GetKeyResponseData__byok_usage_monthly, "float", None),
+            ("byok_usage_weekly", _S_GetKeyResponseData__byok_usage_weekly, "float", None),
+            ("created_at", _S_GetKeyResponseData__created_at, "str", None),
+            ("creator_user_id", _S_GetKeyResponseData__creator_user_id, "str", None),
+            ("disabled", _S_GetKeyResponseData__disabled, "bool", None),
+            ("expires_at", _S_GetKeyResponseData__expires_at, "str", None),
+            ("hash", _S_GetKeyResponseData__hash, "str", None),
+            ("include_byok_in_limit", _S_GetKeyResponseData__include_byok_in_limit, "bool", None),
+            ("label", _S_GetKeyResponseData__label, "str", None),
+            ("limit", _S_GetKeyResponseData__limit, "float", None),
+            ("limit_remaining", _S_GetKeyResponseData__limit_remaining, "float", None),
+            ("limit_reset", _S_GetKeyResponseData__limit_reset, "str", None),
+            ("name", _S_GetKeyResponseData__name, "str", None),
+            ("updated_at", _S_GetKeyResponseData__updated_at, "str", None),
+            ("usage", _S_GetKeyResponseData__usage, "float", None),
+            ("usage_daily", _S_GetKeyResponseData__usage_daily, "float", None),
+            ("usage_monthly", _S_GetKeyResponseData__usage_monthly, "float", None),
+            ("usage_weekly", _S_GetKeyResponseData__usage_weekly, "float", None),
+            ("workspace_id", _S_GetKeyResponseData__workspace_id, "str", None),
+        ),
+        UpdateKeysResponse: (("data", _S_UpdateKeysResponse__data, UpdateKeysResponseData, None),),
+        UpdateKeysResponseData: (
+            ("byok_usage", _S_UpdateKeysResponseData__byok_usage, "float", None),
+            ("byok_usage_daily", _S_UpdateKeysResponseData__byok_usage_daily, "float", None),
+            ("byok_usage_monthly", _S_UpdateKeysResponseData__byok_usage_monthly, "float", None),
+            ("byok_usage_weekly", _S_UpdateKeysResponseData__byok_usage_weekly, "float", None),
+            ("created_at", _S_UpdateKeysResponseData__created_at, "str", None),
+            ("creator_user_id", _S_UpdateKeysResponseData__creator_user_id, "str", None),
+            ("disabled", _S_UpdateKeysResponseData__disabled, "bool", None),
+            ("expires_at", _S_UpdateKeysResponseData__expires_at, "str", None),
+            ("hash", _S_UpdateKeysResponseData__hash, "str", None),
+            (
+                "include_byok_in_limit",
+                _S_UpdateKeysResponseData__include_byok_in_limit,
+                "bool",
+                None,
+            ),
+            ("label", _S_UpdateKeysResponseData__label, "str", None),
+            ("limit", _S_UpdateKeysResponseData__limit, "float", None),
+            ("limit_remaining", _S_UpdateKeysResponseData__limit_remaining, "float", None),
+            ("limit_reset", _S_UpdateKeysResponseData__limit_reset, "str", None),
+            ("name", _S_UpdateKeysResponseData__name, "str", None),
+            ("updated_at", _S_UpdateKeysResponseData__updated_at, "str", None),
+            ("usage", _S_UpdateKeysResponseData__usage, "float", None),
+            ("usage_daily", _S_UpdateKeysResponseData__usage_daily, "float", None),
+            ("usage_monthly", _S_UpdateKeysResponseData__usage_monthly, "float", None),
+            ("usage_weekly", _S_UpdateKeysResponseData__usage_weekly, "float", None),
+            ("workspace_id", _S_UpdateKeysResponseData__workspace_id, "str", None),
+        ),
+        DeleteKeysResponse: (("deleted", _S_DeleteKeysResponse__deleted, "bool", True),),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -3429,4 +3664,5 @@ _register(
         UpdateKeysResponseData: _u_UpdateKeysResponseData,
         DeleteKeysResponse: _u_DeleteKeysResponse,
     },
+    _lenient,
 )

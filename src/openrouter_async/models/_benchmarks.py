@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -66,35 +69,41 @@ def _c_UnifiedBenchmarksResponse__data(
         | UnifiedBenchmarksORItem
         | UnifiedBenchmarksSearchItem
     ],
-) -> list[
-    UnifiedBenchmarksAAItem
-    | UnifiedBenchmarksDAItem
-    | UnifiedBenchmarksORItem
-    | UnifiedBenchmarksSearchItem
-]:
+) -> (
+    list[
+        UnifiedBenchmarksAAItem
+        | UnifiedBenchmarksDAItem
+        | UnifiedBenchmarksORItem
+        | UnifiedBenchmarksSearchItem
+    ]
+    | None
+):
     w: Any = v
     try:
         w = _list_of(w, _h_UnifiedBenchmarksAAItem_UnifiedBenchmarksDAItem_UnifiedBench_2392cdd7)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[
-        UnifiedBenchmarksAAItem
-        | UnifiedBenchmarksDAItem
-        | UnifiedBenchmarksORItem
-        | UnifiedBenchmarksSearchItem
-    ] = w
+    r: (
+        list[
+            UnifiedBenchmarksAAItem
+            | UnifiedBenchmarksDAItem
+            | UnifiedBenchmarksORItem
+            | UnifiedBenchmarksSearchItem
+        ]
+        | None
+    ) = w
     return r
 
 
 def _c_UnifiedBenchmarksResponse__meta(
     v: UnifiedBenchmarksMeta | Mapping[str, Any],
-) -> UnifiedBenchmarksMeta:
+) -> UnifiedBenchmarksMeta | None:
     w: Any = v
     try:
         w = _s_UnifiedBenchmarksMeta(w)
     except _Invalid as e:
         raise e.request_error("meta") from None
-    r: UnifiedBenchmarksMeta = w
+    r: UnifiedBenchmarksMeta | None = w
     return r
 
 
@@ -128,27 +137,27 @@ def _c_UnifiedBenchmarksDAItem__pricing(
 
 def _c_UnifiedBenchmarksDAItem__tournament_stats(
     v: UnifiedBenchmarksDAItemTournamentStats | Mapping[str, Any],
-) -> UnifiedBenchmarksDAItemTournamentStats:
+) -> UnifiedBenchmarksDAItemTournamentStats | None:
     w: Any = v
     try:
         w = _s_UnifiedBenchmarksDAItemTournamentStats(w)
     except _Invalid as e:
         raise e.request_error("tournament_stats") from None
-    r: UnifiedBenchmarksDAItemTournamentStats = w
+    r: UnifiedBenchmarksDAItemTournamentStats | None = w
     return r
 
 
 def _c_UnifiedBenchmarksSearchItem__run_config(
-    v: UnifiedBenchmarksSearchRunConfig | Mapping[str, Any] | Unset,
-) -> UnifiedBenchmarksSearchRunConfig | Unset:
-    if v is UNSET:
-        return v
+    v: UnifiedBenchmarksSearchRunConfig | Mapping[str, Any] | None,
+) -> UnifiedBenchmarksSearchRunConfig | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_UnifiedBenchmarksSearchRunConfig(w)
     except _Invalid as e:
         raise e.request_error("run_config") from None
-    r: UnifiedBenchmarksSearchRunConfig | Unset = w
+    r: UnifiedBenchmarksSearchRunConfig | None = w
     return r
 
 
@@ -159,17 +168,22 @@ def _c_UnifiedBenchmarksSearchItem__run_config(
 class UnifiedBenchmarksResponse(_Model):
     """The ``UnifiedBenchmarksResponse`` object of the spec."""
 
-    data: list[
-        UnifiedBenchmarksAAItem
-        | UnifiedBenchmarksDAItem
-        | UnifiedBenchmarksORItem
-        | UnifiedBenchmarksSearchItem
-    ] = attrs.field(converter=_c_UnifiedBenchmarksResponse__data)
-    meta: UnifiedBenchmarksMeta = attrs.field(converter=_c_UnifiedBenchmarksResponse__meta)
+    data: (
+        list[
+            UnifiedBenchmarksAAItem
+            | UnifiedBenchmarksDAItem
+            | UnifiedBenchmarksORItem
+            | UnifiedBenchmarksSearchItem
+        ]
+        | None
+    ) = attrs.field(converter=_c_UnifiedBenchmarksResponse__data)
+    meta: UnifiedBenchmarksMeta | None = attrs.field(converter=_c_UnifiedBenchmarksResponse__meta)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -189,22 +203,24 @@ class UnifiedBenchmarksAAItem(_Model):
     """Artificial Analysis Agentic Index composite score. Higher is better."""
     coding_index: float | None
     """Artificial Analysis Coding Index composite score. Higher is better."""
-    display_name: str
+    display_name: str | None
     """Model name as listed on Artificial Analysis."""
     intelligence_index: float | None
     """Artificial Analysis Intelligence Index composite score. Higher is better."""
-    model_permaslug: str
+    model_permaslug: str | None
     """Stable OpenRouter model identifier."""
     pricing: UnifiedBenchmarkPricing | None = attrs.field(
         converter=_c_UnifiedBenchmarksAAItem__pricing
     )
     """OpenRouter pricing per token for this model. Null if pricing is unavailable."""
-    source: Literal["artificial-analysis"] = "artificial-analysis"
+    source: Literal["artificial-analysis"] | None = "artificial-analysis"
     """Benchmark source discriminator."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -266,17 +282,17 @@ class UnifiedBenchmarksAAItem(_Model):
 class UnifiedBenchmarksDAItem(_Model):
     """The ``UnifiedBenchmarksDAItem`` object of the spec."""
 
-    arena: str
+    arena: str | None
     """Arena this ranking belongs to."""
     avg_generation_time_ms: float | None
     """Average generation time in milliseconds."""
-    category: str
+    category: str | None
     """Category within the arena."""
-    display_name: str
+    display_name: str | None
     """Human-readable model name from Design Arena."""
-    elo: float
+    elo: float | None
     """ELO rating from head-to-head arena battles."""
-    model_permaslug: str
+    model_permaslug: str | None
     """Stable OpenRouter model identifier when mapped; otherwise the upstream Design Arena
     model id.
     """
@@ -284,18 +300,20 @@ class UnifiedBenchmarksDAItem(_Model):
         converter=_c_UnifiedBenchmarksDAItem__pricing
     )
     """OpenRouter pricing per token for this model. Null if pricing is unavailable."""
-    source: Literal["design-arena"] = "design-arena"
+    source: Literal["design-arena"] | None = "design-arena"
     """Benchmark source discriminator."""
-    tournament_stats: UnifiedBenchmarksDAItemTournamentStats = attrs.field(
+    tournament_stats: UnifiedBenchmarksDAItemTournamentStats | None = attrs.field(
         converter=_c_UnifiedBenchmarksDAItem__tournament_stats
     )
     """Placement distribution from tournament matches."""
-    win_rate: float
+    win_rate: float | None
     """Win rate as a percentage (0–100)."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -377,9 +395,11 @@ class UnifiedBenchmarksDAItemTournamentStats(_Model):
     third_place: int | None
     total: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -433,28 +453,30 @@ class UnifiedBenchmarksDAItemTournamentStats(_Model):
 class UnifiedBenchmarksORItem(_Model):
     """The ``UnifiedBenchmarksORItem`` object of the spec."""
 
-    accuracy: float
+    accuracy: float | None
     """Aggregate accuracy score from 0 to 1. Higher is better."""
     accuracy_stddev: float | None
     """Standard deviation of run accuracy, or null for a single run."""
     avg_cost_per_task: float | None
     """Average cost per task in USD, or null if unavailable."""
-    benchmark_type: Literal["gpqa_diamond", "tau_bench_verified_airline"] | str
+    benchmark_type: Literal["gpqa_diamond", "tau_bench_verified_airline"] | str | None
     """OpenRouter benchmark evaluation type."""
-    display_name: str
+    display_name: str | None
     """Human-readable model name."""
-    last_run_timestamp: str
+    last_run_timestamp: str | None
     """Timestamp of the most recent public benchmark run."""
-    model_permaslug: str
+    model_permaslug: str | None
     """Stable OpenRouter model identifier."""
-    source: Literal["openrouter"] = "openrouter"
+    source: Literal["openrouter"] | None = "openrouter"
     """Benchmark source discriminator."""
-    total_tasks: int
+    total_tasks: int | None
     """Total benchmark tasks across runs."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -537,43 +559,45 @@ class UnifiedBenchmarksSearchItem(_Model):
     avg_latency_per_task_ms: float | None
     """Average wall-clock latency per task in milliseconds, or null if unavailable."""
     benchmark_type: (
-        Literal["search_browsecomp", "search_hle", "search_dsqa", "search_widesearch"] | str
+        Literal["search_browsecomp", "search_hle", "search_dsqa", "search_widesearch"] | str | None
     )
     """OpenRouter search benchmark."""
-    display_name: str
+    display_name: str | None
     """Human-readable model name."""
-    last_run_timestamp: str
+    last_run_timestamp: str | None
     """Timestamp of the newest qualifying run in the published configuration's lane."""
-    model_permaslug: str
+    model_permaslug: str | None
     """Stable OpenRouter model identifier."""
-    primary_metric: Literal["accuracy", "f1_by_item"] | str
+    primary_metric: Literal["accuracy", "f1_by_item"] | str | None
     """Identifies the meaning of `primary_score`: `f1_by_item` for WideSearch, `accuracy` for
     all other search benchmarks.
     """
-    primary_score: float
+    primary_score: float | None
     """The benchmark's headline score from 0 to 1. Its meaning is identified by
     `primary_metric`: item-weighted F1 for WideSearch or strict accuracy for the other
     search benchmarks. Higher is better.
     """
-    run_config: UnifiedBenchmarksSearchRunConfig | Unset = attrs.field(
-        default=UNSET, converter=_c_UnifiedBenchmarksSearchItem__run_config
+    run_config: UnifiedBenchmarksSearchRunConfig | None = attrs.field(
+        default=None, converter=_c_UnifiedBenchmarksSearchItem__run_config
     )
     """Published lane configuration, included only when include_run_config=true. Only the agent
     turn count, reasoning effort, and temperature are exposed; other harness settings are
     intentionally not part of the public contract.
     """
-    search_engine: str
+    search_engine: str | None
     """Search engine the published configuration used."""
-    search_surface: Literal["server-tool", "plugin"] | str
+    search_surface: Literal["server-tool", "plugin"] | str | None
     """Request surface the published configuration went through."""
-    source: Literal["openrouter"] = "openrouter"
+    source: Literal["openrouter"] | None = "openrouter"
     """Benchmark source discriminator."""
-    total_tasks: int
+    total_tasks: int | None
     """Tasks evaluated across the published configuration's runs."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -671,13 +695,13 @@ class UnifiedBenchmarksSearchItem(_Model):
 class UnifiedBenchmarksMeta(_Model):
     """The ``UnifiedBenchmarksMeta`` object of the spec."""
 
-    as_of: str
+    as_of: str | None
     """ISO-8601 timestamp of when this data was last updated."""
     citation: str | None
     """Required attribution when republishing this data, or null when results span multiple
     sources (attribute each item individually by its `source` discriminator).
     """
-    model_count: int
+    model_count: int | None
     """Number of unique models in the response."""
     source: Literal["artificial-analysis", "design-arena", "openrouter"] | str | None
     """The source filter applied, or null when all sources are returned."""
@@ -685,12 +709,14 @@ class UnifiedBenchmarksMeta(_Model):
     """URL of the upstream data source, or null when results span multiple sources."""
     task_type: str | None
     """The task_type filter applied, or null if showing all."""
-    version: Literal["v1"] = "v1"
+    version: Literal["v1"] | None = "v1"
     """Dataset version."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -756,14 +782,16 @@ class UnifiedBenchmarksMeta(_Model):
 class UnifiedBenchmarkPricing(_Model):
     """OpenRouter pricing per token for this model. Null if pricing is unavailable."""
 
-    completion: str
+    completion: str | None
     """Cost per output token (USD, decimal string)."""
-    prompt: str
+    prompt: str | None
     """Cost per input token (USD, decimal string)."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -804,9 +832,11 @@ class UnifiedBenchmarksSearchRunConfig(_Model):
     temperature: float | None
     """Sampling temperature configured for the published lane, or null when omitted."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1418,9 +1448,12 @@ def _s_UnifiedBenchmarksSearchItem(d: Any) -> UnifiedBenchmarksSearchItem:
         _S_UnifiedBenchmarksSearchItem__primary_score(o, v)
         f = "run_config"
         v = d.get("run_config", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_UnifiedBenchmarksSearchRunConfig(v)
+            if v is not None:
+                v = _s_UnifiedBenchmarksSearchRunConfig(v)
         _S_UnifiedBenchmarksSearchItem__run_config(o, v)
         f = "search_engine"
         v = d.get("search_engine", UNSET)
@@ -1644,9 +1677,9 @@ def _u_UnifiedBenchmarksResponse(o: UnifiedBenchmarksResponse) -> dict[str, Any]
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_unstructure_value(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.meta
-    d["meta"] = _u_UnifiedBenchmarksMeta(v)
+    d["meta"] = None if v is None else _u_UnifiedBenchmarksMeta(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -1696,7 +1729,7 @@ def _u_UnifiedBenchmarksDAItem(o: UnifiedBenchmarksDAItem) -> dict[str, Any]:
     v = o.source
     d["source"] = v
     v = o.tournament_stats
-    d["tournament_stats"] = _u_UnifiedBenchmarksDAItemTournamentStats(v)
+    d["tournament_stats"] = None if v is None else _u_UnifiedBenchmarksDAItemTournamentStats(v)
     v = o.win_rate
     d["win_rate"] = v
     e = o.model_extra
@@ -1773,7 +1806,7 @@ def _u_UnifiedBenchmarksSearchItem(o: UnifiedBenchmarksSearchItem) -> dict[str, 
     v = o.primary_score
     d["primary_score"] = v
     v = o.run_config
-    if v is not UNSET:
+    if v is not None:
         d["run_config"] = _u_UnifiedBenchmarksSearchRunConfig(v)
     v = o.search_engine
     d["search_engine"] = v
@@ -1838,6 +1871,142 @@ def _u_UnifiedBenchmarksSearchRunConfig(o: UnifiedBenchmarksSearchRunConfig) -> 
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        UnifiedBenchmarksResponse: (
+            (
+                "data",
+                _S_UnifiedBenchmarksResponse__data,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_UnifiedBenchmarksAAItem_UnifiedBenchmarksDAItem_UnifiedBench_2392cdd7,
+                        (
+                            UnifiedBenchmarksAAItem,
+                            UnifiedBenchmarksDAItem,
+                            UnifiedBenchmarksORItem,
+                            UnifiedBenchmarksSearchItem,
+                        ),
+                        "benchmark_type",
+                        {
+                            "gpqa_diamond": UnifiedBenchmarksORItem,
+                            "tau_bench_verified_airline": UnifiedBenchmarksORItem,
+                            "search_browsecomp": UnifiedBenchmarksSearchItem,
+                            "search_hle": UnifiedBenchmarksSearchItem,
+                            "search_dsqa": UnifiedBenchmarksSearchItem,
+                            "search_widesearch": UnifiedBenchmarksSearchItem,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("meta", _S_UnifiedBenchmarksResponse__meta, UnifiedBenchmarksMeta, None),
+        ),
+        UnifiedBenchmarksAAItem: (
+            ("agentic_index", _S_UnifiedBenchmarksAAItem__agentic_index, "float", None),
+            ("coding_index", _S_UnifiedBenchmarksAAItem__coding_index, "float", None),
+            ("display_name", _S_UnifiedBenchmarksAAItem__display_name, "str", None),
+            ("intelligence_index", _S_UnifiedBenchmarksAAItem__intelligence_index, "float", None),
+            ("model_permaslug", _S_UnifiedBenchmarksAAItem__model_permaslug, "str", None),
+            ("pricing", _S_UnifiedBenchmarksAAItem__pricing, UnifiedBenchmarkPricing, None),
+            ("source", _S_UnifiedBenchmarksAAItem__source, "str", "artificial-analysis"),
+        ),
+        UnifiedBenchmarksDAItem: (
+            ("arena", _S_UnifiedBenchmarksDAItem__arena, "str", None),
+            (
+                "avg_generation_time_ms",
+                _S_UnifiedBenchmarksDAItem__avg_generation_time_ms,
+                "float",
+                None,
+            ),
+            ("category", _S_UnifiedBenchmarksDAItem__category, "str", None),
+            ("display_name", _S_UnifiedBenchmarksDAItem__display_name, "str", None),
+            ("elo", _S_UnifiedBenchmarksDAItem__elo, "float", None),
+            ("model_permaslug", _S_UnifiedBenchmarksDAItem__model_permaslug, "str", None),
+            ("pricing", _S_UnifiedBenchmarksDAItem__pricing, UnifiedBenchmarkPricing, None),
+            ("source", _S_UnifiedBenchmarksDAItem__source, "str", "design-arena"),
+            (
+                "tournament_stats",
+                _S_UnifiedBenchmarksDAItem__tournament_stats,
+                UnifiedBenchmarksDAItemTournamentStats,
+                None,
+            ),
+            ("win_rate", _S_UnifiedBenchmarksDAItem__win_rate, "float", None),
+        ),
+        UnifiedBenchmarksDAItemTournamentStats: (
+            ("first_place", _S_UnifiedBenchmarksDAItemTournamentStats__first_place, "int", None),
+            ("fourth_place", _S_UnifiedBenchmarksDAItemTournamentStats__fourth_place, "int", None),
+            ("second_place", _S_UnifiedBenchmarksDAItemTournamentStats__second_place, "int", None),
+            ("third_place", _S_UnifiedBenchmarksDAItemTournamentStats__third_place, "int", None),
+            ("total", _S_UnifiedBenchmarksDAItemTournamentStats__total, "int", None),
+        ),
+        UnifiedBenchmarksORItem: (
+            ("accuracy", _S_UnifiedBenchmarksORItem__accuracy, "float", None),
+            ("accuracy_stddev", _S_UnifiedBenchmarksORItem__accuracy_stddev, "float", None),
+            ("avg_cost_per_task", _S_UnifiedBenchmarksORItem__avg_cost_per_task, "float", None),
+            ("benchmark_type", _S_UnifiedBenchmarksORItem__benchmark_type, "str", None),
+            ("display_name", _S_UnifiedBenchmarksORItem__display_name, "str", None),
+            ("last_run_timestamp", _S_UnifiedBenchmarksORItem__last_run_timestamp, "str", None),
+            ("model_permaslug", _S_UnifiedBenchmarksORItem__model_permaslug, "str", None),
+            ("source", _S_UnifiedBenchmarksORItem__source, "str", "openrouter"),
+            ("total_tasks", _S_UnifiedBenchmarksORItem__total_tasks, "int", None),
+        ),
+        UnifiedBenchmarksSearchItem: (
+            ("avg_cost_per_task", _S_UnifiedBenchmarksSearchItem__avg_cost_per_task, "float", None),
+            (
+                "avg_latency_per_task_ms",
+                _S_UnifiedBenchmarksSearchItem__avg_latency_per_task_ms,
+                "float",
+                None,
+            ),
+            ("benchmark_type", _S_UnifiedBenchmarksSearchItem__benchmark_type, "str", None),
+            ("display_name", _S_UnifiedBenchmarksSearchItem__display_name, "str", None),
+            ("last_run_timestamp", _S_UnifiedBenchmarksSearchItem__last_run_timestamp, "str", None),
+            ("model_permaslug", _S_UnifiedBenchmarksSearchItem__model_permaslug, "str", None),
+            ("primary_metric", _S_UnifiedBenchmarksSearchItem__primary_metric, "str", None),
+            ("primary_score", _S_UnifiedBenchmarksSearchItem__primary_score, "float", None),
+            (
+                "run_config",
+                _S_UnifiedBenchmarksSearchItem__run_config,
+                UnifiedBenchmarksSearchRunConfig,
+                None,
+            ),
+            ("search_engine", _S_UnifiedBenchmarksSearchItem__search_engine, "str", None),
+            ("search_surface", _S_UnifiedBenchmarksSearchItem__search_surface, "str", None),
+            ("source", _S_UnifiedBenchmarksSearchItem__source, "str", "openrouter"),
+            ("total_tasks", _S_UnifiedBenchmarksSearchItem__total_tasks, "int", None),
+        ),
+        UnifiedBenchmarksMeta: (
+            ("as_of", _S_UnifiedBenchmarksMeta__as_of, "str", None),
+            ("citation", _S_UnifiedBenchmarksMeta__citation, "str", None),
+            ("model_count", _S_UnifiedBenchmarksMeta__model_count, "int", None),
+            ("source", _S_UnifiedBenchmarksMeta__source, "str", None),
+            ("source_url", _S_UnifiedBenchmarksMeta__source_url, "str", None),
+            ("task_type", _S_UnifiedBenchmarksMeta__task_type, "str", None),
+            ("version", _S_UnifiedBenchmarksMeta__version, "str", "v1"),
+        ),
+        UnifiedBenchmarkPricing: (
+            ("completion", _S_UnifiedBenchmarkPricing__completion, "str", None),
+            ("prompt", _S_UnifiedBenchmarkPricing__prompt, "str", None),
+        ),
+        UnifiedBenchmarksSearchRunConfig: (
+            ("max_agent_turns", _S_UnifiedBenchmarksSearchRunConfig__max_agent_turns, "int", None),
+            (
+                "reasoning_effort",
+                _S_UnifiedBenchmarksSearchRunConfig__reasoning_effort,
+                "str",
+                None,
+            ),
+            ("temperature", _S_UnifiedBenchmarksSearchRunConfig__temperature, "float", None),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -1906,4 +2075,5 @@ _register(
         UnifiedBenchmarkPricing: _u_UnifiedBenchmarkPricing,
         UnifiedBenchmarksSearchRunConfig: _u_UnifiedBenchmarksSearchRunConfig,
     },
+    _lenient,
 )

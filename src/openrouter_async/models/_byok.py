@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -166,13 +169,13 @@ BYOKProviderSlug: TypeAlias = Literal[
 # -- converters (the input each field accepts) --
 
 
-def _c_ListBYOKKeysResponse__data(v: Sequence[BYOKKey | Mapping[str, Any]]) -> list[BYOKKey]:
+def _c_ListBYOKKeysResponse__data(v: Sequence[BYOKKey | Mapping[str, Any]]) -> list[BYOKKey] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_BYOKKey)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[BYOKKey] = w
+    r: list[BYOKKey] | None = w
     return r
 
 
@@ -224,23 +227,23 @@ def _c_CreateBYOKKeyRequest__allowed_user_ids(
     return r
 
 
-def _c_CreateBYOKKeyResponse__data(v: BYOKKey | Mapping[str, Any]) -> BYOKKey:
+def _c_CreateBYOKKeyResponse__data(v: BYOKKey | Mapping[str, Any]) -> BYOKKey | None:
     w: Any = v
     try:
         w = _s_BYOKKey(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: BYOKKey = w
+    r: BYOKKey | None = w
     return r
 
 
-def _c_GetBYOKKeyResponse__data(v: BYOKKey | Mapping[str, Any]) -> BYOKKey:
+def _c_GetBYOKKeyResponse__data(v: BYOKKey | Mapping[str, Any]) -> BYOKKey | None:
     w: Any = v
     try:
         w = _s_BYOKKey(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: BYOKKey = w
+    r: BYOKKey | None = w
     return r
 
 
@@ -292,13 +295,13 @@ def _c_UpdateBYOKKeyRequest__allowed_user_ids(
     return r
 
 
-def _c_UpdateBYOKKeyResponse__data(v: BYOKKey | Mapping[str, Any]) -> BYOKKey:
+def _c_UpdateBYOKKeyResponse__data(v: BYOKKey | Mapping[str, Any]) -> BYOKKey | None:
     w: Any = v
     try:
         w = _s_BYOKKey(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: BYOKKey = w
+    r: BYOKKey | None = w
     return r
 
 
@@ -345,14 +348,16 @@ def _c_BYOKKey__allowed_user_ids(v: Sequence[str] | None) -> list[str] | None:
 class ListBYOKKeysResponse(_Model):
     """The ``ListBYOKKeysResponse`` object of the spec."""
 
-    data: list[BYOKKey] = attrs.field(converter=_c_ListBYOKKeysResponse__data)
+    data: list[BYOKKey] | None = attrs.field(converter=_c_ListBYOKKeysResponse__data)
     """List of BYOK credentials."""
-    total_count: int
+    total_count: int | None
     """Total number of BYOK credentials matching the filters."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -492,11 +497,13 @@ class CreateBYOKKeyRequest(_Model):
 class CreateBYOKKeyResponse(_Model):
     """The ``CreateBYOKKeyResponse`` object of the spec."""
 
-    data: BYOKKey = attrs.field(converter=_c_CreateBYOKKeyResponse__data)
+    data: BYOKKey | None = attrs.field(converter=_c_CreateBYOKKeyResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -511,11 +518,13 @@ class CreateBYOKKeyResponse(_Model):
 class GetBYOKKeyResponse(_Model):
     """The ``GetBYOKKeyResponse`` object of the spec."""
 
-    data: BYOKKey = attrs.field(converter=_c_GetBYOKKeyResponse__data)
+    data: BYOKKey | None = attrs.field(converter=_c_GetBYOKKeyResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -623,11 +632,13 @@ class UpdateBYOKKeyRequest(_Model):
 class UpdateBYOKKeyResponse(_Model):
     """The ``UpdateBYOKKeyResponse`` object of the spec."""
 
-    data: BYOKKey = attrs.field(converter=_c_UpdateBYOKKeyResponse__data)
+    data: BYOKKey | None = attrs.field(converter=_c_UpdateBYOKKeyResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -642,12 +653,14 @@ class UpdateBYOKKeyResponse(_Model):
 class DeleteBYOKKeyResponse(_Model):
     """The ``DeleteBYOKKeyResponse`` object of the spec."""
 
-    deleted: Literal[True] = True
+    deleted: Literal[True] | None = True
     """Confirmation that the BYOK credential was deleted."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -687,36 +700,38 @@ class BYOKKey(_Model):
     """Optional allowlist of user IDs that may use this credential. `null` means no
     restriction.
     """
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the credential was created."""
-    disabled: bool
+    disabled: bool | None
     """Whether this credential is currently disabled."""
-    id: str
+    id: str | None
     """Stable public identifier for this BYOK credential."""
-    is_fallback: bool
+    is_fallback: bool | None
     """Whether this credential is treated as a fallback — used only after non-fallback keys for
     the same provider have been tried.
     """
-    label: str
+    label: str | None
     """Short masked snippet of the key (e.g. the first/last few characters) used to identify it
     in the UI.
     """
-    name: str | None | Unset = UNSET
+    name: str | None = None
     """Optional human-readable name for the credential."""
-    provider: BYOKProviderSlug | str
+    provider: BYOKProviderSlug | str | None
     """The upstream provider this credential authenticates against, as a lowercase slug (e.g.
     `openai`, `anthropic`, `amazon-bedrock`).
     """
-    sort_order: int
+    sort_order: int | None
     """Position within the provider — credentials are tried in ascending sort order."""
     workspace_id: str | None
     """The workspace this credential is scoped to, or `null` when it is global — usable across
     every workspace in the account. A `null` value does not mean the default workspace.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -746,9 +761,8 @@ class BYOKKey(_Model):
                 v = _str(v)
             f = "name"
             v = self.name
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "provider"
             v = self.provider
             if type(v) is not str:
@@ -1159,6 +1173,7 @@ def _s_BYOKKey(d: Any) -> BYOKKey:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "allowed_api_key_hashes"
         v = d.get("allowed_api_key_hashes", UNSET)
         if v is UNSET:
@@ -1233,10 +1248,14 @@ def _s_BYOKKey(d: Any) -> BYOKKey:
         _S_BYOKKey__label(o, v)
         f = "name"
         v = d.get("name", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("name",)
         _S_BYOKKey__name(o, v)
         f = "provider"
         v = d.get("provider", UNSET)
@@ -1265,6 +1284,8 @@ def _s_BYOKKey(d: Any) -> BYOKKey:
             if v is not None and type(v) is not str:
                 v = _str(v)
         _S_BYOKKey__workspace_id(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_BYOKKey__model_extra(o, _extras(d, _K_BYOKKey))
         else:
@@ -1282,7 +1303,7 @@ def _u_ListBYOKKeysResponse(o: ListBYOKKeysResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_BYOKKey(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -1329,7 +1350,7 @@ def _u_CreateBYOKKeyResponse(o: CreateBYOKKeyResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_BYOKKey(v)
+    d["data"] = None if v is None else _u_BYOKKey(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -1340,7 +1361,7 @@ def _u_GetBYOKKeyResponse(o: GetBYOKKeyResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_BYOKKey(v)
+    d["data"] = None if v is None else _u_BYOKKey(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -1381,7 +1402,7 @@ def _u_UpdateBYOKKeyResponse(o: UpdateBYOKKeyResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_BYOKKey(v)
+    d["data"] = None if v is None else _u_BYOKKey(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -1402,6 +1423,7 @@ def _u_DeleteBYOKKeyResponse(o: DeleteBYOKKeyResponse) -> dict[str, Any]:
 def _u_BYOKKey(o: BYOKKey) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.allowed_api_key_hashes
     d["allowed_api_key_hashes"] = v
     v = o.allowed_models
@@ -1419,8 +1441,10 @@ def _u_BYOKKey(o: BYOKKey) -> dict[str, Any]:
     v = o.label
     d["label"] = v
     v = o.name
-    if v is not UNSET:
+    if v is not None:
         d["name"] = v
+    elif "name" in z:
+        d["name"] = None
     v = o.provider
     d["provider"] = v
     v = o.sort_order
@@ -1431,6 +1455,37 @@ def _u_BYOKKey(o: BYOKKey) -> dict[str, Any]:
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ListBYOKKeysResponse: (
+            ("data", _S_ListBYOKKeysResponse__data, ("list", BYOKKey), None),
+            ("total_count", _S_ListBYOKKeysResponse__total_count, "int", None),
+        ),
+        CreateBYOKKeyResponse: (("data", _S_CreateBYOKKeyResponse__data, BYOKKey, None),),
+        GetBYOKKeyResponse: (("data", _S_GetBYOKKeyResponse__data, BYOKKey, None),),
+        UpdateBYOKKeyResponse: (("data", _S_UpdateBYOKKeyResponse__data, BYOKKey, None),),
+        DeleteBYOKKeyResponse: (("deleted", _S_DeleteBYOKKeyResponse__deleted, "bool", True),),
+        BYOKKey: (
+            ("allowed_api_key_hashes", _S_BYOKKey__allowed_api_key_hashes, ("list", "str"), None),
+            ("allowed_models", _S_BYOKKey__allowed_models, ("list", "str"), None),
+            ("allowed_user_ids", _S_BYOKKey__allowed_user_ids, ("list", "str"), None),
+            ("created_at", _S_BYOKKey__created_at, "str", None),
+            ("disabled", _S_BYOKKey__disabled, "bool", None),
+            ("id", _S_BYOKKey__id, "str", None),
+            ("is_fallback", _S_BYOKKey__is_fallback, "bool", None),
+            ("label", _S_BYOKKey__label, "str", None),
+            ("name", _S_BYOKKey__name, "str", None),
+            ("provider", _S_BYOKKey__provider, "str", None),
+            ("sort_order", _S_BYOKKey__sort_order, "int", None),
+            ("workspace_id", _S_BYOKKey__workspace_id, "str", None),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -1457,4 +1512,5 @@ _register(
         DeleteBYOKKeyResponse: _u_DeleteBYOKKeyResponse,
         BYOKKey: _u_BYOKKey,
     },
+    _lenient,
 )

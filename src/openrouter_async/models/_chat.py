@@ -34,9 +34,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -118,9 +121,13 @@ __all__ = [
     "ChatToolMessage",
     "ChatUsage",
     "ChatUsageCompletionTokensDetails",
+    "ChatUsageOptions",
     "ChatUsagePromptTokensDetails",
     "ChatUserMessage",
+    "ChatWebSearchOptions",
     "ChatWebSearchShorthand",
+    "ChatWebSearchUserLocation",
+    "ChatWebSearchUserLocationApproximate",
     "ContainerAutoEnvironment",
     "ContainerReferenceEnvironment",
     "ContextCompressionEngine",
@@ -179,6 +186,7 @@ __all__ = [
     "RouterParams",
     "RoutingStrategy",
     "SandboxSleepAfterSeconds",
+    "SearchContextSizeEnum",
     "SearchModelsServerToolConfig",
     "SearchQualityLevel",
     "ServerToolUseDetails",
@@ -396,6 +404,9 @@ Quantization: TypeAlias = Literal[
 
 ProviderSort: TypeAlias = Literal["price", "throughput", "latency", "exacto"]
 """The provider sorting strategy (price, throughput, latency)"""
+
+SearchContextSizeEnum: TypeAlias = Literal["low", "medium", "high"]
+"""Size of the search context for web search tools"""
 
 ChatFinishReasonEnum: TypeAlias = Literal["tool_calls", "stop", "length", "content_filter", "error"]
 
@@ -813,115 +824,157 @@ def _c_ChatRequest__trace(v: TraceConfig | Mapping[str, Any] | Unset) -> TraceCo
     return r
 
 
-def _c_ChatResult__choices(v: Sequence[ChatChoice | Mapping[str, Any]]) -> list[ChatChoice]:
+def _c_ChatRequest__transforms(v: Sequence[str] | Unset) -> list[str] | Unset:
+    if v is UNSET:
+        return v
+    w: Any = v
+    try:
+        w = _list_str(w)
+    except _Invalid as e:
+        raise e.request_error("transforms") from None
+    r: list[str] | Unset = w
+    return r
+
+
+def _c_ChatRequest__web_search_options(
+    v: ChatWebSearchOptions | Mapping[str, Any] | Unset,
+) -> ChatWebSearchOptions | Unset:
+    if v is UNSET:
+        return v
+    w: Any = v
+    try:
+        w = _s_ChatWebSearchOptions(w)
+    except _Invalid as e:
+        raise e.request_error("web_search_options") from None
+    r: ChatWebSearchOptions | Unset = w
+    return r
+
+
+def _c_ChatRequest__usage(
+    v: ChatUsageOptions | Mapping[str, Any] | Unset,
+) -> ChatUsageOptions | Unset:
+    if v is UNSET:
+        return v
+    w: Any = v
+    try:
+        w = _s_ChatUsageOptions(w)
+    except _Invalid as e:
+        raise e.request_error("usage") from None
+    r: ChatUsageOptions | Unset = w
+    return r
+
+
+def _c_ChatResult__choices(v: Sequence[ChatChoice | Mapping[str, Any]]) -> list[ChatChoice] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ChatChoice)
     except _Invalid as e:
         raise e.request_error("choices") from None
-    r: list[ChatChoice] = w
+    r: list[ChatChoice] | None = w
     return r
 
 
 def _c_ChatResult__openrouter_metadata(
-    v: OpenRouterMetadata | Mapping[str, Any] | Unset,
-) -> OpenRouterMetadata | Unset:
-    if v is UNSET:
-        return v
+    v: OpenRouterMetadata | Mapping[str, Any] | None,
+) -> OpenRouterMetadata | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_OpenRouterMetadata(w)
     except _Invalid as e:
         raise e.request_error("openrouter_metadata") from None
-    r: OpenRouterMetadata | Unset = w
+    r: OpenRouterMetadata | None = w
     return r
 
 
-def _c_ChatResult__usage(v: ChatUsage | Mapping[str, Any] | Unset) -> ChatUsage | Unset:
-    if v is UNSET:
-        return v
+def _c_ChatResult__usage(v: ChatUsage | Mapping[str, Any] | None) -> ChatUsage | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ChatUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: ChatUsage | Unset = w
+    r: ChatUsage | None = w
     return r
 
 
 def _c_ChatStreamChunk__choices(
     v: Sequence[ChatStreamChoice | Mapping[str, Any]],
-) -> list[ChatStreamChoice]:
+) -> list[ChatStreamChoice] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ChatStreamChoice)
     except _Invalid as e:
         raise e.request_error("choices") from None
-    r: list[ChatStreamChoice] = w
+    r: list[ChatStreamChoice] | None = w
     return r
 
 
 def _c_ChatStreamChunk__error(
-    v: ChatStreamChunkError | Mapping[str, Any] | Unset,
-) -> ChatStreamChunkError | Unset:
-    if v is UNSET:
-        return v
+    v: ChatStreamChunkError | Mapping[str, Any] | None,
+) -> ChatStreamChunkError | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ChatStreamChunkError(w)
     except _Invalid as e:
         raise e.request_error("error") from None
-    r: ChatStreamChunkError | Unset = w
+    r: ChatStreamChunkError | None = w
     return r
 
 
 def _c_ChatStreamChunk__openrouter_metadata(
-    v: OpenRouterMetadata | Mapping[str, Any] | Unset,
-) -> OpenRouterMetadata | Unset:
-    if v is UNSET:
-        return v
+    v: OpenRouterMetadata | Mapping[str, Any] | None,
+) -> OpenRouterMetadata | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_OpenRouterMetadata(w)
     except _Invalid as e:
         raise e.request_error("openrouter_metadata") from None
-    r: OpenRouterMetadata | Unset = w
+    r: OpenRouterMetadata | None = w
     return r
 
 
-def _c_ChatStreamChunk__usage(v: ChatUsage | Mapping[str, Any] | Unset) -> ChatUsage | Unset:
-    if v is UNSET:
-        return v
+def _c_ChatStreamChunk__usage(v: ChatUsage | Mapping[str, Any] | None) -> ChatUsage | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ChatUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: ChatUsage | Unset = w
+    r: ChatUsage | None = w
     return r
 
 
 def _c_ChatStreamChunkError__metadata(
-    v: ChatStreamChunkErrorMetadata | Mapping[str, Any] | Unset,
-) -> ChatStreamChunkErrorMetadata | Unset:
-    if v is UNSET:
-        return v
+    v: ChatStreamChunkErrorMetadata | Mapping[str, Any] | None,
+) -> ChatStreamChunkErrorMetadata | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ChatStreamChunkErrorMetadata(w)
     except _Invalid as e:
         raise e.request_error("metadata") from None
-    r: ChatStreamChunkErrorMetadata | Unset = w
+    r: ChatStreamChunkErrorMetadata | None = w
     return r
 
 
-def _c_ChatStreamingResponse__data(v: ChatStreamChunk | Mapping[str, Any]) -> ChatStreamChunk:
+def _c_ChatStreamingResponse__data(
+    v: ChatStreamChunk | Mapping[str, Any],
+) -> ChatStreamChunk | None:
     w: Any = v
     try:
         w = _s_ChatStreamChunk(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: ChatStreamChunk = w
+    r: ChatStreamChunk | None = w
     return r
 
 
@@ -1312,11 +1365,25 @@ def _c_ChatFunctionToolFunctionFunction__parameters(
     return r
 
 
-def _c_ChatChoice__logprobs(
-    v: ChatTokenLogprobs | Mapping[str, Any] | None | Unset,
-) -> ChatTokenLogprobs | None | Unset:
+def _c_ChatWebSearchOptions__user_location(
+    v: ChatWebSearchUserLocation | Mapping[str, Any] | None | Unset,
+) -> ChatWebSearchUserLocation | None | Unset:
     if v is UNSET:
         return v
+    if v is None:
+        return None
+    w: Any = v
+    try:
+        w = _s_ChatWebSearchUserLocation(w)
+    except _Invalid as e:
+        raise e.request_error("user_location") from None
+    r: ChatWebSearchUserLocation | None | Unset = w
+    return r
+
+
+def _c_ChatChoice__logprobs(
+    v: ChatTokenLogprobs | Mapping[str, Any] | None,
+) -> ChatTokenLogprobs | None:
     if v is None:
         return None
     w: Any = v
@@ -1324,77 +1391,79 @@ def _c_ChatChoice__logprobs(
         w = _s_ChatTokenLogprobs(w)
     except _Invalid as e:
         raise e.request_error("logprobs") from None
-    r: ChatTokenLogprobs | None | Unset = w
+    r: ChatTokenLogprobs | None = w
     return r
 
 
-def _c_ChatChoice__message(v: ChatAssistantMessage | Mapping[str, Any]) -> ChatAssistantMessage:
+def _c_ChatChoice__message(
+    v: ChatAssistantMessage | Mapping[str, Any],
+) -> ChatAssistantMessage | None:
     w: Any = v
     try:
         w = _s_ChatAssistantMessage(w)
     except _Invalid as e:
         raise e.request_error("message") from None
-    r: ChatAssistantMessage = w
+    r: ChatAssistantMessage | None = w
     return r
 
 
 def _c_OpenRouterMetadata__attempts(
-    v: Sequence[RouterAttempt | Mapping[str, Any]] | Unset,
-) -> list[RouterAttempt] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[RouterAttempt | Mapping[str, Any]] | None,
+) -> list[RouterAttempt] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_RouterAttempt)
     except _Invalid as e:
         raise e.request_error("attempts") from None
-    r: list[RouterAttempt] | Unset = w
+    r: list[RouterAttempt] | None = w
     return r
 
 
-def _c_OpenRouterMetadata__endpoints(v: EndpointsMetadata | Mapping[str, Any]) -> EndpointsMetadata:
+def _c_OpenRouterMetadata__endpoints(
+    v: EndpointsMetadata | Mapping[str, Any],
+) -> EndpointsMetadata | None:
     w: Any = v
     try:
         w = _s_EndpointsMetadata(w)
     except _Invalid as e:
         raise e.request_error("endpoints") from None
-    r: EndpointsMetadata = w
+    r: EndpointsMetadata | None = w
     return r
 
 
 def _c_OpenRouterMetadata__params(
-    v: RouterParams | Mapping[str, Any] | Unset,
-) -> RouterParams | Unset:
-    if v is UNSET:
-        return v
+    v: RouterParams | Mapping[str, Any] | None,
+) -> RouterParams | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_RouterParams(w)
     except _Invalid as e:
         raise e.request_error("params") from None
-    r: RouterParams | Unset = w
+    r: RouterParams | None = w
     return r
 
 
 def _c_OpenRouterMetadata__pipeline(
-    v: Sequence[PipelineStage | Mapping[str, Any]] | Unset,
-) -> list[PipelineStage] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[PipelineStage | Mapping[str, Any]] | None,
+) -> list[PipelineStage] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_PipelineStage)
     except _Invalid as e:
         raise e.request_error("pipeline") from None
-    r: list[PipelineStage] | Unset = w
+    r: list[PipelineStage] | None = w
     return r
 
 
 def _c_ChatUsage__completion_tokens_details(
-    v: ChatUsageCompletionTokensDetails | Mapping[str, Any] | None | Unset,
-) -> ChatUsageCompletionTokensDetails | None | Unset:
-    if v is UNSET:
-        return v
+    v: ChatUsageCompletionTokensDetails | Mapping[str, Any] | None,
+) -> ChatUsageCompletionTokensDetails | None:
     if v is None:
         return None
     w: Any = v
@@ -1402,15 +1471,11 @@ def _c_ChatUsage__completion_tokens_details(
         w = _s_ChatUsageCompletionTokensDetails(w)
     except _Invalid as e:
         raise e.request_error("completion_tokens_details") from None
-    r: ChatUsageCompletionTokensDetails | None | Unset = w
+    r: ChatUsageCompletionTokensDetails | None = w
     return r
 
 
-def _c_ChatUsage__cost_details(
-    v: CostDetails | Mapping[str, Any] | None | Unset,
-) -> CostDetails | None | Unset:
-    if v is UNSET:
-        return v
+def _c_ChatUsage__cost_details(v: CostDetails | Mapping[str, Any] | None) -> CostDetails | None:
     if v is None:
         return None
     w: Any = v
@@ -1418,15 +1483,13 @@ def _c_ChatUsage__cost_details(
         w = _s_CostDetails(w)
     except _Invalid as e:
         raise e.request_error("cost_details") from None
-    r: CostDetails | None | Unset = w
+    r: CostDetails | None = w
     return r
 
 
 def _c_ChatUsage__prompt_tokens_details(
-    v: ChatUsagePromptTokensDetails | Mapping[str, Any] | None | Unset,
-) -> ChatUsagePromptTokensDetails | None | Unset:
-    if v is UNSET:
-        return v
+    v: ChatUsagePromptTokensDetails | Mapping[str, Any] | None,
+) -> ChatUsagePromptTokensDetails | None:
     if v is None:
         return None
     w: Any = v
@@ -1434,15 +1497,13 @@ def _c_ChatUsage__prompt_tokens_details(
         w = _s_ChatUsagePromptTokensDetails(w)
     except _Invalid as e:
         raise e.request_error("prompt_tokens_details") from None
-    r: ChatUsagePromptTokensDetails | None | Unset = w
+    r: ChatUsagePromptTokensDetails | None = w
     return r
 
 
 def _c_ChatUsage__server_tool_use_details(
-    v: ServerToolUseDetails | Mapping[str, Any] | None | Unset,
-) -> ServerToolUseDetails | None | Unset:
-    if v is UNSET:
-        return v
+    v: ServerToolUseDetails | Mapping[str, Any] | None,
+) -> ServerToolUseDetails | None:
     if v is None:
         return None
     w: Any = v
@@ -1450,25 +1511,23 @@ def _c_ChatUsage__server_tool_use_details(
         w = _s_ServerToolUseDetails(w)
     except _Invalid as e:
         raise e.request_error("server_tool_use_details") from None
-    r: ServerToolUseDetails | None | Unset = w
+    r: ServerToolUseDetails | None = w
     return r
 
 
-def _c_ChatStreamChoice__delta(v: ChatStreamDelta | Mapping[str, Any]) -> ChatStreamDelta:
+def _c_ChatStreamChoice__delta(v: ChatStreamDelta | Mapping[str, Any]) -> ChatStreamDelta | None:
     w: Any = v
     try:
         w = _s_ChatStreamDelta(w)
     except _Invalid as e:
         raise e.request_error("delta") from None
-    r: ChatStreamDelta = w
+    r: ChatStreamDelta | None = w
     return r
 
 
 def _c_ChatStreamChoice__logprobs(
-    v: ChatTokenLogprobs | Mapping[str, Any] | None | Unset,
-) -> ChatTokenLogprobs | None | Unset:
-    if v is UNSET:
-        return v
+    v: ChatTokenLogprobs | Mapping[str, Any] | None,
+) -> ChatTokenLogprobs | None:
     if v is None:
         return None
     w: Any = v
@@ -1476,7 +1535,7 @@ def _c_ChatStreamChoice__logprobs(
         w = _s_ChatTokenLogprobs(w)
     except _Invalid as e:
         raise e.request_error("logprobs") from None
-    r: ChatTokenLogprobs | None | Unset = w
+    r: ChatTokenLogprobs | None = w
     return r
 
 
@@ -1517,24 +1576,22 @@ def _c_ChatDeveloperMessage__content(
 
 
 def _c_ChatAssistantMessage__audio(
-    v: ChatAudioOutput | Mapping[str, Any] | Unset,
-) -> ChatAudioOutput | Unset:
-    if v is UNSET:
-        return v
+    v: ChatAudioOutput | Mapping[str, Any] | None,
+) -> ChatAudioOutput | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ChatAudioOutput(w)
     except _Invalid as e:
         raise e.request_error("audio") from None
-    r: ChatAudioOutput | Unset = w
+    r: ChatAudioOutput | None = w
     return r
 
 
 def _c_ChatAssistantMessage__content(
-    v: str | Sequence[ChatContentItems | Mapping[str, Any]] | None | Unset,
-) -> str | list[ChatContentItems] | None | Unset:
-    if v is UNSET:
-        return v
+    v: str | Sequence[ChatContentItems | Mapping[str, Any]] | None,
+) -> str | list[ChatContentItems] | None:
     if v is None:
         return None
     w: Any = v
@@ -1542,49 +1599,49 @@ def _c_ChatAssistantMessage__content(
         w = _h_str_list_ChatContentItems(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: str | list[ChatContentItems] | None | Unset = w
+    r: str | list[ChatContentItems] | None = w
     return r
 
 
 def _c_ChatAssistantMessage__images(
-    v: Sequence[ChatAssistantImagesItem | Mapping[str, Any]] | Unset,
-) -> ChatAssistantImages | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ChatAssistantImagesItem | Mapping[str, Any]] | None,
+) -> ChatAssistantImages | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _h_ChatAssistantImages(w)
     except _Invalid as e:
         raise e.request_error("images") from None
-    r: ChatAssistantImages | Unset = w
+    r: ChatAssistantImages | None = w
     return r
 
 
 def _c_ChatAssistantMessage__reasoning_details(
-    v: Sequence[ReasoningDetailUnion | Mapping[str, Any]] | Unset,
-) -> ChatReasoningDetails | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ReasoningDetailUnion | Mapping[str, Any]] | None,
+) -> ChatReasoningDetails | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _h_ChatReasoningDetails(w)
     except _Invalid as e:
         raise e.request_error("reasoning_details") from None
-    r: ChatReasoningDetails | Unset = w
+    r: ChatReasoningDetails | None = w
     return r
 
 
 def _c_ChatAssistantMessage__tool_calls(
-    v: Sequence[ChatToolCall | Mapping[str, Any]] | Unset,
-) -> list[ChatToolCall] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ChatToolCall | Mapping[str, Any]] | None,
+) -> list[ChatToolCall] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_ChatToolCall)
     except _Invalid as e:
         raise e.request_error("tool_calls") from None
-    r: list[ChatToolCall] | Unset = w
+    r: list[ChatToolCall] | None = w
     return r
 
 
@@ -1816,6 +1873,20 @@ def _c_ChatWebSearchShorthand__user_location(
     return r
 
 
+def _c_ChatWebSearchUserLocation__approximate(
+    v: ChatWebSearchUserLocationApproximate | Mapping[str, Any] | Unset,
+) -> ChatWebSearchUserLocationApproximate | Unset:
+    if v is UNSET:
+        return v
+    w: Any = v
+    try:
+        w = _s_ChatWebSearchUserLocationApproximate(w)
+    except _Invalid as e:
+        raise e.request_error("approximate") from None
+    r: ChatWebSearchUserLocationApproximate | Unset = w
+    return r
+
+
 def _c_ChatTokenLogprobs__content(
     v: Sequence[ChatTokenLogprob | Mapping[str, Any]] | None,
 ) -> list[ChatTokenLogprob] | None:
@@ -1831,10 +1902,8 @@ def _c_ChatTokenLogprobs__content(
 
 
 def _c_ChatTokenLogprobs__refusal(
-    v: Sequence[ChatTokenLogprob | Mapping[str, Any]] | None | Unset,
-) -> list[ChatTokenLogprob] | None | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ChatTokenLogprob | Mapping[str, Any]] | None,
+) -> list[ChatTokenLogprob] | None:
     if v is None:
         return None
     w: Any = v
@@ -1842,95 +1911,93 @@ def _c_ChatTokenLogprobs__refusal(
         w = _list_of(w, _s_ChatTokenLogprob)
     except _Invalid as e:
         raise e.request_error("refusal") from None
-    r: list[ChatTokenLogprob] | None | Unset = w
+    r: list[ChatTokenLogprob] | None = w
     return r
 
 
 def _c_EndpointsMetadata__available(
     v: Sequence[EndpointInfo | Mapping[str, Any]],
-) -> list[EndpointInfo]:
+) -> list[EndpointInfo] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_EndpointInfo)
     except _Invalid as e:
         raise e.request_error("available") from None
-    r: list[EndpointInfo] = w
+    r: list[EndpointInfo] | None = w
     return r
 
 
-def _c_PipelineStage__data(v: Mapping[str, Any] | Unset) -> dict[str, Any] | Unset:
-    if v is UNSET:
-        return v
+def _c_PipelineStage__data(v: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_any(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: dict[str, Any] | Unset = w
+    r: dict[str, Any] | None = w
     return r
 
 
 def _c_ChatStreamDelta__audio(
-    v: ChatAudioOutput | Mapping[str, Any] | Unset,
-) -> ChatAudioOutput | Unset:
-    if v is UNSET:
-        return v
+    v: ChatAudioOutput | Mapping[str, Any] | None,
+) -> ChatAudioOutput | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ChatAudioOutput(w)
     except _Invalid as e:
         raise e.request_error("audio") from None
-    r: ChatAudioOutput | Unset = w
+    r: ChatAudioOutput | None = w
     return r
 
 
 def _c_ChatStreamDelta__reasoning_details(
-    v: Sequence[ReasoningDetailUnion | Mapping[str, Any]] | Unset,
-) -> ChatStreamReasoningDetails | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ReasoningDetailUnion | Mapping[str, Any]] | None,
+) -> ChatStreamReasoningDetails | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _h_ChatStreamReasoningDetails(w)
     except _Invalid as e:
         raise e.request_error("reasoning_details") from None
-    r: ChatStreamReasoningDetails | Unset = w
+    r: ChatStreamReasoningDetails | None = w
     return r
 
 
 def _c_ChatStreamDelta__tool_calls(
-    v: Sequence[ChatStreamToolCall | Mapping[str, Any]] | Unset,
-) -> list[ChatStreamToolCall] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ChatStreamToolCall | Mapping[str, Any]] | None,
+) -> list[ChatStreamToolCall] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_ChatStreamToolCall)
     except _Invalid as e:
         raise e.request_error("tool_calls") from None
-    r: list[ChatStreamToolCall] | Unset = w
+    r: list[ChatStreamToolCall] | None = w
     return r
 
 
 def _c_ChatContentText__cache_control(
-    v: ChatContentCacheControl | Mapping[str, Any] | Unset,
-) -> ChatContentCacheControl | Unset:
-    if v is UNSET:
-        return v
+    v: ChatContentCacheControl | Mapping[str, Any] | None,
+) -> ChatContentCacheControl | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_AnthropicCacheControlDirective(w)
     except _Invalid as e:
         raise e.request_error("cache_control") from None
-    r: ChatContentCacheControl | Unset = w
+    r: ChatContentCacheControl | None = w
     return r
 
 
 def _c_ChatContentText__prompt_cache_breakpoint(
-    v: PromptCacheBreakpoint | Mapping[str, Any] | None | Unset,
-) -> PromptCacheBreakpoint | None | Unset:
-    if v is UNSET:
-        return v
+    v: PromptCacheBreakpoint | Mapping[str, Any] | None,
+) -> PromptCacheBreakpoint | None:
     if v is None:
         return None
     w: Any = v
@@ -1938,29 +2005,31 @@ def _c_ChatContentText__prompt_cache_breakpoint(
         w = _s_PromptCacheBreakpoint(w)
     except _Invalid as e:
         raise e.request_error("prompt_cache_breakpoint") from None
-    r: PromptCacheBreakpoint | None | Unset = w
+    r: PromptCacheBreakpoint | None = w
     return r
 
 
 def _c_ChatAssistantImagesItem__image_url(
     v: ChatAssistantImagesItemImageUrl | Mapping[str, Any],
-) -> ChatAssistantImagesItemImageUrl:
+) -> ChatAssistantImagesItemImageUrl | None:
     w: Any = v
     try:
         w = _s_ChatAssistantImagesItemImageUrl(w)
     except _Invalid as e:
         raise e.request_error("image_url") from None
-    r: ChatAssistantImagesItemImageUrl = w
+    r: ChatAssistantImagesItemImageUrl | None = w
     return r
 
 
-def _c_ChatToolCall__function(v: ChatToolCallFunction | Mapping[str, Any]) -> ChatToolCallFunction:
+def _c_ChatToolCall__function(
+    v: ChatToolCallFunction | Mapping[str, Any],
+) -> ChatToolCallFunction | None:
     w: Any = v
     try:
         w = _s_ChatToolCallFunction(w)
     except _Invalid as e:
         raise e.request_error("function") from None
-    r: ChatToolCallFunction = w
+    r: ChatToolCallFunction | None = w
     return r
 
 
@@ -2178,13 +2247,13 @@ def _c_ChatTokenLogprob__bytes(v: Sequence[int] | None) -> list[int] | None:
 
 def _c_ChatTokenLogprob__top_logprobs(
     v: Sequence[ChatTokenLogprobTopLogprobsItem | Mapping[str, Any]],
-) -> list[ChatTokenLogprobTopLogprobsItem]:
+) -> list[ChatTokenLogprobTopLogprobsItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ChatTokenLogprobTopLogprobsItem)
     except _Invalid as e:
         raise e.request_error("top_logprobs") from None
-    r: list[ChatTokenLogprobTopLogprobsItem] = w
+    r: list[ChatTokenLogprobTopLogprobsItem] | None = w
     return r
 
 
@@ -2201,74 +2270,76 @@ def _c_ChatTokenLogprobTopLogprobsItem__bytes(v: Sequence[int] | None) -> list[i
 
 
 def _c_ChatStreamToolCall__function(
-    v: ChatStreamToolCallFunction | Mapping[str, Any] | Unset,
-) -> ChatStreamToolCallFunction | Unset:
-    if v is UNSET:
-        return v
+    v: ChatStreamToolCallFunction | Mapping[str, Any] | None,
+) -> ChatStreamToolCallFunction | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ChatStreamToolCallFunction(w)
     except _Invalid as e:
         raise e.request_error("function") from None
-    r: ChatStreamToolCallFunction | Unset = w
+    r: ChatStreamToolCallFunction | None = w
     return r
 
 
 def _c_ChatContentImage__image_url(
     v: ChatContentImageImageUrl | Mapping[str, Any],
-) -> ChatContentImageImageUrl:
+) -> ChatContentImageImageUrl | None:
     w: Any = v
     try:
         w = _s_ChatContentImageImageUrl(w)
     except _Invalid as e:
         raise e.request_error("image_url") from None
-    r: ChatContentImageImageUrl = w
+    r: ChatContentImageImageUrl | None = w
     return r
 
 
 def _c_ChatContentAudio__input_audio(
     v: ChatContentAudioInputAudio | Mapping[str, Any],
-) -> ChatContentAudioInputAudio:
+) -> ChatContentAudioInputAudio | None:
     w: Any = v
     try:
         w = _s_ChatContentAudioInputAudio(w)
     except _Invalid as e:
         raise e.request_error("input_audio") from None
-    r: ChatContentAudioInputAudio = w
+    r: ChatContentAudioInputAudio | None = w
     return r
 
 
 def _c_Legacy_ChatContentVideo__video_url(
     v: Legacy_ChatContentVideoInput | Mapping[str, Any],
-) -> Legacy_ChatContentVideoInput:
+) -> Legacy_ChatContentVideoInput | None:
     w: Any = v
     try:
         w = _s_Legacy_ChatContentVideoInput(w)
     except _Invalid as e:
         raise e.request_error("video_url") from None
-    r: Legacy_ChatContentVideoInput = w
+    r: Legacy_ChatContentVideoInput | None = w
     return r
 
 
 def _c_ChatContentVideo__video_url(
     v: ChatContentVideoInput | Mapping[str, Any],
-) -> ChatContentVideoInput:
+) -> ChatContentVideoInput | None:
     w: Any = v
     try:
         w = _s_ChatContentVideoInput(w)
     except _Invalid as e:
         raise e.request_error("video_url") from None
-    r: ChatContentVideoInput = w
+    r: ChatContentVideoInput | None = w
     return r
 
 
-def _c_ChatContentFile__file(v: ChatContentFileFile | Mapping[str, Any]) -> ChatContentFileFile:
+def _c_ChatContentFile__file(
+    v: ChatContentFileFile | Mapping[str, Any],
+) -> ChatContentFileFile | None:
     w: Any = v
     try:
         w = _s_ChatContentFileFile(w)
     except _Invalid as e:
         raise e.request_error("file") from None
-    r: ChatContentFileFile = w
+    r: ChatContentFileFile | None = w
     return r
 
 
@@ -2483,6 +2554,33 @@ class ChatRequest(_Model):
     upstream and never forwards it raw. If omitted, requests use an account-level identity,
     so provider policy blocks can affect the whole account.
     """
+    transforms: list[str] | Unset = attrs.field(default=UNSET, converter=_c_ChatRequest__transforms)
+    """Prompt transforms to apply before the model sees the messages: `["middle-out"]`
+    compresses a prompt that exceeds the context window, `[]` turns that off.
+    """
+    preset: str | Unset = UNSET
+    """A saved preset to apply to this request (its slug, or `@preset/<slug>`)"""
+    web_search_options: ChatWebSearchOptions | Unset = attrs.field(
+        default=UNSET, converter=_c_ChatRequest__web_search_options
+    )
+    """Options of a model's native web search (OpenAI's `web_search_options`, as OpenRouter
+    passes them on)
+    """
+    usage: ChatUsageOptions | Unset = attrs.field(default=UNSET, converter=_c_ChatRequest__usage)
+    """Usage accounting (deprecated by OpenRouter: usage and cost are now always included)"""
+    n: int | None | Unset = UNSET
+    """How many completions to generate (most models support only 1)"""
+    verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET
+    """How long and detailed the answer should be (models that support it)"""
+    structured_outputs: bool | None | Unset = UNSET
+    """Whether the model should use structured outputs for a `json_schema` `response_format`
+    (models that support it)
+    """
+    include_reasoning: bool | None | Unset = UNSET
+    """Return the model's reasoning (legacy; use `reasoning` instead)
+
+    Deprecated.
+    """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
     """Fields the spec does not describe: kept from responses, sent with requests."""
 
@@ -2604,6 +2702,31 @@ class ChatRequest(_Model):
             if v is not UNSET:
                 if type(v) is not str:
                     v = _str(v)
+            f = "preset"
+            v = self.preset
+            if v is not UNSET:
+                if type(v) is not str:
+                    v = _str(v)
+            f = "n"
+            v = self.n
+            if v is not UNSET:
+                if v is not None and type(v) is not int:
+                    v = _int(v)
+            f = "verbosity"
+            v = self.verbosity
+            if v is not UNSET:
+                if v is not None and type(v) is not str:
+                    v = _str(v)
+            f = "structured_outputs"
+            v = self.structured_outputs
+            if v is not UNSET:
+                if v is not None and type(v) is not bool:
+                    v = _bool(v)
+            f = "include_reasoning"
+            v = self.include_reasoning
+            if v is not UNSET:
+                if v is not None and type(v) is not bool:
+                    v = _bool(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -2651,6 +2774,14 @@ class ChatRequest(_Model):
     _S_ChatRequest__top_p,
     _S_ChatRequest__trace,
     _S_ChatRequest__user,
+    _S_ChatRequest__transforms,
+    _S_ChatRequest__preset,
+    _S_ChatRequest__web_search_options,
+    _S_ChatRequest__usage,
+    _S_ChatRequest__n,
+    _S_ChatRequest__verbosity,
+    _S_ChatRequest__structured_outputs,
+    _S_ChatRequest__include_reasoning,
     _S_ChatRequest__model_extra,
 ) = _setters(
     ChatRequest,
@@ -2696,6 +2827,14 @@ class ChatRequest(_Model):
     "top_p",
     "trace",
     "user",
+    "transforms",
+    "preset",
+    "web_search_options",
+    "usage",
+    "n",
+    "verbosity",
+    "structured_outputs",
+    "include_reasoning",
     "model_extra",
 )
 
@@ -2745,28 +2884,30 @@ class ChatRequestReasoning(_Model):
 class ChatResult(_Model, _OneEventStream):
     """Chat completion response"""
 
-    choices: list[ChatChoice] = attrs.field(converter=_c_ChatResult__choices)
+    choices: list[ChatChoice] | None = attrs.field(converter=_c_ChatResult__choices)
     """List of completion choices"""
-    created: int
+    created: int | None
     """Unix timestamp of creation"""
-    id: str
+    id: str | None
     """Unique completion identifier"""
-    model: str
+    model: str | None
     """Model used for completion"""
-    object: Literal["chat.completion"] = "chat.completion"
-    openrouter_metadata: OpenRouterMetadata | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatResult__openrouter_metadata
+    object: Literal["chat.completion"] | None = "chat.completion"
+    openrouter_metadata: OpenRouterMetadata | None = attrs.field(
+        default=None, converter=_c_ChatResult__openrouter_metadata
     )
-    service_tier: str | None | Unset = UNSET
+    service_tier: str | None = None
     """The service tier used by the upstream provider for this request"""
     system_fingerprint: str | None
     """System fingerprint"""
-    usage: ChatUsage | Unset = attrs.field(default=UNSET, converter=_c_ChatResult__usage)
+    usage: ChatUsage | None = attrs.field(default=None, converter=_c_ChatResult__usage)
     """Token usage statistics"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2792,9 +2933,8 @@ class ChatResult(_Model, _OneEventStream):
                 v = _str(v)
             f = "service_tier"
             v = self.service_tier
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "system_fingerprint"
             v = self.system_fingerprint
             if v is not None and type(v) is not str:
@@ -2833,32 +2973,34 @@ class ChatResult(_Model, _OneEventStream):
 class ChatStreamChunk(_Model):
     """Streaming chat completion chunk"""
 
-    choices: list[ChatStreamChoice] = attrs.field(converter=_c_ChatStreamChunk__choices)
+    choices: list[ChatStreamChoice] | None = attrs.field(converter=_c_ChatStreamChunk__choices)
     """List of streaming chunk choices"""
-    created: int
+    created: int | None
     """Unix timestamp of creation"""
-    error: ChatStreamChunkError | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatStreamChunk__error
+    error: ChatStreamChunkError | None = attrs.field(
+        default=None, converter=_c_ChatStreamChunk__error
     )
     """Error information"""
-    id: str
+    id: str | None
     """Unique chunk identifier"""
-    model: str
+    model: str | None
     """Model used for completion"""
-    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    openrouter_metadata: OpenRouterMetadata | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatStreamChunk__openrouter_metadata
+    object: Literal["chat.completion.chunk"] | None = "chat.completion.chunk"
+    openrouter_metadata: OpenRouterMetadata | None = attrs.field(
+        default=None, converter=_c_ChatStreamChunk__openrouter_metadata
     )
-    service_tier: str | None | Unset = UNSET
+    service_tier: str | None = None
     """The service tier used by the upstream provider for this request"""
-    system_fingerprint: str | Unset = UNSET
+    system_fingerprint: str | None = None
     """System fingerprint"""
-    usage: ChatUsage | Unset = attrs.field(default=UNSET, converter=_c_ChatStreamChunk__usage)
+    usage: ChatUsage | None = attrs.field(default=None, converter=_c_ChatStreamChunk__usage)
     """Token usage statistics"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2884,14 +3026,12 @@ class ChatStreamChunk(_Model):
                 v = _str(v)
             f = "service_tier"
             v = self.service_tier
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "system_fingerprint"
             v = self.system_fingerprint
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -2928,18 +3068,20 @@ class ChatStreamChunk(_Model):
 class ChatStreamChunkError(_Model):
     """Error information"""
 
-    code: int | str
+    code: int | str | None
     """Error code"""
-    message: str
+    message: str | None
     """Error message"""
-    metadata: ChatStreamChunkErrorMetadata | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatStreamChunkError__metadata
+    metadata: ChatStreamChunkErrorMetadata | None = attrs.field(
+        default=None, converter=_c_ChatStreamChunkError__metadata
     )
     """Structured error metadata"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2970,14 +3112,16 @@ class ChatStreamChunkError(_Model):
 class ChatStreamChunkErrorMetadata(_Model):
     """Structured error metadata"""
 
-    error_type: ApiErrorType | str
+    error_type: ApiErrorType | str | None
     """Canonical OpenRouter error type, stable across all API formats"""
-    provider_code: str | Unset = UNSET
+    provider_code: str | None = None
     """Upstream provider-specific error code, when available"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2991,9 +3135,8 @@ class ChatStreamChunkErrorMetadata(_Model):
                 v = _str(v)
             f = "provider_code"
             v = self.provider_code
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -3009,12 +3152,14 @@ class ChatStreamChunkErrorMetadata(_Model):
 class ChatStreamingResponse(_Model):
     """The ``ChatStreamingResponse`` object of the spec."""
 
-    data: ChatStreamChunk = attrs.field(converter=_c_ChatStreamingResponse__data)
+    data: ChatStreamChunk | None = attrs.field(converter=_c_ChatStreamingResponse__data)
     """Streaming chat completion chunk"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3034,12 +3179,14 @@ class AnthropicCacheControlDirective(_Model):
     them to the provider's native format.
     """
 
-    ttl: AnthropicCacheControlTtl | str | Unset = UNSET
-    type: Literal["ephemeral"] = "ephemeral"
+    ttl: AnthropicCacheControlTtl | str | None = None
+    type: Literal["ephemeral"] | None = "ephemeral"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3049,9 +3196,8 @@ class AnthropicCacheControlDirective(_Model):
         try:
             f = "ttl"
             v = self.ttl
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -3905,12 +4051,14 @@ class PromptCacheOptions(_Model):
     supported by OpenAI GPT-5.6 and newer.
     """
 
-    mode: Literal["explicit"] = "explicit"
-    ttl: str | None | Unset = UNSET
+    mode: Literal["explicit"] | None = "explicit"
+    ttl: str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3924,9 +4072,8 @@ class PromptCacheOptions(_Model):
                 v = _str(v)
             f = "ttl"
             v = self.ttl
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -4527,22 +4674,95 @@ class TraceConfig(_Model):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class ChatChoice(_Model):
-    """Chat completion choice"""
+class ChatWebSearchOptions(_Model):
+    """Options of a model's native web search (OpenAI's `web_search_options`, as OpenRouter
+    passes them on)
+    """
 
-    finish_reason: ChatFinishReasonEnum | str | None
-    index: int
-    """Choice index"""
-    logprobs: ChatTokenLogprobs | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatChoice__logprobs
+    search_context_size: SearchContextSizeEnum | str | Unset = UNSET
+    """Size of the search context for web search tools"""
+    user_location: ChatWebSearchUserLocation | None | Unset = attrs.field(
+        default=UNSET, converter=_c_ChatWebSearchOptions__user_location
     )
-    """Log probabilities for the completion"""
-    message: ChatAssistantMessage = attrs.field(converter=_c_ChatChoice__message)
-    """Assistant message for requests and responses"""
+    """The approximate location of the user, to bias search results"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
     """Fields the spec does not describe: kept from responses, sent with requests."""
 
     __repr__ = _model_repr
+    __eq__ = _model_eq
+    __hash__ = _model_hash
+
+    def __attrs_post_init__(self) -> None:
+        v: Any
+        f = ""
+        try:
+            f = "search_context_size"
+            v = self.search_context_size
+            if v is not UNSET:
+                if type(v) is not str:
+                    v = _str(v)
+        except _Invalid as e:
+            raise e.request_error(f) from None
+
+
+(
+    _S_ChatWebSearchOptions__search_context_size,
+    _S_ChatWebSearchOptions__user_location,
+    _S_ChatWebSearchOptions__model_extra,
+) = _setters(ChatWebSearchOptions, "search_context_size", "user_location", "model_extra")
+
+
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ChatUsageOptions(_Model):
+    """Usage accounting (deprecated by OpenRouter: usage and cost are now always included)"""
+
+    include: bool | Unset = UNSET
+    """Include usage and cost in the response"""
+    model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
+    """Fields the spec does not describe: kept from responses, sent with requests."""
+
+    __repr__ = _model_repr
+    __eq__ = _model_eq
+    __hash__ = _model_hash
+
+    def __attrs_post_init__(self) -> None:
+        v: Any
+        f = ""
+        try:
+            f = "include"
+            v = self.include
+            if v is not UNSET:
+                if type(v) is not bool:
+                    v = _bool(v)
+        except _Invalid as e:
+            raise e.request_error(f) from None
+
+
+(
+    _S_ChatUsageOptions__include,
+    _S_ChatUsageOptions__model_extra,
+) = _setters(ChatUsageOptions, "include", "model_extra")
+
+
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ChatChoice(_Model):
+    """Chat completion choice"""
+
+    finish_reason: ChatFinishReasonEnum | str | None
+    index: int | None
+    """Choice index"""
+    logprobs: ChatTokenLogprobs | None = attrs.field(
+        default=None, converter=_c_ChatChoice__logprobs
+    )
+    """Log probabilities for the completion"""
+    message: ChatAssistantMessage | None = attrs.field(converter=_c_ChatChoice__message)
+    """Assistant message for requests and responses"""
+    model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
+
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4575,26 +4795,26 @@ class ChatChoice(_Model):
 class OpenRouterMetadata(_Model):
     """The ``OpenRouterMetadata`` object of the spec."""
 
-    attempt: int
-    attempts: list[RouterAttempt] | Unset = attrs.field(
-        default=UNSET, converter=_c_OpenRouterMetadata__attempts
+    attempt: int | None
+    attempts: list[RouterAttempt] | None = attrs.field(
+        default=None, converter=_c_OpenRouterMetadata__attempts
     )
-    endpoints: EndpointsMetadata = attrs.field(converter=_c_OpenRouterMetadata__endpoints)
-    is_byok: bool
-    params: RouterParams | Unset = attrs.field(
-        default=UNSET, converter=_c_OpenRouterMetadata__params
-    )
-    pipeline: list[PipelineStage] | Unset = attrs.field(
-        default=UNSET, converter=_c_OpenRouterMetadata__pipeline
+    endpoints: EndpointsMetadata | None = attrs.field(converter=_c_OpenRouterMetadata__endpoints)
+    is_byok: bool | None
+    params: RouterParams | None = attrs.field(default=None, converter=_c_OpenRouterMetadata__params)
+    pipeline: list[PipelineStage] | None = attrs.field(
+        default=None, converter=_c_OpenRouterMetadata__pipeline
     )
     region: str | None
-    requested: str
-    strategy: RoutingStrategy | str
-    summary: str
+    requested: str | None
+    strategy: RoutingStrategy | str | None
+    summary: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4662,36 +4882,38 @@ class OpenRouterMetadata(_Model):
 class ChatUsage(_Model):
     """Token usage statistics"""
 
-    completion_tokens: int
+    completion_tokens: int | None
     """Number of tokens in the completion"""
-    completion_tokens_details: ChatUsageCompletionTokensDetails | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatUsage__completion_tokens_details
+    completion_tokens_details: ChatUsageCompletionTokensDetails | None = attrs.field(
+        default=None, converter=_c_ChatUsage__completion_tokens_details
     )
     """Detailed completion token usage"""
-    cost: float | None | Unset = UNSET
+    cost: float | None = None
     """Cost of the completion"""
-    cost_details: CostDetails | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatUsage__cost_details
+    cost_details: CostDetails | None = attrs.field(
+        default=None, converter=_c_ChatUsage__cost_details
     )
     """Breakdown of upstream inference costs"""
-    is_byok: bool | Unset = UNSET
+    is_byok: bool | None = None
     """Whether a request was made using a Bring Your Own Key configuration"""
-    prompt_tokens: int
+    prompt_tokens: int | None
     """Number of tokens in the prompt"""
-    prompt_tokens_details: ChatUsagePromptTokensDetails | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatUsage__prompt_tokens_details
+    prompt_tokens_details: ChatUsagePromptTokensDetails | None = attrs.field(
+        default=None, converter=_c_ChatUsage__prompt_tokens_details
     )
     """Detailed prompt token usage"""
-    server_tool_use_details: ServerToolUseDetails | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatUsage__server_tool_use_details
+    server_tool_use_details: ServerToolUseDetails | None = attrs.field(
+        default=None, converter=_c_ChatUsage__server_tool_use_details
     )
     """Usage for server-side tool execution (e.g., web search)"""
-    total_tokens: int
+    total_tokens: int | None
     """Total number of tokens"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4705,14 +4927,12 @@ class ChatUsage(_Model):
                 v = _int(v)
             f = "cost"
             v = self.cost
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "is_byok"
             v = self.is_byok
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "prompt_tokens"
             v = self.prompt_tokens
             if type(v) is not int:
@@ -4755,18 +4975,20 @@ class ChatUsage(_Model):
 class ChatUsageCompletionTokensDetails(_Model):
     """Detailed completion token usage"""
 
-    accepted_prediction_tokens: int | None | Unset = UNSET
+    accepted_prediction_tokens: int | None = None
     """Accepted prediction tokens"""
-    audio_tokens: int | None | Unset = UNSET
+    audio_tokens: int | None = None
     """Tokens used for audio output"""
-    reasoning_tokens: int | None | Unset = UNSET
+    reasoning_tokens: int | None = None
     """Tokens used for reasoning"""
-    rejected_prediction_tokens: int | None | Unset = UNSET
+    rejected_prediction_tokens: int | None = None
     """Rejected prediction tokens"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4776,24 +4998,20 @@ class ChatUsageCompletionTokensDetails(_Model):
         try:
             f = "accepted_prediction_tokens"
             v = self.accepted_prediction_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "audio_tokens"
             v = self.audio_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "reasoning_tokens"
             v = self.reasoning_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "rejected_prediction_tokens"
             v = self.rejected_prediction_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -4818,20 +5036,22 @@ class ChatUsageCompletionTokensDetails(_Model):
 class ChatUsagePromptTokensDetails(_Model):
     """Detailed prompt token usage"""
 
-    audio_tokens: int | Unset = UNSET
+    audio_tokens: int | None = None
     """Audio input tokens"""
-    cache_write_tokens: int | Unset = UNSET
+    cache_write_tokens: int | None = None
     """Tokens written to cache. Only returned for models with explicit caching and cache write
     pricing.
     """
-    cached_tokens: int | Unset = UNSET
+    cached_tokens: int | None = None
     """Cached prompt tokens"""
-    video_tokens: int | Unset = UNSET
+    video_tokens: int | None = None
     """Video input tokens"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4841,24 +5061,20 @@ class ChatUsagePromptTokensDetails(_Model):
         try:
             f = "audio_tokens"
             v = self.audio_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "cache_write_tokens"
             v = self.cache_write_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "cached_tokens"
             v = self.cached_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "video_tokens"
             v = self.video_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -4883,19 +5099,21 @@ class ChatUsagePromptTokensDetails(_Model):
 class ChatStreamChoice(_Model):
     """Streaming completion choice chunk"""
 
-    delta: ChatStreamDelta = attrs.field(converter=_c_ChatStreamChoice__delta)
+    delta: ChatStreamDelta | None = attrs.field(converter=_c_ChatStreamChoice__delta)
     """Delta changes in streaming response"""
     finish_reason: ChatFinishReasonEnum | str | None
-    index: int
+    index: int | None
     """Choice index"""
-    logprobs: ChatTokenLogprobs | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatStreamChoice__logprobs
+    logprobs: ChatTokenLogprobs | None = attrs.field(
+        default=None, converter=_c_ChatStreamChoice__logprobs
     )
     """Log probabilities for the completion"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5051,39 +5269,41 @@ class ChatDeveloperMessage(_Model):
 class ChatAssistantMessage(_Model):
     """Assistant message for requests and responses"""
 
-    audio: ChatAudioOutput | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatAssistantMessage__audio
+    audio: ChatAudioOutput | None = attrs.field(
+        default=None, converter=_c_ChatAssistantMessage__audio
     )
     """Audio output data or reference"""
-    content: str | list[ChatContentItems] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatAssistantMessage__content
+    content: str | list[ChatContentItems] | None = attrs.field(
+        default=None, converter=_c_ChatAssistantMessage__content
     )
     """Assistant message content"""
-    images: ChatAssistantImages | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatAssistantMessage__images
+    images: ChatAssistantImages | None = attrs.field(
+        default=None, converter=_c_ChatAssistantMessage__images
     )
     """Generated images from image generation models"""
-    model: str | Unset = UNSET
+    model: str | None = None
     """Model that generated this assistant message"""
-    name: str | Unset = UNSET
+    name: str | None = None
     """Optional name for the assistant"""
-    reasoning: str | None | Unset = UNSET
+    reasoning: str | None = None
     """Reasoning output"""
-    reasoning_details: ChatReasoningDetails | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatAssistantMessage__reasoning_details
+    reasoning_details: ChatReasoningDetails | None = attrs.field(
+        default=None, converter=_c_ChatAssistantMessage__reasoning_details
     )
     """Reasoning details for extended thinking models"""
-    refusal: str | None | Unset = UNSET
+    refusal: str | None = None
     """Refusal message if content was refused"""
-    role: Literal["assistant"] = "assistant"
-    tool_calls: list[ChatToolCall] | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatAssistantMessage__tool_calls
+    role: Literal["assistant"] | None = "assistant"
+    tool_calls: list[ChatToolCall] | None = attrs.field(
+        default=None, converter=_c_ChatAssistantMessage__tool_calls
     )
     """Tool calls made by the assistant"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5093,24 +5313,20 @@ class ChatAssistantMessage(_Model):
         try:
             f = "model"
             v = self.model
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "reasoning"
             v = self.reasoning
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "refusal"
             v = self.refusal
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "role"
             v = self.role
             if type(v) is not str:
@@ -5191,15 +5407,17 @@ class ChatToolMessage(_Model):
 class WebSearchUserLocation(_Model):
     """User location information for web search"""
 
-    city: str | None | Unset = UNSET
-    country: str | None | Unset = UNSET
-    region: str | None | Unset = UNSET
-    timezone: str | None | Unset = UNSET
-    type: Literal["approximate"] | Unset = UNSET
+    city: str | None = None
+    country: str | None = None
+    region: str | None = None
+    timezone: str | None = None
+    type: Literal["approximate"] | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5209,29 +5427,24 @@ class WebSearchUserLocation(_Model):
         try:
             f = "city"
             v = self.city
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "country"
             v = self.country
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "region"
             v = self.region
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "timezone"
             v = self.timezone
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -6049,19 +6262,111 @@ class ChatWebSearchShorthand(_Model):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
+class ChatWebSearchUserLocation(_Model):
+    """The approximate location of the user, to bias search results"""
+
+    type: Literal["approximate"] = "approximate"
+    approximate: ChatWebSearchUserLocationApproximate | Unset = attrs.field(
+        default=UNSET, converter=_c_ChatWebSearchUserLocation__approximate
+    )
+    model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
+    """Fields the spec does not describe: kept from responses, sent with requests."""
+
+    __repr__ = _model_repr
+    __eq__ = _model_eq
+    __hash__ = _model_hash
+
+    def __attrs_post_init__(self) -> None:
+        v: Any
+        f = ""
+        try:
+            f = "type"
+            v = self.type
+            if type(v) is not str:
+                v = _str(v)
+        except _Invalid as e:
+            raise e.request_error(f) from None
+
+
+(
+    _S_ChatWebSearchUserLocation__type,
+    _S_ChatWebSearchUserLocation__approximate,
+    _S_ChatWebSearchUserLocation__model_extra,
+) = _setters(ChatWebSearchUserLocation, "type", "approximate", "model_extra")
+
+
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ChatWebSearchUserLocationApproximate(_Model):
+    """The ``ChatWebSearchUserLocation.approximate`` object of the spec."""
+
+    city: str | Unset = UNSET
+    country: str | Unset = UNSET
+    """Two-letter ISO country code"""
+    region: str | Unset = UNSET
+    timezone: str | Unset = UNSET
+    """IANA time zone"""
+    model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
+    """Fields the spec does not describe: kept from responses, sent with requests."""
+
+    __repr__ = _model_repr
+    __eq__ = _model_eq
+    __hash__ = _model_hash
+
+    def __attrs_post_init__(self) -> None:
+        v: Any
+        f = ""
+        try:
+            f = "city"
+            v = self.city
+            if v is not UNSET:
+                if type(v) is not str:
+                    v = _str(v)
+            f = "country"
+            v = self.country
+            if v is not UNSET:
+                if type(v) is not str:
+                    v = _str(v)
+            f = "region"
+            v = self.region
+            if v is not UNSET:
+                if type(v) is not str:
+                    v = _str(v)
+            f = "timezone"
+            v = self.timezone
+            if v is not UNSET:
+                if type(v) is not str:
+                    v = _str(v)
+        except _Invalid as e:
+            raise e.request_error(f) from None
+
+
+(
+    _S_ChatWebSearchUserLocationApproximate__city,
+    _S_ChatWebSearchUserLocationApproximate__country,
+    _S_ChatWebSearchUserLocationApproximate__region,
+    _S_ChatWebSearchUserLocationApproximate__timezone,
+    _S_ChatWebSearchUserLocationApproximate__model_extra,
+) = _setters(
+    ChatWebSearchUserLocationApproximate, "city", "country", "region", "timezone", "model_extra"
+)
+
+
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ChatTokenLogprobs(_Model):
     """Log probabilities for the completion"""
 
     content: list[ChatTokenLogprob] | None = attrs.field(converter=_c_ChatTokenLogprobs__content)
     """Log probabilities for content tokens"""
-    refusal: list[ChatTokenLogprob] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatTokenLogprobs__refusal
+    refusal: list[ChatTokenLogprob] | None = attrs.field(
+        default=None, converter=_c_ChatTokenLogprobs__refusal
     )
     """Log probabilities for refusal tokens"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6077,13 +6382,15 @@ class ChatTokenLogprobs(_Model):
 class RouterAttempt(_Model):
     """The ``RouterAttempt`` object of the spec."""
 
-    model: str
-    provider: str
-    status: int
+    model: str | None
+    provider: str | None
+    status: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6119,12 +6426,14 @@ class RouterAttempt(_Model):
 class EndpointsMetadata(_Model):
     """The ``EndpointsMetadata`` object of the spec."""
 
-    available: list[EndpointInfo] = attrs.field(converter=_c_EndpointsMetadata__available)
-    total: int
+    available: list[EndpointInfo] | None = attrs.field(converter=_c_EndpointsMetadata__available)
+    total: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6151,13 +6460,15 @@ class EndpointsMetadata(_Model):
 class RouterParams(_Model):
     """The ``RouterParams`` object of the spec."""
 
-    quality_floor: float | Unset = UNSET
-    throughput_floor: float | Unset = UNSET
-    version_group: str | Unset = UNSET
+    quality_floor: float | None = None
+    throughput_floor: float | None = None
+    version_group: str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6167,19 +6478,16 @@ class RouterParams(_Model):
         try:
             f = "quality_floor"
             v = self.quality_floor
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "throughput_floor"
             v = self.throughput_floor
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "version_group"
             v = self.version_group
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -6196,21 +6504,23 @@ class RouterParams(_Model):
 class PipelineStage(_Model):
     """The ``PipelineStage`` object of the spec."""
 
-    cost_usd: float | None | Unset = UNSET
-    data: dict[str, Any] | Unset = attrs.field(default=UNSET, converter=_c_PipelineStage__data)
-    guardrail_id: str | Unset = UNSET
-    guardrail_scope: str | Unset = UNSET
-    name: str
-    summary: str | Unset = UNSET
-    type: PipelineStageType | str
+    cost_usd: float | None = None
+    data: dict[str, Any] | None = attrs.field(default=None, converter=_c_PipelineStage__data)
+    guardrail_id: str | None = None
+    guardrail_scope: str | None = None
+    name: str | None
+    summary: str | None = None
+    type: PipelineStageType | str | None
     """Categorical kind of a pipeline stage. Multiple plugins can share a type (e.g. all
     guardrail-level plugins emit `guardrail`); the `name` field disambiguates which plugin
     emitted it.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6220,28 +6530,24 @@ class PipelineStage(_Model):
         try:
             f = "cost_usd"
             v = self.cost_usd
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "guardrail_id"
             v = self.guardrail_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "guardrail_scope"
             v = self.guardrail_scope
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
             if type(v) is not str:
                 v = _str(v)
             f = "summary"
             v = self.summary
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -6276,13 +6582,15 @@ class PipelineStage(_Model):
 class CostDetails(_Model):
     """Breakdown of upstream inference costs"""
 
-    upstream_inference_completions_cost: float
-    upstream_inference_cost: float | None | Unset = UNSET
-    upstream_inference_prompt_cost: float
+    upstream_inference_completions_cost: float | None
+    upstream_inference_cost: float | None = None
+    upstream_inference_prompt_cost: float | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6296,9 +6604,8 @@ class CostDetails(_Model):
                 v = _float(v)
             f = "upstream_inference_cost"
             v = self.upstream_inference_cost
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "upstream_inference_prompt_cost"
             v = self.upstream_inference_prompt_cost
             if type(v) is not float and type(v) is not int:
@@ -6325,21 +6632,23 @@ class CostDetails(_Model):
 class ServerToolUseDetails(_Model):
     """Usage for server-side tool execution (e.g., web search)"""
 
-    tool_calls_executed: int | None | Unset = UNSET
+    tool_calls_executed: int | None = None
     """Number of OpenRouter server tool calls that executed and produced a result."""
-    tool_calls_requested: int | None | Unset = UNSET
+    tool_calls_requested: int | None = None
     """Total number of OpenRouter server-orchestrated tool calls the model requested, across
     all tool types. Provider-native tools (e.g. native web search) are not counted here.
     """
-    web_search_requests: int | None | Unset = UNSET
+    web_search_requests: int | None = None
     """Number of web searches performed by server-side tools. For server-orchestrated tool
     calls a web search is also counted in tool_calls_requested; provider-native web search
     may report web_search_requests only. Do not sum the two.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6349,19 +6658,16 @@ class ServerToolUseDetails(_Model):
         try:
             f = "tool_calls_executed"
             v = self.tool_calls_executed
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "tool_calls_requested"
             v = self.tool_calls_requested
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "web_search_requests"
             v = self.web_search_requests
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -6384,27 +6690,29 @@ class ServerToolUseDetails(_Model):
 class ChatStreamDelta(_Model):
     """Delta changes in streaming response"""
 
-    audio: ChatAudioOutput | Unset = attrs.field(default=UNSET, converter=_c_ChatStreamDelta__audio)
-    content: str | None | Unset = UNSET
+    audio: ChatAudioOutput | None = attrs.field(default=None, converter=_c_ChatStreamDelta__audio)
+    content: str | None = None
     """Message content delta"""
-    reasoning: str | None | Unset = UNSET
+    reasoning: str | None = None
     """Reasoning content delta"""
-    reasoning_details: ChatStreamReasoningDetails | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatStreamDelta__reasoning_details
+    reasoning_details: ChatStreamReasoningDetails | None = attrs.field(
+        default=None, converter=_c_ChatStreamDelta__reasoning_details
     )
     """Reasoning details for extended thinking models"""
-    refusal: str | None | Unset = UNSET
+    refusal: str | None = None
     """Refusal message delta"""
-    role: Literal["assistant"] | Unset = UNSET
+    role: Literal["assistant"] | None = None
     """The role of the message author"""
-    tool_calls: list[ChatStreamToolCall] | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatStreamDelta__tool_calls
+    tool_calls: list[ChatStreamToolCall] | None = attrs.field(
+        default=None, converter=_c_ChatStreamDelta__tool_calls
     )
     """Tool calls delta"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6414,24 +6722,20 @@ class ChatStreamDelta(_Model):
         try:
             f = "content"
             v = self.content
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "reasoning"
             v = self.reasoning
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "refusal"
             v = self.refusal
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "role"
             v = self.role
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -6462,27 +6766,29 @@ class ChatStreamDelta(_Model):
 class ChatContentText(_Model):
     """Text content part"""
 
-    cache_control: ChatContentCacheControl | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatContentText__cache_control
+    cache_control: ChatContentCacheControl | None = attrs.field(
+        default=None, converter=_c_ChatContentText__cache_control
     )
     """Anthropic-style cache breakpoint for the content part. Interchangeable with the
     OpenAI-style `prompt_cache_breakpoint` marker: OpenRouter converts between the two based
     on the provider serving the request.
     """
-    prompt_cache_breakpoint: PromptCacheBreakpoint | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatContentText__prompt_cache_breakpoint
+    prompt_cache_breakpoint: PromptCacheBreakpoint | None = attrs.field(
+        default=None, converter=_c_ChatContentText__prompt_cache_breakpoint
     )
     """Marks an explicit prompt-cache boundary on this content block (OpenAI-style). Everything
     through the block carrying this marker is part of the candidate cached prefix. Supported
     natively by OpenAI GPT-5.6 and newer; on providers that use Anthropic-style
     `cache_control`, OpenRouter converts the marker to that format automatically.
     """
-    text: str
-    type: Literal["text"] = "text"
+    text: str | None
+    type: Literal["text"] | None = "text"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6517,18 +6823,20 @@ class ChatContentText(_Model):
 class ChatAudioOutput(_Model):
     """Audio output data or reference"""
 
-    data: str | Unset = UNSET
+    data: str | None = None
     """Base64 encoded audio data"""
-    expires_at: int | Unset = UNSET
+    expires_at: int | None = None
     """Audio expiration timestamp"""
-    id: str | Unset = UNSET
+    id: str | None = None
     """Audio output identifier"""
-    transcript: str | Unset = UNSET
+    transcript: str | None = None
     """Audio transcript"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6538,24 +6846,20 @@ class ChatAudioOutput(_Model):
         try:
             f = "data"
             v = self.data
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "expires_at"
             v = self.expires_at
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "transcript"
             v = self.transcript
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -6573,13 +6877,15 @@ class ChatAudioOutput(_Model):
 class ChatAssistantImagesItem(_Model):
     """The ``ChatAssistantImages[]`` object of the spec."""
 
-    image_url: ChatAssistantImagesItemImageUrl = attrs.field(
+    image_url: ChatAssistantImagesItemImageUrl | None = attrs.field(
         converter=_c_ChatAssistantImagesItem__image_url
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6594,12 +6900,14 @@ class ChatAssistantImagesItem(_Model):
 class ChatAssistantImagesItemImageUrl(_Model):
     """The ``ChatAssistantImages[].image_url`` object of the spec."""
 
-    url: str
+    url: str | None
     """URL or base64-encoded data of the generated image"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6625,14 +6933,16 @@ class ChatAssistantImagesItemImageUrl(_Model):
 class ChatToolCall(_Model):
     """Tool call made by the assistant"""
 
-    function: ChatToolCallFunction = attrs.field(converter=_c_ChatToolCall__function)
-    id: str
+    function: ChatToolCallFunction | None = attrs.field(converter=_c_ChatToolCall__function)
+    id: str | None
     """Tool call identifier"""
-    type: Literal["function"] = "function"
+    type: Literal["function"] | None = "function"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6664,14 +6974,16 @@ class ChatToolCall(_Model):
 class ChatToolCallFunction(_Model):
     """The ``ChatToolCall.function`` object of the spec."""
 
-    arguments: str
+    arguments: str | None
     """Function arguments as JSON string"""
-    name: str
+    name: str | None
     """Function name to call"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -7898,18 +8210,20 @@ class ChatTokenLogprob(_Model):
 
     bytes: list[int] | None = attrs.field(converter=_c_ChatTokenLogprob__bytes)
     """UTF-8 bytes of the token"""
-    logprob: float
+    logprob: float | None
     """Log probability of the token"""
-    token: str
+    token: str | None
     """The token"""
-    top_logprobs: list[ChatTokenLogprobTopLogprobsItem] = attrs.field(
+    top_logprobs: list[ChatTokenLogprobTopLogprobsItem] | None = attrs.field(
         converter=_c_ChatTokenLogprob__top_logprobs
     )
     """Top alternative tokens with probabilities"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -7943,12 +8257,14 @@ class ChatTokenLogprobTopLogprobsItem(_Model):
     """The ``ChatTokenLogprob.top_logprobs[]`` object of the spec."""
 
     bytes: list[int] | None = attrs.field(converter=_c_ChatTokenLogprobTopLogprobsItem__bytes)
-    logprob: float
-    token: str
+    logprob: float | None
+    token: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -7980,13 +8296,15 @@ class ChatTokenLogprobTopLogprobsItem(_Model):
 class EndpointInfo(_Model):
     """The ``EndpointInfo`` object of the spec."""
 
-    model: str
-    provider: str
-    selected: bool
+    model: str | None
+    provider: str | None
+    selected: bool | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8022,20 +8340,22 @@ class EndpointInfo(_Model):
 class ChatStreamToolCall(_Model):
     """Tool call delta for streaming responses"""
 
-    function: ChatStreamToolCallFunction | Unset = attrs.field(
-        default=UNSET, converter=_c_ChatStreamToolCall__function
+    function: ChatStreamToolCallFunction | None = attrs.field(
+        default=None, converter=_c_ChatStreamToolCall__function
     )
     """Function call details"""
-    id: str | Unset = UNSET
+    id: str | None = None
     """Tool call identifier"""
-    index: int
+    index: int | None
     """Tool call index in the array"""
-    type: Literal["function"] | Unset = UNSET
+    type: Literal["function"] | None = None
     """Tool call type"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8045,18 +8365,16 @@ class ChatStreamToolCall(_Model):
         try:
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "index"
             v = self.index
             if type(v) is not int:
                 v = _int(v)
             f = "type"
             v = self.type
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -8074,14 +8392,16 @@ class ChatStreamToolCall(_Model):
 class ChatStreamToolCallFunction(_Model):
     """Function call details"""
 
-    arguments: str | Unset = UNSET
+    arguments: str | None = None
     """Function arguments as JSON string"""
-    name: str | Unset = UNSET
+    name: str | None = None
     """Function name"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8091,14 +8411,12 @@ class ChatStreamToolCallFunction(_Model):
         try:
             f = "arguments"
             v = self.arguments
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -8118,11 +8436,13 @@ class PromptCacheBreakpoint(_Model):
     `cache_control`, OpenRouter converts the marker to that format automatically.
     """
 
-    mode: Literal["explicit"] = "explicit"
+    mode: Literal["explicit"] | None = "explicit"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8148,12 +8468,16 @@ class PromptCacheBreakpoint(_Model):
 class ChatContentImage(_Model):
     """Image content part for vision models"""
 
-    image_url: ChatContentImageImageUrl = attrs.field(converter=_c_ChatContentImage__image_url)
-    type: Literal["image_url"] = "image_url"
+    image_url: ChatContentImageImageUrl | None = attrs.field(
+        converter=_c_ChatContentImage__image_url
+    )
+    type: Literal["image_url"] | None = "image_url"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8180,17 +8504,19 @@ class ChatContentImage(_Model):
 class ChatContentImageImageUrl(_Model):
     """The ``ChatContentImage.image_url`` object of the spec."""
 
-    detail: Literal["auto", "low", "high", "original"] | str | Unset = UNSET
+    detail: Literal["auto", "low", "high", "original"] | str | None = None
     """Image detail level for vision models. `original` is an OpenRouter extension (not in the
     OpenAI Chat Completions spec) requesting true original-resolution media; it is
     downgraded to `high` for providers that lack an original-resolution tier.
     """
-    url: str
+    url: str | None
     """URL of the image (data: URLs supported)"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8200,9 +8526,8 @@ class ChatContentImageImageUrl(_Model):
         try:
             f = "detail"
             v = self.detail
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "url"
             v = self.url
             if type(v) is not str:
@@ -8222,14 +8547,16 @@ class ChatContentImageImageUrl(_Model):
 class ChatContentAudio(_Model):
     """Audio input content part. Supported audio formats vary by provider."""
 
-    input_audio: ChatContentAudioInputAudio = attrs.field(
+    input_audio: ChatContentAudioInputAudio | None = attrs.field(
         converter=_c_ChatContentAudio__input_audio
     )
-    type: Literal["input_audio"] = "input_audio"
+    type: Literal["input_audio"] | None = "input_audio"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8256,16 +8583,18 @@ class ChatContentAudio(_Model):
 class ChatContentAudioInputAudio(_Model):
     """The ``ChatContentAudio.input_audio`` object of the spec."""
 
-    data: str
+    data: str | None
     """Base64 encoded audio data"""
-    format: str
+    format: str | None
     """Audio format (e.g., wav, mp3, flac, m4a, ogg, aiff, aac, pcm16, pcm24). Supported
     formats vary by provider.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8299,15 +8628,17 @@ class Legacy_ChatContentVideo(_Model):
     Deprecated.
     """
 
-    type: Literal["input_video"] = "input_video"
-    video_url: Legacy_ChatContentVideoInput = attrs.field(
+    type: Literal["input_video"] | None = "input_video"
+    video_url: Legacy_ChatContentVideoInput | None = attrs.field(
         converter=_c_Legacy_ChatContentVideo__video_url
     )
     """Video input object"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8334,13 +8665,15 @@ class Legacy_ChatContentVideo(_Model):
 class ChatContentVideo(_Model):
     """Video input content part"""
 
-    type: Literal["video_url"] = "video_url"
-    video_url: ChatContentVideoInput = attrs.field(converter=_c_ChatContentVideo__video_url)
+    type: Literal["video_url"] | None = "video_url"
+    video_url: ChatContentVideoInput | None = attrs.field(converter=_c_ChatContentVideo__video_url)
     """Video input object"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8367,12 +8700,14 @@ class ChatContentVideo(_Model):
 class ChatContentFile(_Model):
     """File content part for document processing"""
 
-    file: ChatContentFileFile = attrs.field(converter=_c_ChatContentFile__file)
-    type: Literal["file"] = "file"
+    file: ChatContentFileFile | None = attrs.field(converter=_c_ChatContentFile__file)
+    type: Literal["file"] | None = "file"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8399,16 +8734,18 @@ class ChatContentFile(_Model):
 class ChatContentFileFile(_Model):
     """The ``ChatContentFile.file`` object of the spec."""
 
-    file_data: str | Unset = UNSET
+    file_data: str | None = None
     """File content as base64 data URL or URL"""
-    file_id: str | Unset = UNSET
+    file_id: str | None = None
     """File ID for previously uploaded files"""
-    filename: str | Unset = UNSET
+    filename: str | None = None
     """Original filename"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8418,19 +8755,16 @@ class ChatContentFileFile(_Model):
         try:
             f = "file_data"
             v = self.file_data
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "file_id"
             v = self.file_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "filename"
             v = self.filename
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -8574,12 +8908,14 @@ class SubagentNestedTool(_Model):
 class Legacy_ChatContentVideoInput(_Model):
     """Video input object"""
 
-    url: str
+    url: str | None
     """URL of the video (data: URLs supported)"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8605,12 +8941,14 @@ class Legacy_ChatContentVideoInput(_Model):
 class ChatContentVideoInput(_Model):
     """Video input object"""
 
-    url: str
+    url: str | None
     """URL of the video (data: URLs supported)"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8636,15 +8974,17 @@ class ChatContentVideoInput(_Model):
 class ReasoningDetailSummary(_Model):
     """Reasoning detail summary schema"""
 
-    format: ReasoningFormat | str | None | Unset = UNSET
-    id: str | None | Unset = UNSET
-    index: int | Unset = UNSET
-    summary: str
-    type: Literal["reasoning.summary"] = "reasoning.summary"
+    format: ReasoningFormat | str | None = None
+    id: str | None = None
+    index: int | None = None
+    summary: str | None
+    type: Literal["reasoning.summary"] | None = "reasoning.summary"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8654,19 +8994,16 @@ class ReasoningDetailSummary(_Model):
         try:
             f = "format"
             v = self.format
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "index"
             v = self.index
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "summary"
             v = self.summary
             if type(v) is not str:
@@ -8693,15 +9030,17 @@ class ReasoningDetailSummary(_Model):
 class ReasoningDetailEncrypted(_Model):
     """Reasoning detail encrypted schema"""
 
-    data: str
-    format: ReasoningFormat | str | None | Unset = UNSET
-    id: str | None | Unset = UNSET
-    index: int | Unset = UNSET
-    type: Literal["reasoning.encrypted"] = "reasoning.encrypted"
+    data: str | None
+    format: ReasoningFormat | str | None = None
+    id: str | None = None
+    index: int | None = None
+    type: Literal["reasoning.encrypted"] | None = "reasoning.encrypted"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8715,19 +9054,16 @@ class ReasoningDetailEncrypted(_Model):
                 v = _str(v)
             f = "format"
             v = self.format
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "index"
             v = self.index
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -8750,16 +9086,18 @@ class ReasoningDetailEncrypted(_Model):
 class ReasoningDetailText(_Model):
     """Reasoning detail text schema"""
 
-    format: ReasoningFormat | str | None | Unset = UNSET
-    id: str | None | Unset = UNSET
-    index: int | Unset = UNSET
-    signature: str | None | Unset = UNSET
-    text: str | None | Unset = UNSET
-    type: Literal["reasoning.text"] = "reasoning.text"
+    format: ReasoningFormat | str | None = None
+    id: str | None = None
+    index: int | None = None
+    signature: str | None = None
+    text: str | None = None
+    type: Literal["reasoning.text"] | None = "reasoning.text"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8769,29 +9107,24 @@ class ReasoningDetailText(_Model):
         try:
             f = "format"
             v = self.format
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "index"
             v = self.index
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "signature"
             v = self.signature
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "text"
             v = self.text
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -8820,18 +9153,20 @@ class ReasoningDetailServerToolCall(_Model):
     conversation.
     """
 
-    arguments: str
-    format: ReasoningFormat | str | None | Unset = UNSET
-    id: str | None | Unset = UNSET
-    index: int | Unset = UNSET
-    result: str
-    tool_call_id: str | None | Unset = UNSET
-    tool_name: str
-    type: Literal["reasoning.server_tool_call"] = "reasoning.server_tool_call"
+    arguments: str | None
+    format: ReasoningFormat | str | None = None
+    id: str | None = None
+    index: int | None = None
+    result: str | None
+    tool_call_id: str | None = None
+    tool_name: str | None
+    type: Literal["reasoning.server_tool_call"] | None = "reasoning.server_tool_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8845,28 +9180,24 @@ class ReasoningDetailServerToolCall(_Model):
                 v = _str(v)
             f = "format"
             v = self.format
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "index"
             v = self.index
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "result"
             v = self.result
             if type(v) is not str:
                 v = _str(v)
             f = "tool_call_id"
             v = self.tool_call_id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "tool_name"
             v = self.tool_name
             if type(v) is not str:
@@ -9116,6 +9447,14 @@ _K_ChatRequest: frozenset[str] = frozenset(
         "top_p",
         "trace",
         "user",
+        "transforms",
+        "preset",
+        "web_search_options",
+        "usage",
+        "n",
+        "verbosity",
+        "structured_outputs",
+        "include_reasoning",
     )
 )
 _K_ChatRequestReasoning: frozenset[str] = frozenset(
@@ -9341,6 +9680,13 @@ _K_TraceConfig: frozenset[str] = frozenset(
         "trace_name",
     )
 )
+_K_ChatWebSearchOptions: frozenset[str] = frozenset(
+    (
+        "search_context_size",
+        "user_location",
+    )
+)
+_K_ChatUsageOptions: frozenset[str] = frozenset(("include",))
 _K_ChatChoice: frozenset[str] = frozenset(
     (
         "finish_reason",
@@ -9554,6 +9900,20 @@ _K_ChatWebSearchShorthand: frozenset[str] = frozenset(
         "search_context_size",
         "type",
         "user_location",
+    )
+)
+_K_ChatWebSearchUserLocation: frozenset[str] = frozenset(
+    (
+        "type",
+        "approximate",
+    )
+)
+_K_ChatWebSearchUserLocationApproximate: frozenset[str] = frozenset(
+    (
+        "city",
+        "country",
+        "region",
+        "timezone",
     )
 )
 _K_ChatTokenLogprobs: frozenset[str] = frozenset(
@@ -10236,6 +10596,59 @@ def _s_ChatRequest(d: Any) -> ChatRequest:
             if type(v) is not str:
                 v = _str(v)
         _S_ChatRequest__user(o, v)
+        f = "transforms"
+        v = d.get("transforms", UNSET)
+        if v is not UNSET:
+            n += 1
+            v = _list_str(v)
+        _S_ChatRequest__transforms(o, v)
+        f = "preset"
+        v = d.get("preset", UNSET)
+        if v is not UNSET:
+            n += 1
+            if type(v) is not str:
+                v = _str(v)
+        _S_ChatRequest__preset(o, v)
+        f = "web_search_options"
+        v = d.get("web_search_options", UNSET)
+        if v is not UNSET:
+            n += 1
+            v = _s_ChatWebSearchOptions(v)
+        _S_ChatRequest__web_search_options(o, v)
+        f = "usage"
+        v = d.get("usage", UNSET)
+        if v is not UNSET:
+            n += 1
+            v = _s_ChatUsageOptions(v)
+        _S_ChatRequest__usage(o, v)
+        f = "n"
+        v = d.get("n", UNSET)
+        if v is not UNSET:
+            n += 1
+            if v is not None and type(v) is not int:
+                v = _int(v)
+        _S_ChatRequest__n(o, v)
+        f = "verbosity"
+        v = d.get("verbosity", UNSET)
+        if v is not UNSET:
+            n += 1
+            if v is not None and type(v) is not str:
+                v = _str(v)
+        _S_ChatRequest__verbosity(o, v)
+        f = "structured_outputs"
+        v = d.get("structured_outputs", UNSET)
+        if v is not UNSET:
+            n += 1
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
+        _S_ChatRequest__structured_outputs(o, v)
+        f = "include_reasoning"
+        v = d.get("include_reasoning", UNSET)
+        if v is not UNSET:
+            n += 1
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
+        _S_ChatRequest__include_reasoning(o, v)
         if n != len(d):
             _S_ChatRequest__model_extra(o, _extras(d, _K_ChatRequest))
         else:
@@ -10288,6 +10701,7 @@ def _s_ChatResult(d: Any) -> ChatResult:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "choices"
         v = d.get("choices", UNSET)
         if v is UNSET:
@@ -10334,16 +10748,23 @@ def _s_ChatResult(d: Any) -> ChatResult:
         _S_ChatResult__object(o, v)
         f = "openrouter_metadata"
         v = d.get("openrouter_metadata", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_OpenRouterMetadata(v)
+            if v is not None:
+                v = _s_OpenRouterMetadata(v)
         _S_ChatResult__openrouter_metadata(o, v)
         f = "service_tier"
         v = d.get("service_tier", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("service_tier",)
         _S_ChatResult__service_tier(o, v)
         f = "system_fingerprint"
         v = d.get("system_fingerprint", UNSET)
@@ -10356,10 +10777,15 @@ def _s_ChatResult(d: Any) -> ChatResult:
         _S_ChatResult__system_fingerprint(o, v)
         f = "usage"
         v = d.get("usage", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ChatUsage(v)
+            if v is not None:
+                v = _s_ChatUsage(v)
         _S_ChatResult__usage(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ChatResult__model_extra(o, _extras(d, _K_ChatResult))
         else:
@@ -10379,6 +10805,7 @@ def _s_ChatStreamChunk(d: Any) -> ChatStreamChunk:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "choices"
         v = d.get("choices", UNSET)
         if v is UNSET:
@@ -10398,9 +10825,12 @@ def _s_ChatStreamChunk(d: Any) -> ChatStreamChunk:
         _S_ChatStreamChunk__created(o, v)
         f = "error"
         v = d.get("error", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ChatStreamChunkError(v)
+            if v is not None:
+                v = _s_ChatStreamChunkError(v)
         _S_ChatStreamChunk__error(o, v)
         f = "id"
         v = d.get("id", UNSET)
@@ -10431,30 +10861,44 @@ def _s_ChatStreamChunk(d: Any) -> ChatStreamChunk:
         _S_ChatStreamChunk__object(o, v)
         f = "openrouter_metadata"
         v = d.get("openrouter_metadata", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_OpenRouterMetadata(v)
+            if v is not None:
+                v = _s_OpenRouterMetadata(v)
         _S_ChatStreamChunk__openrouter_metadata(o, v)
         f = "service_tier"
         v = d.get("service_tier", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("service_tier",)
         _S_ChatStreamChunk__service_tier(o, v)
         f = "system_fingerprint"
         v = d.get("system_fingerprint", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatStreamChunk__system_fingerprint(o, v)
         f = "usage"
         v = d.get("usage", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ChatUsage(v)
+            if v is not None:
+                v = _s_ChatUsage(v)
         _S_ChatStreamChunk__usage(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ChatStreamChunk__model_extra(o, _extras(d, _K_ChatStreamChunk))
         else:
@@ -10493,9 +10937,12 @@ def _s_ChatStreamChunkError(d: Any) -> ChatStreamChunkError:
         _S_ChatStreamChunkError__message(o, v)
         f = "metadata"
         v = d.get("metadata", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ChatStreamChunkErrorMetadata(v)
+            if v is not None:
+                v = _s_ChatStreamChunkErrorMetadata(v)
         _S_ChatStreamChunkError__metadata(o, v)
         if n != len(d):
             _S_ChatStreamChunkError__model_extra(o, _extras(d, _K_ChatStreamChunkError))
@@ -10527,9 +10974,11 @@ def _s_ChatStreamChunkErrorMetadata(d: Any) -> ChatStreamChunkErrorMetadata:
         _S_ChatStreamChunkErrorMetadata__error_type(o, v)
         f = "provider_code"
         v = d.get("provider_code", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatStreamChunkErrorMetadata__provider_code(o, v)
         if n != len(d):
@@ -10582,9 +11031,11 @@ def _s_AnthropicCacheControlDirective(d: Any) -> AnthropicCacheControlDirective:
     try:
         f = "ttl"
         v = d.get("ttl", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_AnthropicCacheControlDirective__ttl(o, v)
         f = "type"
@@ -11257,6 +11708,7 @@ def _s_PromptCacheOptions(d: Any) -> PromptCacheOptions:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "mode"
         v = d.get("mode", UNSET)
         if v is UNSET:
@@ -11268,11 +11720,17 @@ def _s_PromptCacheOptions(d: Any) -> PromptCacheOptions:
         _S_PromptCacheOptions__mode(o, v)
         f = "ttl"
         v = d.get("ttl", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("ttl",)
         _S_PromptCacheOptions__ttl(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_PromptCacheOptions__model_extra(o, _extras(d, _K_PromptCacheOptions))
         else:
@@ -11777,6 +12235,65 @@ def _s_TraceConfig(d: Any) -> TraceConfig:
     return o
 
 
+def _s_ChatWebSearchOptions(d: Any) -> ChatWebSearchOptions:
+    if type(d) is not dict:
+        if isinstance(d, ChatWebSearchOptions):
+            return d
+        d = _obj(d)
+    o = _new(ChatWebSearchOptions)
+    n = 0
+    f = ""
+    try:
+        f = "search_context_size"
+        v = d.get("search_context_size", UNSET)
+        if v is not UNSET:
+            n += 1
+            if type(v) is not str:
+                v = _str(v)
+        _S_ChatWebSearchOptions__search_context_size(o, v)
+        f = "user_location"
+        v = d.get("user_location", UNSET)
+        if v is not UNSET:
+            n += 1
+            if v is not None:
+                v = _s_ChatWebSearchUserLocation(v)
+        _S_ChatWebSearchOptions__user_location(o, v)
+        if n != len(d):
+            _S_ChatWebSearchOptions__model_extra(o, _extras(d, _K_ChatWebSearchOptions))
+        else:
+            _S_ChatWebSearchOptions__model_extra(o, None)
+    except _Invalid as e:
+        e.push(f)
+        raise
+    return o
+
+
+def _s_ChatUsageOptions(d: Any) -> ChatUsageOptions:
+    if type(d) is not dict:
+        if isinstance(d, ChatUsageOptions):
+            return d
+        d = _obj(d)
+    o = _new(ChatUsageOptions)
+    n = 0
+    f = ""
+    try:
+        f = "include"
+        v = d.get("include", UNSET)
+        if v is not UNSET:
+            n += 1
+            if type(v) is not bool:
+                v = _bool(v)
+        _S_ChatUsageOptions__include(o, v)
+        if n != len(d):
+            _S_ChatUsageOptions__model_extra(o, _extras(d, _K_ChatUsageOptions))
+        else:
+            _S_ChatUsageOptions__model_extra(o, None)
+    except _Invalid as e:
+        e.push(f)
+        raise
+    return o
+
+
 def _s_ChatChoice(d: Any) -> ChatChoice:
     if type(d) is not dict:
         if isinstance(d, ChatChoice):
@@ -11786,6 +12303,7 @@ def _s_ChatChoice(d: Any) -> ChatChoice:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "finish_reason"
         v = d.get("finish_reason", UNSET)
         if v is UNSET:
@@ -11806,10 +12324,14 @@ def _s_ChatChoice(d: Any) -> ChatChoice:
         _S_ChatChoice__index(o, v)
         f = "logprobs"
         v = d.get("logprobs", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_ChatTokenLogprobs(v)
+            if v is None:
+                z += ("logprobs",)
         _S_ChatChoice__logprobs(o, v)
         f = "message"
         v = d.get("message", UNSET)
@@ -11819,6 +12341,8 @@ def _s_ChatChoice(d: Any) -> ChatChoice:
             n += 1
             v = _s_ChatAssistantMessage(v)
         _S_ChatChoice__message(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ChatChoice__model_extra(o, _extras(d, _K_ChatChoice))
         else:
@@ -11849,9 +12373,12 @@ def _s_OpenRouterMetadata(d: Any) -> OpenRouterMetadata:
         _S_OpenRouterMetadata__attempt(o, v)
         f = "attempts"
         v = d.get("attempts", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_RouterAttempt)
+            if v is not None:
+                v = _list_of(v, _s_RouterAttempt)
         _S_OpenRouterMetadata__attempts(o, v)
         f = "endpoints"
         v = d.get("endpoints", UNSET)
@@ -11872,15 +12399,21 @@ def _s_OpenRouterMetadata(d: Any) -> OpenRouterMetadata:
         _S_OpenRouterMetadata__is_byok(o, v)
         f = "params"
         v = d.get("params", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_RouterParams(v)
+            if v is not None:
+                v = _s_RouterParams(v)
         _S_OpenRouterMetadata__params(o, v)
         f = "pipeline"
         v = d.get("pipeline", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_PipelineStage)
+            if v is not None:
+                v = _list_of(v, _s_PipelineStage)
         _S_OpenRouterMetadata__pipeline(o, v)
         f = "region"
         v = d.get("region", UNSET)
@@ -11937,6 +12470,7 @@ def _s_ChatUsage(d: Any) -> ChatUsage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "completion_tokens"
         v = d.get("completion_tokens", UNSET)
         if v is UNSET:
@@ -11948,30 +12482,44 @@ def _s_ChatUsage(d: Any) -> ChatUsage:
         _S_ChatUsage__completion_tokens(o, v)
         f = "completion_tokens_details"
         v = d.get("completion_tokens_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_ChatUsageCompletionTokensDetails(v)
+            if v is None:
+                z += ("completion_tokens_details",)
         _S_ChatUsage__completion_tokens_details(o, v)
         f = "cost"
         v = d.get("cost", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("cost",)
         _S_ChatUsage__cost(o, v)
         f = "cost_details"
         v = d.get("cost_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_CostDetails(v)
+            if v is None:
+                z += ("cost_details",)
         _S_ChatUsage__cost_details(o, v)
         f = "is_byok"
         v = d.get("is_byok", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_ChatUsage__is_byok(o, v)
         f = "prompt_tokens"
@@ -11985,17 +12533,25 @@ def _s_ChatUsage(d: Any) -> ChatUsage:
         _S_ChatUsage__prompt_tokens(o, v)
         f = "prompt_tokens_details"
         v = d.get("prompt_tokens_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_ChatUsagePromptTokensDetails(v)
+            if v is None:
+                z += ("prompt_tokens_details",)
         _S_ChatUsage__prompt_tokens_details(o, v)
         f = "server_tool_use_details"
         v = d.get("server_tool_use_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_ServerToolUseDetails(v)
+            if v is None:
+                z += ("server_tool_use_details",)
         _S_ChatUsage__server_tool_use_details(o, v)
         f = "total_tokens"
         v = d.get("total_tokens", UNSET)
@@ -12006,6 +12562,8 @@ def _s_ChatUsage(d: Any) -> ChatUsage:
             if type(v) is not int:
                 v = _int(v)
         _S_ChatUsage__total_tokens(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ChatUsage__model_extra(o, _extras(d, _K_ChatUsage))
         else:
@@ -12025,34 +12583,53 @@ def _s_ChatUsageCompletionTokensDetails(d: Any) -> ChatUsageCompletionTokensDeta
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "accepted_prediction_tokens"
         v = d.get("accepted_prediction_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("accepted_prediction_tokens",)
         _S_ChatUsageCompletionTokensDetails__accepted_prediction_tokens(o, v)
         f = "audio_tokens"
         v = d.get("audio_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("audio_tokens",)
         _S_ChatUsageCompletionTokensDetails__audio_tokens(o, v)
         f = "reasoning_tokens"
         v = d.get("reasoning_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("reasoning_tokens",)
         _S_ChatUsageCompletionTokensDetails__reasoning_tokens(o, v)
         f = "rejected_prediction_tokens"
         v = d.get("rejected_prediction_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("rejected_prediction_tokens",)
         _S_ChatUsageCompletionTokensDetails__rejected_prediction_tokens(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ChatUsageCompletionTokensDetails__model_extra(
                 o, _extras(d, _K_ChatUsageCompletionTokensDetails)
@@ -12076,30 +12653,38 @@ def _s_ChatUsagePromptTokensDetails(d: Any) -> ChatUsagePromptTokensDetails:
     try:
         f = "audio_tokens"
         v = d.get("audio_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_ChatUsagePromptTokensDetails__audio_tokens(o, v)
         f = "cache_write_tokens"
         v = d.get("cache_write_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_ChatUsagePromptTokensDetails__cache_write_tokens(o, v)
         f = "cached_tokens"
         v = d.get("cached_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_ChatUsagePromptTokensDetails__cached_tokens(o, v)
         f = "video_tokens"
         v = d.get("video_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_ChatUsagePromptTokensDetails__video_tokens(o, v)
         if n != len(d):
@@ -12123,6 +12708,7 @@ def _s_ChatStreamChoice(d: Any) -> ChatStreamChoice:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "delta"
         v = d.get("delta", UNSET)
         if v is UNSET:
@@ -12151,11 +12737,17 @@ def _s_ChatStreamChoice(d: Any) -> ChatStreamChoice:
         _S_ChatStreamChoice__index(o, v)
         f = "logprobs"
         v = d.get("logprobs", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_ChatTokenLogprobs(v)
+            if v is None:
+                z += ("logprobs",)
         _S_ChatStreamChoice__logprobs(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ChatStreamChoice__model_extra(o, _extras(d, _K_ChatStreamChoice))
         else:
@@ -12304,58 +12896,84 @@ def _s_ChatAssistantMessage(d: Any) -> ChatAssistantMessage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "audio"
         v = d.get("audio", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ChatAudioOutput(v)
+            if v is not None:
+                v = _s_ChatAudioOutput(v)
         _S_ChatAssistantMessage__audio(o, v)
         f = "content"
         v = d.get("content", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _h_str_list_ChatContentItems(v)
+            if v is None:
+                z += ("content",)
         _S_ChatAssistantMessage__content(o, v)
         f = "images"
         v = d.get("images", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _h_ChatAssistantImages(v)
+            if v is not None:
+                v = _h_ChatAssistantImages(v)
         _S_ChatAssistantMessage__images(o, v)
         f = "model"
         v = d.get("model", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatAssistantMessage__model(o, v)
         f = "name"
         v = d.get("name", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatAssistantMessage__name(o, v)
         f = "reasoning"
         v = d.get("reasoning", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("reasoning",)
         _S_ChatAssistantMessage__reasoning(o, v)
         f = "reasoning_details"
         v = d.get("reasoning_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _h_ChatReasoningDetails(v)
+            if v is not None:
+                v = _h_ChatReasoningDetails(v)
         _S_ChatAssistantMessage__reasoning_details(o, v)
         f = "refusal"
         v = d.get("refusal", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("refusal",)
         _S_ChatAssistantMessage__refusal(o, v)
         f = "role"
         v = d.get("role", UNSET)
@@ -12368,10 +12986,15 @@ def _s_ChatAssistantMessage(d: Any) -> ChatAssistantMessage:
         _S_ChatAssistantMessage__role(o, v)
         f = "tool_calls"
         v = d.get("tool_calls", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_ChatToolCall)
+            if v is not None:
+                v = _list_of(v, _s_ChatToolCall)
         _S_ChatAssistantMessage__tool_calls(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ChatAssistantMessage__model_extra(o, _extras(d, _K_ChatAssistantMessage))
         else:
@@ -12436,41 +13059,62 @@ def _s_WebSearchUserLocation(d: Any) -> WebSearchUserLocation:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "city"
         v = d.get("city", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("city",)
         _S_WebSearchUserLocation__city(o, v)
         f = "country"
         v = d.get("country", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("country",)
         _S_WebSearchUserLocation__country(o, v)
         f = "region"
         v = d.get("region", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("region",)
         _S_WebSearchUserLocation__region(o, v)
         f = "timezone"
         v = d.get("timezone", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("timezone",)
         _S_WebSearchUserLocation__timezone(o, v)
         f = "type"
         v = d.get("type", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_WebSearchUserLocation__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_WebSearchUserLocation__model_extra(o, _extras(d, _K_WebSearchUserLocation))
         else:
@@ -13170,6 +13814,89 @@ def _s_ChatWebSearchShorthand(d: Any) -> ChatWebSearchShorthand:
     return o
 
 
+def _s_ChatWebSearchUserLocation(d: Any) -> ChatWebSearchUserLocation:
+    if type(d) is not dict:
+        if isinstance(d, ChatWebSearchUserLocation):
+            return d
+        d = _obj(d)
+    o = _new(ChatWebSearchUserLocation)
+    n = 0
+    f = ""
+    try:
+        f = "type"
+        v = d.get("type", UNSET)
+        if v is UNSET:
+            v = "approximate"
+        else:
+            n += 1
+            if type(v) is not str:
+                v = _str(v)
+        _S_ChatWebSearchUserLocation__type(o, v)
+        f = "approximate"
+        v = d.get("approximate", UNSET)
+        if v is not UNSET:
+            n += 1
+            v = _s_ChatWebSearchUserLocationApproximate(v)
+        _S_ChatWebSearchUserLocation__approximate(o, v)
+        if n != len(d):
+            _S_ChatWebSearchUserLocation__model_extra(o, _extras(d, _K_ChatWebSearchUserLocation))
+        else:
+            _S_ChatWebSearchUserLocation__model_extra(o, None)
+    except _Invalid as e:
+        e.push(f)
+        raise
+    return o
+
+
+def _s_ChatWebSearchUserLocationApproximate(d: Any) -> ChatWebSearchUserLocationApproximate:
+    if type(d) is not dict:
+        if isinstance(d, ChatWebSearchUserLocationApproximate):
+            return d
+        d = _obj(d)
+    o = _new(ChatWebSearchUserLocationApproximate)
+    n = 0
+    f = ""
+    try:
+        f = "city"
+        v = d.get("city", UNSET)
+        if v is not UNSET:
+            n += 1
+            if type(v) is not str:
+                v = _str(v)
+        _S_ChatWebSearchUserLocationApproximate__city(o, v)
+        f = "country"
+        v = d.get("country", UNSET)
+        if v is not UNSET:
+            n += 1
+            if type(v) is not str:
+                v = _str(v)
+        _S_ChatWebSearchUserLocationApproximate__country(o, v)
+        f = "region"
+        v = d.get("region", UNSET)
+        if v is not UNSET:
+            n += 1
+            if type(v) is not str:
+                v = _str(v)
+        _S_ChatWebSearchUserLocationApproximate__region(o, v)
+        f = "timezone"
+        v = d.get("timezone", UNSET)
+        if v is not UNSET:
+            n += 1
+            if type(v) is not str:
+                v = _str(v)
+        _S_ChatWebSearchUserLocationApproximate__timezone(o, v)
+        if n != len(d):
+            _S_ChatWebSearchUserLocationApproximate__model_extra(
+                o, _extras(d, _K_ChatWebSearchUserLocationApproximate)
+            )
+        else:
+            _S_ChatWebSearchUserLocationApproximate__model_extra(o, None)
+    except _Invalid as e:
+        e.push(f)
+        raise
+    return o
+
+
 def _s_ChatTokenLogprobs(d: Any) -> ChatTokenLogprobs:
     if type(d) is not dict:
         if isinstance(d, ChatTokenLogprobs):
@@ -13179,6 +13906,7 @@ def _s_ChatTokenLogprobs(d: Any) -> ChatTokenLogprobs:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "content"
         v = d.get("content", UNSET)
         if v is UNSET:
@@ -13190,11 +13918,17 @@ def _s_ChatTokenLogprobs(d: Any) -> ChatTokenLogprobs:
         _S_ChatTokenLogprobs__content(o, v)
         f = "refusal"
         v = d.get("refusal", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_of(v, _s_ChatTokenLogprob)
+            if v is None:
+                z += ("refusal",)
         _S_ChatTokenLogprobs__refusal(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ChatTokenLogprobs__model_extra(o, _extras(d, _K_ChatTokenLogprobs))
         else:
@@ -13298,23 +14032,29 @@ def _s_RouterParams(d: Any) -> RouterParams:
     try:
         f = "quality_floor"
         v = d.get("quality_floor", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_RouterParams__quality_floor(o, v)
         f = "throughput_floor"
         v = d.get("throughput_floor", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_RouterParams__throughput_floor(o, v)
         f = "version_group"
         v = d.get("version_group", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_RouterParams__version_group(o, v)
         if n != len(d):
@@ -13336,31 +14076,43 @@ def _s_PipelineStage(d: Any) -> PipelineStage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cost_usd"
         v = d.get("cost_usd", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("cost_usd",)
         _S_PipelineStage__cost_usd(o, v)
         f = "data"
         v = d.get("data", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_any(v)
+            if v is not None:
+                v = _dict_any(v)
         _S_PipelineStage__data(o, v)
         f = "guardrail_id"
         v = d.get("guardrail_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PipelineStage__guardrail_id(o, v)
         f = "guardrail_scope"
         v = d.get("guardrail_scope", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PipelineStage__guardrail_scope(o, v)
         f = "name"
@@ -13374,9 +14126,11 @@ def _s_PipelineStage(d: Any) -> PipelineStage:
         _S_PipelineStage__name(o, v)
         f = "summary"
         v = d.get("summary", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PipelineStage__summary(o, v)
         f = "type"
@@ -13388,6 +14142,8 @@ def _s_PipelineStage(d: Any) -> PipelineStage:
             if type(v) is not str:
                 v = _str(v)
         _S_PipelineStage__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_PipelineStage__model_extra(o, _extras(d, _K_PipelineStage))
         else:
@@ -13407,6 +14163,7 @@ def _s_CostDetails(d: Any) -> CostDetails:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "upstream_inference_completions_cost"
         v = d.get("upstream_inference_completions_cost", UNSET)
         if v is UNSET:
@@ -13418,10 +14175,14 @@ def _s_CostDetails(d: Any) -> CostDetails:
         _S_CostDetails__upstream_inference_completions_cost(o, v)
         f = "upstream_inference_cost"
         v = d.get("upstream_inference_cost", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("upstream_inference_cost",)
         _S_CostDetails__upstream_inference_cost(o, v)
         f = "upstream_inference_prompt_cost"
         v = d.get("upstream_inference_prompt_cost", UNSET)
@@ -13432,6 +14193,8 @@ def _s_CostDetails(d: Any) -> CostDetails:
             if type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_CostDetails__upstream_inference_prompt_cost(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_CostDetails__model_extra(o, _extras(d, _K_CostDetails))
         else:
@@ -13451,27 +14214,42 @@ def _s_ServerToolUseDetails(d: Any) -> ServerToolUseDetails:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "tool_calls_executed"
         v = d.get("tool_calls_executed", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("tool_calls_executed",)
         _S_ServerToolUseDetails__tool_calls_executed(o, v)
         f = "tool_calls_requested"
         v = d.get("tool_calls_requested", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("tool_calls_requested",)
         _S_ServerToolUseDetails__tool_calls_requested(o, v)
         f = "web_search_requests"
         v = d.get("web_search_requests", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("web_search_requests",)
         _S_ServerToolUseDetails__web_search_requests(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ServerToolUseDetails__model_extra(o, _extras(d, _K_ServerToolUseDetails))
         else:
@@ -13491,52 +14269,78 @@ def _s_ChatStreamDelta(d: Any) -> ChatStreamDelta:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "audio"
         v = d.get("audio", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ChatAudioOutput(v)
+            if v is not None:
+                v = _s_ChatAudioOutput(v)
         _S_ChatStreamDelta__audio(o, v)
         f = "content"
         v = d.get("content", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("content",)
         _S_ChatStreamDelta__content(o, v)
         f = "reasoning"
         v = d.get("reasoning", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("reasoning",)
         _S_ChatStreamDelta__reasoning(o, v)
         f = "reasoning_details"
         v = d.get("reasoning_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _h_ChatStreamReasoningDetails(v)
+            if v is not None:
+                v = _h_ChatStreamReasoningDetails(v)
         _S_ChatStreamDelta__reasoning_details(o, v)
         f = "refusal"
         v = d.get("refusal", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("refusal",)
         _S_ChatStreamDelta__refusal(o, v)
         f = "role"
         v = d.get("role", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatStreamDelta__role(o, v)
         f = "tool_calls"
         v = d.get("tool_calls", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_ChatStreamToolCall)
+            if v is not None:
+                v = _list_of(v, _s_ChatStreamToolCall)
         _S_ChatStreamDelta__tool_calls(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ChatStreamDelta__model_extra(o, _extras(d, _K_ChatStreamDelta))
         else:
@@ -13556,18 +14360,26 @@ def _s_ChatContentText(d: Any) -> ChatContentText:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cache_control"
         v = d.get("cache_control", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_AnthropicCacheControlDirective(v)
+            if v is not None:
+                v = _s_AnthropicCacheControlDirective(v)
         _S_ChatContentText__cache_control(o, v)
         f = "prompt_cache_breakpoint"
         v = d.get("prompt_cache_breakpoint", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_PromptCacheBreakpoint(v)
+            if v is None:
+                z += ("prompt_cache_breakpoint",)
         _S_ChatContentText__prompt_cache_breakpoint(o, v)
         f = "text"
         v = d.get("text", UNSET)
@@ -13587,6 +14399,8 @@ def _s_ChatContentText(d: Any) -> ChatContentText:
             if type(v) is not str:
                 v = _str(v)
         _S_ChatContentText__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ChatContentText__model_extra(o, _extras(d, _K_ChatContentText))
         else:
@@ -13608,30 +14422,38 @@ def _s_ChatAudioOutput(d: Any) -> ChatAudioOutput:
     try:
         f = "data"
         v = d.get("data", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatAudioOutput__data(o, v)
         f = "expires_at"
         v = d.get("expires_at", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_ChatAudioOutput__expires_at(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatAudioOutput__id(o, v)
         f = "transcript"
         v = d.get("transcript", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatAudioOutput__transcript(o, v)
         if n != len(d):
@@ -14867,15 +15689,20 @@ def _s_ChatStreamToolCall(d: Any) -> ChatStreamToolCall:
     try:
         f = "function"
         v = d.get("function", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ChatStreamToolCallFunction(v)
+            if v is not None:
+                v = _s_ChatStreamToolCallFunction(v)
         _S_ChatStreamToolCall__function(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatStreamToolCall__id(o, v)
         f = "index"
@@ -14889,9 +15716,11 @@ def _s_ChatStreamToolCall(d: Any) -> ChatStreamToolCall:
         _S_ChatStreamToolCall__index(o, v)
         f = "type"
         v = d.get("type", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatStreamToolCall__type(o, v)
         if n != len(d):
@@ -14915,16 +15744,20 @@ def _s_ChatStreamToolCallFunction(d: Any) -> ChatStreamToolCallFunction:
     try:
         f = "arguments"
         v = d.get("arguments", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatStreamToolCallFunction__arguments(o, v)
         f = "name"
         v = d.get("name", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatStreamToolCallFunction__name(o, v)
         if n != len(d):
@@ -15012,9 +15845,11 @@ def _s_ChatContentImageImageUrl(d: Any) -> ChatContentImageImageUrl:
     try:
         f = "detail"
         v = d.get("detail", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatContentImageImageUrl__detail(o, v)
         f = "url"
@@ -15228,23 +16063,29 @@ def _s_ChatContentFileFile(d: Any) -> ChatContentFileFile:
     try:
         f = "file_data"
         v = d.get("file_data", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatContentFileFile__file_data(o, v)
         f = "file_id"
         v = d.get("file_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatContentFileFile__file_id(o, v)
         f = "filename"
         v = d.get("filename", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ChatContentFileFile__filename(o, v)
         if n != len(d):
@@ -15424,25 +16265,36 @@ def _s_ReasoningDetailSummary(d: Any) -> ReasoningDetailSummary:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "format"
         v = d.get("format", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("format",)
         _S_ReasoningDetailSummary__format(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("id",)
         _S_ReasoningDetailSummary__id(o, v)
         f = "index"
         v = d.get("index", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_ReasoningDetailSummary__index(o, v)
         f = "summary"
@@ -15463,6 +16315,8 @@ def _s_ReasoningDetailSummary(d: Any) -> ReasoningDetailSummary:
             if type(v) is not str:
                 v = _str(v)
         _S_ReasoningDetailSummary__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ReasoningDetailSummary__model_extra(o, _extras(d, _K_ReasoningDetailSummary))
         else:
@@ -15482,6 +16336,7 @@ def _s_ReasoningDetailEncrypted(d: Any) -> ReasoningDetailEncrypted:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "data"
         v = d.get("data", UNSET)
         if v is UNSET:
@@ -15493,23 +16348,33 @@ def _s_ReasoningDetailEncrypted(d: Any) -> ReasoningDetailEncrypted:
         _S_ReasoningDetailEncrypted__data(o, v)
         f = "format"
         v = d.get("format", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("format",)
         _S_ReasoningDetailEncrypted__format(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("id",)
         _S_ReasoningDetailEncrypted__id(o, v)
         f = "index"
         v = d.get("index", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_ReasoningDetailEncrypted__index(o, v)
         f = "type"
@@ -15521,6 +16386,8 @@ def _s_ReasoningDetailEncrypted(d: Any) -> ReasoningDetailEncrypted:
             if type(v) is not str:
                 v = _str(v)
         _S_ReasoningDetailEncrypted__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ReasoningDetailEncrypted__model_extra(o, _extras(d, _K_ReasoningDetailEncrypted))
         else:
@@ -15540,40 +16407,59 @@ def _s_ReasoningDetailText(d: Any) -> ReasoningDetailText:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "format"
         v = d.get("format", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("format",)
         _S_ReasoningDetailText__format(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("id",)
         _S_ReasoningDetailText__id(o, v)
         f = "index"
         v = d.get("index", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_ReasoningDetailText__index(o, v)
         f = "signature"
         v = d.get("signature", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("signature",)
         _S_ReasoningDetailText__signature(o, v)
         f = "text"
         v = d.get("text", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("text",)
         _S_ReasoningDetailText__text(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -15584,6 +16470,8 @@ def _s_ReasoningDetailText(d: Any) -> ReasoningDetailText:
             if type(v) is not str:
                 v = _str(v)
         _S_ReasoningDetailText__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ReasoningDetailText__model_extra(o, _extras(d, _K_ReasoningDetailText))
         else:
@@ -15603,6 +16491,7 @@ def _s_ReasoningDetailServerToolCall(d: Any) -> ReasoningDetailServerToolCall:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "arguments"
         v = d.get("arguments", UNSET)
         if v is UNSET:
@@ -15614,23 +16503,33 @@ def _s_ReasoningDetailServerToolCall(d: Any) -> ReasoningDetailServerToolCall:
         _S_ReasoningDetailServerToolCall__arguments(o, v)
         f = "format"
         v = d.get("format", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("format",)
         _S_ReasoningDetailServerToolCall__format(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("id",)
         _S_ReasoningDetailServerToolCall__id(o, v)
         f = "index"
         v = d.get("index", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_ReasoningDetailServerToolCall__index(o, v)
         f = "result"
@@ -15644,10 +16543,14 @@ def _s_ReasoningDetailServerToolCall(d: Any) -> ReasoningDetailServerToolCall:
         _S_ReasoningDetailServerToolCall__result(o, v)
         f = "tool_call_id"
         v = d.get("tool_call_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("tool_call_id",)
         _S_ReasoningDetailServerToolCall__tool_call_id(o, v)
         f = "tool_name"
         v = d.get("tool_name", UNSET)
@@ -15667,6 +16570,8 @@ def _s_ReasoningDetailServerToolCall(d: Any) -> ReasoningDetailServerToolCall:
             if type(v) is not str:
                 v = _str(v)
         _S_ReasoningDetailServerToolCall__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ReasoningDetailServerToolCall__model_extra(
                 o, _extras(d, _K_ReasoningDetailServerToolCall)
@@ -15877,6 +16782,30 @@ def _u_ChatRequest(o: ChatRequest) -> dict[str, Any]:
     v = o.user
     if v is not UNSET:
         d["user"] = v
+    v = o.transforms
+    if v is not UNSET:
+        d["transforms"] = v
+    v = o.preset
+    if v is not UNSET:
+        d["preset"] = v
+    v = o.web_search_options
+    if v is not UNSET:
+        d["web_search_options"] = _u_ChatWebSearchOptions(v)
+    v = o.usage
+    if v is not UNSET:
+        d["usage"] = _u_ChatUsageOptions(v)
+    v = o.n
+    if v is not UNSET:
+        d["n"] = v
+    v = o.verbosity
+    if v is not UNSET:
+        d["verbosity"] = v
+    v = o.structured_outputs
+    if v is not UNSET:
+        d["structured_outputs"] = v
+    v = o.include_reasoning
+    if v is not UNSET:
+        d["include_reasoning"] = v
     e = o.model_extra
     if e:
         d.update(e)
@@ -15901,8 +16830,9 @@ def _u_ChatRequestReasoning(o: ChatRequestReasoning) -> dict[str, Any]:
 def _u_ChatResult(o: ChatResult) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.choices
-    d["choices"] = [_u_ChatChoice(x0) for x0 in v]
+    d["choices"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.created
     d["created"] = v
     v = o.id
@@ -15912,15 +16842,17 @@ def _u_ChatResult(o: ChatResult) -> dict[str, Any]:
     v = o.object
     d["object"] = v
     v = o.openrouter_metadata
-    if v is not UNSET:
+    if v is not None:
         d["openrouter_metadata"] = _u_OpenRouterMetadata(v)
     v = o.service_tier
-    if v is not UNSET:
+    if v is not None:
         d["service_tier"] = v
+    elif "service_tier" in z:
+        d["service_tier"] = None
     v = o.system_fingerprint
     d["system_fingerprint"] = v
     v = o.usage
-    if v is not UNSET:
+    if v is not None:
         d["usage"] = _u_ChatUsage(v)
     e = o.model_extra
     if e:
@@ -15931,12 +16863,13 @@ def _u_ChatResult(o: ChatResult) -> dict[str, Any]:
 def _u_ChatStreamChunk(o: ChatStreamChunk) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.choices
-    d["choices"] = [_u_ChatStreamChoice(x0) for x0 in v]
+    d["choices"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.created
     d["created"] = v
     v = o.error
-    if v is not UNSET:
+    if v is not None:
         d["error"] = _u_ChatStreamChunkError(v)
     v = o.id
     d["id"] = v
@@ -15945,16 +16878,18 @@ def _u_ChatStreamChunk(o: ChatStreamChunk) -> dict[str, Any]:
     v = o.object
     d["object"] = v
     v = o.openrouter_metadata
-    if v is not UNSET:
+    if v is not None:
         d["openrouter_metadata"] = _u_OpenRouterMetadata(v)
     v = o.service_tier
-    if v is not UNSET:
+    if v is not None:
         d["service_tier"] = v
+    elif "service_tier" in z:
+        d["service_tier"] = None
     v = o.system_fingerprint
-    if v is not UNSET:
+    if v is not None:
         d["system_fingerprint"] = v
     v = o.usage
-    if v is not UNSET:
+    if v is not None:
         d["usage"] = _u_ChatUsage(v)
     e = o.model_extra
     if e:
@@ -15970,7 +16905,7 @@ def _u_ChatStreamChunkError(o: ChatStreamChunkError) -> dict[str, Any]:
     v = o.message
     d["message"] = v
     v = o.metadata
-    if v is not UNSET:
+    if v is not None:
         d["metadata"] = _u_ChatStreamChunkErrorMetadata(v)
     e = o.model_extra
     if e:
@@ -15984,7 +16919,7 @@ def _u_ChatStreamChunkErrorMetadata(o: ChatStreamChunkErrorMetadata) -> dict[str
     v = o.error_type
     d["error_type"] = v
     v = o.provider_code
-    if v is not UNSET:
+    if v is not None:
         d["provider_code"] = v
     e = o.model_extra
     if e:
@@ -15996,7 +16931,7 @@ def _u_ChatStreamingResponse(o: ChatStreamingResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_ChatStreamChunk(v)
+    d["data"] = None if v is None else _u_ChatStreamChunk(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -16007,7 +16942,7 @@ def _u_AnthropicCacheControlDirective(o: AnthropicCacheControlDirective) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.ttl
-    if v is not UNSET:
+    if v is not None:
         d["ttl"] = v
     v = o.type
     d["type"] = v
@@ -16286,11 +17221,14 @@ def _u_Prediction(o: Prediction) -> dict[str, Any]:
 def _u_PromptCacheOptions(o: PromptCacheOptions) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.mode
     d["mode"] = v
     v = o.ttl
-    if v is not UNSET:
+    if v is not None:
         d["ttl"] = v
+    elif "ttl" in z:
+        d["ttl"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -16500,18 +17438,48 @@ def _u_TraceConfig(o: TraceConfig) -> dict[str, Any]:
     return d
 
 
+def _u_ChatWebSearchOptions(o: ChatWebSearchOptions) -> dict[str, Any]:
+    v: Any
+    d: dict[str, Any] = {}
+    v = o.search_context_size
+    if v is not UNSET:
+        d["search_context_size"] = v
+    v = o.user_location
+    if v is not UNSET:
+        d["user_location"] = None if v is None else _u_ChatWebSearchUserLocation(v)
+    e = o.model_extra
+    if e:
+        d.update(e)
+    return d
+
+
+def _u_ChatUsageOptions(o: ChatUsageOptions) -> dict[str, Any]:
+    v: Any
+    d: dict[str, Any] = {}
+    v = o.include
+    if v is not UNSET:
+        d["include"] = v
+    e = o.model_extra
+    if e:
+        d.update(e)
+    return d
+
+
 def _u_ChatChoice(o: ChatChoice) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.finish_reason
     d["finish_reason"] = v
     v = o.index
     d["index"] = v
     v = o.logprobs
-    if v is not UNSET:
-        d["logprobs"] = None if v is None else _u_ChatTokenLogprobs(v)
+    if v is not None:
+        d["logprobs"] = _u_ChatTokenLogprobs(v)
+    elif "logprobs" in z:
+        d["logprobs"] = None
     v = o.message
-    d["message"] = _u_ChatAssistantMessage(v)
+    d["message"] = None if v is None else _u_ChatAssistantMessage(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -16524,18 +17492,18 @@ def _u_OpenRouterMetadata(o: OpenRouterMetadata) -> dict[str, Any]:
     v = o.attempt
     d["attempt"] = v
     v = o.attempts
-    if v is not UNSET:
-        d["attempts"] = [_u_RouterAttempt(x0) for x0 in v]
+    if v is not None:
+        d["attempts"] = [_unstructure_value(x0) for x0 in v]
     v = o.endpoints
-    d["endpoints"] = _u_EndpointsMetadata(v)
+    d["endpoints"] = None if v is None else _u_EndpointsMetadata(v)
     v = o.is_byok
     d["is_byok"] = v
     v = o.params
-    if v is not UNSET:
+    if v is not None:
         d["params"] = _u_RouterParams(v)
     v = o.pipeline
-    if v is not UNSET:
-        d["pipeline"] = [_u_PipelineStage(x0) for x0 in v]
+    if v is not None:
+        d["pipeline"] = [_unstructure_value(x0) for x0 in v]
     v = o.region
     d["region"] = v
     v = o.requested
@@ -16553,30 +17521,39 @@ def _u_OpenRouterMetadata(o: OpenRouterMetadata) -> dict[str, Any]:
 def _u_ChatUsage(o: ChatUsage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.completion_tokens
     d["completion_tokens"] = v
     v = o.completion_tokens_details
-    if v is not UNSET:
-        d["completion_tokens_details"] = (
-            None if v is None else _u_ChatUsageCompletionTokensDetails(v)
-        )
+    if v is not None:
+        d["completion_tokens_details"] = _u_ChatUsageCompletionTokensDetails(v)
+    elif "completion_tokens_details" in z:
+        d["completion_tokens_details"] = None
     v = o.cost
-    if v is not UNSET:
+    if v is not None:
         d["cost"] = v
+    elif "cost" in z:
+        d["cost"] = None
     v = o.cost_details
-    if v is not UNSET:
-        d["cost_details"] = None if v is None else _u_CostDetails(v)
+    if v is not None:
+        d["cost_details"] = _u_CostDetails(v)
+    elif "cost_details" in z:
+        d["cost_details"] = None
     v = o.is_byok
-    if v is not UNSET:
+    if v is not None:
         d["is_byok"] = v
     v = o.prompt_tokens
     d["prompt_tokens"] = v
     v = o.prompt_tokens_details
-    if v is not UNSET:
-        d["prompt_tokens_details"] = None if v is None else _u_ChatUsagePromptTokensDetails(v)
+    if v is not None:
+        d["prompt_tokens_details"] = _u_ChatUsagePromptTokensDetails(v)
+    elif "prompt_tokens_details" in z:
+        d["prompt_tokens_details"] = None
     v = o.server_tool_use_details
-    if v is not UNSET:
-        d["server_tool_use_details"] = None if v is None else _u_ServerToolUseDetails(v)
+    if v is not None:
+        d["server_tool_use_details"] = _u_ServerToolUseDetails(v)
+    elif "server_tool_use_details" in z:
+        d["server_tool_use_details"] = None
     v = o.total_tokens
     d["total_tokens"] = v
     e = o.model_extra
@@ -16588,18 +17565,27 @@ def _u_ChatUsage(o: ChatUsage) -> dict[str, Any]:
 def _u_ChatUsageCompletionTokensDetails(o: ChatUsageCompletionTokensDetails) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.accepted_prediction_tokens
-    if v is not UNSET:
+    if v is not None:
         d["accepted_prediction_tokens"] = v
+    elif "accepted_prediction_tokens" in z:
+        d["accepted_prediction_tokens"] = None
     v = o.audio_tokens
-    if v is not UNSET:
+    if v is not None:
         d["audio_tokens"] = v
+    elif "audio_tokens" in z:
+        d["audio_tokens"] = None
     v = o.reasoning_tokens
-    if v is not UNSET:
+    if v is not None:
         d["reasoning_tokens"] = v
+    elif "reasoning_tokens" in z:
+        d["reasoning_tokens"] = None
     v = o.rejected_prediction_tokens
-    if v is not UNSET:
+    if v is not None:
         d["rejected_prediction_tokens"] = v
+    elif "rejected_prediction_tokens" in z:
+        d["rejected_prediction_tokens"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -16610,16 +17596,16 @@ def _u_ChatUsagePromptTokensDetails(o: ChatUsagePromptTokensDetails) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.audio_tokens
-    if v is not UNSET:
+    if v is not None:
         d["audio_tokens"] = v
     v = o.cache_write_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cache_write_tokens"] = v
     v = o.cached_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cached_tokens"] = v
     v = o.video_tokens
-    if v is not UNSET:
+    if v is not None:
         d["video_tokens"] = v
     e = o.model_extra
     if e:
@@ -16630,15 +17616,18 @@ def _u_ChatUsagePromptTokensDetails(o: ChatUsagePromptTokensDetails) -> dict[str
 def _u_ChatStreamChoice(o: ChatStreamChoice) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.delta
-    d["delta"] = _u_ChatStreamDelta(v)
+    d["delta"] = None if v is None else _u_ChatStreamDelta(v)
     v = o.finish_reason
     d["finish_reason"] = v
     v = o.index
     d["index"] = v
     v = o.logprobs
-    if v is not UNSET:
-        d["logprobs"] = None if v is None else _u_ChatTokenLogprobs(v)
+    if v is not None:
+        d["logprobs"] = _u_ChatTokenLogprobs(v)
+    elif "logprobs" in z:
+        d["logprobs"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -16696,35 +17685,42 @@ def _u_ChatDeveloperMessage(o: ChatDeveloperMessage) -> dict[str, Any]:
 def _u_ChatAssistantMessage(o: ChatAssistantMessage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.audio
-    if v is not UNSET:
+    if v is not None:
         d["audio"] = _u_ChatAudioOutput(v)
     v = o.content
-    if v is not UNSET:
-        d["content"] = None if v is None else _unstructure_value(v)
+    if v is not None:
+        d["content"] = _unstructure_value(v)
+    elif "content" in z:
+        d["content"] = None
     v = o.images
-    if v is not UNSET:
-        d["images"] = [_u_ChatAssistantImagesItem(x0) for x0 in v]
+    if v is not None:
+        d["images"] = [_unstructure_value(x0) for x0 in v]
     v = o.model
-    if v is not UNSET:
+    if v is not None:
         d["model"] = v
     v = o.name
-    if v is not UNSET:
+    if v is not None:
         d["name"] = v
     v = o.reasoning
-    if v is not UNSET:
+    if v is not None:
         d["reasoning"] = v
+    elif "reasoning" in z:
+        d["reasoning"] = None
     v = o.reasoning_details
-    if v is not UNSET:
+    if v is not None:
         d["reasoning_details"] = [_unstructure_value(x0) for x0 in v]
     v = o.refusal
-    if v is not UNSET:
+    if v is not None:
         d["refusal"] = v
+    elif "refusal" in z:
+        d["refusal"] = None
     v = o.role
     d["role"] = v
     v = o.tool_calls
-    if v is not UNSET:
-        d["tool_calls"] = [_u_ChatToolCall(x0) for x0 in v]
+    if v is not None:
+        d["tool_calls"] = [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -16749,20 +17745,29 @@ def _u_ChatToolMessage(o: ChatToolMessage) -> dict[str, Any]:
 def _u_WebSearchUserLocation(o: WebSearchUserLocation) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.city
-    if v is not UNSET:
+    if v is not None:
         d["city"] = v
+    elif "city" in z:
+        d["city"] = None
     v = o.country
-    if v is not UNSET:
+    if v is not None:
         d["country"] = v
+    elif "country" in z:
+        d["country"] = None
     v = o.region
-    if v is not UNSET:
+    if v is not None:
         d["region"] = v
+    elif "region" in z:
+        d["region"] = None
     v = o.timezone
-    if v is not UNSET:
+    if v is not None:
         d["timezone"] = v
+    elif "timezone" in z:
+        d["timezone"] = None
     v = o.type
-    if v is not UNSET:
+    if v is not None:
         d["type"] = v
     e = o.model_extra
     if e:
@@ -17051,14 +18056,54 @@ def _u_ChatWebSearchShorthand(o: ChatWebSearchShorthand) -> dict[str, Any]:
     return d
 
 
+def _u_ChatWebSearchUserLocation(o: ChatWebSearchUserLocation) -> dict[str, Any]:
+    v: Any
+    d: dict[str, Any] = {}
+    v = o.type
+    d["type"] = v
+    v = o.approximate
+    if v is not UNSET:
+        d["approximate"] = _u_ChatWebSearchUserLocationApproximate(v)
+    e = o.model_extra
+    if e:
+        d.update(e)
+    return d
+
+
+def _u_ChatWebSearchUserLocationApproximate(
+    o: ChatWebSearchUserLocationApproximate,
+) -> dict[str, Any]:
+    v: Any
+    d: dict[str, Any] = {}
+    v = o.city
+    if v is not UNSET:
+        d["city"] = v
+    v = o.country
+    if v is not UNSET:
+        d["country"] = v
+    v = o.region
+    if v is not UNSET:
+        d["region"] = v
+    v = o.timezone
+    if v is not UNSET:
+        d["timezone"] = v
+    e = o.model_extra
+    if e:
+        d.update(e)
+    return d
+
+
 def _u_ChatTokenLogprobs(o: ChatTokenLogprobs) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.content
-    d["content"] = None if v is None else [_u_ChatTokenLogprob(x0) for x0 in v]
+    d["content"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.refusal
-    if v is not UNSET:
-        d["refusal"] = None if v is None else [_u_ChatTokenLogprob(x0) for x0 in v]
+    if v is not None:
+        d["refusal"] = [_unstructure_value(x0) for x0 in v]
+    elif "refusal" in z:
+        d["refusal"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -17084,7 +18129,7 @@ def _u_EndpointsMetadata(o: EndpointsMetadata) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.available
-    d["available"] = [_u_EndpointInfo(x0) for x0 in v]
+    d["available"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total
     d["total"] = v
     e = o.model_extra
@@ -17097,13 +18142,13 @@ def _u_RouterParams(o: RouterParams) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.quality_floor
-    if v is not UNSET:
+    if v is not None:
         d["quality_floor"] = v
     v = o.throughput_floor
-    if v is not UNSET:
+    if v is not None:
         d["throughput_floor"] = v
     v = o.version_group
-    if v is not UNSET:
+    if v is not None:
         d["version_group"] = v
     e = o.model_extra
     if e:
@@ -17114,22 +18159,25 @@ def _u_RouterParams(o: RouterParams) -> dict[str, Any]:
 def _u_PipelineStage(o: PipelineStage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cost_usd
-    if v is not UNSET:
+    if v is not None:
         d["cost_usd"] = v
+    elif "cost_usd" in z:
+        d["cost_usd"] = None
     v = o.data
-    if v is not UNSET:
+    if v is not None:
         d["data"] = v
     v = o.guardrail_id
-    if v is not UNSET:
+    if v is not None:
         d["guardrail_id"] = v
     v = o.guardrail_scope
-    if v is not UNSET:
+    if v is not None:
         d["guardrail_scope"] = v
     v = o.name
     d["name"] = v
     v = o.summary
-    if v is not UNSET:
+    if v is not None:
         d["summary"] = v
     v = o.type
     d["type"] = v
@@ -17142,11 +18190,14 @@ def _u_PipelineStage(o: PipelineStage) -> dict[str, Any]:
 def _u_CostDetails(o: CostDetails) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.upstream_inference_completions_cost
     d["upstream_inference_completions_cost"] = v
     v = o.upstream_inference_cost
-    if v is not UNSET:
+    if v is not None:
         d["upstream_inference_cost"] = v
+    elif "upstream_inference_cost" in z:
+        d["upstream_inference_cost"] = None
     v = o.upstream_inference_prompt_cost
     d["upstream_inference_prompt_cost"] = v
     e = o.model_extra
@@ -17158,15 +18209,22 @@ def _u_CostDetails(o: CostDetails) -> dict[str, Any]:
 def _u_ServerToolUseDetails(o: ServerToolUseDetails) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.tool_calls_executed
-    if v is not UNSET:
+    if v is not None:
         d["tool_calls_executed"] = v
+    elif "tool_calls_executed" in z:
+        d["tool_calls_executed"] = None
     v = o.tool_calls_requested
-    if v is not UNSET:
+    if v is not None:
         d["tool_calls_requested"] = v
+    elif "tool_calls_requested" in z:
+        d["tool_calls_requested"] = None
     v = o.web_search_requests
-    if v is not UNSET:
+    if v is not None:
         d["web_search_requests"] = v
+    elif "web_search_requests" in z:
+        d["web_search_requests"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -17176,27 +18234,34 @@ def _u_ServerToolUseDetails(o: ServerToolUseDetails) -> dict[str, Any]:
 def _u_ChatStreamDelta(o: ChatStreamDelta) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.audio
-    if v is not UNSET:
+    if v is not None:
         d["audio"] = _u_ChatAudioOutput(v)
     v = o.content
-    if v is not UNSET:
+    if v is not None:
         d["content"] = v
+    elif "content" in z:
+        d["content"] = None
     v = o.reasoning
-    if v is not UNSET:
+    if v is not None:
         d["reasoning"] = v
+    elif "reasoning" in z:
+        d["reasoning"] = None
     v = o.reasoning_details
-    if v is not UNSET:
+    if v is not None:
         d["reasoning_details"] = [_unstructure_value(x0) for x0 in v]
     v = o.refusal
-    if v is not UNSET:
+    if v is not None:
         d["refusal"] = v
+    elif "refusal" in z:
+        d["refusal"] = None
     v = o.role
-    if v is not UNSET:
+    if v is not None:
         d["role"] = v
     v = o.tool_calls
-    if v is not UNSET:
-        d["tool_calls"] = [_u_ChatStreamToolCall(x0) for x0 in v]
+    if v is not None:
+        d["tool_calls"] = [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -17206,12 +18271,15 @@ def _u_ChatStreamDelta(o: ChatStreamDelta) -> dict[str, Any]:
 def _u_ChatContentText(o: ChatContentText) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cache_control
-    if v is not UNSET:
+    if v is not None:
         d["cache_control"] = _u_AnthropicCacheControlDirective(v)
     v = o.prompt_cache_breakpoint
-    if v is not UNSET:
-        d["prompt_cache_breakpoint"] = None if v is None else _u_PromptCacheBreakpoint(v)
+    if v is not None:
+        d["prompt_cache_breakpoint"] = _u_PromptCacheBreakpoint(v)
+    elif "prompt_cache_breakpoint" in z:
+        d["prompt_cache_breakpoint"] = None
     v = o.text
     d["text"] = v
     v = o.type
@@ -17226,16 +18294,16 @@ def _u_ChatAudioOutput(o: ChatAudioOutput) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    if v is not UNSET:
+    if v is not None:
         d["data"] = v
     v = o.expires_at
-    if v is not UNSET:
+    if v is not None:
         d["expires_at"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.transcript
-    if v is not UNSET:
+    if v is not None:
         d["transcript"] = v
     e = o.model_extra
     if e:
@@ -17247,7 +18315,7 @@ def _u_ChatAssistantImagesItem(o: ChatAssistantImagesItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.image_url
-    d["image_url"] = _u_ChatAssistantImagesItemImageUrl(v)
+    d["image_url"] = None if v is None else _u_ChatAssistantImagesItemImageUrl(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -17269,7 +18337,7 @@ def _u_ChatToolCall(o: ChatToolCall) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.function
-    d["function"] = _u_ChatToolCallFunction(v)
+    d["function"] = None if v is None else _u_ChatToolCallFunction(v)
     v = o.id
     d["id"] = v
     v = o.type
@@ -17694,7 +18762,7 @@ def _u_ChatTokenLogprob(o: ChatTokenLogprob) -> dict[str, Any]:
     v = o.token
     d["token"] = v
     v = o.top_logprobs
-    d["top_logprobs"] = [_u_ChatTokenLogprobTopLogprobsItem(x0) for x0 in v]
+    d["top_logprobs"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -17735,15 +18803,15 @@ def _u_ChatStreamToolCall(o: ChatStreamToolCall) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.function
-    if v is not UNSET:
+    if v is not None:
         d["function"] = _u_ChatStreamToolCallFunction(v)
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.index
     d["index"] = v
     v = o.type
-    if v is not UNSET:
+    if v is not None:
         d["type"] = v
     e = o.model_extra
     if e:
@@ -17755,10 +18823,10 @@ def _u_ChatStreamToolCallFunction(o: ChatStreamToolCallFunction) -> dict[str, An
     v: Any
     d: dict[str, Any] = {}
     v = o.arguments
-    if v is not UNSET:
+    if v is not None:
         d["arguments"] = v
     v = o.name
-    if v is not UNSET:
+    if v is not None:
         d["name"] = v
     e = o.model_extra
     if e:
@@ -17781,7 +18849,7 @@ def _u_ChatContentImage(o: ChatContentImage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.image_url
-    d["image_url"] = _u_ChatContentImageImageUrl(v)
+    d["image_url"] = None if v is None else _u_ChatContentImageImageUrl(v)
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -17794,7 +18862,7 @@ def _u_ChatContentImageImageUrl(o: ChatContentImageImageUrl) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.detail
-    if v is not UNSET:
+    if v is not None:
         d["detail"] = v
     v = o.url
     d["url"] = v
@@ -17808,7 +18876,7 @@ def _u_ChatContentAudio(o: ChatContentAudio) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.input_audio
-    d["input_audio"] = _u_ChatContentAudioInputAudio(v)
+    d["input_audio"] = None if v is None else _u_ChatContentAudioInputAudio(v)
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -17836,7 +18904,7 @@ def _u_Legacy_ChatContentVideo(o: Legacy_ChatContentVideo) -> dict[str, Any]:
     v = o.type
     d["type"] = v
     v = o.video_url
-    d["video_url"] = _u_Legacy_ChatContentVideoInput(v)
+    d["video_url"] = None if v is None else _u_Legacy_ChatContentVideoInput(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -17849,7 +18917,7 @@ def _u_ChatContentVideo(o: ChatContentVideo) -> dict[str, Any]:
     v = o.type
     d["type"] = v
     v = o.video_url
-    d["video_url"] = _u_ChatContentVideoInput(v)
+    d["video_url"] = None if v is None else _u_ChatContentVideoInput(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -17860,7 +18928,7 @@ def _u_ChatContentFile(o: ChatContentFile) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.file
-    d["file"] = _u_ChatContentFileFile(v)
+    d["file"] = None if v is None else _u_ChatContentFileFile(v)
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -17873,13 +18941,13 @@ def _u_ChatContentFileFile(o: ChatContentFileFile) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.file_data
-    if v is not UNSET:
+    if v is not None:
         d["file_data"] = v
     v = o.file_id
-    if v is not UNSET:
+    if v is not None:
         d["file_id"] = v
     v = o.filename
-    if v is not UNSET:
+    if v is not None:
         d["filename"] = v
     e = o.model_extra
     if e:
@@ -17956,14 +19024,19 @@ def _u_ChatContentVideoInput(o: ChatContentVideoInput) -> dict[str, Any]:
 def _u_ReasoningDetailSummary(o: ReasoningDetailSummary) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.format
-    if v is not UNSET:
+    if v is not None:
         d["format"] = v
+    elif "format" in z:
+        d["format"] = None
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
+    elif "id" in z:
+        d["id"] = None
     v = o.index
-    if v is not UNSET:
+    if v is not None:
         d["index"] = v
     v = o.summary
     d["summary"] = v
@@ -17978,16 +19051,21 @@ def _u_ReasoningDetailSummary(o: ReasoningDetailSummary) -> dict[str, Any]:
 def _u_ReasoningDetailEncrypted(o: ReasoningDetailEncrypted) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.data
     d["data"] = v
     v = o.format
-    if v is not UNSET:
+    if v is not None:
         d["format"] = v
+    elif "format" in z:
+        d["format"] = None
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
+    elif "id" in z:
+        d["id"] = None
     v = o.index
-    if v is not UNSET:
+    if v is not None:
         d["index"] = v
     v = o.type
     d["type"] = v
@@ -18000,21 +19078,30 @@ def _u_ReasoningDetailEncrypted(o: ReasoningDetailEncrypted) -> dict[str, Any]:
 def _u_ReasoningDetailText(o: ReasoningDetailText) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.format
-    if v is not UNSET:
+    if v is not None:
         d["format"] = v
+    elif "format" in z:
+        d["format"] = None
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
+    elif "id" in z:
+        d["id"] = None
     v = o.index
-    if v is not UNSET:
+    if v is not None:
         d["index"] = v
     v = o.signature
-    if v is not UNSET:
+    if v is not None:
         d["signature"] = v
+    elif "signature" in z:
+        d["signature"] = None
     v = o.text
-    if v is not UNSET:
+    if v is not None:
         d["text"] = v
+    elif "text" in z:
+        d["text"] = None
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -18026,22 +19113,29 @@ def _u_ReasoningDetailText(o: ReasoningDetailText) -> dict[str, Any]:
 def _u_ReasoningDetailServerToolCall(o: ReasoningDetailServerToolCall) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.arguments
     d["arguments"] = v
     v = o.format
-    if v is not UNSET:
+    if v is not None:
         d["format"] = v
+    elif "format" in z:
+        d["format"] = None
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
+    elif "id" in z:
+        d["id"] = None
     v = o.index
-    if v is not UNSET:
+    if v is not None:
         d["index"] = v
     v = o.result
     d["result"] = v
     v = o.tool_call_id
-    if v is not UNSET:
+    if v is not None:
         d["tool_call_id"] = v
+    elif "tool_call_id" in z:
+        d["tool_call_id"] = None
     v = o.tool_name
     d["tool_name"] = v
     v = o.type
@@ -18074,6 +19168,501 @@ def _u_ContainerReferenceEnvironment(o: ContainerReferenceEnvironment) -> dict[s
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ChatResult: (
+            ("choices", _S_ChatResult__choices, ("list", ChatChoice), None),
+            ("created", _S_ChatResult__created, "int", None),
+            ("id", _S_ChatResult__id, "str", None),
+            ("model", _S_ChatResult__model, "str", None),
+            ("object", _S_ChatResult__object, "str", "chat.completion"),
+            ("openrouter_metadata", _S_ChatResult__openrouter_metadata, OpenRouterMetadata, None),
+            ("service_tier", _S_ChatResult__service_tier, "str", None),
+            ("system_fingerprint", _S_ChatResult__system_fingerprint, "str", None),
+            ("usage", _S_ChatResult__usage, ChatUsage, None),
+        ),
+        ChatStreamChunk: (
+            ("choices", _S_ChatStreamChunk__choices, ("list", ChatStreamChoice), None),
+            ("created", _S_ChatStreamChunk__created, "int", None),
+            ("error", _S_ChatStreamChunk__error, ChatStreamChunkError, None),
+            ("id", _S_ChatStreamChunk__id, "str", None),
+            ("model", _S_ChatStreamChunk__model, "str", None),
+            ("object", _S_ChatStreamChunk__object, "str", "chat.completion.chunk"),
+            (
+                "openrouter_metadata",
+                _S_ChatStreamChunk__openrouter_metadata,
+                OpenRouterMetadata,
+                None,
+            ),
+            ("service_tier", _S_ChatStreamChunk__service_tier, "str", None),
+            ("system_fingerprint", _S_ChatStreamChunk__system_fingerprint, "str", None),
+            ("usage", _S_ChatStreamChunk__usage, ChatUsage, None),
+        ),
+        ChatStreamChunkError: (
+            (
+                "code",
+                _S_ChatStreamChunkError__code,
+                (
+                    "union",
+                    _h_int_str,
+                    (
+                        "int",
+                        "str",
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("message", _S_ChatStreamChunkError__message, "str", None),
+            ("metadata", _S_ChatStreamChunkError__metadata, ChatStreamChunkErrorMetadata, None),
+        ),
+        ChatStreamChunkErrorMetadata: (
+            ("error_type", _S_ChatStreamChunkErrorMetadata__error_type, "str", None),
+            ("provider_code", _S_ChatStreamChunkErrorMetadata__provider_code, "str", None),
+        ),
+        ChatStreamingResponse: (("data", _S_ChatStreamingResponse__data, ChatStreamChunk, None),),
+        AnthropicCacheControlDirective: (
+            ("ttl", _S_AnthropicCacheControlDirective__ttl, "str", None),
+            ("type", _S_AnthropicCacheControlDirective__type, "str", "ephemeral"),
+        ),
+        PromptCacheOptions: (
+            ("mode", _S_PromptCacheOptions__mode, "str", "explicit"),
+            ("ttl", _S_PromptCacheOptions__ttl, "str", None),
+        ),
+        ChatChoice: (
+            ("finish_reason", _S_ChatChoice__finish_reason, "str", None),
+            ("index", _S_ChatChoice__index, "int", None),
+            ("logprobs", _S_ChatChoice__logprobs, ChatTokenLogprobs, None),
+            ("message", _S_ChatChoice__message, ChatAssistantMessage, None),
+        ),
+        OpenRouterMetadata: (
+            ("attempt", _S_OpenRouterMetadata__attempt, "int", None),
+            ("attempts", _S_OpenRouterMetadata__attempts, ("list", RouterAttempt), None),
+            ("endpoints", _S_OpenRouterMetadata__endpoints, EndpointsMetadata, None),
+            ("is_byok", _S_OpenRouterMetadata__is_byok, "bool", None),
+            ("params", _S_OpenRouterMetadata__params, RouterParams, None),
+            ("pipeline", _S_OpenRouterMetadata__pipeline, ("list", PipelineStage), None),
+            ("region", _S_OpenRouterMetadata__region, "str", None),
+            ("requested", _S_OpenRouterMetadata__requested, "str", None),
+            ("strategy", _S_OpenRouterMetadata__strategy, "str", None),
+            ("summary", _S_OpenRouterMetadata__summary, "str", None),
+        ),
+        ChatUsage: (
+            ("completion_tokens", _S_ChatUsage__completion_tokens, "int", None),
+            (
+                "completion_tokens_details",
+                _S_ChatUsage__completion_tokens_details,
+                ChatUsageCompletionTokensDetails,
+                None,
+            ),
+            ("cost", _S_ChatUsage__cost, "float", None),
+            ("cost_details", _S_ChatUsage__cost_details, CostDetails, None),
+            ("is_byok", _S_ChatUsage__is_byok, "bool", None),
+            ("prompt_tokens", _S_ChatUsage__prompt_tokens, "int", None),
+            (
+                "prompt_tokens_details",
+                _S_ChatUsage__prompt_tokens_details,
+                ChatUsagePromptTokensDetails,
+                None,
+            ),
+            (
+                "server_tool_use_details",
+                _S_ChatUsage__server_tool_use_details,
+                ServerToolUseDetails,
+                None,
+            ),
+            ("total_tokens", _S_ChatUsage__total_tokens, "int", None),
+        ),
+        ChatUsageCompletionTokensDetails: (
+            (
+                "accepted_prediction_tokens",
+                _S_ChatUsageCompletionTokensDetails__accepted_prediction_tokens,
+                "int",
+                None,
+            ),
+            ("audio_tokens", _S_ChatUsageCompletionTokensDetails__audio_tokens, "int", None),
+            (
+                "reasoning_tokens",
+                _S_ChatUsageCompletionTokensDetails__reasoning_tokens,
+                "int",
+                None,
+            ),
+            (
+                "rejected_prediction_tokens",
+                _S_ChatUsageCompletionTokensDetails__rejected_prediction_tokens,
+                "int",
+                None,
+            ),
+        ),
+        ChatUsagePromptTokensDetails: (
+            ("audio_tokens", _S_ChatUsagePromptTokensDetails__audio_tokens, "int", None),
+            (
+                "cache_write_tokens",
+                _S_ChatUsagePromptTokensDetails__cache_write_tokens,
+                "int",
+                None,
+            ),
+            ("cached_tokens", _S_ChatUsagePromptTokensDetails__cached_tokens, "int", None),
+            ("video_tokens", _S_ChatUsagePromptTokensDetails__video_tokens, "int", None),
+        ),
+        ChatStreamChoice: (
+            ("delta", _S_ChatStreamChoice__delta, ChatStreamDelta, None),
+            ("finish_reason", _S_ChatStreamChoice__finish_reason, "str", None),
+            ("index", _S_ChatStreamChoice__index, "int", None),
+            ("logprobs", _S_ChatStreamChoice__logprobs, ChatTokenLogprobs, None),
+        ),
+        ChatAssistantMessage: (
+            ("audio", _S_ChatAssistantMessage__audio, ChatAudioOutput, None),
+            (
+                "content",
+                _S_ChatAssistantMessage__content,
+                (
+                    "union",
+                    _h_str_list_ChatContentItems,
+                    (
+                        "str",
+                        (
+                            "list",
+                            (
+                                "union",
+                                _h_ChatContentItems,
+                                (
+                                    ChatContentText,
+                                    ChatContentImage,
+                                    ChatContentAudio,
+                                    Legacy_ChatContentVideo,
+                                    ChatContentVideo,
+                                    ChatContentFile,
+                                ),
+                                "type",
+                                {
+                                    "file": ChatContentFile,
+                                    "image_url": ChatContentImage,
+                                    "input_audio": ChatContentAudio,
+                                    "input_video": Legacy_ChatContentVideo,
+                                    "text": ChatContentText,
+                                    "video_url": ChatContentVideo,
+                                },
+                            ),
+                        ),
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("images", _S_ChatAssistantMessage__images, ("list", ChatAssistantImagesItem), None),
+            ("model", _S_ChatAssistantMessage__model, "str", None),
+            ("name", _S_ChatAssistantMessage__name, "str", None),
+            ("reasoning", _S_ChatAssistantMessage__reasoning, "str", None),
+            (
+                "reasoning_details",
+                _S_ChatAssistantMessage__reasoning_details,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_ReasoningDetailUnion,
+                        (
+                            ReasoningDetailSummary,
+                            ReasoningDetailEncrypted,
+                            ReasoningDetailText,
+                            ReasoningDetailServerToolCall,
+                        ),
+                        "type",
+                        {
+                            "reasoning.encrypted": ReasoningDetailEncrypted,
+                            "reasoning.server_tool_call": ReasoningDetailServerToolCall,
+                            "reasoning.summary": ReasoningDetailSummary,
+                            "reasoning.text": ReasoningDetailText,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("refusal", _S_ChatAssistantMessage__refusal, "str", None),
+            ("role", _S_ChatAssistantMessage__role, "str", "assistant"),
+            ("tool_calls", _S_ChatAssistantMessage__tool_calls, ("list", ChatToolCall), None),
+        ),
+        WebSearchUserLocation: (
+            ("city", _S_WebSearchUserLocation__city, "str", None),
+            ("country", _S_WebSearchUserLocation__country, "str", None),
+            ("region", _S_WebSearchUserLocation__region, "str", None),
+            ("timezone", _S_WebSearchUserLocation__timezone, "str", None),
+            ("type", _S_WebSearchUserLocation__type, "str", None),
+        ),
+        ChatTokenLogprobs: (
+            ("content", _S_ChatTokenLogprobs__content, ("list", ChatTokenLogprob), None),
+            ("refusal", _S_ChatTokenLogprobs__refusal, ("list", ChatTokenLogprob), None),
+        ),
+        RouterAttempt: (
+            ("model", _S_RouterAttempt__model, "str", None),
+            ("provider", _S_RouterAttempt__provider, "str", None),
+            ("status", _S_RouterAttempt__status, "int", None),
+        ),
+        EndpointsMetadata: (
+            ("available", _S_EndpointsMetadata__available, ("list", EndpointInfo), None),
+            ("total", _S_EndpointsMetadata__total, "int", None),
+        ),
+        RouterParams: (
+            ("quality_floor", _S_RouterParams__quality_floor, "float", None),
+            ("throughput_floor", _S_RouterParams__throughput_floor, "float", None),
+            ("version_group", _S_RouterParams__version_group, "str", None),
+        ),
+        PipelineStage: (
+            ("cost_usd", _S_PipelineStage__cost_usd, "float", None),
+            ("data", _S_PipelineStage__data, ("dict", "any"), None),
+            ("guardrail_id", _S_PipelineStage__guardrail_id, "str", None),
+            ("guardrail_scope", _S_PipelineStage__guardrail_scope, "str", None),
+            ("name", _S_PipelineStage__name, "str", None),
+            ("summary", _S_PipelineStage__summary, "str", None),
+            ("type", _S_PipelineStage__type, "str", None),
+        ),
+        CostDetails: (
+            (
+                "upstream_inference_completions_cost",
+                _S_CostDetails__upstream_inference_completions_cost,
+                "float",
+                None,
+            ),
+            ("upstream_inference_cost", _S_CostDetails__upstream_inference_cost, "float", None),
+            (
+                "upstream_inference_prompt_cost",
+                _S_CostDetails__upstream_inference_prompt_cost,
+                "float",
+                None,
+            ),
+        ),
+        ServerToolUseDetails: (
+            ("tool_calls_executed", _S_ServerToolUseDetails__tool_calls_executed, "int", None),
+            ("tool_calls_requested", _S_ServerToolUseDetails__tool_calls_requested, "int", None),
+            ("web_search_requests", _S_ServerToolUseDetails__web_search_requests, "int", None),
+        ),
+        ChatStreamDelta: (
+            ("audio", _S_ChatStreamDelta__audio, ChatAudioOutput, None),
+            ("content", _S_ChatStreamDelta__content, "str", None),
+            ("reasoning", _S_ChatStreamDelta__reasoning, "str", None),
+            (
+                "reasoning_details",
+                _S_ChatStreamDelta__reasoning_details,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_ReasoningDetailUnion,
+                        (
+                            ReasoningDetailSummary,
+                            ReasoningDetailEncrypted,
+                            ReasoningDetailText,
+                            ReasoningDetailServerToolCall,
+                        ),
+                        "type",
+                        {
+                            "reasoning.encrypted": ReasoningDetailEncrypted,
+                            "reasoning.server_tool_call": ReasoningDetailServerToolCall,
+                            "reasoning.summary": ReasoningDetailSummary,
+                            "reasoning.text": ReasoningDetailText,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("refusal", _S_ChatStreamDelta__refusal, "str", None),
+            ("role", _S_ChatStreamDelta__role, "str", None),
+            ("tool_calls", _S_ChatStreamDelta__tool_calls, ("list", ChatStreamToolCall), None),
+        ),
+        ChatContentText: (
+            (
+                "cache_control",
+                _S_ChatContentText__cache_control,
+                AnthropicCacheControlDirective,
+                None,
+            ),
+            (
+                "prompt_cache_breakpoint",
+                _S_ChatContentText__prompt_cache_breakpoint,
+                PromptCacheBreakpoint,
+                None,
+            ),
+            ("text", _S_ChatContentText__text, "str", None),
+            ("type", _S_ChatContentText__type, "str", "text"),
+        ),
+        ChatAudioOutput: (
+            ("data", _S_ChatAudioOutput__data, "str", None),
+            ("expires_at", _S_ChatAudioOutput__expires_at, "int", None),
+            ("id", _S_ChatAudioOutput__id, "str", None),
+            ("transcript", _S_ChatAudioOutput__transcript, "str", None),
+        ),
+        ChatAssistantImagesItem: (
+            (
+                "image_url",
+                _S_ChatAssistantImagesItem__image_url,
+                ChatAssistantImagesItemImageUrl,
+                None,
+            ),
+        ),
+        ChatAssistantImagesItemImageUrl: (
+            ("url", _S_ChatAssistantImagesItemImageUrl__url, "str", None),
+        ),
+        ChatToolCall: (
+            ("function", _S_ChatToolCall__function, ChatToolCallFunction, None),
+            ("id", _S_ChatToolCall__id, "str", None),
+            ("type", _S_ChatToolCall__type, "str", "function"),
+        ),
+        ChatToolCallFunction: (
+            ("arguments", _S_ChatToolCallFunction__arguments, "str", None),
+            ("name", _S_ChatToolCallFunction__name, "str", None),
+        ),
+        ChatTokenLogprob: (
+            ("bytes", _S_ChatTokenLogprob__bytes, ("list", "int"), None),
+            ("logprob", _S_ChatTokenLogprob__logprob, "float", None),
+            ("token", _S_ChatTokenLogprob__token, "str", None),
+            (
+                "top_logprobs",
+                _S_ChatTokenLogprob__top_logprobs,
+                ("list", ChatTokenLogprobTopLogprobsItem),
+                None,
+            ),
+        ),
+        ChatTokenLogprobTopLogprobsItem: (
+            ("bytes", _S_ChatTokenLogprobTopLogprobsItem__bytes, ("list", "int"), None),
+            ("logprob", _S_ChatTokenLogprobTopLogprobsItem__logprob, "float", None),
+            ("token", _S_ChatTokenLogprobTopLogprobsItem__token, "str", None),
+        ),
+        EndpointInfo: (
+            ("model", _S_EndpointInfo__model, "str", None),
+            ("provider", _S_EndpointInfo__provider, "str", None),
+            ("selected", _S_EndpointInfo__selected, "bool", None),
+        ),
+        ChatStreamToolCall: (
+            ("function", _S_ChatStreamToolCall__function, ChatStreamToolCallFunction, None),
+            ("id", _S_ChatStreamToolCall__id, "str", None),
+            ("index", _S_ChatStreamToolCall__index, "int", None),
+            ("type", _S_ChatStreamToolCall__type, "str", None),
+        ),
+        ChatStreamToolCallFunction: (
+            ("arguments", _S_ChatStreamToolCallFunction__arguments, "str", None),
+            ("name", _S_ChatStreamToolCallFunction__name, "str", None),
+        ),
+        PromptCacheBreakpoint: (("mode", _S_PromptCacheBreakpoint__mode, "str", "explicit"),),
+        ChatContentImage: (
+            ("image_url", _S_ChatContentImage__image_url, ChatContentImageImageUrl, None),
+            ("type", _S_ChatContentImage__type, "str", "image_url"),
+        ),
+        ChatContentImageImageUrl: (
+            ("detail", _S_ChatContentImageImageUrl__detail, "str", None),
+            ("url", _S_ChatContentImageImageUrl__url, "str", None),
+        ),
+        ChatContentAudio: (
+            ("input_audio", _S_ChatContentAudio__input_audio, ChatContentAudioInputAudio, None),
+            ("type", _S_ChatContentAudio__type, "str", "input_audio"),
+        ),
+        ChatContentAudioInputAudio: (
+            ("data", _S_ChatContentAudioInputAudio__data, "str", None),
+            ("format", _S_ChatContentAudioInputAudio__format, "str", None),
+        ),
+        Legacy_ChatContentVideo: (
+            ("type", _S_Legacy_ChatContentVideo__type, "str", "input_video"),
+            (
+                "video_url",
+                _S_Legacy_ChatContentVideo__video_url,
+                Legacy_ChatContentVideoInput,
+                None,
+            ),
+        ),
+        ChatContentVideo: (
+            ("type", _S_ChatContentVideo__type, "str", "video_url"),
+            ("video_url", _S_ChatContentVideo__video_url, ChatContentVideoInput, None),
+        ),
+        ChatContentFile: (
+            ("file", _S_ChatContentFile__file, ChatContentFileFile, None),
+            ("type", _S_ChatContentFile__type, "str", "file"),
+        ),
+        ChatContentFileFile: (
+            ("file_data", _S_ChatContentFileFile__file_data, "str", None),
+            ("file_id", _S_ChatContentFileFile__file_id, "str", None),
+            ("filename", _S_ChatContentFileFile__filename, "str", None),
+        ),
+        Legacy_ChatContentVideoInput: (("url", _S_Legacy_ChatContentVideoInput__url, "str", None),),
+        ChatContentVideoInput: (("url", _S_ChatContentVideoInput__url, "str", None),),
+        ReasoningDetailSummary: (
+            ("format", _S_ReasoningDetailSummary__format, "str", None),
+            ("id", _S_ReasoningDetailSummary__id, "str", None),
+            ("index", _S_ReasoningDetailSummary__index, "int", None),
+            ("summary", _S_ReasoningDetailSummary__summary, "str", None),
+            ("type", _S_ReasoningDetailSummary__type, "str", "reasoning.summary"),
+        ),
+        ReasoningDetailEncrypted: (
+            ("data", _S_ReasoningDetailEncrypted__data, "str", None),
+            ("format", _S_ReasoningDetailEncrypted__format, "str", None),
+            ("id", _S_ReasoningDetailEncrypted__id, "str", None),
+            ("index", _S_ReasoningDetailEncrypted__index, "int", None),
+            ("type", _S_ReasoningDetailEncrypted__type, "str", "reasoning.encrypted"),
+        ),
+        ReasoningDetailText: (
+            ("format", _S_ReasoningDetailText__format, "str", None),
+            ("id", _S_ReasoningDetailText__id, "str", None),
+            ("index", _S_ReasoningDetailText__index, "int", None),
+            ("signature", _S_ReasoningDetailText__signature, "str", None),
+            ("text", _S_ReasoningDetailText__text, "str", None),
+            ("type", _S_ReasoningDetailText__type, "str", "reasoning.text"),
+        ),
+        ReasoningDetailServerToolCall: (
+            ("arguments", _S_ReasoningDetailServerToolCall__arguments, "str", None),
+            ("format", _S_ReasoningDetailServerToolCall__format, "str", None),
+            ("id", _S_ReasoningDetailServerToolCall__id, "str", None),
+            ("index", _S_ReasoningDetailServerToolCall__index, "int", None),
+            ("result", _S_ReasoningDetailServerToolCall__result, "str", None),
+            ("tool_call_id", _S_ReasoningDetailServerToolCall__tool_call_id, "str", None),
+            ("tool_name", _S_ReasoningDetailServerToolCall__tool_name, "str", None),
+            ("type", _S_ReasoningDetailServerToolCall__type, "str", "reasoning.server_tool_call"),
+        ),
+        ChatContentItems: (
+            "union",
+            _h_ChatContentItems,
+            (
+                ChatContentText,
+                ChatContentImage,
+                ChatContentAudio,
+                Legacy_ChatContentVideo,
+                ChatContentVideo,
+                ChatContentFile,
+            ),
+            "type",
+            {
+                "file": ChatContentFile,
+                "image_url": ChatContentImage,
+                "input_audio": ChatContentAudio,
+                "input_video": Legacy_ChatContentVideo,
+                "text": ChatContentText,
+                "video_url": ChatContentVideo,
+            },
+        ),
+        ReasoningDetailUnion: (
+            "union",
+            _h_ReasoningDetailUnion,
+            (
+                ReasoningDetailSummary,
+                ReasoningDetailEncrypted,
+                ReasoningDetailText,
+                ReasoningDetailServerToolCall,
+            ),
+            "type",
+            {
+                "reasoning.encrypted": ReasoningDetailEncrypted,
+                "reasoning.server_tool_call": ReasoningDetailServerToolCall,
+                "reasoning.summary": ReasoningDetailSummary,
+                "reasoning.text": ReasoningDetailText,
+            },
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -18643,6 +20232,8 @@ _register(
         ChatFunctionToolFunction: _s_ChatFunctionToolFunction,
         ChatFunctionToolFunctionFunction: _s_ChatFunctionToolFunctionFunction,
         TraceConfig: _s_TraceConfig,
+        ChatWebSearchOptions: _s_ChatWebSearchOptions,
+        ChatUsageOptions: _s_ChatUsageOptions,
         ChatChoice: _s_ChatChoice,
         OpenRouterMetadata: _s_OpenRouterMetadata,
         ChatUsage: _s_ChatUsage,
@@ -18673,6 +20264,8 @@ _register(
         WebFetchServerTool: _s_WebFetchServerTool,
         OpenRouterWebSearchServerTool: _s_OpenRouterWebSearchServerTool,
         ChatWebSearchShorthand: _s_ChatWebSearchShorthand,
+        ChatWebSearchUserLocation: _s_ChatWebSearchUserLocation,
+        ChatWebSearchUserLocationApproximate: _s_ChatWebSearchUserLocationApproximate,
         ChatTokenLogprobs: _s_ChatTokenLogprobs,
         RouterAttempt: _s_RouterAttempt,
         EndpointsMetadata: _s_EndpointsMetadata,
@@ -18776,6 +20369,8 @@ _register(
         ChatFunctionToolFunction: _u_ChatFunctionToolFunction,
         ChatFunctionToolFunctionFunction: _u_ChatFunctionToolFunctionFunction,
         TraceConfig: _u_TraceConfig,
+        ChatWebSearchOptions: _u_ChatWebSearchOptions,
+        ChatUsageOptions: _u_ChatUsageOptions,
         ChatChoice: _u_ChatChoice,
         OpenRouterMetadata: _u_OpenRouterMetadata,
         ChatUsage: _u_ChatUsage,
@@ -18806,6 +20401,8 @@ _register(
         WebFetchServerTool: _u_WebFetchServerTool,
         OpenRouterWebSearchServerTool: _u_OpenRouterWebSearchServerTool,
         ChatWebSearchShorthand: _u_ChatWebSearchShorthand,
+        ChatWebSearchUserLocation: _u_ChatWebSearchUserLocation,
+        ChatWebSearchUserLocationApproximate: _u_ChatWebSearchUserLocationApproximate,
         ChatTokenLogprobs: _u_ChatTokenLogprobs,
         RouterAttempt: _u_RouterAttempt,
         EndpointsMetadata: _u_EndpointsMetadata,
@@ -18866,4 +20463,5 @@ _register(
         ContainerAutoEnvironment: _u_ContainerAutoEnvironment,
         ContainerReferenceEnvironment: _u_ContainerReferenceEnvironment,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -56,49 +59,49 @@ __all__ = [
 
 def _c_TaskClassificationResponse__data(
     v: TaskClassificationResponseData | Mapping[str, Any],
-) -> TaskClassificationResponseData:
+) -> TaskClassificationResponseData | None:
     w: Any = v
     try:
         w = _s_TaskClassificationResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: TaskClassificationResponseData = w
+    r: TaskClassificationResponseData | None = w
     return r
 
 
 def _c_TaskClassificationResponseData__classifications(
     v: Sequence[TaskClassificationItem | Mapping[str, Any]],
-) -> list[TaskClassificationItem]:
+) -> list[TaskClassificationItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_TaskClassificationItem)
     except _Invalid as e:
         raise e.request_error("classifications") from None
-    r: list[TaskClassificationItem] = w
+    r: list[TaskClassificationItem] | None = w
     return r
 
 
 def _c_TaskClassificationResponseData__macro_categories(
     v: Sequence[TaskClassificationMacroCategory | Mapping[str, Any]],
-) -> list[TaskClassificationMacroCategory]:
+) -> list[TaskClassificationMacroCategory] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_TaskClassificationMacroCategory)
     except _Invalid as e:
         raise e.request_error("macro_categories") from None
-    r: list[TaskClassificationMacroCategory] = w
+    r: list[TaskClassificationMacroCategory] | None = w
     return r
 
 
 def _c_TaskClassificationItem__models(
     v: Sequence[TaskClassificationModel | Mapping[str, Any]],
-) -> list[TaskClassificationModel]:
+) -> list[TaskClassificationModel] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_TaskClassificationModel)
     except _Invalid as e:
         raise e.request_error("models") from None
-    r: list[TaskClassificationModel] = w
+    r: list[TaskClassificationModel] | None = w
     return r
 
 
@@ -109,13 +112,15 @@ def _c_TaskClassificationItem__models(
 class TaskClassificationResponse(_Model):
     """The ``TaskClassificationResponse`` object of the spec."""
 
-    data: TaskClassificationResponseData = attrs.field(
+    data: TaskClassificationResponseData | None = attrs.field(
         converter=_c_TaskClassificationResponse__data
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -130,25 +135,27 @@ class TaskClassificationResponse(_Model):
 class TaskClassificationResponseData(_Model):
     """The ``TaskClassificationResponse.data`` object of the spec."""
 
-    as_of: str
+    as_of: str | None
     """UTC date (YYYY-MM-DD) of the window upper bound (yesterday). Data is exclusive of the
     current incomplete UTC day. This is the expected latest date in the snapshot; it does
     not confirm data presence for that date.
     """
-    classifications: list[TaskClassificationItem] = attrs.field(
+    classifications: list[TaskClassificationItem] | None = attrs.field(
         converter=_c_TaskClassificationResponseData__classifications
     )
     """Per-task classification market-share data, sorted by usage_share descending."""
-    macro_categories: list[TaskClassificationMacroCategory] = attrs.field(
+    macro_categories: list[TaskClassificationMacroCategory] | None = attrs.field(
         converter=_c_TaskClassificationResponseData__macro_categories
     )
     """Aggregate market-share data per macro-category (code, data, agent, general)."""
-    window_days: int
+    window_days: int | None
     """Number of trailing days covered by this snapshot."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -188,36 +195,40 @@ class TaskClassificationResponseData(_Model):
 class TaskClassificationItem(_Model):
     """The ``TaskClassificationItem`` object of the spec."""
 
-    category_token_share: float
+    category_token_share: float | None
     """Fraction of this classification's token volume within its macro-category (0–1). Sums to
     1 across all classifications sharing the same `macro_category`.
     """
-    category_usage_share: float
+    category_usage_share: float | None
     """Fraction of this classification's usage within its macro-category (0–1). Sums to 1
     across all classifications sharing the same `macro_category`.
     """
-    display_name: str
+    display_name: str | None
     """Human-readable label for the classification."""
-    macro_category: str
+    macro_category: str | None
     """Coarse grouping derived from the tag prefix: `code`, `data`, `agent`, or `general`."""
-    models: list[TaskClassificationModel] = attrs.field(converter=_c_TaskClassificationItem__models)
+    models: list[TaskClassificationModel] | None = attrs.field(
+        converter=_c_TaskClassificationItem__models
+    )
     """Top models for this classification by request volume, sorted descending. Each entry
     reports the model's share of this classification's requests and tokens.
     """
-    tag: str
+    tag: str | None
     """Classification tag identifier (e.g. `code:general_impl`, `agent:web_search`)."""
-    token_share: float
+    token_share: float | None
     """Fraction of classified sampled token volume (prompt + completion) attributed to this
     classification (0–1). The unclassified `other` bucket is excluded from the denominator.
     """
-    usage_share: float
+    usage_share: float | None
     """Fraction of classified sampled requests attributed to this classification (0–1). The
     unclassified `other` bucket is excluded from the denominator.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -285,18 +296,20 @@ class TaskClassificationItem(_Model):
 class TaskClassificationMacroCategory(_Model):
     """The ``TaskClassificationMacroCategory`` object of the spec."""
 
-    key: str
+    key: str | None
     """Macro-category identifier."""
-    label: str
+    label: str | None
     """Human-readable label for the macro-category."""
-    token_share: float
+    token_share: float | None
     """Combined token share of all classifications in this macro-category (0–1)."""
-    usage_share: float
+    usage_share: float | None
     """Combined usage share of all classifications in this macro-category (0–1)."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -339,22 +352,24 @@ class TaskClassificationMacroCategory(_Model):
 class TaskClassificationModel(_Model):
     """The ``TaskClassificationModel`` object of the spec."""
 
-    id: str
+    id: str | None
     """Model identifier (permaslug)."""
-    tag_token_share: float
+    tag_token_share: float | None
     """Fraction of this classification's sampled token volume attributed to this model (0–1).
     Sums to ≤1 across the returned models (only top-N are included and unattributed requests
     are excluded).
     """
-    tag_usage_share: float
+    tag_usage_share: float | None
     """Fraction of this classification's sampled requests attributed to this model (0–1). Sums
     to ≤1 across the returned models (only top-N are included and unattributed requests are
     excluded).
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -708,7 +723,7 @@ def _u_TaskClassificationResponse(o: TaskClassificationResponse) -> dict[str, An
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_TaskClassificationResponseData(v)
+    d["data"] = None if v is None else _u_TaskClassificationResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -721,9 +736,9 @@ def _u_TaskClassificationResponseData(o: TaskClassificationResponseData) -> dict
     v = o.as_of
     d["as_of"] = v
     v = o.classifications
-    d["classifications"] = [_u_TaskClassificationItem(x0) for x0 in v]
+    d["classifications"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.macro_categories
-    d["macro_categories"] = [_u_TaskClassificationMacroCategory(x0) for x0 in v]
+    d["macro_categories"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.window_days
     d["window_days"] = v
     e = o.model_extra
@@ -744,7 +759,7 @@ def _u_TaskClassificationItem(o: TaskClassificationItem) -> dict[str, Any]:
     v = o.macro_category
     d["macro_category"] = v
     v = o.models
-    d["models"] = [_u_TaskClassificationModel(x0) for x0 in v]
+    d["models"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.tag
     d["tag"] = v
     v = o.token_share
@@ -789,6 +804,65 @@ def _u_TaskClassificationModel(o: TaskClassificationModel) -> dict[str, Any]:
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        TaskClassificationResponse: (
+            ("data", _S_TaskClassificationResponse__data, TaskClassificationResponseData, None),
+        ),
+        TaskClassificationResponseData: (
+            ("as_of", _S_TaskClassificationResponseData__as_of, "str", None),
+            (
+                "classifications",
+                _S_TaskClassificationResponseData__classifications,
+                ("list", TaskClassificationItem),
+                None,
+            ),
+            (
+                "macro_categories",
+                _S_TaskClassificationResponseData__macro_categories,
+                ("list", TaskClassificationMacroCategory),
+                None,
+            ),
+            ("window_days", _S_TaskClassificationResponseData__window_days, "int", None),
+        ),
+        TaskClassificationItem: (
+            (
+                "category_token_share",
+                _S_TaskClassificationItem__category_token_share,
+                "float",
+                None,
+            ),
+            (
+                "category_usage_share",
+                _S_TaskClassificationItem__category_usage_share,
+                "float",
+                None,
+            ),
+            ("display_name", _S_TaskClassificationItem__display_name, "str", None),
+            ("macro_category", _S_TaskClassificationItem__macro_category, "str", None),
+            ("models", _S_TaskClassificationItem__models, ("list", TaskClassificationModel), None),
+            ("tag", _S_TaskClassificationItem__tag, "str", None),
+            ("token_share", _S_TaskClassificationItem__token_share, "float", None),
+            ("usage_share", _S_TaskClassificationItem__usage_share, "float", None),
+        ),
+        TaskClassificationMacroCategory: (
+            ("key", _S_TaskClassificationMacroCategory__key, "str", None),
+            ("label", _S_TaskClassificationMacroCategory__label, "str", None),
+            ("token_share", _S_TaskClassificationMacroCategory__token_share, "float", None),
+            ("usage_share", _S_TaskClassificationMacroCategory__usage_share, "float", None),
+        ),
+        TaskClassificationModel: (
+            ("id", _S_TaskClassificationModel__id, "str", None),
+            ("tag_token_share", _S_TaskClassificationModel__tag_token_share, "float", None),
+            ("tag_usage_share", _S_TaskClassificationModel__tag_usage_share, "float", None),
+        ),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -807,4 +881,5 @@ _register(
         TaskClassificationMacroCategory: _u_TaskClassificationMacroCategory,
         TaskClassificationModel: _u_TaskClassificationModel,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -134,45 +137,41 @@ def _c_CompletionsRequest__provider(
 
 def _c_CompletionsResponse__choices(
     v: Sequence[CompletionsChoice | Mapping[str, Any]],
-) -> list[CompletionsChoice]:
+) -> list[CompletionsChoice] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_CompletionsChoice)
     except _Invalid as e:
         raise e.request_error("choices") from None
-    r: list[CompletionsChoice] = w
+    r: list[CompletionsChoice] | None = w
     return r
 
 
-def _c_CompletionsResponse__usage(v: ChatUsage | Mapping[str, Any] | Unset) -> ChatUsage | Unset:
-    if v is UNSET:
-        return v
+def _c_CompletionsResponse__usage(v: ChatUsage | Mapping[str, Any] | None) -> ChatUsage | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ChatUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: ChatUsage | Unset = w
+    r: ChatUsage | None = w
     return r
 
 
 def _c_CompletionsStreamingResponse__data(
     v: CompletionsResponse | Mapping[str, Any],
-) -> CompletionsResponse:
+) -> CompletionsResponse | None:
     w: Any = v
     try:
         w = _s_CompletionsResponse(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: CompletionsResponse = w
+    r: CompletionsResponse | None = w
     return r
 
 
-def _c_CompletionsChoice__logprobs(
-    v: Mapping[str, Any] | None | Unset,
-) -> dict[str, Any] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_CompletionsChoice__logprobs(v: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if v is None:
         return None
     w: Any = v
@@ -180,7 +179,7 @@ def _c_CompletionsChoice__logprobs(
         w = _dict_any(w)
     except _Invalid as e:
         raise e.request_error("logprobs") from None
-    r: dict[str, Any] | None | Unset = w
+    r: dict[str, Any] | None = w
     return r
 
 
@@ -366,19 +365,21 @@ class CompletionsRequest(_Model):
 class CompletionsResponse(_Model, _OneEventStream):
     """A legacy text completion (also the shape of one streamed chunk)."""
 
-    id: str
-    object: str | Unset = UNSET
+    id: str | None
+    object: str | None = None
     """text_completion"""
-    created: int | Unset = UNSET
-    model: str | Unset = UNSET
-    provider: str | Unset = UNSET
-    choices: list[CompletionsChoice] = attrs.field(converter=_c_CompletionsResponse__choices)
-    usage: ChatUsage | Unset = attrs.field(default=UNSET, converter=_c_CompletionsResponse__usage)
+    created: int | None = None
+    model: str | None = None
+    provider: str | None = None
+    choices: list[CompletionsChoice] | None = attrs.field(converter=_c_CompletionsResponse__choices)
+    usage: ChatUsage | None = attrs.field(default=None, converter=_c_CompletionsResponse__usage)
     """Token usage statistics"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -392,24 +393,20 @@ class CompletionsResponse(_Model, _OneEventStream):
                 v = _str(v)
             f = "object"
             v = self.object
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "created"
             v = self.created
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "model"
             v = self.model
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "provider"
             v = self.provider
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -440,12 +437,14 @@ class CompletionsResponse(_Model, _OneEventStream):
 class CompletionsStreamingResponse(_Model):
     """The ``CompletionsStreamingResponse`` object of the spec."""
 
-    data: CompletionsResponse = attrs.field(converter=_c_CompletionsStreamingResponse__data)
+    data: CompletionsResponse | None = attrs.field(converter=_c_CompletionsStreamingResponse__data)
     """A legacy text completion (also the shape of one streamed chunk)."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -460,18 +459,20 @@ class CompletionsStreamingResponse(_Model):
 class CompletionsChoice(_Model):
     """The ``CompletionsChoice`` object of the spec."""
 
-    text: str
+    text: str | None
     """The generated text"""
-    index: int
-    finish_reason: str | None | Unset = UNSET
+    index: int | None
+    finish_reason: str | None = None
     """Why generation stopped (stop, length, ...)"""
-    logprobs: dict[str, Any] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_CompletionsChoice__logprobs
+    logprobs: dict[str, Any] | None = attrs.field(
+        default=None, converter=_c_CompletionsChoice__logprobs
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -489,9 +490,8 @@ class CompletionsChoice(_Model):
                 v = _int(v)
             f = "finish_reason"
             v = self.finish_reason
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -724,30 +724,38 @@ def _s_CompletionsResponse(d: Any) -> CompletionsResponse:
         _S_CompletionsResponse__id(o, v)
         f = "object"
         v = d.get("object", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CompletionsResponse__object(o, v)
         f = "created"
         v = d.get("created", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_CompletionsResponse__created(o, v)
         f = "model"
         v = d.get("model", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CompletionsResponse__model(o, v)
         f = "provider"
         v = d.get("provider", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CompletionsResponse__provider(o, v)
         f = "choices"
@@ -760,9 +768,12 @@ def _s_CompletionsResponse(d: Any) -> CompletionsResponse:
         _S_CompletionsResponse__choices(o, v)
         f = "usage"
         v = d.get("usage", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ChatUsage(v)
+            if v is not None:
+                v = _s_ChatUsage(v)
         _S_CompletionsResponse__usage(o, v)
         if n != len(d):
             _S_CompletionsResponse__model_extra(o, _extras(d, _K_CompletionsResponse))
@@ -812,6 +823,7 @@ def _s_CompletionsChoice(d: Any) -> CompletionsChoice:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "text"
         v = d.get("text", UNSET)
         if v is UNSET:
@@ -832,18 +844,28 @@ def _s_CompletionsChoice(d: Any) -> CompletionsChoice:
         _S_CompletionsChoice__index(o, v)
         f = "finish_reason"
         v = d.get("finish_reason", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("finish_reason",)
         _S_CompletionsChoice__finish_reason(o, v)
         f = "logprobs"
         v = d.get("logprobs", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _dict_any(v)
+            if v is None:
+                z += ("logprobs",)
         _S_CompletionsChoice__logprobs(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_CompletionsChoice__model_extra(o, _extras(d, _K_CompletionsChoice))
         else:
@@ -928,21 +950,21 @@ def _u_CompletionsResponse(o: CompletionsResponse) -> dict[str, Any]:
     v = o.id
     d["id"] = v
     v = o.object
-    if v is not UNSET:
+    if v is not None:
         d["object"] = v
     v = o.created
-    if v is not UNSET:
+    if v is not None:
         d["created"] = v
     v = o.model
-    if v is not UNSET:
+    if v is not None:
         d["model"] = v
     v = o.provider
-    if v is not UNSET:
+    if v is not None:
         d["provider"] = v
     v = o.choices
-    d["choices"] = [_u_CompletionsChoice(x0) for x0 in v]
+    d["choices"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.usage
-    if v is not UNSET:
+    if v is not None:
         d["usage"] = _u_ChatUsage(v)
     e = o.model_extra
     if e:
@@ -954,7 +976,7 @@ def _u_CompletionsStreamingResponse(o: CompletionsStreamingResponse) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_CompletionsResponse(v)
+    d["data"] = None if v is None else _u_CompletionsResponse(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -964,20 +986,52 @@ def _u_CompletionsStreamingResponse(o: CompletionsStreamingResponse) -> dict[str
 def _u_CompletionsChoice(o: CompletionsChoice) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.text
     d["text"] = v
     v = o.index
     d["index"] = v
     v = o.finish_reason
-    if v is not UNSET:
+    if v is not None:
         d["finish_reason"] = v
+    elif "finish_reason" in z:
+        d["finish_reason"] = None
     v = o.logprobs
-    if v is not UNSET:
+    if v is not None:
         d["logprobs"] = v
+    elif "logprobs" in z:
+        d["logprobs"] = None
     e = o.model_extra
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        CompletionsResponse: (
+            ("id", _S_CompletionsResponse__id, "str", None),
+            ("object", _S_CompletionsResponse__object, "str", None),
+            ("created", _S_CompletionsResponse__created, "int", None),
+            ("model", _S_CompletionsResponse__model, "str", None),
+            ("provider", _S_CompletionsResponse__provider, "str", None),
+            ("choices", _S_CompletionsResponse__choices, ("list", CompletionsChoice), None),
+            ("usage", _S_CompletionsResponse__usage, ChatUsage, None),
+        ),
+        CompletionsStreamingResponse: (
+            ("data", _S_CompletionsStreamingResponse__data, CompletionsResponse, None),
+        ),
+        CompletionsChoice: (
+            ("text", _S_CompletionsChoice__text, "str", None),
+            ("index", _S_CompletionsChoice__index, "int", None),
+            ("finish_reason", _S_CompletionsChoice__finish_reason, "str", None),
+            ("logprobs", _S_CompletionsChoice__logprobs, ("dict", "any"), None),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -1005,4 +1059,5 @@ _register(
         CompletionsStreamingResponse: _u_CompletionsStreamingResponse,
         CompletionsChoice: _u_CompletionsChoice,
     },
+    _lenient,
 )

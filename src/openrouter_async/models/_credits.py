@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -56,35 +59,35 @@ __all__ = [
 
 def _c_GetCreditsResponse__data(
     v: GetCreditsResponseData | Mapping[str, Any],
-) -> GetCreditsResponseData:
+) -> GetCreditsResponseData | None:
     w: Any = v
     try:
         w = _s_GetCreditsResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: GetCreditsResponseData = w
+    r: GetCreditsResponseData | None = w
     return r
 
 
 def _c_CreateCoinbaseChargeResponse__data(
     v: CreateCoinbaseChargeResponseData | Mapping[str, Any],
-) -> CreateCoinbaseChargeResponseData:
+) -> CreateCoinbaseChargeResponseData | None:
     w: Any = v
     try:
         w = _s_CreateCoinbaseChargeResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: CreateCoinbaseChargeResponseData = w
+    r: CreateCoinbaseChargeResponseData | None = w
     return r
 
 
-def _c_CreateCoinbaseChargeResponseData__web3_data(v: Mapping[str, Any]) -> dict[str, Any]:
+def _c_CreateCoinbaseChargeResponseData__web3_data(v: Mapping[str, Any]) -> dict[str, Any] | None:
     w: Any = v
     try:
         w = _dict_any(w)
     except _Invalid as e:
         raise e.request_error("web3_data") from None
-    r: dict[str, Any] = w
+    r: dict[str, Any] | None = w
     return r
 
 
@@ -95,11 +98,13 @@ def _c_CreateCoinbaseChargeResponseData__web3_data(v: Mapping[str, Any]) -> dict
 class GetCreditsResponse(_Model):
     """Total credits purchased and used"""
 
-    data: GetCreditsResponseData = attrs.field(converter=_c_GetCreditsResponse__data)
+    data: GetCreditsResponseData | None = attrs.field(converter=_c_GetCreditsResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -114,14 +119,16 @@ class GetCreditsResponse(_Model):
 class GetCreditsResponseData(_Model):
     """The ``GetCreditsResponse.data`` object of the spec."""
 
-    total_credits: float
+    total_credits: float | None
     """Total credits purchased"""
-    total_usage: float
+    total_usage: float | None
     """Total credits used"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -197,13 +204,15 @@ class CreateCoinbaseChargeRequest(_Model):
 class CreateCoinbaseChargeResponse(_Model):
     """The ``CreateCoinbaseChargeResponse`` object of the spec."""
 
-    data: CreateCoinbaseChargeResponseData = attrs.field(
+    data: CreateCoinbaseChargeResponseData | None = attrs.field(
         converter=_c_CreateCoinbaseChargeResponse__data
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -218,16 +227,18 @@ class CreateCoinbaseChargeResponse(_Model):
 class CreateCoinbaseChargeResponseData(_Model):
     """The ``CreateCoinbaseChargeResponse.data`` object of the spec."""
 
-    id: str
-    created_at: str
-    expires_at: str
-    web3_data: dict[str, Any] = attrs.field(
+    id: str | None
+    created_at: str | None
+    expires_at: str | None
+    web3_data: dict[str, Any] | None = attrs.field(
         converter=_c_CreateCoinbaseChargeResponseData__web3_data
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -493,7 +504,7 @@ def _u_GetCreditsResponse(o: GetCreditsResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_GetCreditsResponseData(v)
+    d["data"] = None if v is None else _u_GetCreditsResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -532,7 +543,7 @@ def _u_CreateCoinbaseChargeResponse(o: CreateCoinbaseChargeResponse) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_CreateCoinbaseChargeResponseData(v)
+    d["data"] = None if v is None else _u_CreateCoinbaseChargeResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -556,6 +567,29 @@ def _u_CreateCoinbaseChargeResponseData(o: CreateCoinbaseChargeResponseData) -> 
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        GetCreditsResponse: (("data", _S_GetCreditsResponse__data, GetCreditsResponseData, None),),
+        GetCreditsResponseData: (
+            ("total_credits", _S_GetCreditsResponseData__total_credits, "float", None),
+            ("total_usage", _S_GetCreditsResponseData__total_usage, "float", None),
+        ),
+        CreateCoinbaseChargeResponse: (
+            ("data", _S_CreateCoinbaseChargeResponse__data, CreateCoinbaseChargeResponseData, None),
+        ),
+        CreateCoinbaseChargeResponseData: (
+            ("id", _S_CreateCoinbaseChargeResponseData__id, "str", None),
+            ("created_at", _S_CreateCoinbaseChargeResponseData__created_at, "str", None),
+            ("expires_at", _S_CreateCoinbaseChargeResponseData__expires_at, "str", None),
+            ("web3_data", _S_CreateCoinbaseChargeResponseData__web3_data, ("dict", "any"), None),
+        ),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -574,4 +608,5 @@ _register(
         CreateCoinbaseChargeResponse: _u_CreateCoinbaseChargeResponse,
         CreateCoinbaseChargeResponseData: _u_CreateCoinbaseChargeResponseData,
     },
+    _lenient,
 )

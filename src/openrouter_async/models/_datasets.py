@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -59,67 +62,71 @@ __all__ = [
 
 def _c_AppRankingsResponse__data(
     v: Sequence[AppRankingsItem | Mapping[str, Any]],
-) -> list[AppRankingsItem]:
+) -> list[AppRankingsItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_AppRankingsItem)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[AppRankingsItem] = w
+    r: list[AppRankingsItem] | None = w
     return r
 
 
-def _c_AppRankingsResponse__meta(v: RankingsDailyMeta | Mapping[str, Any]) -> RankingsDailyMeta:
+def _c_AppRankingsResponse__meta(
+    v: RankingsDailyMeta | Mapping[str, Any],
+) -> RankingsDailyMeta | None:
     w: Any = v
     try:
         w = _s_RankingsDailyMeta(w)
     except _Invalid as e:
         raise e.request_error("meta") from None
-    r: RankingsDailyMeta = w
+    r: RankingsDailyMeta | None = w
     return r
 
 
 def _c_RankingsDailyResponse__data(
     v: Sequence[RankingsDailyItem | Mapping[str, Any]],
-) -> list[RankingsDailyItem]:
+) -> list[RankingsDailyItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_RankingsDailyItem)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[RankingsDailyItem] = w
+    r: list[RankingsDailyItem] | None = w
     return r
 
 
-def _c_RankingsDailyResponse__meta(v: RankingsDailyMeta | Mapping[str, Any]) -> RankingsDailyMeta:
+def _c_RankingsDailyResponse__meta(
+    v: RankingsDailyMeta | Mapping[str, Any],
+) -> RankingsDailyMeta | None:
     w: Any = v
     try:
         w = _s_RankingsDailyMeta(w)
     except _Invalid as e:
         raise e.request_error("meta") from None
-    r: RankingsDailyMeta = w
+    r: RankingsDailyMeta | None = w
     return r
 
 
 def _c_SessionCostResponse__data(
     v: Sequence[SessionCostItem | Mapping[str, Any]],
-) -> list[SessionCostItem]:
+) -> list[SessionCostItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_SessionCostItem)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[SessionCostItem] = w
+    r: list[SessionCostItem] | None = w
     return r
 
 
-def _c_SessionCostResponse__meta(v: SessionCostMeta | Mapping[str, Any]) -> SessionCostMeta:
+def _c_SessionCostResponse__meta(v: SessionCostMeta | Mapping[str, Any]) -> SessionCostMeta | None:
     w: Any = v
     try:
         w = _s_SessionCostMeta(w)
     except _Invalid as e:
         raise e.request_error("meta") from None
-    r: SessionCostMeta = w
+    r: SessionCostMeta | None = w
     return r
 
 
@@ -130,16 +137,18 @@ def _c_SessionCostResponse__meta(v: SessionCostMeta | Mapping[str, Any]) -> Sess
 class AppRankingsResponse(_Model):
     """The ``AppRankingsResponse`` object of the spec."""
 
-    data: list[AppRankingsItem] = attrs.field(converter=_c_AppRankingsResponse__data)
+    data: list[AppRankingsItem] | None = attrs.field(converter=_c_AppRankingsResponse__data)
     """Apps ranked per the requested `sort`, re-numbered 1..N after category filtering.
     `popular` sorts by `total_tokens` descending; `trending` sorts by absolute excess token
     growth descending and may return fewer than `limit` rows when few apps are growing.
     """
-    meta: RankingsDailyMeta = attrs.field(converter=_c_AppRankingsResponse__meta)
+    meta: RankingsDailyMeta | None = attrs.field(converter=_c_AppRankingsResponse__meta)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -155,18 +164,20 @@ class AppRankingsResponse(_Model):
 class RankingsDailyResponse(_Model):
     """The ``RankingsDailyResponse`` object of the spec."""
 
-    data: list[RankingsDailyItem] = attrs.field(converter=_c_RankingsDailyResponse__data)
+    data: list[RankingsDailyItem] | None = attrs.field(converter=_c_RankingsDailyResponse__data)
     """Up to 51 rows per day — the top 50 public models by `total_tokens` for each UTC calendar
     date in the window, plus one aggregated `other` row summing every model outside that top
     50 (omitted when the long tail is empty). Rows are sorted by `date` ascending, then by
     `total_tokens` descending, with `other` pinned last within its date. Ties between real
     models break alphabetically on `model_permaslug` so the order is stable across requests.
     """
-    meta: RankingsDailyMeta = attrs.field(converter=_c_RankingsDailyResponse__meta)
+    meta: RankingsDailyMeta | None = attrs.field(converter=_c_RankingsDailyResponse__meta)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -182,12 +193,14 @@ class RankingsDailyResponse(_Model):
 class SessionCostResponse(_Model):
     """The ``SessionCostResponse`` object of the spec."""
 
-    data: list[SessionCostItem] = attrs.field(converter=_c_SessionCostResponse__data)
-    meta: SessionCostMeta = attrs.field(converter=_c_SessionCostResponse__meta)
+    data: list[SessionCostItem] | None = attrs.field(converter=_c_SessionCostResponse__data)
+    meta: SessionCostMeta | None = attrs.field(converter=_c_SessionCostResponse__meta)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -203,22 +216,24 @@ class SessionCostResponse(_Model):
 class AppRankingsItem(_Model):
     """The ``AppRankingsItem`` object of the spec."""
 
-    app_id: int
+    app_id: int | None
     """Stable numeric identifier of the app on OpenRouter."""
-    app_name: str
+    app_name: str | None
     """Public display name of the app."""
-    rank: int
+    rank: int | None
     """1-based position of the app within this response, per the requested `sort`."""
-    total_requests: int
+    total_requests: int | None
     """Number of requests attributed to the app inside the date window."""
-    total_tokens: str
+    total_tokens: str | None
     """Sum of `prompt_tokens + completion_tokens` attributed to the app inside the date window,
     returned as a decimal string so 64-bit values are not truncated.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -266,20 +281,22 @@ class AppRankingsItem(_Model):
 class RankingsDailyMeta(_Model):
     """The ``RankingsDailyMeta`` object of the spec."""
 
-    as_of: str
+    as_of: str | None
     """ISO-8601 timestamp of when the response was generated. Reflects data-freshness because
     the underlying materialized view continuously ingests upstream events.
     """
-    end_date: str
+    end_date: str | None
     """Resolved end of the date window (UTC, inclusive)."""
-    start_date: str
+    start_date: str | None
     """Resolved start of the date window (UTC, inclusive)."""
-    version: Literal["v1"] = "v1"
+    version: Literal["v1"] | None = "v1"
     """Dataset version. Field names and grain are stable for the life of `v1`."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -320,23 +337,25 @@ class RankingsDailyMeta(_Model):
 class RankingsDailyItem(_Model):
     """The ``RankingsDailyItem`` object of the spec."""
 
-    date: str
+    date: str | None
     """UTC calendar date the row is aggregated over (YYYY-MM-DD)."""
-    model_permaslug: str
+    model_permaslug: str | None
     """Model variant permaslug (e.g. `openai/gpt-4o-2024-05-13`,
     `openai/gpt-4o-2024-05-13:free`). Non-default variants include a `:variant` suffix and
     are ranked as their own entry. The reserved value `other` denotes the aggregated row
     covering every model outside the daily top 50 for that date — always sorted last within
     its date.
     """
-    total_tokens: str
+    total_tokens: str | None
     """Sum of `prompt_tokens + completion_tokens` for the day, returned as a decimal string so
     64-bit values are not truncated.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -372,20 +391,22 @@ class RankingsDailyItem(_Model):
 class SessionCostItem(_Model):
     """The ``SessionCostItem`` object of the spec."""
 
-    app_name: str
+    app_name: str | None
     """Published harness display label."""
-    app_slug: str
+    app_slug: str | None
     """Stable public slug of the harness."""
-    median_session_cost_usd: float
+    median_session_cost_usd: float | None
     """Median USD spend per sampled session."""
-    model_permaslug: str
+    model_permaslug: str | None
     """Exact model permaslug."""
-    turn_range: Literal["1-turn", "2-9-turns", "10-49-turns", "50-plus-turns"] | str
+    turn_range: Literal["1-turn", "2-9-turns", "10-49-turns", "50-plus-turns"] | str | None
     """Inclusive session turn-count range."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -439,9 +460,9 @@ class SessionCostItem(_Model):
 class SessionCostMeta(_Model):
     """The ``SessionCostMeta`` object of the spec."""
 
-    as_of: str
+    as_of: str | None
     """ISO-8601 timestamp when the response was generated."""
-    version: Literal["v1"] = "v1"
+    version: Literal["v1"] | None = "v1"
     """Dataset version."""
     window_days: int | None
     """Number of days in the weekly session sample window, or null when no snapshot is
@@ -452,9 +473,11 @@ class SessionCostMeta(_Model):
     published.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -950,9 +973,9 @@ def _u_AppRankingsResponse(o: AppRankingsResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_AppRankingsItem(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.meta
-    d["meta"] = _u_RankingsDailyMeta(v)
+    d["meta"] = None if v is None else _u_RankingsDailyMeta(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -963,9 +986,9 @@ def _u_RankingsDailyResponse(o: RankingsDailyResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_RankingsDailyItem(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.meta
-    d["meta"] = _u_RankingsDailyMeta(v)
+    d["meta"] = None if v is None else _u_RankingsDailyMeta(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -976,9 +999,9 @@ def _u_SessionCostResponse(o: SessionCostResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_SessionCostItem(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.meta
-    d["meta"] = _u_SessionCostMeta(v)
+    d["meta"] = None if v is None else _u_SessionCostMeta(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -1072,6 +1095,58 @@ def _u_SessionCostMeta(o: SessionCostMeta) -> dict[str, Any]:
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        AppRankingsResponse: (
+            ("data", _S_AppRankingsResponse__data, ("list", AppRankingsItem), None),
+            ("meta", _S_AppRankingsResponse__meta, RankingsDailyMeta, None),
+        ),
+        RankingsDailyResponse: (
+            ("data", _S_RankingsDailyResponse__data, ("list", RankingsDailyItem), None),
+            ("meta", _S_RankingsDailyResponse__meta, RankingsDailyMeta, None),
+        ),
+        SessionCostResponse: (
+            ("data", _S_SessionCostResponse__data, ("list", SessionCostItem), None),
+            ("meta", _S_SessionCostResponse__meta, SessionCostMeta, None),
+        ),
+        AppRankingsItem: (
+            ("app_id", _S_AppRankingsItem__app_id, "int", None),
+            ("app_name", _S_AppRankingsItem__app_name, "str", None),
+            ("rank", _S_AppRankingsItem__rank, "int", None),
+            ("total_requests", _S_AppRankingsItem__total_requests, "int", None),
+            ("total_tokens", _S_AppRankingsItem__total_tokens, "str", None),
+        ),
+        RankingsDailyMeta: (
+            ("as_of", _S_RankingsDailyMeta__as_of, "str", None),
+            ("end_date", _S_RankingsDailyMeta__end_date, "str", None),
+            ("start_date", _S_RankingsDailyMeta__start_date, "str", None),
+            ("version", _S_RankingsDailyMeta__version, "str", "v1"),
+        ),
+        RankingsDailyItem: (
+            ("date", _S_RankingsDailyItem__date, "str", None),
+            ("model_permaslug", _S_RankingsDailyItem__model_permaslug, "str", None),
+            ("total_tokens", _S_RankingsDailyItem__total_tokens, "str", None),
+        ),
+        SessionCostItem: (
+            ("app_name", _S_SessionCostItem__app_name, "str", None),
+            ("app_slug", _S_SessionCostItem__app_slug, "str", None),
+            ("median_session_cost_usd", _S_SessionCostItem__median_session_cost_usd, "float", None),
+            ("model_permaslug", _S_SessionCostItem__model_permaslug, "str", None),
+            ("turn_range", _S_SessionCostItem__turn_range, "str", None),
+        ),
+        SessionCostMeta: (
+            ("as_of", _S_SessionCostMeta__as_of, "str", None),
+            ("version", _S_SessionCostMeta__version, "str", "v1"),
+            ("window_days", _S_SessionCostMeta__window_days, "int", None),
+            ("window_end_date", _S_SessionCostMeta__window_end_date, "str", None),
+        ),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -1096,4 +1171,5 @@ _register(
         SessionCostItem: _u_SessionCostItem,
         SessionCostMeta: _u_SessionCostMeta,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -159,45 +162,45 @@ def _c_CreateEmbeddingsRequestInputOption5ItemContentItemImageUrl__image_url(
 
 def _c_CreateEmbeddingsResponse__data(
     v: Sequence[CreateEmbeddingsResponseDataItem | Mapping[str, Any]],
-) -> list[CreateEmbeddingsResponseDataItem]:
+) -> list[CreateEmbeddingsResponseDataItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_CreateEmbeddingsResponseDataItem)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[CreateEmbeddingsResponseDataItem] = w
+    r: list[CreateEmbeddingsResponseDataItem] | None = w
     return r
 
 
 def _c_CreateEmbeddingsResponse__usage(
-    v: CreateEmbeddingsResponseUsage | Mapping[str, Any] | Unset,
-) -> CreateEmbeddingsResponseUsage | Unset:
-    if v is UNSET:
-        return v
+    v: CreateEmbeddingsResponseUsage | Mapping[str, Any] | None,
+) -> CreateEmbeddingsResponseUsage | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_CreateEmbeddingsResponseUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: CreateEmbeddingsResponseUsage | Unset = w
+    r: CreateEmbeddingsResponseUsage | None = w
     return r
 
 
-def _c_CreateEmbeddingsResponseDataItem__embedding(v: Sequence[float] | str) -> list[float] | str:
+def _c_CreateEmbeddingsResponseDataItem__embedding(
+    v: Sequence[float] | str,
+) -> list[float] | str | None:
     w: Any = v
     try:
         w = _h_list_float_str(w)
     except _Invalid as e:
         raise e.request_error("embedding") from None
-    r: list[float] | str = w
+    r: list[float] | str | None = w
     return r
 
 
 def _c_CreateEmbeddingsResponseUsage__cost_details(
-    v: CostDetails | Mapping[str, Any] | None | Unset,
-) -> CostDetails | None | Unset:
-    if v is UNSET:
-        return v
+    v: CostDetails | Mapping[str, Any] | None,
+) -> CostDetails | None:
     if v is None:
         return None
     w: Any = v
@@ -205,21 +208,21 @@ def _c_CreateEmbeddingsResponseUsage__cost_details(
         w = _s_CostDetails(w)
     except _Invalid as e:
         raise e.request_error("cost_details") from None
-    r: CostDetails | None | Unset = w
+    r: CostDetails | None = w
     return r
 
 
 def _c_CreateEmbeddingsResponseUsage__prompt_tokens_details(
-    v: CreateEmbeddingsResponseUsagePromptTokensDetails | Mapping[str, Any] | Unset,
-) -> CreateEmbeddingsResponseUsagePromptTokensDetails | Unset:
-    if v is UNSET:
-        return v
+    v: CreateEmbeddingsResponseUsagePromptTokensDetails | Mapping[str, Any] | None,
+) -> CreateEmbeddingsResponseUsagePromptTokensDetails | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_CreateEmbeddingsResponseUsagePromptTokensDetails(w)
     except _Invalid as e:
         raise e.request_error("prompt_tokens_details") from None
-    r: CreateEmbeddingsResponseUsagePromptTokensDetails | Unset = w
+    r: CreateEmbeddingsResponseUsagePromptTokensDetails | None = w
     return r
 
 
@@ -479,23 +482,25 @@ class CreateEmbeddingsRequestInputOption5ItemContentItemImageUrlImageUrl(_Model)
 class CreateEmbeddingsResponse(_Model):
     """Embeddings response containing embedding vectors"""
 
-    data: list[CreateEmbeddingsResponseDataItem] = attrs.field(
+    data: list[CreateEmbeddingsResponseDataItem] | None = attrs.field(
         converter=_c_CreateEmbeddingsResponse__data
     )
     """List of embedding objects"""
-    id: str | Unset = UNSET
+    id: str | None = None
     """Unique identifier for the embeddings response"""
-    model: str
+    model: str | None
     """The model used for embeddings"""
-    object: Literal["list"] = "list"
-    usage: CreateEmbeddingsResponseUsage | Unset = attrs.field(
-        default=UNSET, converter=_c_CreateEmbeddingsResponse__usage
+    object: Literal["list"] | None = "list"
+    usage: CreateEmbeddingsResponseUsage | None = attrs.field(
+        default=None, converter=_c_CreateEmbeddingsResponse__usage
     )
     """Token usage statistics"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -505,9 +510,8 @@ class CreateEmbeddingsResponse(_Model):
         try:
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "model"
             v = self.model
             if type(v) is not str:
@@ -534,17 +538,19 @@ class CreateEmbeddingsResponse(_Model):
 class CreateEmbeddingsResponseDataItem(_Model):
     """A single embedding object"""
 
-    embedding: list[float] | str = attrs.field(
+    embedding: list[float] | str | None = attrs.field(
         converter=_c_CreateEmbeddingsResponseDataItem__embedding
     )
     """Embedding vector as an array of floats or a base64 string"""
-    index: int | Unset = UNSET
+    index: int | None = None
     """Index of the embedding in the input list"""
-    object: Literal["embedding"] = "embedding"
+    object: Literal["embedding"] | None = "embedding"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -554,9 +560,8 @@ class CreateEmbeddingsResponseDataItem(_Model):
         try:
             f = "index"
             v = self.index
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "object"
             v = self.object
             if type(v) is not str:
@@ -577,29 +582,31 @@ class CreateEmbeddingsResponseDataItem(_Model):
 class CreateEmbeddingsResponseUsage(_Model):
     """Token usage statistics"""
 
-    cost: float | Unset = UNSET
+    cost: float | None = None
     """Cost of the request in credits"""
-    cost_details: CostDetails | None | Unset = attrs.field(
-        default=UNSET, converter=_c_CreateEmbeddingsResponseUsage__cost_details
+    cost_details: CostDetails | None = attrs.field(
+        default=None, converter=_c_CreateEmbeddingsResponseUsage__cost_details
     )
     """Breakdown of upstream inference costs"""
-    is_byok: bool | Unset = UNSET
+    is_byok: bool | None = None
     """Whether a request was made using a Bring Your Own Key configuration"""
-    prompt_tokens: int
+    prompt_tokens: int | None
     """Number of tokens in the input"""
-    prompt_tokens_details: CreateEmbeddingsResponseUsagePromptTokensDetails | Unset = attrs.field(
-        default=UNSET, converter=_c_CreateEmbeddingsResponseUsage__prompt_tokens_details
+    prompt_tokens_details: CreateEmbeddingsResponseUsagePromptTokensDetails | None = attrs.field(
+        default=None, converter=_c_CreateEmbeddingsResponseUsage__prompt_tokens_details
     )
     """Per-modality token breakdown. Only present when the input contains 2+ modalities (e.g.
     text + image) and the upstream provider returns modality-level usage data. Only non-zero
     modality counts are included.
     """
-    total_tokens: int
+    total_tokens: int | None
     """Total number of tokens used"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -609,14 +616,12 @@ class CreateEmbeddingsResponseUsage(_Model):
         try:
             f = "cost"
             v = self.cost
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "is_byok"
             v = self.is_byok
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "prompt_tokens"
             v = self.prompt_tokens
             if type(v) is not int:
@@ -656,20 +661,22 @@ class CreateEmbeddingsResponseUsagePromptTokensDetails(_Model):
     modality counts are included.
     """
 
-    audio_tokens: int | Unset = UNSET
+    audio_tokens: int | None = None
     """Number of audio tokens in the input"""
-    file_tokens: int | Unset = UNSET
+    file_tokens: int | None = None
     """Number of file/document tokens in the input"""
-    image_tokens: int | Unset = UNSET
+    image_tokens: int | None = None
     """Number of image tokens in the input"""
-    text_tokens: int | Unset = UNSET
+    text_tokens: int | None = None
     """Number of text tokens in the input"""
-    video_tokens: int | Unset = UNSET
+    video_tokens: int | None = None
     """Number of video tokens in the input"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -679,29 +686,24 @@ class CreateEmbeddingsResponseUsagePromptTokensDetails(_Model):
         try:
             f = "audio_tokens"
             v = self.audio_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "file_tokens"
             v = self.file_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "image_tokens"
             v = self.image_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "text_tokens"
             v = self.text_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "video_tokens"
             v = self.video_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1183,9 +1185,11 @@ def _s_CreateEmbeddingsResponse(d: Any) -> CreateEmbeddingsResponse:
         _S_CreateEmbeddingsResponse__data(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CreateEmbeddingsResponse__id(o, v)
         f = "model"
@@ -1208,9 +1212,12 @@ def _s_CreateEmbeddingsResponse(d: Any) -> CreateEmbeddingsResponse:
         _S_CreateEmbeddingsResponse__object(o, v)
         f = "usage"
         v = d.get("usage", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_CreateEmbeddingsResponseUsage(v)
+            if v is not None:
+                v = _s_CreateEmbeddingsResponseUsage(v)
         _S_CreateEmbeddingsResponse__usage(o, v)
         if n != len(d):
             _S_CreateEmbeddingsResponse__model_extra(o, _extras(d, _K_CreateEmbeddingsResponse))
@@ -1241,9 +1248,11 @@ def _s_CreateEmbeddingsResponseDataItem(d: Any) -> CreateEmbeddingsResponseDataI
         _S_CreateEmbeddingsResponseDataItem__embedding(o, v)
         f = "index"
         v = d.get("index", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_CreateEmbeddingsResponseDataItem__index(o, v)
         f = "object"
@@ -1276,25 +1285,34 @@ def _s_CreateEmbeddingsResponseUsage(d: Any) -> CreateEmbeddingsResponseUsage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cost"
         v = d.get("cost", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_CreateEmbeddingsResponseUsage__cost(o, v)
         f = "cost_details"
         v = d.get("cost_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_CostDetails(v)
+            if v is None:
+                z += ("cost_details",)
         _S_CreateEmbeddingsResponseUsage__cost_details(o, v)
         f = "is_byok"
         v = d.get("is_byok", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_CreateEmbeddingsResponseUsage__is_byok(o, v)
         f = "prompt_tokens"
@@ -1308,9 +1326,12 @@ def _s_CreateEmbeddingsResponseUsage(d: Any) -> CreateEmbeddingsResponseUsage:
         _S_CreateEmbeddingsResponseUsage__prompt_tokens(o, v)
         f = "prompt_tokens_details"
         v = d.get("prompt_tokens_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_CreateEmbeddingsResponseUsagePromptTokensDetails(v)
+            if v is not None:
+                v = _s_CreateEmbeddingsResponseUsagePromptTokensDetails(v)
         _S_CreateEmbeddingsResponseUsage__prompt_tokens_details(o, v)
         f = "total_tokens"
         v = d.get("total_tokens", UNSET)
@@ -1321,6 +1342,8 @@ def _s_CreateEmbeddingsResponseUsage(d: Any) -> CreateEmbeddingsResponseUsage:
             if type(v) is not int:
                 v = _int(v)
         _S_CreateEmbeddingsResponseUsage__total_tokens(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_CreateEmbeddingsResponseUsage__model_extra(
                 o, _extras(d, _K_CreateEmbeddingsResponseUsage)
@@ -1346,37 +1369,47 @@ def _s_CreateEmbeddingsResponseUsagePromptTokensDetails(
     try:
         f = "audio_tokens"
         v = d.get("audio_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_CreateEmbeddingsResponseUsagePromptTokensDetails__audio_tokens(o, v)
         f = "file_tokens"
         v = d.get("file_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_CreateEmbeddingsResponseUsagePromptTokensDetails__file_tokens(o, v)
         f = "image_tokens"
         v = d.get("image_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_CreateEmbeddingsResponseUsagePromptTokensDetails__image_tokens(o, v)
         f = "text_tokens"
         v = d.get("text_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_CreateEmbeddingsResponseUsagePromptTokensDetails__text_tokens(o, v)
         f = "video_tokens"
         v = d.get("video_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_CreateEmbeddingsResponseUsagePromptTokensDetails__video_tokens(o, v)
         if n != len(d):
@@ -1625,16 +1658,16 @@ def _u_CreateEmbeddingsResponse(o: CreateEmbeddingsResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_CreateEmbeddingsResponseDataItem(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.model
     d["model"] = v
     v = o.object
     d["object"] = v
     v = o.usage
-    if v is not UNSET:
+    if v is not None:
         d["usage"] = _u_CreateEmbeddingsResponseUsage(v)
     e = o.model_extra
     if e:
@@ -1648,7 +1681,7 @@ def _u_CreateEmbeddingsResponseDataItem(o: CreateEmbeddingsResponseDataItem) -> 
     v = o.embedding
     d["embedding"] = v
     v = o.index
-    if v is not UNSET:
+    if v is not None:
         d["index"] = v
     v = o.object
     d["object"] = v
@@ -1661,19 +1694,22 @@ def _u_CreateEmbeddingsResponseDataItem(o: CreateEmbeddingsResponseDataItem) -> 
 def _u_CreateEmbeddingsResponseUsage(o: CreateEmbeddingsResponseUsage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cost
-    if v is not UNSET:
+    if v is not None:
         d["cost"] = v
     v = o.cost_details
-    if v is not UNSET:
-        d["cost_details"] = None if v is None else _u_CostDetails(v)
+    if v is not None:
+        d["cost_details"] = _u_CostDetails(v)
+    elif "cost_details" in z:
+        d["cost_details"] = None
     v = o.is_byok
-    if v is not UNSET:
+    if v is not None:
         d["is_byok"] = v
     v = o.prompt_tokens
     d["prompt_tokens"] = v
     v = o.prompt_tokens_details
-    if v is not UNSET:
+    if v is not None:
         d["prompt_tokens_details"] = _u_CreateEmbeddingsResponseUsagePromptTokensDetails(v)
     v = o.total_tokens
     d["total_tokens"] = v
@@ -1689,19 +1725,19 @@ def _u_CreateEmbeddingsResponseUsagePromptTokensDetails(
     v: Any
     d: dict[str, Any] = {}
     v = o.audio_tokens
-    if v is not UNSET:
+    if v is not None:
         d["audio_tokens"] = v
     v = o.file_tokens
-    if v is not UNSET:
+    if v is not None:
         d["file_tokens"] = v
     v = o.image_tokens
-    if v is not UNSET:
+    if v is not None:
         d["image_tokens"] = v
     v = o.text_tokens
-    if v is not UNSET:
+    if v is not None:
         d["text_tokens"] = v
     v = o.video_tokens
-    if v is not UNSET:
+    if v is not None:
         d["video_tokens"] = v
     e = o.model_extra
     if e:
@@ -1760,6 +1796,91 @@ def _u_MultimodalMedia(o: MultimodalMedia) -> dict[str, Any]:
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        CreateEmbeddingsResponse: (
+            (
+                "data",
+                _S_CreateEmbeddingsResponse__data,
+                ("list", CreateEmbeddingsResponseDataItem),
+                None,
+            ),
+            ("id", _S_CreateEmbeddingsResponse__id, "str", None),
+            ("model", _S_CreateEmbeddingsResponse__model, "str", None),
+            ("object", _S_CreateEmbeddingsResponse__object, "str", "list"),
+            ("usage", _S_CreateEmbeddingsResponse__usage, CreateEmbeddingsResponseUsage, None),
+        ),
+        CreateEmbeddingsResponseDataItem: (
+            (
+                "embedding",
+                _S_CreateEmbeddingsResponseDataItem__embedding,
+                (
+                    "union",
+                    _h_list_float_str,
+                    (
+                        ("list", "float"),
+                        "str",
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("index", _S_CreateEmbeddingsResponseDataItem__index, "int", None),
+            ("object", _S_CreateEmbeddingsResponseDataItem__object, "str", "embedding"),
+        ),
+        CreateEmbeddingsResponseUsage: (
+            ("cost", _S_CreateEmbeddingsResponseUsage__cost, "float", None),
+            ("cost_details", _S_CreateEmbeddingsResponseUsage__cost_details, CostDetails, None),
+            ("is_byok", _S_CreateEmbeddingsResponseUsage__is_byok, "bool", None),
+            ("prompt_tokens", _S_CreateEmbeddingsResponseUsage__prompt_tokens, "int", None),
+            (
+                "prompt_tokens_details",
+                _S_CreateEmbeddingsResponseUsage__prompt_tokens_details,
+                CreateEmbeddingsResponseUsagePromptTokensDetails,
+                None,
+            ),
+            ("total_tokens", _S_CreateEmbeddingsResponseUsage__total_tokens, "int", None),
+        ),
+        CreateEmbeddingsResponseUsagePromptTokensDetails: (
+            (
+                "audio_tokens",
+                _S_CreateEmbeddingsResponseUsagePromptTokensDetails__audio_tokens,
+                "int",
+                None,
+            ),
+            (
+                "file_tokens",
+                _S_CreateEmbeddingsResponseUsagePromptTokensDetails__file_tokens,
+                "int",
+                None,
+            ),
+            (
+                "image_tokens",
+                _S_CreateEmbeddingsResponseUsagePromptTokensDetails__image_tokens,
+                "int",
+                None,
+            ),
+            (
+                "text_tokens",
+                _S_CreateEmbeddingsResponseUsagePromptTokensDetails__text_tokens,
+                "int",
+                None,
+            ),
+            (
+                "video_tokens",
+                _S_CreateEmbeddingsResponseUsagePromptTokensDetails__video_tokens,
+                "int",
+                None,
+            ),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -1884,4 +2005,5 @@ _register(
         ContentPartInputFile: _u_ContentPartInputFile,
         MultimodalMedia: _u_MultimodalMedia,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -50,7 +53,6 @@ from ._shared_6a902f9d import (
     Parameter,
     PricingOverride,
     _s_PricingOverride,
-    _u_PricingOverride,
 )
 
 __all__ = [
@@ -72,25 +74,25 @@ EndpointStatus: TypeAlias = Literal[0, -1, -2, -3, -5, -10]
 
 def _c_ListEndpointsZdrResponse__data(
     v: Sequence[PublicEndpoint | Mapping[str, Any]],
-) -> list[PublicEndpoint]:
+) -> list[PublicEndpoint] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_PublicEndpoint)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[PublicEndpoint] = w
+    r: list[PublicEndpoint] | None = w
     return r
 
 
 def _c_ListEndpointsResponseBody__data(
     v: ListEndpointsResponse | Mapping[str, Any],
-) -> ListEndpointsResponse:
+) -> ListEndpointsResponse | None:
     w: Any = v
     try:
         w = _s_ListEndpointsResponse(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: ListEndpointsResponse = w
+    r: ListEndpointsResponse | None = w
     return r
 
 
@@ -110,23 +112,25 @@ def _c_PublicEndpoint__latency_last_30m(
 
 def _c_PublicEndpoint__pricing(
     v: PublicEndpointPricing | Mapping[str, Any],
-) -> PublicEndpointPricing:
+) -> PublicEndpointPricing | None:
     w: Any = v
     try:
         w = _s_PublicEndpointPricing(w)
     except _Invalid as e:
         raise e.request_error("pricing") from None
-    r: PublicEndpointPricing = w
+    r: PublicEndpointPricing | None = w
     return r
 
 
-def _c_PublicEndpoint__supported_parameters(v: Sequence[Parameter | str]) -> list[Parameter | str]:
+def _c_PublicEndpoint__supported_parameters(
+    v: Sequence[Parameter | str],
+) -> list[Parameter | str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("supported_parameters") from None
-    r: list[Parameter | str] = w
+    r: list[Parameter | str] | None = w
     return r
 
 
@@ -145,64 +149,64 @@ def _c_PublicEndpoint__throughput_last_30m(
 
 
 def _c_PublicEndpointPricing__overrides(
-    v: Sequence[PricingOverride | Mapping[str, Any]] | Unset,
-) -> list[PricingOverride] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[PricingOverride | Mapping[str, Any]] | None,
+) -> list[PricingOverride] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_PricingOverride)
     except _Invalid as e:
         raise e.request_error("overrides") from None
-    r: list[PricingOverride] | Unset = w
+    r: list[PricingOverride] | None = w
     return r
 
 
 def _c_ListEndpointsResponse__architecture(
     v: ListEndpointsResponseArchitecture | Mapping[str, Any],
-) -> ListEndpointsResponseArchitecture:
+) -> ListEndpointsResponseArchitecture | None:
     w: Any = v
     try:
         w = _s_ListEndpointsResponseArchitecture(w)
     except _Invalid as e:
         raise e.request_error("architecture") from None
-    r: ListEndpointsResponseArchitecture = w
+    r: ListEndpointsResponseArchitecture | None = w
     return r
 
 
 def _c_ListEndpointsResponse__endpoints(
     v: Sequence[PublicEndpoint | Mapping[str, Any]],
-) -> list[PublicEndpoint]:
+) -> list[PublicEndpoint] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_PublicEndpoint)
     except _Invalid as e:
         raise e.request_error("endpoints") from None
-    r: list[PublicEndpoint] = w
+    r: list[PublicEndpoint] | None = w
     return r
 
 
 def _c_ListEndpointsResponseArchitecture__input_modalities(
     v: Sequence[InputModality | str],
-) -> list[InputModality | str]:
+) -> list[InputModality | str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("input_modalities") from None
-    r: list[InputModality | str] = w
+    r: list[InputModality | str] | None = w
     return r
 
 
 def _c_ListEndpointsResponseArchitecture__output_modalities(
     v: Sequence[OutputModality | str],
-) -> list[OutputModality | str]:
+) -> list[OutputModality | str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("output_modalities") from None
-    r: list[OutputModality | str] = w
+    r: list[OutputModality | str] | None = w
     return r
 
 
@@ -213,11 +217,13 @@ def _c_ListEndpointsResponseArchitecture__output_modalities(
 class ListEndpointsZdrResponse(_Model):
     """The ``ListEndpointsZdrResponse`` object of the spec."""
 
-    data: list[PublicEndpoint] = attrs.field(converter=_c_ListEndpointsZdrResponse__data)
+    data: list[PublicEndpoint] | None = attrs.field(converter=_c_ListEndpointsZdrResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -232,12 +238,14 @@ class ListEndpointsZdrResponse(_Model):
 class ListEndpointsResponseBody(_Model):
     """The ``ListEndpointsResponseBody`` object of the spec."""
 
-    data: ListEndpointsResponse = attrs.field(converter=_c_ListEndpointsResponseBody__data)
+    data: ListEndpointsResponse | None = attrs.field(converter=_c_ListEndpointsResponseBody__data)
     """List of available endpoints for a model"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -252,7 +260,7 @@ class ListEndpointsResponseBody(_Model):
 class PublicEndpoint(_Model):
     """Information about a specific model endpoint"""
 
-    context_length: int
+    context_length: int | None
     latency_last_30m: PercentileStats | None = attrs.field(
         converter=_c_PublicEndpoint__latency_last_30m
     )
@@ -262,26 +270,26 @@ class PublicEndpoint(_Model):
     """
     max_completion_tokens: int | None
     max_prompt_tokens: int | None
-    model_id: str
+    model_id: str | None
     """The unique identifier for the model (permaslug)"""
-    model_name: str
-    name: str
-    pricing: PublicEndpointPricing = attrs.field(converter=_c_PublicEndpoint__pricing)
-    provider_name: ProviderName | str
+    model_name: str | None
+    name: str | None
+    pricing: PublicEndpointPricing | None = attrs.field(converter=_c_PublicEndpoint__pricing)
+    provider_name: ProviderName | str | None
     quantization: Quantization | str | None
-    status: EndpointStatus | int | Unset = UNSET
-    supported_parameters: list[Parameter | str] = attrs.field(
+    status: EndpointStatus | int | None = None
+    supported_parameters: list[Parameter | str] | None = attrs.field(
         converter=_c_PublicEndpoint__supported_parameters
     )
-    supports_implicit_caching: bool
-    supports_voice_cloning: bool | Unset = UNSET
+    supports_implicit_caching: bool | None
+    supports_voice_cloning: bool | None = None
     """Whether this TTS endpoint accepts inline reference audio (`input_references`) for
     stateless voice cloning. Requests carrying reference audio are only routed to endpoints
     where this is true.
 
     Server default: ``false``.
     """
-    tag: str
+    tag: str | None
     throughput_last_30m: PercentileStats | None = attrs.field(
         converter=_c_PublicEndpoint__throughput_last_30m
     )
@@ -297,9 +305,11 @@ class PublicEndpoint(_Model):
     insufficient data.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -341,18 +351,16 @@ class PublicEndpoint(_Model):
                 v = _str(v)
             f = "status"
             v = self.status
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "supports_implicit_caching"
             v = self.supports_implicit_caching
             if type(v) is not bool:
                 v = _bool(v)
             f = "supports_voice_cloning"
             v = self.supports_voice_cloning
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "tag"
             v = self.tag
             if type(v) is not str:
@@ -423,38 +431,38 @@ class PublicEndpoint(_Model):
 class PublicEndpointPricing(_Model):
     """The ``PublicEndpoint.pricing`` object of the spec."""
 
-    audio: str | Unset = UNSET
+    audio: str | None = None
     """Price in USD per audio input token"""
-    audio_output: str | Unset = UNSET
+    audio_output: str | None = None
     """Price in USD per audio output token"""
-    completion: str
+    completion: str | None
     """Price in USD per token for completion (output) generation"""
-    discount: float | Unset = UNSET
+    discount: float | None = None
     """Fractional discount applied to this endpoint's pricing; the price is multiplied by (1 -
     discount) (0 = no discount, 1 = free)
     """
-    image: str | Unset = UNSET
+    image: str | None = None
     """Price in USD per input image"""
-    image_output: str | Unset = UNSET
+    image_output: str | None = None
     """Price in USD per output image"""
-    image_token: str | Unset = UNSET
+    image_token: str | None = None
     """Price in USD per image token"""
-    input_audio_cache: str | Unset = UNSET
+    input_audio_cache: str | None = None
     """Price in USD per cached audio input token"""
-    input_cache_read: str | Unset = UNSET
+    input_cache_read: str | None = None
     """Price in USD per cached input token (read)"""
-    input_cache_write: str | Unset = UNSET
+    input_cache_write: str | None = None
     """Price per cache-write token, in USD per token. For providers with multiple cache TTLs
     (e.g. Anthropic), this is the default (5-minute) cache-write rate.
     """
-    input_cache_write_1h: str | Unset = UNSET
+    input_cache_write_1h: str | None = None
     """Price per 1-hour cache-write token, in USD per token. Only present for providers that
     price an extended (1-hour) cache TTL separately, such as Anthropic.
     """
-    internal_reasoning: str | Unset = UNSET
+    internal_reasoning: str | None = None
     """Price in USD per internal reasoning token"""
-    overrides: list[PricingOverride] | Unset = attrs.field(
-        default=UNSET, converter=_c_PublicEndpointPricing__overrides
+    overrides: list[PricingOverride] | None = attrs.field(
+        default=None, converter=_c_PublicEndpointPricing__overrides
     )
     """Conditional overrides of the base pricing (e.g. long-context or time-based pricing). An
     entry applies when all of its condition fields (e.g. min_prompt_tokens, or the
@@ -462,16 +470,18 @@ class PublicEndpointPricing(_Model):
     entries win per key; price keys absent from an entry inherit the base price. The
     top-level pricing keys always reflect the price that applies under default conditions.
     """
-    prompt: str
+    prompt: str | None
     """Price in USD per token for prompt (input) processing"""
-    request: str | Unset = UNSET
+    request: str | None = None
     """Price in USD per request"""
-    web_search: str | Unset = UNSET
+    web_search: str | None = None
     """Price in USD per web search"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -481,77 +491,64 @@ class PublicEndpointPricing(_Model):
         try:
             f = "audio"
             v = self.audio
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "audio_output"
             v = self.audio_output
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "completion"
             v = self.completion
             if type(v) is not str:
                 v = _str(v)
             f = "discount"
             v = self.discount
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "image"
             v = self.image
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "image_output"
             v = self.image_output
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "image_token"
             v = self.image_token
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_audio_cache"
             v = self.input_audio_cache
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_cache_read"
             v = self.input_cache_read
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_cache_write"
             v = self.input_cache_write
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_cache_write_1h"
             v = self.input_cache_write_1h
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "internal_reasoning"
             v = self.internal_reasoning
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "prompt"
             v = self.prompt
             if type(v) is not str:
                 v = _str(v)
             f = "request"
             v = self.request
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "web_search"
             v = self.web_search
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -600,23 +597,27 @@ class PublicEndpointPricing(_Model):
 class ListEndpointsResponse(_Model):
     """List of available endpoints for a model"""
 
-    architecture: ListEndpointsResponseArchitecture = attrs.field(
+    architecture: ListEndpointsResponseArchitecture | None = attrs.field(
         converter=_c_ListEndpointsResponse__architecture
     )
-    created: int
+    created: int | None
     """Unix timestamp of when the model was created"""
-    description: str
+    description: str | None
     """Description of the model"""
-    endpoints: list[PublicEndpoint] = attrs.field(converter=_c_ListEndpointsResponse__endpoints)
+    endpoints: list[PublicEndpoint] | None = attrs.field(
+        converter=_c_ListEndpointsResponse__endpoints
+    )
     """List of available endpoints for this model"""
-    id: str
+    id: str | None
     """Unique identifier for the model"""
-    name: str
+    name: str | None
     """Display name of the model"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -668,7 +669,7 @@ class ListEndpointsResponse(_Model):
 class ListEndpointsResponseArchitecture(_Model):
     """The ``ListEndpointsResponse.architecture`` object of the spec."""
 
-    input_modalities: list[InputModality | str] = attrs.field(
+    input_modalities: list[InputModality | str] | None = attrs.field(
         converter=_c_ListEndpointsResponseArchitecture__input_modalities
     )
     """Supported input modalities"""
@@ -676,15 +677,17 @@ class ListEndpointsResponseArchitecture(_Model):
     """Instruction format type"""
     modality: str | None
     """Primary modality of the model"""
-    output_modalities: list[OutputModality | str] = attrs.field(
+    output_modalities: list[OutputModality | str] | None = attrs.field(
         converter=_c_ListEndpointsResponseArchitecture__output_modalities
     )
     """Supported output modalities"""
     tokenizer: ModelGroup | str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -733,18 +736,20 @@ class PercentileStats(_Model):
     unauthenticated requests.
     """
 
-    p50: float
+    p50: float | None
     """Median (50th percentile)"""
-    p75: float
+    p75: float | None
     """75th percentile"""
-    p90: float
+    p90: float | None
     """90th percentile"""
-    p99: float
+    p99: float | None
     """99th percentile"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1011,9 +1016,11 @@ def _s_PublicEndpoint(d: Any) -> PublicEndpoint:
         _S_PublicEndpoint__quantization(o, v)
         f = "status"
         v = d.get("status", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_PublicEndpoint__status(o, v)
         f = "supported_parameters"
@@ -1035,9 +1042,11 @@ def _s_PublicEndpoint(d: Any) -> PublicEndpoint:
         _S_PublicEndpoint__supports_implicit_caching(o, v)
         f = "supports_voice_cloning"
         v = d.get("supports_voice_cloning", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_PublicEndpoint__supports_voice_cloning(o, v)
         f = "tag"
@@ -1106,16 +1115,20 @@ def _s_PublicEndpointPricing(d: Any) -> PublicEndpointPricing:
     try:
         f = "audio"
         v = d.get("audio", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__audio(o, v)
         f = "audio_output"
         v = d.get("audio_output", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__audio_output(o, v)
         f = "completion"
@@ -1129,72 +1142,93 @@ def _s_PublicEndpointPricing(d: Any) -> PublicEndpointPricing:
         _S_PublicEndpointPricing__completion(o, v)
         f = "discount"
         v = d.get("discount", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_PublicEndpointPricing__discount(o, v)
         f = "image"
         v = d.get("image", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__image(o, v)
         f = "image_output"
         v = d.get("image_output", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__image_output(o, v)
         f = "image_token"
         v = d.get("image_token", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__image_token(o, v)
         f = "input_audio_cache"
         v = d.get("input_audio_cache", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__input_audio_cache(o, v)
         f = "input_cache_read"
         v = d.get("input_cache_read", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__input_cache_read(o, v)
         f = "input_cache_write"
         v = d.get("input_cache_write", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__input_cache_write(o, v)
         f = "input_cache_write_1h"
         v = d.get("input_cache_write_1h", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__input_cache_write_1h(o, v)
         f = "internal_reasoning"
         v = d.get("internal_reasoning", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__internal_reasoning(o, v)
         f = "overrides"
         v = d.get("overrides", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_PricingOverride)
+            if v is not None:
+                v = _list_of(v, _s_PricingOverride)
         _S_PublicEndpointPricing__overrides(o, v)
         f = "prompt"
         v = d.get("prompt", UNSET)
@@ -1207,16 +1241,20 @@ def _s_PublicEndpointPricing(d: Any) -> PublicEndpointPricing:
         _S_PublicEndpointPricing__prompt(o, v)
         f = "request"
         v = d.get("request", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__request(o, v)
         f = "web_search"
         v = d.get("web_search", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicEndpointPricing__web_search(o, v)
         if n != len(d):
@@ -1426,7 +1464,7 @@ def _u_ListEndpointsZdrResponse(o: ListEndpointsZdrResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_PublicEndpoint(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -1437,7 +1475,7 @@ def _u_ListEndpointsResponseBody(o: ListEndpointsResponseBody) -> dict[str, Any]
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_ListEndpointsResponse(v)
+    d["data"] = None if v is None else _u_ListEndpointsResponse(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -1462,20 +1500,20 @@ def _u_PublicEndpoint(o: PublicEndpoint) -> dict[str, Any]:
     v = o.name
     d["name"] = v
     v = o.pricing
-    d["pricing"] = _u_PublicEndpointPricing(v)
+    d["pricing"] = None if v is None else _u_PublicEndpointPricing(v)
     v = o.provider_name
     d["provider_name"] = v
     v = o.quantization
     d["quantization"] = v
     v = o.status
-    if v is not UNSET:
+    if v is not None:
         d["status"] = v
     v = o.supported_parameters
     d["supported_parameters"] = v
     v = o.supports_implicit_caching
     d["supports_implicit_caching"] = v
     v = o.supports_voice_cloning
-    if v is not UNSET:
+    if v is not None:
         d["supports_voice_cloning"] = v
     v = o.tag
     d["tag"] = v
@@ -1497,50 +1535,50 @@ def _u_PublicEndpointPricing(o: PublicEndpointPricing) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.audio
-    if v is not UNSET:
+    if v is not None:
         d["audio"] = v
     v = o.audio_output
-    if v is not UNSET:
+    if v is not None:
         d["audio_output"] = v
     v = o.completion
     d["completion"] = v
     v = o.discount
-    if v is not UNSET:
+    if v is not None:
         d["discount"] = v
     v = o.image
-    if v is not UNSET:
+    if v is not None:
         d["image"] = v
     v = o.image_output
-    if v is not UNSET:
+    if v is not None:
         d["image_output"] = v
     v = o.image_token
-    if v is not UNSET:
+    if v is not None:
         d["image_token"] = v
     v = o.input_audio_cache
-    if v is not UNSET:
+    if v is not None:
         d["input_audio_cache"] = v
     v = o.input_cache_read
-    if v is not UNSET:
+    if v is not None:
         d["input_cache_read"] = v
     v = o.input_cache_write
-    if v is not UNSET:
+    if v is not None:
         d["input_cache_write"] = v
     v = o.input_cache_write_1h
-    if v is not UNSET:
+    if v is not None:
         d["input_cache_write_1h"] = v
     v = o.internal_reasoning
-    if v is not UNSET:
+    if v is not None:
         d["internal_reasoning"] = v
     v = o.overrides
-    if v is not UNSET:
-        d["overrides"] = [_u_PricingOverride(x0) for x0 in v]
+    if v is not None:
+        d["overrides"] = [_unstructure_value(x0) for x0 in v]
     v = o.prompt
     d["prompt"] = v
     v = o.request
-    if v is not UNSET:
+    if v is not None:
         d["request"] = v
     v = o.web_search
-    if v is not UNSET:
+    if v is not None:
         d["web_search"] = v
     e = o.model_extra
     if e:
@@ -1552,13 +1590,13 @@ def _u_ListEndpointsResponse(o: ListEndpointsResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.architecture
-    d["architecture"] = _u_ListEndpointsResponseArchitecture(v)
+    d["architecture"] = None if v is None else _u_ListEndpointsResponseArchitecture(v)
     v = o.created
     d["created"] = v
     v = o.description
     d["description"] = v
     v = o.endpoints
-    d["endpoints"] = [_u_PublicEndpoint(x0) for x0 in v]
+    d["endpoints"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.id
     d["id"] = v
     v = o.name
@@ -1605,6 +1643,106 @@ def _u_PercentileStats(o: PercentileStats) -> dict[str, Any]:
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ListEndpointsZdrResponse: (
+            ("data", _S_ListEndpointsZdrResponse__data, ("list", PublicEndpoint), None),
+        ),
+        ListEndpointsResponseBody: (
+            ("data", _S_ListEndpointsResponseBody__data, ListEndpointsResponse, None),
+        ),
+        PublicEndpoint: (
+            ("context_length", _S_PublicEndpoint__context_length, "int", None),
+            ("latency_last_30m", _S_PublicEndpoint__latency_last_30m, PercentileStats, None),
+            ("max_completion_tokens", _S_PublicEndpoint__max_completion_tokens, "int", None),
+            ("max_prompt_tokens", _S_PublicEndpoint__max_prompt_tokens, "int", None),
+            ("model_id", _S_PublicEndpoint__model_id, "str", None),
+            ("model_name", _S_PublicEndpoint__model_name, "str", None),
+            ("name", _S_PublicEndpoint__name, "str", None),
+            ("pricing", _S_PublicEndpoint__pricing, PublicEndpointPricing, None),
+            ("provider_name", _S_PublicEndpoint__provider_name, "str", None),
+            ("quantization", _S_PublicEndpoint__quantization, "str", None),
+            ("status", _S_PublicEndpoint__status, "int", None),
+            (
+                "supported_parameters",
+                _S_PublicEndpoint__supported_parameters,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "supports_implicit_caching",
+                _S_PublicEndpoint__supports_implicit_caching,
+                "bool",
+                None,
+            ),
+            ("supports_voice_cloning", _S_PublicEndpoint__supports_voice_cloning, "bool", None),
+            ("tag", _S_PublicEndpoint__tag, "str", None),
+            ("throughput_last_30m", _S_PublicEndpoint__throughput_last_30m, PercentileStats, None),
+            ("uptime_last_1d", _S_PublicEndpoint__uptime_last_1d, "float", None),
+            ("uptime_last_30m", _S_PublicEndpoint__uptime_last_30m, "float", None),
+            ("uptime_last_5m", _S_PublicEndpoint__uptime_last_5m, "float", None),
+        ),
+        PublicEndpointPricing: (
+            ("audio", _S_PublicEndpointPricing__audio, "str", None),
+            ("audio_output", _S_PublicEndpointPricing__audio_output, "str", None),
+            ("completion", _S_PublicEndpointPricing__completion, "str", None),
+            ("discount", _S_PublicEndpointPricing__discount, "float", None),
+            ("image", _S_PublicEndpointPricing__image, "str", None),
+            ("image_output", _S_PublicEndpointPricing__image_output, "str", None),
+            ("image_token", _S_PublicEndpointPricing__image_token, "str", None),
+            ("input_audio_cache", _S_PublicEndpointPricing__input_audio_cache, "str", None),
+            ("input_cache_read", _S_PublicEndpointPricing__input_cache_read, "str", None),
+            ("input_cache_write", _S_PublicEndpointPricing__input_cache_write, "str", None),
+            ("input_cache_write_1h", _S_PublicEndpointPricing__input_cache_write_1h, "str", None),
+            ("internal_reasoning", _S_PublicEndpointPricing__internal_reasoning, "str", None),
+            ("overrides", _S_PublicEndpointPricing__overrides, ("list", PricingOverride), None),
+            ("prompt", _S_PublicEndpointPricing__prompt, "str", None),
+            ("request", _S_PublicEndpointPricing__request, "str", None),
+            ("web_search", _S_PublicEndpointPricing__web_search, "str", None),
+        ),
+        ListEndpointsResponse: (
+            (
+                "architecture",
+                _S_ListEndpointsResponse__architecture,
+                ListEndpointsResponseArchitecture,
+                None,
+            ),
+            ("created", _S_ListEndpointsResponse__created, "int", None),
+            ("description", _S_ListEndpointsResponse__description, "str", None),
+            ("endpoints", _S_ListEndpointsResponse__endpoints, ("list", PublicEndpoint), None),
+            ("id", _S_ListEndpointsResponse__id, "str", None),
+            ("name", _S_ListEndpointsResponse__name, "str", None),
+        ),
+        ListEndpointsResponseArchitecture: (
+            (
+                "input_modalities",
+                _S_ListEndpointsResponseArchitecture__input_modalities,
+                ("list", "str"),
+                None,
+            ),
+            ("instruct_type", _S_ListEndpointsResponseArchitecture__instruct_type, "str", None),
+            ("modality", _S_ListEndpointsResponseArchitecture__modality, "str", None),
+            (
+                "output_modalities",
+                _S_ListEndpointsResponseArchitecture__output_modalities,
+                ("list", "str"),
+                None,
+            ),
+            ("tokenizer", _S_ListEndpointsResponseArchitecture__tokenizer, "str", None),
+        ),
+        PercentileStats: (
+            ("p50", _S_PercentileStats__p50, "float", None),
+            ("p75", _S_PercentileStats__p75, "float", None),
+            ("p90", _S_PercentileStats__p90, "float", None),
+            ("p99", _S_PercentileStats__p99, "float", None),
+        ),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -1627,4 +1765,5 @@ _register(
         ListEndpointsResponseArchitecture: _u_ListEndpointsResponseArchitecture,
         PercentileStats: _u_PercentileStats,
     },
+    _lenient,
 )

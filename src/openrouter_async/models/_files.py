@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -63,35 +66,35 @@ __all__ = [
 
 def _c_OpenRouterFileList__data(
     v: Sequence[OpenRouterFile | Mapping[str, Any]],
-) -> list[OpenRouterFile]:
+) -> list[OpenRouterFile] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_OpenRouterFile)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[OpenRouterFile] = w
+    r: list[OpenRouterFile] | None = w
     return r
 
 
-def _c_OpenAIFileList__data(v: Sequence[OpenAIFile | Mapping[str, Any]]) -> list[OpenAIFile]:
+def _c_OpenAIFileList__data(v: Sequence[OpenAIFile | Mapping[str, Any]]) -> list[OpenAIFile] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_OpenAIFile)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[OpenAIFile] = w
+    r: list[OpenAIFile] | None = w
     return r
 
 
 def _c_AnthropicFileList__data(
     v: Sequence[AnthropicFile | Mapping[str, Any]],
-) -> list[AnthropicFile]:
+) -> list[AnthropicFile] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_AnthropicFile)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[AnthropicFile] = w
+    r: list[AnthropicFile] | None = w
     return r
 
 
@@ -102,18 +105,20 @@ def _c_AnthropicFileList__data(
 class OpenRouterFileList(_Model):
     """A page of files in the OpenRouter shape."""
 
-    shape: Literal["openrouter"] = "openrouter"
+    shape: Literal["openrouter"] | None = "openrouter"
     """JSON name: ``_shape``."""
     cursor: str | None
     """Opaque cursor for the next page; null when there are no more results."""
-    data: list[OpenRouterFile] = attrs.field(converter=_c_OpenRouterFileList__data)
+    data: list[OpenRouterFile] | None = attrs.field(converter=_c_OpenRouterFileList__data)
     first_id: str | None
-    has_more: bool
+    has_more: bool | None
     last_id: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -162,17 +167,19 @@ class OpenRouterFileList(_Model):
 class OpenAIFileList(_Model):
     """A page of files in OpenAI's shape."""
 
-    shape: Literal["openai"] = "openai"
+    shape: Literal["openai"] | None = "openai"
     """JSON name: ``_shape``."""
-    data: list[OpenAIFile] = attrs.field(converter=_c_OpenAIFileList__data)
+    data: list[OpenAIFile] | None = attrs.field(converter=_c_OpenAIFileList__data)
     first_id: str | None
-    has_more: bool
+    has_more: bool | None
     last_id: str | None
-    object: Literal["list"] = "list"
+    object: Literal["list"] | None = "list"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -221,16 +228,18 @@ class OpenAIFileList(_Model):
 class AnthropicFileList(_Model):
     """A page of files in Anthropic's shape."""
 
-    shape: Literal["anthropic"] = "anthropic"
+    shape: Literal["anthropic"] | None = "anthropic"
     """JSON name: ``_shape``."""
-    data: list[AnthropicFile] = attrs.field(converter=_c_AnthropicFileList__data)
+    data: list[AnthropicFile] | None = attrs.field(converter=_c_AnthropicFileList__data)
     first_id: str | None
-    has_more: bool
+    has_more: bool | None
     last_id: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -274,19 +283,21 @@ class OpenRouterFile(_Model):
     fields.
     """
 
-    shape: Literal["openrouter"] = "openrouter"
+    shape: Literal["openrouter"] | None = "openrouter"
     """JSON name: ``_shape``."""
-    created_at: str
-    downloadable: bool
-    filename: str
-    id: str
-    mime_type: str
-    size_bytes: int
-    type: Literal["file"] = "file"
+    created_at: str | None
+    downloadable: bool | None
+    filename: str | None
+    id: str | None
+    mime_type: str | None
+    size_bytes: int | None
+    type: Literal["file"] | None = "file"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -358,13 +369,13 @@ class OpenRouterFile(_Model):
 class OpenAIFile(_Model):
     """A stored file in OpenAI's Files API shape."""
 
-    shape: Literal["openai"] = "openai"
+    shape: Literal["openai"] | None = "openai"
     """JSON name: ``_shape``."""
-    bytes: int
-    created_at: int
-    filename: str
-    id: str
-    object: Literal["file"] = "file"
+    bytes: int | None
+    created_at: int | None
+    filename: str | None
+    id: str | None
+    object: Literal["file"] | None = "file"
     purpose: (
         Literal[
             "assistants",
@@ -378,12 +389,15 @@ class OpenAIFile(_Model):
             "fine-tune-results",
         ]
         | str
+        | None
     )
-    status: Literal["processed"] = "processed"
+    status: Literal["processed"] | None = "processed"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -455,19 +469,21 @@ class OpenAIFile(_Model):
 class AnthropicFile(_Model):
     """A stored file in Anthropic's Files API shape."""
 
-    shape: Literal["anthropic"] = "anthropic"
+    shape: Literal["anthropic"] | None = "anthropic"
     """JSON name: ``_shape``."""
-    created_at: str
-    downloadable: bool
-    filename: str
-    id: str
-    mime_type: str
-    size_bytes: int
-    type: Literal["file"] = "file"
+    created_at: str | None
+    downloadable: bool | None
+    filename: str | None
+    id: str | None
+    mime_type: str | None
+    size_bytes: int | None
+    type: Literal["file"] | None = "file"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -539,14 +555,16 @@ class AnthropicFile(_Model):
 class OpenRouterFileDeleted(_Model):
     """Deletion result in the OpenRouter shape."""
 
-    shape: Literal["openrouter"] = "openrouter"
+    shape: Literal["openrouter"] | None = "openrouter"
     """JSON name: ``_shape``."""
-    id: str
-    type: Literal["file_deleted"] = "file_deleted"
+    id: str | None
+    type: Literal["file_deleted"] | None = "file_deleted"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -582,15 +600,17 @@ class OpenRouterFileDeleted(_Model):
 class OpenAIFileDeleted(_Model):
     """Deletion result in OpenAI's shape."""
 
-    shape: Literal["openai"] = "openai"
+    shape: Literal["openai"] | None = "openai"
     """JSON name: ``_shape``."""
-    deleted: Literal[True] = True
-    id: str
-    object: Literal["file"] = "file"
+    deleted: Literal[True] | None = True
+    id: str | None
+    object: Literal["file"] | None = "file"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -631,14 +651,16 @@ class OpenAIFileDeleted(_Model):
 class AnthropicFileDeleted(_Model):
     """Deletion result in Anthropic's shape."""
 
-    shape: Literal["anthropic"] = "anthropic"
+    shape: Literal["anthropic"] | None = "anthropic"
     """JSON name: ``_shape``."""
-    id: str
-    type: Literal["file_deleted"] = "file_deleted"
+    id: str | None
+    type: Literal["file_deleted"] | None = "file_deleted"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1409,7 +1431,7 @@ def _u_OpenRouterFileList(o: OpenRouterFileList) -> dict[str, Any]:
     v = o.cursor
     d["cursor"] = v
     v = o.data
-    d["data"] = [_u_OpenRouterFile(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.first_id
     d["first_id"] = v
     v = o.has_more
@@ -1428,7 +1450,7 @@ def _u_OpenAIFileList(o: OpenAIFileList) -> dict[str, Any]:
     v = o.shape
     d["_shape"] = v
     v = o.data
-    d["data"] = [_u_OpenAIFile(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.first_id
     d["first_id"] = v
     v = o.has_more
@@ -1449,7 +1471,7 @@ def _u_AnthropicFileList(o: AnthropicFileList) -> dict[str, Any]:
     v = o.shape
     d["_shape"] = v
     v = o.data
-    d["data"] = [_u_AnthropicFile(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.first_id
     d["first_id"] = v
     v = o.has_more
@@ -1584,6 +1606,125 @@ def _u_AnthropicFileDeleted(o: AnthropicFileDeleted) -> dict[str, Any]:
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        OpenRouterFileList: (
+            ("_shape", _S_OpenRouterFileList__shape, "str", "openrouter"),
+            ("cursor", _S_OpenRouterFileList__cursor, "str", None),
+            ("data", _S_OpenRouterFileList__data, ("list", OpenRouterFile), None),
+            ("first_id", _S_OpenRouterFileList__first_id, "str", None),
+            ("has_more", _S_OpenRouterFileList__has_more, "bool", None),
+            ("last_id", _S_OpenRouterFileList__last_id, "str", None),
+        ),
+        OpenAIFileList: (
+            ("_shape", _S_OpenAIFileList__shape, "str", "openai"),
+            ("data", _S_OpenAIFileList__data, ("list", OpenAIFile), None),
+            ("first_id", _S_OpenAIFileList__first_id, "str", None),
+            ("has_more", _S_OpenAIFileList__has_more, "bool", None),
+            ("last_id", _S_OpenAIFileList__last_id, "str", None),
+            ("object", _S_OpenAIFileList__object, "str", "list"),
+        ),
+        AnthropicFileList: (
+            ("_shape", _S_AnthropicFileList__shape, "str", "anthropic"),
+            ("data", _S_AnthropicFileList__data, ("list", AnthropicFile), None),
+            ("first_id", _S_AnthropicFileList__first_id, "str", None),
+            ("has_more", _S_AnthropicFileList__has_more, "bool", None),
+            ("last_id", _S_AnthropicFileList__last_id, "str", None),
+        ),
+        OpenRouterFile: (
+            ("_shape", _S_OpenRouterFile__shape, "str", "openrouter"),
+            ("created_at", _S_OpenRouterFile__created_at, "str", None),
+            ("downloadable", _S_OpenRouterFile__downloadable, "bool", None),
+            ("filename", _S_OpenRouterFile__filename, "str", None),
+            ("id", _S_OpenRouterFile__id, "str", None),
+            ("mime_type", _S_OpenRouterFile__mime_type, "str", None),
+            ("size_bytes", _S_OpenRouterFile__size_bytes, "int", None),
+            ("type", _S_OpenRouterFile__type, "str", "file"),
+        ),
+        OpenAIFile: (
+            ("_shape", _S_OpenAIFile__shape, "str", "openai"),
+            ("bytes", _S_OpenAIFile__bytes, "int", None),
+            ("created_at", _S_OpenAIFile__created_at, "int", None),
+            ("filename", _S_OpenAIFile__filename, "str", None),
+            ("id", _S_OpenAIFile__id, "str", None),
+            ("object", _S_OpenAIFile__object, "str", "file"),
+            ("purpose", _S_OpenAIFile__purpose, "str", None),
+            ("status", _S_OpenAIFile__status, "str", "processed"),
+        ),
+        AnthropicFile: (
+            ("_shape", _S_AnthropicFile__shape, "str", "anthropic"),
+            ("created_at", _S_AnthropicFile__created_at, "str", None),
+            ("downloadable", _S_AnthropicFile__downloadable, "bool", None),
+            ("filename", _S_AnthropicFile__filename, "str", None),
+            ("id", _S_AnthropicFile__id, "str", None),
+            ("mime_type", _S_AnthropicFile__mime_type, "str", None),
+            ("size_bytes", _S_AnthropicFile__size_bytes, "int", None),
+            ("type", _S_AnthropicFile__type, "str", "file"),
+        ),
+        OpenRouterFileDeleted: (
+            ("_shape", _S_OpenRouterFileDeleted__shape, "str", "openrouter"),
+            ("id", _S_OpenRouterFileDeleted__id, "str", None),
+            ("type", _S_OpenRouterFileDeleted__type, "str", "file_deleted"),
+        ),
+        OpenAIFileDeleted: (
+            ("_shape", _S_OpenAIFileDeleted__shape, "str", "openai"),
+            ("deleted", _S_OpenAIFileDeleted__deleted, "bool", True),
+            ("id", _S_OpenAIFileDeleted__id, "str", None),
+            ("object", _S_OpenAIFileDeleted__object, "str", "file"),
+        ),
+        AnthropicFileDeleted: (
+            ("_shape", _S_AnthropicFileDeleted__shape, "str", "anthropic"),
+            ("id", _S_AnthropicFileDeleted__id, "str", None),
+            ("type", _S_AnthropicFileDeleted__type, "str", "file_deleted"),
+        ),
+        FileListResponse: (
+            "union",
+            _h_FileListResponse,
+            (
+                OpenRouterFileList,
+                OpenAIFileList,
+                AnthropicFileList,
+            ),
+            "_shape",
+            {
+                "anthropic": AnthropicFileList,
+                "openai": OpenAIFileList,
+                "openrouter": OpenRouterFileList,
+            },
+        ),
+        FileResponse: (
+            "union",
+            _h_FileResponse,
+            (
+                OpenRouterFile,
+                OpenAIFile,
+                AnthropicFile,
+            ),
+            "_shape",
+            {"anthropic": AnthropicFile, "openai": OpenAIFile, "openrouter": OpenRouterFile},
+        ),
+        FileDeleteResponse: (
+            "union",
+            _h_FileDeleteResponse,
+            (
+                OpenRouterFileDeleted,
+                OpenAIFileDeleted,
+                AnthropicFileDeleted,
+            ),
+            "_shape",
+            {
+                "anthropic": AnthropicFileDeleted,
+                "openai": OpenAIFileDeleted,
+                "openrouter": OpenRouterFileDeleted,
+            },
+        ),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -1707,4 +1848,5 @@ _register(
         OpenAIFileDeleted: _u_OpenAIFileDeleted,
         AnthropicFileDeleted: _u_AnthropicFileDeleted,
     },
+    _lenient,
 )

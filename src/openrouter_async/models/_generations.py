@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -64,13 +67,13 @@ __all__ = [
 
 def _c_GenerationResponse__data(
     v: GenerationResponseData | Mapping[str, Any],
-) -> GenerationResponseData:
+) -> GenerationResponseData | None:
     w: Any = v
     try:
         w = _s_GenerationResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: GenerationResponseData = w
+    r: GenerationResponseData | None = w
     return r
 
 
@@ -90,25 +93,25 @@ def _c_GenerationResponseData__provider_responses(
 
 def _c_GenerationContentResponse__data(
     v: GenerationContentData | Mapping[str, Any],
-) -> GenerationContentData:
+) -> GenerationContentData | None:
     w: Any = v
     try:
         w = _s_GenerationContentData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: GenerationContentData = w
+    r: GenerationContentData | None = w
     return r
 
 
 def _c_SubmitGenerationFeedbackResponse__data(
     v: SubmitGenerationFeedbackResponseData | Mapping[str, Any],
-) -> SubmitGenerationFeedbackResponseData:
+) -> SubmitGenerationFeedbackResponseData | None:
     w: Any = v
     try:
         w = _s_SubmitGenerationFeedbackResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: SubmitGenerationFeedbackResponseData = w
+    r: SubmitGenerationFeedbackResponseData | None = w
     return r
 
 
@@ -128,47 +131,47 @@ def _c_GenerationContentData__error(
 
 def _c_GenerationContentData__input(
     v: GenerationContentDataInputOption1 | Mapping[str, Any] | GenerationContentDataInputOption2,
-) -> GenerationContentDataInputOption1 | GenerationContentDataInputOption2:
+) -> GenerationContentDataInputOption1 | GenerationContentDataInputOption2 | None:
     w: Any = v
     try:
         w = _h_GenerationContentDataInputOption1_GenerationContentDataInput_2c39aa49(w)
     except _Invalid as e:
         raise e.request_error("input") from None
-    r: GenerationContentDataInputOption1 | GenerationContentDataInputOption2 = w
+    r: GenerationContentDataInputOption1 | GenerationContentDataInputOption2 | None = w
     return r
 
 
 def _c_GenerationContentData__output(
     v: GenerationContentDataOutput | Mapping[str, Any],
-) -> GenerationContentDataOutput:
+) -> GenerationContentDataOutput | None:
     w: Any = v
     try:
         w = _s_GenerationContentDataOutput(w)
     except _Invalid as e:
         raise e.request_error("output") from None
-    r: GenerationContentDataOutput = w
+    r: GenerationContentDataOutput | None = w
     return r
 
 
-def _c_GenerationContentDataInputOption2__messages(v: Sequence[Any]) -> list[Any]:
+def _c_GenerationContentDataInputOption2__messages(v: Sequence[Any]) -> list[Any] | None:
     w: Any = v
     try:
         w = _list_any(w)
     except _Invalid as e:
         raise e.request_error("messages") from None
-    r: list[Any] = w
+    r: list[Any] | None = w
     return r
 
 
 def _c_GenerationContentError__previous_errors(
     v: Sequence[GenerationContentErrorAttempt | Mapping[str, Any]],
-) -> list[GenerationContentErrorAttempt]:
+) -> list[GenerationContentErrorAttempt] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_GenerationContentErrorAttempt)
     except _Invalid as e:
         raise e.request_error("previous_errors") from None
-    r: list[GenerationContentErrorAttempt] = w
+    r: list[GenerationContentErrorAttempt] | None = w
     return r
 
 
@@ -179,12 +182,14 @@ def _c_GenerationContentError__previous_errors(
 class GenerationResponse(_Model):
     """Generation response"""
 
-    data: GenerationResponseData = attrs.field(converter=_c_GenerationResponse__data)
+    data: GenerationResponseData | None = attrs.field(converter=_c_GenerationResponse__data)
     """Generation data"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -209,9 +214,9 @@ class GenerationResponseData(_Model):
     """Discount applied due to caching"""
     cancelled: bool | None
     """Whether the generation was cancelled"""
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the generation was created"""
-    data_region: Literal["global", "europe", "us"] | str
+    data_region: Literal["global", "europe", "us"] | str | None
     """The data region this generation was routed through: 'global', 'europe', or 'us'."""
     external_user: str | None
     """External user identifier"""
@@ -221,13 +226,13 @@ class GenerationResponseData(_Model):
     """Time taken for generation in milliseconds"""
     http_referer: str | None
     """Referer header from the request"""
-    id: str
+    id: str | None
     """Unique identifier for the generation"""
-    is_byok: bool
+    is_byok: bool | None
     """Whether this used bring-your-own-key"""
     latency: float | None
     """Total latency in milliseconds"""
-    model: str
+    model: str | None
     """Model used for the generation"""
     moderation_latency: float | None
     """Moderation latency in milliseconds"""
@@ -253,7 +258,7 @@ class GenerationResponseData(_Model):
     """Number of media items in the prompt"""
     num_search_results: int | None
     """Number of search results included"""
-    origin: str
+    origin: str | None
     """Origin URL of the request"""
     preset_id: str | None
     """ID of the preset used for this generation, null if no preset was used"""
@@ -263,9 +268,9 @@ class GenerationResponseData(_Model):
         converter=_c_GenerationResponseData__provider_responses
     )
     """List of provider responses for this generation, including fallback attempts"""
-    request_id: str | None | Unset = UNSET
+    request_id: str | None = None
     """Unique identifier grouping all generations from a single API request"""
-    response_cache_source_id: str | None | Unset = UNSET
+    response_cache_source_id: str | None = None
     """If this generation was served from response cache, contains the original generation ID.
     Null otherwise.
     """
@@ -275,7 +280,7 @@ class GenerationResponseData(_Model):
     """Service tier the upstream provider reported running this request on, or null if it did
     not report one.
     """
-    session_id: str | None | Unset = UNSET
+    session_id: str | None = None
     """Session identifier grouping multiple generations in the same session"""
     streamed: bool | None
     """Whether the response was streamed"""
@@ -283,13 +288,13 @@ class GenerationResponseData(_Model):
     """Number of tokens in the completion"""
     tokens_prompt: int | None
     """Number of tokens in the prompt"""
-    total_cost: float
+    total_cost: float | None
     """Total cost of the generation in USD"""
     upstream_id: str | None
     """Upstream provider's identifier for this generation"""
     upstream_inference_cost: float | None
     """Cost charged by the upstream provider"""
-    usage: float
+    usage: float | None
     """Usage amount in USD"""
     user_agent: str | None
     """User-Agent header from the request"""
@@ -301,9 +306,11 @@ class GenerationResponseData(_Model):
     the account default workspace.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -429,14 +436,12 @@ class GenerationResponseData(_Model):
                 v = _str(v)
             f = "request_id"
             v = self.request_id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "response_cache_source_id"
             v = self.response_cache_source_id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "router"
             v = self.router
             if v is not None and type(v) is not str:
@@ -447,9 +452,8 @@ class GenerationResponseData(_Model):
                 v = _str(v)
             f = "session_id"
             v = self.session_id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "streamed"
             v = self.streamed
             if v is not None and type(v) is not bool:
@@ -596,12 +600,14 @@ class GenerationResponseData(_Model):
 class GenerationContentResponse(_Model):
     """Stored prompt and completion content for a generation"""
 
-    data: GenerationContentData = attrs.field(converter=_c_GenerationContentResponse__data)
+    data: GenerationContentData | None = attrs.field(converter=_c_GenerationContentResponse__data)
     """Stored prompt and completion content, plus the failure error when one was stored"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -673,13 +679,15 @@ class SubmitGenerationFeedbackRequest(_Model):
 class SubmitGenerationFeedbackResponse(_Model):
     """Confirmation that the feedback was recorded"""
 
-    data: SubmitGenerationFeedbackResponseData = attrs.field(
+    data: SubmitGenerationFeedbackResponseData | None = attrs.field(
         converter=_c_SubmitGenerationFeedbackResponse__data
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -694,12 +702,14 @@ class SubmitGenerationFeedbackResponse(_Model):
 class SubmitGenerationFeedbackResponseData(_Model):
     """The ``SubmitGenerationFeedbackResponse.data`` object of the spec."""
 
-    success: Literal[True] = True
+    success: Literal[True] | None = True
     """Whether the feedback was recorded"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -725,15 +735,15 @@ class SubmitGenerationFeedbackResponseData(_Model):
 class ProviderResponse(_Model):
     """Details of a provider response for a generation attempt"""
 
-    endpoint_id: str | Unset = UNSET
+    endpoint_id: str | None = None
     """Internal endpoint identifier"""
-    id: str | Unset = UNSET
+    id: str | None = None
     """Upstream provider response identifier"""
-    is_byok: bool | Unset = UNSET
+    is_byok: bool | None = None
     """Whether the request used a bring-your-own-key"""
-    latency: float | Unset = UNSET
+    latency: float | None = None
     """Response latency in milliseconds"""
-    model_permaslug: str | Unset = UNSET
+    model_permaslug: str | None = None
     """Canonical model slug"""
     provider_name: (
         Literal[
@@ -871,19 +881,21 @@ class ProviderResponse(_Model):
             "FakeProvider",
         ]
         | str
-        | Unset
-    ) = UNSET
+        | None
+    ) = None
     """Name of the provider"""
-    routed_service_tier: Literal["flex", "priority"] | str | Unset = UNSET
+    routed_service_tier: Literal["flex", "priority"] | str | None = None
     """The service tier this request was routed to (e.g. flex, priority). The tier actually
     applied and billed is determined by the provider response and may differ.
     """
     status: int | None
     """HTTP status code from the provider"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -893,39 +905,32 @@ class ProviderResponse(_Model):
         try:
             f = "endpoint_id"
             v = self.endpoint_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "is_byok"
             v = self.is_byok
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "latency"
             v = self.latency
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "model_permaslug"
             v = self.model_permaslug
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "provider_name"
             v = self.provider_name
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "routed_service_tier"
             v = self.routed_service_tier
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if v is not None and type(v) is not int:
@@ -964,16 +969,20 @@ class GenerationContentData(_Model):
 
     error: GenerationContentError | None = attrs.field(converter=_c_GenerationContentData__error)
     """The stored failure for this generation, or null when it succeeded"""
-    input: GenerationContentDataInputOption1 | GenerationContentDataInputOption2 = attrs.field(
-        converter=_c_GenerationContentData__input
+    input: GenerationContentDataInputOption1 | GenerationContentDataInputOption2 | None = (
+        attrs.field(converter=_c_GenerationContentData__input)
     )
     """The input to the generation — either a prompt string or an array of messages"""
-    output: GenerationContentDataOutput = attrs.field(converter=_c_GenerationContentData__output)
+    output: GenerationContentDataOutput | None = attrs.field(
+        converter=_c_GenerationContentData__output
+    )
     """The output from the generation"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -990,11 +999,13 @@ class GenerationContentData(_Model):
 class GenerationContentDataInputOption1(_Model):
     """The ``GenerationContentData.input|0`` object of the spec."""
 
-    prompt: str
+    prompt: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1020,11 +1031,15 @@ class GenerationContentDataInputOption1(_Model):
 class GenerationContentDataInputOption2(_Model):
     """The ``GenerationContentData.input|1`` object of the spec."""
 
-    messages: list[Any] = attrs.field(converter=_c_GenerationContentDataInputOption2__messages)
+    messages: list[Any] | None = attrs.field(
+        converter=_c_GenerationContentDataInputOption2__messages
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1044,9 +1059,11 @@ class GenerationContentDataOutput(_Model):
     reasoning: str | None
     """Reasoning/thinking output, if any"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1079,7 +1096,7 @@ class GenerationContentError(_Model):
 
     message: str | None
     """Error message returned to the client"""
-    previous_errors: list[GenerationContentErrorAttempt] = attrs.field(
+    previous_errors: list[GenerationContentErrorAttempt] | None = attrs.field(
         converter=_c_GenerationContentError__previous_errors
     )
     """Every upstream attempt that failed before the returned error, in attempt order"""
@@ -1090,9 +1107,11 @@ class GenerationContentError(_Model):
     status: int | None
     """HTTP status returned to the client"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1142,18 +1161,20 @@ class GenerationContentError(_Model):
 class GenerationContentErrorAttempt(_Model):
     """A single failed upstream attempt recorded for the generation"""
 
-    code: int | str
+    code: int | str | None
     """HTTP status returned by this attempt"""
-    message: str
+    message: str | None
     """Error message returned by this attempt"""
     provider_name: str | None
     """Provider that served this attempt, when known"""
     raw: str | None
     """Raw error body returned by the provider, when stored"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1335,6 +1356,7 @@ def _s_GenerationResponseData(d: Any) -> GenerationResponseData:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "api_type"
         v = d.get("api_type", UNSET)
         if v is UNSET:
@@ -1607,17 +1629,25 @@ def _s_GenerationResponseData(d: Any) -> GenerationResponseData:
         _S_GenerationResponseData__provider_responses(o, v)
         f = "request_id"
         v = d.get("request_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("request_id",)
         _S_GenerationResponseData__request_id(o, v)
         f = "response_cache_source_id"
         v = d.get("response_cache_source_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("response_cache_source_id",)
         _S_GenerationResponseData__response_cache_source_id(o, v)
         f = "router"
         v = d.get("router", UNSET)
@@ -1639,10 +1669,14 @@ def _s_GenerationResponseData(d: Any) -> GenerationResponseData:
         _S_GenerationResponseData__service_tier(o, v)
         f = "session_id"
         v = d.get("session_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("session_id",)
         _S_GenerationResponseData__session_id(o, v)
         f = "streamed"
         v = d.get("streamed", UNSET)
@@ -1734,6 +1768,8 @@ def _s_GenerationResponseData(d: Any) -> GenerationResponseData:
             if v is not None and type(v) is not str:
                 v = _str(v)
         _S_GenerationResponseData__workspace_id(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_GenerationResponseData__model_extra(o, _extras(d, _K_GenerationResponseData))
         else:
@@ -1887,51 +1923,65 @@ def _s_ProviderResponse(d: Any) -> ProviderResponse:
     try:
         f = "endpoint_id"
         v = d.get("endpoint_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ProviderResponse__endpoint_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ProviderResponse__id(o, v)
         f = "is_byok"
         v = d.get("is_byok", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_ProviderResponse__is_byok(o, v)
         f = "latency"
         v = d.get("latency", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_ProviderResponse__latency(o, v)
         f = "model_permaslug"
         v = d.get("model_permaslug", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ProviderResponse__model_permaslug(o, v)
         f = "provider_name"
         v = d.get("provider_name", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ProviderResponse__provider_name(o, v)
         f = "routed_service_tier"
         v = d.get("routed_service_tier", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ProviderResponse__routed_service_tier(o, v)
         f = "status"
@@ -2221,7 +2271,7 @@ def _u_GenerationResponse(o: GenerationResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_GenerationResponseData(v)
+    d["data"] = None if v is None else _u_GenerationResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -2231,6 +2281,7 @@ def _u_GenerationResponse(o: GenerationResponse) -> dict[str, Any]:
 def _u_GenerationResponseData(o: GenerationResponseData) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.api_type
     d["api_type"] = v
     v = o.app_id
@@ -2290,20 +2341,26 @@ def _u_GenerationResponseData(o: GenerationResponseData) -> dict[str, Any]:
     v = o.provider_name
     d["provider_name"] = v
     v = o.provider_responses
-    d["provider_responses"] = None if v is None else [_u_ProviderResponse(x0) for x0 in v]
+    d["provider_responses"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.request_id
-    if v is not UNSET:
+    if v is not None:
         d["request_id"] = v
+    elif "request_id" in z:
+        d["request_id"] = None
     v = o.response_cache_source_id
-    if v is not UNSET:
+    if v is not None:
         d["response_cache_source_id"] = v
+    elif "response_cache_source_id" in z:
+        d["response_cache_source_id"] = None
     v = o.router
     d["router"] = v
     v = o.service_tier
     d["service_tier"] = v
     v = o.session_id
-    if v is not UNSET:
+    if v is not None:
         d["session_id"] = v
+    elif "session_id" in z:
+        d["session_id"] = None
     v = o.streamed
     d["streamed"] = v
     v = o.tokens_completion
@@ -2334,7 +2391,7 @@ def _u_GenerationContentResponse(o: GenerationContentResponse) -> dict[str, Any]
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_GenerationContentData(v)
+    d["data"] = None if v is None else _u_GenerationContentData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -2361,7 +2418,7 @@ def _u_SubmitGenerationFeedbackResponse(o: SubmitGenerationFeedbackResponse) -> 
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_SubmitGenerationFeedbackResponseData(v)
+    d["data"] = None if v is None else _u_SubmitGenerationFeedbackResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -2385,25 +2442,25 @@ def _u_ProviderResponse(o: ProviderResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.endpoint_id
-    if v is not UNSET:
+    if v is not None:
         d["endpoint_id"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.is_byok
-    if v is not UNSET:
+    if v is not None:
         d["is_byok"] = v
     v = o.latency
-    if v is not UNSET:
+    if v is not None:
         d["latency"] = v
     v = o.model_permaslug
-    if v is not UNSET:
+    if v is not None:
         d["model_permaslug"] = v
     v = o.provider_name
-    if v is not UNSET:
+    if v is not None:
         d["provider_name"] = v
     v = o.routed_service_tier
-    if v is not UNSET:
+    if v is not None:
         d["routed_service_tier"] = v
     v = o.status
     d["status"] = v
@@ -2419,9 +2476,9 @@ def _u_GenerationContentData(o: GenerationContentData) -> dict[str, Any]:
     v = o.error
     d["error"] = None if v is None else _u_GenerationContentError(v)
     v = o.input
-    d["input"] = _unstructure_value(v)
+    d["input"] = None if v is None else _unstructure_value(v)
     v = o.output
-    d["output"] = _u_GenerationContentDataOutput(v)
+    d["output"] = None if v is None else _u_GenerationContentDataOutput(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -2469,7 +2526,7 @@ def _u_GenerationContentError(o: GenerationContentError) -> dict[str, Any]:
     v = o.message
     d["message"] = v
     v = o.previous_errors
-    d["previous_errors"] = [_u_GenerationContentErrorAttempt(x0) for x0 in v]
+    d["previous_errors"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.provider_name
     d["provider_name"] = v
     v = o.raw
@@ -2497,6 +2554,183 @@ def _u_GenerationContentErrorAttempt(o: GenerationContentErrorAttempt) -> dict[s
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        GenerationResponse: (("data", _S_GenerationResponse__data, GenerationResponseData, None),),
+        GenerationResponseData: (
+            ("api_type", _S_GenerationResponseData__api_type, "str", None),
+            ("app_id", _S_GenerationResponseData__app_id, "int", None),
+            ("cache_discount", _S_GenerationResponseData__cache_discount, "float", None),
+            ("cancelled", _S_GenerationResponseData__cancelled, "bool", None),
+            ("created_at", _S_GenerationResponseData__created_at, "str", None),
+            ("data_region", _S_GenerationResponseData__data_region, "str", None),
+            ("external_user", _S_GenerationResponseData__external_user, "str", None),
+            ("finish_reason", _S_GenerationResponseData__finish_reason, "str", None),
+            ("generation_time", _S_GenerationResponseData__generation_time, "float", None),
+            ("http_referer", _S_GenerationResponseData__http_referer, "str", None),
+            ("id", _S_GenerationResponseData__id, "str", None),
+            ("is_byok", _S_GenerationResponseData__is_byok, "bool", None),
+            ("latency", _S_GenerationResponseData__latency, "float", None),
+            ("model", _S_GenerationResponseData__model, "str", None),
+            ("moderation_latency", _S_GenerationResponseData__moderation_latency, "float", None),
+            ("native_finish_reason", _S_GenerationResponseData__native_finish_reason, "str", None),
+            ("native_tokens_cached", _S_GenerationResponseData__native_tokens_cached, "int", None),
+            (
+                "native_tokens_completion",
+                _S_GenerationResponseData__native_tokens_completion,
+                "int",
+                None,
+            ),
+            (
+                "native_tokens_completion_images",
+                _S_GenerationResponseData__native_tokens_completion_images,
+                "int",
+                None,
+            ),
+            ("native_tokens_prompt", _S_GenerationResponseData__native_tokens_prompt, "int", None),
+            (
+                "native_tokens_reasoning",
+                _S_GenerationResponseData__native_tokens_reasoning,
+                "int",
+                None,
+            ),
+            ("num_fetches", _S_GenerationResponseData__num_fetches, "int", None),
+            (
+                "num_input_audio_prompt",
+                _S_GenerationResponseData__num_input_audio_prompt,
+                "int",
+                None,
+            ),
+            ("num_media_completion", _S_GenerationResponseData__num_media_completion, "int", None),
+            ("num_media_prompt", _S_GenerationResponseData__num_media_prompt, "int", None),
+            ("num_search_results", _S_GenerationResponseData__num_search_results, "int", None),
+            ("origin", _S_GenerationResponseData__origin, "str", None),
+            ("preset_id", _S_GenerationResponseData__preset_id, "str", None),
+            ("provider_name", _S_GenerationResponseData__provider_name, "str", None),
+            (
+                "provider_responses",
+                _S_GenerationResponseData__provider_responses,
+                ("list", ProviderResponse),
+                None,
+            ),
+            ("request_id", _S_GenerationResponseData__request_id, "str", None),
+            (
+                "response_cache_source_id",
+                _S_GenerationResponseData__response_cache_source_id,
+                "str",
+                None,
+            ),
+            ("router", _S_GenerationResponseData__router, "str", None),
+            ("service_tier", _S_GenerationResponseData__service_tier, "str", None),
+            ("session_id", _S_GenerationResponseData__session_id, "str", None),
+            ("streamed", _S_GenerationResponseData__streamed, "bool", None),
+            ("tokens_completion", _S_GenerationResponseData__tokens_completion, "int", None),
+            ("tokens_prompt", _S_GenerationResponseData__tokens_prompt, "int", None),
+            ("total_cost", _S_GenerationResponseData__total_cost, "float", None),
+            ("upstream_id", _S_GenerationResponseData__upstream_id, "str", None),
+            (
+                "upstream_inference_cost",
+                _S_GenerationResponseData__upstream_inference_cost,
+                "float",
+                None,
+            ),
+            ("usage", _S_GenerationResponseData__usage, "float", None),
+            ("user_agent", _S_GenerationResponseData__user_agent, "str", None),
+            ("web_search_engine", _S_GenerationResponseData__web_search_engine, "str", None),
+            ("workspace_id", _S_GenerationResponseData__workspace_id, "str", None),
+        ),
+        GenerationContentResponse: (
+            ("data", _S_GenerationContentResponse__data, GenerationContentData, None),
+        ),
+        SubmitGenerationFeedbackResponse: (
+            (
+                "data",
+                _S_SubmitGenerationFeedbackResponse__data,
+                SubmitGenerationFeedbackResponseData,
+                None,
+            ),
+        ),
+        SubmitGenerationFeedbackResponseData: (
+            ("success", _S_SubmitGenerationFeedbackResponseData__success, "bool", True),
+        ),
+        ProviderResponse: (
+            ("endpoint_id", _S_ProviderResponse__endpoint_id, "str", None),
+            ("id", _S_ProviderResponse__id, "str", None),
+            ("is_byok", _S_ProviderResponse__is_byok, "bool", None),
+            ("latency", _S_ProviderResponse__latency, "float", None),
+            ("model_permaslug", _S_ProviderResponse__model_permaslug, "str", None),
+            ("provider_name", _S_ProviderResponse__provider_name, "str", None),
+            ("routed_service_tier", _S_ProviderResponse__routed_service_tier, "str", None),
+            ("status", _S_ProviderResponse__status, "int", None),
+        ),
+        GenerationContentData: (
+            ("error", _S_GenerationContentData__error, GenerationContentError, None),
+            (
+                "input",
+                _S_GenerationContentData__input,
+                (
+                    "union",
+                    _h_GenerationContentDataInputOption1_GenerationContentDataInput_2c39aa49,
+                    (
+                        GenerationContentDataInputOption1,
+                        GenerationContentDataInputOption2,
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("output", _S_GenerationContentData__output, GenerationContentDataOutput, None),
+        ),
+        GenerationContentDataInputOption1: (
+            ("prompt", _S_GenerationContentDataInputOption1__prompt, "str", None),
+        ),
+        GenerationContentDataInputOption2: (
+            ("messages", _S_GenerationContentDataInputOption2__messages, ("list", "any"), None),
+        ),
+        GenerationContentDataOutput: (
+            ("completion", _S_GenerationContentDataOutput__completion, "str", None),
+            ("reasoning", _S_GenerationContentDataOutput__reasoning, "str", None),
+        ),
+        GenerationContentError: (
+            ("message", _S_GenerationContentError__message, "str", None),
+            (
+                "previous_errors",
+                _S_GenerationContentError__previous_errors,
+                ("list", GenerationContentErrorAttempt),
+                None,
+            ),
+            ("provider_name", _S_GenerationContentError__provider_name, "str", None),
+            ("raw", _S_GenerationContentError__raw, "str", None),
+            ("status", _S_GenerationContentError__status, "int", None),
+        ),
+        GenerationContentErrorAttempt: (
+            (
+                "code",
+                _S_GenerationContentErrorAttempt__code,
+                (
+                    "union",
+                    _h_int_str,
+                    (
+                        "int",
+                        "str",
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("message", _S_GenerationContentErrorAttempt__message, "str", None),
+            ("provider_name", _S_GenerationContentErrorAttempt__provider_name, "str", None),
+            ("raw", _S_GenerationContentErrorAttempt__raw, "str", None),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -2564,4 +2798,5 @@ _register(
         GenerationContentError: _u_GenerationContentError,
         GenerationContentErrorAttempt: _u_GenerationContentErrorAttempt,
     },
+    _lenient,
 )

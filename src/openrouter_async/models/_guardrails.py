@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -103,13 +106,15 @@ ContentFilterAction: TypeAlias = Literal["redact", "block", "flag"]
 # -- converters (the input each field accepts) --
 
 
-def _c_ListGuardrailsResponse__data(v: Sequence[Guardrail | Mapping[str, Any]]) -> list[Guardrail]:
+def _c_ListGuardrailsResponse__data(
+    v: Sequence[Guardrail | Mapping[str, Any]],
+) -> list[Guardrail] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_Guardrail)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[Guardrail] = w
+    r: list[Guardrail] | None = w
     return r
 
 
@@ -209,23 +214,23 @@ def _c_CreateGuardrailRequest__ignored_providers(
     return r
 
 
-def _c_CreateGuardrailResponse__data(v: Guardrail | Mapping[str, Any]) -> Guardrail:
+def _c_CreateGuardrailResponse__data(v: Guardrail | Mapping[str, Any]) -> Guardrail | None:
     w: Any = v
     try:
         w = _s_Guardrail(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: Guardrail = w
+    r: Guardrail | None = w
     return r
 
 
-def _c_GetGuardrailResponse__data(v: Guardrail | Mapping[str, Any]) -> Guardrail:
+def _c_GetGuardrailResponse__data(v: Guardrail | Mapping[str, Any]) -> Guardrail | None:
     w: Any = v
     try:
         w = _s_Guardrail(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: Guardrail = w
+    r: Guardrail | None = w
     return r
 
 
@@ -325,25 +330,25 @@ def _c_UpdateGuardrailRequest__ignored_providers(
     return r
 
 
-def _c_UpdateGuardrailResponse__data(v: Guardrail | Mapping[str, Any]) -> Guardrail:
+def _c_UpdateGuardrailResponse__data(v: Guardrail | Mapping[str, Any]) -> Guardrail | None:
     w: Any = v
     try:
         w = _s_Guardrail(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: Guardrail = w
+    r: Guardrail | None = w
     return r
 
 
 def _c_ListKeyAssignmentsResponse__data(
     v: Sequence[KeyAssignment | Mapping[str, Any]],
-) -> list[KeyAssignment]:
+) -> list[KeyAssignment] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_KeyAssignment)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[KeyAssignment] = w
+    r: list[KeyAssignment] | None = w
     return r
 
 
@@ -369,13 +374,13 @@ def _c_BulkUnassignKeysRequest__key_hashes(v: Sequence[str]) -> list[str]:
 
 def _c_ListMemberAssignmentsResponse__data(
     v: Sequence[MemberAssignment | Mapping[str, Any]],
-) -> list[MemberAssignment]:
+) -> list[MemberAssignment] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_MemberAssignment)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[MemberAssignment] = w
+    r: list[MemberAssignment] | None = w
     return r
 
 
@@ -399,9 +404,7 @@ def _c_BulkUnassignMembersRequest__member_user_ids(v: Sequence[str]) -> list[str
     return r
 
 
-def _c_Guardrail__allowed_models(v: Sequence[str] | None | Unset) -> list[str] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_Guardrail__allowed_models(v: Sequence[str] | None) -> list[str] | None:
     if v is None:
         return None
     w: Any = v
@@ -409,13 +412,11 @@ def _c_Guardrail__allowed_models(v: Sequence[str] | None | Unset) -> list[str] |
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("allowed_models") from None
-    r: list[str] | None | Unset = w
+    r: list[str] | None = w
     return r
 
 
-def _c_Guardrail__allowed_providers(v: Sequence[str] | None | Unset) -> list[str] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_Guardrail__allowed_providers(v: Sequence[str] | None) -> list[str] | None:
     if v is None:
         return None
     w: Any = v
@@ -423,15 +424,13 @@ def _c_Guardrail__allowed_providers(v: Sequence[str] | None | Unset) -> list[str
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("allowed_providers") from None
-    r: list[str] | None | Unset = w
+    r: list[str] | None = w
     return r
 
 
 def _c_Guardrail__content_filter_builtins(
-    v: Sequence[ContentFilterBuiltinEntry | Mapping[str, Any]] | None | Unset,
-) -> list[ContentFilterBuiltinEntry] | None | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ContentFilterBuiltinEntry | Mapping[str, Any]] | None,
+) -> list[ContentFilterBuiltinEntry] | None:
     if v is None:
         return None
     w: Any = v
@@ -439,15 +438,13 @@ def _c_Guardrail__content_filter_builtins(
         w = _list_of(w, _s_ContentFilterBuiltinEntry)
     except _Invalid as e:
         raise e.request_error("content_filter_builtins") from None
-    r: list[ContentFilterBuiltinEntry] | None | Unset = w
+    r: list[ContentFilterBuiltinEntry] | None = w
     return r
 
 
 def _c_Guardrail__content_filters(
-    v: Sequence[ContentFilterEntry | Mapping[str, Any]] | None | Unset,
-) -> list[ContentFilterEntry] | None | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ContentFilterEntry | Mapping[str, Any]] | None,
+) -> list[ContentFilterEntry] | None:
     if v is None:
         return None
     w: Any = v
@@ -455,13 +452,11 @@ def _c_Guardrail__content_filters(
         w = _list_of(w, _s_ContentFilterEntry)
     except _Invalid as e:
         raise e.request_error("content_filters") from None
-    r: list[ContentFilterEntry] | None | Unset = w
+    r: list[ContentFilterEntry] | None = w
     return r
 
 
-def _c_Guardrail__ignored_models(v: Sequence[str] | None | Unset) -> list[str] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_Guardrail__ignored_models(v: Sequence[str] | None) -> list[str] | None:
     if v is None:
         return None
     w: Any = v
@@ -469,13 +464,11 @@ def _c_Guardrail__ignored_models(v: Sequence[str] | None | Unset) -> list[str] |
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("ignored_models") from None
-    r: list[str] | None | Unset = w
+    r: list[str] | None = w
     return r
 
 
-def _c_Guardrail__ignored_providers(v: Sequence[str] | None | Unset) -> list[str] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_Guardrail__ignored_providers(v: Sequence[str] | None) -> list[str] | None:
     if v is None:
         return None
     w: Any = v
@@ -483,7 +476,7 @@ def _c_Guardrail__ignored_providers(v: Sequence[str] | None | Unset) -> list[str
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("ignored_providers") from None
-    r: list[str] | None | Unset = w
+    r: list[str] | None = w
     return r
 
 
@@ -494,14 +487,16 @@ def _c_Guardrail__ignored_providers(v: Sequence[str] | None | Unset) -> list[str
 class ListGuardrailsResponse(_Model):
     """The ``ListGuardrailsResponse`` object of the spec."""
 
-    data: list[Guardrail] = attrs.field(converter=_c_ListGuardrailsResponse__data)
+    data: list[Guardrail] | None = attrs.field(converter=_c_ListGuardrailsResponse__data)
     """List of guardrails"""
-    total_count: int
+    total_count: int | None
     """Total number of guardrails"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -750,11 +745,13 @@ class CreateGuardrailRequest(_Model):
 class CreateGuardrailResponse(_Model):
     """The ``CreateGuardrailResponse`` object of the spec."""
 
-    data: Guardrail = attrs.field(converter=_c_CreateGuardrailResponse__data)
+    data: Guardrail | None = attrs.field(converter=_c_CreateGuardrailResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -769,11 +766,13 @@ class CreateGuardrailResponse(_Model):
 class GetGuardrailResponse(_Model):
     """The ``GetGuardrailResponse`` object of the spec."""
 
-    data: Guardrail = attrs.field(converter=_c_GetGuardrailResponse__data)
+    data: Guardrail | None = attrs.field(converter=_c_GetGuardrailResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -996,11 +995,13 @@ class UpdateGuardrailRequest(_Model):
 class UpdateGuardrailResponse(_Model):
     """The ``UpdateGuardrailResponse`` object of the spec."""
 
-    data: Guardrail = attrs.field(converter=_c_UpdateGuardrailResponse__data)
+    data: Guardrail | None = attrs.field(converter=_c_UpdateGuardrailResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1015,12 +1016,14 @@ class UpdateGuardrailResponse(_Model):
 class DeleteGuardrailResponse(_Model):
     """The ``DeleteGuardrailResponse`` object of the spec."""
 
-    deleted: Literal[True] = True
+    deleted: Literal[True] | None = True
     """Confirmation that the guardrail was deleted"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1046,14 +1049,16 @@ class DeleteGuardrailResponse(_Model):
 class ListKeyAssignmentsResponse(_Model):
     """The ``ListKeyAssignmentsResponse`` object of the spec."""
 
-    data: list[KeyAssignment] = attrs.field(converter=_c_ListKeyAssignmentsResponse__data)
+    data: list[KeyAssignment] | None = attrs.field(converter=_c_ListKeyAssignmentsResponse__data)
     """List of key assignments"""
-    total_count: int
+    total_count: int | None
     """Total number of key assignments for this guardrail"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1100,12 +1105,14 @@ class BulkAssignKeysRequest(_Model):
 class BulkAssignKeysResponse(_Model):
     """The ``BulkAssignKeysResponse`` object of the spec."""
 
-    assigned_count: int
+    assigned_count: int | None
     """Number of keys successfully assigned"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1151,12 +1158,14 @@ class BulkUnassignKeysRequest(_Model):
 class BulkUnassignKeysResponse(_Model):
     """The ``BulkUnassignKeysResponse`` object of the spec."""
 
-    unassigned_count: int
+    unassigned_count: int | None
     """Number of keys successfully unassigned"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1182,14 +1191,18 @@ class BulkUnassignKeysResponse(_Model):
 class ListMemberAssignmentsResponse(_Model):
     """The ``ListMemberAssignmentsResponse`` object of the spec."""
 
-    data: list[MemberAssignment] = attrs.field(converter=_c_ListMemberAssignmentsResponse__data)
+    data: list[MemberAssignment] | None = attrs.field(
+        converter=_c_ListMemberAssignmentsResponse__data
+    )
     """List of member assignments"""
-    total_count: int
+    total_count: int | None
     """Total number of member assignments"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1236,12 +1249,14 @@ class BulkAssignMembersRequest(_Model):
 class BulkAssignMembersResponse(_Model):
     """The ``BulkAssignMembersResponse`` object of the spec."""
 
-    assigned_count: int
+    assigned_count: int | None
     """Number of members successfully assigned"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1289,12 +1304,14 @@ class BulkUnassignMembersRequest(_Model):
 class BulkUnassignMembersResponse(_Model):
     """The ``BulkUnassignMembersResponse`` object of the spec."""
 
-    unassigned_count: int
+    unassigned_count: int | None
     """Number of members successfully unassigned"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1320,82 +1337,82 @@ class BulkUnassignMembersResponse(_Model):
 class Guardrail(_Model):
     """The ``Guardrail`` object of the spec."""
 
-    allowed_models: list[str] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Guardrail__allowed_models
+    allowed_models: list[str] | None = attrs.field(
+        default=None, converter=_c_Guardrail__allowed_models
     )
     """Array of model canonical_slugs (immutable identifiers)"""
-    allowed_providers: list[str] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Guardrail__allowed_providers
+    allowed_providers: list[str] | None = attrs.field(
+        default=None, converter=_c_Guardrail__allowed_providers
     )
     """List of allowed provider IDs"""
-    content_filter_builtins: list[ContentFilterBuiltinEntry] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Guardrail__content_filter_builtins
+    content_filter_builtins: list[ContentFilterBuiltinEntry] | None = attrs.field(
+        default=None, converter=_c_Guardrail__content_filter_builtins
     )
     """Builtin content filters applied to requests. Includes PII detectors and the regex-based
     prompt injection detector.
     """
-    content_filters: list[ContentFilterEntry] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Guardrail__content_filters
+    content_filters: list[ContentFilterEntry] | None = attrs.field(
+        default=None, converter=_c_Guardrail__content_filters
     )
     """Custom regex content filters applied to request messages"""
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the guardrail was created"""
-    description: str | None | Unset = UNSET
+    description: str | None = None
     """Description of the guardrail"""
-    enable_free_model_publication: bool | None | Unset = UNSET
+    enable_free_model_publication: bool | None = None
     """Whether this guardrail allows free endpoints that publish prompts."""
-    enable_free_model_training: bool | None | Unset = UNSET
+    enable_free_model_training: bool | None = None
     """Whether this guardrail allows free endpoints that train on request data."""
-    enable_paid_model_training: bool | None | Unset = UNSET
+    enable_paid_model_training: bool | None = None
     """Whether this guardrail allows paid endpoints that train on request data."""
-    enforce_zdr: bool | None | Unset = UNSET
+    enforce_zdr: bool | None = None
     """Deprecated. Use enforce_zdr_anthropic, enforce_zdr_openai, enforce_zdr_google,
     enforce_zdr_xai, and enforce_zdr_other instead. When provided, its value is copied into
     any of those per-provider fields that are not explicitly specified on the request.
 
     Deprecated.
     """
-    enforce_zdr_anthropic: bool | None | Unset = UNSET
+    enforce_zdr_anthropic: bool | None = None
     """Whether to enforce zero data retention for Anthropic models. Falls back to enforce_zdr
     when not provided.
     """
-    enforce_zdr_google: bool | None | Unset = UNSET
+    enforce_zdr_google: bool | None = None
     """Whether to enforce zero data retention for Google models. Falls back to enforce_zdr when
     not provided.
     """
-    enforce_zdr_openai: bool | None | Unset = UNSET
+    enforce_zdr_openai: bool | None = None
     """Whether to enforce zero data retention for OpenAI models. Falls back to enforce_zdr when
     not provided.
     """
-    enforce_zdr_other: bool | None | Unset = UNSET
+    enforce_zdr_other: bool | None = None
     """Whether to enforce zero data retention for models that are not from Anthropic, OpenAI,
     Google, or xAI. Falls back to enforce_zdr when not provided.
     """
-    enforce_zdr_xai: bool | None | Unset = UNSET
+    enforce_zdr_xai: bool | None = None
     """Whether to enforce zero data retention for xAI models. Falls back to enforce_zdr when
     not provided.
     """
-    id: str
+    id: str | None
     """Unique identifier for the guardrail"""
-    ignored_models: list[str] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Guardrail__ignored_models
+    ignored_models: list[str] | None = attrs.field(
+        default=None, converter=_c_Guardrail__ignored_models
     )
     """Array of model canonical_slugs to exclude from routing"""
-    ignored_providers: list[str] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Guardrail__ignored_providers
+    ignored_providers: list[str] | None = attrs.field(
+        default=None, converter=_c_Guardrail__ignored_providers
     )
     """List of provider IDs to exclude from routing"""
-    include_byok_in_budgets: bool
+    include_byok_in_budgets: bool | None
     """Whether BYOK (bring-your-own-key) inference spend counts toward this guardrail's
     limit_usd, in addition to OpenRouter credit spend.
     """
-    limit_usd: float | None | Unset = UNSET
+    limit_usd: float | None = None
     """Spending limit in USD"""
-    name: str
+    name: str | None
     """Name of the guardrail"""
-    reset_interval: GuardrailInterval | str | None | Unset = UNSET
+    reset_interval: GuardrailInterval | str | None = None
     """Interval at which the limit resets (daily, weekly, monthly)"""
-    updated_at: str | None | Unset = UNSET
+    updated_at: str | None = None
     """ISO 8601 timestamp of when the guardrail was last updated"""
     workspace_id: str | None
     """The workspace this guardrail belongs to, or `null` for an unscoped legacy guardrail
@@ -1404,9 +1421,11 @@ class Guardrail(_Model):
     workspace, and does not apply the guardrail across every workspace.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1420,54 +1439,44 @@ class Guardrail(_Model):
                 v = _str(v)
             f = "description"
             v = self.description
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "enable_free_model_publication"
             v = self.enable_free_model_publication
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "enable_free_model_training"
             v = self.enable_free_model_training
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "enable_paid_model_training"
             v = self.enable_paid_model_training
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "enforce_zdr"
             v = self.enforce_zdr
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "enforce_zdr_anthropic"
             v = self.enforce_zdr_anthropic
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "enforce_zdr_google"
             v = self.enforce_zdr_google
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "enforce_zdr_openai"
             v = self.enforce_zdr_openai
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "enforce_zdr_other"
             v = self.enforce_zdr_other
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "enforce_zdr_xai"
             v = self.enforce_zdr_xai
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "id"
             v = self.id
             if type(v) is not str:
@@ -1478,23 +1487,20 @@ class Guardrail(_Model):
                 v = _bool(v)
             f = "limit_usd"
             v = self.limit_usd
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "name"
             v = self.name
             if type(v) is not str:
                 v = _str(v)
             f = "reset_interval"
             v = self.reset_interval
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "updated_at"
             v = self.updated_at
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "workspace_id"
             v = self.workspace_id
             if v is not None and type(v) is not str:
@@ -1625,16 +1631,18 @@ class ContentFilterBuiltinEntryInput(_Model):
 class ContentFilterEntry(_Model):
     """A custom regex content filter that scans request messages for matching patterns."""
 
-    action: ContentFilterAction | str
+    action: ContentFilterAction | str | None
     """Action taken when the pattern matches"""
-    label: str | None | Unset = UNSET
+    label: str | None = None
     """Optional label used in redaction placeholders or error messages"""
-    pattern: str
+    pattern: str | None
     """A regex pattern to match against request content"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1648,9 +1656,8 @@ class ContentFilterEntry(_Model):
                 v = _str(v)
             f = "label"
             v = self.label
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "pattern"
             v = self.pattern
             if type(v) is not str:
@@ -1673,22 +1680,24 @@ class KeyAssignment(_Model):
 
     assigned_by: str | None
     """User ID of who made the assignment"""
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the assignment was created"""
-    guardrail_id: str
+    guardrail_id: str | None
     """ID of the guardrail"""
-    id: str
+    id: str | None
     """Unique identifier for the assignment"""
-    key_hash: str
+    key_hash: str | None
     """Hash of the assigned API key"""
-    key_label: str
+    key_label: str | None
     """Label of the API key"""
-    key_name: str
+    key_name: str | None
     """Name of the API key"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1756,20 +1765,22 @@ class MemberAssignment(_Model):
 
     assigned_by: str | None
     """User ID of who made the assignment"""
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the assignment was created"""
-    guardrail_id: str
+    guardrail_id: str | None
     """ID of the guardrail"""
-    id: str
+    id: str | None
     """Unique identifier for the assignment"""
-    organization_id: str
+    organization_id: str | None
     """Organization ID"""
-    user_id: str
+    user_id: str | None
     """Clerk user ID of the assigned member"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1831,22 +1842,24 @@ class ContentFilterBuiltinEntry(_Model):
     regex-based prompt injection detector.
     """
 
-    action: ContentFilterBuiltinAction | str
+    action: ContentFilterBuiltinAction | str | None
     """Action taken when the builtin filter triggers"""
-    label: str | Unset = UNSET
+    label: str | None = None
     """Read-only, system-assigned redaction placeholder derived from the slug (e.g. "[EMAIL]",
     "[PHONE]"). Not settable by the caller.
     """
-    scan_scope: PromptInjectionScanScope | str | Unset = UNSET
+    scan_scope: PromptInjectionScanScope | str | None = None
     """Which message roles to scan for prompt injection. Only applies to the
     regex-prompt-injection builtin. Defaults to all_messages.
     """
-    slug: ContentFilterBuiltinSlug | str
+    slug: ContentFilterBuiltinSlug | str | None
     """The builtin filter identifier"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1860,14 +1873,12 @@ class ContentFilterBuiltinEntry(_Model):
                 v = _str(v)
             f = "label"
             v = self.label
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "scan_scope"
             v = self.scan_scope
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "slug"
             v = self.slug
             if type(v) is not str:
@@ -2817,33 +2828,50 @@ def _s_Guardrail(d: Any) -> Guardrail:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "allowed_models"
         v = d.get("allowed_models", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_str(v)
+            if v is None:
+                z += ("allowed_models",)
         _S_Guardrail__allowed_models(o, v)
         f = "allowed_providers"
         v = d.get("allowed_providers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_str(v)
+            if v is None:
+                z += ("allowed_providers",)
         _S_Guardrail__allowed_providers(o, v)
         f = "content_filter_builtins"
         v = d.get("content_filter_builtins", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_of(v, _s_ContentFilterBuiltinEntry)
+            if v is None:
+                z += ("content_filter_builtins",)
         _S_Guardrail__content_filter_builtins(o, v)
         f = "content_filters"
         v = d.get("content_filters", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_of(v, _s_ContentFilterEntry)
+            if v is None:
+                z += ("content_filters",)
         _S_Guardrail__content_filters(o, v)
         f = "created_at"
         v = d.get("created_at", UNSET)
@@ -2856,73 +2884,113 @@ def _s_Guardrail(d: Any) -> Guardrail:
         _S_Guardrail__created_at(o, v)
         f = "description"
         v = d.get("description", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("description",)
         _S_Guardrail__description(o, v)
         f = "enable_free_model_publication"
         v = d.get("enable_free_model_publication", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("enable_free_model_publication",)
         _S_Guardrail__enable_free_model_publication(o, v)
         f = "enable_free_model_training"
         v = d.get("enable_free_model_training", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("enable_free_model_training",)
         _S_Guardrail__enable_free_model_training(o, v)
         f = "enable_paid_model_training"
         v = d.get("enable_paid_model_training", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("enable_paid_model_training",)
         _S_Guardrail__enable_paid_model_training(o, v)
         f = "enforce_zdr"
         v = d.get("enforce_zdr", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("enforce_zdr",)
         _S_Guardrail__enforce_zdr(o, v)
         f = "enforce_zdr_anthropic"
         v = d.get("enforce_zdr_anthropic", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("enforce_zdr_anthropic",)
         _S_Guardrail__enforce_zdr_anthropic(o, v)
         f = "enforce_zdr_google"
         v = d.get("enforce_zdr_google", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("enforce_zdr_google",)
         _S_Guardrail__enforce_zdr_google(o, v)
         f = "enforce_zdr_openai"
         v = d.get("enforce_zdr_openai", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("enforce_zdr_openai",)
         _S_Guardrail__enforce_zdr_openai(o, v)
         f = "enforce_zdr_other"
         v = d.get("enforce_zdr_other", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("enforce_zdr_other",)
         _S_Guardrail__enforce_zdr_other(o, v)
         f = "enforce_zdr_xai"
         v = d.get("enforce_zdr_xai", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("enforce_zdr_xai",)
         _S_Guardrail__enforce_zdr_xai(o, v)
         f = "id"
         v = d.get("id", UNSET)
@@ -2935,17 +3003,25 @@ def _s_Guardrail(d: Any) -> Guardrail:
         _S_Guardrail__id(o, v)
         f = "ignored_models"
         v = d.get("ignored_models", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_str(v)
+            if v is None:
+                z += ("ignored_models",)
         _S_Guardrail__ignored_models(o, v)
         f = "ignored_providers"
         v = d.get("ignored_providers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_str(v)
+            if v is None:
+                z += ("ignored_providers",)
         _S_Guardrail__ignored_providers(o, v)
         f = "include_byok_in_budgets"
         v = d.get("include_byok_in_budgets", UNSET)
@@ -2958,10 +3034,14 @@ def _s_Guardrail(d: Any) -> Guardrail:
         _S_Guardrail__include_byok_in_budgets(o, v)
         f = "limit_usd"
         v = d.get("limit_usd", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("limit_usd",)
         _S_Guardrail__limit_usd(o, v)
         f = "name"
         v = d.get("name", UNSET)
@@ -2974,17 +3054,25 @@ def _s_Guardrail(d: Any) -> Guardrail:
         _S_Guardrail__name(o, v)
         f = "reset_interval"
         v = d.get("reset_interval", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("reset_interval",)
         _S_Guardrail__reset_interval(o, v)
         f = "updated_at"
         v = d.get("updated_at", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("updated_at",)
         _S_Guardrail__updated_at(o, v)
         f = "workspace_id"
         v = d.get("workspace_id", UNSET)
@@ -2995,6 +3083,8 @@ def _s_Guardrail(d: Any) -> Guardrail:
             if v is not None and type(v) is not str:
                 v = _str(v)
         _S_Guardrail__workspace_id(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_Guardrail__model_extra(o, _extras(d, _K_Guardrail))
         else:
@@ -3067,6 +3157,7 @@ def _s_ContentFilterEntry(d: Any) -> ContentFilterEntry:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "action"
         v = d.get("action", UNSET)
         if v is UNSET:
@@ -3078,10 +3169,14 @@ def _s_ContentFilterEntry(d: Any) -> ContentFilterEntry:
         _S_ContentFilterEntry__action(o, v)
         f = "label"
         v = d.get("label", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("label",)
         _S_ContentFilterEntry__label(o, v)
         f = "pattern"
         v = d.get("pattern", UNSET)
@@ -3092,6 +3187,8 @@ def _s_ContentFilterEntry(d: Any) -> ContentFilterEntry:
             if type(v) is not str:
                 v = _str(v)
         _S_ContentFilterEntry__pattern(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ContentFilterEntry__model_extra(o, _extras(d, _K_ContentFilterEntry))
         else:
@@ -3277,16 +3374,20 @@ def _s_ContentFilterBuiltinEntry(d: Any) -> ContentFilterBuiltinEntry:
         _S_ContentFilterBuiltinEntry__action(o, v)
         f = "label"
         v = d.get("label", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ContentFilterBuiltinEntry__label(o, v)
         f = "scan_scope"
         v = d.get("scan_scope", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ContentFilterBuiltinEntry__scan_scope(o, v)
         f = "slug"
@@ -3315,7 +3416,7 @@ def _u_ListGuardrailsResponse(o: ListGuardrailsResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_Guardrail(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -3401,7 +3502,7 @@ def _u_CreateGuardrailResponse(o: CreateGuardrailResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_Guardrail(v)
+    d["data"] = None if v is None else _u_Guardrail(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -3412,7 +3513,7 @@ def _u_GetGuardrailResponse(o: GetGuardrailResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_Guardrail(v)
+    d["data"] = None if v is None else _u_Guardrail(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -3494,7 +3595,7 @@ def _u_UpdateGuardrailResponse(o: UpdateGuardrailResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_Guardrail(v)
+    d["data"] = None if v is None else _u_Guardrail(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -3516,7 +3617,7 @@ def _u_ListKeyAssignmentsResponse(o: ListKeyAssignmentsResponse) -> dict[str, An
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_KeyAssignment(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -3573,7 +3674,7 @@ def _u_ListMemberAssignmentsResponse(o: ListMemberAssignmentsResponse) -> dict[s
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_MemberAssignment(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -3629,73 +3730,110 @@ def _u_BulkUnassignMembersResponse(o: BulkUnassignMembersResponse) -> dict[str, 
 def _u_Guardrail(o: Guardrail) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.allowed_models
-    if v is not UNSET:
+    if v is not None:
         d["allowed_models"] = v
+    elif "allowed_models" in z:
+        d["allowed_models"] = None
     v = o.allowed_providers
-    if v is not UNSET:
+    if v is not None:
         d["allowed_providers"] = v
+    elif "allowed_providers" in z:
+        d["allowed_providers"] = None
     v = o.content_filter_builtins
-    if v is not UNSET:
-        d["content_filter_builtins"] = (
-            None if v is None else [_u_ContentFilterBuiltinEntry(x0) for x0 in v]
-        )
+    if v is not None:
+        d["content_filter_builtins"] = [_unstructure_value(x0) for x0 in v]
+    elif "content_filter_builtins" in z:
+        d["content_filter_builtins"] = None
     v = o.content_filters
-    if v is not UNSET:
-        d["content_filters"] = None if v is None else [_u_ContentFilterEntry(x0) for x0 in v]
+    if v is not None:
+        d["content_filters"] = [_unstructure_value(x0) for x0 in v]
+    elif "content_filters" in z:
+        d["content_filters"] = None
     v = o.created_at
     d["created_at"] = v
     v = o.description
-    if v is not UNSET:
+    if v is not None:
         d["description"] = v
+    elif "description" in z:
+        d["description"] = None
     v = o.enable_free_model_publication
-    if v is not UNSET:
+    if v is not None:
         d["enable_free_model_publication"] = v
+    elif "enable_free_model_publication" in z:
+        d["enable_free_model_publication"] = None
     v = o.enable_free_model_training
-    if v is not UNSET:
+    if v is not None:
         d["enable_free_model_training"] = v
+    elif "enable_free_model_training" in z:
+        d["enable_free_model_training"] = None
     v = o.enable_paid_model_training
-    if v is not UNSET:
+    if v is not None:
         d["enable_paid_model_training"] = v
+    elif "enable_paid_model_training" in z:
+        d["enable_paid_model_training"] = None
     v = o.enforce_zdr
-    if v is not UNSET:
+    if v is not None:
         d["enforce_zdr"] = v
+    elif "enforce_zdr" in z:
+        d["enforce_zdr"] = None
     v = o.enforce_zdr_anthropic
-    if v is not UNSET:
+    if v is not None:
         d["enforce_zdr_anthropic"] = v
+    elif "enforce_zdr_anthropic" in z:
+        d["enforce_zdr_anthropic"] = None
     v = o.enforce_zdr_google
-    if v is not UNSET:
+    if v is not None:
         d["enforce_zdr_google"] = v
+    elif "enforce_zdr_google" in z:
+        d["enforce_zdr_google"] = None
     v = o.enforce_zdr_openai
-    if v is not UNSET:
+    if v is not None:
         d["enforce_zdr_openai"] = v
+    elif "enforce_zdr_openai" in z:
+        d["enforce_zdr_openai"] = None
     v = o.enforce_zdr_other
-    if v is not UNSET:
+    if v is not None:
         d["enforce_zdr_other"] = v
+    elif "enforce_zdr_other" in z:
+        d["enforce_zdr_other"] = None
     v = o.enforce_zdr_xai
-    if v is not UNSET:
+    if v is not None:
         d["enforce_zdr_xai"] = v
+    elif "enforce_zdr_xai" in z:
+        d["enforce_zdr_xai"] = None
     v = o.id
     d["id"] = v
     v = o.ignored_models
-    if v is not UNSET:
+    if v is not None:
         d["ignored_models"] = v
+    elif "ignored_models" in z:
+        d["ignored_models"] = None
     v = o.ignored_providers
-    if v is not UNSET:
+    if v is not None:
         d["ignored_providers"] = v
+    elif "ignored_providers" in z:
+        d["ignored_providers"] = None
     v = o.include_byok_in_budgets
     d["include_byok_in_budgets"] = v
     v = o.limit_usd
-    if v is not UNSET:
+    if v is not None:
         d["limit_usd"] = v
+    elif "limit_usd" in z:
+        d["limit_usd"] = None
     v = o.name
     d["name"] = v
     v = o.reset_interval
-    if v is not UNSET:
+    if v is not None:
         d["reset_interval"] = v
+    elif "reset_interval" in z:
+        d["reset_interval"] = None
     v = o.updated_at
-    if v is not UNSET:
+    if v is not None:
         d["updated_at"] = v
+    elif "updated_at" in z:
+        d["updated_at"] = None
     v = o.workspace_id
     d["workspace_id"] = v
     e = o.model_extra
@@ -3726,11 +3864,14 @@ def _u_ContentFilterBuiltinEntryInput(o: ContentFilterBuiltinEntryInput) -> dict
 def _u_ContentFilterEntry(o: ContentFilterEntry) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.action
     d["action"] = v
     v = o.label
-    if v is not UNSET:
+    if v is not None:
         d["label"] = v
+    elif "label" in z:
+        d["label"] = None
     v = o.pattern
     d["pattern"] = v
     e = o.model_extra
@@ -3789,10 +3930,10 @@ def _u_ContentFilterBuiltinEntry(o: ContentFilterBuiltinEntry) -> dict[str, Any]
     v = o.action
     d["action"] = v
     v = o.label
-    if v is not UNSET:
+    if v is not None:
         d["label"] = v
     v = o.scan_scope
-    if v is not UNSET:
+    if v is not None:
         d["scan_scope"] = v
     v = o.slug
     d["slug"] = v
@@ -3800,6 +3941,107 @@ def _u_ContentFilterBuiltinEntry(o: ContentFilterBuiltinEntry) -> dict[str, Any]
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ListGuardrailsResponse: (
+            ("data", _S_ListGuardrailsResponse__data, ("list", Guardrail), None),
+            ("total_count", _S_ListGuardrailsResponse__total_count, "int", None),
+        ),
+        CreateGuardrailResponse: (("data", _S_CreateGuardrailResponse__data, Guardrail, None),),
+        GetGuardrailResponse: (("data", _S_GetGuardrailResponse__data, Guardrail, None),),
+        UpdateGuardrailResponse: (("data", _S_UpdateGuardrailResponse__data, Guardrail, None),),
+        DeleteGuardrailResponse: (("deleted", _S_DeleteGuardrailResponse__deleted, "bool", True),),
+        ListKeyAssignmentsResponse: (
+            ("data", _S_ListKeyAssignmentsResponse__data, ("list", KeyAssignment), None),
+            ("total_count", _S_ListKeyAssignmentsResponse__total_count, "int", None),
+        ),
+        BulkAssignKeysResponse: (
+            ("assigned_count", _S_BulkAssignKeysResponse__assigned_count, "int", None),
+        ),
+        BulkUnassignKeysResponse: (
+            ("unassigned_count", _S_BulkUnassignKeysResponse__unassigned_count, "int", None),
+        ),
+        ListMemberAssignmentsResponse: (
+            ("data", _S_ListMemberAssignmentsResponse__data, ("list", MemberAssignment), None),
+            ("total_count", _S_ListMemberAssignmentsResponse__total_count, "int", None),
+        ),
+        BulkAssignMembersResponse: (
+            ("assigned_count", _S_BulkAssignMembersResponse__assigned_count, "int", None),
+        ),
+        BulkUnassignMembersResponse: (
+            ("unassigned_count", _S_BulkUnassignMembersResponse__unassigned_count, "int", None),
+        ),
+        Guardrail: (
+            ("allowed_models", _S_Guardrail__allowed_models, ("list", "str"), None),
+            ("allowed_providers", _S_Guardrail__allowed_providers, ("list", "str"), None),
+            (
+                "content_filter_builtins",
+                _S_Guardrail__content_filter_builtins,
+                ("list", ContentFilterBuiltinEntry),
+                None,
+            ),
+            ("content_filters", _S_Guardrail__content_filters, ("list", ContentFilterEntry), None),
+            ("created_at", _S_Guardrail__created_at, "str", None),
+            ("description", _S_Guardrail__description, "str", None),
+            (
+                "enable_free_model_publication",
+                _S_Guardrail__enable_free_model_publication,
+                "bool",
+                None,
+            ),
+            ("enable_free_model_training", _S_Guardrail__enable_free_model_training, "bool", None),
+            ("enable_paid_model_training", _S_Guardrail__enable_paid_model_training, "bool", None),
+            ("enforce_zdr", _S_Guardrail__enforce_zdr, "bool", None),
+            ("enforce_zdr_anthropic", _S_Guardrail__enforce_zdr_anthropic, "bool", None),
+            ("enforce_zdr_google", _S_Guardrail__enforce_zdr_google, "bool", None),
+            ("enforce_zdr_openai", _S_Guardrail__enforce_zdr_openai, "bool", None),
+            ("enforce_zdr_other", _S_Guardrail__enforce_zdr_other, "bool", None),
+            ("enforce_zdr_xai", _S_Guardrail__enforce_zdr_xai, "bool", None),
+            ("id", _S_Guardrail__id, "str", None),
+            ("ignored_models", _S_Guardrail__ignored_models, ("list", "str"), None),
+            ("ignored_providers", _S_Guardrail__ignored_providers, ("list", "str"), None),
+            ("include_byok_in_budgets", _S_Guardrail__include_byok_in_budgets, "bool", None),
+            ("limit_usd", _S_Guardrail__limit_usd, "float", None),
+            ("name", _S_Guardrail__name, "str", None),
+            ("reset_interval", _S_Guardrail__reset_interval, "str", None),
+            ("updated_at", _S_Guardrail__updated_at, "str", None),
+            ("workspace_id", _S_Guardrail__workspace_id, "str", None),
+        ),
+        ContentFilterEntry: (
+            ("action", _S_ContentFilterEntry__action, "str", None),
+            ("label", _S_ContentFilterEntry__label, "str", None),
+            ("pattern", _S_ContentFilterEntry__pattern, "str", None),
+        ),
+        KeyAssignment: (
+            ("assigned_by", _S_KeyAssignment__assigned_by, "str", None),
+            ("created_at", _S_KeyAssignment__created_at, "str", None),
+            ("guardrail_id", _S_KeyAssignment__guardrail_id, "str", None),
+            ("id", _S_KeyAssignment__id, "str", None),
+            ("key_hash", _S_KeyAssignment__key_hash, "str", None),
+            ("key_label", _S_KeyAssignment__key_label, "str", None),
+            ("key_name", _S_KeyAssignment__key_name, "str", None),
+        ),
+        MemberAssignment: (
+            ("assigned_by", _S_MemberAssignment__assigned_by, "str", None),
+            ("created_at", _S_MemberAssignment__created_at, "str", None),
+            ("guardrail_id", _S_MemberAssignment__guardrail_id, "str", None),
+            ("id", _S_MemberAssignment__id, "str", None),
+            ("organization_id", _S_MemberAssignment__organization_id, "str", None),
+            ("user_id", _S_MemberAssignment__user_id, "str", None),
+        ),
+        ContentFilterBuiltinEntry: (
+            ("action", _S_ContentFilterBuiltinEntry__action, "str", None),
+            ("label", _S_ContentFilterBuiltinEntry__label, "str", None),
+            ("scan_scope", _S_ContentFilterBuiltinEntry__scan_scope, "str", None),
+            ("slug", _S_ContentFilterBuiltinEntry__slug, "str", None),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -3856,4 +4098,5 @@ _register(
         MemberAssignment: _u_MemberAssignment,
         ContentFilterBuiltinEntry: _u_ContentFilterBuiltinEntry,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -139,27 +142,27 @@ def _c_ImageGenerationRequest__provider(
 
 def _c_ImageGenerationResponse__data(
     v: Sequence[ImageGenerationResponseDataItem | Mapping[str, Any]],
-) -> list[ImageGenerationResponseDataItem]:
+) -> list[ImageGenerationResponseDataItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ImageGenerationResponseDataItem)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[ImageGenerationResponseDataItem] = w
+    r: list[ImageGenerationResponseDataItem] | None = w
     return r
 
 
 def _c_ImageGenerationResponse__usage(
-    v: ImageGenerationUsage | Mapping[str, Any] | Unset,
-) -> ImageGenerationUsage | Unset:
-    if v is UNSET:
-        return v
+    v: ImageGenerationUsage | Mapping[str, Any] | None,
+) -> ImageGenerationUsage | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ImageGenerationUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: ImageGenerationUsage | Unset = w
+    r: ImageGenerationUsage | None = w
     return r
 
 
@@ -174,6 +177,7 @@ def _c_ImageStreamingResponse__data(
     | ImageGenTextChunkEvent
     | ImageGenCompletedEvent
     | ImageGenStreamErrorEvent
+    | None
 ):
     w: Any = v
     try:
@@ -185,31 +189,32 @@ def _c_ImageStreamingResponse__data(
         | ImageGenTextChunkEvent
         | ImageGenCompletedEvent
         | ImageGenStreamErrorEvent
+        | None
     ) = w
     return r
 
 
 def _c_ImageModelsListResponse__data(
     v: Sequence[ImageModelListItem | Mapping[str, Any]],
-) -> list[ImageModelListItem]:
+) -> list[ImageModelListItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ImageModelListItem)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[ImageModelListItem] = w
+    r: list[ImageModelListItem] | None = w
     return r
 
 
 def _c_ImageModelEndpointsResponse__endpoints(
     v: Sequence[ImageEndpoint | Mapping[str, Any]],
-) -> list[ImageEndpoint]:
+) -> list[ImageEndpoint] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ImageEndpoint)
     except _Invalid as e:
         raise e.request_error("endpoints") from None
-    r: list[ImageEndpoint] = w
+    r: list[ImageEndpoint] | None = w
     return r
 
 
@@ -292,10 +297,8 @@ def _c_ImageGenerationProviderPreferences__sort(
 
 
 def _c_ImageGenerationUsage__cache_creation(
-    v: AnthropicCacheCreation | Mapping[str, Any] | None | Unset,
-) -> AnthropicCacheCreation | None | Unset:
-    if v is UNSET:
-        return v
+    v: AnthropicCacheCreation | Mapping[str, Any] | None,
+) -> AnthropicCacheCreation | None:
     if v is None:
         return None
     w: Any = v
@@ -303,15 +306,13 @@ def _c_ImageGenerationUsage__cache_creation(
         w = _s_AnthropicCacheCreation(w)
     except _Invalid as e:
         raise e.request_error("cache_creation") from None
-    r: AnthropicCacheCreation | None | Unset = w
+    r: AnthropicCacheCreation | None = w
     return r
 
 
 def _c_ImageGenerationUsage__completion_tokens_details(
-    v: ImageGenerationUsageCompletionTokensDetails | Mapping[str, Any] | None | Unset,
-) -> ImageGenerationUsageCompletionTokensDetails | None | Unset:
-    if v is UNSET:
-        return v
+    v: ImageGenerationUsageCompletionTokensDetails | Mapping[str, Any] | None,
+) -> ImageGenerationUsageCompletionTokensDetails | None:
     if v is None:
         return None
     w: Any = v
@@ -319,15 +320,13 @@ def _c_ImageGenerationUsage__completion_tokens_details(
         w = _s_ImageGenerationUsageCompletionTokensDetails(w)
     except _Invalid as e:
         raise e.request_error("completion_tokens_details") from None
-    r: ImageGenerationUsageCompletionTokensDetails | None | Unset = w
+    r: ImageGenerationUsageCompletionTokensDetails | None = w
     return r
 
 
 def _c_ImageGenerationUsage__cost_details(
-    v: CostDetails | Mapping[str, Any] | None | Unset,
-) -> CostDetails | None | Unset:
-    if v is UNSET:
-        return v
+    v: CostDetails | Mapping[str, Any] | None,
+) -> CostDetails | None:
     if v is None:
         return None
     w: Any = v
@@ -335,15 +334,13 @@ def _c_ImageGenerationUsage__cost_details(
         w = _s_CostDetails(w)
     except _Invalid as e:
         raise e.request_error("cost_details") from None
-    r: CostDetails | None | Unset = w
+    r: CostDetails | None = w
     return r
 
 
 def _c_ImageGenerationUsage__iterations(
-    v: Sequence[AnthropicUsageIteration | Mapping[str, Any]] | None | Unset,
-) -> list[AnthropicUsageIteration] | None | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[AnthropicUsageIteration | Mapping[str, Any]] | None,
+) -> list[AnthropicUsageIteration] | None:
     if v is None:
         return None
     w: Any = v
@@ -351,15 +348,13 @@ def _c_ImageGenerationUsage__iterations(
         w = _list_of(w, _h_AnthropicUsageIteration)
     except _Invalid as e:
         raise e.request_error("iterations") from None
-    r: list[AnthropicUsageIteration] | None | Unset = w
+    r: list[AnthropicUsageIteration] | None = w
     return r
 
 
 def _c_ImageGenerationUsage__prompt_tokens_details(
-    v: ImageGenerationUsagePromptTokensDetails | Mapping[str, Any] | None | Unset,
-) -> ImageGenerationUsagePromptTokensDetails | None | Unset:
-    if v is UNSET:
-        return v
+    v: ImageGenerationUsagePromptTokensDetails | Mapping[str, Any] | None,
+) -> ImageGenerationUsagePromptTokensDetails | None:
     if v is None:
         return None
     w: Any = v
@@ -367,15 +362,13 @@ def _c_ImageGenerationUsage__prompt_tokens_details(
         w = _s_ImageGenerationUsagePromptTokensDetails(w)
     except _Invalid as e:
         raise e.request_error("prompt_tokens_details") from None
-    r: ImageGenerationUsagePromptTokensDetails | None | Unset = w
+    r: ImageGenerationUsagePromptTokensDetails | None = w
     return r
 
 
 def _c_ImageGenerationUsage__server_tool_use(
-    v: ImageGenerationUsageServerToolUse | Mapping[str, Any] | None | Unset,
-) -> ImageGenerationUsageServerToolUse | None | Unset:
-    if v is UNSET:
-        return v
+    v: ImageGenerationUsageServerToolUse | Mapping[str, Any] | None,
+) -> ImageGenerationUsageServerToolUse | None:
     if v is None:
         return None
     w: Any = v
@@ -383,125 +376,125 @@ def _c_ImageGenerationUsage__server_tool_use(
         w = _s_ImageGenerationUsageServerToolUse(w)
     except _Invalid as e:
         raise e.request_error("server_tool_use") from None
-    r: ImageGenerationUsageServerToolUse | None | Unset = w
+    r: ImageGenerationUsageServerToolUse | None = w
     return r
 
 
 def _c_ImageGenCompletedEvent__usage(
-    v: ImageGenerationUsage | Mapping[str, Any] | Unset,
-) -> ImageGenerationUsage | Unset:
-    if v is UNSET:
-        return v
+    v: ImageGenerationUsage | Mapping[str, Any] | None,
+) -> ImageGenerationUsage | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ImageGenerationUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: ImageGenerationUsage | Unset = w
+    r: ImageGenerationUsage | None = w
     return r
 
 
 def _c_ImageGenStreamErrorEvent__error(
     v: ImageGenStreamErrorEventError | Mapping[str, Any],
-) -> ImageGenStreamErrorEventError:
+) -> ImageGenStreamErrorEventError | None:
     w: Any = v
     try:
         w = _s_ImageGenStreamErrorEventError(w)
     except _Invalid as e:
         raise e.request_error("error") from None
-    r: ImageGenStreamErrorEventError = w
+    r: ImageGenStreamErrorEventError | None = w
     return r
 
 
 def _c_ImageModelListItem__architecture(
     v: ImageModelArchitecture | Mapping[str, Any],
-) -> ImageModelArchitecture:
+) -> ImageModelArchitecture | None:
     w: Any = v
     try:
         w = _s_ImageModelArchitecture(w)
     except _Invalid as e:
         raise e.request_error("architecture") from None
-    r: ImageModelArchitecture = w
+    r: ImageModelArchitecture | None = w
     return r
 
 
 def _c_ImageModelListItem__supported_parameters(
     v: Mapping[str, CapabilityDescriptor | Mapping[str, Any]],
-) -> SupportedParameters:
+) -> SupportedParameters | None:
     w: Any = v
     try:
         w = _h_SupportedParameters(w)
     except _Invalid as e:
         raise e.request_error("supported_parameters") from None
-    r: SupportedParameters = w
+    r: SupportedParameters | None = w
     return r
 
 
-def _c_ImageEndpoint__allowed_passthrough_parameters(v: Sequence[str]) -> list[str]:
+def _c_ImageEndpoint__allowed_passthrough_parameters(v: Sequence[str]) -> list[str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("allowed_passthrough_parameters") from None
-    r: list[str] = w
+    r: list[str] | None = w
     return r
 
 
 def _c_ImageEndpoint__pricing(
     v: Sequence[ImagePricingEntry | Mapping[str, Any]],
-) -> list[ImagePricingEntry]:
+) -> list[ImagePricingEntry] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ImagePricingEntry)
     except _Invalid as e:
         raise e.request_error("pricing") from None
-    r: list[ImagePricingEntry] = w
+    r: list[ImagePricingEntry] | None = w
     return r
 
 
 def _c_ImageEndpoint__supported_parameters(
     v: Mapping[str, CapabilityDescriptor | Mapping[str, Any]],
-) -> SupportedParameters:
+) -> SupportedParameters | None:
     w: Any = v
     try:
         w = _h_SupportedParameters(w)
     except _Invalid as e:
         raise e.request_error("supported_parameters") from None
-    r: SupportedParameters = w
+    r: SupportedParameters | None = w
     return r
 
 
 def _c_ImageModelArchitecture__input_modalities(
     v: Sequence[ImageInputModality | str],
-) -> list[ImageInputModality | str]:
+) -> list[ImageInputModality | str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("input_modalities") from None
-    r: list[ImageInputModality | str] = w
+    r: list[ImageInputModality | str] | None = w
     return r
 
 
 def _c_ImageModelArchitecture__output_modalities(
     v: Sequence[ImageOutputModality | str],
-) -> list[ImageOutputModality | str]:
+) -> list[ImageOutputModality | str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("output_modalities") from None
-    r: list[ImageOutputModality | str] = w
+    r: list[ImageOutputModality | str] | None = w
     return r
 
 
-def _c_EnumCapability__values(v: Sequence[str]) -> list[str]:
+def _c_EnumCapability__values(v: Sequence[str]) -> list[str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("values") from None
-    r: list[str] = w
+    r: list[str] | None = w
     return r
 
 
@@ -710,20 +703,22 @@ class ImageGenerationRequest(_Model):
 class ImageGenerationResponse(_Model, _OneEventStream):
     """Image generation response"""
 
-    created: int
+    created: int | None
     """Unix timestamp (seconds) when the image was generated"""
-    data: list[ImageGenerationResponseDataItem] = attrs.field(
+    data: list[ImageGenerationResponseDataItem] | None = attrs.field(
         converter=_c_ImageGenerationResponse__data
     )
     """Generated images"""
-    usage: ImageGenerationUsage | Unset = attrs.field(
-        default=UNSET, converter=_c_ImageGenerationResponse__usage
+    usage: ImageGenerationUsage | None = attrs.field(
+        default=None, converter=_c_ImageGenerationResponse__usage
     )
     """Token and cost usage for the image generation request, when available"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -751,16 +746,18 @@ class ImageGenerationResponse(_Model, _OneEventStream):
 class ImageGenerationResponseDataItem(_Model):
     """The ``ImageGenerationResponse.data[]`` object of the spec."""
 
-    b64_json: str
+    b64_json: str | None
     """Base64-encoded image bytes"""
-    media_type: str | Unset = UNSET
+    media_type: str | None = None
     """Media type (MIME type) of the image, e.g. `image/png`, `image/jpeg`, `image/webp`,
     `image/svg+xml`. May be omitted if the format could not be determined.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -774,9 +771,8 @@ class ImageGenerationResponseDataItem(_Model):
                 v = _str(v)
             f = "media_type"
             v = self.media_type
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -797,11 +793,14 @@ class ImageStreamingResponse(_Model):
         | ImageGenTextChunkEvent
         | ImageGenCompletedEvent
         | ImageGenStreamErrorEvent
+        | None
     ) = attrs.field(converter=_c_ImageStreamingResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -816,11 +815,13 @@ class ImageStreamingResponse(_Model):
 class ImageModelsListResponse(_Model):
     """List of image generation models."""
 
-    data: list[ImageModelListItem] = attrs.field(converter=_c_ImageModelsListResponse__data)
+    data: list[ImageModelListItem] | None = attrs.field(converter=_c_ImageModelsListResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -835,15 +836,17 @@ class ImageModelsListResponse(_Model):
 class ImageModelEndpointsResponse(_Model):
     """The full per-endpoint records for an image model."""
 
-    endpoints: list[ImageEndpoint] = attrs.field(
+    endpoints: list[ImageEndpoint] | None = attrs.field(
         converter=_c_ImageModelEndpointsResponse__endpoints
     )
-    id: str
+    id: str | None
     """Model slug"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -948,44 +951,46 @@ class ImageGenerationProviderPreferences(_Model):
 class ImageGenerationUsage(_Model):
     """Token and cost usage for the image generation request, when available"""
 
-    cache_creation: AnthropicCacheCreation | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ImageGenerationUsage__cache_creation
+    cache_creation: AnthropicCacheCreation | None = attrs.field(
+        default=None, converter=_c_ImageGenerationUsage__cache_creation
     )
-    completion_tokens: int
+    completion_tokens: int | None
     """The tokens generated"""
-    completion_tokens_details: ImageGenerationUsageCompletionTokensDetails | None | Unset = (
-        attrs.field(default=UNSET, converter=_c_ImageGenerationUsage__completion_tokens_details)
+    completion_tokens_details: ImageGenerationUsageCompletionTokensDetails | None = attrs.field(
+        default=None, converter=_c_ImageGenerationUsage__completion_tokens_details
     )
-    cost: float | None | Unset = UNSET
+    cost: float | None = None
     """Cost of the completion"""
-    cost_details: CostDetails | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ImageGenerationUsage__cost_details
+    cost_details: CostDetails | None = attrs.field(
+        default=None, converter=_c_ImageGenerationUsage__cost_details
     )
     """Breakdown of upstream inference costs"""
-    is_byok: bool | Unset = UNSET
+    is_byok: bool | None = None
     """Whether a request was made using a Bring Your Own Key configuration"""
-    iterations: list[AnthropicUsageIteration] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ImageGenerationUsage__iterations
+    iterations: list[AnthropicUsageIteration] | None = attrs.field(
+        default=None, converter=_c_ImageGenerationUsage__iterations
     )
-    prompt_tokens: int
+    prompt_tokens: int | None
     """Including images, input audio, and tools if any"""
-    prompt_tokens_details: ImageGenerationUsagePromptTokensDetails | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ImageGenerationUsage__prompt_tokens_details
+    prompt_tokens_details: ImageGenerationUsagePromptTokensDetails | None = attrs.field(
+        default=None, converter=_c_ImageGenerationUsage__prompt_tokens_details
     )
     """Breakdown of tokens used in the prompt."""
-    server_tool_use: ImageGenerationUsageServerToolUse | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ImageGenerationUsage__server_tool_use
+    server_tool_use: ImageGenerationUsageServerToolUse | None = attrs.field(
+        default=None, converter=_c_ImageGenerationUsage__server_tool_use
     )
     """Usage for server-side tool execution (e.g., web search)"""
-    service_tier: str | None | Unset = UNSET
+    service_tier: str | None = None
     """The service tier used by the upstream provider for this request"""
-    speed: AnthropicSpeed | str | None | Unset = UNSET
-    total_tokens: int
+    speed: AnthropicSpeed | str | None = None
+    total_tokens: int | None
     """Sum of the above two fields"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -999,28 +1004,24 @@ class ImageGenerationUsage(_Model):
                 v = _int(v)
             f = "cost"
             v = self.cost
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "is_byok"
             v = self.is_byok
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "prompt_tokens"
             v = self.prompt_tokens
             if type(v) is not int:
                 v = _int(v)
             f = "service_tier"
             v = self.service_tier
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "speed"
             v = self.speed
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "total_tokens"
             v = self.total_tokens
             if type(v) is not int:
@@ -1067,16 +1068,18 @@ class ImageGenerationUsage(_Model):
 class ImageGenerationUsageCompletionTokensDetails(_Model):
     """The ``ImageGenerationUsage.completion_tokens_details`` object of the spec."""
 
-    audio_tokens: int | None | Unset = UNSET
+    audio_tokens: int | None = None
     """Tokens generated by the model for audio output."""
-    image_tokens: int | None | Unset = UNSET
+    image_tokens: int | None = None
     """Tokens generated by the model for image output."""
-    reasoning_tokens: int | None | Unset = UNSET
+    reasoning_tokens: int | None = None
     """Tokens generated by the model for reasoning."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1086,19 +1089,16 @@ class ImageGenerationUsageCompletionTokensDetails(_Model):
         try:
             f = "audio_tokens"
             v = self.audio_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "image_tokens"
             v = self.image_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "reasoning_tokens"
             v = self.reasoning_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1121,22 +1121,24 @@ class ImageGenerationUsageCompletionTokensDetails(_Model):
 class ImageGenerationUsagePromptTokensDetails(_Model):
     """Breakdown of tokens used in the prompt."""
 
-    audio_tokens: int | None | Unset = UNSET
+    audio_tokens: int | None = None
     """Tokens used for input audio."""
-    cache_write_tokens: int | None | Unset = UNSET
+    cache_write_tokens: int | None = None
     """Tokens written to cache. Only returned for models with explicit caching and cache write
     pricing.
     """
-    cached_tokens: int | None | Unset = UNSET
+    cached_tokens: int | None = None
     """Tokens cached by the endpoint."""
-    file_tokens: int | None | Unset = UNSET
+    file_tokens: int | None = None
     """Tokens used for input files/documents."""
-    video_tokens: int | None | Unset = UNSET
+    video_tokens: int | None = None
     """Tokens used for input video."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1146,29 +1148,24 @@ class ImageGenerationUsagePromptTokensDetails(_Model):
         try:
             f = "audio_tokens"
             v = self.audio_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "cache_write_tokens"
             v = self.cache_write_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "cached_tokens"
             v = self.cached_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "file_tokens"
             v = self.file_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "video_tokens"
             v = self.video_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1195,21 +1192,23 @@ class ImageGenerationUsagePromptTokensDetails(_Model):
 class ImageGenerationUsageServerToolUse(_Model):
     """Usage for server-side tool execution (e.g., web search)"""
 
-    tool_calls_executed: int | None | Unset = UNSET
+    tool_calls_executed: int | None = None
     """Number of OpenRouter server tool calls that executed and produced a result."""
-    tool_calls_requested: int | None | Unset = UNSET
+    tool_calls_requested: int | None = None
     """Total number of OpenRouter server-orchestrated tool calls the model requested, across
     all tool types. Provider-native tools (e.g. native web search) are not counted here.
     """
-    web_search_requests: int | None | Unset = UNSET
+    web_search_requests: int | None = None
     """Number of web searches performed by server-side tools. For server-orchestrated tool
     calls a web search is also counted in tool_calls_requested; provider-native web search
     may report web_search_requests only. Do not sum the two.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1219,19 +1218,16 @@ class ImageGenerationUsageServerToolUse(_Model):
         try:
             f = "tool_calls_executed"
             v = self.tool_calls_executed
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "tool_calls_requested"
             v = self.tool_calls_requested
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "web_search_requests"
             v = self.web_search_requests
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1254,16 +1250,18 @@ class ImageGenerationUsageServerToolUse(_Model):
 class ImageGenPartialImageEvent(_Model):
     """Emitted when a partial image becomes available during streaming generation"""
 
-    b64_json: str
+    b64_json: str | None
     """Base64-encoded partial image data"""
-    partial_image_index: int
+    partial_image_index: int | None
     """0-based index indicating which partial image this is in the sequence"""
-    type: Literal["image_generation.partial_image"] = "image_generation.partial_image"
+    type: Literal["image_generation.partial_image"] | None = "image_generation.partial_image"
     """The event type"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1301,18 +1299,20 @@ class ImageGenTextChunkEvent(_Model):
     formats (e.g. SVG)
     """
 
-    phase: Literal["content", "reasoning", "draft"] | str
+    phase: Literal["content", "reasoning", "draft"] | str | None
     """The generation phase this chunk belongs to. `content` is the renderable output;
     `reasoning` and `draft` are intermediate provider phases.
     """
-    text: str
+    text: str | None
     """A text fragment of the image being generated (e.g. partial SVG markup)"""
-    type: Literal["image_generation.text_chunk"] = "image_generation.text_chunk"
+    type: Literal["image_generation.text_chunk"] | None = "image_generation.text_chunk"
     """The event type"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1348,24 +1348,26 @@ class ImageGenTextChunkEvent(_Model):
 class ImageGenCompletedEvent(_Model):
     """Emitted when generation completes and the final image is available"""
 
-    b64_json: str
+    b64_json: str | None
     """Base64-encoded final image data"""
-    created: int
+    created: int | None
     """Unix timestamp (seconds) when the image was generated"""
-    media_type: str | Unset = UNSET
+    media_type: str | None = None
     """Media type (MIME type) of the image, e.g. `image/png`, `image/jpeg`, `image/webp`,
     `image/svg+xml`. May be omitted if the format could not be determined.
     """
-    type: Literal["image_generation.completed"] = "image_generation.completed"
+    type: Literal["image_generation.completed"] | None = "image_generation.completed"
     """The event type"""
-    usage: ImageGenerationUsage | Unset = attrs.field(
-        default=UNSET, converter=_c_ImageGenCompletedEvent__usage
+    usage: ImageGenerationUsage | None = attrs.field(
+        default=None, converter=_c_ImageGenCompletedEvent__usage
     )
     """Token and cost usage for the image generation request, when available"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1383,9 +1385,8 @@ class ImageGenCompletedEvent(_Model):
                 v = _int(v)
             f = "media_type"
             v = self.media_type
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -1410,14 +1411,18 @@ class ImageGenCompletedEvent(_Model):
 class ImageGenStreamErrorEvent(_Model):
     """Emitted when streaming generation fails after the SSE response starts"""
 
-    error: ImageGenStreamErrorEventError = attrs.field(converter=_c_ImageGenStreamErrorEvent__error)
+    error: ImageGenStreamErrorEventError | None = attrs.field(
+        converter=_c_ImageGenStreamErrorEvent__error
+    )
     """Provider error details"""
-    type: Literal["error"] = "error"
+    type: Literal["error"] | None = "error"
     """The event type"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1444,18 +1449,20 @@ class ImageGenStreamErrorEvent(_Model):
 class ImageGenStreamErrorEventError(_Model):
     """Provider error details"""
 
-    code: str | None | Unset = UNSET
+    code: str | None = None
     """Provider error code, when supplied"""
-    message: str
+    message: str | None
     """Provider error message"""
-    param: str | None | Unset = UNSET
+    param: str | None = None
     """Request parameter associated with the error, when supplied"""
-    type: str | None | Unset = UNSET
+    type: str | None = None
     """Provider error type, when supplied"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1465,23 +1472,20 @@ class ImageGenStreamErrorEventError(_Model):
         try:
             f = "code"
             v = self.code
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "message"
             v = self.message
             if type(v) is not str:
                 v = _str(v)
             f = "param"
             v = self.param
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1499,32 +1503,34 @@ class ImageGenStreamErrorEventError(_Model):
 class ImageModelListItem(_Model):
     """A single image model in the discovery listing."""
 
-    architecture: ImageModelArchitecture = attrs.field(
+    architecture: ImageModelArchitecture | None = attrs.field(
         converter=_c_ImageModelListItem__architecture
     )
-    created: int
+    created: int | None
     """Unix timestamp (seconds) of when the model was created"""
-    description: str
-    endpoints: str
+    description: str | None
+    endpoints: str | None
     """Relative URL to the full per-endpoint records for this model"""
-    id: str
+    id: str | None
     """Model slug"""
-    name: str
+    name: str | None
     """Display name"""
-    supported_parameters: SupportedParameters = attrs.field(
+    supported_parameters: SupportedParameters | None = attrs.field(
         converter=_c_ImageModelListItem__supported_parameters
     )
     """Union of supported parameters across every endpoint of this model. Coarse discovery aid;
     the definitive per-endpoint set is behind the endpoints URL.
     """
-    supports_streaming: bool
+    supports_streaming: bool | None
     """Whether any endpoint of this model supports native SSE streaming on the dedicated Image
     API (i.e. `stream: true` in the request). OR across endpoints.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1588,27 +1594,29 @@ class ImageModelListItem(_Model):
 class ImageEndpoint(_Model):
     """An endpoint that serves a given image model."""
 
-    allowed_passthrough_parameters: list[str] = attrs.field(
+    allowed_passthrough_parameters: list[str] | None = attrs.field(
         converter=_c_ImageEndpoint__allowed_passthrough_parameters
     )
     """Provider-specific options accepted under provider.options[provider_slug]."""
-    pricing: list[ImagePricingEntry] = attrs.field(converter=_c_ImageEndpoint__pricing)
+    pricing: list[ImagePricingEntry] | None = attrs.field(converter=_c_ImageEndpoint__pricing)
     """Billable pricing lines for this endpoint."""
-    provider_name: str
+    provider_name: str | None
     """Provider display name"""
-    provider_slug: str
+    provider_slug: str | None
     """Provider slug"""
     provider_tag: str | None
     """Provider tag for request-side selection"""
-    supported_parameters: SupportedParameters = attrs.field(
+    supported_parameters: SupportedParameters | None = attrs.field(
         converter=_c_ImageEndpoint__supported_parameters
     )
-    supports_streaming: bool
+    supports_streaming: bool | None
     """Whether this endpoint supports native SSE streaming (`stream: true` in the request)."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1662,18 +1670,20 @@ class ImageEndpoint(_Model):
 class ImageModelArchitecture(_Model):
     """The ``ImageModelArchitecture`` object of the spec."""
 
-    input_modalities: list[ImageInputModality | str] = attrs.field(
+    input_modalities: list[ImageInputModality | str] | None = attrs.field(
         converter=_c_ImageModelArchitecture__input_modalities
     )
     """Supported input modalities"""
-    output_modalities: list[ImageOutputModality | str] = attrs.field(
+    output_modalities: list[ImageOutputModality | str] | None = attrs.field(
         converter=_c_ImageModelArchitecture__output_modalities
     )
     """Supported output modalities"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1690,15 +1700,19 @@ class ImagePricingEntry(_Model):
     """One billable pricing line for an image provider."""
 
     billable: (
-        Literal["output_image", "input_image", "input_font", "input_reference", "input_text"] | str
+        Literal["output_image", "input_image", "input_font", "input_reference", "input_text"]
+        | str
+        | None
     )
-    cost_usd: float
-    unit: Literal["image", "megapixel", "token"] | str
-    variant: str | Unset = UNSET
+    cost_usd: float | None
+    unit: Literal["image", "megapixel", "token"] | str | None
+    variant: str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1720,9 +1734,8 @@ class ImagePricingEntry(_Model):
                 v = _str(v)
             f = "variant"
             v = self.variant
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1740,12 +1753,14 @@ class ImagePricingEntry(_Model):
 class EnumCapability(_Model):
     """A parameter that accepts one of a discrete set of string values."""
 
-    type: Literal["enum"] = "enum"
-    values: list[str] = attrs.field(converter=_c_EnumCapability__values)
+    type: Literal["enum"] | None = "enum"
+    values: list[str] | None = attrs.field(converter=_c_EnumCapability__values)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1772,13 +1787,15 @@ class EnumCapability(_Model):
 class RangeCapability(_Model):
     """A parameter that accepts any value within an inclusive numeric range."""
 
-    max: float
-    min: float
-    type: Literal["range"] = "range"
+    max: float | None
+    min: float | None
+    type: Literal["range"] | None = "range"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1814,11 +1831,13 @@ class RangeCapability(_Model):
 class BooleanCapability(_Model):
     """A supported-or-not flag. Present means the parameter is accepted."""
 
-    type: Literal["boolean"] = "boolean"
+    type: Literal["boolean"] | None = "boolean"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2177,9 +2196,12 @@ def _s_ImageGenerationResponse(d: Any) -> ImageGenerationResponse:
         _S_ImageGenerationResponse__data(o, v)
         f = "usage"
         v = d.get("usage", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ImageGenerationUsage(v)
+            if v is not None:
+                v = _s_ImageGenerationUsage(v)
         _S_ImageGenerationResponse__usage(o, v)
         if n != len(d):
             _S_ImageGenerationResponse__model_extra(o, _extras(d, _K_ImageGenerationResponse))
@@ -2211,9 +2233,11 @@ def _s_ImageGenerationResponseDataItem(d: Any) -> ImageGenerationResponseDataIte
         _S_ImageGenerationResponseDataItem__b64_json(o, v)
         f = "media_type"
         v = d.get("media_type", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ImageGenerationResponseDataItem__media_type(o, v)
         if n != len(d):
@@ -2391,12 +2415,17 @@ def _s_ImageGenerationUsage(d: Any) -> ImageGenerationUsage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cache_creation"
         v = d.get("cache_creation", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_AnthropicCacheCreation(v)
+            if v is None:
+                z += ("cache_creation",)
         _S_ImageGenerationUsage__cache_creation(o, v)
         f = "completion_tokens"
         v = d.get("completion_tokens", UNSET)
@@ -2409,38 +2438,56 @@ def _s_ImageGenerationUsage(d: Any) -> ImageGenerationUsage:
         _S_ImageGenerationUsage__completion_tokens(o, v)
         f = "completion_tokens_details"
         v = d.get("completion_tokens_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_ImageGenerationUsageCompletionTokensDetails(v)
+            if v is None:
+                z += ("completion_tokens_details",)
         _S_ImageGenerationUsage__completion_tokens_details(o, v)
         f = "cost"
         v = d.get("cost", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("cost",)
         _S_ImageGenerationUsage__cost(o, v)
         f = "cost_details"
         v = d.get("cost_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_CostDetails(v)
+            if v is None:
+                z += ("cost_details",)
         _S_ImageGenerationUsage__cost_details(o, v)
         f = "is_byok"
         v = d.get("is_byok", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_ImageGenerationUsage__is_byok(o, v)
         f = "iterations"
         v = d.get("iterations", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_of(v, _h_AnthropicUsageIteration)
+            if v is None:
+                z += ("iterations",)
         _S_ImageGenerationUsage__iterations(o, v)
         f = "prompt_tokens"
         v = d.get("prompt_tokens", UNSET)
@@ -2453,31 +2500,47 @@ def _s_ImageGenerationUsage(d: Any) -> ImageGenerationUsage:
         _S_ImageGenerationUsage__prompt_tokens(o, v)
         f = "prompt_tokens_details"
         v = d.get("prompt_tokens_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_ImageGenerationUsagePromptTokensDetails(v)
+            if v is None:
+                z += ("prompt_tokens_details",)
         _S_ImageGenerationUsage__prompt_tokens_details(o, v)
         f = "server_tool_use"
         v = d.get("server_tool_use", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_ImageGenerationUsageServerToolUse(v)
+            if v is None:
+                z += ("server_tool_use",)
         _S_ImageGenerationUsage__server_tool_use(o, v)
         f = "service_tier"
         v = d.get("service_tier", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("service_tier",)
         _S_ImageGenerationUsage__service_tier(o, v)
         f = "speed"
         v = d.get("speed", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("speed",)
         _S_ImageGenerationUsage__speed(o, v)
         f = "total_tokens"
         v = d.get("total_tokens", UNSET)
@@ -2488,6 +2551,8 @@ def _s_ImageGenerationUsage(d: Any) -> ImageGenerationUsage:
             if type(v) is not int:
                 v = _int(v)
         _S_ImageGenerationUsage__total_tokens(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ImageGenerationUsage__model_extra(o, _extras(d, _K_ImageGenerationUsage))
         else:
@@ -2509,27 +2574,42 @@ def _s_ImageGenerationUsageCompletionTokensDetails(
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "audio_tokens"
         v = d.get("audio_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("audio_tokens",)
         _S_ImageGenerationUsageCompletionTokensDetails__audio_tokens(o, v)
         f = "image_tokens"
         v = d.get("image_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("image_tokens",)
         _S_ImageGenerationUsageCompletionTokensDetails__image_tokens(o, v)
         f = "reasoning_tokens"
         v = d.get("reasoning_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("reasoning_tokens",)
         _S_ImageGenerationUsageCompletionTokensDetails__reasoning_tokens(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ImageGenerationUsageCompletionTokensDetails__model_extra(
                 o, _extras(d, _K_ImageGenerationUsageCompletionTokensDetails)
@@ -2551,41 +2631,64 @@ def _s_ImageGenerationUsagePromptTokensDetails(d: Any) -> ImageGenerationUsagePr
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "audio_tokens"
         v = d.get("audio_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("audio_tokens",)
         _S_ImageGenerationUsagePromptTokensDetails__audio_tokens(o, v)
         f = "cache_write_tokens"
         v = d.get("cache_write_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("cache_write_tokens",)
         _S_ImageGenerationUsagePromptTokensDetails__cache_write_tokens(o, v)
         f = "cached_tokens"
         v = d.get("cached_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("cached_tokens",)
         _S_ImageGenerationUsagePromptTokensDetails__cached_tokens(o, v)
         f = "file_tokens"
         v = d.get("file_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("file_tokens",)
         _S_ImageGenerationUsagePromptTokensDetails__file_tokens(o, v)
         f = "video_tokens"
         v = d.get("video_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("video_tokens",)
         _S_ImageGenerationUsagePromptTokensDetails__video_tokens(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ImageGenerationUsagePromptTokensDetails__model_extra(
                 o, _extras(d, _K_ImageGenerationUsagePromptTokensDetails)
@@ -2607,27 +2710,42 @@ def _s_ImageGenerationUsageServerToolUse(d: Any) -> ImageGenerationUsageServerTo
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "tool_calls_executed"
         v = d.get("tool_calls_executed", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("tool_calls_executed",)
         _S_ImageGenerationUsageServerToolUse__tool_calls_executed(o, v)
         f = "tool_calls_requested"
         v = d.get("tool_calls_requested", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("tool_calls_requested",)
         _S_ImageGenerationUsageServerToolUse__tool_calls_requested(o, v)
         f = "web_search_requests"
         v = d.get("web_search_requests", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("web_search_requests",)
         _S_ImageGenerationUsageServerToolUse__web_search_requests(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ImageGenerationUsageServerToolUse__model_extra(
                 o, _extras(d, _K_ImageGenerationUsageServerToolUse)
@@ -2761,9 +2879,11 @@ def _s_ImageGenCompletedEvent(d: Any) -> ImageGenCompletedEvent:
         _S_ImageGenCompletedEvent__created(o, v)
         f = "media_type"
         v = d.get("media_type", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ImageGenCompletedEvent__media_type(o, v)
         f = "type"
@@ -2777,9 +2897,12 @@ def _s_ImageGenCompletedEvent(d: Any) -> ImageGenCompletedEvent:
         _S_ImageGenCompletedEvent__type(o, v)
         f = "usage"
         v = d.get("usage", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ImageGenerationUsage(v)
+            if v is not None:
+                v = _s_ImageGenerationUsage(v)
         _S_ImageGenCompletedEvent__usage(o, v)
         if n != len(d):
             _S_ImageGenCompletedEvent__model_extra(o, _extras(d, _K_ImageGenCompletedEvent))
@@ -2836,12 +2959,17 @@ def _s_ImageGenStreamErrorEventError(d: Any) -> ImageGenStreamErrorEventError:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "code"
         v = d.get("code", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("code",)
         _S_ImageGenStreamErrorEventError__code(o, v)
         f = "message"
         v = d.get("message", UNSET)
@@ -2854,18 +2982,28 @@ def _s_ImageGenStreamErrorEventError(d: Any) -> ImageGenStreamErrorEventError:
         _S_ImageGenStreamErrorEventError__message(o, v)
         f = "param"
         v = d.get("param", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("param",)
         _S_ImageGenStreamErrorEventError__param(o, v)
         f = "type"
         v = d.get("type", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("type",)
         _S_ImageGenStreamErrorEventError__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ImageGenStreamErrorEventError__model_extra(
                 o, _extras(d, _K_ImageGenStreamErrorEventError)
@@ -3119,9 +3257,11 @@ def _s_ImagePricingEntry(d: Any) -> ImagePricingEntry:
         _S_ImagePricingEntry__unit(o, v)
         f = "variant"
         v = d.get("variant", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ImagePricingEntry__variant(o, v)
         if n != len(d):
@@ -3302,9 +3442,9 @@ def _u_ImageGenerationResponse(o: ImageGenerationResponse) -> dict[str, Any]:
     v = o.created
     d["created"] = v
     v = o.data
-    d["data"] = [_u_ImageGenerationResponseDataItem(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.usage
-    if v is not UNSET:
+    if v is not None:
         d["usage"] = _u_ImageGenerationUsage(v)
     e = o.model_extra
     if e:
@@ -3318,7 +3458,7 @@ def _u_ImageGenerationResponseDataItem(o: ImageGenerationResponseDataItem) -> di
     v = o.b64_json
     d["b64_json"] = v
     v = o.media_type
-    if v is not UNSET:
+    if v is not None:
         d["media_type"] = v
     e = o.model_extra
     if e:
@@ -3330,7 +3470,7 @@ def _u_ImageStreamingResponse(o: ImageStreamingResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _unstructure_value(v)
+    d["data"] = None if v is None else _unstructure_value(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -3341,7 +3481,7 @@ def _u_ImageModelsListResponse(o: ImageModelsListResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_ImageModelListItem(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -3352,7 +3492,7 @@ def _u_ImageModelEndpointsResponse(o: ImageModelEndpointsResponse) -> dict[str, 
     v: Any
     d: dict[str, Any] = {}
     v = o.endpoints
-    d["endpoints"] = [_u_ImageEndpoint(x0) for x0 in v]
+    d["endpoints"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.id
     d["id"] = v
     e = o.model_extra
@@ -3391,44 +3531,59 @@ def _u_ImageGenerationProviderPreferences(o: ImageGenerationProviderPreferences)
 def _u_ImageGenerationUsage(o: ImageGenerationUsage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cache_creation
-    if v is not UNSET:
-        d["cache_creation"] = None if v is None else _u_AnthropicCacheCreation(v)
+    if v is not None:
+        d["cache_creation"] = _u_AnthropicCacheCreation(v)
+    elif "cache_creation" in z:
+        d["cache_creation"] = None
     v = o.completion_tokens
     d["completion_tokens"] = v
     v = o.completion_tokens_details
-    if v is not UNSET:
-        d["completion_tokens_details"] = (
-            None if v is None else _u_ImageGenerationUsageCompletionTokensDetails(v)
-        )
+    if v is not None:
+        d["completion_tokens_details"] = _u_ImageGenerationUsageCompletionTokensDetails(v)
+    elif "completion_tokens_details" in z:
+        d["completion_tokens_details"] = None
     v = o.cost
-    if v is not UNSET:
+    if v is not None:
         d["cost"] = v
+    elif "cost" in z:
+        d["cost"] = None
     v = o.cost_details
-    if v is not UNSET:
-        d["cost_details"] = None if v is None else _u_CostDetails(v)
+    if v is not None:
+        d["cost_details"] = _u_CostDetails(v)
+    elif "cost_details" in z:
+        d["cost_details"] = None
     v = o.is_byok
-    if v is not UNSET:
+    if v is not None:
         d["is_byok"] = v
     v = o.iterations
-    if v is not UNSET:
-        d["iterations"] = None if v is None else [_unstructure_value(x0) for x0 in v]
+    if v is not None:
+        d["iterations"] = [_unstructure_value(x0) for x0 in v]
+    elif "iterations" in z:
+        d["iterations"] = None
     v = o.prompt_tokens
     d["prompt_tokens"] = v
     v = o.prompt_tokens_details
-    if v is not UNSET:
-        d["prompt_tokens_details"] = (
-            None if v is None else _u_ImageGenerationUsagePromptTokensDetails(v)
-        )
+    if v is not None:
+        d["prompt_tokens_details"] = _u_ImageGenerationUsagePromptTokensDetails(v)
+    elif "prompt_tokens_details" in z:
+        d["prompt_tokens_details"] = None
     v = o.server_tool_use
-    if v is not UNSET:
-        d["server_tool_use"] = None if v is None else _u_ImageGenerationUsageServerToolUse(v)
+    if v is not None:
+        d["server_tool_use"] = _u_ImageGenerationUsageServerToolUse(v)
+    elif "server_tool_use" in z:
+        d["server_tool_use"] = None
     v = o.service_tier
-    if v is not UNSET:
+    if v is not None:
         d["service_tier"] = v
+    elif "service_tier" in z:
+        d["service_tier"] = None
     v = o.speed
-    if v is not UNSET:
+    if v is not None:
         d["speed"] = v
+    elif "speed" in z:
+        d["speed"] = None
     v = o.total_tokens
     d["total_tokens"] = v
     e = o.model_extra
@@ -3442,15 +3597,22 @@ def _u_ImageGenerationUsageCompletionTokensDetails(
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.audio_tokens
-    if v is not UNSET:
+    if v is not None:
         d["audio_tokens"] = v
+    elif "audio_tokens" in z:
+        d["audio_tokens"] = None
     v = o.image_tokens
-    if v is not UNSET:
+    if v is not None:
         d["image_tokens"] = v
+    elif "image_tokens" in z:
+        d["image_tokens"] = None
     v = o.reasoning_tokens
-    if v is not UNSET:
+    if v is not None:
         d["reasoning_tokens"] = v
+    elif "reasoning_tokens" in z:
+        d["reasoning_tokens"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -3462,21 +3624,32 @@ def _u_ImageGenerationUsagePromptTokensDetails(
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.audio_tokens
-    if v is not UNSET:
+    if v is not None:
         d["audio_tokens"] = v
+    elif "audio_tokens" in z:
+        d["audio_tokens"] = None
     v = o.cache_write_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cache_write_tokens"] = v
+    elif "cache_write_tokens" in z:
+        d["cache_write_tokens"] = None
     v = o.cached_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cached_tokens"] = v
+    elif "cached_tokens" in z:
+        d["cached_tokens"] = None
     v = o.file_tokens
-    if v is not UNSET:
+    if v is not None:
         d["file_tokens"] = v
+    elif "file_tokens" in z:
+        d["file_tokens"] = None
     v = o.video_tokens
-    if v is not UNSET:
+    if v is not None:
         d["video_tokens"] = v
+    elif "video_tokens" in z:
+        d["video_tokens"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -3486,15 +3659,22 @@ def _u_ImageGenerationUsagePromptTokensDetails(
 def _u_ImageGenerationUsageServerToolUse(o: ImageGenerationUsageServerToolUse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.tool_calls_executed
-    if v is not UNSET:
+    if v is not None:
         d["tool_calls_executed"] = v
+    elif "tool_calls_executed" in z:
+        d["tool_calls_executed"] = None
     v = o.tool_calls_requested
-    if v is not UNSET:
+    if v is not None:
         d["tool_calls_requested"] = v
+    elif "tool_calls_requested" in z:
+        d["tool_calls_requested"] = None
     v = o.web_search_requests
-    if v is not UNSET:
+    if v is not None:
         d["web_search_requests"] = v
+    elif "web_search_requests" in z:
+        d["web_search_requests"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -3539,12 +3719,12 @@ def _u_ImageGenCompletedEvent(o: ImageGenCompletedEvent) -> dict[str, Any]:
     v = o.created
     d["created"] = v
     v = o.media_type
-    if v is not UNSET:
+    if v is not None:
         d["media_type"] = v
     v = o.type
     d["type"] = v
     v = o.usage
-    if v is not UNSET:
+    if v is not None:
         d["usage"] = _u_ImageGenerationUsage(v)
     e = o.model_extra
     if e:
@@ -3556,7 +3736,7 @@ def _u_ImageGenStreamErrorEvent(o: ImageGenStreamErrorEvent) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.error
-    d["error"] = _u_ImageGenStreamErrorEventError(v)
+    d["error"] = None if v is None else _u_ImageGenStreamErrorEventError(v)
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -3568,17 +3748,24 @@ def _u_ImageGenStreamErrorEvent(o: ImageGenStreamErrorEvent) -> dict[str, Any]:
 def _u_ImageGenStreamErrorEventError(o: ImageGenStreamErrorEventError) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.code
-    if v is not UNSET:
+    if v is not None:
         d["code"] = v
+    elif "code" in z:
+        d["code"] = None
     v = o.message
     d["message"] = v
     v = o.param
-    if v is not UNSET:
+    if v is not None:
         d["param"] = v
+    elif "param" in z:
+        d["param"] = None
     v = o.type
-    if v is not UNSET:
+    if v is not None:
         d["type"] = v
+    elif "type" in z:
+        d["type"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -3589,7 +3776,7 @@ def _u_ImageModelListItem(o: ImageModelListItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.architecture
-    d["architecture"] = _u_ImageModelArchitecture(v)
+    d["architecture"] = None if v is None else _u_ImageModelArchitecture(v)
     v = o.created
     d["created"] = v
     v = o.description
@@ -3601,7 +3788,9 @@ def _u_ImageModelListItem(o: ImageModelListItem) -> dict[str, Any]:
     v = o.name
     d["name"] = v
     v = o.supported_parameters
-    d["supported_parameters"] = {k0: _unstructure_value(x0) for k0, x0 in v.items()}
+    d["supported_parameters"] = (
+        None if v is None else {k0: _unstructure_value(x0) for k0, x0 in v.items()}
+    )
     v = o.supports_streaming
     d["supports_streaming"] = v
     e = o.model_extra
@@ -3616,7 +3805,7 @@ def _u_ImageEndpoint(o: ImageEndpoint) -> dict[str, Any]:
     v = o.allowed_passthrough_parameters
     d["allowed_passthrough_parameters"] = v
     v = o.pricing
-    d["pricing"] = [_u_ImagePricingEntry(x0) for x0 in v]
+    d["pricing"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.provider_name
     d["provider_name"] = v
     v = o.provider_slug
@@ -3624,7 +3813,9 @@ def _u_ImageEndpoint(o: ImageEndpoint) -> dict[str, Any]:
     v = o.provider_tag
     d["provider_tag"] = v
     v = o.supported_parameters
-    d["supported_parameters"] = {k0: _unstructure_value(x0) for k0, x0 in v.items()}
+    d["supported_parameters"] = (
+        None if v is None else {k0: _unstructure_value(x0) for k0, x0 in v.items()}
+    )
     v = o.supports_streaming
     d["supports_streaming"] = v
     e = o.model_extra
@@ -3656,7 +3847,7 @@ def _u_ImagePricingEntry(o: ImagePricingEntry) -> dict[str, Any]:
     v = o.unit
     d["unit"] = v
     v = o.variant
-    if v is not UNSET:
+    if v is not None:
         d["variant"] = v
     e = o.model_extra
     if e:
@@ -3701,6 +3892,311 @@ def _u_BooleanCapability(o: BooleanCapability) -> dict[str, Any]:
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ImageGenerationResponse: (
+            ("created", _S_ImageGenerationResponse__created, "int", None),
+            (
+                "data",
+                _S_ImageGenerationResponse__data,
+                ("list", ImageGenerationResponseDataItem),
+                None,
+            ),
+            ("usage", _S_ImageGenerationResponse__usage, ImageGenerationUsage, None),
+        ),
+        ImageGenerationResponseDataItem: (
+            ("b64_json", _S_ImageGenerationResponseDataItem__b64_json, "str", None),
+            ("media_type", _S_ImageGenerationResponseDataItem__media_type, "str", None),
+        ),
+        ImageStreamingResponse: (
+            (
+                "data",
+                _S_ImageStreamingResponse__data,
+                (
+                    "union",
+                    _h_ImageGenPartialImageEvent_ImageGenTextChunkEvent_ImageGenCom_5b3dec9c,
+                    (
+                        ImageGenPartialImageEvent,
+                        ImageGenTextChunkEvent,
+                        ImageGenCompletedEvent,
+                        ImageGenStreamErrorEvent,
+                    ),
+                    "type",
+                    {
+                        "image_generation.partial_image": ImageGenPartialImageEvent,
+                        "image_generation.text_chunk": ImageGenTextChunkEvent,
+                        "image_generation.completed": ImageGenCompletedEvent,
+                        "error": ImageGenStreamErrorEvent,
+                    },
+                ),
+                None,
+            ),
+        ),
+        ImageModelsListResponse: (
+            ("data", _S_ImageModelsListResponse__data, ("list", ImageModelListItem), None),
+        ),
+        ImageModelEndpointsResponse: (
+            ("endpoints", _S_ImageModelEndpointsResponse__endpoints, ("list", ImageEndpoint), None),
+            ("id", _S_ImageModelEndpointsResponse__id, "str", None),
+        ),
+        ImageGenerationUsage: (
+            (
+                "cache_creation",
+                _S_ImageGenerationUsage__cache_creation,
+                AnthropicCacheCreation,
+                None,
+            ),
+            ("completion_tokens", _S_ImageGenerationUsage__completion_tokens, "int", None),
+            (
+                "completion_tokens_details",
+                _S_ImageGenerationUsage__completion_tokens_details,
+                ImageGenerationUsageCompletionTokensDetails,
+                None,
+            ),
+            ("cost", _S_ImageGenerationUsage__cost, "float", None),
+            ("cost_details", _S_ImageGenerationUsage__cost_details, CostDetails, None),
+            ("is_byok", _S_ImageGenerationUsage__is_byok, "bool", None),
+            (
+                "iterations",
+                _S_ImageGenerationUsage__iterations,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_AnthropicUsageIteration,
+                        (
+                            AnthropicCompactionUsageIteration,
+                            AnthropicMessageUsageIteration,
+                            AnthropicAdvisorMessageUsageIteration,
+                            AnthropicUnknownUsageIteration,
+                        ),
+                        "type",
+                        {
+                            "compaction": AnthropicCompactionUsageIteration,
+                            "message": AnthropicMessageUsageIteration,
+                            "advisor_message": AnthropicAdvisorMessageUsageIteration,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("prompt_tokens", _S_ImageGenerationUsage__prompt_tokens, "int", None),
+            (
+                "prompt_tokens_details",
+                _S_ImageGenerationUsage__prompt_tokens_details,
+                ImageGenerationUsagePromptTokensDetails,
+                None,
+            ),
+            (
+                "server_tool_use",
+                _S_ImageGenerationUsage__server_tool_use,
+                ImageGenerationUsageServerToolUse,
+                None,
+            ),
+            ("service_tier", _S_ImageGenerationUsage__service_tier, "str", None),
+            ("speed", _S_ImageGenerationUsage__speed, "str", None),
+            ("total_tokens", _S_ImageGenerationUsage__total_tokens, "int", None),
+        ),
+        ImageGenerationUsageCompletionTokensDetails: (
+            (
+                "audio_tokens",
+                _S_ImageGenerationUsageCompletionTokensDetails__audio_tokens,
+                "int",
+                None,
+            ),
+            (
+                "image_tokens",
+                _S_ImageGenerationUsageCompletionTokensDetails__image_tokens,
+                "int",
+                None,
+            ),
+            (
+                "reasoning_tokens",
+                _S_ImageGenerationUsageCompletionTokensDetails__reasoning_tokens,
+                "int",
+                None,
+            ),
+        ),
+        ImageGenerationUsagePromptTokensDetails: (
+            ("audio_tokens", _S_ImageGenerationUsagePromptTokensDetails__audio_tokens, "int", None),
+            (
+                "cache_write_tokens",
+                _S_ImageGenerationUsagePromptTokensDetails__cache_write_tokens,
+                "int",
+                None,
+            ),
+            (
+                "cached_tokens",
+                _S_ImageGenerationUsagePromptTokensDetails__cached_tokens,
+                "int",
+                None,
+            ),
+            ("file_tokens", _S_ImageGenerationUsagePromptTokensDetails__file_tokens, "int", None),
+            ("video_tokens", _S_ImageGenerationUsagePromptTokensDetails__video_tokens, "int", None),
+        ),
+        ImageGenerationUsageServerToolUse: (
+            (
+                "tool_calls_executed",
+                _S_ImageGenerationUsageServerToolUse__tool_calls_executed,
+                "int",
+                None,
+            ),
+            (
+                "tool_calls_requested",
+                _S_ImageGenerationUsageServerToolUse__tool_calls_requested,
+                "int",
+                None,
+            ),
+            (
+                "web_search_requests",
+                _S_ImageGenerationUsageServerToolUse__web_search_requests,
+                "int",
+                None,
+            ),
+        ),
+        ImageGenPartialImageEvent: (
+            ("b64_json", _S_ImageGenPartialImageEvent__b64_json, "str", None),
+            ("partial_image_index", _S_ImageGenPartialImageEvent__partial_image_index, "int", None),
+            ("type", _S_ImageGenPartialImageEvent__type, "str", "image_generation.partial_image"),
+        ),
+        ImageGenTextChunkEvent: (
+            ("phase", _S_ImageGenTextChunkEvent__phase, "str", None),
+            ("text", _S_ImageGenTextChunkEvent__text, "str", None),
+            ("type", _S_ImageGenTextChunkEvent__type, "str", "image_generation.text_chunk"),
+        ),
+        ImageGenCompletedEvent: (
+            ("b64_json", _S_ImageGenCompletedEvent__b64_json, "str", None),
+            ("created", _S_ImageGenCompletedEvent__created, "int", None),
+            ("media_type", _S_ImageGenCompletedEvent__media_type, "str", None),
+            ("type", _S_ImageGenCompletedEvent__type, "str", "image_generation.completed"),
+            ("usage", _S_ImageGenCompletedEvent__usage, ImageGenerationUsage, None),
+        ),
+        ImageGenStreamErrorEvent: (
+            ("error", _S_ImageGenStreamErrorEvent__error, ImageGenStreamErrorEventError, None),
+            ("type", _S_ImageGenStreamErrorEvent__type, "str", "error"),
+        ),
+        ImageGenStreamErrorEventError: (
+            ("code", _S_ImageGenStreamErrorEventError__code, "str", None),
+            ("message", _S_ImageGenStreamErrorEventError__message, "str", None),
+            ("param", _S_ImageGenStreamErrorEventError__param, "str", None),
+            ("type", _S_ImageGenStreamErrorEventError__type, "str", None),
+        ),
+        ImageModelListItem: (
+            ("architecture", _S_ImageModelListItem__architecture, ImageModelArchitecture, None),
+            ("created", _S_ImageModelListItem__created, "int", None),
+            ("description", _S_ImageModelListItem__description, "str", None),
+            ("endpoints", _S_ImageModelListItem__endpoints, "str", None),
+            ("id", _S_ImageModelListItem__id, "str", None),
+            ("name", _S_ImageModelListItem__name, "str", None),
+            (
+                "supported_parameters",
+                _S_ImageModelListItem__supported_parameters,
+                (
+                    "dict",
+                    (
+                        "union",
+                        _h_CapabilityDescriptor,
+                        (
+                            EnumCapability,
+                            RangeCapability,
+                            BooleanCapability,
+                        ),
+                        "type",
+                        {
+                            "boolean": BooleanCapability,
+                            "enum": EnumCapability,
+                            "range": RangeCapability,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("supports_streaming", _S_ImageModelListItem__supports_streaming, "bool", None),
+        ),
+        ImageEndpoint: (
+            (
+                "allowed_passthrough_parameters",
+                _S_ImageEndpoint__allowed_passthrough_parameters,
+                ("list", "str"),
+                None,
+            ),
+            ("pricing", _S_ImageEndpoint__pricing, ("list", ImagePricingEntry), None),
+            ("provider_name", _S_ImageEndpoint__provider_name, "str", None),
+            ("provider_slug", _S_ImageEndpoint__provider_slug, "str", None),
+            ("provider_tag", _S_ImageEndpoint__provider_tag, "str", None),
+            (
+                "supported_parameters",
+                _S_ImageEndpoint__supported_parameters,
+                (
+                    "dict",
+                    (
+                        "union",
+                        _h_CapabilityDescriptor,
+                        (
+                            EnumCapability,
+                            RangeCapability,
+                            BooleanCapability,
+                        ),
+                        "type",
+                        {
+                            "boolean": BooleanCapability,
+                            "enum": EnumCapability,
+                            "range": RangeCapability,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("supports_streaming", _S_ImageEndpoint__supports_streaming, "bool", None),
+        ),
+        ImageModelArchitecture: (
+            (
+                "input_modalities",
+                _S_ImageModelArchitecture__input_modalities,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "output_modalities",
+                _S_ImageModelArchitecture__output_modalities,
+                ("list", "str"),
+                None,
+            ),
+        ),
+        ImagePricingEntry: (
+            ("billable", _S_ImagePricingEntry__billable, "str", None),
+            ("cost_usd", _S_ImagePricingEntry__cost_usd, "float", None),
+            ("unit", _S_ImagePricingEntry__unit, "str", None),
+            ("variant", _S_ImagePricingEntry__variant, "str", None),
+        ),
+        EnumCapability: (
+            ("type", _S_EnumCapability__type, "str", "enum"),
+            ("values", _S_EnumCapability__values, ("list", "str"), None),
+        ),
+        RangeCapability: (
+            ("max", _S_RangeCapability__max, "float", None),
+            ("min", _S_RangeCapability__min, "float", None),
+            ("type", _S_RangeCapability__type, "str", "range"),
+        ),
+        BooleanCapability: (("type", _S_BooleanCapability__type, "str", "boolean"),),
+        CapabilityDescriptor: (
+            "union",
+            _h_CapabilityDescriptor,
+            (
+                EnumCapability,
+                RangeCapability,
+                BooleanCapability,
+            ),
+            "type",
+            {"boolean": BooleanCapability, "enum": EnumCapability, "range": RangeCapability},
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -3869,4 +4365,5 @@ _register(
         RangeCapability: _u_RangeCapability,
         BooleanCapability: _u_BooleanCapability,
     },
+    _lenient,
 )

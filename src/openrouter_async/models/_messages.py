@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -201,13 +204,13 @@ def _c_MessagesResult__container(
 
 def _c_MessagesResult__content(
     v: Sequence[ORAnthropicContentBlock | Mapping[str, Any]],
-) -> list[ORAnthropicContentBlock]:
+) -> list[ORAnthropicContentBlock] | None:
     w: Any = v
     try:
         w = _list_of(w, _h_ORAnthropicContentBlock)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: list[ORAnthropicContentBlock] = w
+    r: list[ORAnthropicContentBlock] | None = w
     return r
 
 
@@ -225,21 +228,21 @@ def _c_MessagesResult__stop_details(
     return r
 
 
-def _c_MessagesResult__usage(v: MessagesResultUsage | Mapping[str, Any]) -> MessagesResultUsage:
+def _c_MessagesResult__usage(
+    v: MessagesResultUsage | Mapping[str, Any],
+) -> MessagesResultUsage | None:
     w: Any = v
     try:
         w = _s_MessagesResultUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: MessagesResultUsage = w
+    r: MessagesResultUsage | None = w
     return r
 
 
 def _c_MessagesResult__context_management(
-    v: MessagesResultContextManagement | Mapping[str, Any] | None | Unset,
-) -> MessagesResultContextManagement | None | Unset:
-    if v is UNSET:
-        return v
+    v: MessagesResultContextManagement | Mapping[str, Any] | None,
+) -> MessagesResultContextManagement | None:
     if v is None:
         return None
     w: Any = v
@@ -247,21 +250,21 @@ def _c_MessagesResult__context_management(
         w = _s_MessagesResultContextManagement(w)
     except _Invalid as e:
         raise e.request_error("context_management") from None
-    r: MessagesResultContextManagement | None | Unset = w
+    r: MessagesResultContextManagement | None = w
     return r
 
 
 def _c_MessagesResult__openrouter_metadata(
-    v: OpenRouterMetadata | Mapping[str, Any] | Unset,
-) -> OpenRouterMetadata | Unset:
-    if v is UNSET:
-        return v
+    v: OpenRouterMetadata | Mapping[str, Any] | None,
+) -> OpenRouterMetadata | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_OpenRouterMetadata(w)
     except _Invalid as e:
         raise e.request_error("openrouter_metadata") from None
-    r: OpenRouterMetadata | Unset = w
+    r: OpenRouterMetadata | None = w
     return r
 
 
@@ -308,10 +311,8 @@ def _c_MessagesResultUsage__server_tool_use(
 
 
 def _c_MessagesResultUsage__cost_details(
-    v: CostDetails | Mapping[str, Any] | None | Unset,
-) -> CostDetails | None | Unset:
-    if v is UNSET:
-        return v
+    v: CostDetails | Mapping[str, Any] | None,
+) -> CostDetails | None:
     if v is None:
         return None
     w: Any = v
@@ -319,45 +320,45 @@ def _c_MessagesResultUsage__cost_details(
         w = _s_CostDetails(w)
     except _Invalid as e:
         raise e.request_error("cost_details") from None
-    r: CostDetails | None | Unset = w
+    r: CostDetails | None = w
     return r
 
 
 def _c_MessagesResultUsage__iterations(
-    v: Sequence[AnthropicUsageIteration | Mapping[str, Any]] | Unset,
-) -> list[AnthropicUsageIteration] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[AnthropicUsageIteration | Mapping[str, Any]] | None,
+) -> list[AnthropicUsageIteration] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _h_AnthropicUsageIteration)
     except _Invalid as e:
         raise e.request_error("iterations") from None
-    r: list[AnthropicUsageIteration] | Unset = w
+    r: list[AnthropicUsageIteration] | None = w
     return r
 
 
 def _c_MessagesResultContextManagement__applied_edits(
     v: Sequence[MessagesResultContextManagementAppliedEditsItem | Mapping[str, Any]],
-) -> list[MessagesResultContextManagementAppliedEditsItem]:
+) -> list[MessagesResultContextManagementAppliedEditsItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_MessagesResultContextManagementAppliedEditsItem)
     except _Invalid as e:
         raise e.request_error("applied_edits") from None
-    r: list[MessagesResultContextManagementAppliedEditsItem] = w
+    r: list[MessagesResultContextManagementAppliedEditsItem] | None = w
     return r
 
 
 def _c_MessagesStreamingResponse__data(
     v: MessagesStreamEvents | Mapping[str, Any],
-) -> MessagesStreamEvents:
+) -> MessagesStreamEvents | None:
     w: Any = v
     try:
         w = _h_MessagesStreamEvents(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: MessagesStreamEvents = w
+    r: MessagesStreamEvents | None = w
     return r
 
 
@@ -375,21 +376,21 @@ def _c_AnthropicTextBlock__citations(
     return r
 
 
-def _c_AnthropicToolUseBlock__caller(v: AnthropicCaller | Mapping[str, Any]) -> AnthropicCaller:
+def _c_AnthropicToolUseBlock__caller(
+    v: AnthropicCaller | Mapping[str, Any],
+) -> AnthropicCaller | None:
     w: Any = v
     try:
         w = _h_AnthropicCaller(w)
     except _Invalid as e:
         raise e.request_error("caller") from None
-    r: AnthropicCaller = w
+    r: AnthropicCaller | None = w
     return r
 
 
 def _c_ORAnthropicServerToolUseBlock__caller(
-    v: ORAnthropicNullableCaller | Mapping[str, Any] | None | Unset,
-) -> ORAnthropicNullableCaller | None | Unset:
-    if v is UNSET:
-        return v
+    v: ORAnthropicNullableCaller | Mapping[str, Any] | None,
+) -> ORAnthropicNullableCaller | None:
     if v is None:
         return None
     w: Any = v
@@ -397,19 +398,19 @@ def _c_ORAnthropicServerToolUseBlock__caller(
         w = _h_ORAnthropicNullableCaller(w)
     except _Invalid as e:
         raise e.request_error("caller") from None
-    r: ORAnthropicNullableCaller | None | Unset = w
+    r: ORAnthropicNullableCaller | None = w
     return r
 
 
 def _c_AnthropicWebSearchToolResult__caller(
     v: AnthropicCaller | Mapping[str, Any],
-) -> AnthropicCaller:
+) -> AnthropicCaller | None:
     w: Any = v
     try:
         w = _h_AnthropicCaller(w)
     except _Invalid as e:
         raise e.request_error("caller") from None
-    r: AnthropicCaller = w
+    r: AnthropicCaller | None = w
     return r
 
 
@@ -417,127 +418,127 @@ def _c_AnthropicWebSearchToolResult__content(
     v: Sequence[AnthropicWebSearchResult | Mapping[str, Any]]
     | AnthropicWebSearchToolResultError
     | Mapping[str, Any],
-) -> list[AnthropicWebSearchResult] | AnthropicWebSearchToolResultError:
+) -> list[AnthropicWebSearchResult] | AnthropicWebSearchToolResultError | None:
     w: Any = v
     try:
         w = _h_list_AnthropicWebSearchResult_AnthropicWebSearchToolResultEr_16a35c71(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: list[AnthropicWebSearchResult] | AnthropicWebSearchToolResultError = w
+    r: list[AnthropicWebSearchResult] | AnthropicWebSearchToolResultError | None = w
     return r
 
 
 def _c_AnthropicWebFetchToolResult__caller(
     v: AnthropicCaller | Mapping[str, Any],
-) -> AnthropicCaller:
+) -> AnthropicCaller | None:
     w: Any = v
     try:
         w = _h_AnthropicCaller(w)
     except _Invalid as e:
         raise e.request_error("caller") from None
-    r: AnthropicCaller = w
+    r: AnthropicCaller | None = w
     return r
 
 
 def _c_AnthropicWebFetchToolResult__content(
     v: AnthropicWebFetchContent | Mapping[str, Any],
-) -> AnthropicWebFetchContent:
+) -> AnthropicWebFetchContent | None:
     w: Any = v
     try:
         w = _h_AnthropicWebFetchContent(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: AnthropicWebFetchContent = w
+    r: AnthropicWebFetchContent | None = w
     return r
 
 
 def _c_AnthropicCodeExecutionToolResult__content(
     v: AnthropicCodeExecutionContent | Mapping[str, Any],
-) -> AnthropicCodeExecutionContent:
+) -> AnthropicCodeExecutionContent | None:
     w: Any = v
     try:
         w = _h_AnthropicCodeExecutionContent(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: AnthropicCodeExecutionContent = w
+    r: AnthropicCodeExecutionContent | None = w
     return r
 
 
 def _c_AnthropicBashCodeExecutionToolResult__content(
     v: AnthropicBashCodeExecutionContent | Mapping[str, Any],
-) -> AnthropicBashCodeExecutionContent:
+) -> AnthropicBashCodeExecutionContent | None:
     w: Any = v
     try:
         w = _h_AnthropicBashCodeExecutionContent(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: AnthropicBashCodeExecutionContent = w
+    r: AnthropicBashCodeExecutionContent | None = w
     return r
 
 
 def _c_AnthropicTextEditorCodeExecutionToolResult__content(
     v: AnthropicTextEditorCodeExecutionContent | Mapping[str, Any],
-) -> AnthropicTextEditorCodeExecutionContent:
+) -> AnthropicTextEditorCodeExecutionContent | None:
     w: Any = v
     try:
         w = _h_AnthropicTextEditorCodeExecutionContent(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: AnthropicTextEditorCodeExecutionContent = w
+    r: AnthropicTextEditorCodeExecutionContent | None = w
     return r
 
 
 def _c_AnthropicToolSearchToolResult__content(
     v: AnthropicToolSearchContent | Mapping[str, Any],
-) -> AnthropicToolSearchContent:
+) -> AnthropicToolSearchContent | None:
     w: Any = v
     try:
         w = _h_AnthropicToolSearchContent(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: AnthropicToolSearchContent = w
+    r: AnthropicToolSearchContent | None = w
     return r
 
 
-def _c_AnthropicAdvisorToolResult__content(v: Mapping[str, Any]) -> dict[str, Any]:
+def _c_AnthropicAdvisorToolResult__content(v: Mapping[str, Any]) -> dict[str, Any] | None:
     w: Any = v
     try:
         w = _dict_any(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: dict[str, Any] = w
+    r: dict[str, Any] | None = w
     return r
 
 
-def _c_ORAnthropicShellToolResult__content(v: Mapping[str, Any]) -> dict[str, Any]:
+def _c_ORAnthropicShellToolResult__content(v: Mapping[str, Any]) -> dict[str, Any] | None:
     w: Any = v
     try:
         w = _dict_any(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: dict[str, Any] = w
+    r: dict[str, Any] | None = w
     return r
 
 
-def _c_ORAnthropicBashToolResult__content(v: Mapping[str, Any]) -> dict[str, Any]:
+def _c_ORAnthropicBashToolResult__content(v: Mapping[str, Any]) -> dict[str, Any] | None:
     w: Any = v
     try:
         w = _dict_any(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: dict[str, Any] = w
+    r: dict[str, Any] | None = w
     return r
 
 
 def _c_MessagesStartEvent__message(
     v: MessagesStartEventMessage | Mapping[str, Any],
-) -> MessagesStartEventMessage:
+) -> MessagesStartEventMessage | None:
     w: Any = v
     try:
         w = _s_MessagesStartEventMessage(w)
     except _Invalid as e:
         raise e.request_error("message") from None
-    r: MessagesStartEventMessage = w
+    r: MessagesStartEventMessage | None = w
     return r
 
 
@@ -557,13 +558,13 @@ def _c_MessagesStartEventMessage__container(
 
 def _c_MessagesStartEventMessage__content(
     v: Sequence[ORAnthropicContentBlock | Mapping[str, Any]],
-) -> list[ORAnthropicContentBlock]:
+) -> list[ORAnthropicContentBlock] | None:
     w: Any = v
     try:
         w = _list_of(w, _h_ORAnthropicContentBlock)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: list[ORAnthropicContentBlock] = w
+    r: list[ORAnthropicContentBlock] | None = w
     return r
 
 
@@ -583,13 +584,13 @@ def _c_MessagesStartEventMessage__stop_details(
 
 def _c_MessagesStartEventMessage__usage(
     v: MessagesStartEventMessageUsage | Mapping[str, Any],
-) -> MessagesStartEventMessageUsage:
+) -> MessagesStartEventMessageUsage | None:
     w: Any = v
     try:
         w = _s_MessagesStartEventMessageUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: MessagesStartEventMessageUsage = w
+    r: MessagesStartEventMessageUsage | None = w
     return r
 
 
@@ -636,40 +637,40 @@ def _c_MessagesStartEventMessageUsage__server_tool_use(
 
 
 def _c_MessagesStartEventMessageUsage__iterations(
-    v: Sequence[AnthropicUsageIteration | Mapping[str, Any]] | Unset,
-) -> list[AnthropicUsageIteration] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[AnthropicUsageIteration | Mapping[str, Any]] | None,
+) -> list[AnthropicUsageIteration] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _h_AnthropicUsageIteration)
     except _Invalid as e:
         raise e.request_error("iterations") from None
-    r: list[AnthropicUsageIteration] | Unset = w
+    r: list[AnthropicUsageIteration] | None = w
     return r
 
 
 def _c_MessagesDeltaEvent__delta(
     v: MessagesDeltaEventDelta | Mapping[str, Any],
-) -> MessagesDeltaEventDelta:
+) -> MessagesDeltaEventDelta | None:
     w: Any = v
     try:
         w = _s_MessagesDeltaEventDelta(w)
     except _Invalid as e:
         raise e.request_error("delta") from None
-    r: MessagesDeltaEventDelta = w
+    r: MessagesDeltaEventDelta | None = w
     return r
 
 
 def _c_MessagesDeltaEvent__usage(
     v: MessagesDeltaEventUsage | Mapping[str, Any],
-) -> MessagesDeltaEventUsage:
+) -> MessagesDeltaEventUsage | None:
     w: Any = v
     try:
         w = _s_MessagesDeltaEventUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: MessagesDeltaEventUsage = w
+    r: MessagesDeltaEventUsage | None = w
     return r
 
 
@@ -702,10 +703,8 @@ def _c_MessagesDeltaEventDelta__stop_details(
 
 
 def _c_MessagesDeltaEventUsage__cache_creation(
-    v: AnthropicCacheCreation | Mapping[str, Any] | None | Unset,
-) -> AnthropicCacheCreation | None | Unset:
-    if v is UNSET:
-        return v
+    v: AnthropicCacheCreation | Mapping[str, Any] | None,
+) -> AnthropicCacheCreation | None:
     if v is None:
         return None
     w: Any = v
@@ -713,21 +712,21 @@ def _c_MessagesDeltaEventUsage__cache_creation(
         w = _s_AnthropicCacheCreation(w)
     except _Invalid as e:
         raise e.request_error("cache_creation") from None
-    r: AnthropicCacheCreation | None | Unset = w
+    r: AnthropicCacheCreation | None = w
     return r
 
 
 def _c_MessagesDeltaEventUsage__iterations(
-    v: Sequence[AnthropicUsageIteration | Mapping[str, Any]] | Unset,
-) -> list[AnthropicUsageIteration] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[AnthropicUsageIteration | Mapping[str, Any]] | None,
+) -> list[AnthropicUsageIteration] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _h_AnthropicUsageIteration)
     except _Invalid as e:
         raise e.request_error("iterations") from None
-    r: list[AnthropicUsageIteration] | Unset = w
+    r: list[AnthropicUsageIteration] | None = w
     return r
 
 
@@ -760,16 +759,16 @@ def _c_MessagesDeltaEventUsage__server_tool_use(
 
 
 def _c_MessagesStopEvent__openrouter_metadata(
-    v: OpenRouterMetadata | Mapping[str, Any] | Unset,
-) -> OpenRouterMetadata | Unset:
-    if v is UNSET:
-        return v
+    v: OpenRouterMetadata | Mapping[str, Any] | None,
+) -> OpenRouterMetadata | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_OpenRouterMetadata(w)
     except _Invalid as e:
         raise e.request_error("openrouter_metadata") from None
-    r: OpenRouterMetadata | Unset = w
+    r: OpenRouterMetadata | None = w
     return r
 
 
@@ -810,6 +809,7 @@ def _c_MessagesContentBlockStartEvent__content_block(
     | ORAnthropicShellToolResult
     | ORAnthropicBashToolResult
     | MessagesContentBlockStartEventContentBlockCompaction
+    | None
 ):
     w: Any = v
     try:
@@ -834,6 +834,7 @@ def _c_MessagesContentBlockStartEvent__content_block(
         | ORAnthropicShellToolResult
         | ORAnthropicBashToolResult
         | MessagesContentBlockStartEventContentBlockCompaction
+        | None
     ) = w
     return r
 
@@ -853,6 +854,7 @@ def _c_MessagesContentBlockDeltaEvent__delta(
     | MessagesContentBlockDeltaEventDeltaSignatureDelta
     | MessagesContentBlockDeltaEventDeltaCitationsDelta
     | MessagesContentBlockDeltaEventDeltaCompactionDelta
+    | None
 ):
     w: Any = v
     try:
@@ -866,6 +868,7 @@ def _c_MessagesContentBlockDeltaEvent__delta(
         | MessagesContentBlockDeltaEventDeltaSignatureDelta
         | MessagesContentBlockDeltaEventDeltaCitationsDelta
         | MessagesContentBlockDeltaEventDeltaCompactionDelta
+        | None
     ) = w
     return r
 
@@ -883,6 +886,7 @@ def _c_MessagesContentBlockDeltaEventDeltaCitationsDelta__citation(
     | AnthropicCitationContentBlockLocation
     | AnthropicCitationWebSearchResultLocation
     | AnthropicCitationSearchResultLocation
+    | None
 ):
     w: Any = v
     try:
@@ -895,81 +899,82 @@ def _c_MessagesContentBlockDeltaEventDeltaCitationsDelta__citation(
         | AnthropicCitationContentBlockLocation
         | AnthropicCitationWebSearchResultLocation
         | AnthropicCitationSearchResultLocation
+        | None
     ) = w
     return r
 
 
 def _c_MessagesErrorEvent__error(
     v: MessagesErrorEventError | Mapping[str, Any],
-) -> MessagesErrorEventError:
+) -> MessagesErrorEventError | None:
     w: Any = v
     try:
         w = _s_MessagesErrorEventError(w)
     except _Invalid as e:
         raise e.request_error("error") from None
-    r: MessagesErrorEventError = w
+    r: MessagesErrorEventError | None = w
     return r
 
 
 def _c_MessagesErrorEvent__openrouter_metadata(
-    v: OpenRouterMetadata | Mapping[str, Any] | Unset,
-) -> OpenRouterMetadata | Unset:
-    if v is UNSET:
-        return v
+    v: OpenRouterMetadata | Mapping[str, Any] | None,
+) -> OpenRouterMetadata | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_OpenRouterMetadata(w)
     except _Invalid as e:
         raise e.request_error("openrouter_metadata") from None
-    r: OpenRouterMetadata | Unset = w
+    r: OpenRouterMetadata | None = w
     return r
 
 
 def _c_AnthropicWebFetchBlock__content(
     v: AnthropicDocumentBlock | Mapping[str, Any],
-) -> AnthropicDocumentBlock:
+) -> AnthropicDocumentBlock | None:
     w: Any = v
     try:
         w = _s_AnthropicDocumentBlock(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: AnthropicDocumentBlock = w
+    r: AnthropicDocumentBlock | None = w
     return r
 
 
 def _c_AnthropicCodeExecutionResult__content(
     v: Sequence[AnthropicCodeExecutionOutput | Mapping[str, Any]],
-) -> list[AnthropicCodeExecutionOutput]:
+) -> list[AnthropicCodeExecutionOutput] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_AnthropicCodeExecutionOutput)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: list[AnthropicCodeExecutionOutput] = w
+    r: list[AnthropicCodeExecutionOutput] | None = w
     return r
 
 
 def _c_AnthropicEncryptedCodeExecutionResult__content(
     v: Sequence[AnthropicCodeExecutionOutput | Mapping[str, Any]],
-) -> list[AnthropicCodeExecutionOutput]:
+) -> list[AnthropicCodeExecutionOutput] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_AnthropicCodeExecutionOutput)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: list[AnthropicCodeExecutionOutput] = w
+    r: list[AnthropicCodeExecutionOutput] | None = w
     return r
 
 
 def _c_AnthropicBashCodeExecutionResult__content(
     v: Sequence[AnthropicBashCodeExecutionOutput | Mapping[str, Any]],
-) -> list[AnthropicBashCodeExecutionOutput]:
+) -> list[AnthropicBashCodeExecutionOutput] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_AnthropicBashCodeExecutionOutput)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: list[AnthropicBashCodeExecutionOutput] = w
+    r: list[AnthropicBashCodeExecutionOutput] | None = w
     return r
 
 
@@ -989,21 +994,19 @@ def _c_AnthropicTextEditorCodeExecutionStrReplaceResult__lines(
 
 def _c_AnthropicToolSearchResult__tool_references(
     v: Sequence[AnthropicToolReference | Mapping[str, Any]],
-) -> list[AnthropicToolReference]:
+) -> list[AnthropicToolReference] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_AnthropicToolReference)
     except _Invalid as e:
         raise e.request_error("tool_references") from None
-    r: list[AnthropicToolReference] = w
+    r: list[AnthropicToolReference] | None = w
     return r
 
 
 def _c_AnthropicDocumentBlock__citations(
-    v: AnthropicCitationsConfig | Mapping[str, Any] | None | Unset,
-) -> AnthropicCitationsConfig | None | Unset:
-    if v is UNSET:
-        return v
+    v: AnthropicCitationsConfig | Mapping[str, Any] | None,
+) -> AnthropicCitationsConfig | None:
     if v is None:
         return None
     w: Any = v
@@ -1011,19 +1014,19 @@ def _c_AnthropicDocumentBlock__citations(
         w = _s_AnthropicCitationsConfig(w)
     except _Invalid as e:
         raise e.request_error("citations") from None
-    r: AnthropicCitationsConfig | None | Unset = w
+    r: AnthropicCitationsConfig | None = w
     return r
 
 
 def _c_AnthropicDocumentBlock__source(
     v: AnthropicBase64PdfSource | Mapping[str, Any] | AnthropicPlainTextSource,
-) -> AnthropicBase64PdfSource | AnthropicPlainTextSource:
+) -> AnthropicBase64PdfSource | AnthropicPlainTextSource | None:
     w: Any = v
     try:
         w = _h_AnthropicBase64PdfSource_AnthropicPlainTextSource(w)
     except _Invalid as e:
         raise e.request_error("source") from None
-    r: AnthropicBase64PdfSource | AnthropicPlainTextSource = w
+    r: AnthropicBase64PdfSource | AnthropicPlainTextSource | None = w
     return r
 
 
@@ -1035,29 +1038,33 @@ class MessagesResult(_Model, _OneEventStream):
     """Non-streaming response from the Anthropic Messages API with OpenRouter extensions"""
 
     container: AnthropicContainer | None = attrs.field(converter=_c_MessagesResult__container)
-    content: list[ORAnthropicContentBlock] = attrs.field(converter=_c_MessagesResult__content)
-    id: str
-    model: str
-    role: Literal["assistant"] = "assistant"
+    content: list[ORAnthropicContentBlock] | None = attrs.field(
+        converter=_c_MessagesResult__content
+    )
+    id: str | None
+    model: str | None
+    role: Literal["assistant"] | None = "assistant"
     stop_details: AnthropicRefusalStopDetails | None = attrs.field(
         converter=_c_MessagesResult__stop_details
     )
     """Structured information about a refusal"""
     stop_reason: ORAnthropicStopReason | str | None
     stop_sequence: str | None
-    type: Literal["message"] = "message"
-    usage: MessagesResultUsage = attrs.field(converter=_c_MessagesResult__usage)
-    context_management: MessagesResultContextManagement | None | Unset = attrs.field(
-        default=UNSET, converter=_c_MessagesResult__context_management
+    type: Literal["message"] | None = "message"
+    usage: MessagesResultUsage | None = attrs.field(converter=_c_MessagesResult__usage)
+    context_management: MessagesResultContextManagement | None = attrs.field(
+        default=None, converter=_c_MessagesResult__context_management
     )
-    openrouter_metadata: OpenRouterMetadata | Unset = attrs.field(
-        default=UNSET, converter=_c_MessagesResult__openrouter_metadata
+    openrouter_metadata: OpenRouterMetadata | None = attrs.field(
+        default=None, converter=_c_MessagesResult__openrouter_metadata
     )
-    provider: ProviderName | str | Unset = UNSET
+    provider: ProviderName | str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1091,9 +1098,8 @@ class MessagesResult(_Model, _OneEventStream):
                 v = _str(v)
             f = "provider"
             v = self.provider
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1142,8 +1148,8 @@ class MessagesResultUsage(_Model):
     cache_creation_input_tokens: int | None
     cache_read_input_tokens: int | None
     inference_geo: str | None
-    input_tokens: int
-    output_tokens: int
+    input_tokens: int | None
+    output_tokens: int | None
     output_tokens_details: AnthropicOutputTokensDetails | None = attrs.field(
         converter=_c_MessagesResultUsage__output_tokens_details
     )
@@ -1151,20 +1157,22 @@ class MessagesResultUsage(_Model):
         converter=_c_MessagesResultUsage__server_tool_use
     )
     service_tier: str | None
-    cost: float | None | Unset = UNSET
-    cost_details: CostDetails | None | Unset = attrs.field(
-        default=UNSET, converter=_c_MessagesResultUsage__cost_details
+    cost: float | None = None
+    cost_details: CostDetails | None = attrs.field(
+        default=None, converter=_c_MessagesResultUsage__cost_details
     )
     """Breakdown of upstream inference costs"""
-    is_byok: bool | Unset = UNSET
-    iterations: list[AnthropicUsageIteration] | Unset = attrs.field(
-        default=UNSET, converter=_c_MessagesResultUsage__iterations
+    is_byok: bool | None = None
+    iterations: list[AnthropicUsageIteration] | None = attrs.field(
+        default=None, converter=_c_MessagesResultUsage__iterations
     )
-    speed: AnthropicSpeed | str | None | Unset = UNSET
+    speed: AnthropicSpeed | str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1198,19 +1206,16 @@ class MessagesResultUsage(_Model):
                 v = _str(v)
             f = "cost"
             v = self.cost
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "is_byok"
             v = self.is_byok
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "speed"
             v = self.speed
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1255,13 +1260,15 @@ class MessagesResultUsage(_Model):
 class MessagesResultContextManagement(_Model):
     """The ``MessagesResult.context_management`` object of the spec."""
 
-    applied_edits: list[MessagesResultContextManagementAppliedEditsItem] = attrs.field(
+    applied_edits: list[MessagesResultContextManagementAppliedEditsItem] | None = attrs.field(
         converter=_c_MessagesResultContextManagement__applied_edits
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1276,11 +1283,13 @@ class MessagesResultContextManagement(_Model):
 class MessagesResultContextManagementAppliedEditsItem(_Model):
     """The ``MessagesResult.context_management.applied_edits[]`` object of the spec."""
 
-    type: str
+    type: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1306,13 +1315,15 @@ class MessagesResultContextManagementAppliedEditsItem(_Model):
 class MessagesStreamingResponse(_Model):
     """The ``MessagesStreamingResponse`` object of the spec."""
 
-    data: MessagesStreamEvents = attrs.field(converter=_c_MessagesStreamingResponse__data)
+    data: MessagesStreamEvents | None = attrs.field(converter=_c_MessagesStreamingResponse__data)
     """Union of all possible streaming events"""
-    event: str
+    event: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1339,12 +1350,14 @@ class MessagesStreamingResponse(_Model):
 class AnthropicContainer(_Model):
     """The ``AnthropicContainer`` object of the spec."""
 
-    expires_at: str
-    id: str
+    expires_at: str | None
+    id: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1381,11 +1394,13 @@ class AnthropicRefusalStopDetails(_Model):
         | None
     )
     explanation: str | None
-    type: Literal["refusal"] = "refusal"
+    type: Literal["refusal"] | None = "refusal"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1421,11 +1436,13 @@ class AnthropicRefusalStopDetails(_Model):
 class AnthropicOutputTokensDetails(_Model):
     """The ``AnthropicOutputTokensDetails`` object of the spec."""
 
-    thinking_tokens: int
+    thinking_tokens: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1451,12 +1468,14 @@ class AnthropicOutputTokensDetails(_Model):
 class AnthropicServerToolUsage(_Model):
     """The ``AnthropicServerToolUsage`` object of the spec."""
 
-    web_fetch_requests: int
-    web_search_requests: int
+    web_fetch_requests: int | None
+    web_search_requests: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1490,12 +1509,14 @@ class AnthropicTextBlock(_Model):
     citations: list[AnthropicTextCitation] | None = attrs.field(
         converter=_c_AnthropicTextBlock__citations
     )
-    text: str
-    type: Literal["text"] = "text"
+    text: str | None
+    type: Literal["text"] | None = "text"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1527,15 +1548,17 @@ class AnthropicTextBlock(_Model):
 class AnthropicToolUseBlock(_Model):
     """The ``AnthropicToolUseBlock`` object of the spec."""
 
-    caller: AnthropicCaller = attrs.field(converter=_c_AnthropicToolUseBlock__caller)
-    id: str
-    input: Any | Unset = UNSET
-    name: str
-    type: Literal["tool_use"] = "tool_use"
+    caller: AnthropicCaller | None = attrs.field(converter=_c_AnthropicToolUseBlock__caller)
+    id: str | None
+    input: Any | None = None
+    name: str | None
+    type: Literal["tool_use"] | None = "tool_use"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1573,13 +1596,15 @@ class AnthropicToolUseBlock(_Model):
 class AnthropicThinkingBlock(_Model):
     """The ``AnthropicThinkingBlock`` object of the spec."""
 
-    signature: str
-    thinking: str
-    type: Literal["thinking"] = "thinking"
+    signature: str | None
+    thinking: str | None
+    type: Literal["thinking"] | None = "thinking"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1615,12 +1640,14 @@ class AnthropicThinkingBlock(_Model):
 class AnthropicRedactedThinkingBlock(_Model):
     """The ``AnthropicRedactedThinkingBlock`` object of the spec."""
 
-    data: str
-    type: Literal["redacted_thinking"] = "redacted_thinking"
+    data: str | None
+    type: Literal["redacted_thinking"] | None = "redacted_thinking"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1651,17 +1678,19 @@ class AnthropicRedactedThinkingBlock(_Model):
 class ORAnthropicServerToolUseBlock(_Model):
     """The ``ORAnthropicServerToolUseBlock`` object of the spec."""
 
-    caller: ORAnthropicNullableCaller | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ORAnthropicServerToolUseBlock__caller
+    caller: ORAnthropicNullableCaller | None = attrs.field(
+        default=None, converter=_c_ORAnthropicServerToolUseBlock__caller
     )
-    id: str
-    input: Any | Unset = UNSET
-    name: str
-    type: Literal["server_tool_use"] = "server_tool_use"
+    id: str | None
+    input: Any | None = None
+    name: str | None
+    type: Literal["server_tool_use"] | None = "server_tool_use"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1699,16 +1728,18 @@ class ORAnthropicServerToolUseBlock(_Model):
 class AnthropicWebSearchToolResult(_Model):
     """The ``AnthropicWebSearchToolResult`` object of the spec."""
 
-    caller: AnthropicCaller = attrs.field(converter=_c_AnthropicWebSearchToolResult__caller)
-    content: list[AnthropicWebSearchResult] | AnthropicWebSearchToolResultError = attrs.field(
-        converter=_c_AnthropicWebSearchToolResult__content
+    caller: AnthropicCaller | None = attrs.field(converter=_c_AnthropicWebSearchToolResult__caller)
+    content: list[AnthropicWebSearchResult] | AnthropicWebSearchToolResultError | None = (
+        attrs.field(converter=_c_AnthropicWebSearchToolResult__content)
     )
-    tool_use_id: str
-    type: Literal["web_search_tool_result"] = "web_search_tool_result"
+    tool_use_id: str | None
+    type: Literal["web_search_tool_result"] | None = "web_search_tool_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1743,16 +1774,18 @@ class AnthropicWebSearchToolResult(_Model):
 class AnthropicWebFetchToolResult(_Model):
     """The ``AnthropicWebFetchToolResult`` object of the spec."""
 
-    caller: AnthropicCaller = attrs.field(converter=_c_AnthropicWebFetchToolResult__caller)
-    content: AnthropicWebFetchContent = attrs.field(
+    caller: AnthropicCaller | None = attrs.field(converter=_c_AnthropicWebFetchToolResult__caller)
+    content: AnthropicWebFetchContent | None = attrs.field(
         converter=_c_AnthropicWebFetchToolResult__content
     )
-    tool_use_id: str
-    type: Literal["web_fetch_tool_result"] = "web_fetch_tool_result"
+    tool_use_id: str | None
+    type: Literal["web_fetch_tool_result"] | None = "web_fetch_tool_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1785,15 +1818,17 @@ class AnthropicWebFetchToolResult(_Model):
 class AnthropicCodeExecutionToolResult(_Model):
     """The ``AnthropicCodeExecutionToolResult`` object of the spec."""
 
-    content: AnthropicCodeExecutionContent = attrs.field(
+    content: AnthropicCodeExecutionContent | None = attrs.field(
         converter=_c_AnthropicCodeExecutionToolResult__content
     )
-    tool_use_id: str
-    type: Literal["code_execution_tool_result"] = "code_execution_tool_result"
+    tool_use_id: str | None
+    type: Literal["code_execution_tool_result"] | None = "code_execution_tool_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1825,15 +1860,17 @@ class AnthropicCodeExecutionToolResult(_Model):
 class AnthropicBashCodeExecutionToolResult(_Model):
     """The ``AnthropicBashCodeExecutionToolResult`` object of the spec."""
 
-    content: AnthropicBashCodeExecutionContent = attrs.field(
+    content: AnthropicBashCodeExecutionContent | None = attrs.field(
         converter=_c_AnthropicBashCodeExecutionToolResult__content
     )
-    tool_use_id: str
-    type: Literal["bash_code_execution_tool_result"] = "bash_code_execution_tool_result"
+    tool_use_id: str | None
+    type: Literal["bash_code_execution_tool_result"] | None = "bash_code_execution_tool_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1865,17 +1902,19 @@ class AnthropicBashCodeExecutionToolResult(_Model):
 class AnthropicTextEditorCodeExecutionToolResult(_Model):
     """The ``AnthropicTextEditorCodeExecutionToolResult`` object of the spec."""
 
-    content: AnthropicTextEditorCodeExecutionContent = attrs.field(
+    content: AnthropicTextEditorCodeExecutionContent | None = attrs.field(
         converter=_c_AnthropicTextEditorCodeExecutionToolResult__content
     )
-    tool_use_id: str
-    type: Literal["text_editor_code_execution_tool_result"] = (
+    tool_use_id: str | None
+    type: Literal["text_editor_code_execution_tool_result"] | None = (
         "text_editor_code_execution_tool_result"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1909,15 +1948,17 @@ class AnthropicTextEditorCodeExecutionToolResult(_Model):
 class AnthropicToolSearchToolResult(_Model):
     """The ``AnthropicToolSearchToolResult`` object of the spec."""
 
-    content: AnthropicToolSearchContent = attrs.field(
+    content: AnthropicToolSearchContent | None = attrs.field(
         converter=_c_AnthropicToolSearchToolResult__content
     )
-    tool_use_id: str
-    type: Literal["tool_search_tool_result"] = "tool_search_tool_result"
+    tool_use_id: str | None
+    type: Literal["tool_search_tool_result"] | None = "tool_search_tool_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1949,12 +1990,14 @@ class AnthropicToolSearchToolResult(_Model):
 class AnthropicContainerUpload(_Model):
     """The ``AnthropicContainerUpload`` object of the spec."""
 
-    file_id: str
-    type: Literal["container_upload"] = "container_upload"
+    file_id: str | None
+    type: Literal["container_upload"] | None = "container_upload"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1986,12 +2029,14 @@ class AnthropicCompactionBlock(_Model):
     """The ``AnthropicCompactionBlock`` object of the spec."""
 
     content: str | None
-    encrypted_content: str | None | Unset = UNSET
-    type: Literal["compaction"] = "compaction"
+    encrypted_content: str | None = None
+    type: Literal["compaction"] | None = "compaction"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2005,9 +2050,8 @@ class AnthropicCompactionBlock(_Model):
                 v = _str(v)
             f = "encrypted_content"
             v = self.encrypted_content
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -2028,13 +2072,15 @@ class AnthropicCompactionBlock(_Model):
 class AnthropicAdvisorToolResult(_Model):
     """The ``AnthropicAdvisorToolResult`` object of the spec."""
 
-    content: dict[str, Any] = attrs.field(converter=_c_AnthropicAdvisorToolResult__content)
-    tool_use_id: str
-    type: Literal["advisor_tool_result"] = "advisor_tool_result"
+    content: dict[str, Any] | None = attrs.field(converter=_c_AnthropicAdvisorToolResult__content)
+    tool_use_id: str | None
+    type: Literal["advisor_tool_result"] | None = "advisor_tool_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2066,13 +2112,15 @@ class AnthropicAdvisorToolResult(_Model):
 class ORAnthropicShellToolResult(_Model):
     """Output of an `openrouter:shell` call executed in the OpenRouter sandbox"""
 
-    content: dict[str, Any] = attrs.field(converter=_c_ORAnthropicShellToolResult__content)
-    tool_use_id: str
-    type: Literal["openrouter_shell_tool_result"] = "openrouter_shell_tool_result"
+    content: dict[str, Any] | None = attrs.field(converter=_c_ORAnthropicShellToolResult__content)
+    tool_use_id: str | None
+    type: Literal["openrouter_shell_tool_result"] | None = "openrouter_shell_tool_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2106,13 +2154,15 @@ class ORAnthropicBashToolResult(_Model):
     'openrouter'`)
     """
 
-    content: dict[str, Any] = attrs.field(converter=_c_ORAnthropicBashToolResult__content)
-    tool_use_id: str
-    type: Literal["openrouter_bash_tool_result"] = "openrouter_bash_tool_result"
+    content: dict[str, Any] | None = attrs.field(converter=_c_ORAnthropicBashToolResult__content)
+    tool_use_id: str | None
+    type: Literal["openrouter_bash_tool_result"] | None = "openrouter_bash_tool_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2144,12 +2194,16 @@ class ORAnthropicBashToolResult(_Model):
 class MessagesStartEvent(_Model):
     """Event sent at the start of a streaming message"""
 
-    message: MessagesStartEventMessage = attrs.field(converter=_c_MessagesStartEvent__message)
-    type: Literal["message_start"] = "message_start"
+    message: MessagesStartEventMessage | None = attrs.field(
+        converter=_c_MessagesStartEvent__message
+    )
+    type: Literal["message_start"] | None = "message_start"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2179,11 +2233,11 @@ class MessagesStartEventMessage(_Model):
     container: AnthropicContainer | None = attrs.field(
         converter=_c_MessagesStartEventMessage__container
     )
-    content: list[ORAnthropicContentBlock] = attrs.field(
+    content: list[ORAnthropicContentBlock] | None = attrs.field(
         converter=_c_MessagesStartEventMessage__content
     )
-    id: str
-    model: str
+    id: str | None
+    model: str | None
     provider: (
         Literal[
             "AnyScale",
@@ -2320,23 +2374,25 @@ class MessagesStartEventMessage(_Model):
             "FakeProvider",
         ]
         | str
-        | Unset
-    ) = UNSET
-    role: Literal["assistant"] = "assistant"
+        | None
+    ) = None
+    role: Literal["assistant"] | None = "assistant"
     stop_details: AnthropicRefusalStopDetails | None = attrs.field(
         converter=_c_MessagesStartEventMessage__stop_details
     )
     """Structured information about a refusal"""
-    stop_reason: Any
-    stop_sequence: Any
-    type: Literal["message"] = "message"
-    usage: MessagesStartEventMessageUsage = attrs.field(
+    stop_reason: Any | None
+    stop_sequence: Any | None
+    type: Literal["message"] | None = "message"
+    usage: MessagesStartEventMessageUsage | None = attrs.field(
         converter=_c_MessagesStartEventMessage__usage
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2354,9 +2410,8 @@ class MessagesStartEventMessage(_Model):
                 v = _str(v)
             f = "provider"
             v = self.provider
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "role"
             v = self.role
             if type(v) is not str:
@@ -2409,8 +2464,8 @@ class MessagesStartEventMessageUsage(_Model):
     cache_creation_input_tokens: int | None
     cache_read_input_tokens: int | None
     inference_geo: str | None
-    input_tokens: int
-    output_tokens: int
+    input_tokens: int | None
+    output_tokens: int | None
     output_tokens_details: AnthropicOutputTokensDetails | None = attrs.field(
         converter=_c_MessagesStartEventMessageUsage__output_tokens_details
     )
@@ -2418,14 +2473,16 @@ class MessagesStartEventMessageUsage(_Model):
         converter=_c_MessagesStartEventMessageUsage__server_tool_use
     )
     service_tier: AnthropicServiceTier | str | None
-    iterations: list[AnthropicUsageIteration] | Unset = attrs.field(
-        default=UNSET, converter=_c_MessagesStartEventMessageUsage__iterations
+    iterations: list[AnthropicUsageIteration] | None = attrs.field(
+        default=None, converter=_c_MessagesStartEventMessageUsage__iterations
     )
-    speed: AnthropicSpeed | str | None | Unset = UNSET
+    speed: AnthropicSpeed | str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2459,9 +2516,8 @@ class MessagesStartEventMessageUsage(_Model):
                 v = _str(v)
             f = "speed"
             v = self.speed
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -2500,13 +2556,15 @@ class MessagesStartEventMessageUsage(_Model):
 class MessagesDeltaEvent(_Model):
     """Event sent when the message metadata changes (e.g., stop_reason)"""
 
-    delta: MessagesDeltaEventDelta = attrs.field(converter=_c_MessagesDeltaEvent__delta)
-    type: Literal["message_delta"] = "message_delta"
-    usage: MessagesDeltaEventUsage = attrs.field(converter=_c_MessagesDeltaEvent__usage)
+    delta: MessagesDeltaEventDelta | None = attrs.field(converter=_c_MessagesDeltaEvent__delta)
+    type: Literal["message_delta"] | None = "message_delta"
+    usage: MessagesDeltaEventUsage | None = attrs.field(converter=_c_MessagesDeltaEvent__usage)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2544,9 +2602,11 @@ class MessagesDeltaEventDelta(_Model):
     stop_reason: ORAnthropicStopReason | str | None
     stop_sequence: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2586,16 +2646,16 @@ class MessagesDeltaEventDelta(_Model):
 class MessagesDeltaEventUsage(_Model):
     """The ``MessagesDeltaEvent.usage`` object of the spec."""
 
-    cache_creation: AnthropicCacheCreation | None | Unset = attrs.field(
-        default=UNSET, converter=_c_MessagesDeltaEventUsage__cache_creation
+    cache_creation: AnthropicCacheCreation | None = attrs.field(
+        default=None, converter=_c_MessagesDeltaEventUsage__cache_creation
     )
     cache_creation_input_tokens: int | None
     cache_read_input_tokens: int | None
     input_tokens: int | None
-    iterations: list[AnthropicUsageIteration] | Unset = attrs.field(
-        default=UNSET, converter=_c_MessagesDeltaEventUsage__iterations
+    iterations: list[AnthropicUsageIteration] | None = attrs.field(
+        default=None, converter=_c_MessagesDeltaEventUsage__iterations
     )
-    output_tokens: int
+    output_tokens: int | None
     output_tokens_details: AnthropicOutputTokensDetails | None = attrs.field(
         converter=_c_MessagesDeltaEventUsage__output_tokens_details
     )
@@ -2603,9 +2663,11 @@ class MessagesDeltaEventUsage(_Model):
         converter=_c_MessagesDeltaEventUsage__server_tool_use
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2661,12 +2723,14 @@ class MessagesDeltaEventUsage(_Model):
 class MessagesDeltaEventUsageServerToolUse(_Model):
     """The ``MessagesDeltaEvent.usage.server_tool_use`` object of the spec."""
 
-    web_fetch_requests: int
-    web_search_requests: int
+    web_fetch_requests: int | None
+    web_search_requests: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2699,14 +2763,16 @@ class MessagesDeltaEventUsageServerToolUse(_Model):
 class MessagesStopEvent(_Model):
     """Event sent when the message is complete"""
 
-    openrouter_metadata: OpenRouterMetadata | Unset = attrs.field(
-        default=UNSET, converter=_c_MessagesStopEvent__openrouter_metadata
+    openrouter_metadata: OpenRouterMetadata | None = attrs.field(
+        default=None, converter=_c_MessagesStopEvent__openrouter_metadata
     )
-    type: Literal["message_stop"] = "message_stop"
+    type: Literal["message_stop"] | None = "message_stop"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2751,13 +2817,16 @@ class MessagesContentBlockStartEvent(_Model):
         | ORAnthropicShellToolResult
         | ORAnthropicBashToolResult
         | MessagesContentBlockStartEventContentBlockCompaction
+        | None
     ) = attrs.field(converter=_c_MessagesContentBlockStartEvent__content_block)
-    index: int
-    type: Literal["content_block_start"] = "content_block_start"
+    index: int | None
+    type: Literal["content_block_start"] | None = "content_block_start"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2790,12 +2859,14 @@ class MessagesContentBlockStartEventContentBlockCompaction(_Model):
     """The ``MessagesContentBlockStartEvent.content_block|16`` object of the spec."""
 
     content: str | None
-    encrypted_content: str | None | Unset = UNSET
-    type: Literal["compaction"] = "compaction"
+    encrypted_content: str | None = None
+    type: Literal["compaction"] | None = "compaction"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2809,9 +2880,8 @@ class MessagesContentBlockStartEventContentBlockCompaction(_Model):
                 v = _str(v)
             f = "encrypted_content"
             v = self.encrypted_content
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -2845,13 +2915,16 @@ class MessagesContentBlockDeltaEvent(_Model):
         | MessagesContentBlockDeltaEventDeltaSignatureDelta
         | MessagesContentBlockDeltaEventDeltaCitationsDelta
         | MessagesContentBlockDeltaEventDeltaCompactionDelta
+        | None
     ) = attrs.field(converter=_c_MessagesContentBlockDeltaEvent__delta)
-    index: int
-    type: Literal["content_block_delta"] = "content_block_delta"
+    index: int | None
+    type: Literal["content_block_delta"] | None = "content_block_delta"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2883,12 +2956,14 @@ class MessagesContentBlockDeltaEvent(_Model):
 class MessagesContentBlockDeltaEventDeltaTextDelta(_Model):
     """The ``MessagesContentBlockDeltaEvent.delta|0`` object of the spec."""
 
-    text: str
-    type: Literal["text_delta"] = "text_delta"
+    text: str | None
+    type: Literal["text_delta"] | None = "text_delta"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2919,12 +2994,14 @@ class MessagesContentBlockDeltaEventDeltaTextDelta(_Model):
 class MessagesContentBlockDeltaEventDeltaInputJsonDelta(_Model):
     """The ``MessagesContentBlockDeltaEvent.delta|1`` object of the spec."""
 
-    partial_json: str
-    type: Literal["input_json_delta"] = "input_json_delta"
+    partial_json: str | None
+    type: Literal["input_json_delta"] | None = "input_json_delta"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2957,12 +3034,14 @@ class MessagesContentBlockDeltaEventDeltaInputJsonDelta(_Model):
 class MessagesContentBlockDeltaEventDeltaThinkingDelta(_Model):
     """The ``MessagesContentBlockDeltaEvent.delta|2`` object of the spec."""
 
-    thinking: str
-    type: Literal["thinking_delta"] = "thinking_delta"
+    thinking: str | None
+    type: Literal["thinking_delta"] | None = "thinking_delta"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2993,12 +3072,14 @@ class MessagesContentBlockDeltaEventDeltaThinkingDelta(_Model):
 class MessagesContentBlockDeltaEventDeltaSignatureDelta(_Model):
     """The ``MessagesContentBlockDeltaEvent.delta|3`` object of the spec."""
 
-    signature: str
-    type: Literal["signature_delta"] = "signature_delta"
+    signature: str | None
+    type: Literal["signature_delta"] | None = "signature_delta"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3035,12 +3116,15 @@ class MessagesContentBlockDeltaEventDeltaCitationsDelta(_Model):
         | AnthropicCitationContentBlockLocation
         | AnthropicCitationWebSearchResultLocation
         | AnthropicCitationSearchResultLocation
+        | None
     ) = attrs.field(converter=_c_MessagesContentBlockDeltaEventDeltaCitationsDelta__citation)
-    type: Literal["citations_delta"] = "citations_delta"
+    type: Literal["citations_delta"] | None = "citations_delta"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3068,12 +3152,14 @@ class MessagesContentBlockDeltaEventDeltaCompactionDelta(_Model):
     """The ``MessagesContentBlockDeltaEvent.delta|5`` object of the spec."""
 
     content: str | None
-    encrypted_content: str | None | Unset = UNSET
-    type: Literal["compaction_delta"] = "compaction_delta"
+    encrypted_content: str | None = None
+    type: Literal["compaction_delta"] | None = "compaction_delta"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3087,9 +3173,8 @@ class MessagesContentBlockDeltaEventDeltaCompactionDelta(_Model):
                 v = _str(v)
             f = "encrypted_content"
             v = self.encrypted_content
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -3116,12 +3201,14 @@ class MessagesContentBlockDeltaEventDeltaCompactionDelta(_Model):
 class MessagesContentBlockStopEvent(_Model):
     """Event sent when a content block is complete"""
 
-    index: int
-    type: Literal["content_block_stop"] = "content_block_stop"
+    index: int | None
+    type: Literal["content_block_stop"] | None = "content_block_stop"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3152,11 +3239,13 @@ class MessagesContentBlockStopEvent(_Model):
 class MessagesPingEvent(_Model):
     """Keep-alive ping event"""
 
-    type: Literal["ping"] = "ping"
+    type: Literal["ping"] | None = "ping"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3182,15 +3271,17 @@ class MessagesPingEvent(_Model):
 class MessagesErrorEvent(_Model):
     """Error event in the stream"""
 
-    error: MessagesErrorEventError = attrs.field(converter=_c_MessagesErrorEvent__error)
-    openrouter_metadata: OpenRouterMetadata | Unset = attrs.field(
-        default=UNSET, converter=_c_MessagesErrorEvent__openrouter_metadata
+    error: MessagesErrorEventError | None = attrs.field(converter=_c_MessagesErrorEvent__error)
+    openrouter_metadata: OpenRouterMetadata | None = attrs.field(
+        default=None, converter=_c_MessagesErrorEvent__openrouter_metadata
     )
-    type: Literal["error"] = "error"
+    type: Literal["error"] | None = "error"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3218,14 +3309,16 @@ class MessagesErrorEvent(_Model):
 class MessagesErrorEventError(_Model):
     """The ``MessagesErrorEvent.error`` object of the spec."""
 
-    error_type: ApiErrorType | str | Unset = UNSET
+    error_type: ApiErrorType | str | None = None
     """Canonical OpenRouter error type, stable across all API formats"""
-    message: str
-    type: str
+    message: str | None
+    type: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3235,9 +3328,8 @@ class MessagesErrorEventError(_Model):
         try:
             f = "error_type"
             v = self.error_type
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "message"
             v = self.message
             if type(v) is not str:
@@ -3262,15 +3354,17 @@ class MessagesErrorEventError(_Model):
 class AnthropicWebSearchResult(_Model):
     """The ``AnthropicWebSearchResult`` object of the spec."""
 
-    encrypted_content: str
+    encrypted_content: str | None
     page_age: str | None
-    title: str
-    type: Literal["web_search_result"] = "web_search_result"
-    url: str
+    title: str | None
+    type: Literal["web_search_result"] | None = "web_search_result"
+    url: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3328,12 +3422,15 @@ class AnthropicWebSearchToolResultError(_Model):
             "request_too_large",
         ]
         | str
+        | None
     )
-    type: Literal["web_search_tool_result_error"] = "web_search_tool_result_error"
+    type: Literal["web_search_tool_result_error"] | None = "web_search_tool_result_error"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3364,17 +3461,19 @@ class AnthropicWebSearchToolResultError(_Model):
 class AnthropicCitationCharLocation(_Model):
     """The ``AnthropicCitationCharLocation`` object of the spec."""
 
-    cited_text: str
-    document_index: int
+    cited_text: str | None
+    document_index: int | None
     document_title: str | None
-    end_char_index: int
+    end_char_index: int | None
     file_id: str | None
-    start_char_index: int
-    type: Literal["char_location"] = "char_location"
+    start_char_index: int | None
+    type: Literal["char_location"] | None = "char_location"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3440,17 +3539,19 @@ class AnthropicCitationCharLocation(_Model):
 class AnthropicCitationPageLocation(_Model):
     """The ``AnthropicCitationPageLocation`` object of the spec."""
 
-    cited_text: str
-    document_index: int
+    cited_text: str | None
+    document_index: int | None
     document_title: str | None
-    end_page_number: int
+    end_page_number: int | None
     file_id: str | None
-    start_page_number: int
-    type: Literal["page_location"] = "page_location"
+    start_page_number: int | None
+    type: Literal["page_location"] | None = "page_location"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3516,17 +3617,19 @@ class AnthropicCitationPageLocation(_Model):
 class AnthropicCitationContentBlockLocation(_Model):
     """The ``AnthropicCitationContentBlockLocation`` object of the spec."""
 
-    cited_text: str
-    document_index: int
+    cited_text: str | None
+    document_index: int | None
     document_title: str | None
-    end_block_index: int
+    end_block_index: int | None
     file_id: str | None
-    start_block_index: int
-    type: Literal["content_block_location"] = "content_block_location"
+    start_block_index: int | None
+    type: Literal["content_block_location"] | None = "content_block_location"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3592,15 +3695,17 @@ class AnthropicCitationContentBlockLocation(_Model):
 class AnthropicCitationWebSearchResultLocation(_Model):
     """The ``AnthropicCitationWebSearchResultLocation`` object of the spec."""
 
-    cited_text: str
-    encrypted_index: str
+    cited_text: str | None
+    encrypted_index: str | None
     title: str | None
-    type: Literal["web_search_result_location"] = "web_search_result_location"
-    url: str
+    type: Literal["web_search_result_location"] | None = "web_search_result_location"
+    url: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3654,17 +3759,19 @@ class AnthropicCitationWebSearchResultLocation(_Model):
 class AnthropicCitationSearchResultLocation(_Model):
     """The ``AnthropicCitationSearchResultLocation`` object of the spec."""
 
-    cited_text: str
-    end_block_index: int
-    search_result_index: int
-    source: str
-    start_block_index: int
+    cited_text: str | None
+    end_block_index: int | None
+    search_result_index: int | None
+    source: str | None
+    start_block_index: int | None
     title: str | None
-    type: Literal["search_result_location"] = "search_result_location"
+    type: Literal["search_result_location"] | None = "search_result_location"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3730,11 +3837,13 @@ class AnthropicCitationSearchResultLocation(_Model):
 class AnthropicDirectCaller(_Model):
     """The ``AnthropicDirectCaller`` object of the spec."""
 
-    type: Literal["direct"] = "direct"
+    type: Literal["direct"] | None = "direct"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3760,12 +3869,14 @@ class AnthropicDirectCaller(_Model):
 class AnthropicCodeExecution20250825Caller(_Model):
     """The ``AnthropicCodeExecution20250825Caller`` object of the spec."""
 
-    tool_id: str
-    type: Literal["code_execution_20250825"] = "code_execution_20250825"
+    tool_id: str | None
+    type: Literal["code_execution_20250825"] | None = "code_execution_20250825"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3796,12 +3907,14 @@ class AnthropicCodeExecution20250825Caller(_Model):
 class AnthropicCodeExecution20260120Caller(_Model):
     """The ``AnthropicCodeExecution20260120Caller`` object of the spec."""
 
-    tool_id: str
-    type: Literal["code_execution_20260120"] = "code_execution_20260120"
+    tool_id: str | None
+    type: Literal["code_execution_20260120"] | None = "code_execution_20260120"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3844,12 +3957,15 @@ class AnthropicWebFetchToolResultError(_Model):
             "unavailable",
         ]
         | str
+        | None
     )
-    type: Literal["web_fetch_tool_result_error"] = "web_fetch_tool_result_error"
+    type: Literal["web_fetch_tool_result_error"] | None = "web_fetch_tool_result_error"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3880,14 +3996,18 @@ class AnthropicWebFetchToolResultError(_Model):
 class AnthropicWebFetchBlock(_Model):
     """The ``AnthropicWebFetchBlock`` object of the spec."""
 
-    content: AnthropicDocumentBlock = attrs.field(converter=_c_AnthropicWebFetchBlock__content)
+    content: AnthropicDocumentBlock | None = attrs.field(
+        converter=_c_AnthropicWebFetchBlock__content
+    )
     retrieved_at: str | None
-    type: Literal["web_fetch_result"] = "web_fetch_result"
-    url: str
+    type: Literal["web_fetch_result"] | None = "web_fetch_result"
+    url: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3924,12 +4044,14 @@ class AnthropicWebFetchBlock(_Model):
 class AnthropicCodeExecutionToolResultError(_Model):
     """The ``AnthropicCodeExecutionToolResultError`` object of the spec."""
 
-    error_code: AnthropicServerToolErrorCode | str
-    type: Literal["code_execution_tool_result_error"] = "code_execution_tool_result_error"
+    error_code: AnthropicServerToolErrorCode | str | None
+    type: Literal["code_execution_tool_result_error"] | None = "code_execution_tool_result_error"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3960,17 +4082,19 @@ class AnthropicCodeExecutionToolResultError(_Model):
 class AnthropicCodeExecutionResult(_Model):
     """The ``AnthropicCodeExecutionResult`` object of the spec."""
 
-    content: list[AnthropicCodeExecutionOutput] = attrs.field(
+    content: list[AnthropicCodeExecutionOutput] | None = attrs.field(
         converter=_c_AnthropicCodeExecutionResult__content
     )
-    return_code: int
-    stderr: str
-    stdout: str
-    type: Literal["code_execution_result"] = "code_execution_result"
+    return_code: int | None
+    stderr: str | None
+    stdout: str | None
+    type: Literal["code_execution_result"] | None = "code_execution_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4020,17 +4144,19 @@ class AnthropicCodeExecutionResult(_Model):
 class AnthropicEncryptedCodeExecutionResult(_Model):
     """The ``AnthropicEncryptedCodeExecutionResult`` object of the spec."""
 
-    content: list[AnthropicCodeExecutionOutput] = attrs.field(
+    content: list[AnthropicCodeExecutionOutput] | None = attrs.field(
         converter=_c_AnthropicEncryptedCodeExecutionResult__content
     )
-    encrypted_stdout: str
-    return_code: int
-    stderr: str
-    type: Literal["encrypted_code_execution_result"] = "encrypted_code_execution_result"
+    encrypted_stdout: str | None
+    return_code: int | None
+    stderr: str | None
+    type: Literal["encrypted_code_execution_result"] | None = "encrypted_code_execution_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4089,12 +4215,17 @@ class AnthropicBashCodeExecutionToolResultError(_Model):
             "output_file_too_large",
         ]
         | str
+        | None
     )
-    type: Literal["bash_code_execution_tool_result_error"] = "bash_code_execution_tool_result_error"
+    type: Literal["bash_code_execution_tool_result_error"] | None = (
+        "bash_code_execution_tool_result_error"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4125,17 +4256,19 @@ class AnthropicBashCodeExecutionToolResultError(_Model):
 class AnthropicBashCodeExecutionResult(_Model):
     """The ``AnthropicBashCodeExecutionResult`` object of the spec."""
 
-    content: list[AnthropicBashCodeExecutionOutput] = attrs.field(
+    content: list[AnthropicBashCodeExecutionOutput] | None = attrs.field(
         converter=_c_AnthropicBashCodeExecutionResult__content
     )
-    return_code: int
-    stderr: str
-    stdout: str
-    type: Literal["bash_code_execution_result"] = "bash_code_execution_result"
+    return_code: int | None
+    stderr: str | None
+    stdout: str | None
+    type: Literal["bash_code_execution_result"] | None = "bash_code_execution_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4194,15 +4327,18 @@ class AnthropicTextEditorCodeExecutionToolResultError(_Model):
             "file_not_found",
         ]
         | str
+        | None
     )
     error_message: str | None
-    type: Literal["text_editor_code_execution_tool_result_error"] = (
+    type: Literal["text_editor_code_execution_tool_result_error"] | None = (
         "text_editor_code_execution_tool_result_error"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4244,18 +4380,20 @@ class AnthropicTextEditorCodeExecutionToolResultError(_Model):
 class AnthropicTextEditorCodeExecutionViewResult(_Model):
     """The ``AnthropicTextEditorCodeExecutionViewResult`` object of the spec."""
 
-    content: str
-    file_type: Literal["text", "image", "pdf"] | str
+    content: str | None
+    file_type: Literal["text", "image", "pdf"] | str | None
     num_lines: int | None
     start_line: int | None
     total_lines: int | None
-    type: Literal["text_editor_code_execution_view_result"] = (
+    type: Literal["text_editor_code_execution_view_result"] | None = (
         "text_editor_code_execution_view_result"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4315,14 +4453,16 @@ class AnthropicTextEditorCodeExecutionViewResult(_Model):
 class AnthropicTextEditorCodeExecutionCreateResult(_Model):
     """The ``AnthropicTextEditorCodeExecutionCreateResult`` object of the spec."""
 
-    is_file_update: bool
-    type: Literal["text_editor_code_execution_create_result"] = (
+    is_file_update: bool | None
+    type: Literal["text_editor_code_execution_create_result"] | None = (
         "text_editor_code_execution_create_result"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4360,13 +4500,15 @@ class AnthropicTextEditorCodeExecutionStrReplaceResult(_Model):
     new_start: int | None
     old_lines: int | None
     old_start: int | None
-    type: Literal["text_editor_code_execution_str_replace_result"] = (
+    type: Literal["text_editor_code_execution_str_replace_result"] | None = (
         "text_editor_code_execution_str_replace_result"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4422,13 +4564,15 @@ class AnthropicTextEditorCodeExecutionStrReplaceResult(_Model):
 class AnthropicToolSearchResultError(_Model):
     """The ``AnthropicToolSearchResultError`` object of the spec."""
 
-    error_code: AnthropicServerToolErrorCode | str
+    error_code: AnthropicServerToolErrorCode | str | None
     error_message: str | None
-    type: Literal["tool_search_tool_result_error"] = "tool_search_tool_result_error"
+    type: Literal["tool_search_tool_result_error"] | None = "tool_search_tool_result_error"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4464,14 +4608,16 @@ class AnthropicToolSearchResultError(_Model):
 class AnthropicToolSearchResult(_Model):
     """The ``AnthropicToolSearchResult`` object of the spec."""
 
-    tool_references: list[AnthropicToolReference] = attrs.field(
+    tool_references: list[AnthropicToolReference] | None = attrs.field(
         converter=_c_AnthropicToolSearchResult__tool_references
     )
-    type: Literal["tool_search_tool_search_result"] = "tool_search_tool_search_result"
+    type: Literal["tool_search_tool_search_result"] | None = "tool_search_tool_search_result"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4498,18 +4644,20 @@ class AnthropicToolSearchResult(_Model):
 class AnthropicDocumentBlock(_Model):
     """The ``AnthropicDocumentBlock`` object of the spec."""
 
-    citations: AnthropicCitationsConfig | None | Unset = attrs.field(
-        default=UNSET, converter=_c_AnthropicDocumentBlock__citations
+    citations: AnthropicCitationsConfig | None = attrs.field(
+        default=None, converter=_c_AnthropicDocumentBlock__citations
     )
-    source: AnthropicBase64PdfSource | AnthropicPlainTextSource = attrs.field(
+    source: AnthropicBase64PdfSource | AnthropicPlainTextSource | None = attrs.field(
         converter=_c_AnthropicDocumentBlock__source
     )
     title: str | None
-    type: Literal["document"] = "document"
+    type: Literal["document"] | None = "document"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4542,12 +4690,14 @@ class AnthropicDocumentBlock(_Model):
 class AnthropicCodeExecutionOutput(_Model):
     """The ``AnthropicCodeExecutionOutput`` object of the spec."""
 
-    file_id: str
-    type: Literal["code_execution_output"] = "code_execution_output"
+    file_id: str | None
+    type: Literal["code_execution_output"] | None = "code_execution_output"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4578,12 +4728,14 @@ class AnthropicCodeExecutionOutput(_Model):
 class AnthropicBashCodeExecutionOutput(_Model):
     """The ``AnthropicBashCodeExecutionOutput`` object of the spec."""
 
-    file_id: str
-    type: Literal["bash_code_execution_output"] = "bash_code_execution_output"
+    file_id: str | None
+    type: Literal["bash_code_execution_output"] | None = "bash_code_execution_output"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4614,12 +4766,14 @@ class AnthropicBashCodeExecutionOutput(_Model):
 class AnthropicToolReference(_Model):
     """The ``AnthropicToolReference`` object of the spec."""
 
-    tool_name: str
-    type: Literal["tool_reference"] = "tool_reference"
+    tool_name: str | None
+    type: Literal["tool_reference"] | None = "tool_reference"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4650,11 +4804,13 @@ class AnthropicToolReference(_Model):
 class AnthropicCitationsConfig(_Model):
     """The ``AnthropicCitationsConfig`` object of the spec."""
 
-    enabled: bool
+    enabled: bool | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5302,6 +5458,7 @@ def _s_MessagesResult(d: Any) -> MessagesResult:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "container"
         v = d.get("container", UNSET)
         if v is UNSET:
@@ -5392,24 +5549,35 @@ def _s_MessagesResult(d: Any) -> MessagesResult:
         _S_MessagesResult__usage(o, v)
         f = "context_management"
         v = d.get("context_management", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_MessagesResultContextManagement(v)
+            if v is None:
+                z += ("context_management",)
         _S_MessagesResult__context_management(o, v)
         f = "openrouter_metadata"
         v = d.get("openrouter_metadata", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_OpenRouterMetadata(v)
+            if v is not None:
+                v = _s_OpenRouterMetadata(v)
         _S_MessagesResult__openrouter_metadata(o, v)
         f = "provider"
         v = d.get("provider", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_MessagesResult__provider(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_MessagesResult__model_extra(o, _extras(d, _K_MessagesResult))
         else:
@@ -5429,6 +5597,7 @@ def _s_MessagesResultUsage(d: Any) -> MessagesResultUsage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cache_creation"
         v = d.get("cache_creation", UNSET)
         if v is UNSET:
@@ -5512,38 +5681,57 @@ def _s_MessagesResultUsage(d: Any) -> MessagesResultUsage:
         _S_MessagesResultUsage__service_tier(o, v)
         f = "cost"
         v = d.get("cost", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("cost",)
         _S_MessagesResultUsage__cost(o, v)
         f = "cost_details"
         v = d.get("cost_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_CostDetails(v)
+            if v is None:
+                z += ("cost_details",)
         _S_MessagesResultUsage__cost_details(o, v)
         f = "is_byok"
         v = d.get("is_byok", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_MessagesResultUsage__is_byok(o, v)
         f = "iterations"
         v = d.get("iterations", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _h_AnthropicUsageIteration)
+            if v is not None:
+                v = _list_of(v, _h_AnthropicUsageIteration)
         _S_MessagesResultUsage__iterations(o, v)
         f = "speed"
         v = d.get("speed", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("speed",)
         _S_MessagesResultUsage__speed(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_MessagesResultUsage__model_extra(o, _extras(d, _K_MessagesResultUsage))
         else:
@@ -5876,7 +6064,9 @@ def _s_AnthropicToolUseBlock(d: Any) -> AnthropicToolUseBlock:
                 v = _str(v)
         _S_AnthropicToolUseBlock__id(o, v)
         v = d.get("input", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
         _S_AnthropicToolUseBlock__input(o, v)
         f = "name"
@@ -6001,12 +6191,17 @@ def _s_ORAnthropicServerToolUseBlock(d: Any) -> ORAnthropicServerToolUseBlock:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "caller"
         v = d.get("caller", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _h_ORAnthropicNullableCaller(v)
+            if v is None:
+                z += ("caller",)
         _S_ORAnthropicServerToolUseBlock__caller(o, v)
         f = "id"
         v = d.get("id", UNSET)
@@ -6018,7 +6213,9 @@ def _s_ORAnthropicServerToolUseBlock(d: Any) -> ORAnthropicServerToolUseBlock:
                 v = _str(v)
         _S_ORAnthropicServerToolUseBlock__id(o, v)
         v = d.get("input", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
         _S_ORAnthropicServerToolUseBlock__input(o, v)
         f = "name"
@@ -6039,6 +6236,8 @@ def _s_ORAnthropicServerToolUseBlock(d: Any) -> ORAnthropicServerToolUseBlock:
             if type(v) is not str:
                 v = _str(v)
         _S_ORAnthropicServerToolUseBlock__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ORAnthropicServerToolUseBlock__model_extra(
                 o, _extras(d, _K_ORAnthropicServerToolUseBlock)
@@ -6397,6 +6596,7 @@ def _s_AnthropicCompactionBlock(d: Any) -> AnthropicCompactionBlock:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "content"
         v = d.get("content", UNSET)
         if v is UNSET:
@@ -6408,10 +6608,14 @@ def _s_AnthropicCompactionBlock(d: Any) -> AnthropicCompactionBlock:
         _S_AnthropicCompactionBlock__content(o, v)
         f = "encrypted_content"
         v = d.get("encrypted_content", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("encrypted_content",)
         _S_AnthropicCompactionBlock__encrypted_content(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -6422,6 +6626,8 @@ def _s_AnthropicCompactionBlock(d: Any) -> AnthropicCompactionBlock:
             if type(v) is not str:
                 v = _str(v)
         _S_AnthropicCompactionBlock__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_AnthropicCompactionBlock__model_extra(o, _extras(d, _K_AnthropicCompactionBlock))
         else:
@@ -6649,9 +6855,11 @@ def _s_MessagesStartEventMessage(d: Any) -> MessagesStartEventMessage:
         _S_MessagesStartEventMessage__model(o, v)
         f = "provider"
         v = d.get("provider", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_MessagesStartEventMessage__provider(o, v)
         f = "role"
@@ -6722,6 +6930,7 @@ def _s_MessagesStartEventMessageUsage(d: Any) -> MessagesStartEventMessageUsage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cache_creation"
         v = d.get("cache_creation", UNSET)
         if v is UNSET:
@@ -6805,17 +7014,26 @@ def _s_MessagesStartEventMessageUsage(d: Any) -> MessagesStartEventMessageUsage:
         _S_MessagesStartEventMessageUsage__service_tier(o, v)
         f = "iterations"
         v = d.get("iterations", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _h_AnthropicUsageIteration)
+            if v is not None:
+                v = _list_of(v, _h_AnthropicUsageIteration)
         _S_MessagesStartEventMessageUsage__iterations(o, v)
         f = "speed"
         v = d.get("speed", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("speed",)
         _S_MessagesStartEventMessageUsage__speed(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_MessagesStartEventMessageUsage__model_extra(
                 o, _extras(d, _K_MessagesStartEventMessageUsage)
@@ -6936,12 +7154,17 @@ def _s_MessagesDeltaEventUsage(d: Any) -> MessagesDeltaEventUsage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cache_creation"
         v = d.get("cache_creation", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_AnthropicCacheCreation(v)
+            if v is None:
+                z += ("cache_creation",)
         _S_MessagesDeltaEventUsage__cache_creation(o, v)
         f = "cache_creation_input_tokens"
         v = d.get("cache_creation_input_tokens", UNSET)
@@ -6972,9 +7195,12 @@ def _s_MessagesDeltaEventUsage(d: Any) -> MessagesDeltaEventUsage:
         _S_MessagesDeltaEventUsage__input_tokens(o, v)
         f = "iterations"
         v = d.get("iterations", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _h_AnthropicUsageIteration)
+            if v is not None:
+                v = _list_of(v, _h_AnthropicUsageIteration)
         _S_MessagesDeltaEventUsage__iterations(o, v)
         f = "output_tokens"
         v = d.get("output_tokens", UNSET)
@@ -7003,6 +7229,8 @@ def _s_MessagesDeltaEventUsage(d: Any) -> MessagesDeltaEventUsage:
             if v is not None:
                 v = _s_MessagesDeltaEventUsageServerToolUse(v)
         _S_MessagesDeltaEventUsage__server_tool_use(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_MessagesDeltaEventUsage__model_extra(o, _extras(d, _K_MessagesDeltaEventUsage))
         else:
@@ -7063,9 +7291,12 @@ def _s_MessagesStopEvent(d: Any) -> MessagesStopEvent:
     try:
         f = "openrouter_metadata"
         v = d.get("openrouter_metadata", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_OpenRouterMetadata(v)
+            if v is not None:
+                v = _s_OpenRouterMetadata(v)
         _S_MessagesStopEvent__openrouter_metadata(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -7144,6 +7375,7 @@ def _s_MessagesContentBlockStartEventContentBlockCompaction(
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "content"
         v = d.get("content", UNSET)
         if v is UNSET:
@@ -7155,10 +7387,14 @@ def _s_MessagesContentBlockStartEventContentBlockCompaction(
         _S_MessagesContentBlockStartEventContentBlockCompaction__content(o, v)
         f = "encrypted_content"
         v = d.get("encrypted_content", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("encrypted_content",)
         _S_MessagesContentBlockStartEventContentBlockCompaction__encrypted_content(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -7169,6 +7405,8 @@ def _s_MessagesContentBlockStartEventContentBlockCompaction(
             if type(v) is not str:
                 v = _str(v)
         _S_MessagesContentBlockStartEventContentBlockCompaction__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_MessagesContentBlockStartEventContentBlockCompaction__model_extra(
                 o, _extras(d, _K_MessagesContentBlockStartEventContentBlockCompaction)
@@ -7443,6 +7681,7 @@ def _s_MessagesContentBlockDeltaEventDeltaCompactionDelta(
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "content"
         v = d.get("content", UNSET)
         if v is UNSET:
@@ -7454,10 +7693,14 @@ def _s_MessagesContentBlockDeltaEventDeltaCompactionDelta(
         _S_MessagesContentBlockDeltaEventDeltaCompactionDelta__content(o, v)
         f = "encrypted_content"
         v = d.get("encrypted_content", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("encrypted_content",)
         _S_MessagesContentBlockDeltaEventDeltaCompactionDelta__encrypted_content(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -7468,6 +7711,8 @@ def _s_MessagesContentBlockDeltaEventDeltaCompactionDelta(
             if type(v) is not str:
                 v = _str(v)
         _S_MessagesContentBlockDeltaEventDeltaCompactionDelta__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_MessagesContentBlockDeltaEventDeltaCompactionDelta__model_extra(
                 o, _extras(d, _K_MessagesContentBlockDeltaEventDeltaCompactionDelta)
@@ -7566,9 +7811,12 @@ def _s_MessagesErrorEvent(d: Any) -> MessagesErrorEvent:
         _S_MessagesErrorEvent__error(o, v)
         f = "openrouter_metadata"
         v = d.get("openrouter_metadata", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_OpenRouterMetadata(v)
+            if v is not None:
+                v = _s_OpenRouterMetadata(v)
         _S_MessagesErrorEvent__openrouter_metadata(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -7600,9 +7848,11 @@ def _s_MessagesErrorEventError(d: Any) -> MessagesErrorEventError:
     try:
         f = "error_type"
         v = d.get("error_type", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_MessagesErrorEventError__error_type(o, v)
         f = "message"
@@ -8950,12 +9200,17 @@ def _s_AnthropicDocumentBlock(d: Any) -> AnthropicDocumentBlock:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "citations"
         v = d.get("citations", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_AnthropicCitationsConfig(v)
+            if v is None:
+                z += ("citations",)
         _S_AnthropicDocumentBlock__citations(o, v)
         f = "source"
         v = d.get("source", UNSET)
@@ -8983,6 +9238,8 @@ def _s_AnthropicDocumentBlock(d: Any) -> AnthropicDocumentBlock:
             if type(v) is not str:
                 v = _str(v)
         _S_AnthropicDocumentBlock__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_AnthropicDocumentBlock__model_extra(o, _extras(d, _K_AnthropicDocumentBlock))
         else:
@@ -9142,10 +9399,11 @@ def _s_AnthropicCitationsConfig(d: Any) -> AnthropicCitationsConfig:
 def _u_MessagesResult(o: MessagesResult) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.container
     d["container"] = None if v is None else _u_AnthropicContainer(v)
     v = o.content
-    d["content"] = [_unstructure_value(x0) for x0 in v]
+    d["content"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.id
     d["id"] = v
     v = o.model
@@ -9161,15 +9419,17 @@ def _u_MessagesResult(o: MessagesResult) -> dict[str, Any]:
     v = o.type
     d["type"] = v
     v = o.usage
-    d["usage"] = _u_MessagesResultUsage(v)
+    d["usage"] = None if v is None else _u_MessagesResultUsage(v)
     v = o.context_management
-    if v is not UNSET:
-        d["context_management"] = None if v is None else _u_MessagesResultContextManagement(v)
+    if v is not None:
+        d["context_management"] = _u_MessagesResultContextManagement(v)
+    elif "context_management" in z:
+        d["context_management"] = None
     v = o.openrouter_metadata
-    if v is not UNSET:
+    if v is not None:
         d["openrouter_metadata"] = _u_OpenRouterMetadata(v)
     v = o.provider
-    if v is not UNSET:
+    if v is not None:
         d["provider"] = v
     e = o.model_extra
     if e:
@@ -9180,6 +9440,7 @@ def _u_MessagesResult(o: MessagesResult) -> dict[str, Any]:
 def _u_MessagesResultUsage(o: MessagesResultUsage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cache_creation
     d["cache_creation"] = None if v is None else _u_AnthropicCacheCreation(v)
     v = o.cache_creation_input_tokens
@@ -9199,20 +9460,26 @@ def _u_MessagesResultUsage(o: MessagesResultUsage) -> dict[str, Any]:
     v = o.service_tier
     d["service_tier"] = v
     v = o.cost
-    if v is not UNSET:
+    if v is not None:
         d["cost"] = v
+    elif "cost" in z:
+        d["cost"] = None
     v = o.cost_details
-    if v is not UNSET:
-        d["cost_details"] = None if v is None else _u_CostDetails(v)
+    if v is not None:
+        d["cost_details"] = _u_CostDetails(v)
+    elif "cost_details" in z:
+        d["cost_details"] = None
     v = o.is_byok
-    if v is not UNSET:
+    if v is not None:
         d["is_byok"] = v
     v = o.iterations
-    if v is not UNSET:
+    if v is not None:
         d["iterations"] = [_unstructure_value(x0) for x0 in v]
     v = o.speed
-    if v is not UNSET:
+    if v is not None:
         d["speed"] = v
+    elif "speed" in z:
+        d["speed"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -9223,7 +9490,7 @@ def _u_MessagesResultContextManagement(o: MessagesResultContextManagement) -> di
     v: Any
     d: dict[str, Any] = {}
     v = o.applied_edits
-    d["applied_edits"] = [_u_MessagesResultContextManagementAppliedEditsItem(x0) for x0 in v]
+    d["applied_edits"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -9247,7 +9514,7 @@ def _u_MessagesStreamingResponse(o: MessagesStreamingResponse) -> dict[str, Any]
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _unstructure_value(v)
+    d["data"] = None if v is None else _unstructure_value(v)
     v = o.event
     d["event"] = v
     e = o.model_extra
@@ -9327,11 +9594,11 @@ def _u_AnthropicToolUseBlock(o: AnthropicToolUseBlock) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.caller
-    d["caller"] = _unstructure_value(v)
+    d["caller"] = None if v is None else _unstructure_value(v)
     v = o.id
     d["id"] = v
     v = o.input
-    if v is not UNSET:
+    if v is not None:
         d["input"] = v
     v = o.name
     d["name"] = v
@@ -9374,13 +9641,16 @@ def _u_AnthropicRedactedThinkingBlock(o: AnthropicRedactedThinkingBlock) -> dict
 def _u_ORAnthropicServerToolUseBlock(o: ORAnthropicServerToolUseBlock) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.caller
-    if v is not UNSET:
-        d["caller"] = None if v is None else _unstructure_value(v)
+    if v is not None:
+        d["caller"] = _unstructure_value(v)
+    elif "caller" in z:
+        d["caller"] = None
     v = o.id
     d["id"] = v
     v = o.input
-    if v is not UNSET:
+    if v is not None:
         d["input"] = v
     v = o.name
     d["name"] = v
@@ -9396,9 +9666,9 @@ def _u_AnthropicWebSearchToolResult(o: AnthropicWebSearchToolResult) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.caller
-    d["caller"] = _unstructure_value(v)
+    d["caller"] = None if v is None else _unstructure_value(v)
     v = o.content
-    d["content"] = _unstructure_value(v)
+    d["content"] = None if v is None else _unstructure_value(v)
     v = o.tool_use_id
     d["tool_use_id"] = v
     v = o.type
@@ -9413,9 +9683,9 @@ def _u_AnthropicWebFetchToolResult(o: AnthropicWebFetchToolResult) -> dict[str, 
     v: Any
     d: dict[str, Any] = {}
     v = o.caller
-    d["caller"] = _unstructure_value(v)
+    d["caller"] = None if v is None else _unstructure_value(v)
     v = o.content
-    d["content"] = _unstructure_value(v)
+    d["content"] = None if v is None else _unstructure_value(v)
     v = o.tool_use_id
     d["tool_use_id"] = v
     v = o.type
@@ -9430,7 +9700,7 @@ def _u_AnthropicCodeExecutionToolResult(o: AnthropicCodeExecutionToolResult) -> 
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    d["content"] = _unstructure_value(v)
+    d["content"] = None if v is None else _unstructure_value(v)
     v = o.tool_use_id
     d["tool_use_id"] = v
     v = o.type
@@ -9447,7 +9717,7 @@ def _u_AnthropicBashCodeExecutionToolResult(
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    d["content"] = _unstructure_value(v)
+    d["content"] = None if v is None else _unstructure_value(v)
     v = o.tool_use_id
     d["tool_use_id"] = v
     v = o.type
@@ -9464,7 +9734,7 @@ def _u_AnthropicTextEditorCodeExecutionToolResult(
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    d["content"] = _unstructure_value(v)
+    d["content"] = None if v is None else _unstructure_value(v)
     v = o.tool_use_id
     d["tool_use_id"] = v
     v = o.type
@@ -9479,7 +9749,7 @@ def _u_AnthropicToolSearchToolResult(o: AnthropicToolSearchToolResult) -> dict[s
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    d["content"] = _unstructure_value(v)
+    d["content"] = None if v is None else _unstructure_value(v)
     v = o.tool_use_id
     d["tool_use_id"] = v
     v = o.type
@@ -9506,11 +9776,14 @@ def _u_AnthropicContainerUpload(o: AnthropicContainerUpload) -> dict[str, Any]:
 def _u_AnthropicCompactionBlock(o: AnthropicCompactionBlock) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.content
     d["content"] = v
     v = o.encrypted_content
-    if v is not UNSET:
+    if v is not None:
         d["encrypted_content"] = v
+    elif "encrypted_content" in z:
+        d["encrypted_content"] = None
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -9568,7 +9841,7 @@ def _u_MessagesStartEvent(o: MessagesStartEvent) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.message
-    d["message"] = _u_MessagesStartEventMessage(v)
+    d["message"] = None if v is None else _u_MessagesStartEventMessage(v)
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -9583,13 +9856,13 @@ def _u_MessagesStartEventMessage(o: MessagesStartEventMessage) -> dict[str, Any]
     v = o.container
     d["container"] = None if v is None else _u_AnthropicContainer(v)
     v = o.content
-    d["content"] = [_unstructure_value(x0) for x0 in v]
+    d["content"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.id
     d["id"] = v
     v = o.model
     d["model"] = v
     v = o.provider
-    if v is not UNSET:
+    if v is not None:
         d["provider"] = v
     v = o.role
     d["role"] = v
@@ -9602,7 +9875,7 @@ def _u_MessagesStartEventMessage(o: MessagesStartEventMessage) -> dict[str, Any]
     v = o.type
     d["type"] = v
     v = o.usage
-    d["usage"] = _u_MessagesStartEventMessageUsage(v)
+    d["usage"] = None if v is None else _u_MessagesStartEventMessageUsage(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -9612,6 +9885,7 @@ def _u_MessagesStartEventMessage(o: MessagesStartEventMessage) -> dict[str, Any]
 def _u_MessagesStartEventMessageUsage(o: MessagesStartEventMessageUsage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cache_creation
     d["cache_creation"] = None if v is None else _u_AnthropicCacheCreation(v)
     v = o.cache_creation_input_tokens
@@ -9631,11 +9905,13 @@ def _u_MessagesStartEventMessageUsage(o: MessagesStartEventMessageUsage) -> dict
     v = o.service_tier
     d["service_tier"] = v
     v = o.iterations
-    if v is not UNSET:
+    if v is not None:
         d["iterations"] = [_unstructure_value(x0) for x0 in v]
     v = o.speed
-    if v is not UNSET:
+    if v is not None:
         d["speed"] = v
+    elif "speed" in z:
+        d["speed"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -9646,11 +9922,11 @@ def _u_MessagesDeltaEvent(o: MessagesDeltaEvent) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.delta
-    d["delta"] = _u_MessagesDeltaEventDelta(v)
+    d["delta"] = None if v is None else _u_MessagesDeltaEventDelta(v)
     v = o.type
     d["type"] = v
     v = o.usage
-    d["usage"] = _u_MessagesDeltaEventUsage(v)
+    d["usage"] = None if v is None else _u_MessagesDeltaEventUsage(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -9677,9 +9953,12 @@ def _u_MessagesDeltaEventDelta(o: MessagesDeltaEventDelta) -> dict[str, Any]:
 def _u_MessagesDeltaEventUsage(o: MessagesDeltaEventUsage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cache_creation
-    if v is not UNSET:
-        d["cache_creation"] = None if v is None else _u_AnthropicCacheCreation(v)
+    if v is not None:
+        d["cache_creation"] = _u_AnthropicCacheCreation(v)
+    elif "cache_creation" in z:
+        d["cache_creation"] = None
     v = o.cache_creation_input_tokens
     d["cache_creation_input_tokens"] = v
     v = o.cache_read_input_tokens
@@ -9687,7 +9966,7 @@ def _u_MessagesDeltaEventUsage(o: MessagesDeltaEventUsage) -> dict[str, Any]:
     v = o.input_tokens
     d["input_tokens"] = v
     v = o.iterations
-    if v is not UNSET:
+    if v is not None:
         d["iterations"] = [_unstructure_value(x0) for x0 in v]
     v = o.output_tokens
     d["output_tokens"] = v
@@ -9720,7 +9999,7 @@ def _u_MessagesStopEvent(o: MessagesStopEvent) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.openrouter_metadata
-    if v is not UNSET:
+    if v is not None:
         d["openrouter_metadata"] = _u_OpenRouterMetadata(v)
     v = o.type
     d["type"] = v
@@ -9734,7 +10013,7 @@ def _u_MessagesContentBlockStartEvent(o: MessagesContentBlockStartEvent) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.content_block
-    d["content_block"] = _unstructure_value(v)
+    d["content_block"] = None if v is None else _unstructure_value(v)
     v = o.index
     d["index"] = v
     v = o.type
@@ -9750,11 +10029,14 @@ def _u_MessagesContentBlockStartEventContentBlockCompaction(
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.content
     d["content"] = v
     v = o.encrypted_content
-    if v is not UNSET:
+    if v is not None:
         d["encrypted_content"] = v
+    elif "encrypted_content" in z:
+        d["encrypted_content"] = None
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -9767,7 +10049,7 @@ def _u_MessagesContentBlockDeltaEvent(o: MessagesContentBlockDeltaEvent) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.delta
-    d["delta"] = _unstructure_value(v)
+    d["delta"] = None if v is None else _unstructure_value(v)
     v = o.index
     d["index"] = v
     v = o.type
@@ -9844,7 +10126,7 @@ def _u_MessagesContentBlockDeltaEventDeltaCitationsDelta(
     v: Any
     d: dict[str, Any] = {}
     v = o.citation
-    d["citation"] = _unstructure_value(v)
+    d["citation"] = None if v is None else _unstructure_value(v)
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -9858,11 +10140,14 @@ def _u_MessagesContentBlockDeltaEventDeltaCompactionDelta(
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.content
     d["content"] = v
     v = o.encrypted_content
-    if v is not UNSET:
+    if v is not None:
         d["encrypted_content"] = v
+    elif "encrypted_content" in z:
+        d["encrypted_content"] = None
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -9899,9 +10184,9 @@ def _u_MessagesErrorEvent(o: MessagesErrorEvent) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.error
-    d["error"] = _u_MessagesErrorEventError(v)
+    d["error"] = None if v is None else _u_MessagesErrorEventError(v)
     v = o.openrouter_metadata
-    if v is not UNSET:
+    if v is not None:
         d["openrouter_metadata"] = _u_OpenRouterMetadata(v)
     v = o.type
     d["type"] = v
@@ -9915,7 +10200,7 @@ def _u_MessagesErrorEventError(o: MessagesErrorEventError) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.error_type
-    if v is not UNSET:
+    if v is not None:
         d["error_type"] = v
     v = o.message
     d["message"] = v
@@ -10134,7 +10419,7 @@ def _u_AnthropicWebFetchBlock(o: AnthropicWebFetchBlock) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    d["content"] = _u_AnthropicDocumentBlock(v)
+    d["content"] = None if v is None else _u_AnthropicDocumentBlock(v)
     v = o.retrieved_at
     d["retrieved_at"] = v
     v = o.type
@@ -10166,7 +10451,7 @@ def _u_AnthropicCodeExecutionResult(o: AnthropicCodeExecutionResult) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    d["content"] = [_u_AnthropicCodeExecutionOutput(x0) for x0 in v]
+    d["content"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.return_code
     d["return_code"] = v
     v = o.stderr
@@ -10187,7 +10472,7 @@ def _u_AnthropicEncryptedCodeExecutionResult(
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    d["content"] = [_u_AnthropicCodeExecutionOutput(x0) for x0 in v]
+    d["content"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.encrypted_stdout
     d["encrypted_stdout"] = v
     v = o.return_code
@@ -10221,7 +10506,7 @@ def _u_AnthropicBashCodeExecutionResult(o: AnthropicBashCodeExecutionResult) -> 
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    d["content"] = [_u_AnthropicBashCodeExecutionOutput(x0) for x0 in v]
+    d["content"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.return_code
     d["return_code"] = v
     v = o.stderr
@@ -10333,7 +10618,7 @@ def _u_AnthropicToolSearchResult(o: AnthropicToolSearchResult) -> dict[str, Any]
     v: Any
     d: dict[str, Any] = {}
     v = o.tool_references
-    d["tool_references"] = [_u_AnthropicToolReference(x0) for x0 in v]
+    d["tool_references"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -10345,11 +10630,14 @@ def _u_AnthropicToolSearchResult(o: AnthropicToolSearchResult) -> dict[str, Any]
 def _u_AnthropicDocumentBlock(o: AnthropicDocumentBlock) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.citations
-    if v is not UNSET:
-        d["citations"] = None if v is None else _u_AnthropicCitationsConfig(v)
+    if v is not None:
+        d["citations"] = _u_AnthropicCitationsConfig(v)
+    elif "citations" in z:
+        d["citations"] = None
     v = o.source
-    d["source"] = _unstructure_value(v)
+    d["source"] = None if v is None else _unstructure_value(v)
     v = o.title
     d["title"] = v
     v = o.type
@@ -10408,6 +10696,1505 @@ def _u_AnthropicCitationsConfig(o: AnthropicCitationsConfig) -> dict[str, Any]:
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        MessagesResult: (
+            ("container", _S_MessagesResult__container, AnthropicContainer, None),
+            (
+                "content",
+                _S_MessagesResult__content,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_ORAnthropicContentBlock,
+                        (
+                            AnthropicTextBlock,
+                            AnthropicToolUseBlock,
+                            AnthropicThinkingBlock,
+                            AnthropicRedactedThinkingBlock,
+                            ORAnthropicServerToolUseBlock,
+                            AnthropicWebSearchToolResult,
+                            AnthropicWebFetchToolResult,
+                            AnthropicCodeExecutionToolResult,
+                            AnthropicBashCodeExecutionToolResult,
+                            AnthropicTextEditorCodeExecutionToolResult,
+                            AnthropicToolSearchToolResult,
+                            AnthropicContainerUpload,
+                            AnthropicCompactionBlock,
+                            AnthropicAdvisorToolResult,
+                            ORAnthropicShellToolResult,
+                            ORAnthropicBashToolResult,
+                        ),
+                        "type",
+                        {
+                            "advisor_tool_result": AnthropicAdvisorToolResult,
+                            "bash_code_execution_tool_result": AnthropicBashCodeExecutionToolResult,
+                            "code_execution_tool_result": AnthropicCodeExecutionToolResult,
+                            "compaction": AnthropicCompactionBlock,
+                            "container_upload": AnthropicContainerUpload,
+                            "openrouter_bash_tool_result": ORAnthropicBashToolResult,
+                            "openrouter_shell_tool_result": ORAnthropicShellToolResult,
+                            "redacted_thinking": AnthropicRedactedThinkingBlock,
+                            "server_tool_use": ORAnthropicServerToolUseBlock,
+                            "text": AnthropicTextBlock,
+                            "text_editor_code_execution_tool_result": AnthropicTextEditorCodeExecutionToolResult,
+                            "thinking": AnthropicThinkingBlock,
+                            "tool_search_tool_result": AnthropicToolSearchToolResult,
+                            "tool_use": AnthropicToolUseBlock,
+                            "web_fetch_tool_result": AnthropicWebFetchToolResult,
+                            "web_search_tool_result": AnthropicWebSearchToolResult,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("id", _S_MessagesResult__id, "str", None),
+            ("model", _S_MessagesResult__model, "str", None),
+            ("role", _S_MessagesResult__role, "str", "assistant"),
+            ("stop_details", _S_MessagesResult__stop_details, AnthropicRefusalStopDetails, None),
+            ("stop_reason", _S_MessagesResult__stop_reason, "str", None),
+            ("stop_sequence", _S_MessagesResult__stop_sequence, "str", None),
+            ("type", _S_MessagesResult__type, "str", "message"),
+            ("usage", _S_MessagesResult__usage, MessagesResultUsage, None),
+            (
+                "context_management",
+                _S_MessagesResult__context_management,
+                MessagesResultContextManagement,
+                None,
+            ),
+            (
+                "openrouter_metadata",
+                _S_MessagesResult__openrouter_metadata,
+                OpenRouterMetadata,
+                None,
+            ),
+            ("provider", _S_MessagesResult__provider, "str", None),
+        ),
+        MessagesResultUsage: (
+            (
+                "cache_creation",
+                _S_MessagesResultUsage__cache_creation,
+                AnthropicCacheCreation,
+                None,
+            ),
+            (
+                "cache_creation_input_tokens",
+                _S_MessagesResultUsage__cache_creation_input_tokens,
+                "int",
+                None,
+            ),
+            (
+                "cache_read_input_tokens",
+                _S_MessagesResultUsage__cache_read_input_tokens,
+                "int",
+                None,
+            ),
+            ("inference_geo", _S_MessagesResultUsage__inference_geo, "str", None),
+            ("input_tokens", _S_MessagesResultUsage__input_tokens, "int", None),
+            ("output_tokens", _S_MessagesResultUsage__output_tokens, "int", None),
+            (
+                "output_tokens_details",
+                _S_MessagesResultUsage__output_tokens_details,
+                AnthropicOutputTokensDetails,
+                None,
+            ),
+            (
+                "server_tool_use",
+                _S_MessagesResultUsage__server_tool_use,
+                AnthropicServerToolUsage,
+                None,
+            ),
+            ("service_tier", _S_MessagesResultUsage__service_tier, "str", None),
+            ("cost", _S_MessagesResultUsage__cost, "float", None),
+            ("cost_details", _S_MessagesResultUsage__cost_details, CostDetails, None),
+            ("is_byok", _S_MessagesResultUsage__is_byok, "bool", None),
+            (
+                "iterations",
+                _S_MessagesResultUsage__iterations,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_AnthropicUsageIteration,
+                        (
+                            AnthropicCompactionUsageIteration,
+                            AnthropicMessageUsageIteration,
+                            AnthropicAdvisorMessageUsageIteration,
+                            AnthropicUnknownUsageIteration,
+                        ),
+                        "type",
+                        {
+                            "compaction": AnthropicCompactionUsageIteration,
+                            "message": AnthropicMessageUsageIteration,
+                            "advisor_message": AnthropicAdvisorMessageUsageIteration,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("speed", _S_MessagesResultUsage__speed, "str", None),
+        ),
+        MessagesResultContextManagement: (
+            (
+                "applied_edits",
+                _S_MessagesResultContextManagement__applied_edits,
+                ("list", MessagesResultContextManagementAppliedEditsItem),
+                None,
+            ),
+        ),
+        MessagesResultContextManagementAppliedEditsItem: (
+            ("type", _S_MessagesResultContextManagementAppliedEditsItem__type, "str", None),
+        ),
+        MessagesStreamingResponse: (
+            (
+                "data",
+                _S_MessagesStreamingResponse__data,
+                (
+                    "union",
+                    _h_MessagesStreamEvents,
+                    (
+                        MessagesStartEvent,
+                        MessagesDeltaEvent,
+                        MessagesStopEvent,
+                        MessagesContentBlockStartEvent,
+                        MessagesContentBlockDeltaEvent,
+                        MessagesContentBlockStopEvent,
+                        MessagesPingEvent,
+                        MessagesErrorEvent,
+                    ),
+                    "type",
+                    {
+                        "content_block_delta": MessagesContentBlockDeltaEvent,
+                        "content_block_start": MessagesContentBlockStartEvent,
+                        "content_block_stop": MessagesContentBlockStopEvent,
+                        "error": MessagesErrorEvent,
+                        "message_delta": MessagesDeltaEvent,
+                        "message_start": MessagesStartEvent,
+                        "message_stop": MessagesStopEvent,
+                        "ping": MessagesPingEvent,
+                    },
+                ),
+                None,
+            ),
+            ("event", _S_MessagesStreamingResponse__event, "str", None),
+        ),
+        AnthropicContainer: (
+            ("expires_at", _S_AnthropicContainer__expires_at, "str", None),
+            ("id", _S_AnthropicContainer__id, "str", None),
+        ),
+        AnthropicRefusalStopDetails: (
+            ("category", _S_AnthropicRefusalStopDetails__category, "str", None),
+            ("explanation", _S_AnthropicRefusalStopDetails__explanation, "str", None),
+            ("type", _S_AnthropicRefusalStopDetails__type, "str", "refusal"),
+        ),
+        AnthropicOutputTokensDetails: (
+            ("thinking_tokens", _S_AnthropicOutputTokensDetails__thinking_tokens, "int", None),
+        ),
+        AnthropicServerToolUsage: (
+            ("web_fetch_requests", _S_AnthropicServerToolUsage__web_fetch_requests, "int", None),
+            ("web_search_requests", _S_AnthropicServerToolUsage__web_search_requests, "int", None),
+        ),
+        AnthropicTextBlock: (
+            (
+                "citations",
+                _S_AnthropicTextBlock__citations,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_AnthropicTextCitation,
+                        (
+                            AnthropicCitationCharLocation,
+                            AnthropicCitationPageLocation,
+                            AnthropicCitationContentBlockLocation,
+                            AnthropicCitationWebSearchResultLocation,
+                            AnthropicCitationSearchResultLocation,
+                        ),
+                        "type",
+                        {
+                            "char_location": AnthropicCitationCharLocation,
+                            "content_block_location": AnthropicCitationContentBlockLocation,
+                            "page_location": AnthropicCitationPageLocation,
+                            "search_result_location": AnthropicCitationSearchResultLocation,
+                            "web_search_result_location": AnthropicCitationWebSearchResultLocation,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("text", _S_AnthropicTextBlock__text, "str", None),
+            ("type", _S_AnthropicTextBlock__type, "str", "text"),
+        ),
+        AnthropicToolUseBlock: (
+            (
+                "caller",
+                _S_AnthropicToolUseBlock__caller,
+                (
+                    "union",
+                    _h_AnthropicCaller,
+                    (
+                        AnthropicDirectCaller,
+                        AnthropicCodeExecution20250825Caller,
+                        AnthropicCodeExecution20260120Caller,
+                    ),
+                    "type",
+                    {
+                        "code_execution_20250825": AnthropicCodeExecution20250825Caller,
+                        "code_execution_20260120": AnthropicCodeExecution20260120Caller,
+                        "direct": AnthropicDirectCaller,
+                    },
+                ),
+                None,
+            ),
+            ("id", _S_AnthropicToolUseBlock__id, "str", None),
+            ("input", _S_AnthropicToolUseBlock__input, "any", None),
+            ("name", _S_AnthropicToolUseBlock__name, "str", None),
+            ("type", _S_AnthropicToolUseBlock__type, "str", "tool_use"),
+        ),
+        AnthropicThinkingBlock: (
+            ("signature", _S_AnthropicThinkingBlock__signature, "str", None),
+            ("thinking", _S_AnthropicThinkingBlock__thinking, "str", None),
+            ("type", _S_AnthropicThinkingBlock__type, "str", "thinking"),
+        ),
+        AnthropicRedactedThinkingBlock: (
+            ("data", _S_AnthropicRedactedThinkingBlock__data, "str", None),
+            ("type", _S_AnthropicRedactedThinkingBlock__type, "str", "redacted_thinking"),
+        ),
+        ORAnthropicServerToolUseBlock: (
+            (
+                "caller",
+                _S_ORAnthropicServerToolUseBlock__caller,
+                (
+                    "union",
+                    _h_ORAnthropicNullableCaller,
+                    (
+                        AnthropicDirectCaller,
+                        AnthropicCodeExecution20250825Caller,
+                        AnthropicCodeExecution20260120Caller,
+                    ),
+                    "type",
+                    {
+                        "code_execution_20250825": AnthropicCodeExecution20250825Caller,
+                        "code_execution_20260120": AnthropicCodeExecution20260120Caller,
+                        "direct": AnthropicDirectCaller,
+                    },
+                ),
+                None,
+            ),
+            ("id", _S_ORAnthropicServerToolUseBlock__id, "str", None),
+            ("input", _S_ORAnthropicServerToolUseBlock__input, "any", None),
+            ("name", _S_ORAnthropicServerToolUseBlock__name, "str", None),
+            ("type", _S_ORAnthropicServerToolUseBlock__type, "str", "server_tool_use"),
+        ),
+        AnthropicWebSearchToolResult: (
+            (
+                "caller",
+                _S_AnthropicWebSearchToolResult__caller,
+                (
+                    "union",
+                    _h_AnthropicCaller,
+                    (
+                        AnthropicDirectCaller,
+                        AnthropicCodeExecution20250825Caller,
+                        AnthropicCodeExecution20260120Caller,
+                    ),
+                    "type",
+                    {
+                        "code_execution_20250825": AnthropicCodeExecution20250825Caller,
+                        "code_execution_20260120": AnthropicCodeExecution20260120Caller,
+                        "direct": AnthropicDirectCaller,
+                    },
+                ),
+                None,
+            ),
+            (
+                "content",
+                _S_AnthropicWebSearchToolResult__content,
+                (
+                    "union",
+                    _h_list_AnthropicWebSearchResult_AnthropicWebSearchToolResultEr_16a35c71,
+                    (
+                        ("list", AnthropicWebSearchResult),
+                        AnthropicWebSearchToolResultError,
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("tool_use_id", _S_AnthropicWebSearchToolResult__tool_use_id, "str", None),
+            ("type", _S_AnthropicWebSearchToolResult__type, "str", "web_search_tool_result"),
+        ),
+        AnthropicWebFetchToolResult: (
+            (
+                "caller",
+                _S_AnthropicWebFetchToolResult__caller,
+                (
+                    "union",
+                    _h_AnthropicCaller,
+                    (
+                        AnthropicDirectCaller,
+                        AnthropicCodeExecution20250825Caller,
+                        AnthropicCodeExecution20260120Caller,
+                    ),
+                    "type",
+                    {
+                        "code_execution_20250825": AnthropicCodeExecution20250825Caller,
+                        "code_execution_20260120": AnthropicCodeExecution20260120Caller,
+                        "direct": AnthropicDirectCaller,
+                    },
+                ),
+                None,
+            ),
+            (
+                "content",
+                _S_AnthropicWebFetchToolResult__content,
+                (
+                    "union",
+                    _h_AnthropicWebFetchContent,
+                    (
+                        AnthropicWebFetchToolResultError,
+                        AnthropicWebFetchBlock,
+                    ),
+                    "type",
+                    {
+                        "web_fetch_result": AnthropicWebFetchBlock,
+                        "web_fetch_tool_result_error": AnthropicWebFetchToolResultError,
+                    },
+                ),
+                None,
+            ),
+            ("tool_use_id", _S_AnthropicWebFetchToolResult__tool_use_id, "str", None),
+            ("type", _S_AnthropicWebFetchToolResult__type, "str", "web_fetch_tool_result"),
+        ),
+        AnthropicCodeExecutionToolResult: (
+            (
+                "content",
+                _S_AnthropicCodeExecutionToolResult__content,
+                (
+                    "union",
+                    _h_AnthropicCodeExecutionContent,
+                    (
+                        AnthropicCodeExecutionToolResultError,
+                        AnthropicCodeExecutionResult,
+                        AnthropicEncryptedCodeExecutionResult,
+                    ),
+                    "type",
+                    {
+                        "code_execution_result": AnthropicCodeExecutionResult,
+                        "code_execution_tool_result_error": AnthropicCodeExecutionToolResultError,
+                        "encrypted_code_execution_result": AnthropicEncryptedCodeExecutionResult,
+                    },
+                ),
+                None,
+            ),
+            ("tool_use_id", _S_AnthropicCodeExecutionToolResult__tool_use_id, "str", None),
+            (
+                "type",
+                _S_AnthropicCodeExecutionToolResult__type,
+                "str",
+                "code_execution_tool_result",
+            ),
+        ),
+        AnthropicBashCodeExecutionToolResult: (
+            (
+                "content",
+                _S_AnthropicBashCodeExecutionToolResult__content,
+                (
+                    "union",
+                    _h_AnthropicBashCodeExecutionContent,
+                    (
+                        AnthropicBashCodeExecutionToolResultError,
+                        AnthropicBashCodeExecutionResult,
+                    ),
+                    "type",
+                    {
+                        "bash_code_execution_result": AnthropicBashCodeExecutionResult,
+                        "bash_code_execution_tool_result_error": AnthropicBashCodeExecutionToolResultError,
+                    },
+                ),
+                None,
+            ),
+            ("tool_use_id", _S_AnthropicBashCodeExecutionToolResult__tool_use_id, "str", None),
+            (
+                "type",
+                _S_AnthropicBashCodeExecutionToolResult__type,
+                "str",
+                "bash_code_execution_tool_result",
+            ),
+        ),
+        AnthropicTextEditorCodeExecutionToolResult: (
+            (
+                "content",
+                _S_AnthropicTextEditorCodeExecutionToolResult__content,
+                (
+                    "union",
+                    _h_AnthropicTextEditorCodeExecutionContent,
+                    (
+                        AnthropicTextEditorCodeExecutionToolResultError,
+                        AnthropicTextEditorCodeExecutionViewResult,
+                        AnthropicTextEditorCodeExecutionCreateResult,
+                        AnthropicTextEditorCodeExecutionStrReplaceResult,
+                    ),
+                    "type",
+                    {
+                        "text_editor_code_execution_create_result": AnthropicTextEditorCodeExecutionCreateResult,
+                        "text_editor_code_execution_str_replace_result": AnthropicTextEditorCodeExecutionStrReplaceResult,
+                        "text_editor_code_execution_tool_result_error": AnthropicTextEditorCodeExecutionToolResultError,
+                        "text_editor_code_execution_view_result": AnthropicTextEditorCodeExecutionViewResult,
+                    },
+                ),
+                None,
+            ),
+            (
+                "tool_use_id",
+                _S_AnthropicTextEditorCodeExecutionToolResult__tool_use_id,
+                "str",
+                None,
+            ),
+            (
+                "type",
+                _S_AnthropicTextEditorCodeExecutionToolResult__type,
+                "str",
+                "text_editor_code_execution_tool_result",
+            ),
+        ),
+        AnthropicToolSearchToolResult: (
+            (
+                "content",
+                _S_AnthropicToolSearchToolResult__content,
+                (
+                    "union",
+                    _h_AnthropicToolSearchContent,
+                    (
+                        AnthropicToolSearchResultError,
+                        AnthropicToolSearchResult,
+                    ),
+                    "type",
+                    {
+                        "tool_search_tool_result_error": AnthropicToolSearchResultError,
+                        "tool_search_tool_search_result": AnthropicToolSearchResult,
+                    },
+                ),
+                None,
+            ),
+            ("tool_use_id", _S_AnthropicToolSearchToolResult__tool_use_id, "str", None),
+            ("type", _S_AnthropicToolSearchToolResult__type, "str", "tool_search_tool_result"),
+        ),
+        AnthropicContainerUpload: (
+            ("file_id", _S_AnthropicContainerUpload__file_id, "str", None),
+            ("type", _S_AnthropicContainerUpload__type, "str", "container_upload"),
+        ),
+        AnthropicCompactionBlock: (
+            ("content", _S_AnthropicCompactionBlock__content, "str", None),
+            ("encrypted_content", _S_AnthropicCompactionBlock__encrypted_content, "str", None),
+            ("type", _S_AnthropicCompactionBlock__type, "str", "compaction"),
+        ),
+        AnthropicAdvisorToolResult: (
+            ("content", _S_AnthropicAdvisorToolResult__content, ("dict", "any"), None),
+            ("tool_use_id", _S_AnthropicAdvisorToolResult__tool_use_id, "str", None),
+            ("type", _S_AnthropicAdvisorToolResult__type, "str", "advisor_tool_result"),
+        ),
+        ORAnthropicShellToolResult: (
+            ("content", _S_ORAnthropicShellToolResult__content, ("dict", "any"), None),
+            ("tool_use_id", _S_ORAnthropicShellToolResult__tool_use_id, "str", None),
+            ("type", _S_ORAnthropicShellToolResult__type, "str", "openrouter_shell_tool_result"),
+        ),
+        ORAnthropicBashToolResult: (
+            ("content", _S_ORAnthropicBashToolResult__content, ("dict", "any"), None),
+            ("tool_use_id", _S_ORAnthropicBashToolResult__tool_use_id, "str", None),
+            ("type", _S_ORAnthropicBashToolResult__type, "str", "openrouter_bash_tool_result"),
+        ),
+        MessagesStartEvent: (
+            ("message", _S_MessagesStartEvent__message, MessagesStartEventMessage, None),
+            ("type", _S_MessagesStartEvent__type, "str", "message_start"),
+        ),
+        MessagesStartEventMessage: (
+            ("container", _S_MessagesStartEventMessage__container, AnthropicContainer, None),
+            (
+                "content",
+                _S_MessagesStartEventMessage__content,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_ORAnthropicContentBlock,
+                        (
+                            AnthropicTextBlock,
+                            AnthropicToolUseBlock,
+                            AnthropicThinkingBlock,
+                            AnthropicRedactedThinkingBlock,
+                            ORAnthropicServerToolUseBlock,
+                            AnthropicWebSearchToolResult,
+                            AnthropicWebFetchToolResult,
+                            AnthropicCodeExecutionToolResult,
+                            AnthropicBashCodeExecutionToolResult,
+                            AnthropicTextEditorCodeExecutionToolResult,
+                            AnthropicToolSearchToolResult,
+                            AnthropicContainerUpload,
+                            AnthropicCompactionBlock,
+                            AnthropicAdvisorToolResult,
+                            ORAnthropicShellToolResult,
+                            ORAnthropicBashToolResult,
+                        ),
+                        "type",
+                        {
+                            "advisor_tool_result": AnthropicAdvisorToolResult,
+                            "bash_code_execution_tool_result": AnthropicBashCodeExecutionToolResult,
+                            "code_execution_tool_result": AnthropicCodeExecutionToolResult,
+                            "compaction": AnthropicCompactionBlock,
+                            "container_upload": AnthropicContainerUpload,
+                            "openrouter_bash_tool_result": ORAnthropicBashToolResult,
+                            "openrouter_shell_tool_result": ORAnthropicShellToolResult,
+                            "redacted_thinking": AnthropicRedactedThinkingBlock,
+                            "server_tool_use": ORAnthropicServerToolUseBlock,
+                            "text": AnthropicTextBlock,
+                            "text_editor_code_execution_tool_result": AnthropicTextEditorCodeExecutionToolResult,
+                            "thinking": AnthropicThinkingBlock,
+                            "tool_search_tool_result": AnthropicToolSearchToolResult,
+                            "tool_use": AnthropicToolUseBlock,
+                            "web_fetch_tool_result": AnthropicWebFetchToolResult,
+                            "web_search_tool_result": AnthropicWebSearchToolResult,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("id", _S_MessagesStartEventMessage__id, "str", None),
+            ("model", _S_MessagesStartEventMessage__model, "str", None),
+            ("provider", _S_MessagesStartEventMessage__provider, "str", None),
+            ("role", _S_MessagesStartEventMessage__role, "str", "assistant"),
+            (
+                "stop_details",
+                _S_MessagesStartEventMessage__stop_details,
+                AnthropicRefusalStopDetails,
+                None,
+            ),
+            ("stop_reason", _S_MessagesStartEventMessage__stop_reason, "any", None),
+            ("stop_sequence", _S_MessagesStartEventMessage__stop_sequence, "any", None),
+            ("type", _S_MessagesStartEventMessage__type, "str", "message"),
+            ("usage", _S_MessagesStartEventMessage__usage, MessagesStartEventMessageUsage, None),
+        ),
+        MessagesStartEventMessageUsage: (
+            (
+                "cache_creation",
+                _S_MessagesStartEventMessageUsage__cache_creation,
+                AnthropicCacheCreation,
+                None,
+            ),
+            (
+                "cache_creation_input_tokens",
+                _S_MessagesStartEventMessageUsage__cache_creation_input_tokens,
+                "int",
+                None,
+            ),
+            (
+                "cache_read_input_tokens",
+                _S_MessagesStartEventMessageUsage__cache_read_input_tokens,
+                "int",
+                None,
+            ),
+            ("inference_geo", _S_MessagesStartEventMessageUsage__inference_geo, "str", None),
+            ("input_tokens", _S_MessagesStartEventMessageUsage__input_tokens, "int", None),
+            ("output_tokens", _S_MessagesStartEventMessageUsage__output_tokens, "int", None),
+            (
+                "output_tokens_details",
+                _S_MessagesStartEventMessageUsage__output_tokens_details,
+                AnthropicOutputTokensDetails,
+                None,
+            ),
+            (
+                "server_tool_use",
+                _S_MessagesStartEventMessageUsage__server_tool_use,
+                AnthropicServerToolUsage,
+                None,
+            ),
+            ("service_tier", _S_MessagesStartEventMessageUsage__service_tier, "str", None),
+            (
+                "iterations",
+                _S_MessagesStartEventMessageUsage__iterations,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_AnthropicUsageIteration,
+                        (
+                            AnthropicCompactionUsageIteration,
+                            AnthropicMessageUsageIteration,
+                            AnthropicAdvisorMessageUsageIteration,
+                            AnthropicUnknownUsageIteration,
+                        ),
+                        "type",
+                        {
+                            "compaction": AnthropicCompactionUsageIteration,
+                            "message": AnthropicMessageUsageIteration,
+                            "advisor_message": AnthropicAdvisorMessageUsageIteration,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("speed", _S_MessagesStartEventMessageUsage__speed, "str", None),
+        ),
+        MessagesDeltaEvent: (
+            ("delta", _S_MessagesDeltaEvent__delta, MessagesDeltaEventDelta, None),
+            ("type", _S_MessagesDeltaEvent__type, "str", "message_delta"),
+            ("usage", _S_MessagesDeltaEvent__usage, MessagesDeltaEventUsage, None),
+        ),
+        MessagesDeltaEventDelta: (
+            ("container", _S_MessagesDeltaEventDelta__container, AnthropicContainer, None),
+            (
+                "stop_details",
+                _S_MessagesDeltaEventDelta__stop_details,
+                AnthropicRefusalStopDetails,
+                None,
+            ),
+            ("stop_reason", _S_MessagesDeltaEventDelta__stop_reason, "str", None),
+            ("stop_sequence", _S_MessagesDeltaEventDelta__stop_sequence, "str", None),
+        ),
+        MessagesDeltaEventUsage: (
+            (
+                "cache_creation",
+                _S_MessagesDeltaEventUsage__cache_creation,
+                AnthropicCacheCreation,
+                None,
+            ),
+            (
+                "cache_creation_input_tokens",
+                _S_MessagesDeltaEventUsage__cache_creation_input_tokens,
+                "int",
+                None,
+            ),
+            (
+                "cache_read_input_tokens",
+                _S_MessagesDeltaEventUsage__cache_read_input_tokens,
+                "int",
+                None,
+            ),
+            ("input_tokens", _S_MessagesDeltaEventUsage__input_tokens, "int", None),
+            (
+                "iterations",
+                _S_MessagesDeltaEventUsage__iterations,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_AnthropicUsageIteration,
+                        (
+                            AnthropicCompactionUsageIteration,
+                            AnthropicMessageUsageIteration,
+                            AnthropicAdvisorMessageUsageIteration,
+                            AnthropicUnknownUsageIteration,
+                        ),
+                        "type",
+                        {
+                            "compaction": AnthropicCompactionUsageIteration,
+                            "message": AnthropicMessageUsageIteration,
+                            "advisor_message": AnthropicAdvisorMessageUsageIteration,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("output_tokens", _S_MessagesDeltaEventUsage__output_tokens, "int", None),
+            (
+                "output_tokens_details",
+                _S_MessagesDeltaEventUsage__output_tokens_details,
+                AnthropicOutputTokensDetails,
+                None,
+            ),
+            (
+                "server_tool_use",
+                _S_MessagesDeltaEventUsage__server_tool_use,
+                MessagesDeltaEventUsageServerToolUse,
+                None,
+            ),
+        ),
+        MessagesDeltaEventUsageServerToolUse: (
+            (
+                "web_fetch_requests",
+                _S_MessagesDeltaEventUsageServerToolUse__web_fetch_requests,
+                "int",
+                None,
+            ),
+            (
+                "web_search_requests",
+                _S_MessagesDeltaEventUsageServerToolUse__web_search_requests,
+                "int",
+                None,
+            ),
+        ),
+        MessagesStopEvent: (
+            (
+                "openrouter_metadata",
+                _S_MessagesStopEvent__openrouter_metadata,
+                OpenRouterMetadata,
+                None,
+            ),
+            ("type", _S_MessagesStopEvent__type, "str", "message_stop"),
+        ),
+        MessagesContentBlockStartEvent: (
+            (
+                "content_block",
+                _S_MessagesContentBlockStartEvent__content_block,
+                (
+                    "union",
+                    _h_AnthropicTextBlock_AnthropicToolUseBlock_AnthropicThinkingBl_a727e048,
+                    (
+                        AnthropicTextBlock,
+                        AnthropicToolUseBlock,
+                        AnthropicThinkingBlock,
+                        AnthropicRedactedThinkingBlock,
+                        ORAnthropicServerToolUseBlock,
+                        AnthropicWebSearchToolResult,
+                        AnthropicWebFetchToolResult,
+                        AnthropicCodeExecutionToolResult,
+                        AnthropicBashCodeExecutionToolResult,
+                        AnthropicTextEditorCodeExecutionToolResult,
+                        AnthropicToolSearchToolResult,
+                        AnthropicContainerUpload,
+                        AnthropicCompactionBlock,
+                        AnthropicAdvisorToolResult,
+                        ORAnthropicShellToolResult,
+                        ORAnthropicBashToolResult,
+                        MessagesContentBlockStartEventContentBlockCompaction,
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("index", _S_MessagesContentBlockStartEvent__index, "int", None),
+            ("type", _S_MessagesContentBlockStartEvent__type, "str", "content_block_start"),
+        ),
+        MessagesContentBlockStartEventContentBlockCompaction: (
+            (
+                "content",
+                _S_MessagesContentBlockStartEventContentBlockCompaction__content,
+                "str",
+                None,
+            ),
+            (
+                "encrypted_content",
+                _S_MessagesContentBlockStartEventContentBlockCompaction__encrypted_content,
+                "str",
+                None,
+            ),
+            (
+                "type",
+                _S_MessagesContentBlockStartEventContentBlockCompaction__type,
+                "str",
+                "compaction",
+            ),
+        ),
+        MessagesContentBlockDeltaEvent: (
+            (
+                "delta",
+                _S_MessagesContentBlockDeltaEvent__delta,
+                (
+                    "union",
+                    _h_MessagesContentBlockDeltaEventDeltaTextDelta_MessagesContent_aa7f25a7,
+                    (
+                        MessagesContentBlockDeltaEventDeltaTextDelta,
+                        MessagesContentBlockDeltaEventDeltaInputJsonDelta,
+                        MessagesContentBlockDeltaEventDeltaThinkingDelta,
+                        MessagesContentBlockDeltaEventDeltaSignatureDelta,
+                        MessagesContentBlockDeltaEventDeltaCitationsDelta,
+                        MessagesContentBlockDeltaEventDeltaCompactionDelta,
+                    ),
+                    "type",
+                    {
+                        "text_delta": MessagesContentBlockDeltaEventDeltaTextDelta,
+                        "input_json_delta": MessagesContentBlockDeltaEventDeltaInputJsonDelta,
+                        "thinking_delta": MessagesContentBlockDeltaEventDeltaThinkingDelta,
+                        "signature_delta": MessagesContentBlockDeltaEventDeltaSignatureDelta,
+                        "citations_delta": MessagesContentBlockDeltaEventDeltaCitationsDelta,
+                        "compaction_delta": MessagesContentBlockDeltaEventDeltaCompactionDelta,
+                    },
+                ),
+                None,
+            ),
+            ("index", _S_MessagesContentBlockDeltaEvent__index, "int", None),
+            ("type", _S_MessagesContentBlockDeltaEvent__type, "str", "content_block_delta"),
+        ),
+        MessagesContentBlockDeltaEventDeltaTextDelta: (
+            ("text", _S_MessagesContentBlockDeltaEventDeltaTextDelta__text, "str", None),
+            ("type", _S_MessagesContentBlockDeltaEventDeltaTextDelta__type, "str", "text_delta"),
+        ),
+        MessagesContentBlockDeltaEventDeltaInputJsonDelta: (
+            (
+                "partial_json",
+                _S_MessagesContentBlockDeltaEventDeltaInputJsonDelta__partial_json,
+                "str",
+                None,
+            ),
+            (
+                "type",
+                _S_MessagesContentBlockDeltaEventDeltaInputJsonDelta__type,
+                "str",
+                "input_json_delta",
+            ),
+        ),
+        MessagesContentBlockDeltaEventDeltaThinkingDelta: (
+            (
+                "thinking",
+                _S_MessagesContentBlockDeltaEventDeltaThinkingDelta__thinking,
+                "str",
+                None,
+            ),
+            (
+                "type",
+                _S_MessagesContentBlockDeltaEventDeltaThinkingDelta__type,
+                "str",
+                "thinking_delta",
+            ),
+        ),
+        MessagesContentBlockDeltaEventDeltaSignatureDelta: (
+            (
+                "signature",
+                _S_MessagesContentBlockDeltaEventDeltaSignatureDelta__signature,
+                "str",
+                None,
+            ),
+            (
+                "type",
+                _S_MessagesContentBlockDeltaEventDeltaSignatureDelta__type,
+                "str",
+                "signature_delta",
+            ),
+        ),
+        MessagesContentBlockDeltaEventDeltaCitationsDelta: (
+            (
+                "citation",
+                _S_MessagesContentBlockDeltaEventDeltaCitationsDelta__citation,
+                (
+                    "union",
+                    _h_AnthropicCitationCharLocation_AnthropicCitationPageLocation_f5138603,
+                    (
+                        AnthropicCitationCharLocation,
+                        AnthropicCitationPageLocation,
+                        AnthropicCitationContentBlockLocation,
+                        AnthropicCitationWebSearchResultLocation,
+                        AnthropicCitationSearchResultLocation,
+                    ),
+                    "type",
+                    {
+                        "char_location": AnthropicCitationCharLocation,
+                        "content_block_location": AnthropicCitationContentBlockLocation,
+                        "page_location": AnthropicCitationPageLocation,
+                        "search_result_location": AnthropicCitationSearchResultLocation,
+                        "web_search_result_location": AnthropicCitationWebSearchResultLocation,
+                    },
+                ),
+                None,
+            ),
+            (
+                "type",
+                _S_MessagesContentBlockDeltaEventDeltaCitationsDelta__type,
+                "str",
+                "citations_delta",
+            ),
+        ),
+        MessagesContentBlockDeltaEventDeltaCompactionDelta: (
+            (
+                "content",
+                _S_MessagesContentBlockDeltaEventDeltaCompactionDelta__content,
+                "str",
+                None,
+            ),
+            (
+                "encrypted_content",
+                _S_MessagesContentBlockDeltaEventDeltaCompactionDelta__encrypted_content,
+                "str",
+                None,
+            ),
+            (
+                "type",
+                _S_MessagesContentBlockDeltaEventDeltaCompactionDelta__type,
+                "str",
+                "compaction_delta",
+            ),
+        ),
+        MessagesContentBlockStopEvent: (
+            ("index", _S_MessagesContentBlockStopEvent__index, "int", None),
+            ("type", _S_MessagesContentBlockStopEvent__type, "str", "content_block_stop"),
+        ),
+        MessagesPingEvent: (("type", _S_MessagesPingEvent__type, "str", "ping"),),
+        MessagesErrorEvent: (
+            ("error", _S_MessagesErrorEvent__error, MessagesErrorEventError, None),
+            (
+                "openrouter_metadata",
+                _S_MessagesErrorEvent__openrouter_metadata,
+                OpenRouterMetadata,
+                None,
+            ),
+            ("type", _S_MessagesErrorEvent__type, "str", "error"),
+        ),
+        MessagesErrorEventError: (
+            ("error_type", _S_MessagesErrorEventError__error_type, "str", None),
+            ("message", _S_MessagesErrorEventError__message, "str", None),
+            ("type", _S_MessagesErrorEventError__type, "str", None),
+        ),
+        AnthropicWebSearchResult: (
+            ("encrypted_content", _S_AnthropicWebSearchResult__encrypted_content, "str", None),
+            ("page_age", _S_AnthropicWebSearchResult__page_age, "str", None),
+            ("title", _S_AnthropicWebSearchResult__title, "str", None),
+            ("type", _S_AnthropicWebSearchResult__type, "str", "web_search_result"),
+            ("url", _S_AnthropicWebSearchResult__url, "str", None),
+        ),
+        AnthropicWebSearchToolResultError: (
+            ("error_code", _S_AnthropicWebSearchToolResultError__error_code, "str", None),
+            (
+                "type",
+                _S_AnthropicWebSearchToolResultError__type,
+                "str",
+                "web_search_tool_result_error",
+            ),
+        ),
+        AnthropicCitationCharLocation: (
+            ("cited_text", _S_AnthropicCitationCharLocation__cited_text, "str", None),
+            ("document_index", _S_AnthropicCitationCharLocation__document_index, "int", None),
+            ("document_title", _S_AnthropicCitationCharLocation__document_title, "str", None),
+            ("end_char_index", _S_AnthropicCitationCharLocation__end_char_index, "int", None),
+            ("file_id", _S_AnthropicCitationCharLocation__file_id, "str", None),
+            ("start_char_index", _S_AnthropicCitationCharLocation__start_char_index, "int", None),
+            ("type", _S_AnthropicCitationCharLocation__type, "str", "char_location"),
+        ),
+        AnthropicCitationPageLocation: (
+            ("cited_text", _S_AnthropicCitationPageLocation__cited_text, "str", None),
+            ("document_index", _S_AnthropicCitationPageLocation__document_index, "int", None),
+            ("document_title", _S_AnthropicCitationPageLocation__document_title, "str", None),
+            ("end_page_number", _S_AnthropicCitationPageLocation__end_page_number, "int", None),
+            ("file_id", _S_AnthropicCitationPageLocation__file_id, "str", None),
+            ("start_page_number", _S_AnthropicCitationPageLocation__start_page_number, "int", None),
+            ("type", _S_AnthropicCitationPageLocation__type, "str", "page_location"),
+        ),
+        AnthropicCitationContentBlockLocation: (
+            ("cited_text", _S_AnthropicCitationContentBlockLocation__cited_text, "str", None),
+            (
+                "document_index",
+                _S_AnthropicCitationContentBlockLocation__document_index,
+                "int",
+                None,
+            ),
+            (
+                "document_title",
+                _S_AnthropicCitationContentBlockLocation__document_title,
+                "str",
+                None,
+            ),
+            (
+                "end_block_index",
+                _S_AnthropicCitationContentBlockLocation__end_block_index,
+                "int",
+                None,
+            ),
+            ("file_id", _S_AnthropicCitationContentBlockLocation__file_id, "str", None),
+            (
+                "start_block_index",
+                _S_AnthropicCitationContentBlockLocation__start_block_index,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_AnthropicCitationContentBlockLocation__type,
+                "str",
+                "content_block_location",
+            ),
+        ),
+        AnthropicCitationWebSearchResultLocation: (
+            ("cited_text", _S_AnthropicCitationWebSearchResultLocation__cited_text, "str", None),
+            (
+                "encrypted_index",
+                _S_AnthropicCitationWebSearchResultLocation__encrypted_index,
+                "str",
+                None,
+            ),
+            ("title", _S_AnthropicCitationWebSearchResultLocation__title, "str", None),
+            (
+                "type",
+                _S_AnthropicCitationWebSearchResultLocation__type,
+                "str",
+                "web_search_result_location",
+            ),
+            ("url", _S_AnthropicCitationWebSearchResultLocation__url, "str", None),
+        ),
+        AnthropicCitationSearchResultLocation: (
+            ("cited_text", _S_AnthropicCitationSearchResultLocation__cited_text, "str", None),
+            (
+                "end_block_index",
+                _S_AnthropicCitationSearchResultLocation__end_block_index,
+                "int",
+                None,
+            ),
+            (
+                "search_result_index",
+                _S_AnthropicCitationSearchResultLocation__search_result_index,
+                "int",
+                None,
+            ),
+            ("source", _S_AnthropicCitationSearchResultLocation__source, "str", None),
+            (
+                "start_block_index",
+                _S_AnthropicCitationSearchResultLocation__start_block_index,
+                "int",
+                None,
+            ),
+            ("title", _S_AnthropicCitationSearchResultLocation__title, "str", None),
+            (
+                "type",
+                _S_AnthropicCitationSearchResultLocation__type,
+                "str",
+                "search_result_location",
+            ),
+        ),
+        AnthropicDirectCaller: (("type", _S_AnthropicDirectCaller__type, "str", "direct"),),
+        AnthropicCodeExecution20250825Caller: (
+            ("tool_id", _S_AnthropicCodeExecution20250825Caller__tool_id, "str", None),
+            (
+                "type",
+                _S_AnthropicCodeExecution20250825Caller__type,
+                "str",
+                "code_execution_20250825",
+            ),
+        ),
+        AnthropicCodeExecution20260120Caller: (
+            ("tool_id", _S_AnthropicCodeExecution20260120Caller__tool_id, "str", None),
+            (
+                "type",
+                _S_AnthropicCodeExecution20260120Caller__type,
+                "str",
+                "code_execution_20260120",
+            ),
+        ),
+        AnthropicWebFetchToolResultError: (
+            ("error_code", _S_AnthropicWebFetchToolResultError__error_code, "str", None),
+            (
+                "type",
+                _S_AnthropicWebFetchToolResultError__type,
+                "str",
+                "web_fetch_tool_result_error",
+            ),
+        ),
+        AnthropicWebFetchBlock: (
+            ("content", _S_AnthropicWebFetchBlock__content, AnthropicDocumentBlock, None),
+            ("retrieved_at", _S_AnthropicWebFetchBlock__retrieved_at, "str", None),
+            ("type", _S_AnthropicWebFetchBlock__type, "str", "web_fetch_result"),
+            ("url", _S_AnthropicWebFetchBlock__url, "str", None),
+        ),
+        AnthropicCodeExecutionToolResultError: (
+            ("error_code", _S_AnthropicCodeExecutionToolResultError__error_code, "str", None),
+            (
+                "type",
+                _S_AnthropicCodeExecutionToolResultError__type,
+                "str",
+                "code_execution_tool_result_error",
+            ),
+        ),
+        AnthropicCodeExecutionResult: (
+            (
+                "content",
+                _S_AnthropicCodeExecutionResult__content,
+                ("list", AnthropicCodeExecutionOutput),
+                None,
+            ),
+            ("return_code", _S_AnthropicCodeExecutionResult__return_code, "int", None),
+            ("stderr", _S_AnthropicCodeExecutionResult__stderr, "str", None),
+            ("stdout", _S_AnthropicCodeExecutionResult__stdout, "str", None),
+            ("type", _S_AnthropicCodeExecutionResult__type, "str", "code_execution_result"),
+        ),
+        AnthropicEncryptedCodeExecutionResult: (
+            (
+                "content",
+                _S_AnthropicEncryptedCodeExecutionResult__content,
+                ("list", AnthropicCodeExecutionOutput),
+                None,
+            ),
+            (
+                "encrypted_stdout",
+                _S_AnthropicEncryptedCodeExecutionResult__encrypted_stdout,
+                "str",
+                None,
+            ),
+            ("return_code", _S_AnthropicEncryptedCodeExecutionResult__return_code, "int", None),
+            ("stderr", _S_AnthropicEncryptedCodeExecutionResult__stderr, "str", None),
+            (
+                "type",
+                _S_AnthropicEncryptedCodeExecutionResult__type,
+                "str",
+                "encrypted_code_execution_result",
+            ),
+        ),
+        AnthropicBashCodeExecutionToolResultError: (
+            ("error_code", _S_AnthropicBashCodeExecutionToolResultError__error_code, "str", None),
+            (
+                "type",
+                _S_AnthropicBashCodeExecutionToolResultError__type,
+                "str",
+                "bash_code_execution_tool_result_error",
+            ),
+        ),
+        AnthropicBashCodeExecutionResult: (
+            (
+                "content",
+                _S_AnthropicBashCodeExecutionResult__content,
+                ("list", AnthropicBashCodeExecutionOutput),
+                None,
+            ),
+            ("return_code", _S_AnthropicBashCodeExecutionResult__return_code, "int", None),
+            ("stderr", _S_AnthropicBashCodeExecutionResult__stderr, "str", None),
+            ("stdout", _S_AnthropicBashCodeExecutionResult__stdout, "str", None),
+            (
+                "type",
+                _S_AnthropicBashCodeExecutionResult__type,
+                "str",
+                "bash_code_execution_result",
+            ),
+        ),
+        AnthropicTextEditorCodeExecutionToolResultError: (
+            (
+                "error_code",
+                _S_AnthropicTextEditorCodeExecutionToolResultError__error_code,
+                "str",
+                None,
+            ),
+            (
+                "error_message",
+                _S_AnthropicTextEditorCodeExecutionToolResultError__error_message,
+                "str",
+                None,
+            ),
+            (
+                "type",
+                _S_AnthropicTextEditorCodeExecutionToolResultError__type,
+                "str",
+                "text_editor_code_execution_tool_result_error",
+            ),
+        ),
+        AnthropicTextEditorCodeExecutionViewResult: (
+            ("content", _S_AnthropicTextEditorCodeExecutionViewResult__content, "str", None),
+            ("file_type", _S_AnthropicTextEditorCodeExecutionViewResult__file_type, "str", None),
+            ("num_lines", _S_AnthropicTextEditorCodeExecutionViewResult__num_lines, "int", None),
+            ("start_line", _S_AnthropicTextEditorCodeExecutionViewResult__start_line, "int", None),
+            (
+                "total_lines",
+                _S_AnthropicTextEditorCodeExecutionViewResult__total_lines,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_AnthropicTextEditorCodeExecutionViewResult__type,
+                "str",
+                "text_editor_code_execution_view_result",
+            ),
+        ),
+        AnthropicTextEditorCodeExecutionCreateResult: (
+            (
+                "is_file_update",
+                _S_AnthropicTextEditorCodeExecutionCreateResult__is_file_update,
+                "bool",
+                None,
+            ),
+            (
+                "type",
+                _S_AnthropicTextEditorCodeExecutionCreateResult__type,
+                "str",
+                "text_editor_code_execution_create_result",
+            ),
+        ),
+        AnthropicTextEditorCodeExecutionStrReplaceResult: (
+            (
+                "lines",
+                _S_AnthropicTextEditorCodeExecutionStrReplaceResult__lines,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "new_lines",
+                _S_AnthropicTextEditorCodeExecutionStrReplaceResult__new_lines,
+                "int",
+                None,
+            ),
+            (
+                "new_start",
+                _S_AnthropicTextEditorCodeExecutionStrReplaceResult__new_start,
+                "int",
+                None,
+            ),
+            (
+                "old_lines",
+                _S_AnthropicTextEditorCodeExecutionStrReplaceResult__old_lines,
+                "int",
+                None,
+            ),
+            (
+                "old_start",
+                _S_AnthropicTextEditorCodeExecutionStrReplaceResult__old_start,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_AnthropicTextEditorCodeExecutionStrReplaceResult__type,
+                "str",
+                "text_editor_code_execution_str_replace_result",
+            ),
+        ),
+        AnthropicToolSearchResultError: (
+            ("error_code", _S_AnthropicToolSearchResultError__error_code, "str", None),
+            ("error_message", _S_AnthropicToolSearchResultError__error_message, "str", None),
+            (
+                "type",
+                _S_AnthropicToolSearchResultError__type,
+                "str",
+                "tool_search_tool_result_error",
+            ),
+        ),
+        AnthropicToolSearchResult: (
+            (
+                "tool_references",
+                _S_AnthropicToolSearchResult__tool_references,
+                ("list", AnthropicToolReference),
+                None,
+            ),
+            ("type", _S_AnthropicToolSearchResult__type, "str", "tool_search_tool_search_result"),
+        ),
+        AnthropicDocumentBlock: (
+            ("citations", _S_AnthropicDocumentBlock__citations, AnthropicCitationsConfig, None),
+            (
+                "source",
+                _S_AnthropicDocumentBlock__source,
+                (
+                    "union",
+                    _h_AnthropicBase64PdfSource_AnthropicPlainTextSource,
+                    (
+                        AnthropicBase64PdfSource,
+                        AnthropicPlainTextSource,
+                    ),
+                    "type",
+                    {"base64": AnthropicBase64PdfSource, "text": AnthropicPlainTextSource},
+                ),
+                None,
+            ),
+            ("title", _S_AnthropicDocumentBlock__title, "str", None),
+            ("type", _S_AnthropicDocumentBlock__type, "str", "document"),
+        ),
+        AnthropicCodeExecutionOutput: (
+            ("file_id", _S_AnthropicCodeExecutionOutput__file_id, "str", None),
+            ("type", _S_AnthropicCodeExecutionOutput__type, "str", "code_execution_output"),
+        ),
+        AnthropicBashCodeExecutionOutput: (
+            ("file_id", _S_AnthropicBashCodeExecutionOutput__file_id, "str", None),
+            (
+                "type",
+                _S_AnthropicBashCodeExecutionOutput__type,
+                "str",
+                "bash_code_execution_output",
+            ),
+        ),
+        AnthropicToolReference: (
+            ("tool_name", _S_AnthropicToolReference__tool_name, "str", None),
+            ("type", _S_AnthropicToolReference__type, "str", "tool_reference"),
+        ),
+        AnthropicCitationsConfig: (
+            ("enabled", _S_AnthropicCitationsConfig__enabled, "bool", None),
+        ),
+        ORAnthropicContentBlock: (
+            "union",
+            _h_ORAnthropicContentBlock,
+            (
+                AnthropicTextBlock,
+                AnthropicToolUseBlock,
+                AnthropicThinkingBlock,
+                AnthropicRedactedThinkingBlock,
+                ORAnthropicServerToolUseBlock,
+                AnthropicWebSearchToolResult,
+                AnthropicWebFetchToolResult,
+                AnthropicCodeExecutionToolResult,
+                AnthropicBashCodeExecutionToolResult,
+                AnthropicTextEditorCodeExecutionToolResult,
+                AnthropicToolSearchToolResult,
+                AnthropicContainerUpload,
+                AnthropicCompactionBlock,
+                AnthropicAdvisorToolResult,
+                ORAnthropicShellToolResult,
+                ORAnthropicBashToolResult,
+            ),
+            "type",
+            {
+                "advisor_tool_result": AnthropicAdvisorToolResult,
+                "bash_code_execution_tool_result": AnthropicBashCodeExecutionToolResult,
+                "code_execution_tool_result": AnthropicCodeExecutionToolResult,
+                "compaction": AnthropicCompactionBlock,
+                "container_upload": AnthropicContainerUpload,
+                "openrouter_bash_tool_result": ORAnthropicBashToolResult,
+                "openrouter_shell_tool_result": ORAnthropicShellToolResult,
+                "redacted_thinking": AnthropicRedactedThinkingBlock,
+                "server_tool_use": ORAnthropicServerToolUseBlock,
+                "text": AnthropicTextBlock,
+                "text_editor_code_execution_tool_result": AnthropicTextEditorCodeExecutionToolResult,
+                "thinking": AnthropicThinkingBlock,
+                "tool_search_tool_result": AnthropicToolSearchToolResult,
+                "tool_use": AnthropicToolUseBlock,
+                "web_fetch_tool_result": AnthropicWebFetchToolResult,
+                "web_search_tool_result": AnthropicWebSearchToolResult,
+            },
+        ),
+        MessagesStreamEvents: (
+            "union",
+            _h_MessagesStreamEvents,
+            (
+                MessagesStartEvent,
+                MessagesDeltaEvent,
+                MessagesStopEvent,
+                MessagesContentBlockStartEvent,
+                MessagesContentBlockDeltaEvent,
+                MessagesContentBlockStopEvent,
+                MessagesPingEvent,
+                MessagesErrorEvent,
+            ),
+            "type",
+            {
+                "content_block_delta": MessagesContentBlockDeltaEvent,
+                "content_block_start": MessagesContentBlockStartEvent,
+                "content_block_stop": MessagesContentBlockStopEvent,
+                "error": MessagesErrorEvent,
+                "message_delta": MessagesDeltaEvent,
+                "message_start": MessagesStartEvent,
+                "message_stop": MessagesStopEvent,
+                "ping": MessagesPingEvent,
+            },
+        ),
+        AnthropicTextCitation: (
+            "union",
+            _h_AnthropicTextCitation,
+            (
+                AnthropicCitationCharLocation,
+                AnthropicCitationPageLocation,
+                AnthropicCitationContentBlockLocation,
+                AnthropicCitationWebSearchResultLocation,
+                AnthropicCitationSearchResultLocation,
+            ),
+            "type",
+            {
+                "char_location": AnthropicCitationCharLocation,
+                "content_block_location": AnthropicCitationContentBlockLocation,
+                "page_location": AnthropicCitationPageLocation,
+                "search_result_location": AnthropicCitationSearchResultLocation,
+                "web_search_result_location": AnthropicCitationWebSearchResultLocation,
+            },
+        ),
+        AnthropicCaller: (
+            "union",
+            _h_AnthropicCaller,
+            (
+                AnthropicDirectCaller,
+                AnthropicCodeExecution20250825Caller,
+                AnthropicCodeExecution20260120Caller,
+            ),
+            "type",
+            {
+                "code_execution_20250825": AnthropicCodeExecution20250825Caller,
+                "code_execution_20260120": AnthropicCodeExecution20260120Caller,
+                "direct": AnthropicDirectCaller,
+            },
+        ),
+        ORAnthropicNullableCaller: (
+            "union",
+            _h_ORAnthropicNullableCaller,
+            (
+                AnthropicDirectCaller,
+                AnthropicCodeExecution20250825Caller,
+                AnthropicCodeExecution20260120Caller,
+            ),
+            "type",
+            {
+                "code_execution_20250825": AnthropicCodeExecution20250825Caller,
+                "code_execution_20260120": AnthropicCodeExecution20260120Caller,
+                "direct": AnthropicDirectCaller,
+            },
+        ),
+        AnthropicWebFetchContent: (
+            "union",
+            _h_AnthropicWebFetchContent,
+            (
+                AnthropicWebFetchToolResultError,
+                AnthropicWebFetchBlock,
+            ),
+            "type",
+            {
+                "web_fetch_result": AnthropicWebFetchBlock,
+                "web_fetch_tool_result_error": AnthropicWebFetchToolResultError,
+            },
+        ),
+        AnthropicCodeExecutionContent: (
+            "union",
+            _h_AnthropicCodeExecutionContent,
+            (
+                AnthropicCodeExecutionToolResultError,
+                AnthropicCodeExecutionResult,
+                AnthropicEncryptedCodeExecutionResult,
+            ),
+            "type",
+            {
+                "code_execution_result": AnthropicCodeExecutionResult,
+                "code_execution_tool_result_error": AnthropicCodeExecutionToolResultError,
+                "encrypted_code_execution_result": AnthropicEncryptedCodeExecutionResult,
+            },
+        ),
+        AnthropicBashCodeExecutionContent: (
+            "union",
+            _h_AnthropicBashCodeExecutionContent,
+            (
+                AnthropicBashCodeExecutionToolResultError,
+                AnthropicBashCodeExecutionResult,
+            ),
+            "type",
+            {
+                "bash_code_execution_result": AnthropicBashCodeExecutionResult,
+                "bash_code_execution_tool_result_error": AnthropicBashCodeExecutionToolResultError,
+            },
+        ),
+        AnthropicTextEditorCodeExecutionContent: (
+            "union",
+            _h_AnthropicTextEditorCodeExecutionContent,
+            (
+                AnthropicTextEditorCodeExecutionToolResultError,
+                AnthropicTextEditorCodeExecutionViewResult,
+                AnthropicTextEditorCodeExecutionCreateResult,
+                AnthropicTextEditorCodeExecutionStrReplaceResult,
+            ),
+            "type",
+            {
+                "text_editor_code_execution_create_result": AnthropicTextEditorCodeExecutionCreateResult,
+                "text_editor_code_execution_str_replace_result": AnthropicTextEditorCodeExecutionStrReplaceResult,
+                "text_editor_code_execution_tool_result_error": AnthropicTextEditorCodeExecutionToolResultError,
+                "text_editor_code_execution_view_result": AnthropicTextEditorCodeExecutionViewResult,
+            },
+        ),
+        AnthropicToolSearchContent: (
+            "union",
+            _h_AnthropicToolSearchContent,
+            (
+                AnthropicToolSearchResultError,
+                AnthropicToolSearchResult,
+            ),
+            "type",
+            {
+                "tool_search_tool_result_error": AnthropicToolSearchResultError,
+                "tool_search_tool_search_result": AnthropicToolSearchResult,
+            },
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -11134,4 +12921,5 @@ _register(
         AnthropicToolReference: _u_AnthropicToolReference,
         AnthropicCitationsConfig: _u_AnthropicCitationsConfig,
     },
+    _lenient,
 )

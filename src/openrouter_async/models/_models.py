@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -53,25 +56,25 @@ __all__ = [
 # -- converters (the input each field accepts) --
 
 
-def _c_ModelResponse__data(v: Model | Mapping[str, Any]) -> Model:
+def _c_ModelResponse__data(v: Model | Mapping[str, Any]) -> Model | None:
     w: Any = v
     try:
         w = _s_Model(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: Model = w
+    r: Model | None = w
     return r
 
 
 def _c_ModelsCountResponse__data(
     v: ModelsCountResponseData | Mapping[str, Any],
-) -> ModelsCountResponseData:
+) -> ModelsCountResponseData | None:
     w: Any = v
     try:
         w = _s_ModelsCountResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: ModelsCountResponseData = w
+    r: ModelsCountResponseData | None = w
     return r
 
 
@@ -82,12 +85,14 @@ def _c_ModelsCountResponse__data(
 class ModelResponse(_Model):
     """Single model response"""
 
-    data: Model = attrs.field(converter=_c_ModelResponse__data)
+    data: Model | None = attrs.field(converter=_c_ModelResponse__data)
     """Information about an AI model available on OpenRouter"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -102,12 +107,14 @@ class ModelResponse(_Model):
 class ModelsCountResponse(_Model):
     """Model count data"""
 
-    data: ModelsCountResponseData = attrs.field(converter=_c_ModelsCountResponse__data)
+    data: ModelsCountResponseData | None = attrs.field(converter=_c_ModelsCountResponse__data)
     """Model count data"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -122,12 +129,14 @@ class ModelsCountResponse(_Model):
 class ModelsCountResponseData(_Model):
     """Model count data"""
 
-    count: int
+    count: int | None
     """Total number of available models"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -245,7 +254,7 @@ def _u_ModelResponse(o: ModelResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_Model(v)
+    d["data"] = None if v is None else _u_Model(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -256,7 +265,7 @@ def _u_ModelsCountResponse(o: ModelsCountResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_ModelsCountResponseData(v)
+    d["data"] = None if v is None else _u_ModelsCountResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -274,6 +283,20 @@ def _u_ModelsCountResponseData(o: ModelsCountResponseData) -> dict[str, Any]:
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ModelResponse: (("data", _S_ModelResponse__data, Model, None),),
+        ModelsCountResponse: (
+            ("data", _S_ModelsCountResponse__data, ModelsCountResponseData, None),
+        ),
+        ModelsCountResponseData: (("count", _S_ModelsCountResponseData__count, "int", None),),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -288,4 +311,5 @@ _register(
         ModelsCountResponse: _u_ModelsCountResponse,
         ModelsCountResponseData: _u_ModelsCountResponseData,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -56,13 +59,13 @@ __all__ = [
 
 def _c_CreateAuthKeysCodeResponse__data(
     v: CreateAuthKeysCodeResponseData | Mapping[str, Any],
-) -> CreateAuthKeysCodeResponseData:
+) -> CreateAuthKeysCodeResponseData | None:
     w: Any = v
     try:
         w = _s_CreateAuthKeysCodeResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: CreateAuthKeysCodeResponseData = w
+    r: CreateAuthKeysCodeResponseData | None = w
     return r
 
 
@@ -126,14 +129,16 @@ class ExchangeAuthCodeForAPIKeyRequest(_Model):
 class ExchangeAuthCodeForAPIKeyResponse(_Model):
     """The ``ExchangeAuthCodeForAPIKeyResponse`` object of the spec."""
 
-    key: str
+    key: str | None
     """The API key to use for OpenRouter requests"""
     user_id: str | None
     """User ID associated with the API key"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -284,14 +289,16 @@ class CreateAuthKeysCodeRequest(_Model):
 class CreateAuthKeysCodeResponse(_Model):
     """The ``CreateAuthKeysCodeResponse`` object of the spec."""
 
-    data: CreateAuthKeysCodeResponseData = attrs.field(
+    data: CreateAuthKeysCodeResponseData | None = attrs.field(
         converter=_c_CreateAuthKeysCodeResponse__data
     )
     """Auth code data"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -306,16 +313,18 @@ class CreateAuthKeysCodeResponse(_Model):
 class CreateAuthKeysCodeResponseData(_Model):
     """Auth code data"""
 
-    app_id: int
+    app_id: int | None
     """The application ID associated with this auth code"""
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the auth code was created"""
-    id: str
+    id: str | None
     """The authorization code ID to use in the exchange request"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -710,7 +719,7 @@ def _u_CreateAuthKeysCodeResponse(o: CreateAuthKeysCodeResponse) -> dict[str, An
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_CreateAuthKeysCodeResponseData(v)
+    d["data"] = None if v is None else _u_CreateAuthKeysCodeResponseData(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -732,6 +741,27 @@ def _u_CreateAuthKeysCodeResponseData(o: CreateAuthKeysCodeResponseData) -> dict
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ExchangeAuthCodeForAPIKeyResponse: (
+            ("key", _S_ExchangeAuthCodeForAPIKeyResponse__key, "str", None),
+            ("user_id", _S_ExchangeAuthCodeForAPIKeyResponse__user_id, "str", None),
+        ),
+        CreateAuthKeysCodeResponse: (
+            ("data", _S_CreateAuthKeysCodeResponse__data, CreateAuthKeysCodeResponseData, None),
+        ),
+        CreateAuthKeysCodeResponseData: (
+            ("app_id", _S_CreateAuthKeysCodeResponseData__app_id, "int", None),
+            ("created_at", _S_CreateAuthKeysCodeResponseData__created_at, "str", None),
+            ("id", _S_CreateAuthKeysCodeResponseData__id, "str", None),
+        ),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -750,4 +780,5 @@ _register(
         CreateAuthKeysCodeResponse: _u_CreateAuthKeysCodeResponse,
         CreateAuthKeysCodeResponseData: _u_CreateAuthKeysCodeResponseData,
     },
+    _lenient,
 )

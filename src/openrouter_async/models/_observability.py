@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -97,13 +100,13 @@ __all__ = [
 
 def _c_ListObservabilityDestinationsResponse__data(
     v: Sequence[ObservabilityDestination | Mapping[str, Any]],
-) -> list[ObservabilityDestination]:
+) -> list[ObservabilityDestination] | None:
     w: Any = v
     try:
         w = _list_of(w, _h_ObservabilityDestination)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[ObservabilityDestination] = w
+    r: list[ObservabilityDestination] | None = w
     return r
 
 
@@ -151,25 +154,25 @@ def _c_CreateObservabilityDestinationRequest__filter_rules(
 
 def _c_CreateObservabilityDestinationResponse__data(
     v: ObservabilityDestination | Mapping[str, Any],
-) -> ObservabilityDestination:
+) -> ObservabilityDestination | None:
     w: Any = v
     try:
         w = _h_ObservabilityDestination(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: ObservabilityDestination = w
+    r: ObservabilityDestination | None = w
     return r
 
 
 def _c_GetObservabilityDestinationResponse__data(
     v: ObservabilityDestination | Mapping[str, Any],
-) -> ObservabilityDestination:
+) -> ObservabilityDestination | None:
     w: Any = v
     try:
         w = _h_ObservabilityDestination(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: ObservabilityDestination = w
+    r: ObservabilityDestination | None = w
     return r
 
 
@@ -221,13 +224,13 @@ def _c_UpdateObservabilityDestinationRequest__filter_rules(
 
 def _c_UpdateObservabilityDestinationResponse__data(
     v: ObservabilityDestination | Mapping[str, Any],
-) -> ObservabilityDestination:
+) -> ObservabilityDestination | None:
     w: Any = v
     try:
         w = _h_ObservabilityDestination(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: ObservabilityDestination = w
+    r: ObservabilityDestination | None = w
     return r
 
 
@@ -257,13 +260,13 @@ def _c_ObservabilityArizeDestination__api_key_hashes(v: Sequence[str] | None) ->
 
 def _c_ObservabilityArizeDestination__config(
     v: ObservabilityArizeDestinationConfig | Mapping[str, Any],
-) -> ObservabilityArizeDestinationConfig:
+) -> ObservabilityArizeDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityArizeDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityArizeDestinationConfig = w
+    r: ObservabilityArizeDestinationConfig | None = w
     return r
 
 
@@ -282,16 +285,16 @@ def _c_ObservabilityArizeDestination__filter_rules(
 
 
 def _c_ObservabilityArizeDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -311,13 +314,13 @@ def _c_ObservabilityBraintrustDestination__api_key_hashes(
 
 def _c_ObservabilityBraintrustDestination__config(
     v: ObservabilityBraintrustDestinationConfig | Mapping[str, Any],
-) -> ObservabilityBraintrustDestinationConfig:
+) -> ObservabilityBraintrustDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityBraintrustDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityBraintrustDestinationConfig = w
+    r: ObservabilityBraintrustDestinationConfig | None = w
     return r
 
 
@@ -336,16 +339,16 @@ def _c_ObservabilityBraintrustDestination__filter_rules(
 
 
 def _c_ObservabilityBraintrustDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -365,13 +368,13 @@ def _c_ObservabilityClickhouseDestination__api_key_hashes(
 
 def _c_ObservabilityClickhouseDestination__config(
     v: ObservabilityClickhouseDestinationConfig | Mapping[str, Any],
-) -> ObservabilityClickhouseDestinationConfig:
+) -> ObservabilityClickhouseDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityClickhouseDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityClickhouseDestinationConfig = w
+    r: ObservabilityClickhouseDestinationConfig | None = w
     return r
 
 
@@ -390,16 +393,16 @@ def _c_ObservabilityClickhouseDestination__filter_rules(
 
 
 def _c_ObservabilityClickhouseDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -417,13 +420,13 @@ def _c_ObservabilityDatadogDestination__api_key_hashes(v: Sequence[str] | None) 
 
 def _c_ObservabilityDatadogDestination__config(
     v: ObservabilityDatadogDestinationConfig | Mapping[str, Any],
-) -> ObservabilityDatadogDestinationConfig:
+) -> ObservabilityDatadogDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityDatadogDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityDatadogDestinationConfig = w
+    r: ObservabilityDatadogDestinationConfig | None = w
     return r
 
 
@@ -442,16 +445,16 @@ def _c_ObservabilityDatadogDestination__filter_rules(
 
 
 def _c_ObservabilityDatadogDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -469,13 +472,13 @@ def _c_ObservabilityGrafanaDestination__api_key_hashes(v: Sequence[str] | None) 
 
 def _c_ObservabilityGrafanaDestination__config(
     v: ObservabilityGrafanaDestinationConfig | Mapping[str, Any],
-) -> ObservabilityGrafanaDestinationConfig:
+) -> ObservabilityGrafanaDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityGrafanaDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityGrafanaDestinationConfig = w
+    r: ObservabilityGrafanaDestinationConfig | None = w
     return r
 
 
@@ -494,16 +497,16 @@ def _c_ObservabilityGrafanaDestination__filter_rules(
 
 
 def _c_ObservabilityGrafanaDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -523,13 +526,13 @@ def _c_ObservabilityLangfuseDestination__api_key_hashes(
 
 def _c_ObservabilityLangfuseDestination__config(
     v: ObservabilityLangfuseDestinationConfig | Mapping[str, Any],
-) -> ObservabilityLangfuseDestinationConfig:
+) -> ObservabilityLangfuseDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityLangfuseDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityLangfuseDestinationConfig = w
+    r: ObservabilityLangfuseDestinationConfig | None = w
     return r
 
 
@@ -548,16 +551,16 @@ def _c_ObservabilityLangfuseDestination__filter_rules(
 
 
 def _c_ObservabilityLangfuseDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -577,13 +580,13 @@ def _c_ObservabilityLangsmithDestination__api_key_hashes(
 
 def _c_ObservabilityLangsmithDestination__config(
     v: ObservabilityLangsmithDestinationConfig | Mapping[str, Any],
-) -> ObservabilityLangsmithDestinationConfig:
+) -> ObservabilityLangsmithDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityLangsmithDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityLangsmithDestinationConfig = w
+    r: ObservabilityLangsmithDestinationConfig | None = w
     return r
 
 
@@ -602,16 +605,16 @@ def _c_ObservabilityLangsmithDestination__filter_rules(
 
 
 def _c_ObservabilityLangsmithDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -631,13 +634,13 @@ def _c_ObservabilityNewrelicDestination__api_key_hashes(
 
 def _c_ObservabilityNewrelicDestination__config(
     v: ObservabilityNewrelicDestinationConfig | Mapping[str, Any],
-) -> ObservabilityNewrelicDestinationConfig:
+) -> ObservabilityNewrelicDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityNewrelicDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityNewrelicDestinationConfig = w
+    r: ObservabilityNewrelicDestinationConfig | None = w
     return r
 
 
@@ -656,16 +659,16 @@ def _c_ObservabilityNewrelicDestination__filter_rules(
 
 
 def _c_ObservabilityNewrelicDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -683,13 +686,13 @@ def _c_ObservabilityOpikDestination__api_key_hashes(v: Sequence[str] | None) -> 
 
 def _c_ObservabilityOpikDestination__config(
     v: ObservabilityOpikDestinationConfig | Mapping[str, Any],
-) -> ObservabilityOpikDestinationConfig:
+) -> ObservabilityOpikDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityOpikDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityOpikDestinationConfig = w
+    r: ObservabilityOpikDestinationConfig | None = w
     return r
 
 
@@ -708,16 +711,16 @@ def _c_ObservabilityOpikDestination__filter_rules(
 
 
 def _c_ObservabilityOpikDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -737,13 +740,13 @@ def _c_ObservabilityOtelCollectorDestination__api_key_hashes(
 
 def _c_ObservabilityOtelCollectorDestination__config(
     v: ObservabilityOtelCollectorDestinationConfig | Mapping[str, Any],
-) -> ObservabilityOtelCollectorDestinationConfig:
+) -> ObservabilityOtelCollectorDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityOtelCollectorDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityOtelCollectorDestinationConfig = w
+    r: ObservabilityOtelCollectorDestinationConfig | None = w
     return r
 
 
@@ -762,16 +765,16 @@ def _c_ObservabilityOtelCollectorDestination__filter_rules(
 
 
 def _c_ObservabilityOtelCollectorDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -789,13 +792,13 @@ def _c_ObservabilityPosthogDestination__api_key_hashes(v: Sequence[str] | None) 
 
 def _c_ObservabilityPosthogDestination__config(
     v: ObservabilityPosthogDestinationConfig | Mapping[str, Any],
-) -> ObservabilityPosthogDestinationConfig:
+) -> ObservabilityPosthogDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityPosthogDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityPosthogDestinationConfig = w
+    r: ObservabilityPosthogDestinationConfig | None = w
     return r
 
 
@@ -814,16 +817,16 @@ def _c_ObservabilityPosthogDestination__filter_rules(
 
 
 def _c_ObservabilityPosthogDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -841,13 +844,13 @@ def _c_ObservabilityRampDestination__api_key_hashes(v: Sequence[str] | None) -> 
 
 def _c_ObservabilityRampDestination__config(
     v: ObservabilityRampDestinationConfig | Mapping[str, Any],
-) -> ObservabilityRampDestinationConfig:
+) -> ObservabilityRampDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityRampDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityRampDestinationConfig = w
+    r: ObservabilityRampDestinationConfig | None = w
     return r
 
 
@@ -866,16 +869,16 @@ def _c_ObservabilityRampDestination__filter_rules(
 
 
 def _c_ObservabilityRampDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -893,13 +896,13 @@ def _c_ObservabilityS3Destination__api_key_hashes(v: Sequence[str] | None) -> li
 
 def _c_ObservabilityS3Destination__config(
     v: ObservabilityS3DestinationConfig | Mapping[str, Any],
-) -> ObservabilityS3DestinationConfig:
+) -> ObservabilityS3DestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityS3DestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityS3DestinationConfig = w
+    r: ObservabilityS3DestinationConfig | None = w
     return r
 
 
@@ -918,16 +921,16 @@ def _c_ObservabilityS3Destination__filter_rules(
 
 
 def _c_ObservabilityS3DestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -945,13 +948,13 @@ def _c_ObservabilitySentryDestination__api_key_hashes(v: Sequence[str] | None) -
 
 def _c_ObservabilitySentryDestination__config(
     v: ObservabilitySentryDestinationConfig | Mapping[str, Any],
-) -> ObservabilitySentryDestinationConfig:
+) -> ObservabilitySentryDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilitySentryDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilitySentryDestinationConfig = w
+    r: ObservabilitySentryDestinationConfig | None = w
     return r
 
 
@@ -970,16 +973,16 @@ def _c_ObservabilitySentryDestination__filter_rules(
 
 
 def _c_ObservabilitySentryDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -999,13 +1002,13 @@ def _c_ObservabilitySnowflakeDestination__api_key_hashes(
 
 def _c_ObservabilitySnowflakeDestination__config(
     v: ObservabilitySnowflakeDestinationConfig | Mapping[str, Any],
-) -> ObservabilitySnowflakeDestinationConfig:
+) -> ObservabilitySnowflakeDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilitySnowflakeDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilitySnowflakeDestinationConfig = w
+    r: ObservabilitySnowflakeDestinationConfig | None = w
     return r
 
 
@@ -1024,16 +1027,16 @@ def _c_ObservabilitySnowflakeDestination__filter_rules(
 
 
 def _c_ObservabilitySnowflakeDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -1051,13 +1054,13 @@ def _c_ObservabilityWeaveDestination__api_key_hashes(v: Sequence[str] | None) ->
 
 def _c_ObservabilityWeaveDestination__config(
     v: ObservabilityWeaveDestinationConfig | Mapping[str, Any],
-) -> ObservabilityWeaveDestinationConfig:
+) -> ObservabilityWeaveDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityWeaveDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityWeaveDestinationConfig = w
+    r: ObservabilityWeaveDestinationConfig | None = w
     return r
 
 
@@ -1076,16 +1079,16 @@ def _c_ObservabilityWeaveDestination__filter_rules(
 
 
 def _c_ObservabilityWeaveDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -1103,13 +1106,13 @@ def _c_ObservabilityWebhookDestination__api_key_hashes(v: Sequence[str] | None) 
 
 def _c_ObservabilityWebhookDestination__config(
     v: ObservabilityWebhookDestinationConfig | Mapping[str, Any],
-) -> ObservabilityWebhookDestinationConfig:
+) -> ObservabilityWebhookDestinationConfig | None:
     w: Any = v
     try:
         w = _s_ObservabilityWebhookDestinationConfig(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: ObservabilityWebhookDestinationConfig = w
+    r: ObservabilityWebhookDestinationConfig | None = w
     return r
 
 
@@ -1128,40 +1131,40 @@ def _c_ObservabilityWebhookDestination__filter_rules(
 
 
 def _c_ObservabilityWebhookDestinationConfig__headers(
-    v: Mapping[str, str] | Unset,
-) -> dict[str, str] | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
 def _c_ObservabilityFilterRuleGroup__rules(
     v: Sequence[ObservabilityFilterRuleGroupRulesItem | Mapping[str, Any]],
-) -> list[ObservabilityFilterRuleGroupRulesItem]:
+) -> list[ObservabilityFilterRuleGroupRulesItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ObservabilityFilterRuleGroupRulesItem)
     except _Invalid as e:
         raise e.request_error("rules") from None
-    r: list[ObservabilityFilterRuleGroupRulesItem] = w
+    r: list[ObservabilityFilterRuleGroupRulesItem] | None = w
     return r
 
 
 def _c_ObservabilityFilterRulesConfig__groups(
     v: Sequence[ObservabilityFilterRuleGroup | Mapping[str, Any]],
-) -> list[ObservabilityFilterRuleGroup]:
+) -> list[ObservabilityFilterRuleGroup] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ObservabilityFilterRuleGroup)
     except _Invalid as e:
         raise e.request_error("groups") from None
-    r: list[ObservabilityFilterRuleGroup] = w
+    r: list[ObservabilityFilterRuleGroup] | None = w
     return r
 
 
@@ -1172,16 +1175,18 @@ def _c_ObservabilityFilterRulesConfig__groups(
 class ListObservabilityDestinationsResponse(_Model):
     """The ``ListObservabilityDestinationsResponse`` object of the spec."""
 
-    data: list[ObservabilityDestination] = attrs.field(
+    data: list[ObservabilityDestination] | None = attrs.field(
         converter=_c_ListObservabilityDestinationsResponse__data
     )
     """List of observability destinations."""
-    total_count: int
+    total_count: int | None
     """Total number of destinations matching the filters."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1370,13 +1375,15 @@ class CreateObservabilityDestinationRequest(_Model):
 class CreateObservabilityDestinationResponse(_Model):
     """The ``CreateObservabilityDestinationResponse`` object of the spec."""
 
-    data: ObservabilityDestination = attrs.field(
+    data: ObservabilityDestination | None = attrs.field(
         converter=_c_CreateObservabilityDestinationResponse__data
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1391,13 +1398,15 @@ class CreateObservabilityDestinationResponse(_Model):
 class GetObservabilityDestinationResponse(_Model):
     """The ``GetObservabilityDestinationResponse`` object of the spec."""
 
-    data: ObservabilityDestination = attrs.field(
+    data: ObservabilityDestination | None = attrs.field(
         converter=_c_GetObservabilityDestinationResponse__data
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1523,13 +1532,15 @@ class UpdateObservabilityDestinationRequest(_Model):
 class UpdateObservabilityDestinationResponse(_Model):
     """The ``UpdateObservabilityDestinationResponse`` object of the spec."""
 
-    data: ObservabilityDestination = attrs.field(
+    data: ObservabilityDestination | None = attrs.field(
         converter=_c_UpdateObservabilityDestinationResponse__data
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1544,12 +1555,14 @@ class UpdateObservabilityDestinationResponse(_Model):
 class DeleteObservabilityDestinationResponse(_Model):
     """The ``DeleteObservabilityDestinationResponse`` object of the spec."""
 
-    deleted: Literal[True] = True
+    deleted: Literal[True] | None = True
     """Always `true` on success."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1617,42 +1630,44 @@ class ObservabilityArizeDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityArizeDestinationConfig = attrs.field(
+    config: ObservabilityArizeDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityArizeDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityArizeDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["arize"] = "arize"
-    updated_at: str
+    type: Literal["arize"] | None = "arize"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1754,28 +1769,30 @@ class ObservabilityArizeDestination(_Model):
 class ObservabilityArizeDestinationConfig(_Model):
     """The ``ObservabilityArizeDestination.config`` object of the spec."""
 
-    api_key: str
+    api_key: str | None
     """JSON name: ``apiKey``."""
-    base_url: str | Unset = UNSET
+    base_url: str | None = None
     """JSON name: ``baseUrl``.
 
     Server default: ``"https://otlp.arize.com"``.
     """
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityArizeDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityArizeDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    model_id: str
+    model_id: str | None
     """The name of the tracing project in Arize AX
 
     JSON name: ``modelId``.
     """
-    space_key: str
+    space_key: str | None
     """JSON name: ``spaceKey``."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1789,9 +1806,8 @@ class ObservabilityArizeDestinationConfig(_Model):
                 v = _str(v)
             f = "base_url"
             v = self.base_url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "model_id"
             v = self.model_id
             if type(v) is not str:
@@ -1832,42 +1848,44 @@ class ObservabilityBraintrustDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityBraintrustDestinationConfig = attrs.field(
+    config: ObservabilityBraintrustDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityBraintrustDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityBraintrustDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["braintrust"] = "braintrust"
-    updated_at: str
+    type: Literal["braintrust"] | None = "braintrust"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1969,23 +1987,25 @@ class ObservabilityBraintrustDestination(_Model):
 class ObservabilityBraintrustDestinationConfig(_Model):
     """The ``ObservabilityBraintrustDestination.config`` object of the spec."""
 
-    api_key: str
+    api_key: str | None
     """JSON name: ``apiKey``."""
-    base_url: str | Unset = UNSET
+    base_url: str | None = None
     """JSON name: ``baseUrl``.
 
     Server default: ``"https://api.braintrust.dev"``.
     """
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityBraintrustDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityBraintrustDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    project_id: str
+    project_id: str | None
     """JSON name: ``projectId``."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1999,9 +2019,8 @@ class ObservabilityBraintrustDestinationConfig(_Model):
                 v = _str(v)
             f = "base_url"
             v = self.base_url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "project_id"
             v = self.project_id
             if type(v) is not str:
@@ -2036,42 +2055,44 @@ class ObservabilityClickhouseDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityClickhouseDestinationConfig = attrs.field(
+    config: ObservabilityClickhouseDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityClickhouseDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityClickhouseDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["clickhouse"] = "clickhouse"
-    updated_at: str
+    type: Literal["clickhouse"] | None = "clickhouse"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2173,21 +2194,23 @@ class ObservabilityClickhouseDestination(_Model):
 class ObservabilityClickhouseDestinationConfig(_Model):
     """The ``ObservabilityClickhouseDestination.config`` object of the spec."""
 
-    database: str
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityClickhouseDestinationConfig__headers
+    database: str | None
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityClickhouseDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    host: str
-    password: str
-    table: str | Unset = UNSET
+    host: str | None
+    password: str | None
+    table: str | None = None
     """Server default: ``"OPENROUTER_TRACES"``."""
-    username: str
+    username: str | None
     """If you have not set a specific username in ClickHouse, simply type in 'default' below."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2209,9 +2232,8 @@ class ObservabilityClickhouseDestinationConfig(_Model):
                 v = _str(v)
             f = "table"
             v = self.table
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "username"
             v = self.username
             if type(v) is not str:
@@ -2250,42 +2272,44 @@ class ObservabilityDatadogDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityDatadogDestinationConfig = attrs.field(
+    config: ObservabilityDatadogDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityDatadogDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityDatadogDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["datadog"] = "datadog"
-    updated_at: str
+    type: Literal["datadog"] | None = "datadog"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2387,30 +2411,32 @@ class ObservabilityDatadogDestination(_Model):
 class ObservabilityDatadogDestinationConfig(_Model):
     """The ``ObservabilityDatadogDestination.config`` object of the spec."""
 
-    api_key: str
+    api_key: str | None
     """Datadog API key must have LLM Observability permissions. Create at:
 
     JSON name: ``apiKey``.
     """
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityDatadogDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityDatadogDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    ml_app: str
+    ml_app: str | None
     """Name to identify your application in Datadog LLM Observability
 
     JSON name: ``mlApp``.
     """
-    url: str | Unset = UNSET
+    url: str | None = None
     """Datadog API URL for your region (e.g., https://api.datadoghq.com,
     https://api.us3.datadoghq.com, https://api.datadoghq.eu)
 
     Server default: ``"https://api.us5.datadoghq.com"``.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2428,9 +2454,8 @@ class ObservabilityDatadogDestinationConfig(_Model):
                 v = _str(v)
             f = "url"
             v = self.url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -2456,42 +2481,44 @@ class ObservabilityGrafanaDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityGrafanaDestinationConfig = attrs.field(
+    config: ObservabilityGrafanaDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityGrafanaDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityGrafanaDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["grafana"] = "grafana"
-    updated_at: str
+    type: Literal["grafana"] | None = "grafana"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2593,23 +2620,25 @@ class ObservabilityGrafanaDestination(_Model):
 class ObservabilityGrafanaDestinationConfig(_Model):
     """The ``ObservabilityGrafanaDestination.config`` object of the spec."""
 
-    api_key: str
+    api_key: str | None
     """JSON name: ``apiKey``."""
-    base_url: str | Unset = UNSET
+    base_url: str | None = None
     """JSON name: ``baseUrl``.
 
     Server default: ``"https://otlp-gateway-prod-us-west-0.grafana.net"``.
     """
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityGrafanaDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityGrafanaDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    instance_id: str
+    instance_id: str | None
     """JSON name: ``instanceId``."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2623,9 +2652,8 @@ class ObservabilityGrafanaDestinationConfig(_Model):
                 v = _str(v)
             f = "base_url"
             v = self.base_url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "instance_id"
             v = self.instance_id
             if type(v) is not str:
@@ -2660,42 +2688,44 @@ class ObservabilityLangfuseDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityLangfuseDestinationConfig = attrs.field(
+    config: ObservabilityLangfuseDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityLangfuseDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityLangfuseDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["langfuse"] = "langfuse"
-    updated_at: str
+    type: Literal["langfuse"] | None = "langfuse"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2797,23 +2827,25 @@ class ObservabilityLangfuseDestination(_Model):
 class ObservabilityLangfuseDestinationConfig(_Model):
     """The ``ObservabilityLangfuseDestination.config`` object of the spec."""
 
-    base_url: str | Unset = UNSET
+    base_url: str | None = None
     """JSON name: ``baseUrl``.
 
     Server default: ``"https://us.cloud.langfuse.com"``.
     """
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityLangfuseDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityLangfuseDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    public_key: str
+    public_key: str | None
     """JSON name: ``publicKey``."""
-    secret_key: str
+    secret_key: str | None
     """JSON name: ``secretKey``."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2823,9 +2855,8 @@ class ObservabilityLangfuseDestinationConfig(_Model):
         try:
             f = "base_url"
             v = self.base_url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "public_key"
             v = self.public_key
             if type(v) is not str:
@@ -2864,42 +2895,44 @@ class ObservabilityLangsmithDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityLangsmithDestinationConfig = attrs.field(
+    config: ObservabilityLangsmithDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityLangsmithDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityLangsmithDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["langsmith"] = "langsmith"
-    updated_at: str
+    type: Literal["langsmith"] | None = "langsmith"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3001,28 +3034,30 @@ class ObservabilityLangsmithDestination(_Model):
 class ObservabilityLangsmithDestinationConfig(_Model):
     """The ``ObservabilityLangsmithDestination.config`` object of the spec."""
 
-    api_key: str
+    api_key: str | None
     """JSON name: ``apiKey``."""
-    endpoint: str | Unset = UNSET
+    endpoint: str | None = None
     """Server default: ``"https://api.smith.langchain.com"``."""
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityLangsmithDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityLangsmithDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    project: str | Unset = UNSET
+    project: str | None = None
     """The name for this project, such as pr-openrouter-demo. Defaults to "main" if not set.
 
     Server default: ``"main"``.
     """
-    workspace_id: str | Unset = UNSET
+    workspace_id: str | None = None
     """Required for org-scoped API keys. Find this in your LangSmith workspace settings.
 
     JSON name: ``workspaceId``.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3036,19 +3071,16 @@ class ObservabilityLangsmithDestinationConfig(_Model):
                 v = _str(v)
             f = "endpoint"
             v = self.endpoint
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "project"
             v = self.project
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "workspace_id"
             v = self.workspace_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -3081,42 +3113,44 @@ class ObservabilityNewrelicDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityNewrelicDestinationConfig = attrs.field(
+    config: ObservabilityNewrelicDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityNewrelicDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityNewrelicDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["newrelic"] = "newrelic"
-    updated_at: str
+    type: Literal["newrelic"] | None = "newrelic"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3218,18 +3252,20 @@ class ObservabilityNewrelicDestination(_Model):
 class ObservabilityNewrelicDestinationConfig(_Model):
     """The ``ObservabilityNewrelicDestination.config`` object of the spec."""
 
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityNewrelicDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityNewrelicDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    license_key: str
+    license_key: str | None
     """JSON name: ``licenseKey``."""
-    region: Literal["us", "eu"] | str | Unset = UNSET
+    region: Literal["us", "eu"] | str | None = None
     """Server default: ``"us"``."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3243,9 +3279,8 @@ class ObservabilityNewrelicDestinationConfig(_Model):
                 v = _str(v)
             f = "region"
             v = self.region
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -3270,42 +3305,44 @@ class ObservabilityOpikDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityOpikDestinationConfig = attrs.field(
+    config: ObservabilityOpikDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityOpikDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityOpikDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["opik"] = "opik"
-    updated_at: str
+    type: Literal["opik"] | None = "opik"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3407,19 +3444,21 @@ class ObservabilityOpikDestination(_Model):
 class ObservabilityOpikDestinationConfig(_Model):
     """The ``ObservabilityOpikDestination.config`` object of the spec."""
 
-    api_key: str
+    api_key: str | None
     """JSON name: ``apiKey``."""
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityOpikDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityOpikDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    project_name: str
+    project_name: str | None
     """JSON name: ``projectName``."""
-    workspace: str
+    workspace: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3469,42 +3508,44 @@ class ObservabilityOtelCollectorDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityOtelCollectorDestinationConfig = attrs.field(
+    config: ObservabilityOtelCollectorDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityOtelCollectorDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityOtelCollectorDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["otel-collector"] = "otel-collector"
-    updated_at: str
+    type: Literal["otel-collector"] | None = "otel-collector"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3606,17 +3647,19 @@ class ObservabilityOtelCollectorDestination(_Model):
 class ObservabilityOtelCollectorDestinationConfig(_Model):
     """The ``ObservabilityOtelCollectorDestination.config`` object of the spec."""
 
-    endpoint: str
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityOtelCollectorDestinationConfig__headers
+    endpoint: str | None
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityOtelCollectorDestinationConfig__headers
     )
     """Custom HTTP headers as a JSON object. For Axiom, use {"Authorization": "Bearer
     xaat-xxx", "X-Axiom-Dataset": "your-dataset"}
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3649,42 +3692,44 @@ class ObservabilityPosthogDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityPosthogDestinationConfig = attrs.field(
+    config: ObservabilityPosthogDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityPosthogDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityPosthogDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["posthog"] = "posthog"
-    updated_at: str
+    type: Literal["posthog"] | None = "posthog"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3786,18 +3831,20 @@ class ObservabilityPosthogDestination(_Model):
 class ObservabilityPosthogDestinationConfig(_Model):
     """The ``ObservabilityPosthogDestination.config`` object of the spec."""
 
-    api_key: str
+    api_key: str | None
     """JSON name: ``apiKey``."""
-    endpoint: str | Unset = UNSET
+    endpoint: str | None = None
     """Server default: ``"https://us.i.posthog.com"``."""
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityPosthogDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityPosthogDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3811,9 +3858,8 @@ class ObservabilityPosthogDestinationConfig(_Model):
                 v = _str(v)
             f = "endpoint"
             v = self.endpoint
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -3836,42 +3882,44 @@ class ObservabilityRampDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityRampDestinationConfig = attrs.field(
+    config: ObservabilityRampDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityRampDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityRampDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["ramp"] = "ramp"
-    updated_at: str
+    type: Literal["ramp"] | None = "ramp"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3973,24 +4021,26 @@ class ObservabilityRampDestination(_Model):
 class ObservabilityRampDestinationConfig(_Model):
     """The ``ObservabilityRampDestination.config`` object of the spec."""
 
-    api_key: str
+    api_key: str | None
     """Generate this in your Ramp integration settings.
 
     JSON name: ``apiKey``.
     """
-    base_url: str | Unset = UNSET
+    base_url: str | None = None
     """JSON name: ``baseUrl``.
 
     Server default: ``"https://api.ramp.com/developer/v1/ai-usage/openrouter"``.
     """
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityRampDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityRampDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to Ramp."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4004,9 +4054,8 @@ class ObservabilityRampDestinationConfig(_Model):
                 v = _str(v)
             f = "base_url"
             v = self.base_url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -4029,42 +4078,44 @@ class ObservabilityS3Destination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityS3DestinationConfig = attrs.field(
+    config: ObservabilityS3DestinationConfig | None = attrs.field(
         converter=_c_ObservabilityS3Destination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityS3Destination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["s3"] = "s3"
-    updated_at: str
+    type: Literal["s3"] | None = "s3"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4166,19 +4217,19 @@ class ObservabilityS3Destination(_Model):
 class ObservabilityS3DestinationConfig(_Model):
     """The ``ObservabilityS3Destination.config`` object of the spec."""
 
-    access_key_id: str
+    access_key_id: str | None
     """JSON name: ``accessKeyId``."""
-    bucket_name: str
+    bucket_name: str | None
     """JSON name: ``bucketName``."""
-    endpoint: str | Unset = UNSET
+    endpoint: str | None = None
     """Only for S3-compatible services like Cloudflare R2
     (https://account-id.r2.cloudflarestorage.com) or MinIO. Leave blank for standard AWS S3.
     """
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityS3DestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityS3DestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    path_template: str | Unset = UNSET
+    path_template: str | None = None
     """Template for S3 object path. The filename ({traceId}-{timestamp}.json) is automatically
     appended. Available variables: {prefix}, {date}, {year}, {month}, {day}, {apiKeyName}
 
@@ -4186,17 +4237,19 @@ class ObservabilityS3DestinationConfig(_Model):
 
     Server default: ``"{prefix}/{date}"``.
     """
-    prefix: str | Unset = UNSET
+    prefix: str | None = None
     """Server default: ``"openrouter-traces"``."""
-    region: str | Unset = UNSET
-    secret_access_key: str
+    region: str | None = None
+    secret_access_key: str | None
     """JSON name: ``secretAccessKey``."""
-    session_token: str | Unset = UNSET
+    session_token: str | None = None
     """JSON name: ``sessionToken``."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4214,33 +4267,28 @@ class ObservabilityS3DestinationConfig(_Model):
                 v = _str(v)
             f = "endpoint"
             v = self.endpoint
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "path_template"
             v = self.path_template
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "prefix"
             v = self.prefix
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "region"
             v = self.region
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "secret_access_key"
             v = self.secret_access_key
             if type(v) is not str:
                 v = _str(v)
             f = "session_token"
             v = self.session_token
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -4281,42 +4329,44 @@ class ObservabilitySentryDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilitySentryDestinationConfig = attrs.field(
+    config: ObservabilitySentryDestinationConfig | None = attrs.field(
         converter=_c_ObservabilitySentryDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilitySentryDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["sentry"] = "sentry"
-    updated_at: str
+    type: Literal["sentry"] | None = "sentry"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4418,17 +4468,19 @@ class ObservabilitySentryDestination(_Model):
 class ObservabilitySentryDestinationConfig(_Model):
     """The ``ObservabilitySentryDestination.config`` object of the spec."""
 
-    dsn: str
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilitySentryDestinationConfig__headers
+    dsn: str | None
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilitySentryDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    otlp_endpoint: str
+    otlp_endpoint: str | None
     """JSON name: ``otlpEndpoint``."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4466,42 +4518,44 @@ class ObservabilitySnowflakeDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilitySnowflakeDestinationConfig = attrs.field(
+    config: ObservabilitySnowflakeDestinationConfig | None = attrs.field(
         converter=_c_ObservabilitySnowflakeDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilitySnowflakeDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["snowflake"] = "snowflake"
-    updated_at: str
+    type: Literal["snowflake"] | None = "snowflake"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4603,24 +4657,26 @@ class ObservabilitySnowflakeDestination(_Model):
 class ObservabilitySnowflakeDestinationConfig(_Model):
     """The ``ObservabilitySnowflakeDestination.config`` object of the spec."""
 
-    account: str
-    database: str | Unset = UNSET
+    account: str | None
+    database: str | None = None
     """Server default: ``"SNOWFLAKE_LEARNING_DB"``."""
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilitySnowflakeDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilitySnowflakeDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    schema: str | Unset = UNSET
+    schema: str | None = None
     """Server default: ``"PUBLIC"``."""
-    table: str | Unset = UNSET
+    table: str | None = None
     """Server default: ``"OPENROUTER_TRACES"``."""
-    token: str
-    warehouse: str | Unset = UNSET
+    token: str | None
+    warehouse: str | None = None
     """Server default: ``"COMPUTE_WH"``."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4634,28 +4690,24 @@ class ObservabilitySnowflakeDestinationConfig(_Model):
                 v = _str(v)
             f = "database"
             v = self.database
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "schema"
             v = self.schema
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "table"
             v = self.table
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "token"
             v = self.token
             if type(v) is not str:
                 v = _str(v)
             f = "warehouse"
             v = self.warehouse
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -4692,42 +4744,44 @@ class ObservabilityWeaveDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityWeaveDestinationConfig = attrs.field(
+    config: ObservabilityWeaveDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityWeaveDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityWeaveDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["weave"] = "weave"
-    updated_at: str
+    type: Literal["weave"] | None = "weave"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4829,23 +4883,25 @@ class ObservabilityWeaveDestination(_Model):
 class ObservabilityWeaveDestinationConfig(_Model):
     """The ``ObservabilityWeaveDestination.config`` object of the spec."""
 
-    api_key: str
+    api_key: str | None
     """JSON name: ``apiKey``."""
-    base_url: str | Unset = UNSET
+    base_url: str | None = None
     """JSON name: ``baseUrl``.
 
     Server default: ``"https://trace.wandb.ai"``.
     """
-    entity: str
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityWeaveDestinationConfig__headers
+    entity: str | None
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityWeaveDestinationConfig__headers
     )
     """Custom HTTP headers to include in requests to this destination."""
-    project: str
+    project: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4859,9 +4915,8 @@ class ObservabilityWeaveDestinationConfig(_Model):
                 v = _str(v)
             f = "base_url"
             v = self.base_url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "entity"
             v = self.entity
             if type(v) is not str:
@@ -4902,42 +4957,44 @@ class ObservabilityWebhookDestination(_Model):
     """Optional allowlist of OpenRouter API key hashes (`api_keys.hash`) whose traffic is
     forwarded to this destination. `null` means all keys.
     """
-    broadcast_generation_cost: bool
+    broadcast_generation_cost: bool | None
     """When true, include cost and billing generation metadata."""
-    broadcast_generation_identity: bool
+    broadcast_generation_identity: bool | None
     """When true, include identity generation metadata."""
-    broadcast_generation_request_context: bool
+    broadcast_generation_request_context: bool | None
     """When true, include request-context generation metadata."""
-    config: ObservabilityWebhookDestinationConfig = attrs.field(
+    config: ObservabilityWebhookDestinationConfig | None = attrs.field(
         converter=_c_ObservabilityWebhookDestination__config
     )
-    created_at: str
+    created_at: str | None
     """ISO timestamp of when the destination was created."""
-    enabled: bool
+    enabled: bool | None
     """Whether this destination is currently enabled."""
     filter_rules: ObservabilityFilterRulesConfig | None = attrs.field(
         converter=_c_ObservabilityWebhookDestination__filter_rules
     )
     """Optional structured filter rules controlling which events are forwarded."""
-    id: str
+    id: str | None
     """Stable public identifier for this destination."""
     name: str | None
     """Human-readable name for the destination."""
-    privacy_mode: bool
+    privacy_mode: bool | None
     """When true, request/response bodies are not forwarded to this destination — only
     metadata.
     """
-    sampling_rate: float
+    sampling_rate: float | None
     """Sampling rate for events sent to this destination, between 0.0001 and 1 (1 = 100%)."""
-    type: Literal["webhook"] = "webhook"
-    updated_at: str
+    type: Literal["webhook"] | None = "webhook"
+    updated_at: str | None
     """ISO timestamp of when the destination was last updated."""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace this destination belongs to."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5039,16 +5096,18 @@ class ObservabilityWebhookDestination(_Model):
 class ObservabilityWebhookDestinationConfig(_Model):
     """The ``ObservabilityWebhookDestination.config`` object of the spec."""
 
-    headers: dict[str, str] | Unset = attrs.field(
-        default=UNSET, converter=_c_ObservabilityWebhookDestinationConfig__headers
+    headers: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_ObservabilityWebhookDestinationConfig__headers
     )
-    method: Literal["POST", "PUT"] | str | Unset = UNSET
+    method: Literal["POST", "PUT"] | str | None = None
     """Server default: ``"POST"``."""
-    url: str
+    url: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5058,9 +5117,8 @@ class ObservabilityWebhookDestinationConfig(_Model):
         try:
             f = "method"
             v = self.method
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "url"
             v = self.url
             if type(v) is not str:
@@ -5081,15 +5139,17 @@ class ObservabilityWebhookDestinationConfig(_Model):
 class ObservabilityFilterRuleGroup(_Model):
     """The ``ObservabilityFilterRuleGroup`` object of the spec."""
 
-    logic: Literal["and", "or"] | str | Unset = UNSET
+    logic: Literal["and", "or"] | str | None = None
     """Server default: ``"and"``."""
-    rules: list[ObservabilityFilterRuleGroupRulesItem] = attrs.field(
+    rules: list[ObservabilityFilterRuleGroupRulesItem] | None = attrs.field(
         converter=_c_ObservabilityFilterRuleGroup__rules
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5099,9 +5159,8 @@ class ObservabilityFilterRuleGroup(_Model):
         try:
             f = "logic"
             v = self.logic
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -5133,6 +5192,7 @@ class ObservabilityFilterRuleGroupRulesItem(_Model):
             "completion_tokens",
         ]
         | str
+        | None
     )
     operator: (
         Literal[
@@ -5151,12 +5211,15 @@ class ObservabilityFilterRuleGroupRulesItem(_Model):
             "not_exists",
         ]
         | str
+        | None
     )
-    value: str | float | Unset = UNSET
+    value: str | float | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5174,7 +5237,7 @@ class ObservabilityFilterRuleGroupRulesItem(_Model):
                 v = _str(v)
             f = "value"
             v = self.value
-            if v is not UNSET:
+            if v is not None:
                 v = _h_str_float(v)
         except _Invalid as e:
             raise e.request_error(f) from None
@@ -5192,15 +5255,17 @@ class ObservabilityFilterRuleGroupRulesItem(_Model):
 class ObservabilityFilterRulesConfig(_Model):
     """Optional structured filter rules controlling which events are forwarded."""
 
-    enabled: bool | Unset = UNSET
+    enabled: bool | None = None
     """Server default: ``true``."""
-    groups: list[ObservabilityFilterRuleGroup] = attrs.field(
+    groups: list[ObservabilityFilterRuleGroup] | None = attrs.field(
         converter=_c_ObservabilityFilterRulesConfig__groups
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5210,9 +5275,8 @@ class ObservabilityFilterRulesConfig(_Model):
         try:
             f = "enabled"
             v = self.enabled
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -6345,16 +6409,21 @@ def _s_ObservabilityArizeDestinationConfig(d: Any) -> ObservabilityArizeDestinat
         _S_ObservabilityArizeDestinationConfig__api_key(o, v)
         f = "baseUrl"
         v = d.get("baseUrl", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityArizeDestinationConfig__base_url(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityArizeDestinationConfig__headers(o, v)
         f = "modelId"
         v = d.get("modelId", UNSET)
@@ -6561,16 +6630,21 @@ def _s_ObservabilityBraintrustDestinationConfig(d: Any) -> ObservabilityBraintru
         _S_ObservabilityBraintrustDestinationConfig__api_key(o, v)
         f = "baseUrl"
         v = d.get("baseUrl", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityBraintrustDestinationConfig__base_url(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityBraintrustDestinationConfig__headers(o, v)
         f = "projectId"
         v = d.get("projectId", UNSET)
@@ -6768,9 +6842,12 @@ def _s_ObservabilityClickhouseDestinationConfig(d: Any) -> ObservabilityClickhou
         _S_ObservabilityClickhouseDestinationConfig__database(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityClickhouseDestinationConfig__headers(o, v)
         f = "host"
         v = d.get("host", UNSET)
@@ -6792,9 +6869,11 @@ def _s_ObservabilityClickhouseDestinationConfig(d: Any) -> ObservabilityClickhou
         _S_ObservabilityClickhouseDestinationConfig__password(o, v)
         f = "table"
         v = d.get("table", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityClickhouseDestinationConfig__table(o, v)
         f = "username"
@@ -6993,9 +7072,12 @@ def _s_ObservabilityDatadogDestinationConfig(d: Any) -> ObservabilityDatadogDest
         _S_ObservabilityDatadogDestinationConfig__api_key(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityDatadogDestinationConfig__headers(o, v)
         f = "mlApp"
         v = d.get("mlApp", UNSET)
@@ -7008,9 +7090,11 @@ def _s_ObservabilityDatadogDestinationConfig(d: Any) -> ObservabilityDatadogDest
         _S_ObservabilityDatadogDestinationConfig__ml_app(o, v)
         f = "url"
         v = d.get("url", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityDatadogDestinationConfig__url(o, v)
         if n != len(d):
@@ -7200,16 +7284,21 @@ def _s_ObservabilityGrafanaDestinationConfig(d: Any) -> ObservabilityGrafanaDest
         _S_ObservabilityGrafanaDestinationConfig__api_key(o, v)
         f = "baseUrl"
         v = d.get("baseUrl", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityGrafanaDestinationConfig__base_url(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityGrafanaDestinationConfig__headers(o, v)
         f = "instanceId"
         v = d.get("instanceId", UNSET)
@@ -7398,16 +7487,21 @@ def _s_ObservabilityLangfuseDestinationConfig(d: Any) -> ObservabilityLangfuseDe
     try:
         f = "baseUrl"
         v = d.get("baseUrl", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityLangfuseDestinationConfig__base_url(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityLangfuseDestinationConfig__headers(o, v)
         f = "publicKey"
         v = d.get("publicKey", UNSET)
@@ -7614,29 +7708,38 @@ def _s_ObservabilityLangsmithDestinationConfig(d: Any) -> ObservabilityLangsmith
         _S_ObservabilityLangsmithDestinationConfig__api_key(o, v)
         f = "endpoint"
         v = d.get("endpoint", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityLangsmithDestinationConfig__endpoint(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityLangsmithDestinationConfig__headers(o, v)
         f = "project"
         v = d.get("project", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityLangsmithDestinationConfig__project(o, v)
         f = "workspaceId"
         v = d.get("workspaceId", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityLangsmithDestinationConfig__workspace_id(o, v)
         if n != len(d):
@@ -7817,9 +7920,12 @@ def _s_ObservabilityNewrelicDestinationConfig(d: Any) -> ObservabilityNewrelicDe
     try:
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityNewrelicDestinationConfig__headers(o, v)
         f = "licenseKey"
         v = d.get("licenseKey", UNSET)
@@ -7832,9 +7938,11 @@ def _s_ObservabilityNewrelicDestinationConfig(d: Any) -> ObservabilityNewrelicDe
         _S_ObservabilityNewrelicDestinationConfig__license_key(o, v)
         f = "region"
         v = d.get("region", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityNewrelicDestinationConfig__region(o, v)
         if n != len(d):
@@ -8024,9 +8132,12 @@ def _s_ObservabilityOpikDestinationConfig(d: Any) -> ObservabilityOpikDestinatio
         _S_ObservabilityOpikDestinationConfig__api_key(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityOpikDestinationConfig__headers(o, v)
         f = "projectName"
         v = d.get("projectName", UNSET)
@@ -8235,9 +8346,12 @@ def _s_ObservabilityOtelCollectorDestinationConfig(
         _S_ObservabilityOtelCollectorDestinationConfig__endpoint(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityOtelCollectorDestinationConfig__headers(o, v)
         if n != len(d):
             _S_ObservabilityOtelCollectorDestinationConfig__model_extra(
@@ -8426,16 +8540,21 @@ def _s_ObservabilityPosthogDestinationConfig(d: Any) -> ObservabilityPosthogDest
         _S_ObservabilityPosthogDestinationConfig__api_key(o, v)
         f = "endpoint"
         v = d.get("endpoint", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityPosthogDestinationConfig__endpoint(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityPosthogDestinationConfig__headers(o, v)
         if n != len(d):
             _S_ObservabilityPosthogDestinationConfig__model_extra(
@@ -8624,16 +8743,21 @@ def _s_ObservabilityRampDestinationConfig(d: Any) -> ObservabilityRampDestinatio
         _S_ObservabilityRampDestinationConfig__api_key(o, v)
         f = "baseUrl"
         v = d.get("baseUrl", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityRampDestinationConfig__base_url(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityRampDestinationConfig__headers(o, v)
         if n != len(d):
             _S_ObservabilityRampDestinationConfig__model_extra(
@@ -8829,36 +8953,47 @@ def _s_ObservabilityS3DestinationConfig(d: Any) -> ObservabilityS3DestinationCon
         _S_ObservabilityS3DestinationConfig__bucket_name(o, v)
         f = "endpoint"
         v = d.get("endpoint", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityS3DestinationConfig__endpoint(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityS3DestinationConfig__headers(o, v)
         f = "pathTemplate"
         v = d.get("pathTemplate", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityS3DestinationConfig__path_template(o, v)
         f = "prefix"
         v = d.get("prefix", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityS3DestinationConfig__prefix(o, v)
         f = "region"
         v = d.get("region", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityS3DestinationConfig__region(o, v)
         f = "secretAccessKey"
@@ -8872,9 +9007,11 @@ def _s_ObservabilityS3DestinationConfig(d: Any) -> ObservabilityS3DestinationCon
         _S_ObservabilityS3DestinationConfig__secret_access_key(o, v)
         f = "sessionToken"
         v = d.get("sessionToken", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityS3DestinationConfig__session_token(o, v)
         if n != len(d):
@@ -9064,9 +9201,12 @@ def _s_ObservabilitySentryDestinationConfig(d: Any) -> ObservabilitySentryDestin
         _S_ObservabilitySentryDestinationConfig__dsn(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilitySentryDestinationConfig__headers(o, v)
         f = "otlpEndpoint"
         v = d.get("otlpEndpoint", UNSET)
@@ -9264,29 +9404,38 @@ def _s_ObservabilitySnowflakeDestinationConfig(d: Any) -> ObservabilitySnowflake
         _S_ObservabilitySnowflakeDestinationConfig__account(o, v)
         f = "database"
         v = d.get("database", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilitySnowflakeDestinationConfig__database(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilitySnowflakeDestinationConfig__headers(o, v)
         f = "schema"
         v = d.get("schema", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilitySnowflakeDestinationConfig__schema(o, v)
         f = "table"
         v = d.get("table", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilitySnowflakeDestinationConfig__table(o, v)
         f = "token"
@@ -9300,9 +9449,11 @@ def _s_ObservabilitySnowflakeDestinationConfig(d: Any) -> ObservabilitySnowflake
         _S_ObservabilitySnowflakeDestinationConfig__token(o, v)
         f = "warehouse"
         v = d.get("warehouse", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilitySnowflakeDestinationConfig__warehouse(o, v)
         if n != len(d):
@@ -9492,9 +9643,11 @@ def _s_ObservabilityWeaveDestinationConfig(d: Any) -> ObservabilityWeaveDestinat
         _S_ObservabilityWeaveDestinationConfig__api_key(o, v)
         f = "baseUrl"
         v = d.get("baseUrl", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityWeaveDestinationConfig__base_url(o, v)
         f = "entity"
@@ -9508,9 +9661,12 @@ def _s_ObservabilityWeaveDestinationConfig(d: Any) -> ObservabilityWeaveDestinat
         _S_ObservabilityWeaveDestinationConfig__entity(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityWeaveDestinationConfig__headers(o, v)
         f = "project"
         v = d.get("project", UNSET)
@@ -9699,15 +9855,20 @@ def _s_ObservabilityWebhookDestinationConfig(d: Any) -> ObservabilityWebhookDest
     try:
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_of(v, _str)
+            if v is not None:
+                v = _dict_of(v, _str)
         _S_ObservabilityWebhookDestinationConfig__headers(o, v)
         f = "method"
         v = d.get("method", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityWebhookDestinationConfig__method(o, v)
         f = "url"
@@ -9742,9 +9903,11 @@ def _s_ObservabilityFilterRuleGroup(d: Any) -> ObservabilityFilterRuleGroup:
     try:
         f = "logic"
         v = d.get("logic", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ObservabilityFilterRuleGroup__logic(o, v)
         f = "rules"
@@ -9796,9 +9959,12 @@ def _s_ObservabilityFilterRuleGroupRulesItem(d: Any) -> ObservabilityFilterRuleG
         _S_ObservabilityFilterRuleGroupRulesItem__operator(o, v)
         f = "value"
         v = d.get("value", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _h_str_float(v)
+            if v is not None:
+                v = _h_str_float(v)
         _S_ObservabilityFilterRuleGroupRulesItem__value(o, v)
         if n != len(d):
             _S_ObservabilityFilterRuleGroupRulesItem__model_extra(
@@ -9823,9 +9989,11 @@ def _s_ObservabilityFilterRulesConfig(d: Any) -> ObservabilityFilterRulesConfig:
     try:
         f = "enabled"
         v = d.get("enabled", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_ObservabilityFilterRulesConfig__enabled(o, v)
         f = "groups"
@@ -9857,7 +10025,7 @@ def _u_ListObservabilityDestinationsResponse(
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_unstructure_value(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -9916,7 +10084,7 @@ def _u_CreateObservabilityDestinationResponse(
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _unstructure_value(v)
+    d["data"] = None if v is None else _unstructure_value(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -9929,7 +10097,7 @@ def _u_GetObservabilityDestinationResponse(
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _unstructure_value(v)
+    d["data"] = None if v is None else _unstructure_value(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -9983,7 +10151,7 @@ def _u_UpdateObservabilityDestinationResponse(
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _unstructure_value(v)
+    d["data"] = None if v is None else _unstructure_value(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -10031,7 +10199,7 @@ def _u_ObservabilityArizeDestination(o: ObservabilityArizeDestination) -> dict[s
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityArizeDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityArizeDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10066,10 +10234,10 @@ def _u_ObservabilityArizeDestinationConfig(
     v = o.api_key
     d["apiKey"] = v
     v = o.base_url
-    if v is not UNSET:
+    if v is not None:
         d["baseUrl"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.model_id
     d["modelId"] = v
@@ -10093,7 +10261,7 @@ def _u_ObservabilityBraintrustDestination(o: ObservabilityBraintrustDestination)
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityBraintrustDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityBraintrustDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10128,10 +10296,10 @@ def _u_ObservabilityBraintrustDestinationConfig(
     v = o.api_key
     d["apiKey"] = v
     v = o.base_url
-    if v is not UNSET:
+    if v is not None:
         d["baseUrl"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.project_id
     d["projectId"] = v
@@ -10153,7 +10321,7 @@ def _u_ObservabilityClickhouseDestination(o: ObservabilityClickhouseDestination)
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityClickhouseDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityClickhouseDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10188,14 +10356,14 @@ def _u_ObservabilityClickhouseDestinationConfig(
     v = o.database
     d["database"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.host
     d["host"] = v
     v = o.password
     d["password"] = v
     v = o.table
-    if v is not UNSET:
+    if v is not None:
         d["table"] = v
     v = o.username
     d["username"] = v
@@ -10217,7 +10385,7 @@ def _u_ObservabilityDatadogDestination(o: ObservabilityDatadogDestination) -> di
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityDatadogDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityDatadogDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10252,12 +10420,12 @@ def _u_ObservabilityDatadogDestinationConfig(
     v = o.api_key
     d["apiKey"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.ml_app
     d["mlApp"] = v
     v = o.url
-    if v is not UNSET:
+    if v is not None:
         d["url"] = v
     e = o.model_extra
     if e:
@@ -10277,7 +10445,7 @@ def _u_ObservabilityGrafanaDestination(o: ObservabilityGrafanaDestination) -> di
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityGrafanaDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityGrafanaDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10312,10 +10480,10 @@ def _u_ObservabilityGrafanaDestinationConfig(
     v = o.api_key
     d["apiKey"] = v
     v = o.base_url
-    if v is not UNSET:
+    if v is not None:
         d["baseUrl"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.instance_id
     d["instanceId"] = v
@@ -10337,7 +10505,7 @@ def _u_ObservabilityLangfuseDestination(o: ObservabilityLangfuseDestination) -> 
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityLangfuseDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityLangfuseDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10370,10 +10538,10 @@ def _u_ObservabilityLangfuseDestinationConfig(
     v: Any
     d: dict[str, Any] = {}
     v = o.base_url
-    if v is not UNSET:
+    if v is not None:
         d["baseUrl"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.public_key
     d["publicKey"] = v
@@ -10397,7 +10565,7 @@ def _u_ObservabilityLangsmithDestination(o: ObservabilityLangsmithDestination) -
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityLangsmithDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityLangsmithDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10432,16 +10600,16 @@ def _u_ObservabilityLangsmithDestinationConfig(
     v = o.api_key
     d["apiKey"] = v
     v = o.endpoint
-    if v is not UNSET:
+    if v is not None:
         d["endpoint"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.project
-    if v is not UNSET:
+    if v is not None:
         d["project"] = v
     v = o.workspace_id
-    if v is not UNSET:
+    if v is not None:
         d["workspaceId"] = v
     e = o.model_extra
     if e:
@@ -10461,7 +10629,7 @@ def _u_ObservabilityNewrelicDestination(o: ObservabilityNewrelicDestination) -> 
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityNewrelicDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityNewrelicDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10494,12 +10662,12 @@ def _u_ObservabilityNewrelicDestinationConfig(
     v: Any
     d: dict[str, Any] = {}
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.license_key
     d["licenseKey"] = v
     v = o.region
-    if v is not UNSET:
+    if v is not None:
         d["region"] = v
     e = o.model_extra
     if e:
@@ -10519,7 +10687,7 @@ def _u_ObservabilityOpikDestination(o: ObservabilityOpikDestination) -> dict[str
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityOpikDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityOpikDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10552,7 +10720,7 @@ def _u_ObservabilityOpikDestinationConfig(o: ObservabilityOpikDestinationConfig)
     v = o.api_key
     d["apiKey"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.project_name
     d["projectName"] = v
@@ -10578,7 +10746,7 @@ def _u_ObservabilityOtelCollectorDestination(
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityOtelCollectorDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityOtelCollectorDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10613,7 +10781,7 @@ def _u_ObservabilityOtelCollectorDestinationConfig(
     v = o.endpoint
     d["endpoint"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     e = o.model_extra
     if e:
@@ -10633,7 +10801,7 @@ def _u_ObservabilityPosthogDestination(o: ObservabilityPosthogDestination) -> di
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityPosthogDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityPosthogDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10668,10 +10836,10 @@ def _u_ObservabilityPosthogDestinationConfig(
     v = o.api_key
     d["apiKey"] = v
     v = o.endpoint
-    if v is not UNSET:
+    if v is not None:
         d["endpoint"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     e = o.model_extra
     if e:
@@ -10691,7 +10859,7 @@ def _u_ObservabilityRampDestination(o: ObservabilityRampDestination) -> dict[str
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityRampDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityRampDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10724,10 +10892,10 @@ def _u_ObservabilityRampDestinationConfig(o: ObservabilityRampDestinationConfig)
     v = o.api_key
     d["apiKey"] = v
     v = o.base_url
-    if v is not UNSET:
+    if v is not None:
         d["baseUrl"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     e = o.model_extra
     if e:
@@ -10747,7 +10915,7 @@ def _u_ObservabilityS3Destination(o: ObservabilityS3Destination) -> dict[str, An
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityS3DestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityS3DestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10782,24 +10950,24 @@ def _u_ObservabilityS3DestinationConfig(o: ObservabilityS3DestinationConfig) -> 
     v = o.bucket_name
     d["bucketName"] = v
     v = o.endpoint
-    if v is not UNSET:
+    if v is not None:
         d["endpoint"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.path_template
-    if v is not UNSET:
+    if v is not None:
         d["pathTemplate"] = v
     v = o.prefix
-    if v is not UNSET:
+    if v is not None:
         d["prefix"] = v
     v = o.region
-    if v is not UNSET:
+    if v is not None:
         d["region"] = v
     v = o.secret_access_key
     d["secretAccessKey"] = v
     v = o.session_token
-    if v is not UNSET:
+    if v is not None:
         d["sessionToken"] = v
     e = o.model_extra
     if e:
@@ -10819,7 +10987,7 @@ def _u_ObservabilitySentryDestination(o: ObservabilitySentryDestination) -> dict
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilitySentryDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilitySentryDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10854,7 +11022,7 @@ def _u_ObservabilitySentryDestinationConfig(
     v = o.dsn
     d["dsn"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.otlp_endpoint
     d["otlpEndpoint"] = v
@@ -10876,7 +11044,7 @@ def _u_ObservabilitySnowflakeDestination(o: ObservabilitySnowflakeDestination) -
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilitySnowflakeDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilitySnowflakeDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10911,21 +11079,21 @@ def _u_ObservabilitySnowflakeDestinationConfig(
     v = o.account
     d["account"] = v
     v = o.database
-    if v is not UNSET:
+    if v is not None:
         d["database"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.schema
-    if v is not UNSET:
+    if v is not None:
         d["schema"] = v
     v = o.table
-    if v is not UNSET:
+    if v is not None:
         d["table"] = v
     v = o.token
     d["token"] = v
     v = o.warehouse
-    if v is not UNSET:
+    if v is not None:
         d["warehouse"] = v
     e = o.model_extra
     if e:
@@ -10945,7 +11113,7 @@ def _u_ObservabilityWeaveDestination(o: ObservabilityWeaveDestination) -> dict[s
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityWeaveDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityWeaveDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -10980,12 +11148,12 @@ def _u_ObservabilityWeaveDestinationConfig(
     v = o.api_key
     d["apiKey"] = v
     v = o.base_url
-    if v is not UNSET:
+    if v is not None:
         d["baseUrl"] = v
     v = o.entity
     d["entity"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.project
     d["project"] = v
@@ -11007,7 +11175,7 @@ def _u_ObservabilityWebhookDestination(o: ObservabilityWebhookDestination) -> di
     v = o.broadcast_generation_request_context
     d["broadcast_generation_request_context"] = v
     v = o.config
-    d["config"] = _u_ObservabilityWebhookDestinationConfig(v)
+    d["config"] = None if v is None else _u_ObservabilityWebhookDestinationConfig(v)
     v = o.created_at
     d["created_at"] = v
     v = o.enabled
@@ -11040,10 +11208,10 @@ def _u_ObservabilityWebhookDestinationConfig(
     v: Any
     d: dict[str, Any] = {}
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
     v = o.method
-    if v is not UNSET:
+    if v is not None:
         d["method"] = v
     v = o.url
     d["url"] = v
@@ -11057,10 +11225,10 @@ def _u_ObservabilityFilterRuleGroup(o: ObservabilityFilterRuleGroup) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.logic
-    if v is not UNSET:
+    if v is not None:
         d["logic"] = v
     v = o.rules
-    d["rules"] = [_u_ObservabilityFilterRuleGroupRulesItem(x0) for x0 in v]
+    d["rules"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -11077,7 +11245,7 @@ def _u_ObservabilityFilterRuleGroupRulesItem(
     v = o.operator
     d["operator"] = v
     v = o.value
-    if v is not UNSET:
+    if v is not None:
         d["value"] = v
     e = o.model_extra
     if e:
@@ -11089,14 +11257,1242 @@ def _u_ObservabilityFilterRulesConfig(o: ObservabilityFilterRulesConfig) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.enabled
-    if v is not UNSET:
+    if v is not None:
         d["enabled"] = v
     v = o.groups
-    d["groups"] = [_u_ObservabilityFilterRuleGroup(x0) for x0 in v]
+    d["groups"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ListObservabilityDestinationsResponse: (
+            (
+                "data",
+                _S_ListObservabilityDestinationsResponse__data,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_ObservabilityDestination,
+                        (
+                            ObservabilityArizeDestination,
+                            ObservabilityBraintrustDestination,
+                            ObservabilityClickhouseDestination,
+                            ObservabilityDatadogDestination,
+                            ObservabilityGrafanaDestination,
+                            ObservabilityLangfuseDestination,
+                            ObservabilityLangsmithDestination,
+                            ObservabilityNewrelicDestination,
+                            ObservabilityOpikDestination,
+                            ObservabilityOtelCollectorDestination,
+                            ObservabilityPosthogDestination,
+                            ObservabilityRampDestination,
+                            ObservabilityS3Destination,
+                            ObservabilitySentryDestination,
+                            ObservabilitySnowflakeDestination,
+                            ObservabilityWeaveDestination,
+                            ObservabilityWebhookDestination,
+                        ),
+                        "type",
+                        {
+                            "arize": ObservabilityArizeDestination,
+                            "braintrust": ObservabilityBraintrustDestination,
+                            "clickhouse": ObservabilityClickhouseDestination,
+                            "datadog": ObservabilityDatadogDestination,
+                            "grafana": ObservabilityGrafanaDestination,
+                            "langfuse": ObservabilityLangfuseDestination,
+                            "langsmith": ObservabilityLangsmithDestination,
+                            "newrelic": ObservabilityNewrelicDestination,
+                            "opik": ObservabilityOpikDestination,
+                            "otel-collector": ObservabilityOtelCollectorDestination,
+                            "posthog": ObservabilityPosthogDestination,
+                            "ramp": ObservabilityRampDestination,
+                            "s3": ObservabilityS3Destination,
+                            "sentry": ObservabilitySentryDestination,
+                            "snowflake": ObservabilitySnowflakeDestination,
+                            "weave": ObservabilityWeaveDestination,
+                            "webhook": ObservabilityWebhookDestination,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("total_count", _S_ListObservabilityDestinationsResponse__total_count, "int", None),
+        ),
+        CreateObservabilityDestinationResponse: (
+            (
+                "data",
+                _S_CreateObservabilityDestinationResponse__data,
+                (
+                    "union",
+                    _h_ObservabilityDestination,
+                    (
+                        ObservabilityArizeDestination,
+                        ObservabilityBraintrustDestination,
+                        ObservabilityClickhouseDestination,
+                        ObservabilityDatadogDestination,
+                        ObservabilityGrafanaDestination,
+                        ObservabilityLangfuseDestination,
+                        ObservabilityLangsmithDestination,
+                        ObservabilityNewrelicDestination,
+                        ObservabilityOpikDestination,
+                        ObservabilityOtelCollectorDestination,
+                        ObservabilityPosthogDestination,
+                        ObservabilityRampDestination,
+                        ObservabilityS3Destination,
+                        ObservabilitySentryDestination,
+                        ObservabilitySnowflakeDestination,
+                        ObservabilityWeaveDestination,
+                        ObservabilityWebhookDestination,
+                    ),
+                    "type",
+                    {
+                        "arize": ObservabilityArizeDestination,
+                        "braintrust": ObservabilityBraintrustDestination,
+                        "clickhouse": ObservabilityClickhouseDestination,
+                        "datadog": ObservabilityDatadogDestination,
+                        "grafana": ObservabilityGrafanaDestination,
+                        "langfuse": ObservabilityLangfuseDestination,
+                        "langsmith": ObservabilityLangsmithDestination,
+                        "newrelic": ObservabilityNewrelicDestination,
+                        "opik": ObservabilityOpikDestination,
+                        "otel-collector": ObservabilityOtelCollectorDestination,
+                        "posthog": ObservabilityPosthogDestination,
+                        "ramp": ObservabilityRampDestination,
+                        "s3": ObservabilityS3Destination,
+                        "sentry": ObservabilitySentryDestination,
+                        "snowflake": ObservabilitySnowflakeDestination,
+                        "weave": ObservabilityWeaveDestination,
+                        "webhook": ObservabilityWebhookDestination,
+                    },
+                ),
+                None,
+            ),
+        ),
+        GetObservabilityDestinationResponse: (
+            (
+                "data",
+                _S_GetObservabilityDestinationResponse__data,
+                (
+                    "union",
+                    _h_ObservabilityDestination,
+                    (
+                        ObservabilityArizeDestination,
+                        ObservabilityBraintrustDestination,
+                        ObservabilityClickhouseDestination,
+                        ObservabilityDatadogDestination,
+                        ObservabilityGrafanaDestination,
+                        ObservabilityLangfuseDestination,
+                        ObservabilityLangsmithDestination,
+                        ObservabilityNewrelicDestination,
+                        ObservabilityOpikDestination,
+                        ObservabilityOtelCollectorDestination,
+                        ObservabilityPosthogDestination,
+                        ObservabilityRampDestination,
+                        ObservabilityS3Destination,
+                        ObservabilitySentryDestination,
+                        ObservabilitySnowflakeDestination,
+                        ObservabilityWeaveDestination,
+                        ObservabilityWebhookDestination,
+                    ),
+                    "type",
+                    {
+                        "arize": ObservabilityArizeDestination,
+                        "braintrust": ObservabilityBraintrustDestination,
+                        "clickhouse": ObservabilityClickhouseDestination,
+                        "datadog": ObservabilityDatadogDestination,
+                        "grafana": ObservabilityGrafanaDestination,
+                        "langfuse": ObservabilityLangfuseDestination,
+                        "langsmith": ObservabilityLangsmithDestination,
+                        "newrelic": ObservabilityNewrelicDestination,
+                        "opik": ObservabilityOpikDestination,
+                        "otel-collector": ObservabilityOtelCollectorDestination,
+                        "posthog": ObservabilityPosthogDestination,
+                        "ramp": ObservabilityRampDestination,
+                        "s3": ObservabilityS3Destination,
+                        "sentry": ObservabilitySentryDestination,
+                        "snowflake": ObservabilitySnowflakeDestination,
+                        "weave": ObservabilityWeaveDestination,
+                        "webhook": ObservabilityWebhookDestination,
+                    },
+                ),
+                None,
+            ),
+        ),
+        UpdateObservabilityDestinationResponse: (
+            (
+                "data",
+                _S_UpdateObservabilityDestinationResponse__data,
+                (
+                    "union",
+                    _h_ObservabilityDestination,
+                    (
+                        ObservabilityArizeDestination,
+                        ObservabilityBraintrustDestination,
+                        ObservabilityClickhouseDestination,
+                        ObservabilityDatadogDestination,
+                        ObservabilityGrafanaDestination,
+                        ObservabilityLangfuseDestination,
+                        ObservabilityLangsmithDestination,
+                        ObservabilityNewrelicDestination,
+                        ObservabilityOpikDestination,
+                        ObservabilityOtelCollectorDestination,
+                        ObservabilityPosthogDestination,
+                        ObservabilityRampDestination,
+                        ObservabilityS3Destination,
+                        ObservabilitySentryDestination,
+                        ObservabilitySnowflakeDestination,
+                        ObservabilityWeaveDestination,
+                        ObservabilityWebhookDestination,
+                    ),
+                    "type",
+                    {
+                        "arize": ObservabilityArizeDestination,
+                        "braintrust": ObservabilityBraintrustDestination,
+                        "clickhouse": ObservabilityClickhouseDestination,
+                        "datadog": ObservabilityDatadogDestination,
+                        "grafana": ObservabilityGrafanaDestination,
+                        "langfuse": ObservabilityLangfuseDestination,
+                        "langsmith": ObservabilityLangsmithDestination,
+                        "newrelic": ObservabilityNewrelicDestination,
+                        "opik": ObservabilityOpikDestination,
+                        "otel-collector": ObservabilityOtelCollectorDestination,
+                        "posthog": ObservabilityPosthogDestination,
+                        "ramp": ObservabilityRampDestination,
+                        "s3": ObservabilityS3Destination,
+                        "sentry": ObservabilitySentryDestination,
+                        "snowflake": ObservabilitySnowflakeDestination,
+                        "weave": ObservabilityWeaveDestination,
+                        "webhook": ObservabilityWebhookDestination,
+                    },
+                ),
+                None,
+            ),
+        ),
+        DeleteObservabilityDestinationResponse: (
+            ("deleted", _S_DeleteObservabilityDestinationResponse__deleted, "bool", True),
+        ),
+        ObservabilityArizeDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityArizeDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityArizeDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityArizeDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityArizeDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityArizeDestination__config,
+                ObservabilityArizeDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityArizeDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityArizeDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityArizeDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityArizeDestination__id, "str", None),
+            ("name", _S_ObservabilityArizeDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityArizeDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityArizeDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityArizeDestination__type, "str", "arize"),
+            ("updated_at", _S_ObservabilityArizeDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityArizeDestination__workspace_id, "str", None),
+        ),
+        ObservabilityArizeDestinationConfig: (
+            ("apiKey", _S_ObservabilityArizeDestinationConfig__api_key, "str", None),
+            ("baseUrl", _S_ObservabilityArizeDestinationConfig__base_url, "str", None),
+            ("headers", _S_ObservabilityArizeDestinationConfig__headers, ("dict", "str"), None),
+            ("modelId", _S_ObservabilityArizeDestinationConfig__model_id, "str", None),
+            ("spaceKey", _S_ObservabilityArizeDestinationConfig__space_key, "str", None),
+        ),
+        ObservabilityBraintrustDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityBraintrustDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityBraintrustDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityBraintrustDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityBraintrustDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityBraintrustDestination__config,
+                ObservabilityBraintrustDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityBraintrustDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityBraintrustDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityBraintrustDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityBraintrustDestination__id, "str", None),
+            ("name", _S_ObservabilityBraintrustDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityBraintrustDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityBraintrustDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityBraintrustDestination__type, "str", "braintrust"),
+            ("updated_at", _S_ObservabilityBraintrustDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityBraintrustDestination__workspace_id, "str", None),
+        ),
+        ObservabilityBraintrustDestinationConfig: (
+            ("apiKey", _S_ObservabilityBraintrustDestinationConfig__api_key, "str", None),
+            ("baseUrl", _S_ObservabilityBraintrustDestinationConfig__base_url, "str", None),
+            (
+                "headers",
+                _S_ObservabilityBraintrustDestinationConfig__headers,
+                ("dict", "str"),
+                None,
+            ),
+            ("projectId", _S_ObservabilityBraintrustDestinationConfig__project_id, "str", None),
+        ),
+        ObservabilityClickhouseDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityClickhouseDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityClickhouseDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityClickhouseDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityClickhouseDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityClickhouseDestination__config,
+                ObservabilityClickhouseDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityClickhouseDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityClickhouseDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityClickhouseDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityClickhouseDestination__id, "str", None),
+            ("name", _S_ObservabilityClickhouseDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityClickhouseDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityClickhouseDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityClickhouseDestination__type, "str", "clickhouse"),
+            ("updated_at", _S_ObservabilityClickhouseDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityClickhouseDestination__workspace_id, "str", None),
+        ),
+        ObservabilityClickhouseDestinationConfig: (
+            ("database", _S_ObservabilityClickhouseDestinationConfig__database, "str", None),
+            (
+                "headers",
+                _S_ObservabilityClickhouseDestinationConfig__headers,
+                ("dict", "str"),
+                None,
+            ),
+            ("host", _S_ObservabilityClickhouseDestinationConfig__host, "str", None),
+            ("password", _S_ObservabilityClickhouseDestinationConfig__password, "str", None),
+            ("table", _S_ObservabilityClickhouseDestinationConfig__table, "str", None),
+            ("username", _S_ObservabilityClickhouseDestinationConfig__username, "str", None),
+        ),
+        ObservabilityDatadogDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityDatadogDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityDatadogDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityDatadogDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityDatadogDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityDatadogDestination__config,
+                ObservabilityDatadogDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityDatadogDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityDatadogDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityDatadogDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityDatadogDestination__id, "str", None),
+            ("name", _S_ObservabilityDatadogDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityDatadogDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityDatadogDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityDatadogDestination__type, "str", "datadog"),
+            ("updated_at", _S_ObservabilityDatadogDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityDatadogDestination__workspace_id, "str", None),
+        ),
+        ObservabilityDatadogDestinationConfig: (
+            ("apiKey", _S_ObservabilityDatadogDestinationConfig__api_key, "str", None),
+            ("headers", _S_ObservabilityDatadogDestinationConfig__headers, ("dict", "str"), None),
+            ("mlApp", _S_ObservabilityDatadogDestinationConfig__ml_app, "str", None),
+            ("url", _S_ObservabilityDatadogDestinationConfig__url, "str", None),
+        ),
+        ObservabilityGrafanaDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityGrafanaDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityGrafanaDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityGrafanaDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityGrafanaDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityGrafanaDestination__config,
+                ObservabilityGrafanaDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityGrafanaDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityGrafanaDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityGrafanaDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityGrafanaDestination__id, "str", None),
+            ("name", _S_ObservabilityGrafanaDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityGrafanaDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityGrafanaDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityGrafanaDestination__type, "str", "grafana"),
+            ("updated_at", _S_ObservabilityGrafanaDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityGrafanaDestination__workspace_id, "str", None),
+        ),
+        ObservabilityGrafanaDestinationConfig: (
+            ("apiKey", _S_ObservabilityGrafanaDestinationConfig__api_key, "str", None),
+            ("baseUrl", _S_ObservabilityGrafanaDestinationConfig__base_url, "str", None),
+            ("headers", _S_ObservabilityGrafanaDestinationConfig__headers, ("dict", "str"), None),
+            ("instanceId", _S_ObservabilityGrafanaDestinationConfig__instance_id, "str", None),
+        ),
+        ObservabilityLangfuseDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityLangfuseDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityLangfuseDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityLangfuseDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityLangfuseDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityLangfuseDestination__config,
+                ObservabilityLangfuseDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityLangfuseDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityLangfuseDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityLangfuseDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityLangfuseDestination__id, "str", None),
+            ("name", _S_ObservabilityLangfuseDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityLangfuseDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityLangfuseDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityLangfuseDestination__type, "str", "langfuse"),
+            ("updated_at", _S_ObservabilityLangfuseDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityLangfuseDestination__workspace_id, "str", None),
+        ),
+        ObservabilityLangfuseDestinationConfig: (
+            ("baseUrl", _S_ObservabilityLangfuseDestinationConfig__base_url, "str", None),
+            ("headers", _S_ObservabilityLangfuseDestinationConfig__headers, ("dict", "str"), None),
+            ("publicKey", _S_ObservabilityLangfuseDestinationConfig__public_key, "str", None),
+            ("secretKey", _S_ObservabilityLangfuseDestinationConfig__secret_key, "str", None),
+        ),
+        ObservabilityLangsmithDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityLangsmithDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityLangsmithDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityLangsmithDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityLangsmithDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityLangsmithDestination__config,
+                ObservabilityLangsmithDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityLangsmithDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityLangsmithDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityLangsmithDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityLangsmithDestination__id, "str", None),
+            ("name", _S_ObservabilityLangsmithDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityLangsmithDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityLangsmithDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityLangsmithDestination__type, "str", "langsmith"),
+            ("updated_at", _S_ObservabilityLangsmithDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityLangsmithDestination__workspace_id, "str", None),
+        ),
+        ObservabilityLangsmithDestinationConfig: (
+            ("apiKey", _S_ObservabilityLangsmithDestinationConfig__api_key, "str", None),
+            ("endpoint", _S_ObservabilityLangsmithDestinationConfig__endpoint, "str", None),
+            ("headers", _S_ObservabilityLangsmithDestinationConfig__headers, ("dict", "str"), None),
+            ("project", _S_ObservabilityLangsmithDestinationConfig__project, "str", None),
+            ("workspaceId", _S_ObservabilityLangsmithDestinationConfig__workspace_id, "str", None),
+        ),
+        ObservabilityNewrelicDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityNewrelicDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityNewrelicDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityNewrelicDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityNewrelicDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityNewrelicDestination__config,
+                ObservabilityNewrelicDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityNewrelicDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityNewrelicDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityNewrelicDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityNewrelicDestination__id, "str", None),
+            ("name", _S_ObservabilityNewrelicDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityNewrelicDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityNewrelicDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityNewrelicDestination__type, "str", "newrelic"),
+            ("updated_at", _S_ObservabilityNewrelicDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityNewrelicDestination__workspace_id, "str", None),
+        ),
+        ObservabilityNewrelicDestinationConfig: (
+            ("headers", _S_ObservabilityNewrelicDestinationConfig__headers, ("dict", "str"), None),
+            ("licenseKey", _S_ObservabilityNewrelicDestinationConfig__license_key, "str", None),
+            ("region", _S_ObservabilityNewrelicDestinationConfig__region, "str", None),
+        ),
+        ObservabilityOpikDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityOpikDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityOpikDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityOpikDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityOpikDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityOpikDestination__config,
+                ObservabilityOpikDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityOpikDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityOpikDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityOpikDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityOpikDestination__id, "str", None),
+            ("name", _S_ObservabilityOpikDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityOpikDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityOpikDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityOpikDestination__type, "str", "opik"),
+            ("updated_at", _S_ObservabilityOpikDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityOpikDestination__workspace_id, "str", None),
+        ),
+        ObservabilityOpikDestinationConfig: (
+            ("apiKey", _S_ObservabilityOpikDestinationConfig__api_key, "str", None),
+            ("headers", _S_ObservabilityOpikDestinationConfig__headers, ("dict", "str"), None),
+            ("projectName", _S_ObservabilityOpikDestinationConfig__project_name, "str", None),
+            ("workspace", _S_ObservabilityOpikDestinationConfig__workspace, "str", None),
+        ),
+        ObservabilityOtelCollectorDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityOtelCollectorDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityOtelCollectorDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityOtelCollectorDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityOtelCollectorDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityOtelCollectorDestination__config,
+                ObservabilityOtelCollectorDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityOtelCollectorDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityOtelCollectorDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityOtelCollectorDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityOtelCollectorDestination__id, "str", None),
+            ("name", _S_ObservabilityOtelCollectorDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityOtelCollectorDestination__privacy_mode, "bool", None),
+            (
+                "sampling_rate",
+                _S_ObservabilityOtelCollectorDestination__sampling_rate,
+                "float",
+                None,
+            ),
+            ("type", _S_ObservabilityOtelCollectorDestination__type, "str", "otel-collector"),
+            ("updated_at", _S_ObservabilityOtelCollectorDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityOtelCollectorDestination__workspace_id, "str", None),
+        ),
+        ObservabilityOtelCollectorDestinationConfig: (
+            ("endpoint", _S_ObservabilityOtelCollectorDestinationConfig__endpoint, "str", None),
+            (
+                "headers",
+                _S_ObservabilityOtelCollectorDestinationConfig__headers,
+                ("dict", "str"),
+                None,
+            ),
+        ),
+        ObservabilityPosthogDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityPosthogDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityPosthogDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityPosthogDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityPosthogDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityPosthogDestination__config,
+                ObservabilityPosthogDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityPosthogDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityPosthogDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityPosthogDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityPosthogDestination__id, "str", None),
+            ("name", _S_ObservabilityPosthogDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityPosthogDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityPosthogDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityPosthogDestination__type, "str", "posthog"),
+            ("updated_at", _S_ObservabilityPosthogDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityPosthogDestination__workspace_id, "str", None),
+        ),
+        ObservabilityPosthogDestinationConfig: (
+            ("apiKey", _S_ObservabilityPosthogDestinationConfig__api_key, "str", None),
+            ("endpoint", _S_ObservabilityPosthogDestinationConfig__endpoint, "str", None),
+            ("headers", _S_ObservabilityPosthogDestinationConfig__headers, ("dict", "str"), None),
+        ),
+        ObservabilityRampDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityRampDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityRampDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityRampDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityRampDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityRampDestination__config,
+                ObservabilityRampDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityRampDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityRampDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityRampDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityRampDestination__id, "str", None),
+            ("name", _S_ObservabilityRampDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityRampDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityRampDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityRampDestination__type, "str", "ramp"),
+            ("updated_at", _S_ObservabilityRampDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityRampDestination__workspace_id, "str", None),
+        ),
+        ObservabilityRampDestinationConfig: (
+            ("apiKey", _S_ObservabilityRampDestinationConfig__api_key, "str", None),
+            ("baseUrl", _S_ObservabilityRampDestinationConfig__base_url, "str", None),
+            ("headers", _S_ObservabilityRampDestinationConfig__headers, ("dict", "str"), None),
+        ),
+        ObservabilityS3Destination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityS3Destination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityS3Destination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityS3Destination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityS3Destination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityS3Destination__config,
+                ObservabilityS3DestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityS3Destination__created_at, "str", None),
+            ("enabled", _S_ObservabilityS3Destination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityS3Destination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityS3Destination__id, "str", None),
+            ("name", _S_ObservabilityS3Destination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityS3Destination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityS3Destination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityS3Destination__type, "str", "s3"),
+            ("updated_at", _S_ObservabilityS3Destination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityS3Destination__workspace_id, "str", None),
+        ),
+        ObservabilityS3DestinationConfig: (
+            ("accessKeyId", _S_ObservabilityS3DestinationConfig__access_key_id, "str", None),
+            ("bucketName", _S_ObservabilityS3DestinationConfig__bucket_name, "str", None),
+            ("endpoint", _S_ObservabilityS3DestinationConfig__endpoint, "str", None),
+            ("headers", _S_ObservabilityS3DestinationConfig__headers, ("dict", "str"), None),
+            ("pathTemplate", _S_ObservabilityS3DestinationConfig__path_template, "str", None),
+            ("prefix", _S_ObservabilityS3DestinationConfig__prefix, "str", None),
+            ("region", _S_ObservabilityS3DestinationConfig__region, "str", None),
+            (
+                "secretAccessKey",
+                _S_ObservabilityS3DestinationConfig__secret_access_key,
+                "str",
+                None,
+            ),
+            ("sessionToken", _S_ObservabilityS3DestinationConfig__session_token, "str", None),
+        ),
+        ObservabilitySentryDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilitySentryDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilitySentryDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilitySentryDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilitySentryDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilitySentryDestination__config,
+                ObservabilitySentryDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilitySentryDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilitySentryDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilitySentryDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilitySentryDestination__id, "str", None),
+            ("name", _S_ObservabilitySentryDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilitySentryDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilitySentryDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilitySentryDestination__type, "str", "sentry"),
+            ("updated_at", _S_ObservabilitySentryDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilitySentryDestination__workspace_id, "str", None),
+        ),
+        ObservabilitySentryDestinationConfig: (
+            ("dsn", _S_ObservabilitySentryDestinationConfig__dsn, "str", None),
+            ("headers", _S_ObservabilitySentryDestinationConfig__headers, ("dict", "str"), None),
+            ("otlpEndpoint", _S_ObservabilitySentryDestinationConfig__otlp_endpoint, "str", None),
+        ),
+        ObservabilitySnowflakeDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilitySnowflakeDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilitySnowflakeDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilitySnowflakeDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilitySnowflakeDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilitySnowflakeDestination__config,
+                ObservabilitySnowflakeDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilitySnowflakeDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilitySnowflakeDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilitySnowflakeDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilitySnowflakeDestination__id, "str", None),
+            ("name", _S_ObservabilitySnowflakeDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilitySnowflakeDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilitySnowflakeDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilitySnowflakeDestination__type, "str", "snowflake"),
+            ("updated_at", _S_ObservabilitySnowflakeDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilitySnowflakeDestination__workspace_id, "str", None),
+        ),
+        ObservabilitySnowflakeDestinationConfig: (
+            ("account", _S_ObservabilitySnowflakeDestinationConfig__account, "str", None),
+            ("database", _S_ObservabilitySnowflakeDestinationConfig__database, "str", None),
+            ("headers", _S_ObservabilitySnowflakeDestinationConfig__headers, ("dict", "str"), None),
+            ("schema", _S_ObservabilitySnowflakeDestinationConfig__schema, "str", None),
+            ("table", _S_ObservabilitySnowflakeDestinationConfig__table, "str", None),
+            ("token", _S_ObservabilitySnowflakeDestinationConfig__token, "str", None),
+            ("warehouse", _S_ObservabilitySnowflakeDestinationConfig__warehouse, "str", None),
+        ),
+        ObservabilityWeaveDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityWeaveDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityWeaveDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityWeaveDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityWeaveDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityWeaveDestination__config,
+                ObservabilityWeaveDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityWeaveDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityWeaveDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityWeaveDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityWeaveDestination__id, "str", None),
+            ("name", _S_ObservabilityWeaveDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityWeaveDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityWeaveDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityWeaveDestination__type, "str", "weave"),
+            ("updated_at", _S_ObservabilityWeaveDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityWeaveDestination__workspace_id, "str", None),
+        ),
+        ObservabilityWeaveDestinationConfig: (
+            ("apiKey", _S_ObservabilityWeaveDestinationConfig__api_key, "str", None),
+            ("baseUrl", _S_ObservabilityWeaveDestinationConfig__base_url, "str", None),
+            ("entity", _S_ObservabilityWeaveDestinationConfig__entity, "str", None),
+            ("headers", _S_ObservabilityWeaveDestinationConfig__headers, ("dict", "str"), None),
+            ("project", _S_ObservabilityWeaveDestinationConfig__project, "str", None),
+        ),
+        ObservabilityWebhookDestination: (
+            (
+                "api_key_hashes",
+                _S_ObservabilityWebhookDestination__api_key_hashes,
+                ("list", "str"),
+                None,
+            ),
+            (
+                "broadcast_generation_cost",
+                _S_ObservabilityWebhookDestination__broadcast_generation_cost,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_identity",
+                _S_ObservabilityWebhookDestination__broadcast_generation_identity,
+                "bool",
+                None,
+            ),
+            (
+                "broadcast_generation_request_context",
+                _S_ObservabilityWebhookDestination__broadcast_generation_request_context,
+                "bool",
+                None,
+            ),
+            (
+                "config",
+                _S_ObservabilityWebhookDestination__config,
+                ObservabilityWebhookDestinationConfig,
+                None,
+            ),
+            ("created_at", _S_ObservabilityWebhookDestination__created_at, "str", None),
+            ("enabled", _S_ObservabilityWebhookDestination__enabled, "bool", None),
+            (
+                "filter_rules",
+                _S_ObservabilityWebhookDestination__filter_rules,
+                ObservabilityFilterRulesConfig,
+                None,
+            ),
+            ("id", _S_ObservabilityWebhookDestination__id, "str", None),
+            ("name", _S_ObservabilityWebhookDestination__name, "str", None),
+            ("privacy_mode", _S_ObservabilityWebhookDestination__privacy_mode, "bool", None),
+            ("sampling_rate", _S_ObservabilityWebhookDestination__sampling_rate, "float", None),
+            ("type", _S_ObservabilityWebhookDestination__type, "str", "webhook"),
+            ("updated_at", _S_ObservabilityWebhookDestination__updated_at, "str", None),
+            ("workspace_id", _S_ObservabilityWebhookDestination__workspace_id, "str", None),
+        ),
+        ObservabilityWebhookDestinationConfig: (
+            ("headers", _S_ObservabilityWebhookDestinationConfig__headers, ("dict", "str"), None),
+            ("method", _S_ObservabilityWebhookDestinationConfig__method, "str", None),
+            ("url", _S_ObservabilityWebhookDestinationConfig__url, "str", None),
+        ),
+        ObservabilityFilterRuleGroup: (
+            ("logic", _S_ObservabilityFilterRuleGroup__logic, "str", None),
+            (
+                "rules",
+                _S_ObservabilityFilterRuleGroup__rules,
+                ("list", ObservabilityFilterRuleGroupRulesItem),
+                None,
+            ),
+        ),
+        ObservabilityFilterRuleGroupRulesItem: (
+            ("field", _S_ObservabilityFilterRuleGroupRulesItem__field, "str", None),
+            ("operator", _S_ObservabilityFilterRuleGroupRulesItem__operator, "str", None),
+            (
+                "value",
+                _S_ObservabilityFilterRuleGroupRulesItem__value,
+                (
+                    "union",
+                    _h_str_float,
+                    (
+                        "str",
+                        "float",
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+        ),
+        ObservabilityFilterRulesConfig: (
+            ("enabled", _S_ObservabilityFilterRulesConfig__enabled, "bool", None),
+            (
+                "groups",
+                _S_ObservabilityFilterRulesConfig__groups,
+                ("list", ObservabilityFilterRuleGroup),
+                None,
+            ),
+        ),
+        ObservabilityDestination: (
+            "union",
+            _h_ObservabilityDestination,
+            (
+                ObservabilityArizeDestination,
+                ObservabilityBraintrustDestination,
+                ObservabilityClickhouseDestination,
+                ObservabilityDatadogDestination,
+                ObservabilityGrafanaDestination,
+                ObservabilityLangfuseDestination,
+                ObservabilityLangsmithDestination,
+                ObservabilityNewrelicDestination,
+                ObservabilityOpikDestination,
+                ObservabilityOtelCollectorDestination,
+                ObservabilityPosthogDestination,
+                ObservabilityRampDestination,
+                ObservabilityS3Destination,
+                ObservabilitySentryDestination,
+                ObservabilitySnowflakeDestination,
+                ObservabilityWeaveDestination,
+                ObservabilityWebhookDestination,
+            ),
+            "type",
+            {
+                "arize": ObservabilityArizeDestination,
+                "braintrust": ObservabilityBraintrustDestination,
+                "clickhouse": ObservabilityClickhouseDestination,
+                "datadog": ObservabilityDatadogDestination,
+                "grafana": ObservabilityGrafanaDestination,
+                "langfuse": ObservabilityLangfuseDestination,
+                "langsmith": ObservabilityLangsmithDestination,
+                "newrelic": ObservabilityNewrelicDestination,
+                "opik": ObservabilityOpikDestination,
+                "otel-collector": ObservabilityOtelCollectorDestination,
+                "posthog": ObservabilityPosthogDestination,
+                "ramp": ObservabilityRampDestination,
+                "s3": ObservabilityS3Destination,
+                "sentry": ObservabilitySentryDestination,
+                "snowflake": ObservabilitySnowflakeDestination,
+                "weave": ObservabilityWeaveDestination,
+                "webhook": ObservabilityWebhookDestination,
+            },
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -11283,4 +12679,5 @@ _register(
         ObservabilityFilterRuleGroupRulesItem: _u_ObservabilityFilterRuleGroupRulesItem,
         ObservabilityFilterRulesConfig: _u_ObservabilityFilterRulesConfig,
     },
+    _lenient,
 )

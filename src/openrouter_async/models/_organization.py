@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -53,13 +56,13 @@ __all__ = [
 
 def _c_ListOrganizationMembersResponse__data(
     v: Sequence[ListOrganizationMembersResponseDataItem | Mapping[str, Any]],
-) -> list[ListOrganizationMembersResponseDataItem]:
+) -> list[ListOrganizationMembersResponseDataItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ListOrganizationMembersResponseDataItem)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[ListOrganizationMembersResponseDataItem] = w
+    r: list[ListOrganizationMembersResponseDataItem] | None = w
     return r
 
 
@@ -70,16 +73,18 @@ def _c_ListOrganizationMembersResponse__data(
 class ListOrganizationMembersResponse(_Model):
     """The ``ListOrganizationMembersResponse`` object of the spec."""
 
-    data: list[ListOrganizationMembersResponseDataItem] = attrs.field(
+    data: list[ListOrganizationMembersResponseDataItem] | None = attrs.field(
         converter=_c_ListOrganizationMembersResponse__data
     )
     """List of organization members"""
-    total_count: int
+    total_count: int | None
     """Total number of members in the organization"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -106,20 +111,22 @@ class ListOrganizationMembersResponse(_Model):
 class ListOrganizationMembersResponseDataItem(_Model):
     """The ``ListOrganizationMembersResponse.data[]`` object of the spec."""
 
-    email: str
+    email: str | None
     """Email address of the member"""
     first_name: str | None
     """First name of the member"""
-    id: str
+    id: str | None
     """User ID of the organization member"""
     last_name: str | None
     """Last name of the member"""
-    role: Literal["org:admin", "org:member"] | str
+    role: Literal["org:admin", "org:member"] | str | None
     """Role of the member in the organization"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -299,7 +306,7 @@ def _u_ListOrganizationMembersResponse(o: ListOrganizationMembersResponse) -> di
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_ListOrganizationMembersResponseDataItem(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -329,6 +336,31 @@ def _u_ListOrganizationMembersResponseDataItem(
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ListOrganizationMembersResponse: (
+            (
+                "data",
+                _S_ListOrganizationMembersResponse__data,
+                ("list", ListOrganizationMembersResponseDataItem),
+                None,
+            ),
+            ("total_count", _S_ListOrganizationMembersResponse__total_count, "int", None),
+        ),
+        ListOrganizationMembersResponseDataItem: (
+            ("email", _S_ListOrganizationMembersResponseDataItem__email, "str", None),
+            ("first_name", _S_ListOrganizationMembersResponseDataItem__first_name, "str", None),
+            ("id", _S_ListOrganizationMembersResponseDataItem__id, "str", None),
+            ("last_name", _S_ListOrganizationMembersResponseDataItem__last_name, "str", None),
+            ("role", _S_ListOrganizationMembersResponseDataItem__role, "str", None),
+        ),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -341,4 +373,5 @@ _register(
         ListOrganizationMembersResponse: _u_ListOrganizationMembersResponse,
         ListOrganizationMembersResponseDataItem: _u_ListOrganizationMembersResponseDataItem,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -61,49 +64,49 @@ PresetStatus: TypeAlias = Literal["active", "disabled", "archived"]
 # -- converters (the input each field accepts) --
 
 
-def _c_ListPresetsResponse__data(v: Sequence[Preset | Mapping[str, Any]]) -> list[Preset]:
+def _c_ListPresetsResponse__data(v: Sequence[Preset | Mapping[str, Any]]) -> list[Preset] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_Preset)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[Preset] = w
+    r: list[Preset] | None = w
     return r
 
 
 def _c_GetPresetResponse__data(
     v: PresetWithDesignatedVersion | Mapping[str, Any],
-) -> PresetWithDesignatedVersion:
+) -> PresetWithDesignatedVersion | None:
     w: Any = v
     try:
         w = _s_PresetWithDesignatedVersion(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: PresetWithDesignatedVersion = w
+    r: PresetWithDesignatedVersion | None = w
     return r
 
 
 def _c_CreatePresetFromInferenceResponse__data(
     v: PresetWithDesignatedVersion | Mapping[str, Any],
-) -> PresetWithDesignatedVersion:
+) -> PresetWithDesignatedVersion | None:
     w: Any = v
     try:
         w = _s_PresetWithDesignatedVersion(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: PresetWithDesignatedVersion = w
+    r: PresetWithDesignatedVersion | None = w
     return r
 
 
 def _c_ListPresetVersionsResponse__data(
     v: Sequence[PresetDesignatedVersion | Mapping[str, Any] | None],
-) -> list[PresetDesignatedVersion | None]:
+) -> list[PresetDesignatedVersion | None] | None:
     w: Any = v
     try:
         w = _list_of(w, _h_PresetDesignatedVersion_None)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[PresetDesignatedVersion | None] = w
+    r: list[PresetDesignatedVersion | None] | None = w
     return r
 
 
@@ -135,13 +138,13 @@ def _c_PresetWithDesignatedVersion__designated_version(
     return r
 
 
-def _c_PresetDesignatedVersion__config(v: Mapping[str, Any]) -> dict[str, Any]:
+def _c_PresetDesignatedVersion__config(v: Mapping[str, Any]) -> dict[str, Any] | None:
     w: Any = v
     try:
         w = _dict_any(w)
     except _Invalid as e:
         raise e.request_error("config") from None
-    r: dict[str, Any] = w
+    r: dict[str, Any] | None = w
     return r
 
 
@@ -152,12 +155,14 @@ def _c_PresetDesignatedVersion__config(v: Mapping[str, Any]) -> dict[str, Any]:
 class ListPresetsResponse(_Model):
     """A paginated list of presets."""
 
-    data: list[Preset] = attrs.field(converter=_c_ListPresetsResponse__data)
-    total_count: int
+    data: list[Preset] | None = attrs.field(converter=_c_ListPresetsResponse__data)
+    total_count: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -184,12 +189,14 @@ class ListPresetsResponse(_Model):
 class GetPresetResponse(_Model):
     """A preset with its currently designated version."""
 
-    data: PresetWithDesignatedVersion = attrs.field(converter=_c_GetPresetResponse__data)
+    data: PresetWithDesignatedVersion | None = attrs.field(converter=_c_GetPresetResponse__data)
     """A preset with its currently designated version."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -204,14 +211,16 @@ class GetPresetResponse(_Model):
 class CreatePresetFromInferenceResponse(_Model):
     """Response containing the created preset with its designated version."""
 
-    data: PresetWithDesignatedVersion = attrs.field(
+    data: PresetWithDesignatedVersion | None = attrs.field(
         converter=_c_CreatePresetFromInferenceResponse__data
     )
     """A preset with its currently designated version."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -226,14 +235,16 @@ class CreatePresetFromInferenceResponse(_Model):
 class ListPresetVersionsResponse(_Model):
     """A paginated list of preset versions."""
 
-    data: list[PresetDesignatedVersion | None] = attrs.field(
+    data: list[PresetDesignatedVersion | None] | None = attrs.field(
         converter=_c_ListPresetVersionsResponse__data
     )
-    total_count: int
+    total_count: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -263,9 +274,11 @@ class GetPresetVersionResponse(_Model):
     data: PresetDesignatedVersion | None = attrs.field(converter=_c_GetPresetVersionResponse__data)
     """A specific version of a preset, containing config and optional system prompt."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -280,22 +293,24 @@ class GetPresetVersionResponse(_Model):
 class Preset(_Model):
     """A preset without version details."""
 
-    created_at: str
+    created_at: str | None
     creator_user_id: str | None
     description: str | None
     designated_version_id: str | None
-    id: str
-    name: str
-    slug: str
-    status: PresetStatus | str
+    id: str | None
+    name: str | None
+    slug: str | None
+    status: PresetStatus | str | None
     """The status of a preset."""
     status_updated_at: str | None
-    updated_at: str
+    updated_at: str | None
     workspace_id: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -385,26 +400,28 @@ class Preset(_Model):
 class PresetWithDesignatedVersion(_Model):
     """A preset with its currently designated version."""
 
-    created_at: str
+    created_at: str | None
     creator_user_id: str | None
     description: str | None
     designated_version_id: str | None
-    id: str
-    name: str
-    slug: str
-    status: PresetStatus | str
+    id: str | None
+    name: str | None
+    slug: str | None
+    status: PresetStatus | str | None
     """The status of a preset."""
     status_updated_at: str | None
-    updated_at: str
+    updated_at: str | None
     workspace_id: str | None
     designated_version: PresetDesignatedVersion | None = attrs.field(
         converter=_c_PresetWithDesignatedVersion__designated_version
     )
     """A specific version of a preset, containing config and optional system prompt."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -496,18 +513,20 @@ class PresetWithDesignatedVersion(_Model):
 class PresetDesignatedVersion(_Model):
     """A specific version of a preset, containing config and optional system prompt."""
 
-    config: dict[str, Any] = attrs.field(converter=_c_PresetDesignatedVersion__config)
-    created_at: str
-    creator_id: str
-    id: str
-    preset_id: str
+    config: dict[str, Any] | None = attrs.field(converter=_c_PresetDesignatedVersion__config)
+    created_at: str | None
+    creator_id: str | None
+    id: str | None
+    preset_id: str | None
     system_prompt: str | None
-    updated_at: str
-    version: int
+    updated_at: str | None
+    version: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1133,7 +1152,7 @@ def _u_ListPresetsResponse(o: ListPresetsResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_Preset(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -1146,7 +1165,7 @@ def _u_GetPresetResponse(o: GetPresetResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_PresetWithDesignatedVersion(v)
+    d["data"] = None if v is None else _u_PresetWithDesignatedVersion(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -1157,7 +1176,7 @@ def _u_CreatePresetFromInferenceResponse(o: CreatePresetFromInferenceResponse) -
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_PresetWithDesignatedVersion(v)
+    d["data"] = None if v is None else _u_PresetWithDesignatedVersion(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -1168,7 +1187,7 @@ def _u_ListPresetVersionsResponse(o: ListPresetVersionsResponse) -> dict[str, An
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [None if x0 is None else _u_PresetDesignatedVersion(x0) for x0 in v]
+    d["data"] = None if v is None else [None if x0 is None else _unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -1277,6 +1296,79 @@ def _u_PresetDesignatedVersion(o: PresetDesignatedVersion) -> dict[str, Any]:
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ListPresetsResponse: (
+            ("data", _S_ListPresetsResponse__data, ("list", Preset), None),
+            ("total_count", _S_ListPresetsResponse__total_count, "int", None),
+        ),
+        GetPresetResponse: (
+            ("data", _S_GetPresetResponse__data, PresetWithDesignatedVersion, None),
+        ),
+        CreatePresetFromInferenceResponse: (
+            ("data", _S_CreatePresetFromInferenceResponse__data, PresetWithDesignatedVersion, None),
+        ),
+        ListPresetVersionsResponse: (
+            ("data", _S_ListPresetVersionsResponse__data, ("list", PresetDesignatedVersion), None),
+            ("total_count", _S_ListPresetVersionsResponse__total_count, "int", None),
+        ),
+        GetPresetVersionResponse: (
+            ("data", _S_GetPresetVersionResponse__data, PresetDesignatedVersion, None),
+        ),
+        Preset: (
+            ("created_at", _S_Preset__created_at, "str", None),
+            ("creator_user_id", _S_Preset__creator_user_id, "str", None),
+            ("description", _S_Preset__description, "str", None),
+            ("designated_version_id", _S_Preset__designated_version_id, "str", None),
+            ("id", _S_Preset__id, "str", None),
+            ("name", _S_Preset__name, "str", None),
+            ("slug", _S_Preset__slug, "str", None),
+            ("status", _S_Preset__status, "str", None),
+            ("status_updated_at", _S_Preset__status_updated_at, "str", None),
+            ("updated_at", _S_Preset__updated_at, "str", None),
+            ("workspace_id", _S_Preset__workspace_id, "str", None),
+        ),
+        PresetWithDesignatedVersion: (
+            ("created_at", _S_PresetWithDesignatedVersion__created_at, "str", None),
+            ("creator_user_id", _S_PresetWithDesignatedVersion__creator_user_id, "str", None),
+            ("description", _S_PresetWithDesignatedVersion__description, "str", None),
+            (
+                "designated_version_id",
+                _S_PresetWithDesignatedVersion__designated_version_id,
+                "str",
+                None,
+            ),
+            ("id", _S_PresetWithDesignatedVersion__id, "str", None),
+            ("name", _S_PresetWithDesignatedVersion__name, "str", None),
+            ("slug", _S_PresetWithDesignatedVersion__slug, "str", None),
+            ("status", _S_PresetWithDesignatedVersion__status, "str", None),
+            ("status_updated_at", _S_PresetWithDesignatedVersion__status_updated_at, "str", None),
+            ("updated_at", _S_PresetWithDesignatedVersion__updated_at, "str", None),
+            ("workspace_id", _S_PresetWithDesignatedVersion__workspace_id, "str", None),
+            (
+                "designated_version",
+                _S_PresetWithDesignatedVersion__designated_version,
+                PresetDesignatedVersion,
+                None,
+            ),
+        ),
+        PresetDesignatedVersion: (
+            ("config", _S_PresetDesignatedVersion__config, ("dict", "any"), None),
+            ("created_at", _S_PresetDesignatedVersion__created_at, "str", None),
+            ("creator_id", _S_PresetDesignatedVersion__creator_id, "str", None),
+            ("id", _S_PresetDesignatedVersion__id, "str", None),
+            ("preset_id", _S_PresetDesignatedVersion__preset_id, "str", None),
+            ("system_prompt", _S_PresetDesignatedVersion__system_prompt, "str", None),
+            ("updated_at", _S_PresetDesignatedVersion__updated_at, "str", None),
+            ("version", _S_PresetDesignatedVersion__version, "int", None),
+        ),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -1307,4 +1399,5 @@ _register(
         PresetWithDesignatedVersion: _u_PresetWithDesignatedVersion,
         PresetDesignatedVersion: _u_PresetDesignatedVersion,
     },
+    _lenient,
 )

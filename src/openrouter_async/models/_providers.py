@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -53,13 +56,13 @@ __all__ = [
 
 def _c_ListProvidersResponse__data(
     v: Sequence[ListProvidersResponseDataItem | Mapping[str, Any]],
-) -> list[ListProvidersResponseDataItem]:
+) -> list[ListProvidersResponseDataItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ListProvidersResponseDataItem)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[ListProvidersResponseDataItem] = w
+    r: list[ListProvidersResponseDataItem] | None = w
     return r
 
 
@@ -318,8 +321,7 @@ def _c_ListProvidersResponseDataItem__datacenters(
         ]
         | str
     ]
-    | None
-    | Unset,
+    | None,
 ) -> (
     list[
         Literal[
@@ -576,10 +578,7 @@ def _c_ListProvidersResponseDataItem__datacenters(
         | str
     ]
     | None
-    | Unset
 ):
-    if v is UNSET:
-        return v
     if v is None:
         return None
     w: Any = v
@@ -843,7 +842,6 @@ def _c_ListProvidersResponseDataItem__datacenters(
             | str
         ]
         | None
-        | Unset
     ) = w
     return r
 
@@ -855,13 +853,15 @@ def _c_ListProvidersResponseDataItem__datacenters(
 class ListProvidersResponse(_Model):
     """The ``ListProvidersResponse`` object of the spec."""
 
-    data: list[ListProvidersResponseDataItem] = attrs.field(
+    data: list[ListProvidersResponseDataItem] | None = attrs.field(
         converter=_c_ListProvidersResponse__data
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1132,8 +1132,7 @@ class ListProvidersResponseDataItem(_Model):
             | str
         ]
         | None
-        | Unset
-    ) = attrs.field(default=UNSET, converter=_c_ListProvidersResponseDataItem__datacenters)
+    ) = attrs.field(default=None, converter=_c_ListProvidersResponseDataItem__datacenters)
     """ISO 3166-1 Alpha-2 country codes of the provider datacenter locations"""
     headquarters: (
         Literal[
@@ -1389,23 +1388,24 @@ class ListProvidersResponseDataItem(_Model):
         ]
         | str
         | None
-        | Unset
-    ) = UNSET
+    ) = None
     """ISO 3166-1 Alpha-2 country code of the provider headquarters"""
-    name: str
+    name: str | None
     """Display name of the provider"""
     privacy_policy_url: str | None
     """URL to the provider's privacy policy"""
-    slug: str
+    slug: str | None
     """URL-friendly identifier for the provider"""
-    status_page_url: str | None | Unset = UNSET
+    status_page_url: str | None = None
     """URL to the provider's status page"""
-    terms_of_service_url: str | None | Unset = UNSET
+    terms_of_service_url: str | None = None
     """URL to the provider's terms of service"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1415,9 +1415,8 @@ class ListProvidersResponseDataItem(_Model):
         try:
             f = "headquarters"
             v = self.headquarters
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
             if type(v) is not str:
@@ -1432,14 +1431,12 @@ class ListProvidersResponseDataItem(_Model):
                 v = _str(v)
             f = "status_page_url"
             v = self.status_page_url
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "terms_of_service_url"
             v = self.terms_of_service_url
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1518,19 +1515,28 @@ def _s_ListProvidersResponseDataItem(d: Any) -> ListProvidersResponseDataItem:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "datacenters"
         v = d.get("datacenters", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_str(v)
+            if v is None:
+                z += ("datacenters",)
         _S_ListProvidersResponseDataItem__datacenters(o, v)
         f = "headquarters"
         v = d.get("headquarters", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("headquarters",)
         _S_ListProvidersResponseDataItem__headquarters(o, v)
         f = "name"
         v = d.get("name", UNSET)
@@ -1561,18 +1567,28 @@ def _s_ListProvidersResponseDataItem(d: Any) -> ListProvidersResponseDataItem:
         _S_ListProvidersResponseDataItem__slug(o, v)
         f = "status_page_url"
         v = d.get("status_page_url", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("status_page_url",)
         _S_ListProvidersResponseDataItem__status_page_url(o, v)
         f = "terms_of_service_url"
         v = d.get("terms_of_service_url", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("terms_of_service_url",)
         _S_ListProvidersResponseDataItem__terms_of_service_url(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ListProvidersResponseDataItem__model_extra(
                 o, _extras(d, _K_ListProvidersResponseDataItem)
@@ -1592,7 +1608,7 @@ def _u_ListProvidersResponse(o: ListProvidersResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_ListProvidersResponseDataItem(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -1602,12 +1618,17 @@ def _u_ListProvidersResponse(o: ListProvidersResponse) -> dict[str, Any]:
 def _u_ListProvidersResponseDataItem(o: ListProvidersResponseDataItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.datacenters
-    if v is not UNSET:
+    if v is not None:
         d["datacenters"] = v
+    elif "datacenters" in z:
+        d["datacenters"] = None
     v = o.headquarters
-    if v is not UNSET:
+    if v is not None:
         d["headquarters"] = v
+    elif "headquarters" in z:
+        d["headquarters"] = None
     v = o.name
     d["name"] = v
     v = o.privacy_policy_url
@@ -1615,15 +1636,50 @@ def _u_ListProvidersResponseDataItem(o: ListProvidersResponseDataItem) -> dict[s
     v = o.slug
     d["slug"] = v
     v = o.status_page_url
-    if v is not UNSET:
+    if v is not None:
         d["status_page_url"] = v
+    elif "status_page_url" in z:
+        d["status_page_url"] = None
     v = o.terms_of_service_url
-    if v is not UNSET:
+    if v is not None:
         d["terms_of_service_url"] = v
+    elif "terms_of_service_url" in z:
+        d["terms_of_service_url"] = None
     e = o.model_extra
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ListProvidersResponse: (
+            ("data", _S_ListProvidersResponse__data, ("list", ListProvidersResponseDataItem), None),
+        ),
+        ListProvidersResponseDataItem: (
+            ("datacenters", _S_ListProvidersResponseDataItem__datacenters, ("list", "str"), None),
+            ("headquarters", _S_ListProvidersResponseDataItem__headquarters, "str", None),
+            ("name", _S_ListProvidersResponseDataItem__name, "str", None),
+            (
+                "privacy_policy_url",
+                _S_ListProvidersResponseDataItem__privacy_policy_url,
+                "str",
+                None,
+            ),
+            ("slug", _S_ListProvidersResponseDataItem__slug, "str", None),
+            ("status_page_url", _S_ListProvidersResponseDataItem__status_page_url, "str", None),
+            (
+                "terms_of_service_url",
+                _S_ListProvidersResponseDataItem__terms_of_service_url,
+                "str",
+                None,
+            ),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -1638,4 +1694,5 @@ _register(
         ListProvidersResponse: _u_ListProvidersResponse,
         ListProvidersResponseDataItem: _u_ListProvidersResponseDataItem,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -86,39 +89,39 @@ def _c_CreateRerankRequest__provider(
 
 def _c_CreateRerankResponse__results(
     v: Sequence[CreateRerankResponseResultsItem | Mapping[str, Any]],
-) -> list[CreateRerankResponseResultsItem]:
+) -> list[CreateRerankResponseResultsItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_CreateRerankResponseResultsItem)
     except _Invalid as e:
         raise e.request_error("results") from None
-    r: list[CreateRerankResponseResultsItem] = w
+    r: list[CreateRerankResponseResultsItem] | None = w
     return r
 
 
 def _c_CreateRerankResponse__usage(
-    v: CreateRerankResponseUsage | Mapping[str, Any] | Unset,
-) -> CreateRerankResponseUsage | Unset:
-    if v is UNSET:
-        return v
+    v: CreateRerankResponseUsage | Mapping[str, Any] | None,
+) -> CreateRerankResponseUsage | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_CreateRerankResponseUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: CreateRerankResponseUsage | Unset = w
+    r: CreateRerankResponseUsage | None = w
     return r
 
 
 def _c_CreateRerankResponseResultsItem__document(
     v: CreateRerankResponseResultsItemDocument | Mapping[str, Any],
-) -> CreateRerankResponseResultsItemDocument:
+) -> CreateRerankResponseResultsItemDocument | None:
     w: Any = v
     try:
         w = _s_CreateRerankResponseResultsItemDocument(w)
     except _Invalid as e:
         raise e.request_error("document") from None
-    r: CreateRerankResponseResultsItemDocument = w
+    r: CreateRerankResponseResultsItemDocument | None = w
     return r
 
 
@@ -230,24 +233,26 @@ class CreateRerankRequestDocumentsItemOption2(_Model):
 class CreateRerankResponse(_Model):
     """Rerank response containing ranked results"""
 
-    id: str | Unset = UNSET
+    id: str | None = None
     """Unique identifier for the rerank response (ORID format)"""
-    model: str
+    model: str | None
     """The model used for reranking"""
-    provider: str | Unset = UNSET
+    provider: str | None = None
     """The provider that served the rerank request"""
-    results: list[CreateRerankResponseResultsItem] = attrs.field(
+    results: list[CreateRerankResponseResultsItem] | None = attrs.field(
         converter=_c_CreateRerankResponse__results
     )
     """List of rerank results sorted by relevance"""
-    usage: CreateRerankResponseUsage | Unset = attrs.field(
-        default=UNSET, converter=_c_CreateRerankResponse__usage
+    usage: CreateRerankResponseUsage | None = attrs.field(
+        default=None, converter=_c_CreateRerankResponse__usage
     )
     """Usage statistics"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -257,18 +262,16 @@ class CreateRerankResponse(_Model):
         try:
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "model"
             v = self.model
             if type(v) is not str:
                 v = _str(v)
             f = "provider"
             v = self.provider
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -287,18 +290,20 @@ class CreateRerankResponse(_Model):
 class CreateRerankResponseResultsItem(_Model):
     """A single rerank result"""
 
-    document: CreateRerankResponseResultsItemDocument = attrs.field(
+    document: CreateRerankResponseResultsItemDocument | None = attrs.field(
         converter=_c_CreateRerankResponseResultsItem__document
     )
     """The document object echoing the original input (text and/or image)"""
-    index: int
+    index: int | None
     """Index of the document in the original input list"""
-    relevance_score: float
+    relevance_score: float | None
     """Relevance score of the document to the query"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -330,14 +335,16 @@ class CreateRerankResponseResultsItem(_Model):
 class CreateRerankResponseResultsItemDocument(_Model):
     """The document object echoing the original input (text and/or image)"""
 
-    image: str | Unset = UNSET
+    image: str | None = None
     """The image (URL or data URI) from the original document"""
-    text: str | Unset = UNSET
+    text: str | None = None
     """The document text"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -347,14 +354,12 @@ class CreateRerankResponseResultsItemDocument(_Model):
         try:
             f = "image"
             v = self.image
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "text"
             v = self.text
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -370,16 +375,18 @@ class CreateRerankResponseResultsItemDocument(_Model):
 class CreateRerankResponseUsage(_Model):
     """Usage statistics"""
 
-    cost: float | Unset = UNSET
+    cost: float | None = None
     """Cost of the request in credits"""
-    search_units: int | Unset = UNSET
+    search_units: int | None = None
     """Number of search units consumed (Cohere billing)"""
-    total_tokens: int | Unset = UNSET
+    total_tokens: int | None = None
     """Total number of tokens used"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -389,19 +396,16 @@ class CreateRerankResponseUsage(_Model):
         try:
             f = "cost"
             v = self.cost
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "search_units"
             v = self.search_units
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "total_tokens"
             v = self.total_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -567,9 +571,11 @@ def _s_CreateRerankResponse(d: Any) -> CreateRerankResponse:
     try:
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CreateRerankResponse__id(o, v)
         f = "model"
@@ -583,9 +589,11 @@ def _s_CreateRerankResponse(d: Any) -> CreateRerankResponse:
         _S_CreateRerankResponse__model(o, v)
         f = "provider"
         v = d.get("provider", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CreateRerankResponse__provider(o, v)
         f = "results"
@@ -598,9 +606,12 @@ def _s_CreateRerankResponse(d: Any) -> CreateRerankResponse:
         _S_CreateRerankResponse__results(o, v)
         f = "usage"
         v = d.get("usage", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_CreateRerankResponseUsage(v)
+            if v is not None:
+                v = _s_CreateRerankResponseUsage(v)
         _S_CreateRerankResponse__usage(o, v)
         if n != len(d):
             _S_CreateRerankResponse__model_extra(o, _extras(d, _K_CreateRerankResponse))
@@ -670,16 +681,20 @@ def _s_CreateRerankResponseResultsItemDocument(d: Any) -> CreateRerankResponseRe
     try:
         f = "image"
         v = d.get("image", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CreateRerankResponseResultsItemDocument__image(o, v)
         f = "text"
         v = d.get("text", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CreateRerankResponseResultsItemDocument__text(o, v)
         if n != len(d):
@@ -705,23 +720,29 @@ def _s_CreateRerankResponseUsage(d: Any) -> CreateRerankResponseUsage:
     try:
         f = "cost"
         v = d.get("cost", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_CreateRerankResponseUsage__cost(o, v)
         f = "search_units"
         v = d.get("search_units", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_CreateRerankResponseUsage__search_units(o, v)
         f = "total_tokens"
         v = d.get("total_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_CreateRerankResponseUsage__total_tokens(o, v)
         if n != len(d):
@@ -779,17 +800,17 @@ def _u_CreateRerankResponse(o: CreateRerankResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.model
     d["model"] = v
     v = o.provider
-    if v is not UNSET:
+    if v is not None:
         d["provider"] = v
     v = o.results
-    d["results"] = [_u_CreateRerankResponseResultsItem(x0) for x0 in v]
+    d["results"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.usage
-    if v is not UNSET:
+    if v is not None:
         d["usage"] = _u_CreateRerankResponseUsage(v)
     e = o.model_extra
     if e:
@@ -801,7 +822,7 @@ def _u_CreateRerankResponseResultsItem(o: CreateRerankResponseResultsItem) -> di
     v: Any
     d: dict[str, Any] = {}
     v = o.document
-    d["document"] = _u_CreateRerankResponseResultsItemDocument(v)
+    d["document"] = None if v is None else _u_CreateRerankResponseResultsItemDocument(v)
     v = o.index
     d["index"] = v
     v = o.relevance_score
@@ -818,10 +839,10 @@ def _u_CreateRerankResponseResultsItemDocument(
     v: Any
     d: dict[str, Any] = {}
     v = o.image
-    if v is not UNSET:
+    if v is not None:
         d["image"] = v
     v = o.text
-    if v is not UNSET:
+    if v is not None:
         d["text"] = v
     e = o.model_extra
     if e:
@@ -833,18 +854,58 @@ def _u_CreateRerankResponseUsage(o: CreateRerankResponseUsage) -> dict[str, Any]
     v: Any
     d: dict[str, Any] = {}
     v = o.cost
-    if v is not UNSET:
+    if v is not None:
         d["cost"] = v
     v = o.search_units
-    if v is not UNSET:
+    if v is not None:
         d["search_units"] = v
     v = o.total_tokens
-    if v is not UNSET:
+    if v is not None:
         d["total_tokens"] = v
     e = o.model_extra
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        CreateRerankResponse: (
+            ("id", _S_CreateRerankResponse__id, "str", None),
+            ("model", _S_CreateRerankResponse__model, "str", None),
+            ("provider", _S_CreateRerankResponse__provider, "str", None),
+            (
+                "results",
+                _S_CreateRerankResponse__results,
+                ("list", CreateRerankResponseResultsItem),
+                None,
+            ),
+            ("usage", _S_CreateRerankResponse__usage, CreateRerankResponseUsage, None),
+        ),
+        CreateRerankResponseResultsItem: (
+            (
+                "document",
+                _S_CreateRerankResponseResultsItem__document,
+                CreateRerankResponseResultsItemDocument,
+                None,
+            ),
+            ("index", _S_CreateRerankResponseResultsItem__index, "int", None),
+            ("relevance_score", _S_CreateRerankResponseResultsItem__relevance_score, "float", None),
+        ),
+        CreateRerankResponseResultsItemDocument: (
+            ("image", _S_CreateRerankResponseResultsItemDocument__image, "str", None),
+            ("text", _S_CreateRerankResponseResultsItemDocument__text, "str", None),
+        ),
+        CreateRerankResponseUsage: (
+            ("cost", _S_CreateRerankResponseUsage__cost, "float", None),
+            ("search_units", _S_CreateRerankResponseUsage__search_units, "int", None),
+            ("total_tokens", _S_CreateRerankResponseUsage__total_tokens, "int", None),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -878,4 +939,5 @@ _register(
         CreateRerankResponseResultsItemDocument: _u_CreateRerankResponseResultsItemDocument,
         CreateRerankResponseUsage: _u_CreateRerankResponseUsage,
     },
+    _lenient,
 )

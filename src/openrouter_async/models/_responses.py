@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -203,8 +206,6 @@ from ._shared_0a0eaa0e import (
     _s_WebSearchServerTool,
     _u_FusionAnalysisResult,
     _u_ReasoningSummaryText,
-    _u_ReasoningTextContent,
-    _u_ShellCallOutputContent,
     _u_StoredPromptTemplate,
     _u_TextExtendedConfig,
 )
@@ -406,21 +407,19 @@ def _c_OpenResponsesResult__metadata(v: Mapping[str, str] | None) -> RequestMeta
 
 def _c_OpenResponsesResult__output(
     v: Sequence[OutputItems | Mapping[str, Any]],
-) -> list[OutputItems]:
+) -> list[OutputItems] | None:
     w: Any = v
     try:
         w = _list_of(w, _h_OutputItems)
     except _Invalid as e:
         raise e.request_error("output") from None
-    r: list[OutputItems] = w
+    r: list[OutputItems] | None = w
     return r
 
 
 def _c_OpenResponsesResult__prompt(
-    v: StoredPromptTemplate | Mapping[str, Any] | None | Unset,
-) -> StoredPromptTemplate | None | Unset:
-    if v is UNSET:
-        return v
+    v: StoredPromptTemplate | Mapping[str, Any] | None,
+) -> StoredPromptTemplate | None:
     if v is None:
         return None
     w: Any = v
@@ -428,15 +427,13 @@ def _c_OpenResponsesResult__prompt(
         w = _s_StoredPromptTemplate(w)
     except _Invalid as e:
         raise e.request_error("prompt") from None
-    r: StoredPromptTemplate | None | Unset = w
+    r: StoredPromptTemplate | None = w
     return r
 
 
 def _c_OpenResponsesResult__prompt_cache_options(
-    v: PromptCacheOptions | Mapping[str, Any] | None | Unset,
-) -> PromptCacheOptions | None | Unset:
-    if v is UNSET:
-        return v
+    v: PromptCacheOptions | Mapping[str, Any] | None,
+) -> PromptCacheOptions | None:
     if v is None:
         return None
     w: Any = v
@@ -444,15 +441,13 @@ def _c_OpenResponsesResult__prompt_cache_options(
         w = _s_PromptCacheOptions(w)
     except _Invalid as e:
         raise e.request_error("prompt_cache_options") from None
-    r: PromptCacheOptions | None | Unset = w
+    r: PromptCacheOptions | None = w
     return r
 
 
 def _c_OpenResponsesResult__reasoning(
-    v: BaseReasoningConfig | Mapping[str, Any] | None | Unset,
-) -> BaseReasoningConfig | None | Unset:
-    if v is UNSET:
-        return v
+    v: BaseReasoningConfig | Mapping[str, Any] | None,
+) -> BaseReasoningConfig | None:
     if v is None:
         return None
     w: Any = v
@@ -460,33 +455,33 @@ def _c_OpenResponsesResult__reasoning(
         w = _s_BaseReasoningConfig(w)
     except _Invalid as e:
         raise e.request_error("reasoning") from None
-    r: BaseReasoningConfig | None | Unset = w
+    r: BaseReasoningConfig | None = w
     return r
 
 
 def _c_OpenResponsesResult__text(
-    v: TextExtendedConfig | Mapping[str, Any] | Unset,
-) -> TextExtendedConfig | Unset:
-    if v is UNSET:
-        return v
+    v: TextExtendedConfig | Mapping[str, Any] | None,
+) -> TextExtendedConfig | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_TextExtendedConfig(w)
     except _Invalid as e:
         raise e.request_error("text") from None
-    r: TextExtendedConfig | Unset = w
+    r: TextExtendedConfig | None = w
     return r
 
 
 def _c_OpenResponsesResult__tool_choice(
     v: OpenAIResponsesToolChoice | Mapping[str, Any],
-) -> OpenAIResponsesToolChoice:
+) -> OpenAIResponsesToolChoice | None:
     w: Any = v
     try:
         w = _h_OpenAIResponsesToolChoice(w)
     except _Invalid as e:
         raise e.request_error("tool_choice") from None
-    r: OpenAIResponsesToolChoice = w
+    r: OpenAIResponsesToolChoice | None = w
     return r
 
 
@@ -509,29 +504,8 @@ def _c_OpenResponsesResult__tools(
         | CustomTool
         | NamespaceTool
     ],
-) -> list[
-    OpenResponsesResultToolsItemOption1
-    | Preview_WebSearchServerTool
-    | Preview_20250311_WebSearchServerTool
-    | Legacy_WebSearchServerTool
-    | WebSearchServerTool
-    | FileSearchServerTool
-    | ComputerUseServerTool
-    | CodeInterpreterServerTool
-    | McpServerTool
-    | ImageGenerationServerTool
-    | CodexLocalShellTool
-    | ShellServerTool
-    | ApplyPatchServerTool
-    | CustomTool
-    | NamespaceTool
-]:
-    w: Any = v
-    try:
-        w = _list_of(w, _h_OpenResponsesResultToolsItemOption1_Preview_WebSearchServerT_9b8bc23f)
-    except _Invalid as e:
-        raise e.request_error("tools") from None
-    r: list[
+) -> (
+    list[
         OpenResponsesResultToolsItemOption1
         | Preview_WebSearchServerTool
         | Preview_20250311_WebSearchServerTool
@@ -547,15 +521,38 @@ def _c_OpenResponsesResult__tools(
         | ApplyPatchServerTool
         | CustomTool
         | NamespaceTool
-    ] = w
+    ]
+    | None
+):
+    w: Any = v
+    try:
+        w = _list_of(w, _h_OpenResponsesResultToolsItemOption1_Preview_WebSearchServerT_9b8bc23f)
+    except _Invalid as e:
+        raise e.request_error("tools") from None
+    r: (
+        list[
+            OpenResponsesResultToolsItemOption1
+            | Preview_WebSearchServerTool
+            | Preview_20250311_WebSearchServerTool
+            | Legacy_WebSearchServerTool
+            | WebSearchServerTool
+            | FileSearchServerTool
+            | ComputerUseServerTool
+            | CodeInterpreterServerTool
+            | McpServerTool
+            | ImageGenerationServerTool
+            | CodexLocalShellTool
+            | ShellServerTool
+            | ApplyPatchServerTool
+            | CustomTool
+            | NamespaceTool
+        ]
+        | None
+    ) = w
     return r
 
 
-def _c_OpenResponsesResult__usage(
-    v: Usage | Mapping[str, Any] | None | Unset,
-) -> Usage | None | Unset:
-    if v is UNSET:
-        return v
+def _c_OpenResponsesResult__usage(v: Usage | Mapping[str, Any] | None) -> Usage | None:
     if v is None:
         return None
     w: Any = v
@@ -563,21 +560,21 @@ def _c_OpenResponsesResult__usage(
         w = _s_UsageOption1(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: Usage | None | Unset = w
+    r: Usage | None = w
     return r
 
 
 def _c_OpenResponsesResult__openrouter_metadata(
-    v: OpenRouterMetadata | Mapping[str, Any] | Unset,
-) -> OpenRouterMetadata | Unset:
-    if v is UNSET:
-        return v
+    v: OpenRouterMetadata | Mapping[str, Any] | None,
+) -> OpenRouterMetadata | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_OpenRouterMetadata(w)
     except _Invalid as e:
         raise e.request_error("openrouter_metadata") from None
-    r: OpenRouterMetadata | Unset = w
+    r: OpenRouterMetadata | None = w
     return r
 
 
@@ -595,71 +592,69 @@ def _c_OpenResponsesResultToolsItemOption1__parameters(
     return r
 
 
-def _c_ResponsesStreamingResponse__data(v: StreamEvents | Mapping[str, Any]) -> StreamEvents:
+def _c_ResponsesStreamingResponse__data(v: StreamEvents | Mapping[str, Any]) -> StreamEvents | None:
     w: Any = v
     try:
         w = _h_StreamEvents(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: StreamEvents = w
+    r: StreamEvents | None = w
     return r
 
 
 def _c_BaseInputsOption2ItemMessage__content(
     v: Sequence[InputText | Mapping[str, Any] | InputImage | InputFile | InputAudio] | str,
-) -> list[InputText | InputImage | InputFile | InputAudio] | str:
+) -> list[InputText | InputImage | InputFile | InputAudio] | str | None:
     w: Any = v
     try:
         w = _h_list_InputText_InputImage_InputFile_InputAudio_str(w)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: list[InputText | InputImage | InputFile | InputAudio] | str = w
+    r: list[InputText | InputImage | InputFile | InputAudio] | str | None = w
     return r
 
 
 def _c_UsageOption1__input_tokens_details(
     v: UsageOption1InputTokensDetails | Mapping[str, Any],
-) -> UsageOption1InputTokensDetails:
+) -> UsageOption1InputTokensDetails | None:
     w: Any = v
     try:
         w = _s_UsageOption1InputTokensDetails(w)
     except _Invalid as e:
         raise e.request_error("input_tokens_details") from None
-    r: UsageOption1InputTokensDetails = w
+    r: UsageOption1InputTokensDetails | None = w
     return r
 
 
 def _c_UsageOption1__output_tokens_details(
     v: UsageOption1OutputTokensDetails | Mapping[str, Any],
-) -> UsageOption1OutputTokensDetails:
+) -> UsageOption1OutputTokensDetails | None:
     w: Any = v
     try:
         w = _s_UsageOption1OutputTokensDetails(w)
     except _Invalid as e:
         raise e.request_error("output_tokens_details") from None
-    r: UsageOption1OutputTokensDetails = w
+    r: UsageOption1OutputTokensDetails | None = w
     return r
 
 
 def _c_UsageOption1__cost_details(
-    v: UsageOption1CostDetails | Mapping[str, Any] | Unset,
-) -> UsageOption1CostDetails | Unset:
-    if v is UNSET:
-        return v
+    v: UsageOption1CostDetails | Mapping[str, Any] | None,
+) -> UsageOption1CostDetails | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_UsageOption1CostDetails(w)
     except _Invalid as e:
         raise e.request_error("cost_details") from None
-    r: UsageOption1CostDetails | Unset = w
+    r: UsageOption1CostDetails | None = w
     return r
 
 
 def _c_UsageOption1__server_tool_use_details(
-    v: ServerToolUseDetails | Mapping[str, Any] | None | Unset,
-) -> ServerToolUseDetails | None | Unset:
-    if v is UNSET:
-        return v
+    v: ServerToolUseDetails | Mapping[str, Any] | None,
+) -> ServerToolUseDetails | None:
     if v is None:
         return None
     w: Any = v
@@ -667,63 +662,61 @@ def _c_UsageOption1__server_tool_use_details(
         w = _s_ServerToolUseDetails(w)
     except _Invalid as e:
         raise e.request_error("server_tool_use_details") from None
-    r: ServerToolUseDetails | None | Unset = w
+    r: ServerToolUseDetails | None = w
     return r
 
 
 def _c_OpenAIResponseInputMessageItem__content(
     v: Sequence[InputText | Mapping[str, Any] | InputImage | InputFile | InputAudio],
-) -> list[InputText | InputImage | InputFile | InputAudio]:
+) -> list[InputText | InputImage | InputFile | InputAudio] | None:
     w: Any = v
     try:
         w = _list_of(w, _h_InputText_InputImage_InputFile_InputAudio)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: list[InputText | InputImage | InputFile | InputAudio] = w
+    r: list[InputText | InputImage | InputFile | InputAudio] | None = w
     return r
 
 
 def _c_OpenAIResponseFunctionToolCallOutput__output(
     v: str | Sequence[InputText | Mapping[str, Any] | InputImage | InputFile],
-) -> str | list[InputText | InputImage | InputFile]:
+) -> str | list[InputText | InputImage | InputFile] | None:
     w: Any = v
     try:
         w = _h_str_list_InputText_InputImage_InputFile(w)
     except _Invalid as e:
         raise e.request_error("output") from None
-    r: str | list[InputText | InputImage | InputFile] = w
+    r: str | list[InputText | InputImage | InputFile] | None = w
     return r
 
 
 def _c_OutputMessage__content(
     v: Sequence[ResponseOutputText | Mapping[str, Any] | OpenAIResponsesRefusalContent],
-) -> list[ResponseOutputText | OpenAIResponsesRefusalContent]:
+) -> list[ResponseOutputText | OpenAIResponsesRefusalContent] | None:
     w: Any = v
     try:
         w = _list_of(w, _h_ResponseOutputText_OpenAIResponsesRefusalContent)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: list[ResponseOutputText | OpenAIResponsesRefusalContent] = w
+    r: list[ResponseOutputText | OpenAIResponsesRefusalContent] | None = w
     return r
 
 
 def _c_OpenAIResponseCustomToolCallOutput__output(
     v: str | Sequence[InputText | Mapping[str, Any] | InputImage | InputFile],
-) -> str | list[InputText | InputImage | InputFile]:
+) -> str | list[InputText | InputImage | InputFile] | None:
     w: Any = v
     try:
         w = _h_str_list_InputText_InputImage_InputFile(w)
     except _Invalid as e:
         raise e.request_error("output") from None
-    r: str | list[InputText | InputImage | InputFile] = w
+    r: str | list[InputText | InputImage | InputFile] | None = w
     return r
 
 
 def _c_OutputReasoningItem__content(
-    v: Sequence[ReasoningTextContent | Mapping[str, Any]] | None | Unset,
-) -> list[ReasoningTextContent] | None | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ReasoningTextContent | Mapping[str, Any]] | None,
+) -> list[ReasoningTextContent] | None:
     if v is None:
         return None
     w: Any = v
@@ -731,147 +724,151 @@ def _c_OutputReasoningItem__content(
         w = _list_of(w, _s_ReasoningTextContent)
     except _Invalid as e:
         raise e.request_error("content") from None
-    r: list[ReasoningTextContent] | None | Unset = w
+    r: list[ReasoningTextContent] | None = w
     return r
 
 
 def _c_OutputReasoningItem__summary(
     v: Sequence[ReasoningSummaryText | Mapping[str, Any]],
-) -> list[ReasoningSummaryText]:
+) -> list[ReasoningSummaryText] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ReasoningSummaryText)
     except _Invalid as e:
         raise e.request_error("summary") from None
-    r: list[ReasoningSummaryText] = w
+    r: list[ReasoningSummaryText] | None = w
     return r
 
 
 def _c_OutputApplyPatchCallItem__operation(
     v: ApplyPatchCallOperation | Mapping[str, Any],
-) -> ApplyPatchCallOperation:
+) -> ApplyPatchCallOperation | None:
     w: Any = v
     try:
         w = _h_ApplyPatchCallOperation(w)
     except _Invalid as e:
         raise e.request_error("operation") from None
-    r: ApplyPatchCallOperation = w
+    r: ApplyPatchCallOperation | None = w
     return r
 
 
 def _c_OutputShellCallItem__action(
-    v: OutputShellCallItemAction | Mapping[str, Any] | Unset,
-) -> OutputShellCallItemAction | Unset:
-    if v is UNSET:
-        return v
+    v: OutputShellCallItemAction | Mapping[str, Any] | None,
+) -> OutputShellCallItemAction | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_OutputShellCallItemAction(w)
     except _Invalid as e:
         raise e.request_error("action") from None
-    r: OutputShellCallItemAction | Unset = w
+    r: OutputShellCallItemAction | None = w
     return r
 
 
-def _c_OutputShellCallItemAction__commands(v: Sequence[str]) -> list[str]:
+def _c_OutputShellCallItemAction__commands(v: Sequence[str]) -> list[str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("commands") from None
-    r: list[str] = w
+    r: list[str] | None = w
     return r
 
 
 def _c_OutputShellCallOutputItem__output(
     v: Sequence[ShellCallOutputContent | Mapping[str, Any]],
-) -> list[ShellCallOutputContent]:
+) -> list[ShellCallOutputContent] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ShellCallOutputContent)
     except _Invalid as e:
         raise e.request_error("output") from None
-    r: list[ShellCallOutputContent] = w
+    r: list[ShellCallOutputContent] | None = w
     return r
 
 
 def _c_OpenResponsesCreatedEvent__response(
     v: OpenResponsesResult | Mapping[str, Any],
-) -> OpenResponsesResult:
+) -> OpenResponsesResult | None:
     w: Any = v
     try:
         w = _s_OpenResponsesResult(w)
     except _Invalid as e:
         raise e.request_error("response") from None
-    r: OpenResponsesResult = w
+    r: OpenResponsesResult | None = w
     return r
 
 
 def _c_OpenResponsesInProgressEvent__response(
     v: OpenResponsesResult | Mapping[str, Any],
-) -> OpenResponsesResult:
+) -> OpenResponsesResult | None:
     w: Any = v
     try:
         w = _s_OpenResponsesResult(w)
     except _Invalid as e:
         raise e.request_error("response") from None
-    r: OpenResponsesResult = w
+    r: OpenResponsesResult | None = w
     return r
 
 
 def _c_StreamEventsResponseCompleted__response(
     v: OpenResponsesResult | Mapping[str, Any],
-) -> OpenResponsesResult:
+) -> OpenResponsesResult | None:
     w: Any = v
     try:
         w = _s_OpenResponsesResult(w)
     except _Invalid as e:
         raise e.request_error("response") from None
-    r: OpenResponsesResult = w
+    r: OpenResponsesResult | None = w
     return r
 
 
 def _c_StreamEventsResponseIncomplete__response(
     v: OpenResponsesResult | Mapping[str, Any],
-) -> OpenResponsesResult:
+) -> OpenResponsesResult | None:
     w: Any = v
     try:
         w = _s_OpenResponsesResult(w)
     except _Invalid as e:
         raise e.request_error("response") from None
-    r: OpenResponsesResult = w
+    r: OpenResponsesResult | None = w
     return r
 
 
 def _c_StreamEventsResponseFailed__response(
     v: OpenResponsesResult | Mapping[str, Any],
-) -> OpenResponsesResult:
+) -> OpenResponsesResult | None:
     w: Any = v
     try:
         w = _s_OpenResponsesResult(w)
     except _Invalid as e:
         raise e.request_error("response") from None
-    r: OpenResponsesResult = w
+    r: OpenResponsesResult | None = w
     return r
 
 
-def _c_StreamEventsResponseOutputItemAdded__item(v: OutputItems | Mapping[str, Any]) -> OutputItems:
+def _c_StreamEventsResponseOutputItemAdded__item(
+    v: OutputItems | Mapping[str, Any],
+) -> OutputItems | None:
     w: Any = v
     try:
         w = _h_OutputItems(w)
     except _Invalid as e:
         raise e.request_error("item") from None
-    r: OutputItems = w
+    r: OutputItems | None = w
     return r
 
 
-def _c_StreamEventsResponseOutputItemDone__item(v: OutputItems | Mapping[str, Any]) -> OutputItems:
+def _c_StreamEventsResponseOutputItemDone__item(
+    v: OutputItems | Mapping[str, Any],
+) -> OutputItems | None:
     w: Any = v
     try:
         w = _h_OutputItems(w)
     except _Invalid as e:
         raise e.request_error("item") from None
-    r: OutputItems = w
+    r: OutputItems | None = w
     return r
 
 
@@ -880,13 +877,13 @@ def _c_ContentPartAddedEvent__part(
     | Mapping[str, Any]
     | ReasoningTextContent
     | OpenAIResponsesRefusalContent,
-) -> ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent:
+) -> ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent | None:
     w: Any = v
     try:
         w = _h_ResponseOutputText_ReasoningTextContent_OpenAIResponsesRefus_887d4bc8(w)
     except _Invalid as e:
         raise e.request_error("part") from None
-    r: ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent = w
+    r: ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent | None = w
     return r
 
 
@@ -895,159 +892,159 @@ def _c_ContentPartDoneEvent__part(
     | Mapping[str, Any]
     | ReasoningTextContent
     | OpenAIResponsesRefusalContent,
-) -> ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent:
+) -> ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent | None:
     w: Any = v
     try:
         w = _h_ResponseOutputText_ReasoningTextContent_OpenAIResponsesRefus_887d4bc8(w)
     except _Invalid as e:
         raise e.request_error("part") from None
-    r: ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent = w
+    r: ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent | None = w
     return r
 
 
 def _c_TextDeltaEvent__logprobs(
     v: Sequence[StreamLogprob | Mapping[str, Any]],
-) -> list[StreamLogprob]:
+) -> list[StreamLogprob] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_StreamLogprob)
     except _Invalid as e:
         raise e.request_error("logprobs") from None
-    r: list[StreamLogprob] = w
+    r: list[StreamLogprob] | None = w
     return r
 
 
 def _c_TextDoneEvent__logprobs(
     v: Sequence[StreamLogprob | Mapping[str, Any]],
-) -> list[StreamLogprob]:
+) -> list[StreamLogprob] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_StreamLogprob)
     except _Invalid as e:
         raise e.request_error("logprobs") from None
-    r: list[StreamLogprob] = w
+    r: list[StreamLogprob] | None = w
     return r
 
 
 def _c_FusionCallAnalysisCompletedEvent__analysis(
     v: FusionAnalysisResult | Mapping[str, Any],
-) -> FusionAnalysisResult:
+) -> FusionAnalysisResult | None:
     w: Any = v
     try:
         w = _s_FusionAnalysisResult(w)
     except _Invalid as e:
         raise e.request_error("analysis") from None
-    r: FusionAnalysisResult = w
+    r: FusionAnalysisResult | None = w
     return r
 
 
-def _c_DebugEvent__debug(v: DebugEventDebug | Mapping[str, Any]) -> DebugEventDebug:
+def _c_DebugEvent__debug(v: DebugEventDebug | Mapping[str, Any]) -> DebugEventDebug | None:
     w: Any = v
     try:
         w = _s_DebugEventDebug(w)
     except _Invalid as e:
         raise e.request_error("debug") from None
-    r: DebugEventDebug = w
+    r: DebugEventDebug | None = w
     return r
 
 
-def _c_DebugEventDebug__echo_upstream_body(v: Mapping[str, Any] | Unset) -> dict[str, Any] | Unset:
-    if v is UNSET:
-        return v
+def _c_DebugEventDebug__echo_upstream_body(v: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _dict_any(w)
     except _Invalid as e:
         raise e.request_error("echo_upstream_body") from None
-    r: dict[str, Any] | Unset = w
+    r: dict[str, Any] | None = w
     return r
 
 
 def _c_DebugEventDebug__timings(
-    v: DebugEventDebugTimings | Mapping[str, Any] | Unset,
-) -> DebugEventDebugTimings | Unset:
-    if v is UNSET:
-        return v
+    v: DebugEventDebugTimings | Mapping[str, Any] | None,
+) -> DebugEventDebugTimings | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_DebugEventDebugTimings(w)
     except _Invalid as e:
         raise e.request_error("timings") from None
-    r: DebugEventDebugTimings | Unset = w
+    r: DebugEventDebugTimings | None = w
     return r
 
 
 def _c_BaseAnnotationAddedEvent__annotation(
     v: OpenAIResponsesAnnotation | Mapping[str, Any],
-) -> OpenAIResponsesAnnotation:
+) -> OpenAIResponsesAnnotation | None:
     w: Any = v
     try:
         w = _h_OpenAIResponsesAnnotation(w)
     except _Invalid as e:
         raise e.request_error("annotation") from None
-    r: OpenAIResponsesAnnotation = w
+    r: OpenAIResponsesAnnotation | None = w
     return r
 
 
 def _c_BaseReasoningSummaryPartAddedEvent__part(
     v: ReasoningSummaryText | Mapping[str, Any],
-) -> ReasoningSummaryText:
+) -> ReasoningSummaryText | None:
     w: Any = v
     try:
         w = _s_ReasoningSummaryText(w)
     except _Invalid as e:
         raise e.request_error("part") from None
-    r: ReasoningSummaryText = w
+    r: ReasoningSummaryText | None = w
     return r
 
 
 def _c_BaseReasoningSummaryPartDoneEvent__part(
     v: ReasoningSummaryText | Mapping[str, Any],
-) -> ReasoningSummaryText:
+) -> ReasoningSummaryText | None:
     w: Any = v
     try:
         w = _s_ReasoningSummaryText(w)
     except _Invalid as e:
         raise e.request_error("part") from None
-    r: ReasoningSummaryText = w
+    r: ReasoningSummaryText | None = w
     return r
 
 
-def _c_StreamLogprob__bytes(v: Sequence[int] | Unset) -> list[int] | Unset:
-    if v is UNSET:
-        return v
+def _c_StreamLogprob__bytes(v: Sequence[int] | None) -> list[int] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_int(w)
     except _Invalid as e:
         raise e.request_error("bytes") from None
-    r: list[int] | Unset = w
+    r: list[int] | None = w
     return r
 
 
 def _c_StreamLogprob__top_logprobs(
-    v: Sequence[StreamLogprobTopLogprob | Mapping[str, Any]] | Unset,
-) -> list[StreamLogprobTopLogprob] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[StreamLogprobTopLogprob | Mapping[str, Any]] | None,
+) -> list[StreamLogprobTopLogprob] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_OpenResponsesTopLogprobs)
     except _Invalid as e:
         raise e.request_error("top_logprobs") from None
-    r: list[StreamLogprobTopLogprob] | Unset = w
+    r: list[StreamLogprobTopLogprob] | None = w
     return r
 
 
-def _c_OpenResponsesTopLogprobs__bytes(v: Sequence[int] | Unset) -> list[int] | Unset:
-    if v is UNSET:
-        return v
+def _c_OpenResponsesTopLogprobs__bytes(v: Sequence[int] | None) -> list[int] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_int(w)
     except _Invalid as e:
         raise e.request_error("bytes") from None
-    r: list[int] | Unset = w
+    r: list[int] | None = w
     return r
 
 
@@ -1058,90 +1055,93 @@ def _c_OpenResponsesTopLogprobs__bytes(v: Sequence[int] | Unset) -> list[int] | 
 class OpenResponsesResult(_Model, _OneEventStream):
     """Complete non-streaming response from the Responses API"""
 
-    background: bool | None | Unset = UNSET
+    background: bool | None = None
     completed_at: int | None
-    created_at: int
+    created_at: int | None
     error: ResponsesErrorField | None = attrs.field(converter=_c_OpenResponsesResult__error)
     """Error information returned from the API"""
     frequency_penalty: float | None
-    id: str
+    id: str | None
     incomplete_details: IncompleteDetails | None = attrs.field(
         converter=_c_OpenResponsesResult__incomplete_details
     )
     instructions: BaseInputs | None = attrs.field(converter=_c_OpenResponsesResult__instructions)
-    max_output_tokens: int | None | Unset = UNSET
-    max_tool_calls: int | None | Unset = UNSET
+    max_output_tokens: int | None = None
+    max_tool_calls: int | None = None
     metadata: RequestMetadata | None = attrs.field(converter=_c_OpenResponsesResult__metadata)
     """Metadata key-value pairs for the request. Keys must be ≤64 characters and cannot contain
     brackets. Values must be ≤512 characters. Maximum 16 pairs allowed.
     """
-    model: str
-    object: Literal["response"] = "response"
-    output: list[OutputItems] = attrs.field(converter=_c_OpenResponsesResult__output)
-    output_text: str | Unset = UNSET
-    parallel_tool_calls: bool
+    model: str | None
+    object: Literal["response"] | None = "response"
+    output: list[OutputItems] | None = attrs.field(converter=_c_OpenResponsesResult__output)
+    output_text: str | None = None
+    parallel_tool_calls: bool | None
     presence_penalty: float | None
-    previous_response_id: str | None | Unset = UNSET
-    prompt: StoredPromptTemplate | None | Unset = attrs.field(
-        default=UNSET, converter=_c_OpenResponsesResult__prompt
+    previous_response_id: str | None = None
+    prompt: StoredPromptTemplate | None = attrs.field(
+        default=None, converter=_c_OpenResponsesResult__prompt
     )
-    prompt_cache_key: str | None | Unset = UNSET
-    prompt_cache_options: PromptCacheOptions | None | Unset = attrs.field(
-        default=UNSET, converter=_c_OpenResponsesResult__prompt_cache_options
+    prompt_cache_key: str | None = None
+    prompt_cache_options: PromptCacheOptions | None = attrs.field(
+        default=None, converter=_c_OpenResponsesResult__prompt_cache_options
     )
     """Request-level prompt-cache controls. `mode: "explicit"` disables OpenAI-managed
     breakpoints so only blocks marked with `prompt_cache_breakpoint` are cached. Only
     supported by OpenAI GPT-5.6 and newer.
     """
-    reasoning: BaseReasoningConfig | None | Unset = attrs.field(
-        default=UNSET, converter=_c_OpenResponsesResult__reasoning
+    reasoning: BaseReasoningConfig | None = attrs.field(
+        default=None, converter=_c_OpenResponsesResult__reasoning
     )
-    safety_identifier: str | None | Unset = UNSET
-    service_tier: str | None | Unset = UNSET
-    status: OpenAIResponsesResponseStatus | str
-    store: bool | Unset = UNSET
+    safety_identifier: str | None = None
+    service_tier: str | None = None
+    status: OpenAIResponsesResponseStatus | str | None
+    store: bool | None = None
     temperature: float | None
-    text: TextExtendedConfig | Unset = attrs.field(
-        default=UNSET, converter=_c_OpenResponsesResult__text
+    text: TextExtendedConfig | None = attrs.field(
+        default=None, converter=_c_OpenResponsesResult__text
     )
     """Text output configuration including format and verbosity"""
-    tool_choice: OpenAIResponsesToolChoice = attrs.field(
+    tool_choice: OpenAIResponsesToolChoice | None = attrs.field(
         converter=_c_OpenResponsesResult__tool_choice
     )
-    tools: list[
-        OpenResponsesResultToolsItemOption1
-        | Preview_WebSearchServerTool
-        | Preview_20250311_WebSearchServerTool
-        | Legacy_WebSearchServerTool
-        | WebSearchServerTool
-        | FileSearchServerTool
-        | ComputerUseServerTool
-        | CodeInterpreterServerTool
-        | McpServerTool
-        | ImageGenerationServerTool
-        | CodexLocalShellTool
-        | ShellServerTool
-        | ApplyPatchServerTool
-        | CustomTool
-        | NamespaceTool
-    ] = attrs.field(converter=_c_OpenResponsesResult__tools)
-    top_logprobs: int | Unset = UNSET
+    tools: (
+        list[
+            OpenResponsesResultToolsItemOption1
+            | Preview_WebSearchServerTool
+            | Preview_20250311_WebSearchServerTool
+            | Legacy_WebSearchServerTool
+            | WebSearchServerTool
+            | FileSearchServerTool
+            | ComputerUseServerTool
+            | CodeInterpreterServerTool
+            | McpServerTool
+            | ImageGenerationServerTool
+            | CodexLocalShellTool
+            | ShellServerTool
+            | ApplyPatchServerTool
+            | CustomTool
+            | NamespaceTool
+        ]
+        | None
+    ) = attrs.field(converter=_c_OpenResponsesResult__tools)
+    top_logprobs: int | None = None
     top_p: float | None
-    truncation: Truncation | str | None | Unset = UNSET
-    usage: Usage | None | Unset = attrs.field(
-        default=UNSET, converter=_c_OpenResponsesResult__usage
-    )
+    truncation: Truncation | str | None = None
+    usage: Usage | None = attrs.field(default=None, converter=_c_OpenResponsesResult__usage)
     """Token usage information for the response"""
-    user: str | None | Unset = UNSET
-    error_type: ApiErrorType | str | Unset = UNSET
+    user: str | None = None
+    error_type: ApiErrorType | str | None = None
     """Canonical OpenRouter error type, stable across all API formats"""
-    openrouter_metadata: OpenRouterMetadata | Unset = attrs.field(
-        default=UNSET, converter=_c_OpenResponsesResult__openrouter_metadata
+    openrouter_metadata: OpenRouterMetadata | None = attrs.field(
+        default=None, converter=_c_OpenResponsesResult__openrouter_metadata
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1151,9 +1151,8 @@ class OpenResponsesResult(_Model, _OneEventStream):
         try:
             f = "background"
             v = self.background
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "completed_at"
             v = self.completed_at
             if v is not None and type(v) is not int:
@@ -1172,14 +1171,12 @@ class OpenResponsesResult(_Model, _OneEventStream):
                 v = _str(v)
             f = "max_output_tokens"
             v = self.max_output_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "max_tool_calls"
             v = self.max_tool_calls
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "model"
             v = self.model
             if type(v) is not str:
@@ -1190,9 +1187,8 @@ class OpenResponsesResult(_Model, _OneEventStream):
                 v = _str(v)
             f = "output_text"
             v = self.output_text
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "parallel_tool_calls"
             v = self.parallel_tool_calls
             if type(v) is not bool:
@@ -1203,61 +1199,52 @@ class OpenResponsesResult(_Model, _OneEventStream):
                 v = _float(v)
             f = "previous_response_id"
             v = self.previous_response_id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "prompt_cache_key"
             v = self.prompt_cache_key
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "safety_identifier"
             v = self.safety_identifier
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "service_tier"
             v = self.service_tier
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
                 v = _str(v)
             f = "store"
             v = self.store
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "temperature"
             v = self.temperature
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
             f = "top_logprobs"
             v = self.top_logprobs
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "top_p"
             v = self.top_p
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
             f = "truncation"
             v = self.truncation
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "user"
             v = self.user
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "error_type"
             v = self.error_type
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1348,21 +1335,23 @@ class OpenResponsesResult(_Model, _OneEventStream):
 class OpenResponsesResultToolsItemOption1(_Model):
     """Function tool definition"""
 
-    description: str | None | Unset = UNSET
-    name: str
+    description: str | None = None
+    name: str | None
     parameters: dict[str, Any] | None = attrs.field(
         converter=_c_OpenResponsesResultToolsItemOption1__parameters
     )
-    strict: bool | None | Unset = UNSET
-    type: Literal["function"] = "function"
-    defer_loading: bool | Unset = UNSET
+    strict: bool | None = None
+    type: Literal["function"] | None = "function"
+    defer_loading: bool | None = None
     """Withhold this tool from the model until `openrouter:tool_search` finds it. Requires the
     tool search server tool; at least one tool must remain non-deferred.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1372,27 +1361,24 @@ class OpenResponsesResultToolsItemOption1(_Model):
         try:
             f = "description"
             v = self.description
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
             if type(v) is not str:
                 v = _str(v)
             f = "strict"
             v = self.strict
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "type"
             v = self.type
             if type(v) is not str:
                 v = _str(v)
             f = "defer_loading"
             v = self.defer_loading
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1421,12 +1407,14 @@ class OpenResponsesResultToolsItemOption1(_Model):
 class ResponsesStreamingResponse(_Model):
     """The ``ResponsesStreamingResponse`` object of the spec."""
 
-    data: StreamEvents = attrs.field(converter=_c_ResponsesStreamingResponse__data)
+    data: StreamEvents | None = attrs.field(converter=_c_ResponsesStreamingResponse__data)
     """Union of all possible event types emitted during response streaming"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1465,12 +1453,15 @@ class ResponsesErrorField(_Model):
             "data_residency_mismatch",
         ]
         | str
+        | None
     )
-    message: str
+    message: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1501,11 +1492,13 @@ class ResponsesErrorField(_Model):
 class IncompleteDetails(_Model):
     """The ``IncompleteDetails`` object of the spec."""
 
-    reason: Literal["max_output_tokens", "content_filter"] | str | Unset = UNSET
+    reason: Literal["max_output_tokens", "content_filter"] | str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1515,9 +1508,8 @@ class IncompleteDetails(_Model):
         try:
             f = "reason"
             v = self.reason
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1532,16 +1524,18 @@ class IncompleteDetails(_Model):
 class BaseInputsOption2ItemMessage(_Model):
     """The ``BaseInputs|1[]|0`` object of the spec."""
 
-    content: list[InputText | InputImage | InputFile | InputAudio] | str = attrs.field(
+    content: list[InputText | InputImage | InputFile | InputAudio] | str | None = attrs.field(
         converter=_c_BaseInputsOption2ItemMessage__content
     )
-    phase: Literal["commentary", "final_answer"] | str | None | Unset = UNSET
-    role: Literal["user", "system", "assistant", "developer"] | str
-    type: Literal["message"] | Unset = UNSET
+    phase: Literal["commentary", "final_answer"] | str | None = None
+    role: Literal["user", "system", "assistant", "developer"] | str | None
+    type: Literal["message"] | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1551,18 +1545,16 @@ class BaseInputsOption2ItemMessage(_Model):
         try:
             f = "phase"
             v = self.phase
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "role"
             v = self.role
             if type(v) is not str:
                 v = _str(v)
             f = "type"
             v = self.type
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1580,23 +1572,25 @@ class BaseInputsOption2ItemMessage(_Model):
 class BaseReasoningConfig(_Model):
     """The ``BaseReasoningConfig`` object of the spec."""
 
-    context: ReasoningContext | str | None | Unset = UNSET
+    context: ReasoningContext | str | None = None
     """Controls which reasoning is available to the model. `auto` uses the model default (same
     as omitting); `all_turns` includes reasoning from earlier turns passed in input;
     `current_turn` limits to the current turn only. Only supported by OpenAI GPT-5.6 and
     newer.
     """
-    effort: ReasoningEffort | str | None | Unset = UNSET
-    mode: ReasoningMode | str | None | Unset = UNSET
+    effort: ReasoningEffort | str | None = None
+    mode: ReasoningMode | str | None = None
     """Selects the reasoning mode. `standard` is the default; `pro` engages deeper reasoning on
     models that support it, billed at standard token rates. Only supported by OpenAI GPT-5.6
     and newer.
     """
-    summary: ReasoningSummaryVerbosity | str | None | Unset = UNSET
+    summary: ReasoningSummaryVerbosity | str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1606,24 +1600,20 @@ class BaseReasoningConfig(_Model):
         try:
             f = "context"
             v = self.context
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "effort"
             v = self.effort
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "mode"
             v = self.mode
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "summary"
             v = self.summary
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1641,30 +1631,32 @@ class BaseReasoningConfig(_Model):
 class UsageOption1(_Model):
     """The ``Usage|0`` object of the spec."""
 
-    input_tokens: int
-    input_tokens_details: UsageOption1InputTokensDetails = attrs.field(
+    input_tokens: int | None
+    input_tokens_details: UsageOption1InputTokensDetails | None = attrs.field(
         converter=_c_UsageOption1__input_tokens_details
     )
-    output_tokens: int
-    output_tokens_details: UsageOption1OutputTokensDetails = attrs.field(
+    output_tokens: int | None
+    output_tokens_details: UsageOption1OutputTokensDetails | None = attrs.field(
         converter=_c_UsageOption1__output_tokens_details
     )
-    total_tokens: int
-    cost: float | None | Unset = UNSET
+    total_tokens: int | None
+    cost: float | None = None
     """Cost of the completion"""
-    cost_details: UsageOption1CostDetails | Unset = attrs.field(
-        default=UNSET, converter=_c_UsageOption1__cost_details
+    cost_details: UsageOption1CostDetails | None = attrs.field(
+        default=None, converter=_c_UsageOption1__cost_details
     )
-    is_byok: bool | Unset = UNSET
+    is_byok: bool | None = None
     """Whether a request was made using a Bring Your Own Key configuration"""
-    server_tool_use_details: ServerToolUseDetails | None | Unset = attrs.field(
-        default=UNSET, converter=_c_UsageOption1__server_tool_use_details
+    server_tool_use_details: ServerToolUseDetails | None = attrs.field(
+        default=None, converter=_c_UsageOption1__server_tool_use_details
     )
     """Usage for server-side tool execution (e.g., web search)"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1686,14 +1678,12 @@ class UsageOption1(_Model):
                 v = _int(v)
             f = "cost"
             v = self.cost
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "is_byok"
             v = self.is_byok
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1728,12 +1718,14 @@ class UsageOption1(_Model):
 class UsageOption1InputTokensDetails(_Model):
     """The ``Usage|0.input_tokens_details`` object of the spec."""
 
-    cache_write_tokens: int | None | Unset = UNSET
-    cached_tokens: int
+    cache_write_tokens: int | None = None
+    cached_tokens: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1743,9 +1735,8 @@ class UsageOption1InputTokensDetails(_Model):
         try:
             f = "cache_write_tokens"
             v = self.cache_write_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "cached_tokens"
             v = self.cached_tokens
             if type(v) is not int:
@@ -1765,11 +1756,13 @@ class UsageOption1InputTokensDetails(_Model):
 class UsageOption1OutputTokensDetails(_Model):
     """The ``Usage|0.output_tokens_details`` object of the spec."""
 
-    reasoning_tokens: int
+    reasoning_tokens: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1795,13 +1788,15 @@ class UsageOption1OutputTokensDetails(_Model):
 class UsageOption1CostDetails(_Model):
     """The ``Usage|0.cost_details`` object of the spec."""
 
-    upstream_inference_cost: float | None | Unset = UNSET
-    upstream_inference_input_cost: float
-    upstream_inference_output_cost: float
+    upstream_inference_cost: float | None = None
+    upstream_inference_input_cost: float | None
+    upstream_inference_output_cost: float | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1811,9 +1806,8 @@ class UsageOption1CostDetails(_Model):
         try:
             f = "upstream_inference_cost"
             v = self.upstream_inference_cost
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "upstream_inference_input_cost"
             v = self.upstream_inference_input_cost
             if type(v) is not float and type(v) is not int:
@@ -1844,16 +1838,18 @@ class UsageOption1CostDetails(_Model):
 class OpenAIResponseInputMessageItem(_Model):
     """The ``OpenAIResponseInputMessageItem`` object of the spec."""
 
-    content: list[InputText | InputImage | InputFile | InputAudio] = attrs.field(
+    content: list[InputText | InputImage | InputFile | InputAudio] | None = attrs.field(
         converter=_c_OpenAIResponseInputMessageItem__content
     )
-    id: str
-    role: Literal["user", "system", "developer"] | str
-    type: Literal["message"] | Unset = UNSET
+    id: str | None
+    role: Literal["user", "system", "developer"] | str | None
+    type: Literal["message"] | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1871,9 +1867,8 @@ class OpenAIResponseInputMessageItem(_Model):
                 v = _str(v)
             f = "type"
             v = self.type
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1891,17 +1886,19 @@ class OpenAIResponseInputMessageItem(_Model):
 class OpenAIResponseFunctionToolCallOutput(_Model):
     """The ``OpenAIResponseFunctionToolCallOutput`` object of the spec."""
 
-    call_id: str
-    id: str | None | Unset = UNSET
-    output: str | list[InputText | InputImage | InputFile] = attrs.field(
+    call_id: str | None
+    id: str | None = None
+    output: str | list[InputText | InputImage | InputFile] | None = attrs.field(
         converter=_c_OpenAIResponseFunctionToolCallOutput__output
     )
-    status: ToolCallStatus | str | None | Unset = UNSET
-    type: Literal["function_call_output"] = "function_call_output"
+    status: ToolCallStatus | str | None = None
+    type: Literal["function_call_output"] | None = "function_call_output"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1915,14 +1912,12 @@ class OpenAIResponseFunctionToolCallOutput(_Model):
                 v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -1947,15 +1942,17 @@ class OpenAIResponseFunctionToolCallOutput(_Model):
 class OutputItemImageGenerationCall(_Model):
     """The ``OutputItemImageGenerationCall`` object of the spec."""
 
-    id: str
-    result: str | None | Unset = UNSET
+    id: str | None
+    result: str | None = None
     """Server default: ``null``."""
-    status: ImageGenerationStatus | str
-    type: Literal["image_generation_call"] = "image_generation_call"
+    status: ImageGenerationStatus | str | None
+    type: Literal["image_generation_call"] | None = "image_generation_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1969,9 +1966,8 @@ class OutputItemImageGenerationCall(_Model):
                 v = _str(v)
             f = "result"
             v = self.result
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -1997,23 +1993,25 @@ class OutputItemImageGenerationCall(_Model):
 class OutputMessage(_Model):
     """The ``OutputMessage`` object of the spec."""
 
-    content: list[ResponseOutputText | OpenAIResponsesRefusalContent] = attrs.field(
+    content: list[ResponseOutputText | OpenAIResponsesRefusalContent] | None = attrs.field(
         converter=_c_OutputMessage__content
     )
-    id: str
-    phase: Literal["commentary", "final_answer"] | str | None | Unset = UNSET
+    id: str | None
+    phase: Literal["commentary", "final_answer"] | str | None = None
     """The phase of an assistant message. Use `commentary` for an intermediate assistant
     message and `final_answer` for the final assistant message. For follow-up requests with
     models like `gpt-5.3-codex` and later, preserve and resend phase on all assistant
     messages. Omitting it can degrade performance. Not used for user messages.
     """
-    role: Literal["assistant"] = "assistant"
-    status: Literal["completed", "incomplete", "in_progress"] | str | Unset = UNSET
-    type: Literal["message"] = "message"
+    role: Literal["assistant"] | None = "assistant"
+    status: Literal["completed", "incomplete", "in_progress"] | str | None = None
+    type: Literal["message"] | None = "message"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2027,18 +2025,16 @@ class OutputMessage(_Model):
                 v = _str(v)
             f = "phase"
             v = self.phase
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "role"
             v = self.role
             if type(v) is not str:
                 v = _str(v)
             f = "status"
             v = self.status
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -2062,19 +2058,21 @@ class OutputMessage(_Model):
 class OpenAIResponseCustomToolCall(_Model):
     """The ``OpenAIResponseCustomToolCall`` object of the spec."""
 
-    call_id: str
-    id: str | Unset = UNSET
-    input: str
-    name: str
-    namespace: str | Unset = UNSET
+    call_id: str | None
+    id: str | None = None
+    input: str | None
+    name: str | None
+    namespace: str | None = None
     """Namespace qualifier for tools registered as part of a namespace tool group (e.g. an MCP
     server)
     """
-    type: Literal["custom_tool_call"] = "custom_tool_call"
+    type: Literal["custom_tool_call"] | None = "custom_tool_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2088,9 +2086,8 @@ class OpenAIResponseCustomToolCall(_Model):
                 v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input"
             v = self.input
             if type(v) is not str:
@@ -2101,9 +2098,8 @@ class OpenAIResponseCustomToolCall(_Model):
                 v = _str(v)
             f = "namespace"
             v = self.namespace
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -2136,16 +2132,18 @@ class OpenAIResponseCustomToolCall(_Model):
 class OpenAIResponseCustomToolCallOutput(_Model):
     """The ``OpenAIResponseCustomToolCallOutput`` object of the spec."""
 
-    call_id: str
-    id: str | Unset = UNSET
-    output: str | list[InputText | InputImage | InputFile] = attrs.field(
+    call_id: str | None
+    id: str | None = None
+    output: str | list[InputText | InputImage | InputFile] | None = attrs.field(
         converter=_c_OpenAIResponseCustomToolCallOutput__output
     )
-    type: Literal["custom_tool_call_output"] = "custom_tool_call_output"
+    type: Literal["custom_tool_call_output"] | None = "custom_tool_call_output"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2159,9 +2157,8 @@ class OpenAIResponseCustomToolCallOutput(_Model):
                 v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -2183,21 +2180,25 @@ class OpenAIResponseCustomToolCallOutput(_Model):
 class OutputReasoningItem(_Model):
     """An output item containing reasoning"""
 
-    content: list[ReasoningTextContent] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputReasoningItem__content
+    content: list[ReasoningTextContent] | None = attrs.field(
+        default=None, converter=_c_OutputReasoningItem__content
     )
-    encrypted_content: str | None | Unset = UNSET
-    id: str
-    status: Literal["completed", "incomplete", "in_progress"] | str | Unset = UNSET
-    summary: list[ReasoningSummaryText] = attrs.field(converter=_c_OutputReasoningItem__summary)
-    type: Literal["reasoning"] = "reasoning"
-    format: ReasoningFormat | str | None | Unset = UNSET
-    signature: str | None | Unset = UNSET
+    encrypted_content: str | None = None
+    id: str | None
+    status: Literal["completed", "incomplete", "in_progress"] | str | None = None
+    summary: list[ReasoningSummaryText] | None = attrs.field(
+        converter=_c_OutputReasoningItem__summary
+    )
+    type: Literal["reasoning"] | None = "reasoning"
+    format: ReasoningFormat | str | None = None
+    signature: str | None = None
     """A signature for the reasoning content, used for verification"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2207,32 +2208,28 @@ class OutputReasoningItem(_Model):
         try:
             f = "encrypted_content"
             v = self.encrypted_content
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
             if type(v) is not str:
                 v = _str(v)
             f = "status"
             v = self.status
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
                 v = _str(v)
             f = "format"
             v = self.format
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "signature"
             v = self.signature
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -2267,21 +2264,23 @@ class OutputApplyPatchCallItem(_Model):
     when the client requested the `apply_patch` shorthand.
     """
 
-    call_id: str
-    id: str
-    operation: ApplyPatchCallOperation = attrs.field(
+    call_id: str | None
+    id: str | None
+    operation: ApplyPatchCallOperation | None = attrs.field(
         converter=_c_OutputApplyPatchCallItem__operation
     )
     """The patch operation requested by an `apply_patch_call`. `create_file` and `update_file`
     carry a V4A diff; `delete_file` omits it.
     """
-    status: ApplyPatchCallStatus | str
+    status: ApplyPatchCallStatus | str | None
     """Lifecycle state of an `apply_patch_call` output item."""
-    type: Literal["apply_patch_call"] = "apply_patch_call"
+    type: Literal["apply_patch_call"] | None = "apply_patch_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2327,22 +2326,24 @@ class OutputShellCallItem(_Model):
     sandbox-backed `shell` tool.
     """
 
-    action: OutputShellCallItemAction | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputShellCallItem__action
+    action: OutputShellCallItemAction | None = attrs.field(
+        default=None, converter=_c_OutputShellCallItem__action
     )
-    arguments: str | None | Unset = UNSET
+    arguments: str | None = None
     """The raw tool-call arguments string as emitted by the model. Echo back unchanged when
     replaying history; used verbatim to preserve provider prompt-cache prefixes.
     """
-    call_id: str
-    id: str
-    status: ShellCallStatus | str
+    call_id: str | None
+    id: str | None
+    status: ShellCallStatus | str | None
     """Status of a shell call or its output."""
-    type: Literal["shell_call"] = "shell_call"
+    type: Literal["shell_call"] | None = "shell_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2352,9 +2353,8 @@ class OutputShellCallItem(_Model):
         try:
             f = "arguments"
             v = self.arguments
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "call_id"
             v = self.call_id
             if type(v) is not str:
@@ -2392,13 +2392,15 @@ class OutputShellCallItem(_Model):
 class OutputShellCallItemAction(_Model):
     """The ``OutputShellCallItem.action`` object of the spec."""
 
-    commands: list[str] = attrs.field(converter=_c_OutputShellCallItemAction__commands)
+    commands: list[str] | None = attrs.field(converter=_c_OutputShellCallItemAction__commands)
     max_output_length: int | None
     timeout_ms: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2434,19 +2436,21 @@ class OutputShellCallOutputItem(_Model):
     per-command stdout, stderr, and the exit/timeout outcome.
     """
 
-    call_id: str
-    id: str
-    max_output_length: int | None | Unset = UNSET
-    output: list[ShellCallOutputContent] = attrs.field(
+    call_id: str | None
+    id: str | None
+    max_output_length: int | None = None
+    output: list[ShellCallOutputContent] | None = attrs.field(
         converter=_c_OutputShellCallOutputItem__output
     )
-    status: ShellCallStatus | str
+    status: ShellCallStatus | str | None
     """Status of a shell call or its output."""
-    type: Literal["shell_call_output"] = "shell_call_output"
+    type: Literal["shell_call_output"] | None = "shell_call_output"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2464,9 +2468,8 @@ class OutputShellCallOutputItem(_Model):
                 v = _str(v)
             f = "max_output_length"
             v = self.max_output_length
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -2503,14 +2506,18 @@ class OutputShellCallOutputItem(_Model):
 class OpenResponsesCreatedEvent(_Model):
     """Event emitted when a response is created"""
 
-    response: OpenResponsesResult = attrs.field(converter=_c_OpenResponsesCreatedEvent__response)
+    response: OpenResponsesResult | None = attrs.field(
+        converter=_c_OpenResponsesCreatedEvent__response
+    )
     """Complete non-streaming response from the Responses API"""
-    sequence_number: int
-    type: Literal["response.created"] = "response.created"
+    sequence_number: int | None
+    type: Literal["response.created"] | None = "response.created"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2542,14 +2549,18 @@ class OpenResponsesCreatedEvent(_Model):
 class OpenResponsesInProgressEvent(_Model):
     """Event emitted when a response is in progress"""
 
-    response: OpenResponsesResult = attrs.field(converter=_c_OpenResponsesInProgressEvent__response)
+    response: OpenResponsesResult | None = attrs.field(
+        converter=_c_OpenResponsesInProgressEvent__response
+    )
     """Complete non-streaming response from the Responses API"""
-    sequence_number: int
-    type: Literal["response.in_progress"] = "response.in_progress"
+    sequence_number: int | None
+    type: Literal["response.in_progress"] | None = "response.in_progress"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2581,16 +2592,18 @@ class OpenResponsesInProgressEvent(_Model):
 class StreamEventsResponseCompleted(_Model):
     """Event emitted when a response has completed successfully"""
 
-    response: OpenResponsesResult = attrs.field(
+    response: OpenResponsesResult | None = attrs.field(
         converter=_c_StreamEventsResponseCompleted__response
     )
     """Complete non-streaming response from the Responses API"""
-    sequence_number: int
-    type: Literal["response.completed"] = "response.completed"
+    sequence_number: int | None
+    type: Literal["response.completed"] | None = "response.completed"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2622,16 +2635,18 @@ class StreamEventsResponseCompleted(_Model):
 class StreamEventsResponseIncomplete(_Model):
     """Event emitted when a response is incomplete"""
 
-    response: OpenResponsesResult = attrs.field(
+    response: OpenResponsesResult | None = attrs.field(
         converter=_c_StreamEventsResponseIncomplete__response
     )
     """Complete non-streaming response from the Responses API"""
-    sequence_number: int
-    type: Literal["response.incomplete"] = "response.incomplete"
+    sequence_number: int | None
+    type: Literal["response.incomplete"] | None = "response.incomplete"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2663,14 +2678,18 @@ class StreamEventsResponseIncomplete(_Model):
 class StreamEventsResponseFailed(_Model):
     """Event emitted when a response has failed"""
 
-    response: OpenResponsesResult = attrs.field(converter=_c_StreamEventsResponseFailed__response)
+    response: OpenResponsesResult | None = attrs.field(
+        converter=_c_StreamEventsResponseFailed__response
+    )
     """Complete non-streaming response from the Responses API"""
-    sequence_number: int
-    type: Literal["response.failed"] = "response.failed"
+    sequence_number: int | None
+    type: Literal["response.failed"] | None = "response.failed"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2702,15 +2721,17 @@ class StreamEventsResponseFailed(_Model):
 class StreamEventsResponseOutputItemAdded(_Model):
     """Event emitted when a new output item is added to the response"""
 
-    item: OutputItems = attrs.field(converter=_c_StreamEventsResponseOutputItemAdded__item)
+    item: OutputItems | None = attrs.field(converter=_c_StreamEventsResponseOutputItemAdded__item)
     """An output item from the response"""
-    output_index: int
-    sequence_number: int
-    type: Literal["response.output_item.added"] = "response.output_item.added"
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.output_item.added"] | None = "response.output_item.added"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2754,15 +2775,17 @@ class StreamEventsResponseOutputItemAdded(_Model):
 class StreamEventsResponseOutputItemDone(_Model):
     """Event emitted when an output item is complete"""
 
-    item: OutputItems = attrs.field(converter=_c_StreamEventsResponseOutputItemDone__item)
+    item: OutputItems | None = attrs.field(converter=_c_StreamEventsResponseOutputItemDone__item)
     """An output item from the response"""
-    output_index: int
-    sequence_number: int
-    type: Literal["response.output_item.done"] = "response.output_item.done"
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.output_item.done"] | None = "response.output_item.done"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2806,18 +2829,20 @@ class StreamEventsResponseOutputItemDone(_Model):
 class ContentPartAddedEvent(_Model):
     """Event emitted when a new content part is added to an output item"""
 
-    content_index: int
-    item_id: str
-    output_index: int
-    part: ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent = attrs.field(
-        converter=_c_ContentPartAddedEvent__part
+    content_index: int | None
+    item_id: str | None
+    output_index: int | None
+    part: ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent | None = (
+        attrs.field(converter=_c_ContentPartAddedEvent__part)
     )
-    sequence_number: int
-    type: Literal["response.content_part.added"] = "response.content_part.added"
+    sequence_number: int | None
+    type: Literal["response.content_part.added"] | None = "response.content_part.added"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2873,18 +2898,20 @@ class ContentPartAddedEvent(_Model):
 class ContentPartDoneEvent(_Model):
     """Event emitted when a content part is complete"""
 
-    content_index: int
-    item_id: str
-    output_index: int
-    part: ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent = attrs.field(
-        converter=_c_ContentPartDoneEvent__part
+    content_index: int | None
+    item_id: str | None
+    output_index: int | None
+    part: ResponseOutputText | ReasoningTextContent | OpenAIResponsesRefusalContent | None = (
+        attrs.field(converter=_c_ContentPartDoneEvent__part)
     )
-    sequence_number: int
-    type: Literal["response.content_part.done"] = "response.content_part.done"
+    sequence_number: int | None
+    type: Literal["response.content_part.done"] | None = "response.content_part.done"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -2940,17 +2967,19 @@ class ContentPartDoneEvent(_Model):
 class TextDeltaEvent(_Model):
     """Event emitted when a text delta is streamed"""
 
-    content_index: int
-    delta: str
-    item_id: str
-    logprobs: list[StreamLogprob] = attrs.field(converter=_c_TextDeltaEvent__logprobs)
-    output_index: int
-    sequence_number: int
-    type: Literal["response.output_text.delta"] = "response.output_text.delta"
+    content_index: int | None
+    delta: str | None
+    item_id: str | None
+    logprobs: list[StreamLogprob] | None = attrs.field(converter=_c_TextDeltaEvent__logprobs)
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.output_text.delta"] | None = "response.output_text.delta"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3012,17 +3041,19 @@ class TextDeltaEvent(_Model):
 class TextDoneEvent(_Model):
     """Event emitted when text streaming is complete"""
 
-    content_index: int
-    item_id: str
-    logprobs: list[StreamLogprob] = attrs.field(converter=_c_TextDoneEvent__logprobs)
-    output_index: int
-    sequence_number: int
-    text: str
-    type: Literal["response.output_text.done"] = "response.output_text.done"
+    content_index: int | None
+    item_id: str | None
+    logprobs: list[StreamLogprob] | None = attrs.field(converter=_c_TextDoneEvent__logprobs)
+    output_index: int | None
+    sequence_number: int | None
+    text: str | None
+    type: Literal["response.output_text.done"] | None = "response.output_text.done"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3086,17 +3117,19 @@ class ApplyPatchCallOperationDiffDeltaEvent(_Model):
     streaming shape.
     """
 
-    delta: str
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.apply_patch_call_operation_diff.delta"] = (
+    delta: str | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.apply_patch_call_operation_diff.delta"] | None = (
         "response.apply_patch_call_operation_diff.delta"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3150,17 +3183,19 @@ class ApplyPatchCallOperationDiffDeltaEvent(_Model):
 class ApplyPatchCallOperationDiffDoneEvent(_Model):
     """Emitted when `operation.diff` streaming completes for an `apply_patch_call`."""
 
-    diff: str
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.apply_patch_call_operation_diff.done"] = (
+    diff: str | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.apply_patch_call_operation_diff.done"] | None = (
         "response.apply_patch_call_operation_diff.done"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3214,14 +3249,16 @@ class ApplyPatchCallOperationDiffDoneEvent(_Model):
 class FusionCallInProgressEvent(_Model):
     """Emitted when an openrouter:fusion tool call begins executing."""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.fusion_call.in_progress"] = "response.fusion_call.in_progress"
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.fusion_call.in_progress"] | None = "response.fusion_call.in_progress"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3264,15 +3301,17 @@ class FusionCallInProgressEvent(_Model):
 class FusionCallPanelAddedEvent(_Model):
     """Emitted when a fusion analysis-panel model starts."""
 
-    item_id: str
-    model: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.fusion_call.panel.added"] = "response.fusion_call.panel.added"
+    item_id: str | None
+    model: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.fusion_call.panel.added"] | None = "response.fusion_call.panel.added"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3326,16 +3365,18 @@ class FusionCallPanelAddedEvent(_Model):
 class FusionCallPanelDeltaEvent(_Model):
     """Incremental content token from a fusion panel model."""
 
-    delta: str
-    item_id: str
-    model: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.fusion_call.panel.delta"] = "response.fusion_call.panel.delta"
+    delta: str | None
+    item_id: str | None
+    model: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.fusion_call.panel.delta"] | None = "response.fusion_call.panel.delta"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3395,18 +3436,20 @@ class FusionCallPanelDeltaEvent(_Model):
 class FusionCallPanelReasoningDeltaEvent(_Model):
     """Incremental reasoning token from a fusion panel model."""
 
-    delta: str
-    item_id: str
-    model: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.fusion_call.panel.reasoning.delta"] = (
+    delta: str | None
+    item_id: str | None
+    model: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.fusion_call.panel.reasoning.delta"] | None = (
         "response.fusion_call.panel.reasoning.delta"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3466,16 +3509,20 @@ class FusionCallPanelReasoningDeltaEvent(_Model):
 class FusionCallPanelCompletedEvent(_Model):
     """Emitted when a fusion panel model finishes with its full content."""
 
-    content: str
-    item_id: str
-    model: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.fusion_call.panel.completed"] = "response.fusion_call.panel.completed"
+    content: str | None
+    item_id: str | None
+    model: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.fusion_call.panel.completed"] | None = (
+        "response.fusion_call.panel.completed"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3535,17 +3582,19 @@ class FusionCallPanelCompletedEvent(_Model):
 class FusionCallPanelFailedEvent(_Model):
     """Emitted when a fusion panel model fails."""
 
-    error: str
-    item_id: str
-    model: str
-    output_index: int
-    sequence_number: int
-    status_code: int | Unset = UNSET
-    type: Literal["response.fusion_call.panel.failed"] = "response.fusion_call.panel.failed"
+    error: str | None
+    item_id: str | None
+    model: str | None
+    output_index: int | None
+    sequence_number: int | None
+    status_code: int | None = None
+    type: Literal["response.fusion_call.panel.failed"] | None = "response.fusion_call.panel.failed"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3575,9 +3624,8 @@ class FusionCallPanelFailedEvent(_Model):
                 v = _int(v)
             f = "status_code"
             v = self.status_code
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -3612,24 +3660,26 @@ class FusionCallPanelFailedEvent(_Model):
 class FusionCallAnalysisInProgressEvent(_Model):
     """Emitted when the fusion analyst starts producing the structured analysis."""
 
-    analyst_model: str
+    analyst_model: str | None
     """Slug of the model producing the structured analysis."""
-    item_id: str
-    judge_model: str
+    item_id: str | None
+    judge_model: str | None
     """Deprecated alias of `analyst_model`, kept so existing consumers keep working. Always
     carries the same value. Use `analyst_model`.
 
     Deprecated.
     """
-    output_index: int
-    sequence_number: int
-    type: Literal["response.fusion_call.analysis.in_progress"] = (
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.fusion_call.analysis.in_progress"] | None = (
         "response.fusion_call.analysis.in_progress"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3689,20 +3739,22 @@ class FusionCallAnalysisInProgressEvent(_Model):
 class FusionCallAnalysisCompletedEvent(_Model):
     """Emitted when the fusion analyst completes with the structured analysis."""
 
-    analysis: FusionAnalysisResult = attrs.field(
+    analysis: FusionAnalysisResult | None = attrs.field(
         converter=_c_FusionCallAnalysisCompletedEvent__analysis
     )
     """Structured analysis produced by the fusion analyst model."""
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.fusion_call.analysis.completed"] = (
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.fusion_call.analysis.completed"] | None = (
         "response.fusion_call.analysis.completed"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3752,14 +3804,16 @@ class FusionCallAnalysisCompletedEvent(_Model):
 class FusionCallCompletedEvent(_Model):
     """Emitted when the openrouter:fusion tool call finishes."""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.fusion_call.completed"] = "response.fusion_call.completed"
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.fusion_call.completed"] | None = "response.fusion_call.completed"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3804,13 +3858,15 @@ class DebugEvent(_Model):
     upstream request body or timing milestones.
     """
 
-    debug: DebugEventDebug = attrs.field(converter=_c_DebugEvent__debug)
-    sequence_number: int
-    type: Literal["response.debug"] = "response.debug"
+    debug: DebugEventDebug | None = attrs.field(converter=_c_DebugEvent__debug)
+    sequence_number: int | None
+    type: Literal["response.debug"] | None = "response.debug"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3842,16 +3898,18 @@ class DebugEvent(_Model):
 class DebugEventDebug(_Model):
     """The ``DebugEvent.debug`` object of the spec."""
 
-    echo_upstream_body: dict[str, Any] | Unset = attrs.field(
-        default=UNSET, converter=_c_DebugEventDebug__echo_upstream_body
+    echo_upstream_body: dict[str, Any] | None = attrs.field(
+        default=None, converter=_c_DebugEventDebug__echo_upstream_body
     )
-    timings: DebugEventDebugTimings | Unset = attrs.field(
-        default=UNSET, converter=_c_DebugEventDebug__timings
+    timings: DebugEventDebugTimings | None = attrs.field(
+        default=None, converter=_c_DebugEventDebug__timings
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3867,7 +3925,7 @@ class DebugEventDebug(_Model):
 class DebugEventDebugTimings(_Model):
     """The ``DebugEvent.debug.timings`` object of the spec."""
 
-    epoch_ms: int
+    epoch_ms: int | None
     event: (
         Literal[
             "adapter_request",
@@ -3876,12 +3934,15 @@ class DebugEventDebugTimings(_Model):
             "upstream_body_ended",
         ]
         | str
+        | None
     )
-    start_ms: int
+    start_ms: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3918,14 +3979,16 @@ class BaseErrorEvent(_Model):
     """Event emitted when an error occurs during streaming"""
 
     code: str | None
-    message: str
+    message: str | None
     param: str | None
-    sequence_number: int
-    type: Literal["error"] = "error"
+    sequence_number: int | None
+    type: Literal["error"] | None = "error"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3971,17 +4034,19 @@ class BaseErrorEvent(_Model):
 class OpenAIResponsesCodeInterpreterCallCodeDelta(_Model):
     """The ``OpenAIResponsesCodeInterpreterCallCodeDelta`` object of the spec."""
 
-    delta: str
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.code_interpreter_call_code.delta"] = (
+    delta: str | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.code_interpreter_call_code.delta"] | None = (
         "response.code_interpreter_call_code.delta"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4035,17 +4100,19 @@ class OpenAIResponsesCodeInterpreterCallCodeDelta(_Model):
 class OpenAIResponsesCodeInterpreterCallCodeDone(_Model):
     """The ``OpenAIResponsesCodeInterpreterCallCodeDone`` object of the spec."""
 
-    code: str
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.code_interpreter_call_code.done"] = (
+    code: str | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.code_interpreter_call_code.done"] | None = (
         "response.code_interpreter_call_code.done"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4099,16 +4166,18 @@ class OpenAIResponsesCodeInterpreterCallCodeDone(_Model):
 class OpenAIResponsesCodeInterpreterCallCompleted(_Model):
     """The ``OpenAIResponsesCodeInterpreterCallCompleted`` object of the spec."""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.code_interpreter_call.completed"] = (
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.code_interpreter_call.completed"] | None = (
         "response.code_interpreter_call.completed"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4156,16 +4225,18 @@ class OpenAIResponsesCodeInterpreterCallCompleted(_Model):
 class OpenAIResponsesCodeInterpreterCallInProgress(_Model):
     """The ``OpenAIResponsesCodeInterpreterCallInProgress`` object of the spec."""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.code_interpreter_call.in_progress"] = (
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.code_interpreter_call.in_progress"] | None = (
         "response.code_interpreter_call.in_progress"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4213,16 +4284,18 @@ class OpenAIResponsesCodeInterpreterCallInProgress(_Model):
 class OpenAIResponsesCodeInterpreterCallInterpreting(_Model):
     """The ``OpenAIResponsesCodeInterpreterCallInterpreting`` object of the spec."""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.code_interpreter_call.interpreting"] = (
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.code_interpreter_call.interpreting"] | None = (
         "response.code_interpreter_call.interpreting"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4273,15 +4346,19 @@ class BaseCustomToolCallInputDeltaEvent(_Model):
     text rather than JSON arguments.
     """
 
-    delta: str
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.custom_tool_call_input.delta"] = "response.custom_tool_call_input.delta"
+    delta: str | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.custom_tool_call_input.delta"] | None = (
+        "response.custom_tool_call_input.delta"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4337,15 +4414,19 @@ class BaseCustomToolCallInputDoneEvent(_Model):
     `response.function_call_arguments.done` but for `custom` tools.
     """
 
-    input: str
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.custom_tool_call_input.done"] = "response.custom_tool_call_input.done"
+    input: str | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.custom_tool_call_input.done"] | None = (
+        "response.custom_tool_call_input.done"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4399,17 +4480,19 @@ class BaseCustomToolCallInputDoneEvent(_Model):
 class BaseFunctionCallArgsDeltaEvent(_Model):
     """Event emitted when function call arguments are being streamed"""
 
-    delta: str
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.function_call_arguments.delta"] = (
+    delta: str | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.function_call_arguments.delta"] | None = (
         "response.function_call_arguments.delta"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4463,16 +4546,20 @@ class BaseFunctionCallArgsDeltaEvent(_Model):
 class BaseFunctionCallArgsDoneEvent(_Model):
     """Event emitted when function call arguments streaming is complete"""
 
-    arguments: str
-    item_id: str
-    name: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.function_call_arguments.done"] = "response.function_call_arguments.done"
+    arguments: str | None
+    item_id: str | None
+    name: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.function_call_arguments.done"] | None = (
+        "response.function_call_arguments.done"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4532,16 +4619,18 @@ class BaseFunctionCallArgsDoneEvent(_Model):
 class OpenAIResponsesImageGenCallCompleted(_Model):
     """The ``OpenAIResponsesImageGenCallCompleted`` object of the spec."""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.image_generation_call.completed"] = (
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.image_generation_call.completed"] | None = (
         "response.image_generation_call.completed"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4589,16 +4678,18 @@ class OpenAIResponsesImageGenCallCompleted(_Model):
 class OpenAIResponsesImageGenCallGenerating(_Model):
     """The ``OpenAIResponsesImageGenCallGenerating`` object of the spec."""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.image_generation_call.generating"] = (
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.image_generation_call.generating"] | None = (
         "response.image_generation_call.generating"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4646,16 +4737,18 @@ class OpenAIResponsesImageGenCallGenerating(_Model):
 class OpenAIResponsesImageGenCallInProgress(_Model):
     """The ``OpenAIResponsesImageGenCallInProgress`` object of the spec."""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.image_generation_call.in_progress"] = (
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.image_generation_call.in_progress"] | None = (
         "response.image_generation_call.in_progress"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4703,18 +4796,20 @@ class OpenAIResponsesImageGenCallInProgress(_Model):
 class OpenAIResponsesImageGenCallPartialImage(_Model):
     """The ``OpenAIResponsesImageGenCallPartialImage`` object of the spec."""
 
-    item_id: str
-    output_index: int
-    partial_image_b64: str
-    partial_image_index: int
-    sequence_number: int
-    type: Literal["response.image_generation_call.partial_image"] = (
+    item_id: str | None
+    output_index: int | None
+    partial_image_b64: str | None
+    partial_image_index: int | None
+    sequence_number: int | None
+    type: Literal["response.image_generation_call.partial_image"] | None = (
         "response.image_generation_call.partial_image"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4774,19 +4869,23 @@ class OpenAIResponsesImageGenCallPartialImage(_Model):
 class BaseAnnotationAddedEvent(_Model):
     """Event emitted when a text annotation is added to output"""
 
-    annotation: OpenAIResponsesAnnotation = attrs.field(
+    annotation: OpenAIResponsesAnnotation | None = attrs.field(
         converter=_c_BaseAnnotationAddedEvent__annotation
     )
-    annotation_index: int
-    content_index: int
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.output_text.annotation.added"] = "response.output_text.annotation.added"
+    annotation_index: int | None
+    content_index: int | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.output_text.annotation.added"] | None = (
+        "response.output_text.annotation.added"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4848,16 +4947,22 @@ class BaseAnnotationAddedEvent(_Model):
 class BaseReasoningSummaryPartAddedEvent(_Model):
     """Event emitted when a reasoning summary part is added"""
 
-    item_id: str
-    output_index: int
-    part: ReasoningSummaryText = attrs.field(converter=_c_BaseReasoningSummaryPartAddedEvent__part)
-    sequence_number: int
-    summary_index: int
-    type: Literal["response.reasoning_summary_part.added"] = "response.reasoning_summary_part.added"
+    item_id: str | None
+    output_index: int | None
+    part: ReasoningSummaryText | None = attrs.field(
+        converter=_c_BaseReasoningSummaryPartAddedEvent__part
+    )
+    sequence_number: int | None
+    summary_index: int | None
+    type: Literal["response.reasoning_summary_part.added"] | None = (
+        "response.reasoning_summary_part.added"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4913,16 +5018,22 @@ class BaseReasoningSummaryPartAddedEvent(_Model):
 class BaseReasoningSummaryPartDoneEvent(_Model):
     """Event emitted when a reasoning summary part is complete"""
 
-    item_id: str
-    output_index: int
-    part: ReasoningSummaryText = attrs.field(converter=_c_BaseReasoningSummaryPartDoneEvent__part)
-    sequence_number: int
-    summary_index: int
-    type: Literal["response.reasoning_summary_part.done"] = "response.reasoning_summary_part.done"
+    item_id: str | None
+    output_index: int | None
+    part: ReasoningSummaryText | None = attrs.field(
+        converter=_c_BaseReasoningSummaryPartDoneEvent__part
+    )
+    sequence_number: int | None
+    summary_index: int | None
+    type: Literal["response.reasoning_summary_part.done"] | None = (
+        "response.reasoning_summary_part.done"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4978,16 +5089,20 @@ class BaseReasoningSummaryPartDoneEvent(_Model):
 class BaseReasoningSummaryTextDeltaEvent(_Model):
     """Event emitted when reasoning summary text delta is streamed"""
 
-    delta: str
-    item_id: str
-    output_index: int
-    sequence_number: int
-    summary_index: int
-    type: Literal["response.reasoning_summary_text.delta"] = "response.reasoning_summary_text.delta"
+    delta: str | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    summary_index: int | None
+    type: Literal["response.reasoning_summary_text.delta"] | None = (
+        "response.reasoning_summary_text.delta"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5047,16 +5162,20 @@ class BaseReasoningSummaryTextDeltaEvent(_Model):
 class BaseReasoningSummaryTextDoneEvent(_Model):
     """Event emitted when reasoning summary text streaming is complete"""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    summary_index: int
-    text: str
-    type: Literal["response.reasoning_summary_text.done"] = "response.reasoning_summary_text.done"
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    summary_index: int | None
+    text: str | None
+    type: Literal["response.reasoning_summary_text.done"] | None = (
+        "response.reasoning_summary_text.done"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5116,16 +5235,18 @@ class BaseReasoningSummaryTextDoneEvent(_Model):
 class BaseReasoningDeltaEvent(_Model):
     """Event emitted when reasoning text delta is streamed"""
 
-    content_index: int
-    delta: str
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.reasoning_text.delta"] = "response.reasoning_text.delta"
+    content_index: int | None
+    delta: str | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.reasoning_text.delta"] | None = "response.reasoning_text.delta"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5185,16 +5306,18 @@ class BaseReasoningDeltaEvent(_Model):
 class BaseReasoningDoneEvent(_Model):
     """Event emitted when reasoning text streaming is complete"""
 
-    content_index: int
-    item_id: str
-    output_index: int
-    sequence_number: int
-    text: str
-    type: Literal["response.reasoning_text.done"] = "response.reasoning_text.done"
+    content_index: int | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    text: str | None
+    type: Literal["response.reasoning_text.done"] | None = "response.reasoning_text.done"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5254,16 +5377,18 @@ class BaseReasoningDoneEvent(_Model):
 class BaseRefusalDeltaEvent(_Model):
     """Event emitted when a refusal delta is streamed"""
 
-    content_index: int
-    delta: str
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.refusal.delta"] = "response.refusal.delta"
+    content_index: int | None
+    delta: str | None
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.refusal.delta"] | None = "response.refusal.delta"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5323,16 +5448,18 @@ class BaseRefusalDeltaEvent(_Model):
 class BaseRefusalDoneEvent(_Model):
     """Event emitted when refusal streaming is complete"""
 
-    content_index: int
-    item_id: str
-    output_index: int
-    refusal: str
-    sequence_number: int
-    type: Literal["response.refusal.done"] = "response.refusal.done"
+    content_index: int | None
+    item_id: str | None
+    output_index: int | None
+    refusal: str | None
+    sequence_number: int | None
+    type: Literal["response.refusal.done"] | None = "response.refusal.done"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5392,14 +5519,18 @@ class BaseRefusalDoneEvent(_Model):
 class OpenAIResponsesSearchCompleted(_Model):
     """The ``OpenAIResponsesSearchCompleted`` object of the spec."""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.web_search_call.completed"] = "response.web_search_call.completed"
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.web_search_call.completed"] | None = (
+        "response.web_search_call.completed"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5447,14 +5578,18 @@ class OpenAIResponsesSearchCompleted(_Model):
 class OpenAIResponsesWebSearchCallInProgress(_Model):
     """The ``OpenAIResponsesWebSearchCallInProgress`` object of the spec."""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.web_search_call.in_progress"] = "response.web_search_call.in_progress"
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.web_search_call.in_progress"] | None = (
+        "response.web_search_call.in_progress"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5502,14 +5637,18 @@ class OpenAIResponsesWebSearchCallInProgress(_Model):
 class OpenAIResponsesWebSearchCallSearching(_Model):
     """The ``OpenAIResponsesWebSearchCallSearching`` object of the spec."""
 
-    item_id: str
-    output_index: int
-    sequence_number: int
-    type: Literal["response.web_search_call.searching"] = "response.web_search_call.searching"
+    item_id: str | None
+    output_index: int | None
+    sequence_number: int | None
+    type: Literal["response.web_search_call.searching"] | None = (
+        "response.web_search_call.searching"
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5557,16 +5696,18 @@ class OpenAIResponsesWebSearchCallSearching(_Model):
 class StreamLogprob(_Model):
     """Log probability information for a token"""
 
-    bytes: list[int] | Unset = attrs.field(default=UNSET, converter=_c_StreamLogprob__bytes)
-    logprob: float
-    token: str
-    top_logprobs: list[StreamLogprobTopLogprob] | Unset = attrs.field(
-        default=UNSET, converter=_c_StreamLogprob__top_logprobs
+    bytes: list[int] | None = attrs.field(default=None, converter=_c_StreamLogprob__bytes)
+    logprob: float | None
+    token: str | None
+    top_logprobs: list[StreamLogprobTopLogprob] | None = attrs.field(
+        default=None, converter=_c_StreamLogprob__top_logprobs
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5599,15 +5740,17 @@ class StreamLogprob(_Model):
 class OpenResponsesTopLogprobs(_Model):
     """Alternative token with its log probability"""
 
-    bytes: list[int] | Unset = attrs.field(
-        default=UNSET, converter=_c_OpenResponsesTopLogprobs__bytes
+    bytes: list[int] | None = attrs.field(
+        default=None, converter=_c_OpenResponsesTopLogprobs__bytes
     )
-    logprob: float | Unset = UNSET
-    token: str | Unset = UNSET
+    logprob: float | None = None
+    token: str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5617,14 +5760,12 @@ class OpenResponsesTopLogprobs(_Model):
         try:
             f = "logprob"
             v = self.logprob
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "token"
             v = self.token
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -6518,12 +6659,17 @@ def _s_OpenResponsesResult(d: Any) -> OpenResponsesResult:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "background"
         v = d.get("background", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("background",)
         _S_OpenResponsesResult__background(o, v)
         f = "completed_at"
         v = d.get("completed_at", UNSET)
@@ -6590,17 +6736,25 @@ def _s_OpenResponsesResult(d: Any) -> OpenResponsesResult:
         _S_OpenResponsesResult__instructions(o, v)
         f = "max_output_tokens"
         v = d.get("max_output_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("max_output_tokens",)
         _S_OpenResponsesResult__max_output_tokens(o, v)
         f = "max_tool_calls"
         v = d.get("max_tool_calls", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("max_tool_calls",)
         _S_OpenResponsesResult__max_tool_calls(o, v)
         f = "metadata"
         v = d.get("metadata", UNSET)
@@ -6639,9 +6793,11 @@ def _s_OpenResponsesResult(d: Any) -> OpenResponsesResult:
         _S_OpenResponsesResult__output(o, v)
         f = "output_text"
         v = d.get("output_text", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OpenResponsesResult__output_text(o, v)
         f = "parallel_tool_calls"
@@ -6664,52 +6820,80 @@ def _s_OpenResponsesResult(d: Any) -> OpenResponsesResult:
         _S_OpenResponsesResult__presence_penalty(o, v)
         f = "previous_response_id"
         v = d.get("previous_response_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("previous_response_id",)
         _S_OpenResponsesResult__previous_response_id(o, v)
         f = "prompt"
         v = d.get("prompt", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_StoredPromptTemplate(v)
+            if v is None:
+                z += ("prompt",)
         _S_OpenResponsesResult__prompt(o, v)
         f = "prompt_cache_key"
         v = d.get("prompt_cache_key", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("prompt_cache_key",)
         _S_OpenResponsesResult__prompt_cache_key(o, v)
         f = "prompt_cache_options"
         v = d.get("prompt_cache_options", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_PromptCacheOptions(v)
+            if v is None:
+                z += ("prompt_cache_options",)
         _S_OpenResponsesResult__prompt_cache_options(o, v)
         f = "reasoning"
         v = d.get("reasoning", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_BaseReasoningConfig(v)
+            if v is None:
+                z += ("reasoning",)
         _S_OpenResponsesResult__reasoning(o, v)
         f = "safety_identifier"
         v = d.get("safety_identifier", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("safety_identifier",)
         _S_OpenResponsesResult__safety_identifier(o, v)
         f = "service_tier"
         v = d.get("service_tier", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("service_tier",)
         _S_OpenResponsesResult__service_tier(o, v)
         f = "status"
         v = d.get("status", UNSET)
@@ -6722,9 +6906,11 @@ def _s_OpenResponsesResult(d: Any) -> OpenResponsesResult:
         _S_OpenResponsesResult__status(o, v)
         f = "store"
         v = d.get("store", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_OpenResponsesResult__store(o, v)
         f = "temperature"
@@ -6738,9 +6924,12 @@ def _s_OpenResponsesResult(d: Any) -> OpenResponsesResult:
         _S_OpenResponsesResult__temperature(o, v)
         f = "text"
         v = d.get("text", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_TextExtendedConfig(v)
+            if v is not None:
+                v = _s_TextExtendedConfig(v)
         _S_OpenResponsesResult__text(o, v)
         f = "tool_choice"
         v = d.get("tool_choice", UNSET)
@@ -6762,9 +6951,11 @@ def _s_OpenResponsesResult(d: Any) -> OpenResponsesResult:
         _S_OpenResponsesResult__tools(o, v)
         f = "top_logprobs"
         v = d.get("top_logprobs", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_OpenResponsesResult__top_logprobs(o, v)
         f = "top_p"
@@ -6778,38 +6969,57 @@ def _s_OpenResponsesResult(d: Any) -> OpenResponsesResult:
         _S_OpenResponsesResult__top_p(o, v)
         f = "truncation"
         v = d.get("truncation", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("truncation",)
         _S_OpenResponsesResult__truncation(o, v)
         f = "usage"
         v = d.get("usage", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_UsageOption1(v)
+            if v is None:
+                z += ("usage",)
         _S_OpenResponsesResult__usage(o, v)
         f = "user"
         v = d.get("user", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("user",)
         _S_OpenResponsesResult__user(o, v)
         f = "error_type"
         v = d.get("error_type", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OpenResponsesResult__error_type(o, v)
         f = "openrouter_metadata"
         v = d.get("openrouter_metadata", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_OpenRouterMetadata(v)
+            if v is not None:
+                v = _s_OpenRouterMetadata(v)
         _S_OpenResponsesResult__openrouter_metadata(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OpenResponsesResult__model_extra(o, _extras(d, _K_OpenResponsesResult))
         else:
@@ -6829,12 +7039,17 @@ def _s_OpenResponsesResultToolsItemOption1(d: Any) -> OpenResponsesResultToolsIt
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "description"
         v = d.get("description", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("description",)
         _S_OpenResponsesResultToolsItemOption1__description(o, v)
         f = "name"
         v = d.get("name", UNSET)
@@ -6856,10 +7071,14 @@ def _s_OpenResponsesResultToolsItemOption1(d: Any) -> OpenResponsesResultToolsIt
         _S_OpenResponsesResultToolsItemOption1__parameters(o, v)
         f = "strict"
         v = d.get("strict", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("strict",)
         _S_OpenResponsesResultToolsItemOption1__strict(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -6872,11 +7091,15 @@ def _s_OpenResponsesResultToolsItemOption1(d: Any) -> OpenResponsesResultToolsIt
         _S_OpenResponsesResultToolsItemOption1__type(o, v)
         f = "defer_loading"
         v = d.get("defer_loading", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_OpenResponsesResultToolsItemOption1__defer_loading(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OpenResponsesResultToolsItemOption1__model_extra(
                 o, _extras(d, _K_OpenResponsesResultToolsItemOption1)
@@ -6964,9 +7187,11 @@ def _s_IncompleteDetails(d: Any) -> IncompleteDetails:
     try:
         f = "reason"
         v = d.get("reason", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_IncompleteDetails__reason(o, v)
         if n != len(d):
@@ -6988,6 +7213,7 @@ def _s_BaseInputsOption2ItemMessage(d: Any) -> BaseInputsOption2ItemMessage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "content"
         v = d.get("content", UNSET)
         if v is UNSET:
@@ -6998,10 +7224,14 @@ def _s_BaseInputsOption2ItemMessage(d: Any) -> BaseInputsOption2ItemMessage:
         _S_BaseInputsOption2ItemMessage__content(o, v)
         f = "phase"
         v = d.get("phase", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("phase",)
         _S_BaseInputsOption2ItemMessage__phase(o, v)
         f = "role"
         v = d.get("role", UNSET)
@@ -7014,11 +7244,15 @@ def _s_BaseInputsOption2ItemMessage(d: Any) -> BaseInputsOption2ItemMessage:
         _S_BaseInputsOption2ItemMessage__role(o, v)
         f = "type"
         v = d.get("type", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_BaseInputsOption2ItemMessage__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_BaseInputsOption2ItemMessage__model_extra(
                 o, _extras(d, _K_BaseInputsOption2ItemMessage)
@@ -7040,34 +7274,53 @@ def _s_BaseReasoningConfig(d: Any) -> BaseReasoningConfig:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "context"
         v = d.get("context", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("context",)
         _S_BaseReasoningConfig__context(o, v)
         f = "effort"
         v = d.get("effort", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("effort",)
         _S_BaseReasoningConfig__effort(o, v)
         f = "mode"
         v = d.get("mode", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("mode",)
         _S_BaseReasoningConfig__mode(o, v)
         f = "summary"
         v = d.get("summary", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("summary",)
         _S_BaseReasoningConfig__summary(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_BaseReasoningConfig__model_extra(o, _extras(d, _K_BaseReasoningConfig))
         else:
@@ -7087,6 +7340,7 @@ def _s_UsageOption1(d: Any) -> UsageOption1:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "input_tokens"
         v = d.get("input_tokens", UNSET)
         if v is UNSET:
@@ -7132,31 +7386,46 @@ def _s_UsageOption1(d: Any) -> UsageOption1:
         _S_UsageOption1__total_tokens(o, v)
         f = "cost"
         v = d.get("cost", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("cost",)
         _S_UsageOption1__cost(o, v)
         f = "cost_details"
         v = d.get("cost_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_UsageOption1CostDetails(v)
+            if v is not None:
+                v = _s_UsageOption1CostDetails(v)
         _S_UsageOption1__cost_details(o, v)
         f = "is_byok"
         v = d.get("is_byok", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_UsageOption1__is_byok(o, v)
         f = "server_tool_use_details"
         v = d.get("server_tool_use_details", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_ServerToolUseDetails(v)
+            if v is None:
+                z += ("server_tool_use_details",)
         _S_UsageOption1__server_tool_use_details(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_UsageOption1__model_extra(o, _extras(d, _K_UsageOption1))
         else:
@@ -7176,12 +7445,17 @@ def _s_UsageOption1InputTokensDetails(d: Any) -> UsageOption1InputTokensDetails:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cache_write_tokens"
         v = d.get("cache_write_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("cache_write_tokens",)
         _S_UsageOption1InputTokensDetails__cache_write_tokens(o, v)
         f = "cached_tokens"
         v = d.get("cached_tokens", UNSET)
@@ -7192,6 +7466,8 @@ def _s_UsageOption1InputTokensDetails(d: Any) -> UsageOption1InputTokensDetails:
             if type(v) is not int:
                 v = _int(v)
         _S_UsageOption1InputTokensDetails__cached_tokens(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_UsageOption1InputTokensDetails__model_extra(
                 o, _extras(d, _K_UsageOption1InputTokensDetails)
@@ -7243,12 +7519,17 @@ def _s_UsageOption1CostDetails(d: Any) -> UsageOption1CostDetails:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "upstream_inference_cost"
         v = d.get("upstream_inference_cost", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("upstream_inference_cost",)
         _S_UsageOption1CostDetails__upstream_inference_cost(o, v)
         f = "upstream_inference_input_cost"
         v = d.get("upstream_inference_input_cost", UNSET)
@@ -7268,6 +7549,8 @@ def _s_UsageOption1CostDetails(d: Any) -> UsageOption1CostDetails:
             if type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_UsageOption1CostDetails__upstream_inference_output_cost(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_UsageOption1CostDetails__model_extra(o, _extras(d, _K_UsageOption1CostDetails))
         else:
@@ -7315,9 +7598,11 @@ def _s_OpenAIResponseInputMessageItem(d: Any) -> OpenAIResponseInputMessageItem:
         _S_OpenAIResponseInputMessageItem__role(o, v)
         f = "type"
         v = d.get("type", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OpenAIResponseInputMessageItem__type(o, v)
         if n != len(d):
@@ -7341,6 +7626,7 @@ def _s_OpenAIResponseFunctionToolCallOutput(d: Any) -> OpenAIResponseFunctionToo
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "call_id"
         v = d.get("call_id", UNSET)
         if v is UNSET:
@@ -7352,10 +7638,14 @@ def _s_OpenAIResponseFunctionToolCallOutput(d: Any) -> OpenAIResponseFunctionToo
         _S_OpenAIResponseFunctionToolCallOutput__call_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("id",)
         _S_OpenAIResponseFunctionToolCallOutput__id(o, v)
         f = "output"
         v = d.get("output", UNSET)
@@ -7367,10 +7657,14 @@ def _s_OpenAIResponseFunctionToolCallOutput(d: Any) -> OpenAIResponseFunctionToo
         _S_OpenAIResponseFunctionToolCallOutput__output(o, v)
         f = "status"
         v = d.get("status", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("status",)
         _S_OpenAIResponseFunctionToolCallOutput__status(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -7381,6 +7675,8 @@ def _s_OpenAIResponseFunctionToolCallOutput(d: Any) -> OpenAIResponseFunctionToo
             if type(v) is not str:
                 v = _str(v)
         _S_OpenAIResponseFunctionToolCallOutput__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OpenAIResponseFunctionToolCallOutput__model_extra(
                 o, _extras(d, _K_OpenAIResponseFunctionToolCallOutput)
@@ -7402,6 +7698,7 @@ def _s_OutputItemImageGenerationCall(d: Any) -> OutputItemImageGenerationCall:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "id"
         v = d.get("id", UNSET)
         if v is UNSET:
@@ -7413,10 +7710,14 @@ def _s_OutputItemImageGenerationCall(d: Any) -> OutputItemImageGenerationCall:
         _S_OutputItemImageGenerationCall__id(o, v)
         f = "result"
         v = d.get("result", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("result",)
         _S_OutputItemImageGenerationCall__result(o, v)
         f = "status"
         v = d.get("status", UNSET)
@@ -7436,6 +7737,8 @@ def _s_OutputItemImageGenerationCall(d: Any) -> OutputItemImageGenerationCall:
             if type(v) is not str:
                 v = _str(v)
         _S_OutputItemImageGenerationCall__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputItemImageGenerationCall__model_extra(
                 o, _extras(d, _K_OutputItemImageGenerationCall)
@@ -7457,6 +7760,7 @@ def _s_OutputMessage(d: Any) -> OutputMessage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "content"
         v = d.get("content", UNSET)
         if v is UNSET:
@@ -7476,10 +7780,14 @@ def _s_OutputMessage(d: Any) -> OutputMessage:
         _S_OutputMessage__id(o, v)
         f = "phase"
         v = d.get("phase", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("phase",)
         _S_OutputMessage__phase(o, v)
         f = "role"
         v = d.get("role", UNSET)
@@ -7492,9 +7800,11 @@ def _s_OutputMessage(d: Any) -> OutputMessage:
         _S_OutputMessage__role(o, v)
         f = "status"
         v = d.get("status", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputMessage__status(o, v)
         f = "type"
@@ -7506,6 +7816,8 @@ def _s_OutputMessage(d: Any) -> OutputMessage:
             if type(v) is not str:
                 v = _str(v)
         _S_OutputMessage__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputMessage__model_extra(o, _extras(d, _K_OutputMessage))
         else:
@@ -7536,9 +7848,11 @@ def _s_OpenAIResponseCustomToolCall(d: Any) -> OpenAIResponseCustomToolCall:
         _S_OpenAIResponseCustomToolCall__call_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OpenAIResponseCustomToolCall__id(o, v)
         f = "input"
@@ -7561,9 +7875,11 @@ def _s_OpenAIResponseCustomToolCall(d: Any) -> OpenAIResponseCustomToolCall:
         _S_OpenAIResponseCustomToolCall__name(o, v)
         f = "namespace"
         v = d.get("namespace", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OpenAIResponseCustomToolCall__namespace(o, v)
         f = "type"
@@ -7607,9 +7923,11 @@ def _s_OpenAIResponseCustomToolCallOutput(d: Any) -> OpenAIResponseCustomToolCal
         _S_OpenAIResponseCustomToolCallOutput__call_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OpenAIResponseCustomToolCallOutput__id(o, v)
         f = "output"
@@ -7650,19 +7968,28 @@ def _s_OutputReasoningItem(d: Any) -> OutputReasoningItem:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "content"
         v = d.get("content", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_of(v, _s_ReasoningTextContent)
+            if v is None:
+                z += ("content",)
         _S_OutputReasoningItem__content(o, v)
         f = "encrypted_content"
         v = d.get("encrypted_content", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("encrypted_content",)
         _S_OutputReasoningItem__encrypted_content(o, v)
         f = "id"
         v = d.get("id", UNSET)
@@ -7675,9 +8002,11 @@ def _s_OutputReasoningItem(d: Any) -> OutputReasoningItem:
         _S_OutputReasoningItem__id(o, v)
         f = "status"
         v = d.get("status", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputReasoningItem__status(o, v)
         f = "summary"
@@ -7699,18 +8028,28 @@ def _s_OutputReasoningItem(d: Any) -> OutputReasoningItem:
         _S_OutputReasoningItem__type(o, v)
         f = "format"
         v = d.get("format", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("format",)
         _S_OutputReasoningItem__format(o, v)
         f = "signature"
         v = d.get("signature", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("signature",)
         _S_OutputReasoningItem__signature(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputReasoningItem__model_extra(o, _extras(d, _K_OutputReasoningItem))
         else:
@@ -7793,18 +8132,26 @@ def _s_OutputShellCallItem(d: Any) -> OutputShellCallItem:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "action"
         v = d.get("action", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_OutputShellCallItemAction(v)
+            if v is not None:
+                v = _s_OutputShellCallItemAction(v)
         _S_OutputShellCallItem__action(o, v)
         f = "arguments"
         v = d.get("arguments", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("arguments",)
         _S_OutputShellCallItem__arguments(o, v)
         f = "call_id"
         v = d.get("call_id", UNSET)
@@ -7842,6 +8189,8 @@ def _s_OutputShellCallItem(d: Any) -> OutputShellCallItem:
             if type(v) is not str:
                 v = _str(v)
         _S_OutputShellCallItem__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputShellCallItem__model_extra(o, _extras(d, _K_OutputShellCallItem))
         else:
@@ -7906,6 +8255,7 @@ def _s_OutputShellCallOutputItem(d: Any) -> OutputShellCallOutputItem:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "call_id"
         v = d.get("call_id", UNSET)
         if v is UNSET:
@@ -7926,10 +8276,14 @@ def _s_OutputShellCallOutputItem(d: Any) -> OutputShellCallOutputItem:
         _S_OutputShellCallOutputItem__id(o, v)
         f = "max_output_length"
         v = d.get("max_output_length", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("max_output_length",)
         _S_OutputShellCallOutputItem__max_output_length(o, v)
         f = "output"
         v = d.get("output", UNSET)
@@ -7957,6 +8311,8 @@ def _s_OutputShellCallOutputItem(d: Any) -> OutputShellCallOutputItem:
             if type(v) is not str:
                 v = _str(v)
         _S_OutputShellCallOutputItem__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputShellCallOutputItem__model_extra(o, _extras(d, _K_OutputShellCallOutputItem))
         else:
@@ -9146,9 +9502,11 @@ def _s_FusionCallPanelFailedEvent(d: Any) -> FusionCallPanelFailedEvent:
         _S_FusionCallPanelFailedEvent__sequence_number(o, v)
         f = "status_code"
         v = d.get("status_code", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_FusionCallPanelFailedEvent__status_code(o, v)
         f = "type"
@@ -9421,15 +9779,21 @@ def _s_DebugEventDebug(d: Any) -> DebugEventDebug:
     try:
         f = "echo_upstream_body"
         v = d.get("echo_upstream_body", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _dict_any(v)
+            if v is not None:
+                v = _dict_any(v)
         _S_DebugEventDebug__echo_upstream_body(o, v)
         f = "timings"
         v = d.get("timings", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_DebugEventDebugTimings(v)
+            if v is not None:
+                v = _s_DebugEventDebugTimings(v)
         _S_DebugEventDebug__timings(o, v)
         if n != len(d):
             _S_DebugEventDebug__model_extra(o, _extras(d, _K_DebugEventDebug))
@@ -11236,9 +11600,12 @@ def _s_StreamLogprob(d: Any) -> StreamLogprob:
     try:
         f = "bytes"
         v = d.get("bytes", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_int(v)
+            if v is not None:
+                v = _list_int(v)
         _S_StreamLogprob__bytes(o, v)
         f = "logprob"
         v = d.get("logprob", UNSET)
@@ -11260,9 +11627,12 @@ def _s_StreamLogprob(d: Any) -> StreamLogprob:
         _S_StreamLogprob__token(o, v)
         f = "top_logprobs"
         v = d.get("top_logprobs", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_OpenResponsesTopLogprobs)
+            if v is not None:
+                v = _list_of(v, _s_OpenResponsesTopLogprobs)
         _S_StreamLogprob__top_logprobs(o, v)
         if n != len(d):
             _S_StreamLogprob__model_extra(o, _extras(d, _K_StreamLogprob))
@@ -11285,22 +11655,29 @@ def _s_OpenResponsesTopLogprobs(d: Any) -> OpenResponsesTopLogprobs:
     try:
         f = "bytes"
         v = d.get("bytes", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_int(v)
+            if v is not None:
+                v = _list_int(v)
         _S_OpenResponsesTopLogprobs__bytes(o, v)
         f = "logprob"
         v = d.get("logprob", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_OpenResponsesTopLogprobs__logprob(o, v)
         f = "token"
         v = d.get("token", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OpenResponsesTopLogprobs__token(o, v)
         if n != len(d):
@@ -11319,9 +11696,12 @@ def _s_OpenResponsesTopLogprobs(d: Any) -> OpenResponsesTopLogprobs:
 def _u_OpenResponsesResult(o: OpenResponsesResult) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.background
-    if v is not UNSET:
+    if v is not None:
         d["background"] = v
+    elif "background" in z:
+        d["background"] = None
     v = o.completed_at
     d["completed_at"] = v
     v = o.created_at
@@ -11337,11 +11717,15 @@ def _u_OpenResponsesResult(o: OpenResponsesResult) -> dict[str, Any]:
     v = o.instructions
     d["instructions"] = None if v is None else _unstructure_value(v)
     v = o.max_output_tokens
-    if v is not UNSET:
+    if v is not None:
         d["max_output_tokens"] = v
+    elif "max_output_tokens" in z:
+        d["max_output_tokens"] = None
     v = o.max_tool_calls
-    if v is not UNSET:
+    if v is not None:
         d["max_tool_calls"] = v
+    elif "max_tool_calls" in z:
+        d["max_tool_calls"] = None
     v = o.metadata
     d["metadata"] = v
     v = o.model
@@ -11349,68 +11733,88 @@ def _u_OpenResponsesResult(o: OpenResponsesResult) -> dict[str, Any]:
     v = o.object
     d["object"] = v
     v = o.output
-    d["output"] = [_unstructure_value(x0) for x0 in v]
+    d["output"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.output_text
-    if v is not UNSET:
+    if v is not None:
         d["output_text"] = v
     v = o.parallel_tool_calls
     d["parallel_tool_calls"] = v
     v = o.presence_penalty
     d["presence_penalty"] = v
     v = o.previous_response_id
-    if v is not UNSET:
+    if v is not None:
         d["previous_response_id"] = v
+    elif "previous_response_id" in z:
+        d["previous_response_id"] = None
     v = o.prompt
-    if v is not UNSET:
-        d["prompt"] = None if v is None else _u_StoredPromptTemplate(v)
+    if v is not None:
+        d["prompt"] = _u_StoredPromptTemplate(v)
+    elif "prompt" in z:
+        d["prompt"] = None
     v = o.prompt_cache_key
-    if v is not UNSET:
+    if v is not None:
         d["prompt_cache_key"] = v
+    elif "prompt_cache_key" in z:
+        d["prompt_cache_key"] = None
     v = o.prompt_cache_options
-    if v is not UNSET:
-        d["prompt_cache_options"] = None if v is None else _u_PromptCacheOptions(v)
+    if v is not None:
+        d["prompt_cache_options"] = _u_PromptCacheOptions(v)
+    elif "prompt_cache_options" in z:
+        d["prompt_cache_options"] = None
     v = o.reasoning
-    if v is not UNSET:
-        d["reasoning"] = None if v is None else _u_BaseReasoningConfig(v)
+    if v is not None:
+        d["reasoning"] = _u_BaseReasoningConfig(v)
+    elif "reasoning" in z:
+        d["reasoning"] = None
     v = o.safety_identifier
-    if v is not UNSET:
+    if v is not None:
         d["safety_identifier"] = v
+    elif "safety_identifier" in z:
+        d["safety_identifier"] = None
     v = o.service_tier
-    if v is not UNSET:
+    if v is not None:
         d["service_tier"] = v
+    elif "service_tier" in z:
+        d["service_tier"] = None
     v = o.status
     d["status"] = v
     v = o.store
-    if v is not UNSET:
+    if v is not None:
         d["store"] = v
     v = o.temperature
     d["temperature"] = v
     v = o.text
-    if v is not UNSET:
+    if v is not None:
         d["text"] = _u_TextExtendedConfig(v)
     v = o.tool_choice
-    d["tool_choice"] = _unstructure_value(v)
+    d["tool_choice"] = None if v is None else _unstructure_value(v)
     v = o.tools
-    d["tools"] = [_unstructure_value(x0) for x0 in v]
+    d["tools"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.top_logprobs
-    if v is not UNSET:
+    if v is not None:
         d["top_logprobs"] = v
     v = o.top_p
     d["top_p"] = v
     v = o.truncation
-    if v is not UNSET:
+    if v is not None:
         d["truncation"] = v
+    elif "truncation" in z:
+        d["truncation"] = None
     v = o.usage
-    if v is not UNSET:
-        d["usage"] = None if v is None else _u_UsageOption1(v)
+    if v is not None:
+        d["usage"] = _u_UsageOption1(v)
+    elif "usage" in z:
+        d["usage"] = None
     v = o.user
-    if v is not UNSET:
+    if v is not None:
         d["user"] = v
+    elif "user" in z:
+        d["user"] = None
     v = o.error_type
-    if v is not UNSET:
+    if v is not None:
         d["error_type"] = v
     v = o.openrouter_metadata
-    if v is not UNSET:
+    if v is not None:
         d["openrouter_metadata"] = _u_OpenRouterMetadata(v)
     e = o.model_extra
     if e:
@@ -11423,20 +11827,25 @@ def _u_OpenResponsesResultToolsItemOption1(
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.description
-    if v is not UNSET:
+    if v is not None:
         d["description"] = v
+    elif "description" in z:
+        d["description"] = None
     v = o.name
     d["name"] = v
     v = o.parameters
     d["parameters"] = v
     v = o.strict
-    if v is not UNSET:
+    if v is not None:
         d["strict"] = v
+    elif "strict" in z:
+        d["strict"] = None
     v = o.type
     d["type"] = v
     v = o.defer_loading
-    if v is not UNSET:
+    if v is not None:
         d["defer_loading"] = v
     e = o.model_extra
     if e:
@@ -11448,7 +11857,7 @@ def _u_ResponsesStreamingResponse(o: ResponsesStreamingResponse) -> dict[str, An
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _unstructure_value(v)
+    d["data"] = None if v is None else _unstructure_value(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -11472,7 +11881,7 @@ def _u_IncompleteDetails(o: IncompleteDetails) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.reason
-    if v is not UNSET:
+    if v is not None:
         d["reason"] = v
     e = o.model_extra
     if e:
@@ -11483,15 +11892,18 @@ def _u_IncompleteDetails(o: IncompleteDetails) -> dict[str, Any]:
 def _u_BaseInputsOption2ItemMessage(o: BaseInputsOption2ItemMessage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.content
-    d["content"] = _unstructure_value(v)
+    d["content"] = None if v is None else _unstructure_value(v)
     v = o.phase
-    if v is not UNSET:
+    if v is not None:
         d["phase"] = v
+    elif "phase" in z:
+        d["phase"] = None
     v = o.role
     d["role"] = v
     v = o.type
-    if v is not UNSET:
+    if v is not None:
         d["type"] = v
     e = o.model_extra
     if e:
@@ -11502,18 +11914,27 @@ def _u_BaseInputsOption2ItemMessage(o: BaseInputsOption2ItemMessage) -> dict[str
 def _u_BaseReasoningConfig(o: BaseReasoningConfig) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.context
-    if v is not UNSET:
+    if v is not None:
         d["context"] = v
+    elif "context" in z:
+        d["context"] = None
     v = o.effort
-    if v is not UNSET:
+    if v is not None:
         d["effort"] = v
+    elif "effort" in z:
+        d["effort"] = None
     v = o.mode
-    if v is not UNSET:
+    if v is not None:
         d["mode"] = v
+    elif "mode" in z:
+        d["mode"] = None
     v = o.summary
-    if v is not UNSET:
+    if v is not None:
         d["summary"] = v
+    elif "summary" in z:
+        d["summary"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -11523,28 +11944,33 @@ def _u_BaseReasoningConfig(o: BaseReasoningConfig) -> dict[str, Any]:
 def _u_UsageOption1(o: UsageOption1) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.input_tokens
     d["input_tokens"] = v
     v = o.input_tokens_details
-    d["input_tokens_details"] = _u_UsageOption1InputTokensDetails(v)
+    d["input_tokens_details"] = None if v is None else _u_UsageOption1InputTokensDetails(v)
     v = o.output_tokens
     d["output_tokens"] = v
     v = o.output_tokens_details
-    d["output_tokens_details"] = _u_UsageOption1OutputTokensDetails(v)
+    d["output_tokens_details"] = None if v is None else _u_UsageOption1OutputTokensDetails(v)
     v = o.total_tokens
     d["total_tokens"] = v
     v = o.cost
-    if v is not UNSET:
+    if v is not None:
         d["cost"] = v
+    elif "cost" in z:
+        d["cost"] = None
     v = o.cost_details
-    if v is not UNSET:
+    if v is not None:
         d["cost_details"] = _u_UsageOption1CostDetails(v)
     v = o.is_byok
-    if v is not UNSET:
+    if v is not None:
         d["is_byok"] = v
     v = o.server_tool_use_details
-    if v is not UNSET:
-        d["server_tool_use_details"] = None if v is None else _u_ServerToolUseDetails(v)
+    if v is not None:
+        d["server_tool_use_details"] = _u_ServerToolUseDetails(v)
+    elif "server_tool_use_details" in z:
+        d["server_tool_use_details"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -11554,9 +11980,12 @@ def _u_UsageOption1(o: UsageOption1) -> dict[str, Any]:
 def _u_UsageOption1InputTokensDetails(o: UsageOption1InputTokensDetails) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cache_write_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cache_write_tokens"] = v
+    elif "cache_write_tokens" in z:
+        d["cache_write_tokens"] = None
     v = o.cached_tokens
     d["cached_tokens"] = v
     e = o.model_extra
@@ -11579,9 +12008,12 @@ def _u_UsageOption1OutputTokensDetails(o: UsageOption1OutputTokensDetails) -> di
 def _u_UsageOption1CostDetails(o: UsageOption1CostDetails) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.upstream_inference_cost
-    if v is not UNSET:
+    if v is not None:
         d["upstream_inference_cost"] = v
+    elif "upstream_inference_cost" in z:
+        d["upstream_inference_cost"] = None
     v = o.upstream_inference_input_cost
     d["upstream_inference_input_cost"] = v
     v = o.upstream_inference_output_cost
@@ -11596,13 +12028,13 @@ def _u_OpenAIResponseInputMessageItem(o: OpenAIResponseInputMessageItem) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    d["content"] = [_unstructure_value(x0) for x0 in v]
+    d["content"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.id
     d["id"] = v
     v = o.role
     d["role"] = v
     v = o.type
-    if v is not UNSET:
+    if v is not None:
         d["type"] = v
     e = o.model_extra
     if e:
@@ -11615,16 +12047,21 @@ def _u_OpenAIResponseFunctionToolCallOutput(
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.call_id
     d["call_id"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
+    elif "id" in z:
+        d["id"] = None
     v = o.output
-    d["output"] = _unstructure_value(v)
+    d["output"] = None if v is None else _unstructure_value(v)
     v = o.status
-    if v is not UNSET:
+    if v is not None:
         d["status"] = v
+    elif "status" in z:
+        d["status"] = None
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -11636,11 +12073,14 @@ def _u_OpenAIResponseFunctionToolCallOutput(
 def _u_OutputItemImageGenerationCall(o: OutputItemImageGenerationCall) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.id
     d["id"] = v
     v = o.result
-    if v is not UNSET:
+    if v is not None:
         d["result"] = v
+    elif "result" in z:
+        d["result"] = None
     v = o.status
     d["status"] = v
     v = o.type
@@ -11654,17 +12094,20 @@ def _u_OutputItemImageGenerationCall(o: OutputItemImageGenerationCall) -> dict[s
 def _u_OutputMessage(o: OutputMessage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.content
-    d["content"] = [_unstructure_value(x0) for x0 in v]
+    d["content"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.id
     d["id"] = v
     v = o.phase
-    if v is not UNSET:
+    if v is not None:
         d["phase"] = v
+    elif "phase" in z:
+        d["phase"] = None
     v = o.role
     d["role"] = v
     v = o.status
-    if v is not UNSET:
+    if v is not None:
         d["status"] = v
     v = o.type
     d["type"] = v
@@ -11680,14 +12123,14 @@ def _u_OpenAIResponseCustomToolCall(o: OpenAIResponseCustomToolCall) -> dict[str
     v = o.call_id
     d["call_id"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.input
     d["input"] = v
     v = o.name
     d["name"] = v
     v = o.namespace
-    if v is not UNSET:
+    if v is not None:
         d["namespace"] = v
     v = o.type
     d["type"] = v
@@ -11703,10 +12146,10 @@ def _u_OpenAIResponseCustomToolCallOutput(o: OpenAIResponseCustomToolCallOutput)
     v = o.call_id
     d["call_id"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.output
-    d["output"] = _unstructure_value(v)
+    d["output"] = None if v is None else _unstructure_value(v)
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -11718,27 +12161,36 @@ def _u_OpenAIResponseCustomToolCallOutput(o: OpenAIResponseCustomToolCallOutput)
 def _u_OutputReasoningItem(o: OutputReasoningItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.content
-    if v is not UNSET:
-        d["content"] = None if v is None else [_u_ReasoningTextContent(x0) for x0 in v]
+    if v is not None:
+        d["content"] = [_unstructure_value(x0) for x0 in v]
+    elif "content" in z:
+        d["content"] = None
     v = o.encrypted_content
-    if v is not UNSET:
+    if v is not None:
         d["encrypted_content"] = v
+    elif "encrypted_content" in z:
+        d["encrypted_content"] = None
     v = o.id
     d["id"] = v
     v = o.status
-    if v is not UNSET:
+    if v is not None:
         d["status"] = v
     v = o.summary
-    d["summary"] = [_u_ReasoningSummaryText(x0) for x0 in v]
+    d["summary"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.type
     d["type"] = v
     v = o.format
-    if v is not UNSET:
+    if v is not None:
         d["format"] = v
+    elif "format" in z:
+        d["format"] = None
     v = o.signature
-    if v is not UNSET:
+    if v is not None:
         d["signature"] = v
+    elif "signature" in z:
+        d["signature"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -11753,7 +12205,7 @@ def _u_OutputApplyPatchCallItem(o: OutputApplyPatchCallItem) -> dict[str, Any]:
     v = o.id
     d["id"] = v
     v = o.operation
-    d["operation"] = _unstructure_value(v)
+    d["operation"] = None if v is None else _unstructure_value(v)
     v = o.status
     d["status"] = v
     v = o.type
@@ -11767,12 +12219,15 @@ def _u_OutputApplyPatchCallItem(o: OutputApplyPatchCallItem) -> dict[str, Any]:
 def _u_OutputShellCallItem(o: OutputShellCallItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.action
-    if v is not UNSET:
+    if v is not None:
         d["action"] = _u_OutputShellCallItemAction(v)
     v = o.arguments
-    if v is not UNSET:
+    if v is not None:
         d["arguments"] = v
+    elif "arguments" in z:
+        d["arguments"] = None
     v = o.call_id
     d["call_id"] = v
     v = o.id
@@ -11805,15 +12260,18 @@ def _u_OutputShellCallItemAction(o: OutputShellCallItemAction) -> dict[str, Any]
 def _u_OutputShellCallOutputItem(o: OutputShellCallOutputItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.call_id
     d["call_id"] = v
     v = o.id
     d["id"] = v
     v = o.max_output_length
-    if v is not UNSET:
+    if v is not None:
         d["max_output_length"] = v
+    elif "max_output_length" in z:
+        d["max_output_length"] = None
     v = o.output
-    d["output"] = [_u_ShellCallOutputContent(x0) for x0 in v]
+    d["output"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.status
     d["status"] = v
     v = o.type
@@ -11828,7 +12286,7 @@ def _u_OpenResponsesCreatedEvent(o: OpenResponsesCreatedEvent) -> dict[str, Any]
     v: Any
     d: dict[str, Any] = {}
     v = o.response
-    d["response"] = _u_OpenResponsesResult(v)
+    d["response"] = None if v is None else _u_OpenResponsesResult(v)
     v = o.sequence_number
     d["sequence_number"] = v
     v = o.type
@@ -11843,7 +12301,7 @@ def _u_OpenResponsesInProgressEvent(o: OpenResponsesInProgressEvent) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.response
-    d["response"] = _u_OpenResponsesResult(v)
+    d["response"] = None if v is None else _u_OpenResponsesResult(v)
     v = o.sequence_number
     d["sequence_number"] = v
     v = o.type
@@ -11858,7 +12316,7 @@ def _u_StreamEventsResponseCompleted(o: StreamEventsResponseCompleted) -> dict[s
     v: Any
     d: dict[str, Any] = {}
     v = o.response
-    d["response"] = _u_OpenResponsesResult(v)
+    d["response"] = None if v is None else _u_OpenResponsesResult(v)
     v = o.sequence_number
     d["sequence_number"] = v
     v = o.type
@@ -11873,7 +12331,7 @@ def _u_StreamEventsResponseIncomplete(o: StreamEventsResponseIncomplete) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.response
-    d["response"] = _u_OpenResponsesResult(v)
+    d["response"] = None if v is None else _u_OpenResponsesResult(v)
     v = o.sequence_number
     d["sequence_number"] = v
     v = o.type
@@ -11888,7 +12346,7 @@ def _u_StreamEventsResponseFailed(o: StreamEventsResponseFailed) -> dict[str, An
     v: Any
     d: dict[str, Any] = {}
     v = o.response
-    d["response"] = _u_OpenResponsesResult(v)
+    d["response"] = None if v is None else _u_OpenResponsesResult(v)
     v = o.sequence_number
     d["sequence_number"] = v
     v = o.type
@@ -11905,7 +12363,7 @@ def _u_StreamEventsResponseOutputItemAdded(
     v: Any
     d: dict[str, Any] = {}
     v = o.item
-    d["item"] = _unstructure_value(v)
+    d["item"] = None if v is None else _unstructure_value(v)
     v = o.output_index
     d["output_index"] = v
     v = o.sequence_number
@@ -11922,7 +12380,7 @@ def _u_StreamEventsResponseOutputItemDone(o: StreamEventsResponseOutputItemDone)
     v: Any
     d: dict[str, Any] = {}
     v = o.item
-    d["item"] = _unstructure_value(v)
+    d["item"] = None if v is None else _unstructure_value(v)
     v = o.output_index
     d["output_index"] = v
     v = o.sequence_number
@@ -11945,7 +12403,7 @@ def _u_ContentPartAddedEvent(o: ContentPartAddedEvent) -> dict[str, Any]:
     v = o.output_index
     d["output_index"] = v
     v = o.part
-    d["part"] = _unstructure_value(v)
+    d["part"] = None if v is None else _unstructure_value(v)
     v = o.sequence_number
     d["sequence_number"] = v
     v = o.type
@@ -11966,7 +12424,7 @@ def _u_ContentPartDoneEvent(o: ContentPartDoneEvent) -> dict[str, Any]:
     v = o.output_index
     d["output_index"] = v
     v = o.part
-    d["part"] = _unstructure_value(v)
+    d["part"] = None if v is None else _unstructure_value(v)
     v = o.sequence_number
     d["sequence_number"] = v
     v = o.type
@@ -11987,7 +12445,7 @@ def _u_TextDeltaEvent(o: TextDeltaEvent) -> dict[str, Any]:
     v = o.item_id
     d["item_id"] = v
     v = o.logprobs
-    d["logprobs"] = [_u_StreamLogprob(x0) for x0 in v]
+    d["logprobs"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.output_index
     d["output_index"] = v
     v = o.sequence_number
@@ -12008,7 +12466,7 @@ def _u_TextDoneEvent(o: TextDoneEvent) -> dict[str, Any]:
     v = o.item_id
     d["item_id"] = v
     v = o.logprobs
-    d["logprobs"] = [_u_StreamLogprob(x0) for x0 in v]
+    d["logprobs"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.output_index
     d["output_index"] = v
     v = o.sequence_number
@@ -12178,7 +12636,7 @@ def _u_FusionCallPanelFailedEvent(o: FusionCallPanelFailedEvent) -> dict[str, An
     v = o.sequence_number
     d["sequence_number"] = v
     v = o.status_code
-    if v is not UNSET:
+    if v is not None:
         d["status_code"] = v
     v = o.type
     d["type"] = v
@@ -12213,7 +12671,7 @@ def _u_FusionCallAnalysisCompletedEvent(o: FusionCallAnalysisCompletedEvent) -> 
     v: Any
     d: dict[str, Any] = {}
     v = o.analysis
-    d["analysis"] = _u_FusionAnalysisResult(v)
+    d["analysis"] = None if v is None else _u_FusionAnalysisResult(v)
     v = o.item_id
     d["item_id"] = v
     v = o.output_index
@@ -12249,7 +12707,7 @@ def _u_DebugEvent(o: DebugEvent) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.debug
-    d["debug"] = _u_DebugEventDebug(v)
+    d["debug"] = None if v is None else _u_DebugEventDebug(v)
     v = o.sequence_number
     d["sequence_number"] = v
     v = o.type
@@ -12264,10 +12722,10 @@ def _u_DebugEventDebug(o: DebugEventDebug) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.echo_upstream_body
-    if v is not UNSET:
+    if v is not None:
         d["echo_upstream_body"] = v
     v = o.timings
-    if v is not UNSET:
+    if v is not None:
         d["timings"] = _u_DebugEventDebugTimings(v)
     e = o.model_extra
     if e:
@@ -12570,7 +13028,7 @@ def _u_BaseAnnotationAddedEvent(o: BaseAnnotationAddedEvent) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.annotation
-    d["annotation"] = _unstructure_value(v)
+    d["annotation"] = None if v is None else _unstructure_value(v)
     v = o.annotation_index
     d["annotation_index"] = v
     v = o.content_index
@@ -12597,7 +13055,7 @@ def _u_BaseReasoningSummaryPartAddedEvent(o: BaseReasoningSummaryPartAddedEvent)
     v = o.output_index
     d["output_index"] = v
     v = o.part
-    d["part"] = _u_ReasoningSummaryText(v)
+    d["part"] = None if v is None else _u_ReasoningSummaryText(v)
     v = o.sequence_number
     d["sequence_number"] = v
     v = o.summary_index
@@ -12618,7 +13076,7 @@ def _u_BaseReasoningSummaryPartDoneEvent(o: BaseReasoningSummaryPartDoneEvent) -
     v = o.output_index
     d["output_index"] = v
     v = o.part
-    d["part"] = _u_ReasoningSummaryText(v)
+    d["part"] = None if v is None else _u_ReasoningSummaryText(v)
     v = o.sequence_number
     d["sequence_number"] = v
     v = o.summary_index
@@ -12816,15 +13274,15 @@ def _u_StreamLogprob(o: StreamLogprob) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.bytes
-    if v is not UNSET:
+    if v is not None:
         d["bytes"] = v
     v = o.logprob
     d["logprob"] = v
     v = o.token
     d["token"] = v
     v = o.top_logprobs
-    if v is not UNSET:
-        d["top_logprobs"] = [_u_OpenResponsesTopLogprobs(x0) for x0 in v]
+    if v is not None:
+        d["top_logprobs"] = [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -12835,18 +13293,1735 @@ def _u_OpenResponsesTopLogprobs(o: OpenResponsesTopLogprobs) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.bytes
-    if v is not UNSET:
+    if v is not None:
         d["bytes"] = v
     v = o.logprob
-    if v is not UNSET:
+    if v is not None:
         d["logprob"] = v
     v = o.token
-    if v is not UNSET:
+    if v is not None:
         d["token"] = v
     e = o.model_extra
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        OpenResponsesResult: (
+            ("background", _S_OpenResponsesResult__background, "bool", None),
+            ("completed_at", _S_OpenResponsesResult__completed_at, "int", None),
+            ("created_at", _S_OpenResponsesResult__created_at, "int", None),
+            ("error", _S_OpenResponsesResult__error, ResponsesErrorField, None),
+            ("frequency_penalty", _S_OpenResponsesResult__frequency_penalty, "float", None),
+            ("id", _S_OpenResponsesResult__id, "str", None),
+            (
+                "incomplete_details",
+                _S_OpenResponsesResult__incomplete_details,
+                IncompleteDetails,
+                None,
+            ),
+            (
+                "instructions",
+                _S_OpenResponsesResult__instructions,
+                (
+                    "union",
+                    _h_BaseInputs,
+                    (
+                        "str",
+                        (
+                            "list",
+                            (
+                                "union",
+                                _h_BaseInputsOption2ItemMessage_OpenAIResponseInputMessageItem_ada249db,
+                                (
+                                    BaseInputsOption2ItemMessage,
+                                    OpenAIResponseInputMessageItem,
+                                    OpenAIResponseFunctionToolCallOutput,
+                                    OpenAIResponseFunctionToolCall,
+                                    OutputItemImageGenerationCall,
+                                    OutputMessage,
+                                    OpenAIResponseCustomToolCall,
+                                    OpenAIResponseCustomToolCallOutput,
+                                    ApplyPatchCallItem,
+                                    ApplyPatchCallOutputItem,
+                                ),
+                                None,
+                                {},
+                            ),
+                        ),
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("max_output_tokens", _S_OpenResponsesResult__max_output_tokens, "int", None),
+            ("max_tool_calls", _S_OpenResponsesResult__max_tool_calls, "int", None),
+            ("metadata", _S_OpenResponsesResult__metadata, ("dict", "str"), None),
+            ("model", _S_OpenResponsesResult__model, "str", None),
+            ("object", _S_OpenResponsesResult__object, "str", "response"),
+            (
+                "output",
+                _S_OpenResponsesResult__output,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_OutputItems,
+                        (
+                            OutputMessage,
+                            OutputReasoningItem,
+                            OutputFunctionCallItem,
+                            OutputItemWebSearchCall,
+                            OutputItemFileSearchCall,
+                            OutputImageGenerationCallItem,
+                            OutputItemCodeInterpreterCall,
+                            OutputComputerCallItem,
+                            OutputDatetimeItem,
+                            OutputWebSearchServerToolItem,
+                            OutputCodeInterpreterServerToolItem,
+                            OutputFileSearchServerToolItem,
+                            OutputImageGenerationServerToolItem,
+                            OutputBrowserUseServerToolItem,
+                            OutputBashServerToolItem,
+                            OutputTextEditorServerToolItem,
+                            OutputApplyPatchServerToolItem,
+                            OutputApplyPatchCallItem,
+                            OutputShellCallItem,
+                            OutputShellCallOutputItem,
+                            OutputShellServerToolItem,
+                            OutputWebFetchServerToolItem,
+                            OutputToolSearchServerToolItem,
+                            OutputMemoryServerToolItem,
+                            OutputMcpServerToolItem,
+                            OutputSearchModelsServerToolItem,
+                            OutputFusionServerToolItem,
+                            OutputAdvisorServerToolItem,
+                            OutputSubagentServerToolItem,
+                            OutputFilesServerToolItem,
+                            OutputCustomToolCallItem,
+                        ),
+                        "type",
+                        {
+                            "apply_patch_call": OutputApplyPatchCallItem,
+                            "code_interpreter_call": OutputItemCodeInterpreterCall,
+                            "computer_call": OutputComputerCallItem,
+                            "custom_tool_call": OutputCustomToolCallItem,
+                            "file_search_call": OutputItemFileSearchCall,
+                            "function_call": OutputFunctionCallItem,
+                            "image_generation_call": OutputImageGenerationCallItem,
+                            "message": OutputMessage,
+                            "openrouter:advisor": OutputAdvisorServerToolItem,
+                            "openrouter:apply_patch": OutputApplyPatchServerToolItem,
+                            "openrouter:bash": OutputBashServerToolItem,
+                            "openrouter:browser_use": OutputBrowserUseServerToolItem,
+                            "openrouter:code_interpreter": OutputCodeInterpreterServerToolItem,
+                            "openrouter:datetime": OutputDatetimeItem,
+                            "openrouter:experimental__search_models": OutputSearchModelsServerToolItem,
+                            "openrouter:file_search": OutputFileSearchServerToolItem,
+                            "openrouter:files": OutputFilesServerToolItem,
+                            "openrouter:fusion": OutputFusionServerToolItem,
+                            "openrouter:image_generation": OutputImageGenerationServerToolItem,
+                            "openrouter:mcp": OutputMcpServerToolItem,
+                            "openrouter:memory": OutputMemoryServerToolItem,
+                            "openrouter:shell": OutputShellServerToolItem,
+                            "openrouter:subagent": OutputSubagentServerToolItem,
+                            "openrouter:text_editor": OutputTextEditorServerToolItem,
+                            "openrouter:tool_search": OutputToolSearchServerToolItem,
+                            "openrouter:web_fetch": OutputWebFetchServerToolItem,
+                            "openrouter:web_search": OutputWebSearchServerToolItem,
+                            "reasoning": OutputReasoningItem,
+                            "shell_call": OutputShellCallItem,
+                            "shell_call_output": OutputShellCallOutputItem,
+                            "web_search_call": OutputItemWebSearchCall,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("output_text", _S_OpenResponsesResult__output_text, "str", None),
+            ("parallel_tool_calls", _S_OpenResponsesResult__parallel_tool_calls, "bool", None),
+            ("presence_penalty", _S_OpenResponsesResult__presence_penalty, "float", None),
+            ("previous_response_id", _S_OpenResponsesResult__previous_response_id, "str", None),
+            ("prompt", _S_OpenResponsesResult__prompt, StoredPromptTemplate, None),
+            ("prompt_cache_key", _S_OpenResponsesResult__prompt_cache_key, "str", None),
+            (
+                "prompt_cache_options",
+                _S_OpenResponsesResult__prompt_cache_options,
+                PromptCacheOptions,
+                None,
+            ),
+            ("reasoning", _S_OpenResponsesResult__reasoning, BaseReasoningConfig, None),
+            ("safety_identifier", _S_OpenResponsesResult__safety_identifier, "str", None),
+            ("service_tier", _S_OpenResponsesResult__service_tier, "str", None),
+            ("status", _S_OpenResponsesResult__status, "str", None),
+            ("store", _S_OpenResponsesResult__store, "bool", None),
+            ("temperature", _S_OpenResponsesResult__temperature, "float", None),
+            ("text", _S_OpenResponsesResult__text, TextExtendedConfig, None),
+            (
+                "tool_choice",
+                _S_OpenResponsesResult__tool_choice,
+                (
+                    "union",
+                    _h_OpenAIResponsesToolChoice,
+                    (
+                        "str",
+                        OpenAIResponsesToolChoiceFunction,
+                        OpenAIResponsesToolChoiceOption5,
+                        ToolChoiceAllowed,
+                        OpenAIResponsesToolChoiceApplyPatch,
+                        OpenAIResponsesToolChoiceShell,
+                    ),
+                    "type",
+                    {
+                        "function": OpenAIResponsesToolChoiceFunction,
+                        "web_search_preview_2025_03_11": OpenAIResponsesToolChoiceOption5,
+                        "web_search_preview": OpenAIResponsesToolChoiceOption5,
+                        "allowed_tools": ToolChoiceAllowed,
+                        "apply_patch": OpenAIResponsesToolChoiceApplyPatch,
+                        "shell": OpenAIResponsesToolChoiceShell,
+                    },
+                ),
+                None,
+            ),
+            (
+                "tools",
+                _S_OpenResponsesResult__tools,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_OpenResponsesResultToolsItemOption1_Preview_WebSearchServerT_9b8bc23f,
+                        (
+                            OpenResponsesResultToolsItemOption1,
+                            Preview_WebSearchServerTool,
+                            Preview_20250311_WebSearchServerTool,
+                            Legacy_WebSearchServerTool,
+                            WebSearchServerTool,
+                            FileSearchServerTool,
+                            ComputerUseServerTool,
+                            CodeInterpreterServerTool,
+                            McpServerTool,
+                            ImageGenerationServerTool,
+                            CodexLocalShellTool,
+                            ShellServerTool,
+                            ApplyPatchServerTool,
+                            CustomTool,
+                            NamespaceTool,
+                        ),
+                        "type",
+                        {
+                            "function": OpenResponsesResultToolsItemOption1,
+                            "web_search_preview": Preview_WebSearchServerTool,
+                            "web_search_preview_2025_03_11": Preview_20250311_WebSearchServerTool,
+                            "web_search": Legacy_WebSearchServerTool,
+                            "web_search_2025_08_26": WebSearchServerTool,
+                            "file_search": FileSearchServerTool,
+                            "computer_use_preview": ComputerUseServerTool,
+                            "code_interpreter": CodeInterpreterServerTool,
+                            "mcp": McpServerTool,
+                            "image_generation": ImageGenerationServerTool,
+                            "local_shell": CodexLocalShellTool,
+                            "shell": ShellServerTool,
+                            "apply_patch": ApplyPatchServerTool,
+                            "custom": CustomTool,
+                            "namespace": NamespaceTool,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("top_logprobs", _S_OpenResponsesResult__top_logprobs, "int", None),
+            ("top_p", _S_OpenResponsesResult__top_p, "float", None),
+            ("truncation", _S_OpenResponsesResult__truncation, "str", None),
+            ("usage", _S_OpenResponsesResult__usage, UsageOption1, None),
+            ("user", _S_OpenResponsesResult__user, "str", None),
+            ("error_type", _S_OpenResponsesResult__error_type, "str", None),
+            (
+                "openrouter_metadata",
+                _S_OpenResponsesResult__openrouter_metadata,
+                OpenRouterMetadata,
+                None,
+            ),
+        ),
+        OpenResponsesResultToolsItemOption1: (
+            ("description", _S_OpenResponsesResultToolsItemOption1__description, "str", None),
+            ("name", _S_OpenResponsesResultToolsItemOption1__name, "str", None),
+            (
+                "parameters",
+                _S_OpenResponsesResultToolsItemOption1__parameters,
+                ("dict", "any"),
+                None,
+            ),
+            ("strict", _S_OpenResponsesResultToolsItemOption1__strict, "bool", None),
+            ("type", _S_OpenResponsesResultToolsItemOption1__type, "str", "function"),
+            ("defer_loading", _S_OpenResponsesResultToolsItemOption1__defer_loading, "bool", None),
+        ),
+        ResponsesStreamingResponse: (
+            (
+                "data",
+                _S_ResponsesStreamingResponse__data,
+                (
+                    "union",
+                    _h_StreamEvents,
+                    (
+                        OpenResponsesCreatedEvent,
+                        OpenResponsesInProgressEvent,
+                        StreamEventsResponseCompleted,
+                        StreamEventsResponseIncomplete,
+                        StreamEventsResponseFailed,
+                        BaseErrorEvent,
+                        StreamEventsResponseOutputItemAdded,
+                        StreamEventsResponseOutputItemDone,
+                        ContentPartAddedEvent,
+                        ContentPartDoneEvent,
+                        TextDeltaEvent,
+                        TextDoneEvent,
+                        BaseRefusalDeltaEvent,
+                        BaseRefusalDoneEvent,
+                        BaseAnnotationAddedEvent,
+                        BaseFunctionCallArgsDeltaEvent,
+                        BaseFunctionCallArgsDoneEvent,
+                        BaseReasoningDeltaEvent,
+                        BaseReasoningDoneEvent,
+                        BaseReasoningSummaryPartAddedEvent,
+                        BaseReasoningSummaryPartDoneEvent,
+                        BaseReasoningSummaryTextDeltaEvent,
+                        BaseReasoningSummaryTextDoneEvent,
+                        OpenAIResponsesImageGenCallInProgress,
+                        OpenAIResponsesImageGenCallGenerating,
+                        OpenAIResponsesImageGenCallPartialImage,
+                        OpenAIResponsesImageGenCallCompleted,
+                        OpenAIResponsesCodeInterpreterCallInProgress,
+                        OpenAIResponsesCodeInterpreterCallInterpreting,
+                        OpenAIResponsesCodeInterpreterCallCompleted,
+                        OpenAIResponsesCodeInterpreterCallCodeDelta,
+                        OpenAIResponsesCodeInterpreterCallCodeDone,
+                        OpenAIResponsesWebSearchCallInProgress,
+                        OpenAIResponsesWebSearchCallSearching,
+                        OpenAIResponsesSearchCompleted,
+                        BaseCustomToolCallInputDeltaEvent,
+                        BaseCustomToolCallInputDoneEvent,
+                        ApplyPatchCallOperationDiffDeltaEvent,
+                        ApplyPatchCallOperationDiffDoneEvent,
+                        FusionCallInProgressEvent,
+                        FusionCallPanelAddedEvent,
+                        FusionCallPanelDeltaEvent,
+                        FusionCallPanelReasoningDeltaEvent,
+                        FusionCallPanelCompletedEvent,
+                        FusionCallPanelFailedEvent,
+                        FusionCallAnalysisInProgressEvent,
+                        FusionCallAnalysisCompletedEvent,
+                        FusionCallCompletedEvent,
+                        DebugEvent,
+                    ),
+                    "type",
+                    {
+                        "error": BaseErrorEvent,
+                        "response.apply_patch_call_operation_diff.delta": ApplyPatchCallOperationDiffDeltaEvent,
+                        "response.apply_patch_call_operation_diff.done": ApplyPatchCallOperationDiffDoneEvent,
+                        "response.code_interpreter_call_code.delta": OpenAIResponsesCodeInterpreterCallCodeDelta,
+                        "response.code_interpreter_call_code.done": OpenAIResponsesCodeInterpreterCallCodeDone,
+                        "response.code_interpreter_call.completed": OpenAIResponsesCodeInterpreterCallCompleted,
+                        "response.code_interpreter_call.in_progress": OpenAIResponsesCodeInterpreterCallInProgress,
+                        "response.code_interpreter_call.interpreting": OpenAIResponsesCodeInterpreterCallInterpreting,
+                        "response.completed": StreamEventsResponseCompleted,
+                        "response.content_part.added": ContentPartAddedEvent,
+                        "response.content_part.done": ContentPartDoneEvent,
+                        "response.created": OpenResponsesCreatedEvent,
+                        "response.custom_tool_call_input.delta": BaseCustomToolCallInputDeltaEvent,
+                        "response.custom_tool_call_input.done": BaseCustomToolCallInputDoneEvent,
+                        "response.debug": DebugEvent,
+                        "response.failed": StreamEventsResponseFailed,
+                        "response.function_call_arguments.delta": BaseFunctionCallArgsDeltaEvent,
+                        "response.function_call_arguments.done": BaseFunctionCallArgsDoneEvent,
+                        "response.fusion_call.analysis.completed": FusionCallAnalysisCompletedEvent,
+                        "response.fusion_call.analysis.in_progress": FusionCallAnalysisInProgressEvent,
+                        "response.fusion_call.completed": FusionCallCompletedEvent,
+                        "response.fusion_call.in_progress": FusionCallInProgressEvent,
+                        "response.fusion_call.panel.added": FusionCallPanelAddedEvent,
+                        "response.fusion_call.panel.completed": FusionCallPanelCompletedEvent,
+                        "response.fusion_call.panel.delta": FusionCallPanelDeltaEvent,
+                        "response.fusion_call.panel.failed": FusionCallPanelFailedEvent,
+                        "response.fusion_call.panel.reasoning.delta": FusionCallPanelReasoningDeltaEvent,
+                        "response.image_generation_call.completed": OpenAIResponsesImageGenCallCompleted,
+                        "response.image_generation_call.generating": OpenAIResponsesImageGenCallGenerating,
+                        "response.image_generation_call.in_progress": OpenAIResponsesImageGenCallInProgress,
+                        "response.image_generation_call.partial_image": OpenAIResponsesImageGenCallPartialImage,
+                        "response.in_progress": OpenResponsesInProgressEvent,
+                        "response.incomplete": StreamEventsResponseIncomplete,
+                        "response.output_item.added": StreamEventsResponseOutputItemAdded,
+                        "response.output_item.done": StreamEventsResponseOutputItemDone,
+                        "response.output_text.annotation.added": BaseAnnotationAddedEvent,
+                        "response.output_text.delta": TextDeltaEvent,
+                        "response.output_text.done": TextDoneEvent,
+                        "response.reasoning_summary_part.added": BaseReasoningSummaryPartAddedEvent,
+                        "response.reasoning_summary_part.done": BaseReasoningSummaryPartDoneEvent,
+                        "response.reasoning_summary_text.delta": BaseReasoningSummaryTextDeltaEvent,
+                        "response.reasoning_summary_text.done": BaseReasoningSummaryTextDoneEvent,
+                        "response.reasoning_text.delta": BaseReasoningDeltaEvent,
+                        "response.reasoning_text.done": BaseReasoningDoneEvent,
+                        "response.refusal.delta": BaseRefusalDeltaEvent,
+                        "response.refusal.done": BaseRefusalDoneEvent,
+                        "response.web_search_call.completed": OpenAIResponsesSearchCompleted,
+                        "response.web_search_call.in_progress": OpenAIResponsesWebSearchCallInProgress,
+                        "response.web_search_call.searching": OpenAIResponsesWebSearchCallSearching,
+                    },
+                ),
+                None,
+            ),
+        ),
+        ResponsesErrorField: (
+            ("code", _S_ResponsesErrorField__code, "str", None),
+            ("message", _S_ResponsesErrorField__message, "str", None),
+        ),
+        IncompleteDetails: (("reason", _S_IncompleteDetails__reason, "str", None),),
+        BaseInputsOption2ItemMessage: (
+            (
+                "content",
+                _S_BaseInputsOption2ItemMessage__content,
+                (
+                    "union",
+                    _h_list_InputText_InputImage_InputFile_InputAudio_str,
+                    (
+                        (
+                            "list",
+                            (
+                                "union",
+                                _h_InputText_InputImage_InputFile_InputAudio,
+                                (
+                                    InputText,
+                                    InputImage,
+                                    InputFile,
+                                    InputAudio,
+                                ),
+                                "type",
+                                {
+                                    "input_audio": InputAudio,
+                                    "input_file": InputFile,
+                                    "input_image": InputImage,
+                                    "input_text": InputText,
+                                },
+                            ),
+                        ),
+                        "str",
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("phase", _S_BaseInputsOption2ItemMessage__phase, "str", None),
+            ("role", _S_BaseInputsOption2ItemMessage__role, "str", None),
+            ("type", _S_BaseInputsOption2ItemMessage__type, "str", None),
+        ),
+        BaseReasoningConfig: (
+            ("context", _S_BaseReasoningConfig__context, "str", None),
+            ("effort", _S_BaseReasoningConfig__effort, "str", None),
+            ("mode", _S_BaseReasoningConfig__mode, "str", None),
+            ("summary", _S_BaseReasoningConfig__summary, "str", None),
+        ),
+        UsageOption1: (
+            ("input_tokens", _S_UsageOption1__input_tokens, "int", None),
+            (
+                "input_tokens_details",
+                _S_UsageOption1__input_tokens_details,
+                UsageOption1InputTokensDetails,
+                None,
+            ),
+            ("output_tokens", _S_UsageOption1__output_tokens, "int", None),
+            (
+                "output_tokens_details",
+                _S_UsageOption1__output_tokens_details,
+                UsageOption1OutputTokensDetails,
+                None,
+            ),
+            ("total_tokens", _S_UsageOption1__total_tokens, "int", None),
+            ("cost", _S_UsageOption1__cost, "float", None),
+            ("cost_details", _S_UsageOption1__cost_details, UsageOption1CostDetails, None),
+            ("is_byok", _S_UsageOption1__is_byok, "bool", None),
+            (
+                "server_tool_use_details",
+                _S_UsageOption1__server_tool_use_details,
+                ServerToolUseDetails,
+                None,
+            ),
+        ),
+        UsageOption1InputTokensDetails: (
+            (
+                "cache_write_tokens",
+                _S_UsageOption1InputTokensDetails__cache_write_tokens,
+                "int",
+                None,
+            ),
+            ("cached_tokens", _S_UsageOption1InputTokensDetails__cached_tokens, "int", None),
+        ),
+        UsageOption1OutputTokensDetails: (
+            ("reasoning_tokens", _S_UsageOption1OutputTokensDetails__reasoning_tokens, "int", None),
+        ),
+        UsageOption1CostDetails: (
+            (
+                "upstream_inference_cost",
+                _S_UsageOption1CostDetails__upstream_inference_cost,
+                "float",
+                None,
+            ),
+            (
+                "upstream_inference_input_cost",
+                _S_UsageOption1CostDetails__upstream_inference_input_cost,
+                "float",
+                None,
+            ),
+            (
+                "upstream_inference_output_cost",
+                _S_UsageOption1CostDetails__upstream_inference_output_cost,
+                "float",
+                None,
+            ),
+        ),
+        OpenAIResponseInputMessageItem: (
+            (
+                "content",
+                _S_OpenAIResponseInputMessageItem__content,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_InputText_InputImage_InputFile_InputAudio,
+                        (
+                            InputText,
+                            InputImage,
+                            InputFile,
+                            InputAudio,
+                        ),
+                        "type",
+                        {
+                            "input_audio": InputAudio,
+                            "input_file": InputFile,
+                            "input_image": InputImage,
+                            "input_text": InputText,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("id", _S_OpenAIResponseInputMessageItem__id, "str", None),
+            ("role", _S_OpenAIResponseInputMessageItem__role, "str", None),
+            ("type", _S_OpenAIResponseInputMessageItem__type, "str", None),
+        ),
+        OpenAIResponseFunctionToolCallOutput: (
+            ("call_id", _S_OpenAIResponseFunctionToolCallOutput__call_id, "str", None),
+            ("id", _S_OpenAIResponseFunctionToolCallOutput__id, "str", None),
+            (
+                "output",
+                _S_OpenAIResponseFunctionToolCallOutput__output,
+                (
+                    "union",
+                    _h_str_list_InputText_InputImage_InputFile,
+                    (
+                        "str",
+                        (
+                            "list",
+                            (
+                                "union",
+                                _h_InputText_InputImage_InputFile,
+                                (
+                                    InputText,
+                                    InputImage,
+                                    InputFile,
+                                ),
+                                "type",
+                                {
+                                    "input_file": InputFile,
+                                    "input_image": InputImage,
+                                    "input_text": InputText,
+                                },
+                            ),
+                        ),
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("status", _S_OpenAIResponseFunctionToolCallOutput__status, "str", None),
+            ("type", _S_OpenAIResponseFunctionToolCallOutput__type, "str", "function_call_output"),
+        ),
+        OutputItemImageGenerationCall: (
+            ("id", _S_OutputItemImageGenerationCall__id, "str", None),
+            ("result", _S_OutputItemImageGenerationCall__result, "str", None),
+            ("status", _S_OutputItemImageGenerationCall__status, "str", None),
+            ("type", _S_OutputItemImageGenerationCall__type, "str", "image_generation_call"),
+        ),
+        OutputMessage: (
+            (
+                "content",
+                _S_OutputMessage__content,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_ResponseOutputText_OpenAIResponsesRefusalContent,
+                        (
+                            ResponseOutputText,
+                            OpenAIResponsesRefusalContent,
+                        ),
+                        "type",
+                        {
+                            "output_text": ResponseOutputText,
+                            "refusal": OpenAIResponsesRefusalContent,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("id", _S_OutputMessage__id, "str", None),
+            ("phase", _S_OutputMessage__phase, "str", None),
+            ("role", _S_OutputMessage__role, "str", "assistant"),
+            ("status", _S_OutputMessage__status, "str", None),
+            ("type", _S_OutputMessage__type, "str", "message"),
+        ),
+        OpenAIResponseCustomToolCall: (
+            ("call_id", _S_OpenAIResponseCustomToolCall__call_id, "str", None),
+            ("id", _S_OpenAIResponseCustomToolCall__id, "str", None),
+            ("input", _S_OpenAIResponseCustomToolCall__input, "str", None),
+            ("name", _S_OpenAIResponseCustomToolCall__name, "str", None),
+            ("namespace", _S_OpenAIResponseCustomToolCall__namespace, "str", None),
+            ("type", _S_OpenAIResponseCustomToolCall__type, "str", "custom_tool_call"),
+        ),
+        OpenAIResponseCustomToolCallOutput: (
+            ("call_id", _S_OpenAIResponseCustomToolCallOutput__call_id, "str", None),
+            ("id", _S_OpenAIResponseCustomToolCallOutput__id, "str", None),
+            (
+                "output",
+                _S_OpenAIResponseCustomToolCallOutput__output,
+                (
+                    "union",
+                    _h_str_list_InputText_InputImage_InputFile,
+                    (
+                        "str",
+                        (
+                            "list",
+                            (
+                                "union",
+                                _h_InputText_InputImage_InputFile,
+                                (
+                                    InputText,
+                                    InputImage,
+                                    InputFile,
+                                ),
+                                "type",
+                                {
+                                    "input_file": InputFile,
+                                    "input_image": InputImage,
+                                    "input_text": InputText,
+                                },
+                            ),
+                        ),
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("type", _S_OpenAIResponseCustomToolCallOutput__type, "str", "custom_tool_call_output"),
+        ),
+        OutputReasoningItem: (
+            ("content", _S_OutputReasoningItem__content, ("list", ReasoningTextContent), None),
+            ("encrypted_content", _S_OutputReasoningItem__encrypted_content, "str", None),
+            ("id", _S_OutputReasoningItem__id, "str", None),
+            ("status", _S_OutputReasoningItem__status, "str", None),
+            ("summary", _S_OutputReasoningItem__summary, ("list", ReasoningSummaryText), None),
+            ("type", _S_OutputReasoningItem__type, "str", "reasoning"),
+            ("format", _S_OutputReasoningItem__format, "str", None),
+            ("signature", _S_OutputReasoningItem__signature, "str", None),
+        ),
+        OutputApplyPatchCallItem: (
+            ("call_id", _S_OutputApplyPatchCallItem__call_id, "str", None),
+            ("id", _S_OutputApplyPatchCallItem__id, "str", None),
+            (
+                "operation",
+                _S_OutputApplyPatchCallItem__operation,
+                (
+                    "union",
+                    _h_ApplyPatchCallOperation,
+                    (
+                        ApplyPatchCreateFileOperation,
+                        ApplyPatchUpdateFileOperation,
+                        ApplyPatchDeleteFileOperation,
+                    ),
+                    "type",
+                    {
+                        "create_file": ApplyPatchCreateFileOperation,
+                        "delete_file": ApplyPatchDeleteFileOperation,
+                        "update_file": ApplyPatchUpdateFileOperation,
+                    },
+                ),
+                None,
+            ),
+            ("status", _S_OutputApplyPatchCallItem__status, "str", None),
+            ("type", _S_OutputApplyPatchCallItem__type, "str", "apply_patch_call"),
+        ),
+        OutputShellCallItem: (
+            ("action", _S_OutputShellCallItem__action, OutputShellCallItemAction, None),
+            ("arguments", _S_OutputShellCallItem__arguments, "str", None),
+            ("call_id", _S_OutputShellCallItem__call_id, "str", None),
+            ("id", _S_OutputShellCallItem__id, "str", None),
+            ("status", _S_OutputShellCallItem__status, "str", None),
+            ("type", _S_OutputShellCallItem__type, "str", "shell_call"),
+        ),
+        OutputShellCallItemAction: (
+            ("commands", _S_OutputShellCallItemAction__commands, ("list", "str"), None),
+            ("max_output_length", _S_OutputShellCallItemAction__max_output_length, "int", None),
+            ("timeout_ms", _S_OutputShellCallItemAction__timeout_ms, "int", None),
+        ),
+        OutputShellCallOutputItem: (
+            ("call_id", _S_OutputShellCallOutputItem__call_id, "str", None),
+            ("id", _S_OutputShellCallOutputItem__id, "str", None),
+            ("max_output_length", _S_OutputShellCallOutputItem__max_output_length, "int", None),
+            (
+                "output",
+                _S_OutputShellCallOutputItem__output,
+                ("list", ShellCallOutputContent),
+                None,
+            ),
+            ("status", _S_OutputShellCallOutputItem__status, "str", None),
+            ("type", _S_OutputShellCallOutputItem__type, "str", "shell_call_output"),
+        ),
+        OpenResponsesCreatedEvent: (
+            ("response", _S_OpenResponsesCreatedEvent__response, OpenResponsesResult, None),
+            ("sequence_number", _S_OpenResponsesCreatedEvent__sequence_number, "int", None),
+            ("type", _S_OpenResponsesCreatedEvent__type, "str", "response.created"),
+        ),
+        OpenResponsesInProgressEvent: (
+            ("response", _S_OpenResponsesInProgressEvent__response, OpenResponsesResult, None),
+            ("sequence_number", _S_OpenResponsesInProgressEvent__sequence_number, "int", None),
+            ("type", _S_OpenResponsesInProgressEvent__type, "str", "response.in_progress"),
+        ),
+        StreamEventsResponseCompleted: (
+            ("response", _S_StreamEventsResponseCompleted__response, OpenResponsesResult, None),
+            ("sequence_number", _S_StreamEventsResponseCompleted__sequence_number, "int", None),
+            ("type", _S_StreamEventsResponseCompleted__type, "str", "response.completed"),
+        ),
+        StreamEventsResponseIncomplete: (
+            ("response", _S_StreamEventsResponseIncomplete__response, OpenResponsesResult, None),
+            ("sequence_number", _S_StreamEventsResponseIncomplete__sequence_number, "int", None),
+            ("type", _S_StreamEventsResponseIncomplete__type, "str", "response.incomplete"),
+        ),
+        StreamEventsResponseFailed: (
+            ("response", _S_StreamEventsResponseFailed__response, OpenResponsesResult, None),
+            ("sequence_number", _S_StreamEventsResponseFailed__sequence_number, "int", None),
+            ("type", _S_StreamEventsResponseFailed__type, "str", "response.failed"),
+        ),
+        StreamEventsResponseOutputItemAdded: (
+            (
+                "item",
+                _S_StreamEventsResponseOutputItemAdded__item,
+                (
+                    "union",
+                    _h_OutputItems,
+                    (
+                        OutputMessage,
+                        OutputReasoningItem,
+                        OutputFunctionCallItem,
+                        OutputItemWebSearchCall,
+                        OutputItemFileSearchCall,
+                        OutputImageGenerationCallItem,
+                        OutputItemCodeInterpreterCall,
+                        OutputComputerCallItem,
+                        OutputDatetimeItem,
+                        OutputWebSearchServerToolItem,
+                        OutputCodeInterpreterServerToolItem,
+                        OutputFileSearchServerToolItem,
+                        OutputImageGenerationServerToolItem,
+                        OutputBrowserUseServerToolItem,
+                        OutputBashServerToolItem,
+                        OutputTextEditorServerToolItem,
+                        OutputApplyPatchServerToolItem,
+                        OutputApplyPatchCallItem,
+                        OutputShellCallItem,
+                        OutputShellCallOutputItem,
+                        OutputShellServerToolItem,
+                        OutputWebFetchServerToolItem,
+                        OutputToolSearchServerToolItem,
+                        OutputMemoryServerToolItem,
+                        OutputMcpServerToolItem,
+                        OutputSearchModelsServerToolItem,
+                        OutputFusionServerToolItem,
+                        OutputAdvisorServerToolItem,
+                        OutputSubagentServerToolItem,
+                        OutputFilesServerToolItem,
+                        OutputCustomToolCallItem,
+                    ),
+                    "type",
+                    {
+                        "apply_patch_call": OutputApplyPatchCallItem,
+                        "code_interpreter_call": OutputItemCodeInterpreterCall,
+                        "computer_call": OutputComputerCallItem,
+                        "custom_tool_call": OutputCustomToolCallItem,
+                        "file_search_call": OutputItemFileSearchCall,
+                        "function_call": OutputFunctionCallItem,
+                        "image_generation_call": OutputImageGenerationCallItem,
+                        "message": OutputMessage,
+                        "openrouter:advisor": OutputAdvisorServerToolItem,
+                        "openrouter:apply_patch": OutputApplyPatchServerToolItem,
+                        "openrouter:bash": OutputBashServerToolItem,
+                        "openrouter:browser_use": OutputBrowserUseServerToolItem,
+                        "openrouter:code_interpreter": OutputCodeInterpreterServerToolItem,
+                        "openrouter:datetime": OutputDatetimeItem,
+                        "openrouter:experimental__search_models": OutputSearchModelsServerToolItem,
+                        "openrouter:file_search": OutputFileSearchServerToolItem,
+                        "openrouter:files": OutputFilesServerToolItem,
+                        "openrouter:fusion": OutputFusionServerToolItem,
+                        "openrouter:image_generation": OutputImageGenerationServerToolItem,
+                        "openrouter:mcp": OutputMcpServerToolItem,
+                        "openrouter:memory": OutputMemoryServerToolItem,
+                        "openrouter:shell": OutputShellServerToolItem,
+                        "openrouter:subagent": OutputSubagentServerToolItem,
+                        "openrouter:text_editor": OutputTextEditorServerToolItem,
+                        "openrouter:tool_search": OutputToolSearchServerToolItem,
+                        "openrouter:web_fetch": OutputWebFetchServerToolItem,
+                        "openrouter:web_search": OutputWebSearchServerToolItem,
+                        "reasoning": OutputReasoningItem,
+                        "shell_call": OutputShellCallItem,
+                        "shell_call_output": OutputShellCallOutputItem,
+                        "web_search_call": OutputItemWebSearchCall,
+                    },
+                ),
+                None,
+            ),
+            ("output_index", _S_StreamEventsResponseOutputItemAdded__output_index, "int", None),
+            (
+                "sequence_number",
+                _S_StreamEventsResponseOutputItemAdded__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_StreamEventsResponseOutputItemAdded__type,
+                "str",
+                "response.output_item.added",
+            ),
+        ),
+        StreamEventsResponseOutputItemDone: (
+            (
+                "item",
+                _S_StreamEventsResponseOutputItemDone__item,
+                (
+                    "union",
+                    _h_OutputItems,
+                    (
+                        OutputMessage,
+                        OutputReasoningItem,
+                        OutputFunctionCallItem,
+                        OutputItemWebSearchCall,
+                        OutputItemFileSearchCall,
+                        OutputImageGenerationCallItem,
+                        OutputItemCodeInterpreterCall,
+                        OutputComputerCallItem,
+                        OutputDatetimeItem,
+                        OutputWebSearchServerToolItem,
+                        OutputCodeInterpreterServerToolItem,
+                        OutputFileSearchServerToolItem,
+                        OutputImageGenerationServerToolItem,
+                        OutputBrowserUseServerToolItem,
+                        OutputBashServerToolItem,
+                        OutputTextEditorServerToolItem,
+                        OutputApplyPatchServerToolItem,
+                        OutputApplyPatchCallItem,
+                        OutputShellCallItem,
+                        OutputShellCallOutputItem,
+                        OutputShellServerToolItem,
+                        OutputWebFetchServerToolItem,
+                        OutputToolSearchServerToolItem,
+                        OutputMemoryServerToolItem,
+                        OutputMcpServerToolItem,
+                        OutputSearchModelsServerToolItem,
+                        OutputFusionServerToolItem,
+                        OutputAdvisorServerToolItem,
+                        OutputSubagentServerToolItem,
+                        OutputFilesServerToolItem,
+                        OutputCustomToolCallItem,
+                    ),
+                    "type",
+                    {
+                        "apply_patch_call": OutputApplyPatchCallItem,
+                        "code_interpreter_call": OutputItemCodeInterpreterCall,
+                        "computer_call": OutputComputerCallItem,
+                        "custom_tool_call": OutputCustomToolCallItem,
+                        "file_search_call": OutputItemFileSearchCall,
+                        "function_call": OutputFunctionCallItem,
+                        "image_generation_call": OutputImageGenerationCallItem,
+                        "message": OutputMessage,
+                        "openrouter:advisor": OutputAdvisorServerToolItem,
+                        "openrouter:apply_patch": OutputApplyPatchServerToolItem,
+                        "openrouter:bash": OutputBashServerToolItem,
+                        "openrouter:browser_use": OutputBrowserUseServerToolItem,
+                        "openrouter:code_interpreter": OutputCodeInterpreterServerToolItem,
+                        "openrouter:datetime": OutputDatetimeItem,
+                        "openrouter:experimental__search_models": OutputSearchModelsServerToolItem,
+                        "openrouter:file_search": OutputFileSearchServerToolItem,
+                        "openrouter:files": OutputFilesServerToolItem,
+                        "openrouter:fusion": OutputFusionServerToolItem,
+                        "openrouter:image_generation": OutputImageGenerationServerToolItem,
+                        "openrouter:mcp": OutputMcpServerToolItem,
+                        "openrouter:memory": OutputMemoryServerToolItem,
+                        "openrouter:shell": OutputShellServerToolItem,
+                        "openrouter:subagent": OutputSubagentServerToolItem,
+                        "openrouter:text_editor": OutputTextEditorServerToolItem,
+                        "openrouter:tool_search": OutputToolSearchServerToolItem,
+                        "openrouter:web_fetch": OutputWebFetchServerToolItem,
+                        "openrouter:web_search": OutputWebSearchServerToolItem,
+                        "reasoning": OutputReasoningItem,
+                        "shell_call": OutputShellCallItem,
+                        "shell_call_output": OutputShellCallOutputItem,
+                        "web_search_call": OutputItemWebSearchCall,
+                    },
+                ),
+                None,
+            ),
+            ("output_index", _S_StreamEventsResponseOutputItemDone__output_index, "int", None),
+            (
+                "sequence_number",
+                _S_StreamEventsResponseOutputItemDone__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_StreamEventsResponseOutputItemDone__type,
+                "str",
+                "response.output_item.done",
+            ),
+        ),
+        ContentPartAddedEvent: (
+            ("content_index", _S_ContentPartAddedEvent__content_index, "int", None),
+            ("item_id", _S_ContentPartAddedEvent__item_id, "str", None),
+            ("output_index", _S_ContentPartAddedEvent__output_index, "int", None),
+            (
+                "part",
+                _S_ContentPartAddedEvent__part,
+                (
+                    "union",
+                    _h_ResponseOutputText_ReasoningTextContent_OpenAIResponsesRefus_887d4bc8,
+                    (
+                        ResponseOutputText,
+                        ReasoningTextContent,
+                        OpenAIResponsesRefusalContent,
+                    ),
+                    "type",
+                    {
+                        "output_text": ResponseOutputText,
+                        "reasoning_text": ReasoningTextContent,
+                        "refusal": OpenAIResponsesRefusalContent,
+                    },
+                ),
+                None,
+            ),
+            ("sequence_number", _S_ContentPartAddedEvent__sequence_number, "int", None),
+            ("type", _S_ContentPartAddedEvent__type, "str", "response.content_part.added"),
+        ),
+        ContentPartDoneEvent: (
+            ("content_index", _S_ContentPartDoneEvent__content_index, "int", None),
+            ("item_id", _S_ContentPartDoneEvent__item_id, "str", None),
+            ("output_index", _S_ContentPartDoneEvent__output_index, "int", None),
+            (
+                "part",
+                _S_ContentPartDoneEvent__part,
+                (
+                    "union",
+                    _h_ResponseOutputText_ReasoningTextContent_OpenAIResponsesRefus_887d4bc8,
+                    (
+                        ResponseOutputText,
+                        ReasoningTextContent,
+                        OpenAIResponsesRefusalContent,
+                    ),
+                    "type",
+                    {
+                        "output_text": ResponseOutputText,
+                        "reasoning_text": ReasoningTextContent,
+                        "refusal": OpenAIResponsesRefusalContent,
+                    },
+                ),
+                None,
+            ),
+            ("sequence_number", _S_ContentPartDoneEvent__sequence_number, "int", None),
+            ("type", _S_ContentPartDoneEvent__type, "str", "response.content_part.done"),
+        ),
+        TextDeltaEvent: (
+            ("content_index", _S_TextDeltaEvent__content_index, "int", None),
+            ("delta", _S_TextDeltaEvent__delta, "str", None),
+            ("item_id", _S_TextDeltaEvent__item_id, "str", None),
+            ("logprobs", _S_TextDeltaEvent__logprobs, ("list", StreamLogprob), None),
+            ("output_index", _S_TextDeltaEvent__output_index, "int", None),
+            ("sequence_number", _S_TextDeltaEvent__sequence_number, "int", None),
+            ("type", _S_TextDeltaEvent__type, "str", "response.output_text.delta"),
+        ),
+        TextDoneEvent: (
+            ("content_index", _S_TextDoneEvent__content_index, "int", None),
+            ("item_id", _S_TextDoneEvent__item_id, "str", None),
+            ("logprobs", _S_TextDoneEvent__logprobs, ("list", StreamLogprob), None),
+            ("output_index", _S_TextDoneEvent__output_index, "int", None),
+            ("sequence_number", _S_TextDoneEvent__sequence_number, "int", None),
+            ("text", _S_TextDoneEvent__text, "str", None),
+            ("type", _S_TextDoneEvent__type, "str", "response.output_text.done"),
+        ),
+        ApplyPatchCallOperationDiffDeltaEvent: (
+            ("delta", _S_ApplyPatchCallOperationDiffDeltaEvent__delta, "str", None),
+            ("item_id", _S_ApplyPatchCallOperationDiffDeltaEvent__item_id, "str", None),
+            ("output_index", _S_ApplyPatchCallOperationDiffDeltaEvent__output_index, "int", None),
+            (
+                "sequence_number",
+                _S_ApplyPatchCallOperationDiffDeltaEvent__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_ApplyPatchCallOperationDiffDeltaEvent__type,
+                "str",
+                "response.apply_patch_call_operation_diff.delta",
+            ),
+        ),
+        ApplyPatchCallOperationDiffDoneEvent: (
+            ("diff", _S_ApplyPatchCallOperationDiffDoneEvent__diff, "str", None),
+            ("item_id", _S_ApplyPatchCallOperationDiffDoneEvent__item_id, "str", None),
+            ("output_index", _S_ApplyPatchCallOperationDiffDoneEvent__output_index, "int", None),
+            (
+                "sequence_number",
+                _S_ApplyPatchCallOperationDiffDoneEvent__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_ApplyPatchCallOperationDiffDoneEvent__type,
+                "str",
+                "response.apply_patch_call_operation_diff.done",
+            ),
+        ),
+        FusionCallInProgressEvent: (
+            ("item_id", _S_FusionCallInProgressEvent__item_id, "str", None),
+            ("output_index", _S_FusionCallInProgressEvent__output_index, "int", None),
+            ("sequence_number", _S_FusionCallInProgressEvent__sequence_number, "int", None),
+            ("type", _S_FusionCallInProgressEvent__type, "str", "response.fusion_call.in_progress"),
+        ),
+        FusionCallPanelAddedEvent: (
+            ("item_id", _S_FusionCallPanelAddedEvent__item_id, "str", None),
+            ("model", _S_FusionCallPanelAddedEvent__model, "str", None),
+            ("output_index", _S_FusionCallPanelAddedEvent__output_index, "int", None),
+            ("sequence_number", _S_FusionCallPanelAddedEvent__sequence_number, "int", None),
+            ("type", _S_FusionCallPanelAddedEvent__type, "str", "response.fusion_call.panel.added"),
+        ),
+        FusionCallPanelDeltaEvent: (
+            ("delta", _S_FusionCallPanelDeltaEvent__delta, "str", None),
+            ("item_id", _S_FusionCallPanelDeltaEvent__item_id, "str", None),
+            ("model", _S_FusionCallPanelDeltaEvent__model, "str", None),
+            ("output_index", _S_FusionCallPanelDeltaEvent__output_index, "int", None),
+            ("sequence_number", _S_FusionCallPanelDeltaEvent__sequence_number, "int", None),
+            ("type", _S_FusionCallPanelDeltaEvent__type, "str", "response.fusion_call.panel.delta"),
+        ),
+        FusionCallPanelReasoningDeltaEvent: (
+            ("delta", _S_FusionCallPanelReasoningDeltaEvent__delta, "str", None),
+            ("item_id", _S_FusionCallPanelReasoningDeltaEvent__item_id, "str", None),
+            ("model", _S_FusionCallPanelReasoningDeltaEvent__model, "str", None),
+            ("output_index", _S_FusionCallPanelReasoningDeltaEvent__output_index, "int", None),
+            (
+                "sequence_number",
+                _S_FusionCallPanelReasoningDeltaEvent__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_FusionCallPanelReasoningDeltaEvent__type,
+                "str",
+                "response.fusion_call.panel.reasoning.delta",
+            ),
+        ),
+        FusionCallPanelCompletedEvent: (
+            ("content", _S_FusionCallPanelCompletedEvent__content, "str", None),
+            ("item_id", _S_FusionCallPanelCompletedEvent__item_id, "str", None),
+            ("model", _S_FusionCallPanelCompletedEvent__model, "str", None),
+            ("output_index", _S_FusionCallPanelCompletedEvent__output_index, "int", None),
+            ("sequence_number", _S_FusionCallPanelCompletedEvent__sequence_number, "int", None),
+            (
+                "type",
+                _S_FusionCallPanelCompletedEvent__type,
+                "str",
+                "response.fusion_call.panel.completed",
+            ),
+        ),
+        FusionCallPanelFailedEvent: (
+            ("error", _S_FusionCallPanelFailedEvent__error, "str", None),
+            ("item_id", _S_FusionCallPanelFailedEvent__item_id, "str", None),
+            ("model", _S_FusionCallPanelFailedEvent__model, "str", None),
+            ("output_index", _S_FusionCallPanelFailedEvent__output_index, "int", None),
+            ("sequence_number", _S_FusionCallPanelFailedEvent__sequence_number, "int", None),
+            ("status_code", _S_FusionCallPanelFailedEvent__status_code, "int", None),
+            (
+                "type",
+                _S_FusionCallPanelFailedEvent__type,
+                "str",
+                "response.fusion_call.panel.failed",
+            ),
+        ),
+        FusionCallAnalysisInProgressEvent: (
+            ("analyst_model", _S_FusionCallAnalysisInProgressEvent__analyst_model, "str", None),
+            ("item_id", _S_FusionCallAnalysisInProgressEvent__item_id, "str", None),
+            ("judge_model", _S_FusionCallAnalysisInProgressEvent__judge_model, "str", None),
+            ("output_index", _S_FusionCallAnalysisInProgressEvent__output_index, "int", None),
+            ("sequence_number", _S_FusionCallAnalysisInProgressEvent__sequence_number, "int", None),
+            (
+                "type",
+                _S_FusionCallAnalysisInProgressEvent__type,
+                "str",
+                "response.fusion_call.analysis.in_progress",
+            ),
+        ),
+        FusionCallAnalysisCompletedEvent: (
+            ("analysis", _S_FusionCallAnalysisCompletedEvent__analysis, FusionAnalysisResult, None),
+            ("item_id", _S_FusionCallAnalysisCompletedEvent__item_id, "str", None),
+            ("output_index", _S_FusionCallAnalysisCompletedEvent__output_index, "int", None),
+            ("sequence_number", _S_FusionCallAnalysisCompletedEvent__sequence_number, "int", None),
+            (
+                "type",
+                _S_FusionCallAnalysisCompletedEvent__type,
+                "str",
+                "response.fusion_call.analysis.completed",
+            ),
+        ),
+        FusionCallCompletedEvent: (
+            ("item_id", _S_FusionCallCompletedEvent__item_id, "str", None),
+            ("output_index", _S_FusionCallCompletedEvent__output_index, "int", None),
+            ("sequence_number", _S_FusionCallCompletedEvent__sequence_number, "int", None),
+            ("type", _S_FusionCallCompletedEvent__type, "str", "response.fusion_call.completed"),
+        ),
+        DebugEvent: (
+            ("debug", _S_DebugEvent__debug, DebugEventDebug, None),
+            ("sequence_number", _S_DebugEvent__sequence_number, "int", None),
+            ("type", _S_DebugEvent__type, "str", "response.debug"),
+        ),
+        DebugEventDebug: (
+            ("echo_upstream_body", _S_DebugEventDebug__echo_upstream_body, ("dict", "any"), None),
+            ("timings", _S_DebugEventDebug__timings, DebugEventDebugTimings, None),
+        ),
+        DebugEventDebugTimings: (
+            ("epoch_ms", _S_DebugEventDebugTimings__epoch_ms, "int", None),
+            ("event", _S_DebugEventDebugTimings__event, "str", None),
+            ("start_ms", _S_DebugEventDebugTimings__start_ms, "int", None),
+        ),
+        BaseErrorEvent: (
+            ("code", _S_BaseErrorEvent__code, "str", None),
+            ("message", _S_BaseErrorEvent__message, "str", None),
+            ("param", _S_BaseErrorEvent__param, "str", None),
+            ("sequence_number", _S_BaseErrorEvent__sequence_number, "int", None),
+            ("type", _S_BaseErrorEvent__type, "str", "error"),
+        ),
+        OpenAIResponsesCodeInterpreterCallCodeDelta: (
+            ("delta", _S_OpenAIResponsesCodeInterpreterCallCodeDelta__delta, "str", None),
+            ("item_id", _S_OpenAIResponsesCodeInterpreterCallCodeDelta__item_id, "str", None),
+            (
+                "output_index",
+                _S_OpenAIResponsesCodeInterpreterCallCodeDelta__output_index,
+                "int",
+                None,
+            ),
+            (
+                "sequence_number",
+                _S_OpenAIResponsesCodeInterpreterCallCodeDelta__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_OpenAIResponsesCodeInterpreterCallCodeDelta__type,
+                "str",
+                "response.code_interpreter_call_code.delta",
+            ),
+        ),
+        OpenAIResponsesCodeInterpreterCallCodeDone: (
+            ("code", _S_OpenAIResponsesCodeInterpreterCallCodeDone__code, "str", None),
+            ("item_id", _S_OpenAIResponsesCodeInterpreterCallCodeDone__item_id, "str", None),
+            (
+                "output_index",
+                _S_OpenAIResponsesCodeInterpreterCallCodeDone__output_index,
+                "int",
+                None,
+            ),
+            (
+                "sequence_number",
+                _S_OpenAIResponsesCodeInterpreterCallCodeDone__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_OpenAIResponsesCodeInterpreterCallCodeDone__type,
+                "str",
+                "response.code_interpreter_call_code.done",
+            ),
+        ),
+        OpenAIResponsesCodeInterpreterCallCompleted: (
+            ("item_id", _S_OpenAIResponsesCodeInterpreterCallCompleted__item_id, "str", None),
+            (
+                "output_index",
+                _S_OpenAIResponsesCodeInterpreterCallCompleted__output_index,
+                "int",
+                None,
+            ),
+            (
+                "sequence_number",
+                _S_OpenAIResponsesCodeInterpreterCallCompleted__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_OpenAIResponsesCodeInterpreterCallCompleted__type,
+                "str",
+                "response.code_interpreter_call.completed",
+            ),
+        ),
+        OpenAIResponsesCodeInterpreterCallInProgress: (
+            ("item_id", _S_OpenAIResponsesCodeInterpreterCallInProgress__item_id, "str", None),
+            (
+                "output_index",
+                _S_OpenAIResponsesCodeInterpreterCallInProgress__output_index,
+                "int",
+                None,
+            ),
+            (
+                "sequence_number",
+                _S_OpenAIResponsesCodeInterpreterCallInProgress__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_OpenAIResponsesCodeInterpreterCallInProgress__type,
+                "str",
+                "response.code_interpreter_call.in_progress",
+            ),
+        ),
+        OpenAIResponsesCodeInterpreterCallInterpreting: (
+            ("item_id", _S_OpenAIResponsesCodeInterpreterCallInterpreting__item_id, "str", None),
+            (
+                "output_index",
+                _S_OpenAIResponsesCodeInterpreterCallInterpreting__output_index,
+                "int",
+                None,
+            ),
+            (
+                "sequence_number",
+                _S_OpenAIResponsesCodeInterpreterCallInterpreting__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_OpenAIResponsesCodeInterpreterCallInterpreting__type,
+                "str",
+                "response.code_interpreter_call.interpreting",
+            ),
+        ),
+        BaseCustomToolCallInputDeltaEvent: (
+            ("delta", _S_BaseCustomToolCallInputDeltaEvent__delta, "str", None),
+            ("item_id", _S_BaseCustomToolCallInputDeltaEvent__item_id, "str", None),
+            ("output_index", _S_BaseCustomToolCallInputDeltaEvent__output_index, "int", None),
+            ("sequence_number", _S_BaseCustomToolCallInputDeltaEvent__sequence_number, "int", None),
+            (
+                "type",
+                _S_BaseCustomToolCallInputDeltaEvent__type,
+                "str",
+                "response.custom_tool_call_input.delta",
+            ),
+        ),
+        BaseCustomToolCallInputDoneEvent: (
+            ("input", _S_BaseCustomToolCallInputDoneEvent__input, "str", None),
+            ("item_id", _S_BaseCustomToolCallInputDoneEvent__item_id, "str", None),
+            ("output_index", _S_BaseCustomToolCallInputDoneEvent__output_index, "int", None),
+            ("sequence_number", _S_BaseCustomToolCallInputDoneEvent__sequence_number, "int", None),
+            (
+                "type",
+                _S_BaseCustomToolCallInputDoneEvent__type,
+                "str",
+                "response.custom_tool_call_input.done",
+            ),
+        ),
+        BaseFunctionCallArgsDeltaEvent: (
+            ("delta", _S_BaseFunctionCallArgsDeltaEvent__delta, "str", None),
+            ("item_id", _S_BaseFunctionCallArgsDeltaEvent__item_id, "str", None),
+            ("output_index", _S_BaseFunctionCallArgsDeltaEvent__output_index, "int", None),
+            ("sequence_number", _S_BaseFunctionCallArgsDeltaEvent__sequence_number, "int", None),
+            (
+                "type",
+                _S_BaseFunctionCallArgsDeltaEvent__type,
+                "str",
+                "response.function_call_arguments.delta",
+            ),
+        ),
+        BaseFunctionCallArgsDoneEvent: (
+            ("arguments", _S_BaseFunctionCallArgsDoneEvent__arguments, "str", None),
+            ("item_id", _S_BaseFunctionCallArgsDoneEvent__item_id, "str", None),
+            ("name", _S_BaseFunctionCallArgsDoneEvent__name, "str", None),
+            ("output_index", _S_BaseFunctionCallArgsDoneEvent__output_index, "int", None),
+            ("sequence_number", _S_BaseFunctionCallArgsDoneEvent__sequence_number, "int", None),
+            (
+                "type",
+                _S_BaseFunctionCallArgsDoneEvent__type,
+                "str",
+                "response.function_call_arguments.done",
+            ),
+        ),
+        OpenAIResponsesImageGenCallCompleted: (
+            ("item_id", _S_OpenAIResponsesImageGenCallCompleted__item_id, "str", None),
+            ("output_index", _S_OpenAIResponsesImageGenCallCompleted__output_index, "int", None),
+            (
+                "sequence_number",
+                _S_OpenAIResponsesImageGenCallCompleted__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_OpenAIResponsesImageGenCallCompleted__type,
+                "str",
+                "response.image_generation_call.completed",
+            ),
+        ),
+        OpenAIResponsesImageGenCallGenerating: (
+            ("item_id", _S_OpenAIResponsesImageGenCallGenerating__item_id, "str", None),
+            ("output_index", _S_OpenAIResponsesImageGenCallGenerating__output_index, "int", None),
+            (
+                "sequence_number",
+                _S_OpenAIResponsesImageGenCallGenerating__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_OpenAIResponsesImageGenCallGenerating__type,
+                "str",
+                "response.image_generation_call.generating",
+            ),
+        ),
+        OpenAIResponsesImageGenCallInProgress: (
+            ("item_id", _S_OpenAIResponsesImageGenCallInProgress__item_id, "str", None),
+            ("output_index", _S_OpenAIResponsesImageGenCallInProgress__output_index, "int", None),
+            (
+                "sequence_number",
+                _S_OpenAIResponsesImageGenCallInProgress__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_OpenAIResponsesImageGenCallInProgress__type,
+                "str",
+                "response.image_generation_call.in_progress",
+            ),
+        ),
+        OpenAIResponsesImageGenCallPartialImage: (
+            ("item_id", _S_OpenAIResponsesImageGenCallPartialImage__item_id, "str", None),
+            ("output_index", _S_OpenAIResponsesImageGenCallPartialImage__output_index, "int", None),
+            (
+                "partial_image_b64",
+                _S_OpenAIResponsesImageGenCallPartialImage__partial_image_b64,
+                "str",
+                None,
+            ),
+            (
+                "partial_image_index",
+                _S_OpenAIResponsesImageGenCallPartialImage__partial_image_index,
+                "int",
+                None,
+            ),
+            (
+                "sequence_number",
+                _S_OpenAIResponsesImageGenCallPartialImage__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_OpenAIResponsesImageGenCallPartialImage__type,
+                "str",
+                "response.image_generation_call.partial_image",
+            ),
+        ),
+        BaseAnnotationAddedEvent: (
+            (
+                "annotation",
+                _S_BaseAnnotationAddedEvent__annotation,
+                (
+                    "union",
+                    _h_OpenAIResponsesAnnotation,
+                    (
+                        FileCitation,
+                        URLCitation,
+                        FilePath,
+                    ),
+                    "type",
+                    {
+                        "file_citation": FileCitation,
+                        "url_citation": URLCitation,
+                        "file_path": FilePath,
+                    },
+                ),
+                None,
+            ),
+            ("annotation_index", _S_BaseAnnotationAddedEvent__annotation_index, "int", None),
+            ("content_index", _S_BaseAnnotationAddedEvent__content_index, "int", None),
+            ("item_id", _S_BaseAnnotationAddedEvent__item_id, "str", None),
+            ("output_index", _S_BaseAnnotationAddedEvent__output_index, "int", None),
+            ("sequence_number", _S_BaseAnnotationAddedEvent__sequence_number, "int", None),
+            (
+                "type",
+                _S_BaseAnnotationAddedEvent__type,
+                "str",
+                "response.output_text.annotation.added",
+            ),
+        ),
+        BaseReasoningSummaryPartAddedEvent: (
+            ("item_id", _S_BaseReasoningSummaryPartAddedEvent__item_id, "str", None),
+            ("output_index", _S_BaseReasoningSummaryPartAddedEvent__output_index, "int", None),
+            ("part", _S_BaseReasoningSummaryPartAddedEvent__part, ReasoningSummaryText, None),
+            (
+                "sequence_number",
+                _S_BaseReasoningSummaryPartAddedEvent__sequence_number,
+                "int",
+                None,
+            ),
+            ("summary_index", _S_BaseReasoningSummaryPartAddedEvent__summary_index, "int", None),
+            (
+                "type",
+                _S_BaseReasoningSummaryPartAddedEvent__type,
+                "str",
+                "response.reasoning_summary_part.added",
+            ),
+        ),
+        BaseReasoningSummaryPartDoneEvent: (
+            ("item_id", _S_BaseReasoningSummaryPartDoneEvent__item_id, "str", None),
+            ("output_index", _S_BaseReasoningSummaryPartDoneEvent__output_index, "int", None),
+            ("part", _S_BaseReasoningSummaryPartDoneEvent__part, ReasoningSummaryText, None),
+            ("sequence_number", _S_BaseReasoningSummaryPartDoneEvent__sequence_number, "int", None),
+            ("summary_index", _S_BaseReasoningSummaryPartDoneEvent__summary_index, "int", None),
+            (
+                "type",
+                _S_BaseReasoningSummaryPartDoneEvent__type,
+                "str",
+                "response.reasoning_summary_part.done",
+            ),
+        ),
+        BaseReasoningSummaryTextDeltaEvent: (
+            ("delta", _S_BaseReasoningSummaryTextDeltaEvent__delta, "str", None),
+            ("item_id", _S_BaseReasoningSummaryTextDeltaEvent__item_id, "str", None),
+            ("output_index", _S_BaseReasoningSummaryTextDeltaEvent__output_index, "int", None),
+            (
+                "sequence_number",
+                _S_BaseReasoningSummaryTextDeltaEvent__sequence_number,
+                "int",
+                None,
+            ),
+            ("summary_index", _S_BaseReasoningSummaryTextDeltaEvent__summary_index, "int", None),
+            (
+                "type",
+                _S_BaseReasoningSummaryTextDeltaEvent__type,
+                "str",
+                "response.reasoning_summary_text.delta",
+            ),
+        ),
+        BaseReasoningSummaryTextDoneEvent: (
+            ("item_id", _S_BaseReasoningSummaryTextDoneEvent__item_id, "str", None),
+            ("output_index", _S_BaseReasoningSummaryTextDoneEvent__output_index, "int", None),
+            ("sequence_number", _S_BaseReasoningSummaryTextDoneEvent__sequence_number, "int", None),
+            ("summary_index", _S_BaseReasoningSummaryTextDoneEvent__summary_index, "int", None),
+            ("text", _S_BaseReasoningSummaryTextDoneEvent__text, "str", None),
+            (
+                "type",
+                _S_BaseReasoningSummaryTextDoneEvent__type,
+                "str",
+                "response.reasoning_summary_text.done",
+            ),
+        ),
+        BaseReasoningDeltaEvent: (
+            ("content_index", _S_BaseReasoningDeltaEvent__content_index, "int", None),
+            ("delta", _S_BaseReasoningDeltaEvent__delta, "str", None),
+            ("item_id", _S_BaseReasoningDeltaEvent__item_id, "str", None),
+            ("output_index", _S_BaseReasoningDeltaEvent__output_index, "int", None),
+            ("sequence_number", _S_BaseReasoningDeltaEvent__sequence_number, "int", None),
+            ("type", _S_BaseReasoningDeltaEvent__type, "str", "response.reasoning_text.delta"),
+        ),
+        BaseReasoningDoneEvent: (
+            ("content_index", _S_BaseReasoningDoneEvent__content_index, "int", None),
+            ("item_id", _S_BaseReasoningDoneEvent__item_id, "str", None),
+            ("output_index", _S_BaseReasoningDoneEvent__output_index, "int", None),
+            ("sequence_number", _S_BaseReasoningDoneEvent__sequence_number, "int", None),
+            ("text", _S_BaseReasoningDoneEvent__text, "str", None),
+            ("type", _S_BaseReasoningDoneEvent__type, "str", "response.reasoning_text.done"),
+        ),
+        BaseRefusalDeltaEvent: (
+            ("content_index", _S_BaseRefusalDeltaEvent__content_index, "int", None),
+            ("delta", _S_BaseRefusalDeltaEvent__delta, "str", None),
+            ("item_id", _S_BaseRefusalDeltaEvent__item_id, "str", None),
+            ("output_index", _S_BaseRefusalDeltaEvent__output_index, "int", None),
+            ("sequence_number", _S_BaseRefusalDeltaEvent__sequence_number, "int", None),
+            ("type", _S_BaseRefusalDeltaEvent__type, "str", "response.refusal.delta"),
+        ),
+        BaseRefusalDoneEvent: (
+            ("content_index", _S_BaseRefusalDoneEvent__content_index, "int", None),
+            ("item_id", _S_BaseRefusalDoneEvent__item_id, "str", None),
+            ("output_index", _S_BaseRefusalDoneEvent__output_index, "int", None),
+            ("refusal", _S_BaseRefusalDoneEvent__refusal, "str", None),
+            ("sequence_number", _S_BaseRefusalDoneEvent__sequence_number, "int", None),
+            ("type", _S_BaseRefusalDoneEvent__type, "str", "response.refusal.done"),
+        ),
+        OpenAIResponsesSearchCompleted: (
+            ("item_id", _S_OpenAIResponsesSearchCompleted__item_id, "str", None),
+            ("output_index", _S_OpenAIResponsesSearchCompleted__output_index, "int", None),
+            ("sequence_number", _S_OpenAIResponsesSearchCompleted__sequence_number, "int", None),
+            (
+                "type",
+                _S_OpenAIResponsesSearchCompleted__type,
+                "str",
+                "response.web_search_call.completed",
+            ),
+        ),
+        OpenAIResponsesWebSearchCallInProgress: (
+            ("item_id", _S_OpenAIResponsesWebSearchCallInProgress__item_id, "str", None),
+            ("output_index", _S_OpenAIResponsesWebSearchCallInProgress__output_index, "int", None),
+            (
+                "sequence_number",
+                _S_OpenAIResponsesWebSearchCallInProgress__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_OpenAIResponsesWebSearchCallInProgress__type,
+                "str",
+                "response.web_search_call.in_progress",
+            ),
+        ),
+        OpenAIResponsesWebSearchCallSearching: (
+            ("item_id", _S_OpenAIResponsesWebSearchCallSearching__item_id, "str", None),
+            ("output_index", _S_OpenAIResponsesWebSearchCallSearching__output_index, "int", None),
+            (
+                "sequence_number",
+                _S_OpenAIResponsesWebSearchCallSearching__sequence_number,
+                "int",
+                None,
+            ),
+            (
+                "type",
+                _S_OpenAIResponsesWebSearchCallSearching__type,
+                "str",
+                "response.web_search_call.searching",
+            ),
+        ),
+        StreamLogprob: (
+            ("bytes", _S_StreamLogprob__bytes, ("list", "int"), None),
+            ("logprob", _S_StreamLogprob__logprob, "float", None),
+            ("token", _S_StreamLogprob__token, "str", None),
+            (
+                "top_logprobs",
+                _S_StreamLogprob__top_logprobs,
+                ("list", OpenResponsesTopLogprobs),
+                None,
+            ),
+        ),
+        OpenResponsesTopLogprobs: (
+            ("bytes", _S_OpenResponsesTopLogprobs__bytes, ("list", "int"), None),
+            ("logprob", _S_OpenResponsesTopLogprobs__logprob, "float", None),
+            ("token", _S_OpenResponsesTopLogprobs__token, "str", None),
+        ),
+        OutputItems: (
+            "union",
+            _h_OutputItems,
+            (
+                OutputMessage,
+                OutputReasoningItem,
+                OutputFunctionCallItem,
+                OutputItemWebSearchCall,
+                OutputItemFileSearchCall,
+                OutputImageGenerationCallItem,
+                OutputItemCodeInterpreterCall,
+                OutputComputerCallItem,
+                OutputDatetimeItem,
+                OutputWebSearchServerToolItem,
+                OutputCodeInterpreterServerToolItem,
+                OutputFileSearchServerToolItem,
+                OutputImageGenerationServerToolItem,
+                OutputBrowserUseServerToolItem,
+                OutputBashServerToolItem,
+                OutputTextEditorServerToolItem,
+                OutputApplyPatchServerToolItem,
+                OutputApplyPatchCallItem,
+                OutputShellCallItem,
+                OutputShellCallOutputItem,
+                OutputShellServerToolItem,
+                OutputWebFetchServerToolItem,
+                OutputToolSearchServerToolItem,
+                OutputMemoryServerToolItem,
+                OutputMcpServerToolItem,
+                OutputSearchModelsServerToolItem,
+                OutputFusionServerToolItem,
+                OutputAdvisorServerToolItem,
+                OutputSubagentServerToolItem,
+                OutputFilesServerToolItem,
+                OutputCustomToolCallItem,
+            ),
+            "type",
+            {
+                "apply_patch_call": OutputApplyPatchCallItem,
+                "code_interpreter_call": OutputItemCodeInterpreterCall,
+                "computer_call": OutputComputerCallItem,
+                "custom_tool_call": OutputCustomToolCallItem,
+                "file_search_call": OutputItemFileSearchCall,
+                "function_call": OutputFunctionCallItem,
+                "image_generation_call": OutputImageGenerationCallItem,
+                "message": OutputMessage,
+                "openrouter:advisor": OutputAdvisorServerToolItem,
+                "openrouter:apply_patch": OutputApplyPatchServerToolItem,
+                "openrouter:bash": OutputBashServerToolItem,
+                "openrouter:browser_use": OutputBrowserUseServerToolItem,
+                "openrouter:code_interpreter": OutputCodeInterpreterServerToolItem,
+                "openrouter:datetime": OutputDatetimeItem,
+                "openrouter:experimental__search_models": OutputSearchModelsServerToolItem,
+                "openrouter:file_search": OutputFileSearchServerToolItem,
+                "openrouter:files": OutputFilesServerToolItem,
+                "openrouter:fusion": OutputFusionServerToolItem,
+                "openrouter:image_generation": OutputImageGenerationServerToolItem,
+                "openrouter:mcp": OutputMcpServerToolItem,
+                "openrouter:memory": OutputMemoryServerToolItem,
+                "openrouter:shell": OutputShellServerToolItem,
+                "openrouter:subagent": OutputSubagentServerToolItem,
+                "openrouter:text_editor": OutputTextEditorServerToolItem,
+                "openrouter:tool_search": OutputToolSearchServerToolItem,
+                "openrouter:web_fetch": OutputWebFetchServerToolItem,
+                "openrouter:web_search": OutputWebSearchServerToolItem,
+                "reasoning": OutputReasoningItem,
+                "shell_call": OutputShellCallItem,
+                "shell_call_output": OutputShellCallOutputItem,
+                "web_search_call": OutputItemWebSearchCall,
+            },
+        ),
+        StreamEvents: (
+            "union",
+            _h_StreamEvents,
+            (
+                OpenResponsesCreatedEvent,
+                OpenResponsesInProgressEvent,
+                StreamEventsResponseCompleted,
+                StreamEventsResponseIncomplete,
+                StreamEventsResponseFailed,
+                BaseErrorEvent,
+                StreamEventsResponseOutputItemAdded,
+                StreamEventsResponseOutputItemDone,
+                ContentPartAddedEvent,
+                ContentPartDoneEvent,
+                TextDeltaEvent,
+                TextDoneEvent,
+                BaseRefusalDeltaEvent,
+                BaseRefusalDoneEvent,
+                BaseAnnotationAddedEvent,
+                BaseFunctionCallArgsDeltaEvent,
+                BaseFunctionCallArgsDoneEvent,
+                BaseReasoningDeltaEvent,
+                BaseReasoningDoneEvent,
+                BaseReasoningSummaryPartAddedEvent,
+                BaseReasoningSummaryPartDoneEvent,
+                BaseReasoningSummaryTextDeltaEvent,
+                BaseReasoningSummaryTextDoneEvent,
+                OpenAIResponsesImageGenCallInProgress,
+                OpenAIResponsesImageGenCallGenerating,
+                OpenAIResponsesImageGenCallPartialImage,
+                OpenAIResponsesImageGenCallCompleted,
+                OpenAIResponsesCodeInterpreterCallInProgress,
+                OpenAIResponsesCodeInterpreterCallInterpreting,
+                OpenAIResponsesCodeInterpreterCallCompleted,
+                OpenAIResponsesCodeInterpreterCallCodeDelta,
+                OpenAIResponsesCodeInterpreterCallCodeDone,
+                OpenAIResponsesWebSearchCallInProgress,
+                OpenAIResponsesWebSearchCallSearching,
+                OpenAIResponsesSearchCompleted,
+                BaseCustomToolCallInputDeltaEvent,
+                BaseCustomToolCallInputDoneEvent,
+                ApplyPatchCallOperationDiffDeltaEvent,
+                ApplyPatchCallOperationDiffDoneEvent,
+                FusionCallInProgressEvent,
+                FusionCallPanelAddedEvent,
+                FusionCallPanelDeltaEvent,
+                FusionCallPanelReasoningDeltaEvent,
+                FusionCallPanelCompletedEvent,
+                FusionCallPanelFailedEvent,
+                FusionCallAnalysisInProgressEvent,
+                FusionCallAnalysisCompletedEvent,
+                FusionCallCompletedEvent,
+                DebugEvent,
+            ),
+            "type",
+            {
+                "error": BaseErrorEvent,
+                "response.apply_patch_call_operation_diff.delta": ApplyPatchCallOperationDiffDeltaEvent,
+                "response.apply_patch_call_operation_diff.done": ApplyPatchCallOperationDiffDoneEvent,
+                "response.code_interpreter_call_code.delta": OpenAIResponsesCodeInterpreterCallCodeDelta,
+                "response.code_interpreter_call_code.done": OpenAIResponsesCodeInterpreterCallCodeDone,
+                "response.code_interpreter_call.completed": OpenAIResponsesCodeInterpreterCallCompleted,
+                "response.code_interpreter_call.in_progress": OpenAIResponsesCodeInterpreterCallInProgress,
+                "response.code_interpreter_call.interpreting": OpenAIResponsesCodeInterpreterCallInterpreting,
+                "response.completed": StreamEventsResponseCompleted,
+                "response.content_part.added": ContentPartAddedEvent,
+                "response.content_part.done": ContentPartDoneEvent,
+                "response.created": OpenResponsesCreatedEvent,
+                "response.custom_tool_call_input.delta": BaseCustomToolCallInputDeltaEvent,
+                "response.custom_tool_call_input.done": BaseCustomToolCallInputDoneEvent,
+                "response.debug": DebugEvent,
+                "response.failed": StreamEventsResponseFailed,
+                "response.function_call_arguments.delta": BaseFunctionCallArgsDeltaEvent,
+                "response.function_call_arguments.done": BaseFunctionCallArgsDoneEvent,
+                "response.fusion_call.analysis.completed": FusionCallAnalysisCompletedEvent,
+                "response.fusion_call.analysis.in_progress": FusionCallAnalysisInProgressEvent,
+                "response.fusion_call.completed": FusionCallCompletedEvent,
+                "response.fusion_call.in_progress": FusionCallInProgressEvent,
+                "response.fusion_call.panel.added": FusionCallPanelAddedEvent,
+                "response.fusion_call.panel.completed": FusionCallPanelCompletedEvent,
+                "response.fusion_call.panel.delta": FusionCallPanelDeltaEvent,
+                "response.fusion_call.panel.failed": FusionCallPanelFailedEvent,
+                "response.fusion_call.panel.reasoning.delta": FusionCallPanelReasoningDeltaEvent,
+                "response.image_generation_call.completed": OpenAIResponsesImageGenCallCompleted,
+                "response.image_generation_call.generating": OpenAIResponsesImageGenCallGenerating,
+                "response.image_generation_call.in_progress": OpenAIResponsesImageGenCallInProgress,
+                "response.image_generation_call.partial_image": OpenAIResponsesImageGenCallPartialImage,
+                "response.in_progress": OpenResponsesInProgressEvent,
+                "response.incomplete": StreamEventsResponseIncomplete,
+                "response.output_item.added": StreamEventsResponseOutputItemAdded,
+                "response.output_item.done": StreamEventsResponseOutputItemDone,
+                "response.output_text.annotation.added": BaseAnnotationAddedEvent,
+                "response.output_text.delta": TextDeltaEvent,
+                "response.output_text.done": TextDoneEvent,
+                "response.reasoning_summary_part.added": BaseReasoningSummaryPartAddedEvent,
+                "response.reasoning_summary_part.done": BaseReasoningSummaryPartDoneEvent,
+                "response.reasoning_summary_text.delta": BaseReasoningSummaryTextDeltaEvent,
+                "response.reasoning_summary_text.done": BaseReasoningSummaryTextDoneEvent,
+                "response.reasoning_text.delta": BaseReasoningDeltaEvent,
+                "response.reasoning_text.done": BaseReasoningDoneEvent,
+                "response.refusal.delta": BaseRefusalDeltaEvent,
+                "response.refusal.done": BaseRefusalDoneEvent,
+                "response.web_search_call.completed": OpenAIResponsesSearchCompleted,
+                "response.web_search_call.in_progress": OpenAIResponsesWebSearchCallInProgress,
+                "response.web_search_call.searching": OpenAIResponsesWebSearchCallSearching,
+            },
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -13669,4 +15844,5 @@ _register(
         StreamLogprob: _u_StreamLogprob,
         OpenResponsesTopLogprobs: _u_OpenResponsesTopLogprobs,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -61,59 +64,61 @@ __all__ = [
 
 def _c_ListScimGroupMappingsResponse__data(
     v: Sequence[ScimGroupMapping | Mapping[str, Any]],
-) -> list[ScimGroupMapping]:
+) -> list[ScimGroupMapping] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ScimGroupMapping)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[ScimGroupMapping] = w
+    r: list[ScimGroupMapping] | None = w
     return r
 
 
 def _c_CreateScimGroupMappingResponse__data(
     v: ScimGroupMapping | Mapping[str, Any],
-) -> ScimGroupMapping:
+) -> ScimGroupMapping | None:
     w: Any = v
     try:
         w = _s_ScimGroupMapping(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: ScimGroupMapping = w
+    r: ScimGroupMapping | None = w
     return r
 
 
 def _c_GetScimGroupMappingResponse__data(
     v: ScimGroupMapping | Mapping[str, Any],
-) -> ScimGroupMapping:
+) -> ScimGroupMapping | None:
     w: Any = v
     try:
         w = _s_ScimGroupMapping(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: ScimGroupMapping = w
+    r: ScimGroupMapping | None = w
     return r
 
 
 def _c_UpdateScimGroupMappingResponse__data(
     v: ScimGroupMapping | Mapping[str, Any],
-) -> ScimGroupMapping:
+) -> ScimGroupMapping | None:
     w: Any = v
     try:
         w = _s_ScimGroupMapping(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: ScimGroupMapping = w
+    r: ScimGroupMapping | None = w
     return r
 
 
-def _c_ListScimGroupsResponse__data(v: Sequence[ScimGroup | Mapping[str, Any]]) -> list[ScimGroup]:
+def _c_ListScimGroupsResponse__data(
+    v: Sequence[ScimGroup | Mapping[str, Any]],
+) -> list[ScimGroup] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ScimGroup)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[ScimGroup] = w
+    r: list[ScimGroup] | None = w
     return r
 
 
@@ -124,12 +129,16 @@ def _c_ListScimGroupsResponse__data(v: Sequence[ScimGroup | Mapping[str, Any]]) 
 class ListScimGroupMappingsResponse(_Model):
     """The ``ListScimGroupMappingsResponse`` object of the spec."""
 
-    data: list[ScimGroupMapping] = attrs.field(converter=_c_ListScimGroupMappingsResponse__data)
-    total_count: int
+    data: list[ScimGroupMapping] | None = attrs.field(
+        converter=_c_ListScimGroupMappingsResponse__data
+    )
+    total_count: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -198,11 +207,13 @@ class CreateScimGroupMappingRequest(_Model):
 class CreateScimGroupMappingResponse(_Model):
     """The ``CreateScimGroupMappingResponse`` object of the spec."""
 
-    data: ScimGroupMapping = attrs.field(converter=_c_CreateScimGroupMappingResponse__data)
+    data: ScimGroupMapping | None = attrs.field(converter=_c_CreateScimGroupMappingResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -217,11 +228,13 @@ class CreateScimGroupMappingResponse(_Model):
 class GetScimGroupMappingResponse(_Model):
     """The ``GetScimGroupMappingResponse`` object of the spec."""
 
-    data: ScimGroupMapping = attrs.field(converter=_c_GetScimGroupMappingResponse__data)
+    data: ScimGroupMapping | None = attrs.field(converter=_c_GetScimGroupMappingResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -266,11 +279,13 @@ class UpdateScimGroupMappingRequest(_Model):
 class UpdateScimGroupMappingResponse(_Model):
     """The ``UpdateScimGroupMappingResponse`` object of the spec."""
 
-    data: ScimGroupMapping = attrs.field(converter=_c_UpdateScimGroupMappingResponse__data)
+    data: ScimGroupMapping | None = attrs.field(converter=_c_UpdateScimGroupMappingResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -285,11 +300,13 @@ class UpdateScimGroupMappingResponse(_Model):
 class DeleteScimGroupMappingResponse(_Model):
     """The ``DeleteScimGroupMappingResponse`` object of the spec."""
 
-    deleted: Literal[True] = True
+    deleted: Literal[True] | None = True
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -315,12 +332,14 @@ class DeleteScimGroupMappingResponse(_Model):
 class ListScimGroupsResponse(_Model):
     """The ``ListScimGroupsResponse`` object of the spec."""
 
-    data: list[ScimGroup] = attrs.field(converter=_c_ListScimGroupsResponse__data)
-    total_count: int
+    data: list[ScimGroup] | None = attrs.field(converter=_c_ListScimGroupsResponse__data)
+    total_count: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -347,17 +366,19 @@ class ListScimGroupsResponse(_Model):
 class ScimGroupMapping(_Model):
     """The ``ScimGroupMapping`` object of the spec."""
 
-    created_at: str
-    id: str
-    organization_id: str
-    role: Literal["admin", "member"] | str
-    scim_group_id: str
-    updated_at: str
-    workspace_id: str
+    created_at: str | None
+    id: str | None
+    organization_id: str | None
+    role: Literal["admin", "member"] | str | None
+    scim_group_id: str | None
+    updated_at: str | None
+    workspace_id: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -423,16 +444,18 @@ class ScimGroupMapping(_Model):
 class ScimGroup(_Model):
     """The ``ScimGroup`` object of the spec."""
 
-    created_at: str
-    display_name: str
+    created_at: str | None
+    display_name: str | None
     external_id: str | None
-    id: str
-    organization_id: str
-    updated_at: str
+    id: str | None
+    organization_id: str | None
+    updated_at: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -968,7 +991,7 @@ def _u_ListScimGroupMappingsResponse(o: ListScimGroupMappingsResponse) -> dict[s
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_ScimGroupMapping(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -996,7 +1019,7 @@ def _u_CreateScimGroupMappingResponse(o: CreateScimGroupMappingResponse) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_ScimGroupMapping(v)
+    d["data"] = None if v is None else _u_ScimGroupMapping(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -1007,7 +1030,7 @@ def _u_GetScimGroupMappingResponse(o: GetScimGroupMappingResponse) -> dict[str, 
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_ScimGroupMapping(v)
+    d["data"] = None if v is None else _u_ScimGroupMapping(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -1029,7 +1052,7 @@ def _u_UpdateScimGroupMappingResponse(o: UpdateScimGroupMappingResponse) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_ScimGroupMapping(v)
+    d["data"] = None if v is None else _u_ScimGroupMapping(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -1051,7 +1074,7 @@ def _u_ListScimGroupsResponse(o: ListScimGroupsResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_ScimGroup(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -1104,6 +1127,52 @@ def _u_ScimGroup(o: ScimGroup) -> dict[str, Any]:
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ListScimGroupMappingsResponse: (
+            ("data", _S_ListScimGroupMappingsResponse__data, ("list", ScimGroupMapping), None),
+            ("total_count", _S_ListScimGroupMappingsResponse__total_count, "int", None),
+        ),
+        CreateScimGroupMappingResponse: (
+            ("data", _S_CreateScimGroupMappingResponse__data, ScimGroupMapping, None),
+        ),
+        GetScimGroupMappingResponse: (
+            ("data", _S_GetScimGroupMappingResponse__data, ScimGroupMapping, None),
+        ),
+        UpdateScimGroupMappingResponse: (
+            ("data", _S_UpdateScimGroupMappingResponse__data, ScimGroupMapping, None),
+        ),
+        DeleteScimGroupMappingResponse: (
+            ("deleted", _S_DeleteScimGroupMappingResponse__deleted, "bool", True),
+        ),
+        ListScimGroupsResponse: (
+            ("data", _S_ListScimGroupsResponse__data, ("list", ScimGroup), None),
+            ("total_count", _S_ListScimGroupsResponse__total_count, "int", None),
+        ),
+        ScimGroupMapping: (
+            ("created_at", _S_ScimGroupMapping__created_at, "str", None),
+            ("id", _S_ScimGroupMapping__id, "str", None),
+            ("organization_id", _S_ScimGroupMapping__organization_id, "str", None),
+            ("role", _S_ScimGroupMapping__role, "str", None),
+            ("scim_group_id", _S_ScimGroupMapping__scim_group_id, "str", None),
+            ("updated_at", _S_ScimGroupMapping__updated_at, "str", None),
+            ("workspace_id", _S_ScimGroupMapping__workspace_id, "str", None),
+        ),
+        ScimGroup: (
+            ("created_at", _S_ScimGroup__created_at, "str", None),
+            ("display_name", _S_ScimGroup__display_name, "str", None),
+            ("external_id", _S_ScimGroup__external_id, "str", None),
+            ("id", _S_ScimGroup__id, "str", None),
+            ("organization_id", _S_ScimGroup__organization_id, "str", None),
+            ("updated_at", _S_ScimGroup__updated_at, "str", None),
+        ),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -1132,4 +1201,5 @@ _register(
         ScimGroupMapping: _u_ScimGroupMapping,
         ScimGroup: _u_ScimGroup,
     },
+    _lenient,
 )

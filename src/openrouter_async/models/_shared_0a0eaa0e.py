@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -64,6 +67,7 @@ from ._chat import (
     ProviderPreferences,
     ReasoningFormat,
     ResponseHealingPlugin,
+    SearchContextSizeEnum,
     SearchModelsServerToolConfig,
     SearchQualityLevel,
     StopServerToolsWhen,
@@ -283,7 +287,6 @@ __all__ = [
     "ResponseOutputTextLogprobsItemTopLogprobsItem",
     "ResponsesRequest",
     "ResponsesRequestToolsItemOption1",
-    "SearchContextSizeEnum",
     "SearchModelsServerTool_OpenRouter",
     "ShellCallItem",
     "ShellCallItemAction",
@@ -336,9 +339,6 @@ and newer.
 """
 
 ReasoningSummaryVerbosity: TypeAlias = Literal["auto", "concise", "detailed"]
-
-SearchContextSizeEnum: TypeAlias = Literal["low", "medium", "high"]
-"""Size of the search context for web search tools"""
 
 ToolCallStatus: TypeAlias = Literal["in_progress", "completed", "incomplete"]
 
@@ -876,10 +876,8 @@ def _c_InputsOption2ItemOption9__summary(
 
 
 def _c_StoredPromptTemplate__variables(
-    v: Mapping[str, str | InputText | Mapping[str, Any] | InputImage | InputFile] | None | Unset,
-) -> dict[str, str | InputText | InputImage | InputFile] | None | Unset:
-    if v is UNSET:
-        return v
+    v: Mapping[str, str | InputText | Mapping[str, Any] | InputImage | InputFile] | None,
+) -> dict[str, str | InputText | InputImage | InputFile] | None:
     if v is None:
         return None
     w: Any = v
@@ -887,27 +885,25 @@ def _c_StoredPromptTemplate__variables(
         w = _dict_of(w, _h_str_InputText_InputImage_InputFile)
     except _Invalid as e:
         raise e.request_error("variables") from None
-    r: dict[str, str | InputText | InputImage | InputFile] | None | Unset = w
+    r: dict[str, str | InputText | InputImage | InputFile] | None = w
     return r
 
 
-def _c_TextExtendedConfig__format(v: Formats | Mapping[str, Any] | Unset) -> Formats | Unset:
-    if v is UNSET:
-        return v
+def _c_TextExtendedConfig__format(v: Formats | Mapping[str, Any] | None) -> Formats | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _h_Formats(w)
     except _Invalid as e:
         raise e.request_error("format") from None
-    r: Formats | Unset = w
+    r: Formats | None = w
     return r
 
 
 def _c_Preview_WebSearchServerTool__filters(
-    v: WebSearchDomainFilter | Mapping[str, Any] | None | Unset,
-) -> WebSearchDomainFilter | None | Unset:
-    if v is UNSET:
-        return v
+    v: WebSearchDomainFilter | Mapping[str, Any] | None,
+) -> WebSearchDomainFilter | None:
     if v is None:
         return None
     w: Any = v
@@ -915,15 +911,13 @@ def _c_Preview_WebSearchServerTool__filters(
         w = _s_WebSearchDomainFilter(w)
     except _Invalid as e:
         raise e.request_error("filters") from None
-    r: WebSearchDomainFilter | None | Unset = w
+    r: WebSearchDomainFilter | None = w
     return r
 
 
 def _c_Preview_WebSearchServerTool__user_location(
-    v: Preview_WebSearchUserLocation | Mapping[str, Any] | None | Unset,
-) -> Preview_WebSearchUserLocation | None | Unset:
-    if v is UNSET:
-        return v
+    v: Preview_WebSearchUserLocation | Mapping[str, Any] | None,
+) -> Preview_WebSearchUserLocation | None:
     if v is None:
         return None
     w: Any = v
@@ -931,15 +925,13 @@ def _c_Preview_WebSearchServerTool__user_location(
         w = _s_Preview_WebSearchUserLocation(w)
     except _Invalid as e:
         raise e.request_error("user_location") from None
-    r: Preview_WebSearchUserLocation | None | Unset = w
+    r: Preview_WebSearchUserLocation | None = w
     return r
 
 
 def _c_Preview_20250311_WebSearchServerTool__filters(
-    v: WebSearchDomainFilter | Mapping[str, Any] | None | Unset,
-) -> WebSearchDomainFilter | None | Unset:
-    if v is UNSET:
-        return v
+    v: WebSearchDomainFilter | Mapping[str, Any] | None,
+) -> WebSearchDomainFilter | None:
     if v is None:
         return None
     w: Any = v
@@ -947,15 +939,13 @@ def _c_Preview_20250311_WebSearchServerTool__filters(
         w = _s_WebSearchDomainFilter(w)
     except _Invalid as e:
         raise e.request_error("filters") from None
-    r: WebSearchDomainFilter | None | Unset = w
+    r: WebSearchDomainFilter | None = w
     return r
 
 
 def _c_Preview_20250311_WebSearchServerTool__user_location(
-    v: Preview_WebSearchUserLocation | Mapping[str, Any] | None | Unset,
-) -> Preview_WebSearchUserLocation | None | Unset:
-    if v is UNSET:
-        return v
+    v: Preview_WebSearchUserLocation | Mapping[str, Any] | None,
+) -> Preview_WebSearchUserLocation | None:
     if v is None:
         return None
     w: Any = v
@@ -963,15 +953,13 @@ def _c_Preview_20250311_WebSearchServerTool__user_location(
         w = _s_Preview_WebSearchUserLocation(w)
     except _Invalid as e:
         raise e.request_error("user_location") from None
-    r: Preview_WebSearchUserLocation | None | Unset = w
+    r: Preview_WebSearchUserLocation | None = w
     return r
 
 
 def _c_Legacy_WebSearchServerTool__filters(
-    v: WebSearchDomainFilter | Mapping[str, Any] | None | Unset,
-) -> WebSearchDomainFilter | None | Unset:
-    if v is UNSET:
-        return v
+    v: WebSearchDomainFilter | Mapping[str, Any] | None,
+) -> WebSearchDomainFilter | None:
     if v is None:
         return None
     w: Any = v
@@ -979,15 +967,13 @@ def _c_Legacy_WebSearchServerTool__filters(
         w = _s_WebSearchDomainFilter(w)
     except _Invalid as e:
         raise e.request_error("filters") from None
-    r: WebSearchDomainFilter | None | Unset = w
+    r: WebSearchDomainFilter | None = w
     return r
 
 
 def _c_Legacy_WebSearchServerTool__user_location(
-    v: WebSearchUserLocation | Mapping[str, Any] | None | Unset,
-) -> WebSearchUserLocation | None | Unset:
-    if v is UNSET:
-        return v
+    v: WebSearchUserLocation | Mapping[str, Any] | None,
+) -> WebSearchUserLocation | None:
     if v is None:
         return None
     w: Any = v
@@ -995,15 +981,13 @@ def _c_Legacy_WebSearchServerTool__user_location(
         w = _s_WebSearchUserLocation(w)
     except _Invalid as e:
         raise e.request_error("user_location") from None
-    r: WebSearchUserLocation | None | Unset = w
+    r: WebSearchUserLocation | None = w
     return r
 
 
 def _c_WebSearchServerTool__filters(
-    v: WebSearchDomainFilter | Mapping[str, Any] | None | Unset,
-) -> WebSearchDomainFilter | None | Unset:
-    if v is UNSET:
-        return v
+    v: WebSearchDomainFilter | Mapping[str, Any] | None,
+) -> WebSearchDomainFilter | None:
     if v is None:
         return None
     w: Any = v
@@ -1011,15 +995,13 @@ def _c_WebSearchServerTool__filters(
         w = _s_WebSearchDomainFilter(w)
     except _Invalid as e:
         raise e.request_error("filters") from None
-    r: WebSearchDomainFilter | None | Unset = w
+    r: WebSearchDomainFilter | None = w
     return r
 
 
 def _c_WebSearchServerTool__user_location(
-    v: WebSearchUserLocation | Mapping[str, Any] | None | Unset,
-) -> WebSearchUserLocation | None | Unset:
-    if v is UNSET:
-        return v
+    v: WebSearchUserLocation | Mapping[str, Any] | None,
+) -> WebSearchUserLocation | None:
     if v is None:
         return None
     w: Any = v
@@ -1027,15 +1009,13 @@ def _c_WebSearchServerTool__user_location(
         w = _s_WebSearchUserLocation(w)
     except _Invalid as e:
         raise e.request_error("user_location") from None
-    r: WebSearchUserLocation | None | Unset = w
+    r: WebSearchUserLocation | None = w
     return r
 
 
 def _c_FileSearchServerTool__filters(
-    v: FileSearchServerToolFiltersOption1 | Mapping[str, Any] | CompoundFilter | None | Unset,
-) -> FileSearchServerToolFiltersOption1 | CompoundFilter | None | Unset:
-    if v is UNSET:
-        return v
+    v: FileSearchServerToolFiltersOption1 | Mapping[str, Any] | CompoundFilter | None,
+) -> FileSearchServerToolFiltersOption1 | CompoundFilter | None:
     if v is None:
         return None
     w: Any = v
@@ -1043,77 +1023,75 @@ def _c_FileSearchServerTool__filters(
         w = _h_FileSearchServerToolFiltersOption1_CompoundFilter(w)
     except _Invalid as e:
         raise e.request_error("filters") from None
-    r: FileSearchServerToolFiltersOption1 | CompoundFilter | None | Unset = w
+    r: FileSearchServerToolFiltersOption1 | CompoundFilter | None = w
     return r
 
 
 def _c_FileSearchServerTool__ranking_options(
-    v: FileSearchServerToolRankingOptions | Mapping[str, Any] | Unset,
-) -> FileSearchServerToolRankingOptions | Unset:
-    if v is UNSET:
-        return v
+    v: FileSearchServerToolRankingOptions | Mapping[str, Any] | None,
+) -> FileSearchServerToolRankingOptions | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_FileSearchServerToolRankingOptions(w)
     except _Invalid as e:
         raise e.request_error("ranking_options") from None
-    r: FileSearchServerToolRankingOptions | Unset = w
+    r: FileSearchServerToolRankingOptions | None = w
     return r
 
 
-def _c_FileSearchServerTool__vector_store_ids(v: Sequence[str]) -> list[str]:
+def _c_FileSearchServerTool__vector_store_ids(v: Sequence[str]) -> list[str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("vector_store_ids") from None
-    r: list[str] = w
+    r: list[str] | None = w
     return r
 
 
 def _c_FileSearchServerToolFiltersOption1__value(
     v: str | float | bool | Sequence[str | float],
-) -> str | float | bool | list[str | float]:
+) -> str | float | bool | list[str | float] | None:
     w: Any = v
     try:
         w = _h_str_float_bool_list_str_float(w)
     except _Invalid as e:
         raise e.request_error("value") from None
-    r: str | float | bool | list[str | float] = w
+    r: str | float | bool | list[str | float] | None = w
     return r
 
 
 def _c_CodeInterpreterServerTool__container(
     v: str | CodeInterpreterServerToolContainerAuto | Mapping[str, Any],
-) -> str | CodeInterpreterServerToolContainerAuto:
+) -> str | CodeInterpreterServerToolContainerAuto | None:
     w: Any = v
     try:
         w = _h_str_CodeInterpreterServerToolContainerAuto(w)
     except _Invalid as e:
         raise e.request_error("container") from None
-    r: str | CodeInterpreterServerToolContainerAuto = w
+    r: str | CodeInterpreterServerToolContainerAuto | None = w
     return r
 
 
 def _c_CodeInterpreterServerToolContainerAuto__file_ids(
-    v: Sequence[str] | Unset,
-) -> list[str] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[str] | None,
+) -> list[str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("file_ids") from None
-    r: list[str] | Unset = w
+    r: list[str] | None = w
     return r
 
 
 def _c_McpServerTool__allowed_tools(
-    v: Sequence[str] | McpServerToolAllowedToolsOption2 | Mapping[str, Any] | None | Unset,
-) -> list[str] | McpServerToolAllowedToolsOption2 | None | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[str] | McpServerToolAllowedToolsOption2 | Mapping[str, Any] | None,
+) -> list[str] | McpServerToolAllowedToolsOption2 | None:
     if v is None:
         return None
     w: Any = v
@@ -1121,13 +1099,11 @@ def _c_McpServerTool__allowed_tools(
         w = _h_list_str_McpServerToolAllowedToolsOption2(w)
     except _Invalid as e:
         raise e.request_error("allowed_tools") from None
-    r: list[str] | McpServerToolAllowedToolsOption2 | None | Unset = w
+    r: list[str] | McpServerToolAllowedToolsOption2 | None = w
     return r
 
 
-def _c_McpServerTool__headers(v: Mapping[str, str] | None | Unset) -> dict[str, str] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_McpServerTool__headers(v: Mapping[str, str] | None) -> dict[str, str] | None:
     if v is None:
         return None
     w: Any = v
@@ -1135,7 +1111,7 @@ def _c_McpServerTool__headers(v: Mapping[str, str] | None | Unset) -> dict[str, 
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("headers") from None
-    r: dict[str, str] | None | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -1144,11 +1120,8 @@ def _c_McpServerTool__require_approval(
     | Mapping[str, Any]
     | Literal["always", "never"]
     | str
-    | None
-    | Unset,
-) -> McpServerToolRequireApprovalOption1 | Literal["always", "never"] | str | None | Unset:
-    if v is UNSET:
-        return v
+    | None,
+) -> McpServerToolRequireApprovalOption1 | Literal["always", "never"] | str | None:
     if v is None:
         return None
     w: Any = v
@@ -1156,115 +1129,115 @@ def _c_McpServerTool__require_approval(
         w = _h_McpServerToolRequireApprovalOption1_Literal_always_never_str(w)
     except _Invalid as e:
         raise e.request_error("require_approval") from None
-    r: McpServerToolRequireApprovalOption1 | Literal["always", "never"] | str | None | Unset = w
+    r: McpServerToolRequireApprovalOption1 | Literal["always", "never"] | str | None = w
     return r
 
 
-def _c_McpServerToolAllowedToolsOption2__tool_names(v: Sequence[str] | Unset) -> list[str] | Unset:
-    if v is UNSET:
-        return v
+def _c_McpServerToolAllowedToolsOption2__tool_names(v: Sequence[str] | None) -> list[str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("tool_names") from None
-    r: list[str] | Unset = w
+    r: list[str] | None = w
     return r
 
 
 def _c_McpServerToolRequireApprovalOption1__always(
-    v: McpServerToolRequireApprovalOption1Always | Mapping[str, Any] | Unset,
-) -> McpServerToolRequireApprovalOption1Always | Unset:
-    if v is UNSET:
-        return v
+    v: McpServerToolRequireApprovalOption1Always | Mapping[str, Any] | None,
+) -> McpServerToolRequireApprovalOption1Always | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_McpServerToolRequireApprovalOption1Always(w)
     except _Invalid as e:
         raise e.request_error("always") from None
-    r: McpServerToolRequireApprovalOption1Always | Unset = w
+    r: McpServerToolRequireApprovalOption1Always | None = w
     return r
 
 
 def _c_McpServerToolRequireApprovalOption1__never(
-    v: McpServerToolRequireApprovalOption1Never | Mapping[str, Any] | Unset,
-) -> McpServerToolRequireApprovalOption1Never | Unset:
-    if v is UNSET:
-        return v
+    v: McpServerToolRequireApprovalOption1Never | Mapping[str, Any] | None,
+) -> McpServerToolRequireApprovalOption1Never | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_McpServerToolRequireApprovalOption1Never(w)
     except _Invalid as e:
         raise e.request_error("never") from None
-    r: McpServerToolRequireApprovalOption1Never | Unset = w
+    r: McpServerToolRequireApprovalOption1Never | None = w
     return r
 
 
 def _c_McpServerToolRequireApprovalOption1Always__tool_names(
-    v: Sequence[str] | Unset,
-) -> list[str] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[str] | None,
+) -> list[str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("tool_names") from None
-    r: list[str] | Unset = w
+    r: list[str] | None = w
     return r
 
 
 def _c_McpServerToolRequireApprovalOption1Never__tool_names(
-    v: Sequence[str] | Unset,
-) -> list[str] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[str] | None,
+) -> list[str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("tool_names") from None
-    r: list[str] | Unset = w
+    r: list[str] | None = w
     return r
 
 
 def _c_ImageGenerationServerTool__input_image_mask(
-    v: ImageGenerationServerToolInputImageMask | Mapping[str, Any] | Unset,
-) -> ImageGenerationServerToolInputImageMask | Unset:
-    if v is UNSET:
-        return v
+    v: ImageGenerationServerToolInputImageMask | Mapping[str, Any] | None,
+) -> ImageGenerationServerToolInputImageMask | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ImageGenerationServerToolInputImageMask(w)
     except _Invalid as e:
         raise e.request_error("input_image_mask") from None
-    r: ImageGenerationServerToolInputImageMask | Unset = w
+    r: ImageGenerationServerToolInputImageMask | None = w
     return r
 
 
 def _c_CustomTool__format(
-    v: CustomToolFormatText | Mapping[str, Any] | CustomToolFormatGrammar | Unset,
-) -> CustomToolFormatText | CustomToolFormatGrammar | Unset:
-    if v is UNSET:
-        return v
+    v: CustomToolFormatText | Mapping[str, Any] | CustomToolFormatGrammar | None,
+) -> CustomToolFormatText | CustomToolFormatGrammar | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _h_CustomToolFormatText_CustomToolFormatGrammar(w)
     except _Invalid as e:
         raise e.request_error("format") from None
-    r: CustomToolFormatText | CustomToolFormatGrammar | Unset = w
+    r: CustomToolFormatText | CustomToolFormatGrammar | None = w
     return r
 
 
 def _c_NamespaceTool__tools(
     v: Sequence[NamespaceFunctionTool | Mapping[str, Any] | CustomTool],
-) -> list[NamespaceFunctionTool | CustomTool]:
+) -> list[NamespaceFunctionTool | CustomTool] | None:
     w: Any = v
     try:
         w = _list_of(w, _h_NamespaceFunctionTool_CustomTool)
     except _Invalid as e:
         raise e.request_error("tools") from None
-    r: list[NamespaceFunctionTool | CustomTool] = w
+    r: list[NamespaceFunctionTool | CustomTool] | None = w
     return r
 
 
@@ -1389,247 +1362,247 @@ def _c_FunctionCallOutputItem__output(
 
 def _c_ApplyPatchCallItem__operation(
     v: ApplyPatchCallOperation | Mapping[str, Any],
-) -> ApplyPatchCallOperation:
+) -> ApplyPatchCallOperation | None:
     w: Any = v
     try:
         w = _h_ApplyPatchCallOperation(w)
     except _Invalid as e:
         raise e.request_error("operation") from None
-    r: ApplyPatchCallOperation = w
+    r: ApplyPatchCallOperation | None = w
     return r
 
 
 def _c_ResponseOutputText__annotations(
-    v: Sequence[OpenAIResponsesAnnotation | Mapping[str, Any]] | Unset,
-) -> list[OpenAIResponsesAnnotation] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[OpenAIResponsesAnnotation | Mapping[str, Any]] | None,
+) -> list[OpenAIResponsesAnnotation] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _h_OpenAIResponsesAnnotation)
     except _Invalid as e:
         raise e.request_error("annotations") from None
-    r: list[OpenAIResponsesAnnotation] | Unset = w
+    r: list[OpenAIResponsesAnnotation] | None = w
     return r
 
 
 def _c_ResponseOutputText__logprobs(
-    v: Sequence[ResponseOutputTextLogprobsItem | Mapping[str, Any]] | Unset,
-) -> list[ResponseOutputTextLogprobsItem] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ResponseOutputTextLogprobsItem | Mapping[str, Any]] | None,
+) -> list[ResponseOutputTextLogprobsItem] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_ResponseOutputTextLogprobsItem)
     except _Invalid as e:
         raise e.request_error("logprobs") from None
-    r: list[ResponseOutputTextLogprobsItem] | Unset = w
+    r: list[ResponseOutputTextLogprobsItem] | None = w
     return r
 
 
-def _c_ResponseOutputTextLogprobsItem__bytes(v: Sequence[int]) -> list[int]:
+def _c_ResponseOutputTextLogprobsItem__bytes(v: Sequence[int]) -> list[int] | None:
     w: Any = v
     try:
         w = _list_int(w)
     except _Invalid as e:
         raise e.request_error("bytes") from None
-    r: list[int] = w
+    r: list[int] | None = w
     return r
 
 
 def _c_ResponseOutputTextLogprobsItem__top_logprobs(
     v: Sequence[ResponseOutputTextLogprobsItemTopLogprobsItem | Mapping[str, Any]],
-) -> list[ResponseOutputTextLogprobsItemTopLogprobsItem]:
+) -> list[ResponseOutputTextLogprobsItemTopLogprobsItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_ResponseOutputTextLogprobsItemTopLogprobsItem)
     except _Invalid as e:
         raise e.request_error("top_logprobs") from None
-    r: list[ResponseOutputTextLogprobsItemTopLogprobsItem] = w
+    r: list[ResponseOutputTextLogprobsItemTopLogprobsItem] | None = w
     return r
 
 
-def _c_ResponseOutputTextLogprobsItemTopLogprobsItem__bytes(v: Sequence[int]) -> list[int]:
+def _c_ResponseOutputTextLogprobsItemTopLogprobsItem__bytes(v: Sequence[int]) -> list[int] | None:
     w: Any = v
     try:
         w = _list_int(w)
     except _Invalid as e:
         raise e.request_error("bytes") from None
-    r: list[int] = w
+    r: list[int] | None = w
     return r
 
 
 def _c_OutputFunctionCallItem__subagent_items(
-    v: Sequence[OutputFunctionCallItemSubagentItemsItem | Mapping[str, Any]] | Unset,
-) -> list[OutputFunctionCallItemSubagentItemsItem] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[OutputFunctionCallItemSubagentItemsItem | Mapping[str, Any]] | None,
+) -> list[OutputFunctionCallItemSubagentItemsItem] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_OutputFunctionCallItemSubagentItemsItem)
     except _Invalid as e:
         raise e.request_error("subagent_items") from None
-    r: list[OutputFunctionCallItemSubagentItemsItem] | Unset = w
+    r: list[OutputFunctionCallItemSubagentItemsItem] | None = w
     return r
 
 
 def _c_OutputComputerCallItem__pending_safety_checks(
     v: Sequence[OutputComputerCallItemPendingSafetyChecksItem | Mapping[str, Any]],
-) -> list[OutputComputerCallItemPendingSafetyChecksItem]:
+) -> list[OutputComputerCallItemPendingSafetyChecksItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_OutputComputerCallItemPendingSafetyChecksItem)
     except _Invalid as e:
         raise e.request_error("pending_safety_checks") from None
-    r: list[OutputComputerCallItemPendingSafetyChecksItem] = w
+    r: list[OutputComputerCallItemPendingSafetyChecksItem] | None = w
     return r
 
 
 def _c_OutputWebSearchServerToolItem__action(
-    v: OutputWebSearchServerToolItemAction | Mapping[str, Any] | Unset,
-) -> OutputWebSearchServerToolItemAction | Unset:
-    if v is UNSET:
-        return v
+    v: OutputWebSearchServerToolItemAction | Mapping[str, Any] | None,
+) -> OutputWebSearchServerToolItemAction | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_OutputWebSearchServerToolItemAction(w)
     except _Invalid as e:
         raise e.request_error("action") from None
-    r: OutputWebSearchServerToolItemAction | Unset = w
+    r: OutputWebSearchServerToolItemAction | None = w
     return r
 
 
 def _c_OutputWebSearchServerToolItemAction__sources(
-    v: Sequence[OutputWebSearchServerToolItemActionSourcesItem | Mapping[str, Any]] | Unset,
-) -> list[OutputWebSearchServerToolItemActionSourcesItem] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[OutputWebSearchServerToolItemActionSourcesItem | Mapping[str, Any]] | None,
+) -> list[OutputWebSearchServerToolItemActionSourcesItem] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_OutputWebSearchServerToolItemActionSourcesItem)
     except _Invalid as e:
         raise e.request_error("sources") from None
-    r: list[OutputWebSearchServerToolItemActionSourcesItem] | Unset = w
+    r: list[OutputWebSearchServerToolItemActionSourcesItem] | None = w
     return r
 
 
-def _c_OutputFileSearchServerToolItem__queries(v: Sequence[str] | Unset) -> list[str] | Unset:
-    if v is UNSET:
-        return v
+def _c_OutputFileSearchServerToolItem__queries(v: Sequence[str] | None) -> list[str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("queries") from None
-    r: list[str] | Unset = w
+    r: list[str] | None = w
     return r
 
 
 def _c_OutputApplyPatchServerToolItem__operation(
-    v: ApplyPatchCallOperation | Mapping[str, Any] | Unset,
-) -> ApplyPatchCallOperation | Unset:
-    if v is UNSET:
-        return v
+    v: ApplyPatchCallOperation | Mapping[str, Any] | None,
+) -> ApplyPatchCallOperation | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _h_ApplyPatchCallOperation(w)
     except _Invalid as e:
         raise e.request_error("operation") from None
-    r: ApplyPatchCallOperation | Unset = w
+    r: ApplyPatchCallOperation | None = w
     return r
 
 
 def _c_OutputFusionServerToolItem__analysis(
-    v: FusionAnalysisResult | Mapping[str, Any] | Unset,
-) -> FusionAnalysisResult | Unset:
-    if v is UNSET:
-        return v
+    v: FusionAnalysisResult | Mapping[str, Any] | None,
+) -> FusionAnalysisResult | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_FusionAnalysisResult(w)
     except _Invalid as e:
         raise e.request_error("analysis") from None
-    r: FusionAnalysisResult | Unset = w
+    r: FusionAnalysisResult | None = w
     return r
 
 
 def _c_OutputFusionServerToolItem__failed_models(
-    v: Sequence[OutputFusionServerToolItemFailedModelsItem | Mapping[str, Any]] | Unset,
-) -> list[OutputFusionServerToolItemFailedModelsItem] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[OutputFusionServerToolItemFailedModelsItem | Mapping[str, Any]] | None,
+) -> list[OutputFusionServerToolItemFailedModelsItem] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_OutputFusionServerToolItemFailedModelsItem)
     except _Invalid as e:
         raise e.request_error("failed_models") from None
-    r: list[OutputFusionServerToolItemFailedModelsItem] | Unset = w
+    r: list[OutputFusionServerToolItemFailedModelsItem] | None = w
     return r
 
 
 def _c_OutputFusionServerToolItem__responses(
-    v: Sequence[OutputFusionServerToolItemResponsesItem | Mapping[str, Any]] | Unset,
-) -> list[OutputFusionServerToolItemResponsesItem] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[OutputFusionServerToolItemResponsesItem | Mapping[str, Any]] | None,
+) -> list[OutputFusionServerToolItemResponsesItem] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_OutputFusionServerToolItemResponsesItem)
     except _Invalid as e:
         raise e.request_error("responses") from None
-    r: list[OutputFusionServerToolItemResponsesItem] | Unset = w
+    r: list[OutputFusionServerToolItemResponsesItem] | None = w
     return r
 
 
 def _c_OutputFusionServerToolItem__sources(
-    v: Sequence[FusionSource | Mapping[str, Any]] | Unset,
-) -> list[FusionSource] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[FusionSource | Mapping[str, Any]] | None,
+) -> list[FusionSource] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_FusionSource)
     except _Invalid as e:
         raise e.request_error("sources") from None
-    r: list[FusionSource] | Unset = w
+    r: list[FusionSource] | None = w
     return r
 
 
 def _c_OutputShellServerToolItem__action(
-    v: OutputShellServerToolItemAction | Mapping[str, Any] | Unset,
-) -> OutputShellServerToolItemAction | Unset:
-    if v is UNSET:
-        return v
+    v: OutputShellServerToolItemAction | Mapping[str, Any] | None,
+) -> OutputShellServerToolItemAction | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_OutputShellServerToolItemAction(w)
     except _Invalid as e:
         raise e.request_error("action") from None
-    r: OutputShellServerToolItemAction | Unset = w
+    r: OutputShellServerToolItemAction | None = w
     return r
 
 
 def _c_OutputShellServerToolItem__output(
-    v: Sequence[ShellCallOutputContent | Mapping[str, Any]] | Unset,
-) -> list[ShellCallOutputContent] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ShellCallOutputContent | Mapping[str, Any]] | None,
+) -> list[ShellCallOutputContent] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_ShellCallOutputContent)
     except _Invalid as e:
         raise e.request_error("output") from None
-    r: list[ShellCallOutputContent] | Unset = w
+    r: list[ShellCallOutputContent] | None = w
     return r
 
 
-def _c_OutputShellServerToolItemAction__commands(v: Sequence[str]) -> list[str]:
+def _c_OutputShellServerToolItemAction__commands(v: Sequence[str]) -> list[str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("commands") from None
-    r: list[str] = w
+    r: list[str] | None = w
     return r
 
 
@@ -1879,10 +1852,8 @@ def _c_AgentMessageItem__content(
 
 
 def _c_InputText__prompt_cache_breakpoint(
-    v: PromptCacheBreakpoint | Mapping[str, Any] | None | Unset,
-) -> PromptCacheBreakpoint | None | Unset:
-    if v is UNSET:
-        return v
+    v: PromptCacheBreakpoint | Mapping[str, Any] | None,
+) -> PromptCacheBreakpoint | None:
     if v is None:
         return None
     w: Any = v
@@ -1890,25 +1861,21 @@ def _c_InputText__prompt_cache_breakpoint(
         w = _s_PromptCacheBreakpoint(w)
     except _Invalid as e:
         raise e.request_error("prompt_cache_breakpoint") from None
-    r: PromptCacheBreakpoint | None | Unset = w
+    r: PromptCacheBreakpoint | None = w
     return r
 
 
-def _c_ToolChoiceAllowed__tools(v: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _c_ToolChoiceAllowed__tools(v: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
     w: Any = v
     try:
         w = _list_of(w, _h_dict_str_Any)
     except _Invalid as e:
         raise e.request_error("tools") from None
-    r: list[dict[str, Any]] = w
+    r: list[dict[str, Any]] | None = w
     return r
 
 
-def _c_WebSearchDomainFilter__allowed_domains(
-    v: Sequence[str] | None | Unset,
-) -> list[str] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_WebSearchDomainFilter__allowed_domains(v: Sequence[str] | None) -> list[str] | None:
     if v is None:
         return None
     w: Any = v
@@ -1916,15 +1883,11 @@ def _c_WebSearchDomainFilter__allowed_domains(
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("allowed_domains") from None
-    r: list[str] | None | Unset = w
+    r: list[str] | None = w
     return r
 
 
-def _c_WebSearchDomainFilter__blocked_domains(
-    v: Sequence[str] | None | Unset,
-) -> list[str] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_WebSearchDomainFilter__blocked_domains(v: Sequence[str] | None) -> list[str] | None:
     if v is None:
         return None
     w: Any = v
@@ -1932,15 +1895,11 @@ def _c_WebSearchDomainFilter__blocked_domains(
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("blocked_domains") from None
-    r: list[str] | None | Unset = w
+    r: list[str] | None = w
     return r
 
 
-def _c_WebSearchDomainFilter__excluded_domains(
-    v: Sequence[str] | None | Unset,
-) -> list[str] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_WebSearchDomainFilter__excluded_domains(v: Sequence[str] | None) -> list[str] | None:
     if v is None:
         return None
     w: Any = v
@@ -1948,25 +1907,23 @@ def _c_WebSearchDomainFilter__excluded_domains(
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("excluded_domains") from None
-    r: list[str] | None | Unset = w
+    r: list[str] | None = w
     return r
 
 
-def _c_CompoundFilter__filters(v: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _c_CompoundFilter__filters(v: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
     w: Any = v
     try:
         w = _list_of(w, _h_dict_str_Any)
     except _Invalid as e:
         raise e.request_error("filters") from None
-    r: list[dict[str, Any]] = w
+    r: list[dict[str, Any]] | None = w
     return r
 
 
 def _c_NamespaceFunctionTool__allowed_callers(
-    v: Sequence[Literal["direct", "programmatic"] | str] | None | Unset,
-) -> list[Literal["direct", "programmatic"] | str] | None | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[Literal["direct", "programmatic"] | str] | None,
+) -> list[Literal["direct", "programmatic"] | str] | None:
     if v is None:
         return None
     w: Any = v
@@ -1974,15 +1931,11 @@ def _c_NamespaceFunctionTool__allowed_callers(
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("allowed_callers") from None
-    r: list[Literal["direct", "programmatic"] | str] | None | Unset = w
+    r: list[Literal["direct", "programmatic"] | str] | None = w
     return r
 
 
-def _c_NamespaceFunctionTool__output_schema(
-    v: Mapping[str, Any] | None | Unset,
-) -> dict[str, Any] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_NamespaceFunctionTool__output_schema(v: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if v is None:
         return None
     w: Any = v
@@ -1990,15 +1943,11 @@ def _c_NamespaceFunctionTool__output_schema(
         w = _dict_any(w)
     except _Invalid as e:
         raise e.request_error("output_schema") from None
-    r: dict[str, Any] | None | Unset = w
+    r: dict[str, Any] | None = w
     return r
 
 
-def _c_NamespaceFunctionTool__parameters(
-    v: Mapping[str, Any] | None | Unset,
-) -> dict[str, Any] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_NamespaceFunctionTool__parameters(v: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if v is None:
         return None
     w: Any = v
@@ -2006,7 +1955,7 @@ def _c_NamespaceFunctionTool__parameters(
         w = _dict_any(w)
     except _Invalid as e:
         raise e.request_error("parameters") from None
-    r: dict[str, Any] | None | Unset = w
+    r: dict[str, Any] | None = w
     return r
 
 
@@ -2048,27 +1997,29 @@ def _c_WebSearchServerToolConfig__user_location(
     return r
 
 
-def _c_InputAudio__input_audio(v: InputAudioInputAudio | Mapping[str, Any]) -> InputAudioInputAudio:
+def _c_InputAudio__input_audio(
+    v: InputAudioInputAudio | Mapping[str, Any],
+) -> InputAudioInputAudio | None:
     w: Any = v
     try:
         w = _s_InputAudioInputAudio(w)
     except _Invalid as e:
         raise e.request_error("input_audio") from None
-    r: InputAudioInputAudio = w
+    r: InputAudioInputAudio | None = w
     return r
 
 
 def _c_OpenAIResponseFunctionToolCall__subagent_items(
-    v: Sequence[OpenAIResponseFunctionToolCallSubagentItemsItem | Mapping[str, Any]] | Unset,
-) -> list[OpenAIResponseFunctionToolCallSubagentItemsItem] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[OpenAIResponseFunctionToolCallSubagentItemsItem | Mapping[str, Any]] | None,
+) -> list[OpenAIResponseFunctionToolCallSubagentItemsItem] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_OpenAIResponseFunctionToolCallSubagentItemsItem)
     except _Invalid as e:
         raise e.request_error("subagent_items") from None
-    r: list[OpenAIResponseFunctionToolCallSubagentItemsItem] | Unset = w
+    r: list[OpenAIResponseFunctionToolCallSubagentItemsItem] | None = w
     return r
 
 
@@ -2077,15 +2028,15 @@ def _c_OutputItemWebSearchCall__action(
     | Mapping[str, Any]
     | OutputItemWebSearchCallActionOpenPage
     | OutputItemWebSearchCallActionFindInPage
-    | Unset,
+    | None,
 ) -> (
     OutputItemWebSearchCallActionSearch
     | OutputItemWebSearchCallActionOpenPage
     | OutputItemWebSearchCallActionFindInPage
-    | Unset
+    | None
 ):
-    if v is UNSET:
-        return v
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _h_OutputItemWebSearchCallActionSearch_OutputItemWebSearchCallA_0d07ebd7(w)
@@ -2095,144 +2046,144 @@ def _c_OutputItemWebSearchCall__action(
         OutputItemWebSearchCallActionSearch
         | OutputItemWebSearchCallActionOpenPage
         | OutputItemWebSearchCallActionFindInPage
-        | Unset
+        | None
     ) = w
     return r
 
 
-def _c_OutputItemWebSearchCallActionSearch__queries(v: Sequence[str] | Unset) -> list[str] | Unset:
-    if v is UNSET:
-        return v
+def _c_OutputItemWebSearchCallActionSearch__queries(v: Sequence[str] | None) -> list[str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("queries") from None
-    r: list[str] | Unset = w
+    r: list[str] | None = w
     return r
 
 
 def _c_OutputItemWebSearchCallActionSearch__sources(
-    v: Sequence[WebSearchSource | Mapping[str, Any]] | Unset,
-) -> list[WebSearchSource] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[WebSearchSource | Mapping[str, Any]] | None,
+) -> list[WebSearchSource] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_WebSearchSource)
     except _Invalid as e:
         raise e.request_error("sources") from None
-    r: list[WebSearchSource] | Unset = w
+    r: list[WebSearchSource] | None = w
     return r
 
 
-def _c_OutputItemFileSearchCall__queries(v: Sequence[str]) -> list[str]:
+def _c_OutputItemFileSearchCall__queries(v: Sequence[str]) -> list[str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("queries") from None
-    r: list[str] = w
+    r: list[str] | None = w
     return r
 
 
-def _c_FusionAnalysisResult__blind_spots(v: Sequence[str]) -> list[str]:
+def _c_FusionAnalysisResult__blind_spots(v: Sequence[str]) -> list[str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("blind_spots") from None
-    r: list[str] = w
+    r: list[str] | None = w
     return r
 
 
-def _c_FusionAnalysisResult__consensus(v: Sequence[str]) -> list[str]:
+def _c_FusionAnalysisResult__consensus(v: Sequence[str]) -> list[str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("consensus") from None
-    r: list[str] = w
+    r: list[str] | None = w
     return r
 
 
 def _c_FusionAnalysisResult__contradictions(
     v: Sequence[FusionAnalysisResultContradictionsItem | Mapping[str, Any]],
-) -> list[FusionAnalysisResultContradictionsItem]:
+) -> list[FusionAnalysisResultContradictionsItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_FusionAnalysisResultContradictionsItem)
     except _Invalid as e:
         raise e.request_error("contradictions") from None
-    r: list[FusionAnalysisResultContradictionsItem] = w
+    r: list[FusionAnalysisResultContradictionsItem] | None = w
     return r
 
 
 def _c_FusionAnalysisResult__partial_coverage(
     v: Sequence[FusionAnalysisResultPartialCoverageItem | Mapping[str, Any]],
-) -> list[FusionAnalysisResultPartialCoverageItem]:
+) -> list[FusionAnalysisResultPartialCoverageItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_FusionAnalysisResultPartialCoverageItem)
     except _Invalid as e:
         raise e.request_error("partial_coverage") from None
-    r: list[FusionAnalysisResultPartialCoverageItem] = w
+    r: list[FusionAnalysisResultPartialCoverageItem] | None = w
     return r
 
 
 def _c_FusionAnalysisResult__unique_insights(
     v: Sequence[FusionAnalysisResultUniqueInsightsItem | Mapping[str, Any]],
-) -> list[FusionAnalysisResultUniqueInsightsItem]:
+) -> list[FusionAnalysisResultUniqueInsightsItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_FusionAnalysisResultUniqueInsightsItem)
     except _Invalid as e:
         raise e.request_error("unique_insights") from None
-    r: list[FusionAnalysisResultUniqueInsightsItem] = w
+    r: list[FusionAnalysisResultUniqueInsightsItem] | None = w
     return r
 
 
 def _c_FusionAnalysisResultContradictionsItem__stances(
     v: Sequence[FusionAnalysisResultContradictionsItemStancesItem | Mapping[str, Any]],
-) -> list[FusionAnalysisResultContradictionsItemStancesItem]:
+) -> list[FusionAnalysisResultContradictionsItemStancesItem] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_FusionAnalysisResultContradictionsItemStancesItem)
     except _Invalid as e:
         raise e.request_error("stances") from None
-    r: list[FusionAnalysisResultContradictionsItemStancesItem] = w
+    r: list[FusionAnalysisResultContradictionsItemStancesItem] | None = w
     return r
 
 
-def _c_FusionAnalysisResultPartialCoverageItem__models(v: Sequence[str]) -> list[str]:
+def _c_FusionAnalysisResultPartialCoverageItem__models(v: Sequence[str]) -> list[str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("models") from None
-    r: list[str] = w
+    r: list[str] | None = w
     return r
 
 
 def _c_ShellCallOutputContent__outcome(
     v: ShellCallOutputContentOutcomeExit | Mapping[str, Any] | ShellCallOutputContentOutcomeTimeout,
-) -> ShellCallOutputContentOutcomeExit | ShellCallOutputContentOutcomeTimeout:
+) -> ShellCallOutputContentOutcomeExit | ShellCallOutputContentOutcomeTimeout | None:
     w: Any = v
     try:
         w = _h_ShellCallOutputContentOutcomeExit_ShellCallOutputContentOutc_bbcb24da(w)
     except _Invalid as e:
         raise e.request_error("outcome") from None
-    r: ShellCallOutputContentOutcomeExit | ShellCallOutputContentOutcomeTimeout = w
+    r: ShellCallOutputContentOutcomeExit | ShellCallOutputContentOutcomeTimeout | None = w
     return r
 
 
-def _c_FormatJsonSchemaConfig__schema(v: Mapping[str, Any]) -> dict[str, Any]:
+def _c_FormatJsonSchemaConfig__schema(v: Mapping[str, Any]) -> dict[str, Any] | None:
     w: Any = v
     try:
         w = _dict_any(w)
     except _Invalid as e:
         raise e.request_error("schema") from None
-    r: dict[str, Any] = w
+    r: dict[str, Any] | None = w
     return r
 
 
@@ -2243,15 +2194,10 @@ def _c_OutputItemCodeInterpreterCall__outputs(
         | CodeInterpreterImageOutput
         | CodeInterpreterFileOutput
     ]
-    | None
-    | Unset,
+    | None,
 ) -> (
-    list[CodeInterpreterLogsOutput | CodeInterpreterImageOutput | CodeInterpreterFileOutput]
-    | None
-    | Unset
+    list[CodeInterpreterLogsOutput | CodeInterpreterImageOutput | CodeInterpreterFileOutput] | None
 ):
-    if v is UNSET:
-        return v
     if v is None:
         return None
     w: Any = v
@@ -2262,7 +2208,6 @@ def _c_OutputItemCodeInterpreterCall__outputs(
     r: (
         list[CodeInterpreterLogsOutput | CodeInterpreterImageOutput | CodeInterpreterFileOutput]
         | None
-        | Unset
     ) = w
     return r
 
@@ -2893,14 +2838,16 @@ class InputsOption2ItemOption9(_Model):
 class StoredPromptTemplate(_Model):
     """The ``StoredPromptTemplate`` object of the spec."""
 
-    id: str
-    variables: dict[str, str | InputText | InputImage | InputFile] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_StoredPromptTemplate__variables
+    id: str | None
+    variables: dict[str, str | InputText | InputImage | InputFile] | None = attrs.field(
+        default=None, converter=_c_StoredPromptTemplate__variables
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3011,13 +2958,15 @@ class ReasoningConfigOption1(_Model):
 class TextExtendedConfig(_Model):
     """Text output configuration including format and verbosity"""
 
-    format: Formats | Unset = attrs.field(default=UNSET, converter=_c_TextExtendedConfig__format)
+    format: Formats | None = attrs.field(default=None, converter=_c_TextExtendedConfig__format)
     """Text response format configuration"""
-    verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET
+    verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3027,9 +2976,8 @@ class TextExtendedConfig(_Model):
         try:
             f = "verbosity"
             v = self.verbosity
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -3045,12 +2993,14 @@ class TextExtendedConfig(_Model):
 class OpenAIResponsesToolChoiceFunction(_Model):
     """The ``OpenAIResponsesToolChoice|3`` object of the spec."""
 
-    name: str
-    type: Literal["function"] = "function"
+    name: str | None
+    type: Literal["function"] | None = "function"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3081,11 +3031,13 @@ class OpenAIResponsesToolChoiceFunction(_Model):
 class OpenAIResponsesToolChoiceOption5(_Model):
     """The ``OpenAIResponsesToolChoice|4`` object of the spec."""
 
-    type: Literal["web_search_preview_2025_03_11", "web_search_preview"] | str
+    type: Literal["web_search_preview_2025_03_11", "web_search_preview"] | str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3111,11 +3063,13 @@ class OpenAIResponsesToolChoiceOption5(_Model):
 class OpenAIResponsesToolChoiceApplyPatch(_Model):
     """The ``OpenAIResponsesToolChoice|6`` object of the spec."""
 
-    type: Literal["apply_patch"] = "apply_patch"
+    type: Literal["apply_patch"] | None = "apply_patch"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3141,11 +3095,13 @@ class OpenAIResponsesToolChoiceApplyPatch(_Model):
 class OpenAIResponsesToolChoiceShell(_Model):
     """The ``OpenAIResponsesToolChoice|7`` object of the spec."""
 
-    type: Literal["shell"] = "shell"
+    type: Literal["shell"] | None = "shell"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3171,42 +3127,44 @@ class OpenAIResponsesToolChoiceShell(_Model):
 class Preview_WebSearchServerTool(_Model):
     """Web search preview tool configuration"""
 
-    engine: WebSearchEngineEnum | str | Unset = UNSET
+    engine: WebSearchEngineEnum | str | None = None
     """Which search engine to use. "auto" (default) uses native if the provider supports it,
     otherwise Exa. "native" forces the provider's built-in search. "exa" forces the Exa
     search API. "firecrawl" uses Firecrawl (requires BYOK). "parallel" uses the Parallel
     search API. "perplexity" uses the Perplexity Search API (raw ranked results).
     """
-    filters: WebSearchDomainFilter | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Preview_WebSearchServerTool__filters
+    filters: WebSearchDomainFilter | None = attrs.field(
+        default=None, converter=_c_Preview_WebSearchServerTool__filters
     )
-    max_results: int | Unset = UNSET
+    max_results: int | None = None
     """Maximum number of search results to return per search call. Defaults to 5. Applies to
     Exa, Firecrawl, Parallel, and Perplexity engines; ignored with native provider search.
     Perplexity supports a maximum of 20; values above 20 are clamped.
     """
-    max_uses: int | Unset = UNSET
+    max_uses: int | None = None
     """Maximum number of web searches the model may perform in a single request. Once reached,
     further search calls return an error result instead of executing. Applies to the Exa,
     Firecrawl, Parallel, and Perplexity engines. With native provider search, forwarded only
     to Anthropic (as `max_uses`); other native search providers have no equivalent parameter
     and ignore it.
     """
-    mode: WebSearchMode | str | Unset = UNSET
+    mode: WebSearchMode | str | None = None
     """Engine-native search mode. Exa supports instant, fast, auto (default), deep-lite, deep,
     and deep-reasoning. Parallel supports turbo, fast, basic (default), and advanced. Modes
     unsupported by the selected engine are ignored.
     """
-    search_context_size: SearchContextSizeEnum | str | Unset = UNSET
+    search_context_size: SearchContextSizeEnum | str | None = None
     """Size of the search context for web search tools"""
-    type: Literal["web_search_preview"] = "web_search_preview"
-    user_location: Preview_WebSearchUserLocation | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Preview_WebSearchServerTool__user_location
+    type: Literal["web_search_preview"] | None = "web_search_preview"
+    user_location: Preview_WebSearchUserLocation | None = attrs.field(
+        default=None, converter=_c_Preview_WebSearchServerTool__user_location
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3216,29 +3174,24 @@ class Preview_WebSearchServerTool(_Model):
         try:
             f = "engine"
             v = self.engine
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "max_results"
             v = self.max_results
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "max_uses"
             v = self.max_uses
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "mode"
             v = self.mode
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "search_context_size"
             v = self.search_context_size
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -3275,42 +3228,44 @@ class Preview_WebSearchServerTool(_Model):
 class Preview_20250311_WebSearchServerTool(_Model):
     """Web search preview tool configuration (2025-03-11 version)"""
 
-    engine: WebSearchEngineEnum | str | Unset = UNSET
+    engine: WebSearchEngineEnum | str | None = None
     """Which search engine to use. "auto" (default) uses native if the provider supports it,
     otherwise Exa. "native" forces the provider's built-in search. "exa" forces the Exa
     search API. "firecrawl" uses Firecrawl (requires BYOK). "parallel" uses the Parallel
     search API. "perplexity" uses the Perplexity Search API (raw ranked results).
     """
-    filters: WebSearchDomainFilter | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Preview_20250311_WebSearchServerTool__filters
+    filters: WebSearchDomainFilter | None = attrs.field(
+        default=None, converter=_c_Preview_20250311_WebSearchServerTool__filters
     )
-    max_results: int | Unset = UNSET
+    max_results: int | None = None
     """Maximum number of search results to return per search call. Defaults to 5. Applies to
     Exa, Firecrawl, Parallel, and Perplexity engines; ignored with native provider search.
     Perplexity supports a maximum of 20; values above 20 are clamped.
     """
-    max_uses: int | Unset = UNSET
+    max_uses: int | None = None
     """Maximum number of web searches the model may perform in a single request. Once reached,
     further search calls return an error result instead of executing. Applies to the Exa,
     Firecrawl, Parallel, and Perplexity engines. With native provider search, forwarded only
     to Anthropic (as `max_uses`); other native search providers have no equivalent parameter
     and ignore it.
     """
-    mode: WebSearchMode | str | Unset = UNSET
+    mode: WebSearchMode | str | None = None
     """Engine-native search mode. Exa supports instant, fast, auto (default), deep-lite, deep,
     and deep-reasoning. Parallel supports turbo, fast, basic (default), and advanced. Modes
     unsupported by the selected engine are ignored.
     """
-    search_context_size: SearchContextSizeEnum | str | Unset = UNSET
+    search_context_size: SearchContextSizeEnum | str | None = None
     """Size of the search context for web search tools"""
-    type: Literal["web_search_preview_2025_03_11"] = "web_search_preview_2025_03_11"
-    user_location: Preview_WebSearchUserLocation | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Preview_20250311_WebSearchServerTool__user_location
+    type: Literal["web_search_preview_2025_03_11"] | None = "web_search_preview_2025_03_11"
+    user_location: Preview_WebSearchUserLocation | None = attrs.field(
+        default=None, converter=_c_Preview_20250311_WebSearchServerTool__user_location
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3320,29 +3275,24 @@ class Preview_20250311_WebSearchServerTool(_Model):
         try:
             f = "engine"
             v = self.engine
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "max_results"
             v = self.max_results
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "max_uses"
             v = self.max_uses
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "mode"
             v = self.mode
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "search_context_size"
             v = self.search_context_size
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -3379,43 +3329,45 @@ class Preview_20250311_WebSearchServerTool(_Model):
 class Legacy_WebSearchServerTool(_Model):
     """Web search tool configuration"""
 
-    engine: WebSearchEngineEnum | str | Unset = UNSET
+    engine: WebSearchEngineEnum | str | None = None
     """Which search engine to use. "auto" (default) uses native if the provider supports it,
     otherwise Exa. "native" forces the provider's built-in search. "exa" forces the Exa
     search API. "firecrawl" uses Firecrawl (requires BYOK). "parallel" uses the Parallel
     search API. "perplexity" uses the Perplexity Search API (raw ranked results).
     """
-    filters: WebSearchDomainFilter | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Legacy_WebSearchServerTool__filters
+    filters: WebSearchDomainFilter | None = attrs.field(
+        default=None, converter=_c_Legacy_WebSearchServerTool__filters
     )
-    max_results: int | Unset = UNSET
+    max_results: int | None = None
     """Maximum number of search results to return per search call. Defaults to 5. Applies to
     Exa, Firecrawl, Parallel, and Perplexity engines; ignored with native provider search.
     Perplexity supports a maximum of 20; values above 20 are clamped.
     """
-    max_uses: int | Unset = UNSET
+    max_uses: int | None = None
     """Maximum number of web searches the model may perform in a single request. Once reached,
     further search calls return an error result instead of executing. Applies to the Exa,
     Firecrawl, Parallel, and Perplexity engines. With native provider search, forwarded only
     to Anthropic (as `max_uses`); other native search providers have no equivalent parameter
     and ignore it.
     """
-    mode: WebSearchMode | str | Unset = UNSET
+    mode: WebSearchMode | str | None = None
     """Engine-native search mode. Exa supports instant, fast, auto (default), deep-lite, deep,
     and deep-reasoning. Parallel supports turbo, fast, basic (default), and advanced. Modes
     unsupported by the selected engine are ignored.
     """
-    search_context_size: SearchContextSizeEnum | str | Unset = UNSET
+    search_context_size: SearchContextSizeEnum | str | None = None
     """Size of the search context for web search tools"""
-    type: Literal["web_search"] = "web_search"
-    user_location: WebSearchUserLocation | None | Unset = attrs.field(
-        default=UNSET, converter=_c_Legacy_WebSearchServerTool__user_location
+    type: Literal["web_search"] | None = "web_search"
+    user_location: WebSearchUserLocation | None = attrs.field(
+        default=None, converter=_c_Legacy_WebSearchServerTool__user_location
     )
     """User location information for web search"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3425,29 +3377,24 @@ class Legacy_WebSearchServerTool(_Model):
         try:
             f = "engine"
             v = self.engine
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "max_results"
             v = self.max_results
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "max_uses"
             v = self.max_uses
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "mode"
             v = self.mode
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "search_context_size"
             v = self.search_context_size
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -3484,43 +3431,45 @@ class Legacy_WebSearchServerTool(_Model):
 class WebSearchServerTool(_Model):
     """Web search tool configuration (2025-08-26 version)"""
 
-    engine: WebSearchEngineEnum | str | Unset = UNSET
+    engine: WebSearchEngineEnum | str | None = None
     """Which search engine to use. "auto" (default) uses native if the provider supports it,
     otherwise Exa. "native" forces the provider's built-in search. "exa" forces the Exa
     search API. "firecrawl" uses Firecrawl (requires BYOK). "parallel" uses the Parallel
     search API. "perplexity" uses the Perplexity Search API (raw ranked results).
     """
-    filters: WebSearchDomainFilter | None | Unset = attrs.field(
-        default=UNSET, converter=_c_WebSearchServerTool__filters
+    filters: WebSearchDomainFilter | None = attrs.field(
+        default=None, converter=_c_WebSearchServerTool__filters
     )
-    max_results: int | Unset = UNSET
+    max_results: int | None = None
     """Maximum number of search results to return per search call. Defaults to 5. Applies to
     Exa, Firecrawl, Parallel, and Perplexity engines; ignored with native provider search.
     Perplexity supports a maximum of 20; values above 20 are clamped.
     """
-    max_uses: int | Unset = UNSET
+    max_uses: int | None = None
     """Maximum number of web searches the model may perform in a single request. Once reached,
     further search calls return an error result instead of executing. Applies to the Exa,
     Firecrawl, Parallel, and Perplexity engines. With native provider search, forwarded only
     to Anthropic (as `max_uses`); other native search providers have no equivalent parameter
     and ignore it.
     """
-    mode: WebSearchMode | str | Unset = UNSET
+    mode: WebSearchMode | str | None = None
     """Engine-native search mode. Exa supports instant, fast, auto (default), deep-lite, deep,
     and deep-reasoning. Parallel supports turbo, fast, basic (default), and advanced. Modes
     unsupported by the selected engine are ignored.
     """
-    search_context_size: SearchContextSizeEnum | str | Unset = UNSET
+    search_context_size: SearchContextSizeEnum | str | None = None
     """Size of the search context for web search tools"""
-    type: Literal["web_search_2025_08_26"] = "web_search_2025_08_26"
-    user_location: WebSearchUserLocation | None | Unset = attrs.field(
-        default=UNSET, converter=_c_WebSearchServerTool__user_location
+    type: Literal["web_search_2025_08_26"] | None = "web_search_2025_08_26"
+    user_location: WebSearchUserLocation | None = attrs.field(
+        default=None, converter=_c_WebSearchServerTool__user_location
     )
     """User location information for web search"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3530,29 +3479,24 @@ class WebSearchServerTool(_Model):
         try:
             f = "engine"
             v = self.engine
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "max_results"
             v = self.max_results
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "max_uses"
             v = self.max_uses
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "mode"
             v = self.mode
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "search_context_size"
             v = self.search_context_size
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -3589,19 +3533,23 @@ class WebSearchServerTool(_Model):
 class FileSearchServerTool(_Model):
     """File search tool configuration"""
 
-    filters: FileSearchServerToolFiltersOption1 | CompoundFilter | None | Unset = attrs.field(
-        default=UNSET, converter=_c_FileSearchServerTool__filters
+    filters: FileSearchServerToolFiltersOption1 | CompoundFilter | None = attrs.field(
+        default=None, converter=_c_FileSearchServerTool__filters
     )
-    max_num_results: int | Unset = UNSET
-    ranking_options: FileSearchServerToolRankingOptions | Unset = attrs.field(
-        default=UNSET, converter=_c_FileSearchServerTool__ranking_options
+    max_num_results: int | None = None
+    ranking_options: FileSearchServerToolRankingOptions | None = attrs.field(
+        default=None, converter=_c_FileSearchServerTool__ranking_options
     )
-    type: Literal["file_search"] = "file_search"
-    vector_store_ids: list[str] = attrs.field(converter=_c_FileSearchServerTool__vector_store_ids)
+    type: Literal["file_search"] | None = "file_search"
+    vector_store_ids: list[str] | None = attrs.field(
+        converter=_c_FileSearchServerTool__vector_store_ids
+    )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3611,9 +3559,8 @@ class FileSearchServerTool(_Model):
         try:
             f = "max_num_results"
             v = self.max_num_results
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -3644,15 +3591,17 @@ class FileSearchServerTool(_Model):
 class FileSearchServerToolFiltersOption1(_Model):
     """The ``FileSearchServerTool.filters|0`` object of the spec."""
 
-    key: str
-    type: Literal["eq", "ne", "gt", "gte", "lt", "lte"] | str
-    value: str | float | bool | list[str | float] = attrs.field(
+    key: str | None
+    type: Literal["eq", "ne", "gt", "gte", "lt", "lte"] | str | None
+    value: str | float | bool | list[str | float] | None = attrs.field(
         converter=_c_FileSearchServerToolFiltersOption1__value
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3684,12 +3633,14 @@ class FileSearchServerToolFiltersOption1(_Model):
 class FileSearchServerToolRankingOptions(_Model):
     """The ``FileSearchServerTool.ranking_options`` object of the spec."""
 
-    ranker: Literal["auto", "default-2024-11-15"] | str | Unset = UNSET
-    score_threshold: float | Unset = UNSET
+    ranker: Literal["auto", "default-2024-11-15"] | str | None = None
+    score_threshold: float | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3699,14 +3650,12 @@ class FileSearchServerToolRankingOptions(_Model):
         try:
             f = "ranker"
             v = self.ranker
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "score_threshold"
             v = self.score_threshold
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -3722,14 +3671,16 @@ class FileSearchServerToolRankingOptions(_Model):
 class ComputerUseServerTool(_Model):
     """Computer use preview tool configuration"""
 
-    display_height: int
-    display_width: int
-    environment: Literal["windows", "mac", "linux", "ubuntu", "browser"] | str
-    type: Literal["computer_use_preview"] = "computer_use_preview"
+    display_height: int | None
+    display_width: int | None
+    environment: Literal["windows", "mac", "linux", "ubuntu", "browser"] | str | None
+    type: Literal["computer_use_preview"] | None = "computer_use_preview"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3772,14 +3723,16 @@ class ComputerUseServerTool(_Model):
 class CodeInterpreterServerTool(_Model):
     """Code interpreter tool configuration"""
 
-    container: str | CodeInterpreterServerToolContainerAuto = attrs.field(
+    container: str | CodeInterpreterServerToolContainerAuto | None = attrs.field(
         converter=_c_CodeInterpreterServerTool__container
     )
-    type: Literal["code_interpreter"] = "code_interpreter"
+    type: Literal["code_interpreter"] | None = "code_interpreter"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3806,15 +3759,17 @@ class CodeInterpreterServerTool(_Model):
 class CodeInterpreterServerToolContainerAuto(_Model):
     """The ``CodeInterpreterServerTool.container|1`` object of the spec."""
 
-    file_ids: list[str] | Unset = attrs.field(
-        default=UNSET, converter=_c_CodeInterpreterServerToolContainerAuto__file_ids
+    file_ids: list[str] | None = attrs.field(
+        default=None, converter=_c_CodeInterpreterServerToolContainerAuto__file_ids
     )
-    memory_limit: Literal["1g", "4g", "16g", "64g"] | str | None | Unset = UNSET
-    type: Literal["auto"] = "auto"
+    memory_limit: Literal["1g", "4g", "16g", "64g"] | str | None = None
+    type: Literal["auto"] | None = "auto"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3824,9 +3779,8 @@ class CodeInterpreterServerToolContainerAuto(_Model):
         try:
             f = "memory_limit"
             v = self.memory_limit
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -3849,10 +3803,10 @@ class CodeInterpreterServerToolContainerAuto(_Model):
 class McpServerTool(_Model):
     """MCP (Model Context Protocol) tool configuration"""
 
-    allowed_tools: list[str] | McpServerToolAllowedToolsOption2 | None | Unset = attrs.field(
-        default=UNSET, converter=_c_McpServerTool__allowed_tools
+    allowed_tools: list[str] | McpServerToolAllowedToolsOption2 | None = attrs.field(
+        default=None, converter=_c_McpServerTool__allowed_tools
     )
-    authorization: str | Unset = UNSET
+    authorization: str | None = None
     connector_id: (
         Literal[
             "connector_dropbox",
@@ -3865,22 +3819,22 @@ class McpServerTool(_Model):
             "connector_sharepoint",
         ]
         | str
-        | Unset
-    ) = UNSET
-    headers: dict[str, str] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_McpServerTool__headers
-    )
+        | None
+    ) = None
+    headers: dict[str, str] | None = attrs.field(default=None, converter=_c_McpServerTool__headers)
     require_approval: (
-        McpServerToolRequireApprovalOption1 | Literal["always", "never"] | str | None | Unset
-    ) = attrs.field(default=UNSET, converter=_c_McpServerTool__require_approval)
-    server_description: str | Unset = UNSET
-    server_label: str
-    server_url: str | Unset = UNSET
-    type: Literal["mcp"] = "mcp"
+        McpServerToolRequireApprovalOption1 | Literal["always", "never"] | str | None
+    ) = attrs.field(default=None, converter=_c_McpServerTool__require_approval)
+    server_description: str | None = None
+    server_label: str | None
+    server_url: str | None = None
+    type: Literal["mcp"] | None = "mcp"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3890,28 +3844,24 @@ class McpServerTool(_Model):
         try:
             f = "authorization"
             v = self.authorization
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "connector_id"
             v = self.connector_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "server_description"
             v = self.server_description
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "server_label"
             v = self.server_label
             if type(v) is not str:
                 v = _str(v)
             f = "server_url"
             v = self.server_url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -3950,14 +3900,16 @@ class McpServerTool(_Model):
 class McpServerToolAllowedToolsOption2(_Model):
     """The ``McpServerTool.allowed_tools|1`` object of the spec."""
 
-    read_only: bool | Unset = UNSET
-    tool_names: list[str] | Unset = attrs.field(
-        default=UNSET, converter=_c_McpServerToolAllowedToolsOption2__tool_names
+    read_only: bool | None = None
+    tool_names: list[str] | None = attrs.field(
+        default=None, converter=_c_McpServerToolAllowedToolsOption2__tool_names
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -3967,9 +3919,8 @@ class McpServerToolAllowedToolsOption2(_Model):
         try:
             f = "read_only"
             v = self.read_only
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -3985,16 +3936,18 @@ class McpServerToolAllowedToolsOption2(_Model):
 class McpServerToolRequireApprovalOption1(_Model):
     """The ``McpServerTool.require_approval|0`` object of the spec."""
 
-    always: McpServerToolRequireApprovalOption1Always | Unset = attrs.field(
-        default=UNSET, converter=_c_McpServerToolRequireApprovalOption1__always
+    always: McpServerToolRequireApprovalOption1Always | None = attrs.field(
+        default=None, converter=_c_McpServerToolRequireApprovalOption1__always
     )
-    never: McpServerToolRequireApprovalOption1Never | Unset = attrs.field(
-        default=UNSET, converter=_c_McpServerToolRequireApprovalOption1__never
+    never: McpServerToolRequireApprovalOption1Never | None = attrs.field(
+        default=None, converter=_c_McpServerToolRequireApprovalOption1__never
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4010,13 +3963,15 @@ class McpServerToolRequireApprovalOption1(_Model):
 class McpServerToolRequireApprovalOption1Always(_Model):
     """The ``McpServerTool.require_approval|0.always`` object of the spec."""
 
-    tool_names: list[str] | Unset = attrs.field(
-        default=UNSET, converter=_c_McpServerToolRequireApprovalOption1Always__tool_names
+    tool_names: list[str] | None = attrs.field(
+        default=None, converter=_c_McpServerToolRequireApprovalOption1Always__tool_names
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4031,13 +3986,15 @@ class McpServerToolRequireApprovalOption1Always(_Model):
 class McpServerToolRequireApprovalOption1Never(_Model):
     """The ``McpServerTool.require_approval|0.never`` object of the spec."""
 
-    tool_names: list[str] | Unset = attrs.field(
-        default=UNSET, converter=_c_McpServerToolRequireApprovalOption1Never__tool_names
+    tool_names: list[str] | None = attrs.field(
+        default=None, converter=_c_McpServerToolRequireApprovalOption1Never__tool_names
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4052,23 +4009,25 @@ class McpServerToolRequireApprovalOption1Never(_Model):
 class ImageGenerationServerTool(_Model):
     """Image generation tool configuration"""
 
-    background: Literal["transparent", "opaque", "auto"] | str | Unset = UNSET
-    input_fidelity: Literal["high", "low"] | str | None | Unset = UNSET
-    input_image_mask: ImageGenerationServerToolInputImageMask | Unset = attrs.field(
-        default=UNSET, converter=_c_ImageGenerationServerTool__input_image_mask
+    background: Literal["transparent", "opaque", "auto"] | str | None = None
+    input_fidelity: Literal["high", "low"] | str | None = None
+    input_image_mask: ImageGenerationServerToolInputImageMask | None = attrs.field(
+        default=None, converter=_c_ImageGenerationServerTool__input_image_mask
     )
-    model: str | Unset = UNSET
-    moderation: Literal["auto", "low"] | str | Unset = UNSET
-    output_compression: int | Unset = UNSET
-    output_format: Literal["png", "webp", "jpeg"] | str | Unset = UNSET
-    partial_images: int | Unset = UNSET
-    quality: Literal["low", "medium", "high", "auto"] | str | Unset = UNSET
-    size: str | Unset = UNSET
-    type: Literal["image_generation"] = "image_generation"
+    model: str | None = None
+    moderation: Literal["auto", "low"] | str | None = None
+    output_compression: int | None = None
+    output_format: Literal["png", "webp", "jpeg"] | str | None = None
+    partial_images: int | None = None
+    quality: Literal["low", "medium", "high", "auto"] | str | None = None
+    size: str | None = None
+    type: Literal["image_generation"] | None = "image_generation"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4078,49 +4037,40 @@ class ImageGenerationServerTool(_Model):
         try:
             f = "background"
             v = self.background
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_fidelity"
             v = self.input_fidelity
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "model"
             v = self.model
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "moderation"
             v = self.moderation
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "output_compression"
             v = self.output_compression
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "output_format"
             v = self.output_format
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "partial_images"
             v = self.partial_images
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "quality"
             v = self.quality
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "size"
             v = self.size
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -4163,12 +4113,14 @@ class ImageGenerationServerTool(_Model):
 class ImageGenerationServerToolInputImageMask(_Model):
     """The ``ImageGenerationServerTool.input_image_mask`` object of the spec."""
 
-    file_id: str | Unset = UNSET
-    image_url: str | Unset = UNSET
+    file_id: str | None = None
+    image_url: str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4178,14 +4130,12 @@ class ImageGenerationServerToolInputImageMask(_Model):
         try:
             f = "file_id"
             v = self.file_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "image_url"
             v = self.image_url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -4201,11 +4151,13 @@ class ImageGenerationServerToolInputImageMask(_Model):
 class CodexLocalShellTool(_Model):
     """Local shell tool configuration"""
 
-    type: Literal["local_shell"] = "local_shell"
+    type: Literal["local_shell"] | None = "local_shell"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4231,11 +4183,13 @@ class CodexLocalShellTool(_Model):
 class ShellServerTool(_Model):
     """Shell tool configuration"""
 
-    type: Literal["shell"] = "shell"
+    type: Literal["shell"] | None = "shell"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4261,11 +4215,13 @@ class ShellServerTool(_Model):
 class ApplyPatchServerTool(_Model):
     """Apply patch tool configuration"""
 
-    type: Literal["apply_patch"] = "apply_patch"
+    type: Literal["apply_patch"] | None = "apply_patch"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4291,16 +4247,18 @@ class ApplyPatchServerTool(_Model):
 class CustomTool(_Model):
     """Custom tool configuration"""
 
-    description: str | Unset = UNSET
-    format: CustomToolFormatText | CustomToolFormatGrammar | Unset = attrs.field(
-        default=UNSET, converter=_c_CustomTool__format
+    description: str | None = None
+    format: CustomToolFormatText | CustomToolFormatGrammar | None = attrs.field(
+        default=None, converter=_c_CustomTool__format
     )
-    name: str
-    type: Literal["custom"] = "custom"
+    name: str | None
+    type: Literal["custom"] | None = "custom"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4310,9 +4268,8 @@ class CustomTool(_Model):
         try:
             f = "description"
             v = self.description
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
             if type(v) is not str:
@@ -4338,11 +4295,13 @@ class CustomTool(_Model):
 class CustomToolFormatText(_Model):
     """The ``CustomTool.format|0`` object of the spec."""
 
-    type: Literal["text"] = "text"
+    type: Literal["text"] | None = "text"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4368,13 +4327,15 @@ class CustomToolFormatText(_Model):
 class CustomToolFormatGrammar(_Model):
     """The ``CustomTool.format|1`` object of the spec."""
 
-    definition: str
-    syntax: Literal["lark", "regex"] | str
-    type: Literal["grammar"] = "grammar"
+    definition: str | None
+    syntax: Literal["lark", "regex"] | str | None
+    type: Literal["grammar"] | None = "grammar"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4410,14 +4371,18 @@ class CustomToolFormatGrammar(_Model):
 class NamespaceTool(_Model):
     """Groups function/custom tools under a shared namespace"""
 
-    description: str
-    name: str
-    tools: list[NamespaceFunctionTool | CustomTool] = attrs.field(converter=_c_NamespaceTool__tools)
-    type: Literal["namespace"] = "namespace"
+    description: str | None
+    name: str | None
+    tools: list[NamespaceFunctionTool | CustomTool] | None = attrs.field(
+        converter=_c_NamespaceTool__tools
+    )
+    type: Literal["namespace"] | None = "namespace"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4801,19 +4766,23 @@ class ApplyPatchCallItem(_Model):
     the patch and echoes an `apply_patch_call_output` on the next turn.
     """
 
-    call_id: str
-    id: str | None | Unset = UNSET
-    operation: ApplyPatchCallOperation = attrs.field(converter=_c_ApplyPatchCallItem__operation)
+    call_id: str | None
+    id: str | None = None
+    operation: ApplyPatchCallOperation | None = attrs.field(
+        converter=_c_ApplyPatchCallItem__operation
+    )
     """The patch operation requested by an `apply_patch_call`. `create_file` and `update_file`
     carry a V4A diff; `delete_file` omits it.
     """
-    status: ApplyPatchCallStatus | str
+    status: ApplyPatchCallStatus | str | None
     """Lifecycle state of an `apply_patch_call` output item."""
-    type: Literal["apply_patch_call"] = "apply_patch_call"
+    type: Literal["apply_patch_call"] | None = "apply_patch_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4827,9 +4796,8 @@ class ApplyPatchCallItem(_Model):
                 v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -4859,15 +4827,17 @@ class ApplyPatchCallOutputItem(_Model):
     successfully, `failed` otherwise.
     """
 
-    call_id: str
-    id: str | None | Unset = UNSET
-    output: str | None | Unset = UNSET
-    status: Literal["completed", "failed"] | str
-    type: Literal["apply_patch_call_output"] = "apply_patch_call_output"
+    call_id: str | None
+    id: str | None = None
+    output: str | None = None
+    status: Literal["completed", "failed"] | str | None
+    type: Literal["apply_patch_call_output"] | None = "apply_patch_call_output"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4881,14 +4851,12 @@ class ApplyPatchCallOutputItem(_Model):
                 v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "output"
             v = self.output
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -4915,18 +4883,20 @@ class ApplyPatchCallOutputItem(_Model):
 class ResponseOutputText(_Model):
     """The ``ResponseOutputText`` object of the spec."""
 
-    annotations: list[OpenAIResponsesAnnotation] | Unset = attrs.field(
-        default=UNSET, converter=_c_ResponseOutputText__annotations
+    annotations: list[OpenAIResponsesAnnotation] | None = attrs.field(
+        default=None, converter=_c_ResponseOutputText__annotations
     )
-    logprobs: list[ResponseOutputTextLogprobsItem] | Unset = attrs.field(
-        default=UNSET, converter=_c_ResponseOutputText__logprobs
+    logprobs: list[ResponseOutputTextLogprobsItem] | None = attrs.field(
+        default=None, converter=_c_ResponseOutputText__logprobs
     )
-    text: str
-    type: Literal["output_text"] = "output_text"
+    text: str | None
+    type: Literal["output_text"] | None = "output_text"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -4959,16 +4929,18 @@ class ResponseOutputText(_Model):
 class ResponseOutputTextLogprobsItem(_Model):
     """The ``ResponseOutputText.logprobs[]`` object of the spec."""
 
-    bytes: list[int] = attrs.field(converter=_c_ResponseOutputTextLogprobsItem__bytes)
-    logprob: float
-    token: str
-    top_logprobs: list[ResponseOutputTextLogprobsItemTopLogprobsItem] = attrs.field(
+    bytes: list[int] | None = attrs.field(converter=_c_ResponseOutputTextLogprobsItem__bytes)
+    logprob: float | None
+    token: str | None
+    top_logprobs: list[ResponseOutputTextLogprobsItemTopLogprobsItem] | None = attrs.field(
         converter=_c_ResponseOutputTextLogprobsItem__top_logprobs
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5003,15 +4975,17 @@ class ResponseOutputTextLogprobsItem(_Model):
 class ResponseOutputTextLogprobsItemTopLogprobsItem(_Model):
     """The ``ResponseOutputText.logprobs[].top_logprobs[]`` object of the spec."""
 
-    bytes: list[int] = attrs.field(
+    bytes: list[int] | None = attrs.field(
         converter=_c_ResponseOutputTextLogprobsItemTopLogprobsItem__bytes
     )
-    logprob: float
-    token: str
+    logprob: float | None
+    token: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5045,12 +5019,14 @@ class ResponseOutputTextLogprobsItemTopLogprobsItem(_Model):
 class OpenAIResponsesRefusalContent(_Model):
     """The ``OpenAIResponsesRefusalContent`` object of the spec."""
 
-    refusal: str
-    type: Literal["refusal"] = "refusal"
+    refusal: str | None
+    type: Literal["refusal"] | None = "refusal"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5081,12 +5057,14 @@ class OpenAIResponsesRefusalContent(_Model):
 class ReasoningTextContent(_Model):
     """The ``ReasoningTextContent`` object of the spec."""
 
-    text: str
-    type: Literal["reasoning_text"] = "reasoning_text"
+    text: str | None
+    type: Literal["reasoning_text"] | None = "reasoning_text"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5117,12 +5095,14 @@ class ReasoningTextContent(_Model):
 class ReasoningSummaryText(_Model):
     """The ``ReasoningSummaryText`` object of the spec."""
 
-    text: str
-    type: Literal["summary_text"] = "summary_text"
+    text: str | None
+    type: Literal["summary_text"] | None = "summary_text"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5153,23 +5133,23 @@ class ReasoningSummaryText(_Model):
 class OutputFunctionCallItem(_Model):
     """The ``OutputFunctionCallItem`` object of the spec."""
 
-    arguments: str
-    call_id: str
-    id: str | Unset = UNSET
-    name: str
-    namespace: str | Unset = UNSET
+    arguments: str | None
+    call_id: str | None
+    id: str | None = None
+    name: str | None
+    namespace: str | None = None
     """Namespace qualifier for tools registered as part of a namespace tool group (e.g. an MCP
     server)
     """
-    status: Literal["completed", "incomplete", "in_progress"] | str | Unset = UNSET
-    type: Literal["function_call"] = "function_call"
-    subagent_id: str | Unset = UNSET
+    status: Literal["completed", "incomplete", "in_progress"] | str | None = None
+    type: Literal["function_call"] | None = "function_call"
+    subagent_id: str | None = None
     """EXPERIMENTAL — subject to change without notice. String id that matches the `call_id` of
     the `openrouter:subagent` server tool call that spawned the subagent. Present on every
     `function_call` item the subagent projects; absent on ordinary function calls.
     """
-    subagent_items: list[OutputFunctionCallItemSubagentItemsItem] | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputFunctionCallItem__subagent_items
+    subagent_items: list[OutputFunctionCallItemSubagentItemsItem] | None = attrs.field(
+        default=None, converter=_c_OutputFunctionCallItem__subagent_items
     )
     """EXPERIMENTAL — subject to change without notice. The subagent's output items produced on
     this turn. Treat this as an opaque object; you must replay it in the request so that the
@@ -5179,9 +5159,11 @@ class OutputFunctionCallItem(_Model):
     subagent spawned by the `openrouter:subagent` server tool.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5199,32 +5181,28 @@ class OutputFunctionCallItem(_Model):
                 v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
             if type(v) is not str:
                 v = _str(v)
             f = "namespace"
             v = self.namespace
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
                 v = _str(v)
             f = "subagent_id"
             v = self.subagent_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -5259,11 +5237,13 @@ class OutputFunctionCallItem(_Model):
 class OutputFunctionCallItemSubagentItemsItem(_Model):
     """The ``OutputFunctionCallItem.subagent_items[]`` object of the spec."""
 
-    type: str
+    type: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5292,19 +5272,21 @@ class OutputCustomToolCallItem(_Model):
     text rather than JSON arguments.
     """
 
-    call_id: str
-    id: str | Unset = UNSET
-    input: str
-    name: str
-    namespace: str | Unset = UNSET
+    call_id: str | None
+    id: str | None = None
+    input: str | None
+    name: str | None
+    namespace: str | None = None
     """Namespace qualifier for tools registered as part of a namespace tool group (e.g. an MCP
     server)
     """
-    type: Literal["custom_tool_call"] = "custom_tool_call"
+    type: Literal["custom_tool_call"] | None = "custom_tool_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5318,9 +5300,8 @@ class OutputCustomToolCallItem(_Model):
                 v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input"
             v = self.input
             if type(v) is not str:
@@ -5331,9 +5312,8 @@ class OutputCustomToolCallItem(_Model):
                 v = _str(v)
             f = "namespace"
             v = self.namespace
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -5359,17 +5339,19 @@ class OutputCustomToolCallItem(_Model):
 class OutputImageGenerationCallItem(_Model):
     """The ``OutputImageGenerationCallItem`` object of the spec."""
 
-    id: str
-    result: str | None | Unset = UNSET
+    id: str | None
+    result: str | None = None
     """Server default: ``null``."""
-    status: ImageGenerationStatus | str
-    type: Literal["image_generation_call"] = "image_generation_call"
-    prompt: str | Unset = UNSET
+    status: ImageGenerationStatus | str | None
+    type: Literal["image_generation_call"] | None = "image_generation_call"
+    prompt: str | None = None
     """The prompt (possibly rewritten) that the image was generated from."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5383,9 +5365,8 @@ class OutputImageGenerationCallItem(_Model):
                 v = _str(v)
             f = "result"
             v = self.result
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -5396,9 +5377,8 @@ class OutputImageGenerationCallItem(_Model):
                 v = _str(v)
             f = "prompt"
             v = self.prompt
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -5419,18 +5399,20 @@ class OutputImageGenerationCallItem(_Model):
 class OutputComputerCallItem(_Model):
     """The ``OutputComputerCallItem`` object of the spec."""
 
-    action: Any | Unset = UNSET
-    call_id: str
-    id: str | Unset = UNSET
-    pending_safety_checks: list[OutputComputerCallItemPendingSafetyChecksItem] = attrs.field(
+    action: Any | None = None
+    call_id: str | None
+    id: str | None = None
+    pending_safety_checks: list[OutputComputerCallItemPendingSafetyChecksItem] | None = attrs.field(
         converter=_c_OutputComputerCallItem__pending_safety_checks
     )
-    status: Literal["completed", "incomplete", "in_progress"] | str
-    type: Literal["computer_call"] = "computer_call"
+    status: Literal["completed", "incomplete", "in_progress"] | str | None
+    type: Literal["computer_call"] | None = "computer_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5444,9 +5426,8 @@ class OutputComputerCallItem(_Model):
                 v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -5483,13 +5464,15 @@ class OutputComputerCallItem(_Model):
 class OutputComputerCallItemPendingSafetyChecksItem(_Model):
     """The ``OutputComputerCallItem.pending_safety_checks[]`` object of the spec."""
 
-    code: str
-    id: str
-    message: str
+    code: str | None
+    id: str | None
+    message: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5525,17 +5508,19 @@ class OutputComputerCallItemPendingSafetyChecksItem(_Model):
 class OutputDatetimeItem(_Model):
     """An openrouter:datetime server tool output item"""
 
-    datetime: str
+    datetime: str | None
     """ISO 8601 datetime string"""
-    id: str | Unset = UNSET
-    status: ToolCallStatus | str
-    timezone: str
+    id: str | None = None
+    status: ToolCallStatus | str | None
+    timezone: str | None
     """IANA timezone name"""
-    type: Literal["openrouter:datetime"] = "openrouter:datetime"
+    type: Literal["openrouter:datetime"] | None = "openrouter:datetime"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5549,9 +5534,8 @@ class OutputDatetimeItem(_Model):
                 v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -5582,19 +5566,21 @@ class OutputDatetimeItem(_Model):
 class OutputWebSearchServerToolItem(_Model):
     """An openrouter:web_search server tool output item"""
 
-    action: OutputWebSearchServerToolItemAction | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputWebSearchServerToolItem__action
+    action: OutputWebSearchServerToolItemAction | None = attrs.field(
+        default=None, converter=_c_OutputWebSearchServerToolItem__action
     )
     """The search action performed, matching OpenAI web_search_call.action shape. Includes the
     query the model issued and optional source URLs returned by the search provider.
     """
-    id: str | Unset = UNSET
-    status: ToolCallStatus | str
-    type: Literal["openrouter:web_search"] = "openrouter:web_search"
+    id: str | None = None
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:web_search"] | None = "openrouter:web_search"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5604,9 +5590,8 @@ class OutputWebSearchServerToolItem(_Model):
         try:
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -5634,15 +5619,17 @@ class OutputWebSearchServerToolItemAction(_Model):
     query the model issued and optional source URLs returned by the search provider.
     """
 
-    query: str
-    sources: list[OutputWebSearchServerToolItemActionSourcesItem] | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputWebSearchServerToolItemAction__sources
+    query: str | None
+    sources: list[OutputWebSearchServerToolItemActionSourcesItem] | None = attrs.field(
+        default=None, converter=_c_OutputWebSearchServerToolItemAction__sources
     )
-    type: Literal["search"] = "search"
+    type: Literal["search"] | None = "search"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5674,12 +5661,14 @@ class OutputWebSearchServerToolItemAction(_Model):
 class OutputWebSearchServerToolItemActionSourcesItem(_Model):
     """The ``OutputWebSearchServerToolItem.action.sources[]`` object of the spec."""
 
-    type: Literal["url"] = "url"
-    url: str
+    type: Literal["url"] | None = "url"
+    url: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5710,19 +5699,21 @@ class OutputWebSearchServerToolItemActionSourcesItem(_Model):
 class OutputCodeInterpreterServerToolItem(_Model):
     """An openrouter:code_interpreter server tool output item"""
 
-    code: str | Unset = UNSET
-    exit_code: int | Unset = UNSET
+    code: str | None = None
+    exit_code: int | None = None
     """JSON name: ``exitCode``."""
-    id: str | Unset = UNSET
-    language: str | Unset = UNSET
-    status: ToolCallStatus | str
-    stderr: str | Unset = UNSET
-    stdout: str | Unset = UNSET
-    type: Literal["openrouter:code_interpreter"] = "openrouter:code_interpreter"
+    id: str | None = None
+    language: str | None = None
+    status: ToolCallStatus | str | None
+    stderr: str | None = None
+    stdout: str | None = None
+    type: Literal["openrouter:code_interpreter"] | None = "openrouter:code_interpreter"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5732,38 +5723,32 @@ class OutputCodeInterpreterServerToolItem(_Model):
         try:
             f = "code"
             v = self.code
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "exit_code"
             v = self.exit_code
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "language"
             v = self.language
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
                 v = _str(v)
             f = "stderr"
             v = self.stderr
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "stdout"
             v = self.stdout
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -5800,16 +5785,18 @@ class OutputCodeInterpreterServerToolItem(_Model):
 class OutputFileSearchServerToolItem(_Model):
     """An openrouter:file_search server tool output item"""
 
-    id: str | Unset = UNSET
-    queries: list[str] | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputFileSearchServerToolItem__queries
+    id: str | None = None
+    queries: list[str] | None = attrs.field(
+        default=None, converter=_c_OutputFileSearchServerToolItem__queries
     )
-    status: ToolCallStatus | str
-    type: Literal["openrouter:file_search"] = "openrouter:file_search"
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:file_search"] | None = "openrouter:file_search"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5819,9 +5806,8 @@ class OutputFileSearchServerToolItem(_Model):
         try:
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -5847,25 +5833,27 @@ class OutputFileSearchServerToolItem(_Model):
 class OutputImageGenerationServerToolItem(_Model):
     """An openrouter:image_generation server tool output item"""
 
-    id: str | Unset = UNSET
-    image_b64: str | Unset = UNSET
+    id: str | None = None
+    image_b64: str | None = None
     """JSON name: ``imageB64``."""
-    image_url: str | Unset = UNSET
+    image_url: str | None = None
     """JSON name: ``imageUrl``."""
-    prompt: str | Unset = UNSET
+    prompt: str | None = None
     """The prompt (possibly rewritten) that the image was generated from."""
-    result: str | None | Unset = UNSET
+    result: str | None = None
     """The generated image as a base64-encoded string or URL, matching OpenAI
     image_generation_call format
     """
-    revised_prompt: str | Unset = UNSET
+    revised_prompt: str | None = None
     """JSON name: ``revisedPrompt``."""
-    status: ToolCallStatus | str
-    type: Literal["openrouter:image_generation"] = "openrouter:image_generation"
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:image_generation"] | None = "openrouter:image_generation"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5875,34 +5863,28 @@ class OutputImageGenerationServerToolItem(_Model):
         try:
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "image_b64"
             v = self.image_b64
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "image_url"
             v = self.image_url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "prompt"
             v = self.prompt
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "result"
             v = self.result
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "revised_prompt"
             v = self.revised_prompt
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -5943,16 +5925,18 @@ class OutputImageGenerationServerToolItem(_Model):
 class OutputBrowserUseServerToolItem(_Model):
     """An openrouter:browser_use server tool output item"""
 
-    action: str | Unset = UNSET
-    id: str | Unset = UNSET
-    screenshot_b64: str | Unset = UNSET
+    action: str | None = None
+    id: str | None = None
+    screenshot_b64: str | None = None
     """JSON name: ``screenshotB64``."""
-    status: ToolCallStatus | str
-    type: Literal["openrouter:browser_use"] = "openrouter:browser_use"
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:browser_use"] | None = "openrouter:browser_use"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5962,19 +5946,16 @@ class OutputBrowserUseServerToolItem(_Model):
         try:
             f = "action"
             v = self.action
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "screenshot_b64"
             v = self.screenshot_b64
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -6009,22 +5990,24 @@ class OutputBrowserUseServerToolItem(_Model):
 class OutputBashServerToolItem(_Model):
     """An openrouter:bash server tool output item"""
 
-    arguments: str | None | Unset = UNSET
+    arguments: str | None = None
     """The raw tool-call arguments string as emitted by the model."""
-    call_id: str | None | Unset = UNSET
+    call_id: str | None = None
     """The model-generated tool call id from the originating turn."""
-    command: str | Unset = UNSET
-    exit_code: int | Unset = UNSET
+    command: str | None = None
+    exit_code: int | None = None
     """JSON name: ``exitCode``."""
-    id: str | Unset = UNSET
-    status: ToolCallStatus | str
-    stderr: str | Unset = UNSET
-    stdout: str | Unset = UNSET
-    type: Literal["openrouter:bash"] = "openrouter:bash"
+    id: str | None = None
+    status: ToolCallStatus | str | None
+    stderr: str | None = None
+    stdout: str | None = None
+    type: Literal["openrouter:bash"] | None = "openrouter:bash"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6034,43 +6017,36 @@ class OutputBashServerToolItem(_Model):
         try:
             f = "arguments"
             v = self.arguments
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "call_id"
             v = self.call_id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "command"
             v = self.command
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "exit_code"
             v = self.exit_code
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
                 v = _str(v)
             f = "stderr"
             v = self.stderr
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "stdout"
             v = self.stdout
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -6109,16 +6085,18 @@ class OutputBashServerToolItem(_Model):
 class OutputTextEditorServerToolItem(_Model):
     """An openrouter:text_editor server tool output item"""
 
-    command: Literal["view", "create", "str_replace", "insert"] | str | Unset = UNSET
-    file_path: str | Unset = UNSET
+    command: Literal["view", "create", "str_replace", "insert"] | str | None = None
+    file_path: str | None = None
     """JSON name: ``filePath``."""
-    id: str | Unset = UNSET
-    status: ToolCallStatus | str
-    type: Literal["openrouter:text_editor"] = "openrouter:text_editor"
+    id: str | None = None
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:text_editor"] | None = "openrouter:text_editor"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6128,19 +6106,16 @@ class OutputTextEditorServerToolItem(_Model):
         try:
             f = "command"
             v = self.command
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "file_path"
             v = self.file_path
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -6172,20 +6147,22 @@ class OutputApplyPatchServerToolItem(_Model):
     next turn.
     """
 
-    call_id: str | Unset = UNSET
-    id: str | Unset = UNSET
-    operation: ApplyPatchCallOperation | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputApplyPatchServerToolItem__operation
+    call_id: str | None = None
+    id: str | None = None
+    operation: ApplyPatchCallOperation | None = attrs.field(
+        default=None, converter=_c_OutputApplyPatchServerToolItem__operation
     )
     """The patch operation requested by an `apply_patch_call`. `create_file` and `update_file`
     carry a V4A diff; `delete_file` omits it.
     """
-    status: ToolCallStatus | str
-    type: Literal["openrouter:apply_patch"] = "openrouter:apply_patch"
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:apply_patch"] | None = "openrouter:apply_patch"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6195,14 +6172,12 @@ class OutputApplyPatchServerToolItem(_Model):
         try:
             f = "call_id"
             v = self.call_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -6231,23 +6206,25 @@ class OutputApplyPatchServerToolItem(_Model):
 class OutputWebFetchServerToolItem(_Model):
     """An openrouter:web_fetch server tool output item"""
 
-    content: str | Unset = UNSET
-    error: str | Unset = UNSET
+    content: str | None = None
+    error: str | None = None
     """The error message if the fetch failed."""
-    http_status: int | Unset = UNSET
+    http_status: int | None = None
     """The HTTP status code returned by the upstream URL fetch.
 
     JSON name: ``httpStatus``.
     """
-    id: str | Unset = UNSET
-    status: ToolCallStatus | str
-    title: str | Unset = UNSET
-    type: Literal["openrouter:web_fetch"] = "openrouter:web_fetch"
-    url: str | Unset = UNSET
+    id: str | None = None
+    status: ToolCallStatus | str | None
+    title: str | None = None
+    type: Literal["openrouter:web_fetch"] | None = "openrouter:web_fetch"
+    url: str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6257,42 +6234,36 @@ class OutputWebFetchServerToolItem(_Model):
         try:
             f = "content"
             v = self.content
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "error"
             v = self.error
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "http_status"
             v = self.http_status
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
                 v = _str(v)
             f = "title"
             v = self.title
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
                 v = _str(v)
             f = "url"
             v = self.url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -6325,14 +6296,16 @@ class OutputWebFetchServerToolItem(_Model):
 class OutputToolSearchServerToolItem(_Model):
     """An openrouter:tool_search server tool output item"""
 
-    id: str | Unset = UNSET
-    query: str | Unset = UNSET
-    status: ToolCallStatus | str
-    type: Literal["openrouter:tool_search"] = "openrouter:tool_search"
+    id: str | None = None
+    query: str | None = None
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:tool_search"] | None = "openrouter:tool_search"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6342,14 +6315,12 @@ class OutputToolSearchServerToolItem(_Model):
         try:
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "query"
             v = self.query
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -6375,16 +6346,18 @@ class OutputToolSearchServerToolItem(_Model):
 class OutputMemoryServerToolItem(_Model):
     """An openrouter:memory server tool output item"""
 
-    action: Literal["read", "write", "delete"] | str | Unset = UNSET
-    id: str | Unset = UNSET
-    key: str | Unset = UNSET
-    status: ToolCallStatus | str
-    type: Literal["openrouter:memory"] = "openrouter:memory"
-    value: Any | Unset = UNSET
+    action: Literal["read", "write", "delete"] | str | None = None
+    id: str | None = None
+    key: str | None = None
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:memory"] | None = "openrouter:memory"
+    value: Any | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6394,19 +6367,16 @@ class OutputMemoryServerToolItem(_Model):
         try:
             f = "action"
             v = self.action
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "key"
             v = self.key
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -6436,17 +6406,19 @@ class OutputMemoryServerToolItem(_Model):
 class OutputMcpServerToolItem(_Model):
     """An openrouter:mcp server tool output item"""
 
-    id: str | Unset = UNSET
-    server_label: str | Unset = UNSET
+    id: str | None = None
+    server_label: str | None = None
     """JSON name: ``serverLabel``."""
-    status: ToolCallStatus | str
-    tool_name: str | Unset = UNSET
+    status: ToolCallStatus | str | None
+    tool_name: str | None = None
     """JSON name: ``toolName``."""
-    type: Literal["openrouter:mcp"] = "openrouter:mcp"
+    type: Literal["openrouter:mcp"] | None = "openrouter:mcp"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6456,23 +6428,20 @@ class OutputMcpServerToolItem(_Model):
         try:
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "server_label"
             v = self.server_label
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
                 v = _str(v)
             f = "tool_name"
             v = self.tool_name
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -6497,18 +6466,20 @@ class OutputMcpServerToolItem(_Model):
 class OutputSearchModelsServerToolItem(_Model):
     """An openrouter:experimental__search_models server tool output item"""
 
-    arguments: str | Unset = UNSET
+    arguments: str | None = None
     """The JSON arguments submitted to the search tool (e.g. {"query":"Claude"})"""
-    id: str | Unset = UNSET
-    query: str | Unset = UNSET
-    status: ToolCallStatus | str
-    type: Literal["openrouter:experimental__search_models"] = (
+    id: str | None = None
+    query: str | None = None
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:experimental__search_models"] | None = (
         "openrouter:experimental__search_models"
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6518,19 +6489,16 @@ class OutputSearchModelsServerToolItem(_Model):
         try:
             f = "arguments"
             v = self.arguments
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "query"
             v = self.query
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -6559,20 +6527,20 @@ class OutputSearchModelsServerToolItem(_Model):
 class OutputFusionServerToolItem(_Model):
     """An openrouter:fusion server tool output item"""
 
-    analysis: FusionAnalysisResult | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputFusionServerToolItem__analysis
+    analysis: FusionAnalysisResult | None = attrs.field(
+        default=None, converter=_c_OutputFusionServerToolItem__analysis
     )
     """Structured analysis produced by the fusion analyst model."""
-    error: str | Unset = UNSET
+    error: str | None = None
     """Error message when the fusion run did not produce an analysis result."""
-    failed_models: list[OutputFusionServerToolItemFailedModelsItem] | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputFusionServerToolItem__failed_models
+    failed_models: list[OutputFusionServerToolItemFailedModelsItem] | None = attrs.field(
+        default=None, converter=_c_OutputFusionServerToolItem__failed_models
     )
     """Models that were requested as part of the analysis panel but did not produce a response.
     Present when at least one requested analysis model failed. The fusion result is still
     usable but was produced from a degraded panel.
     """
-    failure_reason: str | Unset = UNSET
+    failure_reason: str | None = None
     """Typed failure reason when the fusion run failed. Possible values include:
     all_panels_failed, insufficient_credits, rate_limited, invalid_model,
     judge_not_valid_json, judge_schema_mismatch, judge_upstream_error,
@@ -6580,26 +6548,28 @@ class OutputFusionServerToolItem(_Model):
     spelling so existing consumers keep matching. The consumer-cancellation code is
     `cancelled`.
     """
-    id: str | Unset = UNSET
-    responses: list[OutputFusionServerToolItemResponsesItem] | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputFusionServerToolItem__responses
+    id: str | None = None
+    responses: list[OutputFusionServerToolItemResponsesItem] | None = attrs.field(
+        default=None, converter=_c_OutputFusionServerToolItem__responses
     )
     """Analysis models that produced a response in this fusion run, with each model's full
     panel content.
     """
-    sources: list[FusionSource] | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputFusionServerToolItem__sources
+    sources: list[FusionSource] | None = attrs.field(
+        default=None, converter=_c_OutputFusionServerToolItem__sources
     )
     """Web pages the analysis panels and analyst retrieved via web search during this fusion
     run, deduplicated by URL across the whole run. Present when at least one model cited a
     source.
     """
-    status: ToolCallStatus | str
-    type: Literal["openrouter:fusion"] = "openrouter:fusion"
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:fusion"] | None = "openrouter:fusion"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6609,19 +6579,16 @@ class OutputFusionServerToolItem(_Model):
         try:
             f = "error"
             v = self.error
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "failure_reason"
             v = self.failure_reason
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -6664,16 +6631,18 @@ class OutputFusionServerToolItem(_Model):
 class OutputFusionServerToolItemFailedModelsItem(_Model):
     """The ``OutputFusionServerToolItem.failed_models[]`` object of the spec."""
 
-    error: str
+    error: str | None
     """Error message describing why the model failed."""
-    model: str
+    model: str | None
     """Slug of the analysis model that failed."""
-    status_code: int | Unset = UNSET
+    status_code: int | None = None
     """HTTP status code from the upstream response, when available (e.g. 402, 429)."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6691,9 +6660,8 @@ class OutputFusionServerToolItemFailedModelsItem(_Model):
                 v = _str(v)
             f = "status_code"
             v = self.status_code
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -6712,12 +6680,14 @@ class OutputFusionServerToolItemFailedModelsItem(_Model):
 class OutputFusionServerToolItemResponsesItem(_Model):
     """The ``OutputFusionServerToolItem.responses[]`` object of the spec."""
 
-    content: str | Unset = UNSET
-    model: str
+    content: str | None = None
+    model: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6727,9 +6697,8 @@ class OutputFusionServerToolItemResponsesItem(_Model):
         try:
             f = "content"
             v = self.content
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "model"
             v = self.model
             if type(v) is not str:
@@ -6749,14 +6718,14 @@ class OutputFusionServerToolItemResponsesItem(_Model):
 class OutputAdvisorServerToolItem(_Model):
     """An openrouter:advisor server tool output item"""
 
-    advice: str | Unset = UNSET
+    advice: str | None = None
     """The advisor model's response (the advice text returned to the executor)."""
-    error: str | Unset = UNSET
+    error: str | None = None
     """Error message when the advisor call did not produce advice. Set together with `status:
     'failed'` on the terminal item.
     """
-    id: str | Unset = UNSET
-    instance_name: str | Unset = UNSET
+    id: str | None = None
+    instance_name: str | None = None
     """Provider-safe function name of the specific advisor instance that produced this item
     (e.g. `openrouter_advisor__1`). Present only when more than one advisor tool is
     configured; omitted for the default single advisor. Echo this field back unchanged so
@@ -6766,16 +6735,18 @@ class OutputAdvisorServerToolItem(_Model):
     requests in a conversation. Reordering or inserting advisor entries shifts these names
     and causes each advisor's cross-request memory to be attributed to the wrong instance.
     """
-    model: str | Unset = UNSET
+    model: str | None = None
     """Slug of the advisor model that was consulted."""
-    prompt: str | Unset = UNSET
+    prompt: str | None = None
     """The prompt the executor sent to the advisor."""
-    status: FailableToolCallStatus | str
-    type: Literal["openrouter:advisor"] = "openrouter:advisor"
+    status: FailableToolCallStatus | str | None
+    type: Literal["openrouter:advisor"] | None = "openrouter:advisor"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6785,34 +6756,28 @@ class OutputAdvisorServerToolItem(_Model):
         try:
             f = "advice"
             v = self.advice
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "error"
             v = self.error
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "instance_name"
             v = self.instance_name
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "model"
             v = self.model
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "prompt"
             v = self.prompt
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -6853,7 +6818,7 @@ class OutputAdvisorServerToolItem(_Model):
 class OutputSubagentServerToolItem(_Model):
     """An openrouter:subagent server tool output item"""
 
-    call_id: str | Unset = UNSET
+    call_id: str | None = None
     """EXPERIMENTAL — subject to change without notice. The `call_id` of the tool call that
     spawned this subagent. This id will also be included as the `subagent_id` on any
     `function_call` items created by the subagent. This must be returned in the request so
@@ -6861,12 +6826,12 @@ class OutputSubagentServerToolItem(_Model):
     item is announced once and never re-emitted or terminally closed — completion arrives as
     a new item with the same `call_id`.
     """
-    error: str | Unset = UNSET
+    error: str | None = None
     """Error message when the subagent task did not produce an outcome. Set together with
     `status: 'failed'` on the terminal item.
     """
-    id: str | Unset = UNSET
-    instance_name: str | Unset = UNSET
+    id: str | None = None
+    instance_name: str | None = None
     """Provider-safe function name of the specific subagent instance that produced this item
     (e.g. `openrouter_subagent__1`). Present only on items from non-default instances — the
     second and later subagent entries in the request `tools` array. The first (default)
@@ -6876,24 +6841,26 @@ class OutputSubagentServerToolItem(_Model):
     request `tools` array, so keep the order of subagent entries stable across requests in a
     conversation.
     """
-    model: str | Unset = UNSET
+    model: str | None = None
     """Slug of the worker model that executed the task."""
-    name: str | Unset = UNSET
+    name: str | None = None
     """Configured name of the subagent that executed the task (the `name` on its tool entry).
     Present only for named subagents; omitted for an unnamed (default) subagent.
     """
-    outcome: str | Unset = UNSET
+    outcome: str | None = None
     """The worker model's result (the outcome text returned to the delegating model)."""
-    status: FailableToolCallStatus | str
-    task_description: str | Unset = UNSET
+    status: FailableToolCallStatus | str | None
+    task_description: str | None = None
     """The task description the delegating model sent to the worker."""
-    task_name: str | Unset = UNSET
+    task_name: str | None = None
     """The short task identifier the delegating model supplied."""
-    type: Literal["openrouter:subagent"] = "openrouter:subagent"
+    type: Literal["openrouter:subagent"] | None = "openrouter:subagent"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -6903,53 +6870,44 @@ class OutputSubagentServerToolItem(_Model):
         try:
             f = "call_id"
             v = self.call_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "error"
             v = self.error
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "instance_name"
             v = self.instance_name
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "model"
             v = self.model
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "outcome"
             v = self.outcome
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
                 v = _str(v)
             f = "task_description"
             v = self.task_description
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "task_name"
             v = self.task_name
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -6992,27 +6950,29 @@ class OutputSubagentServerToolItem(_Model):
 class OutputFilesServerToolItem(_Model):
     """An openrouter:files server tool output item"""
 
-    arguments: str | None | Unset = UNSET
+    arguments: str | None = None
     """The raw tool-call arguments string as emitted by the model."""
-    call_id: str | None | Unset = UNSET
+    call_id: str | None = None
     """The model-generated tool call id from the originating turn."""
-    error: str | Unset = UNSET
+    error: str | None = None
     """Error message when the file operation failed."""
-    file_id: str | Unset = UNSET
+    file_id: str | None = None
     """The target file id supplied in the tool-call arguments."""
-    filename: str | Unset = UNSET
+    filename: str | None = None
     """The target filename supplied in the tool-call arguments."""
-    id: str | Unset = UNSET
-    operation: str | Unset = UNSET
+    id: str | None = None
+    operation: str | None = None
     """The file operation performed (list, read, write, or edit)."""
-    result: str | Unset = UNSET
+    result: str | None = None
     """JSON-serialized result of the file operation."""
-    status: ToolCallStatus | str
-    type: Literal["openrouter:files"] = "openrouter:files"
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:files"] | None = "openrouter:files"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -7022,44 +6982,36 @@ class OutputFilesServerToolItem(_Model):
         try:
             f = "arguments"
             v = self.arguments
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "call_id"
             v = self.call_id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "error"
             v = self.error
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "file_id"
             v = self.file_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "filename"
             v = self.filename
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "operation"
             v = self.operation
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "result"
             v = self.result
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -7104,23 +7056,25 @@ class OutputFilesServerToolItem(_Model):
 class OutputShellServerToolItem(_Model):
     """An openrouter:shell server tool output item"""
 
-    action: OutputShellServerToolItemAction | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputShellServerToolItem__action
+    action: OutputShellServerToolItemAction | None = attrs.field(
+        default=None, converter=_c_OutputShellServerToolItem__action
     )
-    arguments: str | None | Unset = UNSET
+    arguments: str | None = None
     """The raw tool-call arguments string as emitted by the model."""
-    call_id: str | None | Unset = UNSET
+    call_id: str | None = None
     """The model-generated tool call id from the originating turn."""
-    id: str | Unset = UNSET
-    output: list[ShellCallOutputContent] | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputShellServerToolItem__output
+    id: str | None = None
+    output: list[ShellCallOutputContent] | None = attrs.field(
+        default=None, converter=_c_OutputShellServerToolItem__output
     )
-    status: ToolCallStatus | str
-    type: Literal["openrouter:shell"] = "openrouter:shell"
+    status: ToolCallStatus | str | None
+    type: Literal["openrouter:shell"] | None = "openrouter:shell"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -7130,19 +7084,16 @@ class OutputShellServerToolItem(_Model):
         try:
             f = "arguments"
             v = self.arguments
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "call_id"
             v = self.call_id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
             if type(v) is not str:
@@ -7181,13 +7132,15 @@ class OutputShellServerToolItem(_Model):
 class OutputShellServerToolItemAction(_Model):
     """The ``OutputShellServerToolItem.action`` object of the spec."""
 
-    commands: list[str] = attrs.field(converter=_c_OutputShellServerToolItemAction__commands)
-    max_output_length: int | None | Unset = UNSET
-    timeout_ms: int | None | Unset = UNSET
+    commands: list[str] | None = attrs.field(converter=_c_OutputShellServerToolItemAction__commands)
+    max_output_length: int | None = None
+    timeout_ms: int | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -7197,14 +7150,12 @@ class OutputShellServerToolItemAction(_Model):
         try:
             f = "max_output_length"
             v = self.max_output_length
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "timeout_ms"
             v = self.timeout_ms
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -8414,20 +8365,22 @@ class AgentMessageItemContentItemEncryptedContent(_Model):
 class InputText(_Model):
     """Text input content item"""
 
-    prompt_cache_breakpoint: PromptCacheBreakpoint | None | Unset = attrs.field(
-        default=UNSET, converter=_c_InputText__prompt_cache_breakpoint
+    prompt_cache_breakpoint: PromptCacheBreakpoint | None = attrs.field(
+        default=None, converter=_c_InputText__prompt_cache_breakpoint
     )
     """Marks an explicit prompt-cache boundary on this content block (OpenAI-style). Everything
     through the block carrying this marker is part of the candidate cached prefix. Supported
     natively by OpenAI GPT-5.6 and newer; on providers that use Anthropic-style
     `cache_control`, OpenRouter converts the marker to that format automatically.
     """
-    text: str
-    type: Literal["input_text"] = "input_text"
+    text: str | None
+    type: Literal["input_text"] | None = "input_text"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8459,13 +8412,15 @@ class InputText(_Model):
 class InputImage(_Model):
     """Image input content item"""
 
-    detail: Literal["auto", "high", "low", "original"] | str
-    image_url: str | None | Unset = UNSET
-    type: Literal["input_image"] = "input_image"
+    detail: Literal["auto", "high", "low", "original"] | str | None
+    image_url: str | None = None
+    type: Literal["input_image"] | None = "input_image"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8479,9 +8434,8 @@ class InputImage(_Model):
                 v = _str(v)
             f = "image_url"
             v = self.image_url
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -8502,15 +8456,17 @@ class InputImage(_Model):
 class InputFile(_Model):
     """File input content item"""
 
-    file_data: str | Unset = UNSET
-    file_id: str | None | Unset = UNSET
-    file_url: str | Unset = UNSET
-    filename: str | Unset = UNSET
-    type: Literal["input_file"] = "input_file"
+    file_data: str | None = None
+    file_id: str | None = None
+    file_url: str | None = None
+    filename: str | None = None
+    type: Literal["input_file"] | None = "input_file"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8520,24 +8476,20 @@ class InputFile(_Model):
         try:
             f = "file_data"
             v = self.file_data
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "file_id"
             v = self.file_id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "file_url"
             v = self.file_url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "filename"
             v = self.filename
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -8560,13 +8512,15 @@ class InputFile(_Model):
 class ToolChoiceAllowed(_Model):
     """Constrains the model to a pre-defined set of allowed tools"""
 
-    mode: Literal["auto", "required"] | str
-    tools: list[dict[str, Any]] = attrs.field(converter=_c_ToolChoiceAllowed__tools)
-    type: Literal["allowed_tools"] = "allowed_tools"
+    mode: Literal["auto", "required"] | str | None
+    tools: list[dict[str, Any]] | None = attrs.field(converter=_c_ToolChoiceAllowed__tools)
+    type: Literal["allowed_tools"] | None = "allowed_tools"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8598,19 +8552,21 @@ class ToolChoiceAllowed(_Model):
 class WebSearchDomainFilter(_Model):
     """The ``WebSearchDomainFilter`` object of the spec."""
 
-    allowed_domains: list[str] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_WebSearchDomainFilter__allowed_domains
+    allowed_domains: list[str] | None = attrs.field(
+        default=None, converter=_c_WebSearchDomainFilter__allowed_domains
     )
-    blocked_domains: list[str] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_WebSearchDomainFilter__blocked_domains
+    blocked_domains: list[str] | None = attrs.field(
+        default=None, converter=_c_WebSearchDomainFilter__blocked_domains
     )
-    excluded_domains: list[str] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_WebSearchDomainFilter__excluded_domains
+    excluded_domains: list[str] | None = attrs.field(
+        default=None, converter=_c_WebSearchDomainFilter__excluded_domains
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8629,15 +8585,17 @@ class WebSearchDomainFilter(_Model):
 class Preview_WebSearchUserLocation(_Model):
     """The ``Preview_WebSearchUserLocation`` object of the spec."""
 
-    city: str | None | Unset = UNSET
-    country: str | None | Unset = UNSET
-    region: str | None | Unset = UNSET
-    timezone: str | None | Unset = UNSET
-    type: Literal["approximate"] = "approximate"
+    city: str | None = None
+    country: str | None = None
+    region: str | None = None
+    timezone: str | None = None
+    type: Literal["approximate"] | None = "approximate"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8647,24 +8605,20 @@ class Preview_WebSearchUserLocation(_Model):
         try:
             f = "city"
             v = self.city
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "country"
             v = self.country
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "region"
             v = self.region
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "timezone"
             v = self.timezone
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -8689,12 +8643,14 @@ class Preview_WebSearchUserLocation(_Model):
 class CompoundFilter(_Model):
     """A compound filter that combines multiple comparison or compound filters"""
 
-    filters: list[dict[str, Any]] = attrs.field(converter=_c_CompoundFilter__filters)
-    type: Literal["and", "or"] | str
+    filters: list[dict[str, Any]] | None = attrs.field(converter=_c_CompoundFilter__filters)
+    type: Literal["and", "or"] | str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8721,24 +8677,26 @@ class CompoundFilter(_Model):
 class NamespaceFunctionTool(_Model):
     """A function tool grouped inside a namespace tool"""
 
-    allowed_callers: list[Literal["direct", "programmatic"] | str] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_NamespaceFunctionTool__allowed_callers
+    allowed_callers: list[Literal["direct", "programmatic"] | str] | None = attrs.field(
+        default=None, converter=_c_NamespaceFunctionTool__allowed_callers
     )
-    defer_loading: bool | Unset = UNSET
-    description: str | None | Unset = UNSET
-    name: str
-    output_schema: dict[str, Any] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_NamespaceFunctionTool__output_schema
+    defer_loading: bool | None = None
+    description: str | None = None
+    name: str | None
+    output_schema: dict[str, Any] | None = attrs.field(
+        default=None, converter=_c_NamespaceFunctionTool__output_schema
     )
-    parameters: dict[str, Any] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_NamespaceFunctionTool__parameters
+    parameters: dict[str, Any] | None = attrs.field(
+        default=None, converter=_c_NamespaceFunctionTool__parameters
     )
-    strict: bool | None | Unset = UNSET
-    type: Literal["function"] = "function"
+    strict: bool | None = None
+    type: Literal["function"] | None = "function"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -8748,23 +8706,20 @@ class NamespaceFunctionTool(_Model):
         try:
             f = "defer_loading"
             v = self.defer_loading
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "description"
             v = self.description
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
             if type(v) is not str:
                 v = _str(v)
             f = "strict"
             v = self.strict
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -8986,12 +8941,14 @@ class ApplyPatchServerToolConfig(_Model):
 class InputAudio(_Model):
     """Audio input content item"""
 
-    input_audio: InputAudioInputAudio = attrs.field(converter=_c_InputAudio__input_audio)
-    type: Literal["input_audio"] = "input_audio"
+    input_audio: InputAudioInputAudio | None = attrs.field(converter=_c_InputAudio__input_audio)
+    type: Literal["input_audio"] | None = "input_audio"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9018,12 +8975,14 @@ class InputAudio(_Model):
 class InputAudioInputAudio(_Model):
     """The ``InputAudio.input_audio`` object of the spec."""
 
-    data: str
-    format: Literal["mp3", "wav"] | str
+    data: str | None
+    format: Literal["mp3", "wav"] | str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9091,22 +9050,22 @@ class InputVideo(_Model):
 class OpenAIResponseFunctionToolCall(_Model):
     """The ``OpenAIResponseFunctionToolCall`` object of the spec."""
 
-    arguments: str
-    call_id: str
-    id: str | Unset = UNSET
-    name: str
-    namespace: str | Unset = UNSET
+    arguments: str | None
+    call_id: str | None
+    id: str | None = None
+    name: str | None
+    namespace: str | None = None
     """Namespace qualifier for tools registered as part of a namespace tool group (e.g. an MCP
     server)
     """
-    status: ToolCallStatus | str | Unset = UNSET
-    subagent_id: str | Unset = UNSET
+    status: ToolCallStatus | str | None = None
+    subagent_id: str | None = None
     """EXPERIMENTAL — subject to change without notice. String id that matches the `call_id` of
     the `openrouter:subagent` server tool call that spawned the subagent. Present on every
     `function_call` item the subagent projects; absent on ordinary function calls.
     """
-    subagent_items: list[OpenAIResponseFunctionToolCallSubagentItemsItem] | Unset = attrs.field(
-        default=UNSET, converter=_c_OpenAIResponseFunctionToolCall__subagent_items
+    subagent_items: list[OpenAIResponseFunctionToolCallSubagentItemsItem] | None = attrs.field(
+        default=None, converter=_c_OpenAIResponseFunctionToolCall__subagent_items
     )
     """EXPERIMENTAL — subject to change without notice. The subagent's output items produced on
     this turn. Treat this as an opaque object; you must replay it in the request so that the
@@ -9115,11 +9074,13 @@ class OpenAIResponseFunctionToolCall(_Model):
     tool calls will only have `subagent_id`. Present only if the tool call originates from a
     subagent spawned by the `openrouter:subagent` server tool.
     """
-    type: Literal["function_call"] = "function_call"
+    type: Literal["function_call"] | None = "function_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9137,28 +9098,24 @@ class OpenAIResponseFunctionToolCall(_Model):
                 v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
             if type(v) is not str:
                 v = _str(v)
             f = "namespace"
             v = self.namespace
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "status"
             v = self.status
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "subagent_id"
             v = self.subagent_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -9197,11 +9154,13 @@ class OpenAIResponseFunctionToolCall(_Model):
 class OpenAIResponseFunctionToolCallSubagentItemsItem(_Model):
     """The ``OpenAIResponseFunctionToolCall.subagent_items[]`` object of the spec."""
 
-    type: str
+    type: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9231,15 +9190,17 @@ class OutputItemWebSearchCall(_Model):
         OutputItemWebSearchCallActionSearch
         | OutputItemWebSearchCallActionOpenPage
         | OutputItemWebSearchCallActionFindInPage
-        | Unset
-    ) = attrs.field(default=UNSET, converter=_c_OutputItemWebSearchCall__action)
-    id: str
-    status: WebSearchStatus | str
-    type: Literal["web_search_call"] = "web_search_call"
+        | None
+    ) = attrs.field(default=None, converter=_c_OutputItemWebSearchCall__action)
+    id: str | None
+    status: WebSearchStatus | str | None
+    type: Literal["web_search_call"] | None = "web_search_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9276,18 +9237,20 @@ class OutputItemWebSearchCall(_Model):
 class OutputItemWebSearchCallActionSearch(_Model):
     """The ``OutputItemWebSearchCall.action|0`` object of the spec."""
 
-    queries: list[str] | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputItemWebSearchCallActionSearch__queries
+    queries: list[str] | None = attrs.field(
+        default=None, converter=_c_OutputItemWebSearchCallActionSearch__queries
     )
-    query: str
-    sources: list[WebSearchSource] | Unset = attrs.field(
-        default=UNSET, converter=_c_OutputItemWebSearchCallActionSearch__sources
+    query: str | None
+    sources: list[WebSearchSource] | None = attrs.field(
+        default=None, converter=_c_OutputItemWebSearchCallActionSearch__sources
     )
-    type: Literal["search"] = "search"
+    type: Literal["search"] | None = "search"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9322,12 +9285,14 @@ class OutputItemWebSearchCallActionSearch(_Model):
 class OutputItemWebSearchCallActionOpenPage(_Model):
     """The ``OutputItemWebSearchCall.action|1`` object of the spec."""
 
-    type: Literal["open_page"] = "open_page"
-    url: str | None | Unset = UNSET
+    type: Literal["open_page"] | None = "open_page"
+    url: str | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9341,9 +9306,8 @@ class OutputItemWebSearchCallActionOpenPage(_Model):
                 v = _str(v)
             f = "url"
             v = self.url
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -9359,13 +9323,15 @@ class OutputItemWebSearchCallActionOpenPage(_Model):
 class OutputItemWebSearchCallActionFindInPage(_Model):
     """The ``OutputItemWebSearchCall.action|2`` object of the spec."""
 
-    pattern: str
-    type: Literal["find_in_page"] = "find_in_page"
-    url: str
+    pattern: str | None
+    type: Literal["find_in_page"] | None = "find_in_page"
+    url: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9401,14 +9367,16 @@ class OutputItemWebSearchCallActionFindInPage(_Model):
 class OutputItemFileSearchCall(_Model):
     """The ``OutputItemFileSearchCall`` object of the spec."""
 
-    id: str
-    queries: list[str] = attrs.field(converter=_c_OutputItemFileSearchCall__queries)
-    status: WebSearchStatus | str
-    type: Literal["file_search_call"] = "file_search_call"
+    id: str | None
+    queries: list[str] | None = attrs.field(converter=_c_OutputItemFileSearchCall__queries)
+    status: WebSearchStatus | str | None
+    type: Literal["file_search_call"] | None = "file_search_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9445,21 +9413,23 @@ class OutputItemFileSearchCall(_Model):
 class FusionAnalysisResult(_Model):
     """Structured analysis produced by the fusion analyst model."""
 
-    blind_spots: list[str] = attrs.field(converter=_c_FusionAnalysisResult__blind_spots)
-    consensus: list[str] = attrs.field(converter=_c_FusionAnalysisResult__consensus)
-    contradictions: list[FusionAnalysisResultContradictionsItem] = attrs.field(
+    blind_spots: list[str] | None = attrs.field(converter=_c_FusionAnalysisResult__blind_spots)
+    consensus: list[str] | None = attrs.field(converter=_c_FusionAnalysisResult__consensus)
+    contradictions: list[FusionAnalysisResultContradictionsItem] | None = attrs.field(
         converter=_c_FusionAnalysisResult__contradictions
     )
-    partial_coverage: list[FusionAnalysisResultPartialCoverageItem] = attrs.field(
+    partial_coverage: list[FusionAnalysisResultPartialCoverageItem] | None = attrs.field(
         converter=_c_FusionAnalysisResult__partial_coverage
     )
-    unique_insights: list[FusionAnalysisResultUniqueInsightsItem] = attrs.field(
+    unique_insights: list[FusionAnalysisResultUniqueInsightsItem] | None = attrs.field(
         converter=_c_FusionAnalysisResult__unique_insights
     )
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9486,14 +9456,16 @@ class FusionAnalysisResult(_Model):
 class FusionAnalysisResultContradictionsItem(_Model):
     """The ``FusionAnalysisResult.contradictions[]`` object of the spec."""
 
-    stances: list[FusionAnalysisResultContradictionsItemStancesItem] = attrs.field(
+    stances: list[FusionAnalysisResultContradictionsItemStancesItem] | None = attrs.field(
         converter=_c_FusionAnalysisResultContradictionsItem__stances
     )
-    topic: str
+    topic: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9520,12 +9492,14 @@ class FusionAnalysisResultContradictionsItem(_Model):
 class FusionAnalysisResultContradictionsItemStancesItem(_Model):
     """The ``FusionAnalysisResult.contradictions[].stances[]`` object of the spec."""
 
-    model: str
-    stance: str
+    model: str | None
+    stance: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9556,12 +9530,16 @@ class FusionAnalysisResultContradictionsItemStancesItem(_Model):
 class FusionAnalysisResultPartialCoverageItem(_Model):
     """The ``FusionAnalysisResult.partial_coverage[]`` object of the spec."""
 
-    models: list[str] = attrs.field(converter=_c_FusionAnalysisResultPartialCoverageItem__models)
-    point: str
+    models: list[str] | None = attrs.field(
+        converter=_c_FusionAnalysisResultPartialCoverageItem__models
+    )
+    point: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9588,12 +9566,14 @@ class FusionAnalysisResultPartialCoverageItem(_Model):
 class FusionAnalysisResultUniqueInsightsItem(_Model):
     """The ``FusionAnalysisResult.unique_insights[]`` object of the spec."""
 
-    insight: str
-    model: str
+    insight: str | None
+    model: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9624,14 +9604,16 @@ class FusionAnalysisResultUniqueInsightsItem(_Model):
 class FusionSource(_Model):
     """A web page retrieved via web search during a fusion run."""
 
-    title: str
+    title: str | None
     """Title of the retrieved web page."""
-    url: str
+    url: str | None
     """URL of the web page a panel or the analyst retrieved during the run."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9664,15 +9646,17 @@ class ShellCallOutputContent(_Model):
     outcome.
     """
 
-    outcome: ShellCallOutputContentOutcomeExit | ShellCallOutputContentOutcomeTimeout = attrs.field(
-        converter=_c_ShellCallOutputContent__outcome
+    outcome: ShellCallOutputContentOutcomeExit | ShellCallOutputContentOutcomeTimeout | None = (
+        attrs.field(converter=_c_ShellCallOutputContent__outcome)
     )
-    stderr: str
-    stdout: str
+    stderr: str | None
+    stdout: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9704,12 +9688,14 @@ class ShellCallOutputContent(_Model):
 class ShellCallOutputContentOutcomeExit(_Model):
     """The ``ShellCallOutputContent.outcome|0`` object of the spec."""
 
-    exit_code: int
-    type: Literal["exit"] = "exit"
+    exit_code: int | None
+    type: Literal["exit"] | None = "exit"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9740,11 +9726,13 @@ class ShellCallOutputContentOutcomeExit(_Model):
 class ShellCallOutputContentOutcomeTimeout(_Model):
     """The ``ShellCallOutputContent.outcome|1`` object of the spec."""
 
-    type: Literal["timeout"] = "timeout"
+    type: Literal["timeout"] | None = "timeout"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9770,11 +9758,13 @@ class ShellCallOutputContentOutcomeTimeout(_Model):
 class FormatTextConfig(_Model):
     """Plain text response format"""
 
-    type: Literal["text"] = "text"
+    type: Literal["text"] | None = "text"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9800,11 +9790,13 @@ class FormatTextConfig(_Model):
 class FormatJsonObjectConfig(_Model):
     """JSON object response format"""
 
-    type: Literal["json_object"] = "json_object"
+    type: Literal["json_object"] | None = "json_object"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9830,15 +9822,17 @@ class FormatJsonObjectConfig(_Model):
 class FormatJsonSchemaConfig(_Model):
     """JSON schema constrained response format"""
 
-    description: str | Unset = UNSET
-    name: str
-    schema: dict[str, Any] = attrs.field(converter=_c_FormatJsonSchemaConfig__schema)
-    strict: bool | None | Unset = UNSET
-    type: Literal["json_schema"] = "json_schema"
+    description: str | None = None
+    name: str | None
+    schema: dict[str, Any] | None = attrs.field(converter=_c_FormatJsonSchemaConfig__schema)
+    strict: bool | None = None
+    type: Literal["json_schema"] | None = "json_schema"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9848,18 +9842,16 @@ class FormatJsonSchemaConfig(_Model):
         try:
             f = "description"
             v = self.description
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
             if type(v) is not str:
                 v = _str(v)
             f = "strict"
             v = self.strict
-            if v is not UNSET:
-                if v is not None and type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -9886,13 +9878,15 @@ class ApplyPatchCreateFileOperation(_Model):
     describing the new file contents.
     """
 
-    diff: str
-    path: str
-    type: Literal["create_file"] = "create_file"
+    diff: str | None
+    path: str | None
+    type: Literal["create_file"] | None = "create_file"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9930,13 +9924,15 @@ class ApplyPatchUpdateFileOperation(_Model):
     describing edits to an existing file.
     """
 
-    diff: str
-    path: str
-    type: Literal["update_file"] = "update_file"
+    diff: str | None
+    path: str | None
+    type: Literal["update_file"] | None = "update_file"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -9974,12 +9970,14 @@ class ApplyPatchDeleteFileOperation(_Model):
     remove; no diff is required.
     """
 
-    path: str
-    type: Literal["delete_file"] = "delete_file"
+    path: str | None
+    type: Literal["delete_file"] | None = "delete_file"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -10010,14 +10008,16 @@ class ApplyPatchDeleteFileOperation(_Model):
 class FileCitation(_Model):
     """The ``FileCitation`` object of the spec."""
 
-    file_id: str
-    filename: str
-    index: int
-    type: Literal["file_citation"] = "file_citation"
+    file_id: str | None
+    filename: str | None
+    index: int | None
+    type: Literal["file_citation"] | None = "file_citation"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -10058,16 +10058,18 @@ class FileCitation(_Model):
 class URLCitation(_Model):
     """The ``URLCitation`` object of the spec."""
 
-    content: str | Unset = UNSET
-    end_index: int
-    start_index: int
-    title: str
-    type: Literal["url_citation"] = "url_citation"
-    url: str
+    content: str | None = None
+    end_index: int | None
+    start_index: int | None
+    title: str | None
+    type: Literal["url_citation"] | None = "url_citation"
+    url: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -10077,9 +10079,8 @@ class URLCitation(_Model):
         try:
             f = "content"
             v = self.content
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "end_index"
             v = self.end_index
             if type(v) is not int:
@@ -10121,13 +10122,15 @@ class URLCitation(_Model):
 class FilePath(_Model):
     """The ``FilePath`` object of the spec."""
 
-    file_id: str
-    index: int
-    type: Literal["file_path"] = "file_path"
+    file_id: str | None
+    index: int | None
+    type: Literal["file_path"] | None = "file_path"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -10163,12 +10166,14 @@ class FilePath(_Model):
 class WebSearchSource(_Model):
     """The ``WebSearchSource`` object of the spec."""
 
-    type: Literal["url"] = "url"
-    url: str
+    type: Literal["url"] | None = "url"
+    url: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -10199,20 +10204,21 @@ class WebSearchSource(_Model):
 class OutputItemCodeInterpreterCall(_Model):
     """The ``OutputItemCodeInterpreterCall`` object of the spec."""
 
-    code: str | None | Unset = UNSET
-    container_id: str | Unset = UNSET
-    id: str
+    code: str | None = None
+    container_id: str | None = None
+    id: str | None
     outputs: (
         list[CodeInterpreterLogsOutput | CodeInterpreterImageOutput | CodeInterpreterFileOutput]
         | None
-        | Unset
-    ) = attrs.field(default=UNSET, converter=_c_OutputItemCodeInterpreterCall__outputs)
-    status: Literal["in_progress", "completed", "incomplete", "interpreting", "failed"] | str
-    type: Literal["code_interpreter_call"] = "code_interpreter_call"
+    ) = attrs.field(default=None, converter=_c_OutputItemCodeInterpreterCall__outputs)
+    status: Literal["in_progress", "completed", "incomplete", "interpreting", "failed"] | str | None
+    type: Literal["code_interpreter_call"] | None = "code_interpreter_call"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -10222,14 +10228,12 @@ class OutputItemCodeInterpreterCall(_Model):
         try:
             f = "code"
             v = self.code
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "container_id"
             v = self.container_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
             if type(v) is not str:
@@ -10270,12 +10274,14 @@ class OutputItemCodeInterpreterCall(_Model):
 class CodeInterpreterLogsOutput(_Model):
     """The ``CodeInterpreterLogsOutput`` object of the spec."""
 
-    logs: str
-    type: Literal["logs"] = "logs"
+    logs: str | None
+    type: Literal["logs"] | None = "logs"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -10306,12 +10312,14 @@ class CodeInterpreterLogsOutput(_Model):
 class CodeInterpreterImageOutput(_Model):
     """The ``CodeInterpreterImageOutput`` object of the spec."""
 
-    type: Literal["image"] = "image"
-    url: str
+    type: Literal["image"] | None = "image"
+    url: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -10342,32 +10350,34 @@ class CodeInterpreterImageOutput(_Model):
 class CodeInterpreterFileOutput(_Model):
     """The ``CodeInterpreterFileOutput`` object of the spec."""
 
-    download_url: str | Unset = UNSET
+    download_url: str | None = None
     """Provider-issued download URL for the generated file. Typically signed and time-limited
     (see `expires_at`); fetch promptly rather than persisting the URL.
     """
-    error_code: str | None | Unset = UNSET
+    error_code: str | None = None
     """Provider error code when generating or persisting the file failed; null or absent on
     success.
     """
-    expires_at: str | Unset = UNSET
+    expires_at: str | None = None
     """When the `download_url` stops working, as an ISO 8601 timestamp. After this time the
     file must be regenerated.
     """
-    filename: str | Unset = UNSET
-    id: str | Unset = UNSET
-    media_type: str | Unset = UNSET
-    sha256: str | Unset = UNSET
-    size_bytes: int | Unset = UNSET
-    status: str | Unset = UNSET
+    filename: str | None = None
+    id: str | None = None
+    media_type: str | None = None
+    sha256: str | None = None
+    size_bytes: int | None = None
+    status: str | None = None
     """Provider-reported readiness of the generated file (e.g. `ready`). Values other than
     `ready` indicate the artifact may not be downloadable.
     """
-    type: Literal["file"] = "file"
+    type: Literal["file"] | None = "file"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -10377,49 +10387,40 @@ class CodeInterpreterFileOutput(_Model):
         try:
             f = "download_url"
             v = self.download_url
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "error_code"
             v = self.error_code
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "expires_at"
             v = self.expires_at
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "filename"
             v = self.filename
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "media_type"
             v = self.media_type
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "sha256"
             v = self.sha256
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "size_bytes"
             v = self.size_bytes
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "status"
             v = self.status
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -12219,6 +12220,7 @@ def _s_StoredPromptTemplate(d: Any) -> StoredPromptTemplate:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "id"
         v = d.get("id", UNSET)
         if v is UNSET:
@@ -12230,11 +12232,17 @@ def _s_StoredPromptTemplate(d: Any) -> StoredPromptTemplate:
         _S_StoredPromptTemplate__id(o, v)
         f = "variables"
         v = d.get("variables", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _dict_of(v, _h_str_InputText_InputImage_InputFile)
+            if v is None:
+                z += ("variables",)
         _S_StoredPromptTemplate__variables(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_StoredPromptTemplate__model_extra(o, _extras(d, _K_StoredPromptTemplate))
         else:
@@ -12315,19 +12323,29 @@ def _s_TextExtendedConfig(d: Any) -> TextExtendedConfig:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "format"
         v = d.get("format", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _h_Formats(v)
+            if v is not None:
+                v = _h_Formats(v)
         _S_TextExtendedConfig__format(o, v)
         f = "verbosity"
         v = d.get("verbosity", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("verbosity",)
         _S_TextExtendedConfig__verbosity(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_TextExtendedConfig__model_extra(o, _extras(d, _K_TextExtendedConfig))
         else:
@@ -12476,46 +12494,61 @@ def _s_Preview_WebSearchServerTool(d: Any) -> Preview_WebSearchServerTool:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "engine"
         v = d.get("engine", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_Preview_WebSearchServerTool__engine(o, v)
         f = "filters"
         v = d.get("filters", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_WebSearchDomainFilter(v)
+            if v is None:
+                z += ("filters",)
         _S_Preview_WebSearchServerTool__filters(o, v)
         f = "max_results"
         v = d.get("max_results", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_Preview_WebSearchServerTool__max_results(o, v)
         f = "max_uses"
         v = d.get("max_uses", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_Preview_WebSearchServerTool__max_uses(o, v)
         f = "mode"
         v = d.get("mode", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_Preview_WebSearchServerTool__mode(o, v)
         f = "search_context_size"
         v = d.get("search_context_size", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_Preview_WebSearchServerTool__search_context_size(o, v)
         f = "type"
@@ -12529,11 +12562,17 @@ def _s_Preview_WebSearchServerTool(d: Any) -> Preview_WebSearchServerTool:
         _S_Preview_WebSearchServerTool__type(o, v)
         f = "user_location"
         v = d.get("user_location", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_Preview_WebSearchUserLocation(v)
+            if v is None:
+                z += ("user_location",)
         _S_Preview_WebSearchServerTool__user_location(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_Preview_WebSearchServerTool__model_extra(
                 o, _extras(d, _K_Preview_WebSearchServerTool)
@@ -12555,46 +12594,61 @@ def _s_Preview_20250311_WebSearchServerTool(d: Any) -> Preview_20250311_WebSearc
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "engine"
         v = d.get("engine", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_Preview_20250311_WebSearchServerTool__engine(o, v)
         f = "filters"
         v = d.get("filters", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_WebSearchDomainFilter(v)
+            if v is None:
+                z += ("filters",)
         _S_Preview_20250311_WebSearchServerTool__filters(o, v)
         f = "max_results"
         v = d.get("max_results", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_Preview_20250311_WebSearchServerTool__max_results(o, v)
         f = "max_uses"
         v = d.get("max_uses", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_Preview_20250311_WebSearchServerTool__max_uses(o, v)
         f = "mode"
         v = d.get("mode", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_Preview_20250311_WebSearchServerTool__mode(o, v)
         f = "search_context_size"
         v = d.get("search_context_size", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_Preview_20250311_WebSearchServerTool__search_context_size(o, v)
         f = "type"
@@ -12608,11 +12662,17 @@ def _s_Preview_20250311_WebSearchServerTool(d: Any) -> Preview_20250311_WebSearc
         _S_Preview_20250311_WebSearchServerTool__type(o, v)
         f = "user_location"
         v = d.get("user_location", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_Preview_WebSearchUserLocation(v)
+            if v is None:
+                z += ("user_location",)
         _S_Preview_20250311_WebSearchServerTool__user_location(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_Preview_20250311_WebSearchServerTool__model_extra(
                 o, _extras(d, _K_Preview_20250311_WebSearchServerTool)
@@ -12634,46 +12694,61 @@ def _s_Legacy_WebSearchServerTool(d: Any) -> Legacy_WebSearchServerTool:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "engine"
         v = d.get("engine", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_Legacy_WebSearchServerTool__engine(o, v)
         f = "filters"
         v = d.get("filters", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_WebSearchDomainFilter(v)
+            if v is None:
+                z += ("filters",)
         _S_Legacy_WebSearchServerTool__filters(o, v)
         f = "max_results"
         v = d.get("max_results", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_Legacy_WebSearchServerTool__max_results(o, v)
         f = "max_uses"
         v = d.get("max_uses", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_Legacy_WebSearchServerTool__max_uses(o, v)
         f = "mode"
         v = d.get("mode", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_Legacy_WebSearchServerTool__mode(o, v)
         f = "search_context_size"
         v = d.get("search_context_size", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_Legacy_WebSearchServerTool__search_context_size(o, v)
         f = "type"
@@ -12687,11 +12762,17 @@ def _s_Legacy_WebSearchServerTool(d: Any) -> Legacy_WebSearchServerTool:
         _S_Legacy_WebSearchServerTool__type(o, v)
         f = "user_location"
         v = d.get("user_location", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_WebSearchUserLocation(v)
+            if v is None:
+                z += ("user_location",)
         _S_Legacy_WebSearchServerTool__user_location(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_Legacy_WebSearchServerTool__model_extra(o, _extras(d, _K_Legacy_WebSearchServerTool))
         else:
@@ -12711,46 +12792,61 @@ def _s_WebSearchServerTool(d: Any) -> WebSearchServerTool:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "engine"
         v = d.get("engine", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_WebSearchServerTool__engine(o, v)
         f = "filters"
         v = d.get("filters", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_WebSearchDomainFilter(v)
+            if v is None:
+                z += ("filters",)
         _S_WebSearchServerTool__filters(o, v)
         f = "max_results"
         v = d.get("max_results", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_WebSearchServerTool__max_results(o, v)
         f = "max_uses"
         v = d.get("max_uses", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_WebSearchServerTool__max_uses(o, v)
         f = "mode"
         v = d.get("mode", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_WebSearchServerTool__mode(o, v)
         f = "search_context_size"
         v = d.get("search_context_size", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_WebSearchServerTool__search_context_size(o, v)
         f = "type"
@@ -12764,11 +12860,17 @@ def _s_WebSearchServerTool(d: Any) -> WebSearchServerTool:
         _S_WebSearchServerTool__type(o, v)
         f = "user_location"
         v = d.get("user_location", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_WebSearchUserLocation(v)
+            if v is None:
+                z += ("user_location",)
         _S_WebSearchServerTool__user_location(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_WebSearchServerTool__model_extra(o, _extras(d, _K_WebSearchServerTool))
         else:
@@ -12788,25 +12890,35 @@ def _s_FileSearchServerTool(d: Any) -> FileSearchServerTool:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "filters"
         v = d.get("filters", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _h_FileSearchServerToolFiltersOption1_CompoundFilter(v)
+            if v is None:
+                z += ("filters",)
         _S_FileSearchServerTool__filters(o, v)
         f = "max_num_results"
         v = d.get("max_num_results", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_FileSearchServerTool__max_num_results(o, v)
         f = "ranking_options"
         v = d.get("ranking_options", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_FileSearchServerToolRankingOptions(v)
+            if v is not None:
+                v = _s_FileSearchServerToolRankingOptions(v)
         _S_FileSearchServerTool__ranking_options(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -12825,6 +12937,8 @@ def _s_FileSearchServerTool(d: Any) -> FileSearchServerTool:
             n += 1
             v = _list_str(v)
         _S_FileSearchServerTool__vector_store_ids(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_FileSearchServerTool__model_extra(o, _extras(d, _K_FileSearchServerTool))
         else:
@@ -12893,16 +13007,20 @@ def _s_FileSearchServerToolRankingOptions(d: Any) -> FileSearchServerToolRanking
     try:
         f = "ranker"
         v = d.get("ranker", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_FileSearchServerToolRankingOptions__ranker(o, v)
         f = "score_threshold"
         v = d.get("score_threshold", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_FileSearchServerToolRankingOptions__score_threshold(o, v)
         if n != len(d):
@@ -13017,18 +13135,26 @@ def _s_CodeInterpreterServerToolContainerAuto(d: Any) -> CodeInterpreterServerTo
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "file_ids"
         v = d.get("file_ids", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_str(v)
+            if v is not None:
+                v = _list_str(v)
         _S_CodeInterpreterServerToolContainerAuto__file_ids(o, v)
         f = "memory_limit"
         v = d.get("memory_limit", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("memory_limit",)
         _S_CodeInterpreterServerToolContainerAuto__memory_limit(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -13039,6 +13165,8 @@ def _s_CodeInterpreterServerToolContainerAuto(d: Any) -> CodeInterpreterServerTo
             if type(v) is not str:
                 v = _str(v)
         _S_CodeInterpreterServerToolContainerAuto__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_CodeInterpreterServerToolContainerAuto__model_extra(
                 o, _extras(d, _K_CodeInterpreterServerToolContainerAuto)
@@ -13060,46 +13188,65 @@ def _s_McpServerTool(d: Any) -> McpServerTool:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "allowed_tools"
         v = d.get("allowed_tools", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _h_list_str_McpServerToolAllowedToolsOption2(v)
+            if v is None:
+                z += ("allowed_tools",)
         _S_McpServerTool__allowed_tools(o, v)
         f = "authorization"
         v = d.get("authorization", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_McpServerTool__authorization(o, v)
         f = "connector_id"
         v = d.get("connector_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_McpServerTool__connector_id(o, v)
         f = "headers"
         v = d.get("headers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _dict_of(v, _str)
+            if v is None:
+                z += ("headers",)
         _S_McpServerTool__headers(o, v)
         f = "require_approval"
         v = d.get("require_approval", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _h_McpServerToolRequireApprovalOption1_Literal_always_never_str(v)
+            if v is None:
+                z += ("require_approval",)
         _S_McpServerTool__require_approval(o, v)
         f = "server_description"
         v = d.get("server_description", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_McpServerTool__server_description(o, v)
         f = "server_label"
@@ -13113,9 +13260,11 @@ def _s_McpServerTool(d: Any) -> McpServerTool:
         _S_McpServerTool__server_label(o, v)
         f = "server_url"
         v = d.get("server_url", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_McpServerTool__server_url(o, v)
         f = "type"
@@ -13127,6 +13276,8 @@ def _s_McpServerTool(d: Any) -> McpServerTool:
             if type(v) is not str:
                 v = _str(v)
         _S_McpServerTool__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_McpServerTool__model_extra(o, _extras(d, _K_McpServerTool))
         else:
@@ -13148,16 +13299,21 @@ def _s_McpServerToolAllowedToolsOption2(d: Any) -> McpServerToolAllowedToolsOpti
     try:
         f = "read_only"
         v = d.get("read_only", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_McpServerToolAllowedToolsOption2__read_only(o, v)
         f = "tool_names"
         v = d.get("tool_names", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_str(v)
+            if v is not None:
+                v = _list_str(v)
         _S_McpServerToolAllowedToolsOption2__tool_names(o, v)
         if n != len(d):
             _S_McpServerToolAllowedToolsOption2__model_extra(
@@ -13182,15 +13338,21 @@ def _s_McpServerToolRequireApprovalOption1(d: Any) -> McpServerToolRequireApprov
     try:
         f = "always"
         v = d.get("always", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_McpServerToolRequireApprovalOption1Always(v)
+            if v is not None:
+                v = _s_McpServerToolRequireApprovalOption1Always(v)
         _S_McpServerToolRequireApprovalOption1__always(o, v)
         f = "never"
         v = d.get("never", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_McpServerToolRequireApprovalOption1Never(v)
+            if v is not None:
+                v = _s_McpServerToolRequireApprovalOption1Never(v)
         _S_McpServerToolRequireApprovalOption1__never(o, v)
         if n != len(d):
             _S_McpServerToolRequireApprovalOption1__model_extra(
@@ -13217,9 +13379,12 @@ def _s_McpServerToolRequireApprovalOption1Always(
     try:
         f = "tool_names"
         v = d.get("tool_names", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_str(v)
+            if v is not None:
+                v = _list_str(v)
         _S_McpServerToolRequireApprovalOption1Always__tool_names(o, v)
         if n != len(d):
             _S_McpServerToolRequireApprovalOption1Always__model_extra(
@@ -13244,9 +13409,12 @@ def _s_McpServerToolRequireApprovalOption1Never(d: Any) -> McpServerToolRequireA
     try:
         f = "tool_names"
         v = d.get("tool_names", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_str(v)
+            if v is not None:
+                v = _list_str(v)
         _S_McpServerToolRequireApprovalOption1Never__tool_names(o, v)
         if n != len(d):
             _S_McpServerToolRequireApprovalOption1Never__model_extra(
@@ -13269,73 +13437,97 @@ def _s_ImageGenerationServerTool(d: Any) -> ImageGenerationServerTool:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "background"
         v = d.get("background", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ImageGenerationServerTool__background(o, v)
         f = "input_fidelity"
         v = d.get("input_fidelity", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("input_fidelity",)
         _S_ImageGenerationServerTool__input_fidelity(o, v)
         f = "input_image_mask"
         v = d.get("input_image_mask", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ImageGenerationServerToolInputImageMask(v)
+            if v is not None:
+                v = _s_ImageGenerationServerToolInputImageMask(v)
         _S_ImageGenerationServerTool__input_image_mask(o, v)
         f = "model"
         v = d.get("model", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ImageGenerationServerTool__model(o, v)
         f = "moderation"
         v = d.get("moderation", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ImageGenerationServerTool__moderation(o, v)
         f = "output_compression"
         v = d.get("output_compression", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_ImageGenerationServerTool__output_compression(o, v)
         f = "output_format"
         v = d.get("output_format", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ImageGenerationServerTool__output_format(o, v)
         f = "partial_images"
         v = d.get("partial_images", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_ImageGenerationServerTool__partial_images(o, v)
         f = "quality"
         v = d.get("quality", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ImageGenerationServerTool__quality(o, v)
         f = "size"
         v = d.get("size", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ImageGenerationServerTool__size(o, v)
         f = "type"
@@ -13347,6 +13539,8 @@ def _s_ImageGenerationServerTool(d: Any) -> ImageGenerationServerTool:
             if type(v) is not str:
                 v = _str(v)
         _S_ImageGenerationServerTool__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ImageGenerationServerTool__model_extra(o, _extras(d, _K_ImageGenerationServerTool))
         else:
@@ -13368,16 +13562,20 @@ def _s_ImageGenerationServerToolInputImageMask(d: Any) -> ImageGenerationServerT
     try:
         f = "file_id"
         v = d.get("file_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ImageGenerationServerToolInputImageMask__file_id(o, v)
         f = "image_url"
         v = d.get("image_url", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ImageGenerationServerToolInputImageMask__image_url(o, v)
         if n != len(d):
@@ -13487,16 +13685,21 @@ def _s_CustomTool(d: Any) -> CustomTool:
     try:
         f = "description"
         v = d.get("description", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CustomTool__description(o, v)
         f = "format"
         v = d.get("format", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _h_CustomToolFormatText_CustomToolFormatGrammar(v)
+            if v is not None:
+                v = _h_CustomToolFormatText_CustomToolFormatGrammar(v)
         _S_CustomTool__format(o, v)
         f = "name"
         v = d.get("name", UNSET)
@@ -14008,6 +14211,7 @@ def _s_ApplyPatchCallItem(d: Any) -> ApplyPatchCallItem:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "call_id"
         v = d.get("call_id", UNSET)
         if v is UNSET:
@@ -14019,10 +14223,14 @@ def _s_ApplyPatchCallItem(d: Any) -> ApplyPatchCallItem:
         _S_ApplyPatchCallItem__call_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("id",)
         _S_ApplyPatchCallItem__id(o, v)
         f = "operation"
         v = d.get("operation", UNSET)
@@ -14050,6 +14258,8 @@ def _s_ApplyPatchCallItem(d: Any) -> ApplyPatchCallItem:
             if type(v) is not str:
                 v = _str(v)
         _S_ApplyPatchCallItem__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ApplyPatchCallItem__model_extra(o, _extras(d, _K_ApplyPatchCallItem))
         else:
@@ -14069,6 +14279,7 @@ def _s_ApplyPatchCallOutputItem(d: Any) -> ApplyPatchCallOutputItem:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "call_id"
         v = d.get("call_id", UNSET)
         if v is UNSET:
@@ -14080,17 +14291,25 @@ def _s_ApplyPatchCallOutputItem(d: Any) -> ApplyPatchCallOutputItem:
         _S_ApplyPatchCallOutputItem__call_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("id",)
         _S_ApplyPatchCallOutputItem__id(o, v)
         f = "output"
         v = d.get("output", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("output",)
         _S_ApplyPatchCallOutputItem__output(o, v)
         f = "status"
         v = d.get("status", UNSET)
@@ -14110,6 +14329,8 @@ def _s_ApplyPatchCallOutputItem(d: Any) -> ApplyPatchCallOutputItem:
             if type(v) is not str:
                 v = _str(v)
         _S_ApplyPatchCallOutputItem__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ApplyPatchCallOutputItem__model_extra(o, _extras(d, _K_ApplyPatchCallOutputItem))
         else:
@@ -14131,15 +14352,21 @@ def _s_ResponseOutputText(d: Any) -> ResponseOutputText:
     try:
         f = "annotations"
         v = d.get("annotations", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _h_OpenAIResponsesAnnotation)
+            if v is not None:
+                v = _list_of(v, _h_OpenAIResponsesAnnotation)
         _S_ResponseOutputText__annotations(o, v)
         f = "logprobs"
         v = d.get("logprobs", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_ResponseOutputTextLogprobsItem)
+            if v is not None:
+                v = _list_of(v, _s_ResponseOutputTextLogprobsItem)
         _S_ResponseOutputText__logprobs(o, v)
         f = "text"
         v = d.get("text", UNSET)
@@ -14415,9 +14642,11 @@ def _s_OutputFunctionCallItem(d: Any) -> OutputFunctionCallItem:
         _S_OutputFunctionCallItem__call_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFunctionCallItem__id(o, v)
         f = "name"
@@ -14431,16 +14660,20 @@ def _s_OutputFunctionCallItem(d: Any) -> OutputFunctionCallItem:
         _S_OutputFunctionCallItem__name(o, v)
         f = "namespace"
         v = d.get("namespace", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFunctionCallItem__namespace(o, v)
         f = "status"
         v = d.get("status", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFunctionCallItem__status(o, v)
         f = "type"
@@ -14454,16 +14687,21 @@ def _s_OutputFunctionCallItem(d: Any) -> OutputFunctionCallItem:
         _S_OutputFunctionCallItem__type(o, v)
         f = "subagent_id"
         v = d.get("subagent_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFunctionCallItem__subagent_id(o, v)
         f = "subagent_items"
         v = d.get("subagent_items", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_OutputFunctionCallItemSubagentItemsItem)
+            if v is not None:
+                v = _list_of(v, _s_OutputFunctionCallItemSubagentItemsItem)
         _S_OutputFunctionCallItem__subagent_items(o, v)
         if n != len(d):
             _S_OutputFunctionCallItem__model_extra(o, _extras(d, _K_OutputFunctionCallItem))
@@ -14525,9 +14763,11 @@ def _s_OutputCustomToolCallItem(d: Any) -> OutputCustomToolCallItem:
         _S_OutputCustomToolCallItem__call_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputCustomToolCallItem__id(o, v)
         f = "input"
@@ -14550,9 +14790,11 @@ def _s_OutputCustomToolCallItem(d: Any) -> OutputCustomToolCallItem:
         _S_OutputCustomToolCallItem__name(o, v)
         f = "namespace"
         v = d.get("namespace", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputCustomToolCallItem__namespace(o, v)
         f = "type"
@@ -14583,6 +14825,7 @@ def _s_OutputImageGenerationCallItem(d: Any) -> OutputImageGenerationCallItem:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "id"
         v = d.get("id", UNSET)
         if v is UNSET:
@@ -14594,10 +14837,14 @@ def _s_OutputImageGenerationCallItem(d: Any) -> OutputImageGenerationCallItem:
         _S_OutputImageGenerationCallItem__id(o, v)
         f = "result"
         v = d.get("result", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("result",)
         _S_OutputImageGenerationCallItem__result(o, v)
         f = "status"
         v = d.get("status", UNSET)
@@ -14619,11 +14866,15 @@ def _s_OutputImageGenerationCallItem(d: Any) -> OutputImageGenerationCallItem:
         _S_OutputImageGenerationCallItem__type(o, v)
         f = "prompt"
         v = d.get("prompt", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputImageGenerationCallItem__prompt(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputImageGenerationCallItem__model_extra(
                 o, _extras(d, _K_OutputImageGenerationCallItem)
@@ -14646,7 +14897,9 @@ def _s_OutputComputerCallItem(d: Any) -> OutputComputerCallItem:
     f = ""
     try:
         v = d.get("action", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
         _S_OutputComputerCallItem__action(o, v)
         f = "call_id"
@@ -14660,9 +14913,11 @@ def _s_OutputComputerCallItem(d: Any) -> OutputComputerCallItem:
         _S_OutputComputerCallItem__call_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputComputerCallItem__id(o, v)
         f = "pending_safety_checks"
@@ -14771,9 +15026,11 @@ def _s_OutputDatetimeItem(d: Any) -> OutputDatetimeItem:
         _S_OutputDatetimeItem__datetime(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputDatetimeItem__id(o, v)
         f = "status"
@@ -14824,15 +15081,20 @@ def _s_OutputWebSearchServerToolItem(d: Any) -> OutputWebSearchServerToolItem:
     try:
         f = "action"
         v = d.get("action", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_OutputWebSearchServerToolItemAction(v)
+            if v is not None:
+                v = _s_OutputWebSearchServerToolItemAction(v)
         _S_OutputWebSearchServerToolItem__action(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputWebSearchServerToolItem__id(o, v)
         f = "status"
@@ -14885,9 +15147,12 @@ def _s_OutputWebSearchServerToolItemAction(d: Any) -> OutputWebSearchServerToolI
         _S_OutputWebSearchServerToolItemAction__query(o, v)
         f = "sources"
         v = d.get("sources", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_OutputWebSearchServerToolItemActionSourcesItem)
+            if v is not None:
+                v = _list_of(v, _s_OutputWebSearchServerToolItemActionSourcesItem)
         _S_OutputWebSearchServerToolItemAction__sources(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -14962,30 +15227,38 @@ def _s_OutputCodeInterpreterServerToolItem(d: Any) -> OutputCodeInterpreterServe
     try:
         f = "code"
         v = d.get("code", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputCodeInterpreterServerToolItem__code(o, v)
         f = "exitCode"
         v = d.get("exitCode", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_OutputCodeInterpreterServerToolItem__exit_code(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputCodeInterpreterServerToolItem__id(o, v)
         f = "language"
         v = d.get("language", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputCodeInterpreterServerToolItem__language(o, v)
         f = "status"
@@ -14999,16 +15272,20 @@ def _s_OutputCodeInterpreterServerToolItem(d: Any) -> OutputCodeInterpreterServe
         _S_OutputCodeInterpreterServerToolItem__status(o, v)
         f = "stderr"
         v = d.get("stderr", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputCodeInterpreterServerToolItem__stderr(o, v)
         f = "stdout"
         v = d.get("stdout", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputCodeInterpreterServerToolItem__stdout(o, v)
         f = "type"
@@ -15043,16 +15320,21 @@ def _s_OutputFileSearchServerToolItem(d: Any) -> OutputFileSearchServerToolItem:
     try:
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFileSearchServerToolItem__id(o, v)
         f = "queries"
         v = d.get("queries", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_str(v)
+            if v is not None:
+                v = _list_str(v)
         _S_OutputFileSearchServerToolItem__queries(o, v)
         f = "status"
         v = d.get("status", UNSET)
@@ -15093,46 +15375,61 @@ def _s_OutputImageGenerationServerToolItem(d: Any) -> OutputImageGenerationServe
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputImageGenerationServerToolItem__id(o, v)
         f = "imageB64"
         v = d.get("imageB64", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputImageGenerationServerToolItem__image_b64(o, v)
         f = "imageUrl"
         v = d.get("imageUrl", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputImageGenerationServerToolItem__image_url(o, v)
         f = "prompt"
         v = d.get("prompt", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputImageGenerationServerToolItem__prompt(o, v)
         f = "result"
         v = d.get("result", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("result",)
         _S_OutputImageGenerationServerToolItem__result(o, v)
         f = "revisedPrompt"
         v = d.get("revisedPrompt", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputImageGenerationServerToolItem__revised_prompt(o, v)
         f = "status"
@@ -15153,6 +15450,8 @@ def _s_OutputImageGenerationServerToolItem(d: Any) -> OutputImageGenerationServe
             if type(v) is not str:
                 v = _str(v)
         _S_OutputImageGenerationServerToolItem__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputImageGenerationServerToolItem__model_extra(
                 o, _extras(d, _K_OutputImageGenerationServerToolItem)
@@ -15176,23 +15475,29 @@ def _s_OutputBrowserUseServerToolItem(d: Any) -> OutputBrowserUseServerToolItem:
     try:
         f = "action"
         v = d.get("action", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputBrowserUseServerToolItem__action(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputBrowserUseServerToolItem__id(o, v)
         f = "screenshotB64"
         v = d.get("screenshotB64", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputBrowserUseServerToolItem__screenshot_b64(o, v)
         f = "status"
@@ -15234,39 +15539,54 @@ def _s_OutputBashServerToolItem(d: Any) -> OutputBashServerToolItem:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "arguments"
         v = d.get("arguments", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("arguments",)
         _S_OutputBashServerToolItem__arguments(o, v)
         f = "call_id"
         v = d.get("call_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("call_id",)
         _S_OutputBashServerToolItem__call_id(o, v)
         f = "command"
         v = d.get("command", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputBashServerToolItem__command(o, v)
         f = "exitCode"
         v = d.get("exitCode", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_OutputBashServerToolItem__exit_code(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputBashServerToolItem__id(o, v)
         f = "status"
@@ -15280,16 +15600,20 @@ def _s_OutputBashServerToolItem(d: Any) -> OutputBashServerToolItem:
         _S_OutputBashServerToolItem__status(o, v)
         f = "stderr"
         v = d.get("stderr", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputBashServerToolItem__stderr(o, v)
         f = "stdout"
         v = d.get("stdout", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputBashServerToolItem__stdout(o, v)
         f = "type"
@@ -15301,6 +15625,8 @@ def _s_OutputBashServerToolItem(d: Any) -> OutputBashServerToolItem:
             if type(v) is not str:
                 v = _str(v)
         _S_OutputBashServerToolItem__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputBashServerToolItem__model_extra(o, _extras(d, _K_OutputBashServerToolItem))
         else:
@@ -15322,23 +15648,29 @@ def _s_OutputTextEditorServerToolItem(d: Any) -> OutputTextEditorServerToolItem:
     try:
         f = "command"
         v = d.get("command", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputTextEditorServerToolItem__command(o, v)
         f = "filePath"
         v = d.get("filePath", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputTextEditorServerToolItem__file_path(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputTextEditorServerToolItem__id(o, v)
         f = "status"
@@ -15382,23 +15714,30 @@ def _s_OutputApplyPatchServerToolItem(d: Any) -> OutputApplyPatchServerToolItem:
     try:
         f = "call_id"
         v = d.get("call_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputApplyPatchServerToolItem__call_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputApplyPatchServerToolItem__id(o, v)
         f = "operation"
         v = d.get("operation", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _h_ApplyPatchCallOperation(v)
+            if v is not None:
+                v = _h_ApplyPatchCallOperation(v)
         _S_OutputApplyPatchServerToolItem__operation(o, v)
         f = "status"
         v = d.get("status", UNSET)
@@ -15441,30 +15780,38 @@ def _s_OutputWebFetchServerToolItem(d: Any) -> OutputWebFetchServerToolItem:
     try:
         f = "content"
         v = d.get("content", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputWebFetchServerToolItem__content(o, v)
         f = "error"
         v = d.get("error", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputWebFetchServerToolItem__error(o, v)
         f = "httpStatus"
         v = d.get("httpStatus", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_OutputWebFetchServerToolItem__http_status(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputWebFetchServerToolItem__id(o, v)
         f = "status"
@@ -15478,9 +15825,11 @@ def _s_OutputWebFetchServerToolItem(d: Any) -> OutputWebFetchServerToolItem:
         _S_OutputWebFetchServerToolItem__status(o, v)
         f = "title"
         v = d.get("title", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputWebFetchServerToolItem__title(o, v)
         f = "type"
@@ -15494,9 +15843,11 @@ def _s_OutputWebFetchServerToolItem(d: Any) -> OutputWebFetchServerToolItem:
         _S_OutputWebFetchServerToolItem__type(o, v)
         f = "url"
         v = d.get("url", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputWebFetchServerToolItem__url(o, v)
         if n != len(d):
@@ -15522,16 +15873,20 @@ def _s_OutputToolSearchServerToolItem(d: Any) -> OutputToolSearchServerToolItem:
     try:
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputToolSearchServerToolItem__id(o, v)
         f = "query"
         v = d.get("query", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputToolSearchServerToolItem__query(o, v)
         f = "status"
@@ -15575,23 +15930,29 @@ def _s_OutputMemoryServerToolItem(d: Any) -> OutputMemoryServerToolItem:
     try:
         f = "action"
         v = d.get("action", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputMemoryServerToolItem__action(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputMemoryServerToolItem__id(o, v)
         f = "key"
         v = d.get("key", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputMemoryServerToolItem__key(o, v)
         f = "status"
@@ -15613,7 +15974,9 @@ def _s_OutputMemoryServerToolItem(d: Any) -> OutputMemoryServerToolItem:
                 v = _str(v)
         _S_OutputMemoryServerToolItem__type(o, v)
         v = d.get("value", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
         _S_OutputMemoryServerToolItem__value(o, v)
         if n != len(d):
@@ -15637,16 +16000,20 @@ def _s_OutputMcpServerToolItem(d: Any) -> OutputMcpServerToolItem:
     try:
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputMcpServerToolItem__id(o, v)
         f = "serverLabel"
         v = d.get("serverLabel", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputMcpServerToolItem__server_label(o, v)
         f = "status"
@@ -15660,9 +16027,11 @@ def _s_OutputMcpServerToolItem(d: Any) -> OutputMcpServerToolItem:
         _S_OutputMcpServerToolItem__status(o, v)
         f = "toolName"
         v = d.get("toolName", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputMcpServerToolItem__tool_name(o, v)
         f = "type"
@@ -15695,23 +16064,29 @@ def _s_OutputSearchModelsServerToolItem(d: Any) -> OutputSearchModelsServerToolI
     try:
         f = "arguments"
         v = d.get("arguments", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSearchModelsServerToolItem__arguments(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSearchModelsServerToolItem__id(o, v)
         f = "query"
         v = d.get("query", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSearchModelsServerToolItem__query(o, v)
         f = "status"
@@ -15755,48 +16130,66 @@ def _s_OutputFusionServerToolItem(d: Any) -> OutputFusionServerToolItem:
     try:
         f = "analysis"
         v = d.get("analysis", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_FusionAnalysisResult(v)
+            if v is not None:
+                v = _s_FusionAnalysisResult(v)
         _S_OutputFusionServerToolItem__analysis(o, v)
         f = "error"
         v = d.get("error", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFusionServerToolItem__error(o, v)
         f = "failed_models"
         v = d.get("failed_models", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_OutputFusionServerToolItemFailedModelsItem)
+            if v is not None:
+                v = _list_of(v, _s_OutputFusionServerToolItemFailedModelsItem)
         _S_OutputFusionServerToolItem__failed_models(o, v)
         f = "failure_reason"
         v = d.get("failure_reason", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFusionServerToolItem__failure_reason(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFusionServerToolItem__id(o, v)
         f = "responses"
         v = d.get("responses", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_OutputFusionServerToolItemResponsesItem)
+            if v is not None:
+                v = _list_of(v, _s_OutputFusionServerToolItemResponsesItem)
         _S_OutputFusionServerToolItem__responses(o, v)
         f = "sources"
         v = d.get("sources", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_FusionSource)
+            if v is not None:
+                v = _list_of(v, _s_FusionSource)
         _S_OutputFusionServerToolItem__sources(o, v)
         f = "status"
         v = d.get("status", UNSET)
@@ -15857,9 +16250,11 @@ def _s_OutputFusionServerToolItemFailedModelsItem(
         _S_OutputFusionServerToolItemFailedModelsItem__model(o, v)
         f = "status_code"
         v = d.get("status_code", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_OutputFusionServerToolItemFailedModelsItem__status_code(o, v)
         if n != len(d):
@@ -15885,9 +16280,11 @@ def _s_OutputFusionServerToolItemResponsesItem(d: Any) -> OutputFusionServerTool
     try:
         f = "content"
         v = d.get("content", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFusionServerToolItemResponsesItem__content(o, v)
         f = "model"
@@ -15922,44 +16319,56 @@ def _s_OutputAdvisorServerToolItem(d: Any) -> OutputAdvisorServerToolItem:
     try:
         f = "advice"
         v = d.get("advice", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputAdvisorServerToolItem__advice(o, v)
         f = "error"
         v = d.get("error", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputAdvisorServerToolItem__error(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputAdvisorServerToolItem__id(o, v)
         f = "instance_name"
         v = d.get("instance_name", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputAdvisorServerToolItem__instance_name(o, v)
         f = "model"
         v = d.get("model", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputAdvisorServerToolItem__model(o, v)
         f = "prompt"
         v = d.get("prompt", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputAdvisorServerToolItem__prompt(o, v)
         f = "status"
@@ -16003,51 +16412,65 @@ def _s_OutputSubagentServerToolItem(d: Any) -> OutputSubagentServerToolItem:
     try:
         f = "call_id"
         v = d.get("call_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSubagentServerToolItem__call_id(o, v)
         f = "error"
         v = d.get("error", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSubagentServerToolItem__error(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSubagentServerToolItem__id(o, v)
         f = "instance_name"
         v = d.get("instance_name", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSubagentServerToolItem__instance_name(o, v)
         f = "model"
         v = d.get("model", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSubagentServerToolItem__model(o, v)
         f = "name"
         v = d.get("name", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSubagentServerToolItem__name(o, v)
         f = "outcome"
         v = d.get("outcome", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSubagentServerToolItem__outcome(o, v)
         f = "status"
@@ -16061,16 +16484,20 @@ def _s_OutputSubagentServerToolItem(d: Any) -> OutputSubagentServerToolItem:
         _S_OutputSubagentServerToolItem__status(o, v)
         f = "task_description"
         v = d.get("task_description", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSubagentServerToolItem__task_description(o, v)
         f = "task_name"
         v = d.get("task_name", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputSubagentServerToolItem__task_name(o, v)
         f = "type"
@@ -16103,60 +16530,81 @@ def _s_OutputFilesServerToolItem(d: Any) -> OutputFilesServerToolItem:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "arguments"
         v = d.get("arguments", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("arguments",)
         _S_OutputFilesServerToolItem__arguments(o, v)
         f = "call_id"
         v = d.get("call_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("call_id",)
         _S_OutputFilesServerToolItem__call_id(o, v)
         f = "error"
         v = d.get("error", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFilesServerToolItem__error(o, v)
         f = "file_id"
         v = d.get("file_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFilesServerToolItem__file_id(o, v)
         f = "filename"
         v = d.get("filename", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFilesServerToolItem__filename(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFilesServerToolItem__id(o, v)
         f = "operation"
         v = d.get("operation", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFilesServerToolItem__operation(o, v)
         f = "result"
         v = d.get("result", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputFilesServerToolItem__result(o, v)
         f = "status"
@@ -16177,6 +16625,8 @@ def _s_OutputFilesServerToolItem(d: Any) -> OutputFilesServerToolItem:
             if type(v) is not str:
                 v = _str(v)
         _S_OutputFilesServerToolItem__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputFilesServerToolItem__model_extra(o, _extras(d, _K_OutputFilesServerToolItem))
         else:
@@ -16196,38 +16646,55 @@ def _s_OutputShellServerToolItem(d: Any) -> OutputShellServerToolItem:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "action"
         v = d.get("action", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_OutputShellServerToolItemAction(v)
+            if v is not None:
+                v = _s_OutputShellServerToolItemAction(v)
         _S_OutputShellServerToolItem__action(o, v)
         f = "arguments"
         v = d.get("arguments", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("arguments",)
         _S_OutputShellServerToolItem__arguments(o, v)
         f = "call_id"
         v = d.get("call_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("call_id",)
         _S_OutputShellServerToolItem__call_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputShellServerToolItem__id(o, v)
         f = "output"
         v = d.get("output", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_ShellCallOutputContent)
+            if v is not None:
+                v = _list_of(v, _s_ShellCallOutputContent)
         _S_OutputShellServerToolItem__output(o, v)
         f = "status"
         v = d.get("status", UNSET)
@@ -16247,6 +16714,8 @@ def _s_OutputShellServerToolItem(d: Any) -> OutputShellServerToolItem:
             if type(v) is not str:
                 v = _str(v)
         _S_OutputShellServerToolItem__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputShellServerToolItem__model_extra(o, _extras(d, _K_OutputShellServerToolItem))
         else:
@@ -16266,6 +16735,7 @@ def _s_OutputShellServerToolItemAction(d: Any) -> OutputShellServerToolItemActio
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "commands"
         v = d.get("commands", UNSET)
         if v is UNSET:
@@ -16276,18 +16746,28 @@ def _s_OutputShellServerToolItemAction(d: Any) -> OutputShellServerToolItemActio
         _S_OutputShellServerToolItemAction__commands(o, v)
         f = "max_output_length"
         v = d.get("max_output_length", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("max_output_length",)
         _S_OutputShellServerToolItemAction__max_output_length(o, v)
         f = "timeout_ms"
         v = d.get("timeout_ms", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("timeout_ms",)
         _S_OutputShellServerToolItemAction__timeout_ms(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputShellServerToolItemAction__model_extra(
                 o, _extras(d, _K_OutputShellServerToolItemAction)
@@ -17520,12 +18000,17 @@ def _s_InputText(d: Any) -> InputText:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "prompt_cache_breakpoint"
         v = d.get("prompt_cache_breakpoint", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_PromptCacheBreakpoint(v)
+            if v is None:
+                z += ("prompt_cache_breakpoint",)
         _S_InputText__prompt_cache_breakpoint(o, v)
         f = "text"
         v = d.get("text", UNSET)
@@ -17545,6 +18030,8 @@ def _s_InputText(d: Any) -> InputText:
             if type(v) is not str:
                 v = _str(v)
         _S_InputText__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_InputText__model_extra(o, _extras(d, _K_InputText))
         else:
@@ -17564,6 +18051,7 @@ def _s_InputImage(d: Any) -> InputImage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "detail"
         v = d.get("detail", UNSET)
         if v is UNSET:
@@ -17575,10 +18063,14 @@ def _s_InputImage(d: Any) -> InputImage:
         _S_InputImage__detail(o, v)
         f = "image_url"
         v = d.get("image_url", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("image_url",)
         _S_InputImage__image_url(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -17589,6 +18081,8 @@ def _s_InputImage(d: Any) -> InputImage:
             if type(v) is not str:
                 v = _str(v)
         _S_InputImage__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_InputImage__model_extra(o, _extras(d, _K_InputImage))
         else:
@@ -17608,32 +18102,43 @@ def _s_InputFile(d: Any) -> InputFile:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "file_data"
         v = d.get("file_data", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_InputFile__file_data(o, v)
         f = "file_id"
         v = d.get("file_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("file_id",)
         _S_InputFile__file_id(o, v)
         f = "file_url"
         v = d.get("file_url", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_InputFile__file_url(o, v)
         f = "filename"
         v = d.get("filename", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_InputFile__filename(o, v)
         f = "type"
@@ -17645,6 +18150,8 @@ def _s_InputFile(d: Any) -> InputFile:
             if type(v) is not str:
                 v = _str(v)
         _S_InputFile__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_InputFile__model_extra(o, _extras(d, _K_InputFile))
         else:
@@ -17709,27 +18216,42 @@ def _s_WebSearchDomainFilter(d: Any) -> WebSearchDomainFilter:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "allowed_domains"
         v = d.get("allowed_domains", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_str(v)
+            if v is None:
+                z += ("allowed_domains",)
         _S_WebSearchDomainFilter__allowed_domains(o, v)
         f = "blocked_domains"
         v = d.get("blocked_domains", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_str(v)
+            if v is None:
+                z += ("blocked_domains",)
         _S_WebSearchDomainFilter__blocked_domains(o, v)
         f = "excluded_domains"
         v = d.get("excluded_domains", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_str(v)
+            if v is None:
+                z += ("excluded_domains",)
         _S_WebSearchDomainFilter__excluded_domains(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_WebSearchDomainFilter__model_extra(o, _extras(d, _K_WebSearchDomainFilter))
         else:
@@ -17749,33 +18271,50 @@ def _s_Preview_WebSearchUserLocation(d: Any) -> Preview_WebSearchUserLocation:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "city"
         v = d.get("city", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("city",)
         _S_Preview_WebSearchUserLocation__city(o, v)
         f = "country"
         v = d.get("country", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("country",)
         _S_Preview_WebSearchUserLocation__country(o, v)
         f = "region"
         v = d.get("region", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("region",)
         _S_Preview_WebSearchUserLocation__region(o, v)
         f = "timezone"
         v = d.get("timezone", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("timezone",)
         _S_Preview_WebSearchUserLocation__timezone(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -17786,6 +18325,8 @@ def _s_Preview_WebSearchUserLocation(d: Any) -> Preview_WebSearchUserLocation:
             if type(v) is not str:
                 v = _str(v)
         _S_Preview_WebSearchUserLocation__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_Preview_WebSearchUserLocation__model_extra(
                 o, _extras(d, _K_Preview_WebSearchUserLocation)
@@ -17843,26 +18384,37 @@ def _s_NamespaceFunctionTool(d: Any) -> NamespaceFunctionTool:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "allowed_callers"
         v = d.get("allowed_callers", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_str(v)
+            if v is None:
+                z += ("allowed_callers",)
         _S_NamespaceFunctionTool__allowed_callers(o, v)
         f = "defer_loading"
         v = d.get("defer_loading", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_NamespaceFunctionTool__defer_loading(o, v)
         f = "description"
         v = d.get("description", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("description",)
         _S_NamespaceFunctionTool__description(o, v)
         f = "name"
         v = d.get("name", UNSET)
@@ -17875,24 +18427,36 @@ def _s_NamespaceFunctionTool(d: Any) -> NamespaceFunctionTool:
         _S_NamespaceFunctionTool__name(o, v)
         f = "output_schema"
         v = d.get("output_schema", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _dict_any(v)
+            if v is None:
+                z += ("output_schema",)
         _S_NamespaceFunctionTool__output_schema(o, v)
         f = "parameters"
         v = d.get("parameters", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _dict_any(v)
+            if v is None:
+                z += ("parameters",)
         _S_NamespaceFunctionTool__parameters(o, v)
         f = "strict"
         v = d.get("strict", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("strict",)
         _S_NamespaceFunctionTool__strict(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -17903,6 +18467,8 @@ def _s_NamespaceFunctionTool(d: Any) -> NamespaceFunctionTool:
             if type(v) is not str:
                 v = _str(v)
         _S_NamespaceFunctionTool__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_NamespaceFunctionTool__model_extra(o, _extras(d, _K_NamespaceFunctionTool))
         else:
@@ -18164,9 +18730,11 @@ def _s_OpenAIResponseFunctionToolCall(d: Any) -> OpenAIResponseFunctionToolCall:
         _S_OpenAIResponseFunctionToolCall__call_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OpenAIResponseFunctionToolCall__id(o, v)
         f = "name"
@@ -18180,30 +18748,39 @@ def _s_OpenAIResponseFunctionToolCall(d: Any) -> OpenAIResponseFunctionToolCall:
         _S_OpenAIResponseFunctionToolCall__name(o, v)
         f = "namespace"
         v = d.get("namespace", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OpenAIResponseFunctionToolCall__namespace(o, v)
         f = "status"
         v = d.get("status", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OpenAIResponseFunctionToolCall__status(o, v)
         f = "subagent_id"
         v = d.get("subagent_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OpenAIResponseFunctionToolCall__subagent_id(o, v)
         f = "subagent_items"
         v = d.get("subagent_items", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_OpenAIResponseFunctionToolCallSubagentItemsItem)
+            if v is not None:
+                v = _list_of(v, _s_OpenAIResponseFunctionToolCallSubagentItemsItem)
         _S_OpenAIResponseFunctionToolCall__subagent_items(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -18269,9 +18846,12 @@ def _s_OutputItemWebSearchCall(d: Any) -> OutputItemWebSearchCall:
     try:
         f = "action"
         v = d.get("action", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _h_OutputItemWebSearchCallActionSearch_OutputItemWebSearchCallA_0d07ebd7(v)
+            if v is not None:
+                v = _h_OutputItemWebSearchCallActionSearch_OutputItemWebSearchCallA_0d07ebd7(v)
         _S_OutputItemWebSearchCall__action(o, v)
         f = "id"
         v = d.get("id", UNSET)
@@ -18321,9 +18901,12 @@ def _s_OutputItemWebSearchCallActionSearch(d: Any) -> OutputItemWebSearchCallAct
     try:
         f = "queries"
         v = d.get("queries", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_str(v)
+            if v is not None:
+                v = _list_str(v)
         _S_OutputItemWebSearchCallActionSearch__queries(o, v)
         f = "query"
         v = d.get("query", UNSET)
@@ -18336,9 +18919,12 @@ def _s_OutputItemWebSearchCallActionSearch(d: Any) -> OutputItemWebSearchCallAct
         _S_OutputItemWebSearchCallActionSearch__query(o, v)
         f = "sources"
         v = d.get("sources", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_WebSearchSource)
+            if v is not None:
+                v = _list_of(v, _s_WebSearchSource)
         _S_OutputItemWebSearchCallActionSearch__sources(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -18370,6 +18956,7 @@ def _s_OutputItemWebSearchCallActionOpenPage(d: Any) -> OutputItemWebSearchCallA
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "type"
         v = d.get("type", UNSET)
         if v is UNSET:
@@ -18381,11 +18968,17 @@ def _s_OutputItemWebSearchCallActionOpenPage(d: Any) -> OutputItemWebSearchCallA
         _S_OutputItemWebSearchCallActionOpenPage__type(o, v)
         f = "url"
         v = d.get("url", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("url",)
         _S_OutputItemWebSearchCallActionOpenPage__url(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputItemWebSearchCallActionOpenPage__model_extra(
                 o, _extras(d, _K_OutputItemWebSearchCallActionOpenPage)
@@ -18931,11 +19524,14 @@ def _s_FormatJsonSchemaConfig(d: Any) -> FormatJsonSchemaConfig:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "description"
         v = d.get("description", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_FormatJsonSchemaConfig__description(o, v)
         f = "name"
@@ -18957,10 +19553,14 @@ def _s_FormatJsonSchemaConfig(d: Any) -> FormatJsonSchemaConfig:
         _S_FormatJsonSchemaConfig__schema(o, v)
         f = "strict"
         v = d.get("strict", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
+            if v is None:
+                z += ("strict",)
         _S_FormatJsonSchemaConfig__strict(o, v)
         f = "type"
         v = d.get("type", UNSET)
@@ -18971,6 +19571,8 @@ def _s_FormatJsonSchemaConfig(d: Any) -> FormatJsonSchemaConfig:
             if type(v) is not str:
                 v = _str(v)
         _S_FormatJsonSchemaConfig__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_FormatJsonSchemaConfig__model_extra(o, _extras(d, _K_FormatJsonSchemaConfig))
         else:
@@ -19182,9 +19784,11 @@ def _s_URLCitation(d: Any) -> URLCitation:
     try:
         f = "content"
         v = d.get("content", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_URLCitation__content(o, v)
         f = "end_index"
@@ -19334,18 +19938,25 @@ def _s_OutputItemCodeInterpreterCall(d: Any) -> OutputItemCodeInterpreterCall:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "code"
         v = d.get("code", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("code",)
         _S_OutputItemCodeInterpreterCall__code(o, v)
         f = "container_id"
         v = d.get("container_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_OutputItemCodeInterpreterCall__container_id(o, v)
         f = "id"
@@ -19359,12 +19970,16 @@ def _s_OutputItemCodeInterpreterCall(d: Any) -> OutputItemCodeInterpreterCall:
         _S_OutputItemCodeInterpreterCall__id(o, v)
         f = "outputs"
         v = d.get("outputs", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_of(
                     v, _h_CodeInterpreterLogsOutput_CodeInterpreterImageOutput_CodeInt_df319b82
                 )
+            if v is None:
+                z += ("outputs",)
         _S_OutputItemCodeInterpreterCall__outputs(o, v)
         f = "status"
         v = d.get("status", UNSET)
@@ -19384,6 +19999,8 @@ def _s_OutputItemCodeInterpreterCall(d: Any) -> OutputItemCodeInterpreterCall:
             if type(v) is not str:
                 v = _str(v)
         _S_OutputItemCodeInterpreterCall__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_OutputItemCodeInterpreterCall__model_extra(
                 o, _extras(d, _K_OutputItemCodeInterpreterCall)
@@ -19479,67 +20096,88 @@ def _s_CodeInterpreterFileOutput(d: Any) -> CodeInterpreterFileOutput:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "download_url"
         v = d.get("download_url", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CodeInterpreterFileOutput__download_url(o, v)
         f = "error_code"
         v = d.get("error_code", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("error_code",)
         _S_CodeInterpreterFileOutput__error_code(o, v)
         f = "expires_at"
         v = d.get("expires_at", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CodeInterpreterFileOutput__expires_at(o, v)
         f = "filename"
         v = d.get("filename", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CodeInterpreterFileOutput__filename(o, v)
         f = "id"
         v = d.get("id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CodeInterpreterFileOutput__id(o, v)
         f = "media_type"
         v = d.get("media_type", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CodeInterpreterFileOutput__media_type(o, v)
         f = "sha256"
         v = d.get("sha256", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CodeInterpreterFileOutput__sha256(o, v)
         f = "size_bytes"
         v = d.get("size_bytes", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_CodeInterpreterFileOutput__size_bytes(o, v)
         f = "status"
         v = d.get("status", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_CodeInterpreterFileOutput__status(o, v)
         f = "type"
@@ -19551,6 +20189,8 @@ def _s_CodeInterpreterFileOutput(d: Any) -> CodeInterpreterFileOutput:
             if type(v) is not str:
                 v = _str(v)
         _S_CodeInterpreterFileOutput__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_CodeInterpreterFileOutput__model_extra(o, _extras(d, _K_CodeInterpreterFileOutput))
         else:
@@ -19773,11 +20413,14 @@ def _u_InputsOption2ItemOption9(o: InputsOption2ItemOption9) -> dict[str, Any]:
 def _u_StoredPromptTemplate(o: StoredPromptTemplate) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.id
     d["id"] = v
     v = o.variables
-    if v is not UNSET:
-        d["variables"] = None if v is None else {k0: _unstructure_value(x0) for k0, x0 in v.items()}
+    if v is not None:
+        d["variables"] = {k0: _unstructure_value(x0) for k0, x0 in v.items()}
+    elif "variables" in z:
+        d["variables"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -19814,12 +20457,15 @@ def _u_ReasoningConfigOption1(o: ReasoningConfigOption1) -> dict[str, Any]:
 def _u_TextExtendedConfig(o: TextExtendedConfig) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.format
-    if v is not UNSET:
+    if v is not None:
         d["format"] = _unstructure_value(v)
     v = o.verbosity
-    if v is not UNSET:
+    if v is not None:
         d["verbosity"] = v
+    elif "verbosity" in z:
+        d["verbosity"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -19877,29 +20523,34 @@ def _u_OpenAIResponsesToolChoiceShell(o: OpenAIResponsesToolChoiceShell) -> dict
 def _u_Preview_WebSearchServerTool(o: Preview_WebSearchServerTool) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.engine
-    if v is not UNSET:
+    if v is not None:
         d["engine"] = v
     v = o.filters
-    if v is not UNSET:
-        d["filters"] = None if v is None else _u_WebSearchDomainFilter(v)
+    if v is not None:
+        d["filters"] = _u_WebSearchDomainFilter(v)
+    elif "filters" in z:
+        d["filters"] = None
     v = o.max_results
-    if v is not UNSET:
+    if v is not None:
         d["max_results"] = v
     v = o.max_uses
-    if v is not UNSET:
+    if v is not None:
         d["max_uses"] = v
     v = o.mode
-    if v is not UNSET:
+    if v is not None:
         d["mode"] = v
     v = o.search_context_size
-    if v is not UNSET:
+    if v is not None:
         d["search_context_size"] = v
     v = o.type
     d["type"] = v
     v = o.user_location
-    if v is not UNSET:
-        d["user_location"] = None if v is None else _u_Preview_WebSearchUserLocation(v)
+    if v is not None:
+        d["user_location"] = _u_Preview_WebSearchUserLocation(v)
+    elif "user_location" in z:
+        d["user_location"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -19911,29 +20562,34 @@ def _u_Preview_20250311_WebSearchServerTool(
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.engine
-    if v is not UNSET:
+    if v is not None:
         d["engine"] = v
     v = o.filters
-    if v is not UNSET:
-        d["filters"] = None if v is None else _u_WebSearchDomainFilter(v)
+    if v is not None:
+        d["filters"] = _u_WebSearchDomainFilter(v)
+    elif "filters" in z:
+        d["filters"] = None
     v = o.max_results
-    if v is not UNSET:
+    if v is not None:
         d["max_results"] = v
     v = o.max_uses
-    if v is not UNSET:
+    if v is not None:
         d["max_uses"] = v
     v = o.mode
-    if v is not UNSET:
+    if v is not None:
         d["mode"] = v
     v = o.search_context_size
-    if v is not UNSET:
+    if v is not None:
         d["search_context_size"] = v
     v = o.type
     d["type"] = v
     v = o.user_location
-    if v is not UNSET:
-        d["user_location"] = None if v is None else _u_Preview_WebSearchUserLocation(v)
+    if v is not None:
+        d["user_location"] = _u_Preview_WebSearchUserLocation(v)
+    elif "user_location" in z:
+        d["user_location"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -19943,29 +20599,34 @@ def _u_Preview_20250311_WebSearchServerTool(
 def _u_Legacy_WebSearchServerTool(o: Legacy_WebSearchServerTool) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.engine
-    if v is not UNSET:
+    if v is not None:
         d["engine"] = v
     v = o.filters
-    if v is not UNSET:
-        d["filters"] = None if v is None else _u_WebSearchDomainFilter(v)
+    if v is not None:
+        d["filters"] = _u_WebSearchDomainFilter(v)
+    elif "filters" in z:
+        d["filters"] = None
     v = o.max_results
-    if v is not UNSET:
+    if v is not None:
         d["max_results"] = v
     v = o.max_uses
-    if v is not UNSET:
+    if v is not None:
         d["max_uses"] = v
     v = o.mode
-    if v is not UNSET:
+    if v is not None:
         d["mode"] = v
     v = o.search_context_size
-    if v is not UNSET:
+    if v is not None:
         d["search_context_size"] = v
     v = o.type
     d["type"] = v
     v = o.user_location
-    if v is not UNSET:
-        d["user_location"] = None if v is None else _u_WebSearchUserLocation(v)
+    if v is not None:
+        d["user_location"] = _u_WebSearchUserLocation(v)
+    elif "user_location" in z:
+        d["user_location"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -19975,29 +20636,34 @@ def _u_Legacy_WebSearchServerTool(o: Legacy_WebSearchServerTool) -> dict[str, An
 def _u_WebSearchServerTool(o: WebSearchServerTool) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.engine
-    if v is not UNSET:
+    if v is not None:
         d["engine"] = v
     v = o.filters
-    if v is not UNSET:
-        d["filters"] = None if v is None else _u_WebSearchDomainFilter(v)
+    if v is not None:
+        d["filters"] = _u_WebSearchDomainFilter(v)
+    elif "filters" in z:
+        d["filters"] = None
     v = o.max_results
-    if v is not UNSET:
+    if v is not None:
         d["max_results"] = v
     v = o.max_uses
-    if v is not UNSET:
+    if v is not None:
         d["max_uses"] = v
     v = o.mode
-    if v is not UNSET:
+    if v is not None:
         d["mode"] = v
     v = o.search_context_size
-    if v is not UNSET:
+    if v is not None:
         d["search_context_size"] = v
     v = o.type
     d["type"] = v
     v = o.user_location
-    if v is not UNSET:
-        d["user_location"] = None if v is None else _u_WebSearchUserLocation(v)
+    if v is not None:
+        d["user_location"] = _u_WebSearchUserLocation(v)
+    elif "user_location" in z:
+        d["user_location"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -20007,14 +20673,17 @@ def _u_WebSearchServerTool(o: WebSearchServerTool) -> dict[str, Any]:
 def _u_FileSearchServerTool(o: FileSearchServerTool) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.filters
-    if v is not UNSET:
-        d["filters"] = None if v is None else _unstructure_value(v)
+    if v is not None:
+        d["filters"] = _unstructure_value(v)
+    elif "filters" in z:
+        d["filters"] = None
     v = o.max_num_results
-    if v is not UNSET:
+    if v is not None:
         d["max_num_results"] = v
     v = o.ranking_options
-    if v is not UNSET:
+    if v is not None:
         d["ranking_options"] = _u_FileSearchServerToolRankingOptions(v)
     v = o.type
     d["type"] = v
@@ -20045,10 +20714,10 @@ def _u_FileSearchServerToolRankingOptions(o: FileSearchServerToolRankingOptions)
     v: Any
     d: dict[str, Any] = {}
     v = o.ranker
-    if v is not UNSET:
+    if v is not None:
         d["ranker"] = v
     v = o.score_threshold
-    if v is not UNSET:
+    if v is not None:
         d["score_threshold"] = v
     e = o.model_extra
     if e:
@@ -20077,7 +20746,7 @@ def _u_CodeInterpreterServerTool(o: CodeInterpreterServerTool) -> dict[str, Any]
     v: Any
     d: dict[str, Any] = {}
     v = o.container
-    d["container"] = _unstructure_value(v)
+    d["container"] = None if v is None else _unstructure_value(v)
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -20091,12 +20760,15 @@ def _u_CodeInterpreterServerToolContainerAuto(
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.file_ids
-    if v is not UNSET:
+    if v is not None:
         d["file_ids"] = v
     v = o.memory_limit
-    if v is not UNSET:
+    if v is not None:
         d["memory_limit"] = v
+    elif "memory_limit" in z:
+        d["memory_limit"] = None
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -20108,28 +20780,35 @@ def _u_CodeInterpreterServerToolContainerAuto(
 def _u_McpServerTool(o: McpServerTool) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.allowed_tools
-    if v is not UNSET:
-        d["allowed_tools"] = None if v is None else _unstructure_value(v)
+    if v is not None:
+        d["allowed_tools"] = _unstructure_value(v)
+    elif "allowed_tools" in z:
+        d["allowed_tools"] = None
     v = o.authorization
-    if v is not UNSET:
+    if v is not None:
         d["authorization"] = v
     v = o.connector_id
-    if v is not UNSET:
+    if v is not None:
         d["connector_id"] = v
     v = o.headers
-    if v is not UNSET:
+    if v is not None:
         d["headers"] = v
+    elif "headers" in z:
+        d["headers"] = None
     v = o.require_approval
-    if v is not UNSET:
-        d["require_approval"] = None if v is None else _unstructure_value(v)
+    if v is not None:
+        d["require_approval"] = _unstructure_value(v)
+    elif "require_approval" in z:
+        d["require_approval"] = None
     v = o.server_description
-    if v is not UNSET:
+    if v is not None:
         d["server_description"] = v
     v = o.server_label
     d["server_label"] = v
     v = o.server_url
-    if v is not UNSET:
+    if v is not None:
         d["server_url"] = v
     v = o.type
     d["type"] = v
@@ -20143,10 +20822,10 @@ def _u_McpServerToolAllowedToolsOption2(o: McpServerToolAllowedToolsOption2) -> 
     v: Any
     d: dict[str, Any] = {}
     v = o.read_only
-    if v is not UNSET:
+    if v is not None:
         d["read_only"] = v
     v = o.tool_names
-    if v is not UNSET:
+    if v is not None:
         d["tool_names"] = v
     e = o.model_extra
     if e:
@@ -20160,10 +20839,10 @@ def _u_McpServerToolRequireApprovalOption1(
     v: Any
     d: dict[str, Any] = {}
     v = o.always
-    if v is not UNSET:
+    if v is not None:
         d["always"] = _u_McpServerToolRequireApprovalOption1Always(v)
     v = o.never
-    if v is not UNSET:
+    if v is not None:
         d["never"] = _u_McpServerToolRequireApprovalOption1Never(v)
     e = o.model_extra
     if e:
@@ -20177,7 +20856,7 @@ def _u_McpServerToolRequireApprovalOption1Always(
     v: Any
     d: dict[str, Any] = {}
     v = o.tool_names
-    if v is not UNSET:
+    if v is not None:
         d["tool_names"] = v
     e = o.model_extra
     if e:
@@ -20191,7 +20870,7 @@ def _u_McpServerToolRequireApprovalOption1Never(
     v: Any
     d: dict[str, Any] = {}
     v = o.tool_names
-    if v is not UNSET:
+    if v is not None:
         d["tool_names"] = v
     e = o.model_extra
     if e:
@@ -20202,35 +20881,38 @@ def _u_McpServerToolRequireApprovalOption1Never(
 def _u_ImageGenerationServerTool(o: ImageGenerationServerTool) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.background
-    if v is not UNSET:
+    if v is not None:
         d["background"] = v
     v = o.input_fidelity
-    if v is not UNSET:
+    if v is not None:
         d["input_fidelity"] = v
+    elif "input_fidelity" in z:
+        d["input_fidelity"] = None
     v = o.input_image_mask
-    if v is not UNSET:
+    if v is not None:
         d["input_image_mask"] = _u_ImageGenerationServerToolInputImageMask(v)
     v = o.model
-    if v is not UNSET:
+    if v is not None:
         d["model"] = v
     v = o.moderation
-    if v is not UNSET:
+    if v is not None:
         d["moderation"] = v
     v = o.output_compression
-    if v is not UNSET:
+    if v is not None:
         d["output_compression"] = v
     v = o.output_format
-    if v is not UNSET:
+    if v is not None:
         d["output_format"] = v
     v = o.partial_images
-    if v is not UNSET:
+    if v is not None:
         d["partial_images"] = v
     v = o.quality
-    if v is not UNSET:
+    if v is not None:
         d["quality"] = v
     v = o.size
-    if v is not UNSET:
+    if v is not None:
         d["size"] = v
     v = o.type
     d["type"] = v
@@ -20246,10 +20928,10 @@ def _u_ImageGenerationServerToolInputImageMask(
     v: Any
     d: dict[str, Any] = {}
     v = o.file_id
-    if v is not UNSET:
+    if v is not None:
         d["file_id"] = v
     v = o.image_url
-    if v is not UNSET:
+    if v is not None:
         d["image_url"] = v
     e = o.model_extra
     if e:
@@ -20294,10 +20976,10 @@ def _u_CustomTool(o: CustomTool) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.description
-    if v is not UNSET:
+    if v is not None:
         d["description"] = v
     v = o.format
-    if v is not UNSET:
+    if v is not None:
         d["format"] = _unstructure_value(v)
     v = o.name
     d["name"] = v
@@ -20343,7 +21025,7 @@ def _u_NamespaceTool(o: NamespaceTool) -> dict[str, Any]:
     v = o.name
     d["name"] = v
     v = o.tools
-    d["tools"] = [_unstructure_value(x0) for x0 in v]
+    d["tools"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -20488,13 +21170,16 @@ def _u_FunctionCallOutputItem(o: FunctionCallOutputItem) -> dict[str, Any]:
 def _u_ApplyPatchCallItem(o: ApplyPatchCallItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.call_id
     d["call_id"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
+    elif "id" in z:
+        d["id"] = None
     v = o.operation
-    d["operation"] = _unstructure_value(v)
+    d["operation"] = None if v is None else _unstructure_value(v)
     v = o.status
     d["status"] = v
     v = o.type
@@ -20508,14 +21193,19 @@ def _u_ApplyPatchCallItem(o: ApplyPatchCallItem) -> dict[str, Any]:
 def _u_ApplyPatchCallOutputItem(o: ApplyPatchCallOutputItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.call_id
     d["call_id"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
+    elif "id" in z:
+        d["id"] = None
     v = o.output
-    if v is not UNSET:
+    if v is not None:
         d["output"] = v
+    elif "output" in z:
+        d["output"] = None
     v = o.status
     d["status"] = v
     v = o.type
@@ -20530,11 +21220,11 @@ def _u_ResponseOutputText(o: ResponseOutputText) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.annotations
-    if v is not UNSET:
+    if v is not None:
         d["annotations"] = [_unstructure_value(x0) for x0 in v]
     v = o.logprobs
-    if v is not UNSET:
-        d["logprobs"] = [_u_ResponseOutputTextLogprobsItem(x0) for x0 in v]
+    if v is not None:
+        d["logprobs"] = [_unstructure_value(x0) for x0 in v]
     v = o.text
     d["text"] = v
     v = o.type
@@ -20555,7 +21245,7 @@ def _u_ResponseOutputTextLogprobsItem(o: ResponseOutputTextLogprobsItem) -> dict
     v = o.token
     d["token"] = v
     v = o.top_logprobs
-    d["top_logprobs"] = [_u_ResponseOutputTextLogprobsItemTopLogprobsItem(x0) for x0 in v]
+    d["top_logprobs"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -20626,24 +21316,24 @@ def _u_OutputFunctionCallItem(o: OutputFunctionCallItem) -> dict[str, Any]:
     v = o.call_id
     d["call_id"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.name
     d["name"] = v
     v = o.namespace
-    if v is not UNSET:
+    if v is not None:
         d["namespace"] = v
     v = o.status
-    if v is not UNSET:
+    if v is not None:
         d["status"] = v
     v = o.type
     d["type"] = v
     v = o.subagent_id
-    if v is not UNSET:
+    if v is not None:
         d["subagent_id"] = v
     v = o.subagent_items
-    if v is not UNSET:
-        d["subagent_items"] = [_u_OutputFunctionCallItemSubagentItemsItem(x0) for x0 in v]
+    if v is not None:
+        d["subagent_items"] = [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -20669,14 +21359,14 @@ def _u_OutputCustomToolCallItem(o: OutputCustomToolCallItem) -> dict[str, Any]:
     v = o.call_id
     d["call_id"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.input
     d["input"] = v
     v = o.name
     d["name"] = v
     v = o.namespace
-    if v is not UNSET:
+    if v is not None:
         d["namespace"] = v
     v = o.type
     d["type"] = v
@@ -20689,17 +21379,20 @@ def _u_OutputCustomToolCallItem(o: OutputCustomToolCallItem) -> dict[str, Any]:
 def _u_OutputImageGenerationCallItem(o: OutputImageGenerationCallItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.id
     d["id"] = v
     v = o.result
-    if v is not UNSET:
+    if v is not None:
         d["result"] = v
+    elif "result" in z:
+        d["result"] = None
     v = o.status
     d["status"] = v
     v = o.type
     d["type"] = v
     v = o.prompt
-    if v is not UNSET:
+    if v is not None:
         d["prompt"] = v
     e = o.model_extra
     if e:
@@ -20711,15 +21404,15 @@ def _u_OutputComputerCallItem(o: OutputComputerCallItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.action
-    if v is not UNSET:
+    if v is not None:
         d["action"] = v
     v = o.call_id
     d["call_id"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.pending_safety_checks
-    d["pending_safety_checks"] = [_u_OutputComputerCallItemPendingSafetyChecksItem(x0) for x0 in v]
+    d["pending_safety_checks"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.status
     d["status"] = v
     v = o.type
@@ -20753,7 +21446,7 @@ def _u_OutputDatetimeItem(o: OutputDatetimeItem) -> dict[str, Any]:
     v = o.datetime
     d["datetime"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.status
     d["status"] = v
@@ -20771,10 +21464,10 @@ def _u_OutputWebSearchServerToolItem(o: OutputWebSearchServerToolItem) -> dict[s
     v: Any
     d: dict[str, Any] = {}
     v = o.action
-    if v is not UNSET:
+    if v is not None:
         d["action"] = _u_OutputWebSearchServerToolItemAction(v)
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.status
     d["status"] = v
@@ -20794,8 +21487,8 @@ def _u_OutputWebSearchServerToolItemAction(
     v = o.query
     d["query"] = v
     v = o.sources
-    if v is not UNSET:
-        d["sources"] = [_u_OutputWebSearchServerToolItemActionSourcesItem(x0) for x0 in v]
+    if v is not None:
+        d["sources"] = [_unstructure_value(x0) for x0 in v]
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -20825,24 +21518,24 @@ def _u_OutputCodeInterpreterServerToolItem(
     v: Any
     d: dict[str, Any] = {}
     v = o.code
-    if v is not UNSET:
+    if v is not None:
         d["code"] = v
     v = o.exit_code
-    if v is not UNSET:
+    if v is not None:
         d["exitCode"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.language
-    if v is not UNSET:
+    if v is not None:
         d["language"] = v
     v = o.status
     d["status"] = v
     v = o.stderr
-    if v is not UNSET:
+    if v is not None:
         d["stderr"] = v
     v = o.stdout
-    if v is not UNSET:
+    if v is not None:
         d["stdout"] = v
     v = o.type
     d["type"] = v
@@ -20856,10 +21549,10 @@ def _u_OutputFileSearchServerToolItem(o: OutputFileSearchServerToolItem) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.queries
-    if v is not UNSET:
+    if v is not None:
         d["queries"] = v
     v = o.status
     d["status"] = v
@@ -20876,23 +21569,26 @@ def _u_OutputImageGenerationServerToolItem(
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.image_b64
-    if v is not UNSET:
+    if v is not None:
         d["imageB64"] = v
     v = o.image_url
-    if v is not UNSET:
+    if v is not None:
         d["imageUrl"] = v
     v = o.prompt
-    if v is not UNSET:
+    if v is not None:
         d["prompt"] = v
     v = o.result
-    if v is not UNSET:
+    if v is not None:
         d["result"] = v
+    elif "result" in z:
+        d["result"] = None
     v = o.revised_prompt
-    if v is not UNSET:
+    if v is not None:
         d["revisedPrompt"] = v
     v = o.status
     d["status"] = v
@@ -20908,13 +21604,13 @@ def _u_OutputBrowserUseServerToolItem(o: OutputBrowserUseServerToolItem) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.action
-    if v is not UNSET:
+    if v is not None:
         d["action"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.screenshot_b64
-    if v is not UNSET:
+    if v is not None:
         d["screenshotB64"] = v
     v = o.status
     d["status"] = v
@@ -20929,28 +21625,33 @@ def _u_OutputBrowserUseServerToolItem(o: OutputBrowserUseServerToolItem) -> dict
 def _u_OutputBashServerToolItem(o: OutputBashServerToolItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.arguments
-    if v is not UNSET:
+    if v is not None:
         d["arguments"] = v
+    elif "arguments" in z:
+        d["arguments"] = None
     v = o.call_id
-    if v is not UNSET:
+    if v is not None:
         d["call_id"] = v
+    elif "call_id" in z:
+        d["call_id"] = None
     v = o.command
-    if v is not UNSET:
+    if v is not None:
         d["command"] = v
     v = o.exit_code
-    if v is not UNSET:
+    if v is not None:
         d["exitCode"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.status
     d["status"] = v
     v = o.stderr
-    if v is not UNSET:
+    if v is not None:
         d["stderr"] = v
     v = o.stdout
-    if v is not UNSET:
+    if v is not None:
         d["stdout"] = v
     v = o.type
     d["type"] = v
@@ -20964,13 +21665,13 @@ def _u_OutputTextEditorServerToolItem(o: OutputTextEditorServerToolItem) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.command
-    if v is not UNSET:
+    if v is not None:
         d["command"] = v
     v = o.file_path
-    if v is not UNSET:
+    if v is not None:
         d["filePath"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.status
     d["status"] = v
@@ -20986,13 +21687,13 @@ def _u_OutputApplyPatchServerToolItem(o: OutputApplyPatchServerToolItem) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.call_id
-    if v is not UNSET:
+    if v is not None:
         d["call_id"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.operation
-    if v is not UNSET:
+    if v is not None:
         d["operation"] = _unstructure_value(v)
     v = o.status
     d["status"] = v
@@ -21008,26 +21709,26 @@ def _u_OutputWebFetchServerToolItem(o: OutputWebFetchServerToolItem) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    if v is not UNSET:
+    if v is not None:
         d["content"] = v
     v = o.error
-    if v is not UNSET:
+    if v is not None:
         d["error"] = v
     v = o.http_status
-    if v is not UNSET:
+    if v is not None:
         d["httpStatus"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.status
     d["status"] = v
     v = o.title
-    if v is not UNSET:
+    if v is not None:
         d["title"] = v
     v = o.type
     d["type"] = v
     v = o.url
-    if v is not UNSET:
+    if v is not None:
         d["url"] = v
     e = o.model_extra
     if e:
@@ -21039,10 +21740,10 @@ def _u_OutputToolSearchServerToolItem(o: OutputToolSearchServerToolItem) -> dict
     v: Any
     d: dict[str, Any] = {}
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.query
-    if v is not UNSET:
+    if v is not None:
         d["query"] = v
     v = o.status
     d["status"] = v
@@ -21058,20 +21759,20 @@ def _u_OutputMemoryServerToolItem(o: OutputMemoryServerToolItem) -> dict[str, An
     v: Any
     d: dict[str, Any] = {}
     v = o.action
-    if v is not UNSET:
+    if v is not None:
         d["action"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.key
-    if v is not UNSET:
+    if v is not None:
         d["key"] = v
     v = o.status
     d["status"] = v
     v = o.type
     d["type"] = v
     v = o.value
-    if v is not UNSET:
+    if v is not None:
         d["value"] = v
     e = o.model_extra
     if e:
@@ -21083,15 +21784,15 @@ def _u_OutputMcpServerToolItem(o: OutputMcpServerToolItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.server_label
-    if v is not UNSET:
+    if v is not None:
         d["serverLabel"] = v
     v = o.status
     d["status"] = v
     v = o.tool_name
-    if v is not UNSET:
+    if v is not None:
         d["toolName"] = v
     v = o.type
     d["type"] = v
@@ -21105,13 +21806,13 @@ def _u_OutputSearchModelsServerToolItem(o: OutputSearchModelsServerToolItem) -> 
     v: Any
     d: dict[str, Any] = {}
     v = o.arguments
-    if v is not UNSET:
+    if v is not None:
         d["arguments"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.query
-    if v is not UNSET:
+    if v is not None:
         d["query"] = v
     v = o.status
     d["status"] = v
@@ -21127,26 +21828,26 @@ def _u_OutputFusionServerToolItem(o: OutputFusionServerToolItem) -> dict[str, An
     v: Any
     d: dict[str, Any] = {}
     v = o.analysis
-    if v is not UNSET:
+    if v is not None:
         d["analysis"] = _u_FusionAnalysisResult(v)
     v = o.error
-    if v is not UNSET:
+    if v is not None:
         d["error"] = v
     v = o.failed_models
-    if v is not UNSET:
-        d["failed_models"] = [_u_OutputFusionServerToolItemFailedModelsItem(x0) for x0 in v]
+    if v is not None:
+        d["failed_models"] = [_unstructure_value(x0) for x0 in v]
     v = o.failure_reason
-    if v is not UNSET:
+    if v is not None:
         d["failure_reason"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.responses
-    if v is not UNSET:
-        d["responses"] = [_u_OutputFusionServerToolItemResponsesItem(x0) for x0 in v]
+    if v is not None:
+        d["responses"] = [_unstructure_value(x0) for x0 in v]
     v = o.sources
-    if v is not UNSET:
-        d["sources"] = [_u_FusionSource(x0) for x0 in v]
+    if v is not None:
+        d["sources"] = [_unstructure_value(x0) for x0 in v]
     v = o.status
     d["status"] = v
     v = o.type
@@ -21167,7 +21868,7 @@ def _u_OutputFusionServerToolItemFailedModelsItem(
     v = o.model
     d["model"] = v
     v = o.status_code
-    if v is not UNSET:
+    if v is not None:
         d["status_code"] = v
     e = o.model_extra
     if e:
@@ -21181,7 +21882,7 @@ def _u_OutputFusionServerToolItemResponsesItem(
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    if v is not UNSET:
+    if v is not None:
         d["content"] = v
     v = o.model
     d["model"] = v
@@ -21195,22 +21896,22 @@ def _u_OutputAdvisorServerToolItem(o: OutputAdvisorServerToolItem) -> dict[str, 
     v: Any
     d: dict[str, Any] = {}
     v = o.advice
-    if v is not UNSET:
+    if v is not None:
         d["advice"] = v
     v = o.error
-    if v is not UNSET:
+    if v is not None:
         d["error"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.instance_name
-    if v is not UNSET:
+    if v is not None:
         d["instance_name"] = v
     v = o.model
-    if v is not UNSET:
+    if v is not None:
         d["model"] = v
     v = o.prompt
-    if v is not UNSET:
+    if v is not None:
         d["prompt"] = v
     v = o.status
     d["status"] = v
@@ -21226,33 +21927,33 @@ def _u_OutputSubagentServerToolItem(o: OutputSubagentServerToolItem) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.call_id
-    if v is not UNSET:
+    if v is not None:
         d["call_id"] = v
     v = o.error
-    if v is not UNSET:
+    if v is not None:
         d["error"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.instance_name
-    if v is not UNSET:
+    if v is not None:
         d["instance_name"] = v
     v = o.model
-    if v is not UNSET:
+    if v is not None:
         d["model"] = v
     v = o.name
-    if v is not UNSET:
+    if v is not None:
         d["name"] = v
     v = o.outcome
-    if v is not UNSET:
+    if v is not None:
         d["outcome"] = v
     v = o.status
     d["status"] = v
     v = o.task_description
-    if v is not UNSET:
+    if v is not None:
         d["task_description"] = v
     v = o.task_name
-    if v is not UNSET:
+    if v is not None:
         d["task_name"] = v
     v = o.type
     d["type"] = v
@@ -21265,29 +21966,34 @@ def _u_OutputSubagentServerToolItem(o: OutputSubagentServerToolItem) -> dict[str
 def _u_OutputFilesServerToolItem(o: OutputFilesServerToolItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.arguments
-    if v is not UNSET:
+    if v is not None:
         d["arguments"] = v
+    elif "arguments" in z:
+        d["arguments"] = None
     v = o.call_id
-    if v is not UNSET:
+    if v is not None:
         d["call_id"] = v
+    elif "call_id" in z:
+        d["call_id"] = None
     v = o.error
-    if v is not UNSET:
+    if v is not None:
         d["error"] = v
     v = o.file_id
-    if v is not UNSET:
+    if v is not None:
         d["file_id"] = v
     v = o.filename
-    if v is not UNSET:
+    if v is not None:
         d["filename"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.operation
-    if v is not UNSET:
+    if v is not None:
         d["operation"] = v
     v = o.result
-    if v is not UNSET:
+    if v is not None:
         d["result"] = v
     v = o.status
     d["status"] = v
@@ -21302,21 +22008,26 @@ def _u_OutputFilesServerToolItem(o: OutputFilesServerToolItem) -> dict[str, Any]
 def _u_OutputShellServerToolItem(o: OutputShellServerToolItem) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.action
-    if v is not UNSET:
+    if v is not None:
         d["action"] = _u_OutputShellServerToolItemAction(v)
     v = o.arguments
-    if v is not UNSET:
+    if v is not None:
         d["arguments"] = v
+    elif "arguments" in z:
+        d["arguments"] = None
     v = o.call_id
-    if v is not UNSET:
+    if v is not None:
         d["call_id"] = v
+    elif "call_id" in z:
+        d["call_id"] = None
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.output
-    if v is not UNSET:
-        d["output"] = [_u_ShellCallOutputContent(x0) for x0 in v]
+    if v is not None:
+        d["output"] = [_unstructure_value(x0) for x0 in v]
     v = o.status
     d["status"] = v
     v = o.type
@@ -21330,14 +22041,19 @@ def _u_OutputShellServerToolItem(o: OutputShellServerToolItem) -> dict[str, Any]
 def _u_OutputShellServerToolItemAction(o: OutputShellServerToolItemAction) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.commands
     d["commands"] = v
     v = o.max_output_length
-    if v is not UNSET:
+    if v is not None:
         d["max_output_length"] = v
+    elif "max_output_length" in z:
+        d["max_output_length"] = None
     v = o.timeout_ms
-    if v is not UNSET:
+    if v is not None:
         d["timeout_ms"] = v
+    elif "timeout_ms" in z:
+        d["timeout_ms"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -21776,9 +22492,12 @@ def _u_AgentMessageItemContentItemEncryptedContent(
 def _u_InputText(o: InputText) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.prompt_cache_breakpoint
-    if v is not UNSET:
-        d["prompt_cache_breakpoint"] = None if v is None else _u_PromptCacheBreakpoint(v)
+    if v is not None:
+        d["prompt_cache_breakpoint"] = _u_PromptCacheBreakpoint(v)
+    elif "prompt_cache_breakpoint" in z:
+        d["prompt_cache_breakpoint"] = None
     v = o.text
     d["text"] = v
     v = o.type
@@ -21792,11 +22511,14 @@ def _u_InputText(o: InputText) -> dict[str, Any]:
 def _u_InputImage(o: InputImage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.detail
     d["detail"] = v
     v = o.image_url
-    if v is not UNSET:
+    if v is not None:
         d["image_url"] = v
+    elif "image_url" in z:
+        d["image_url"] = None
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -21808,17 +22530,20 @@ def _u_InputImage(o: InputImage) -> dict[str, Any]:
 def _u_InputFile(o: InputFile) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.file_data
-    if v is not UNSET:
+    if v is not None:
         d["file_data"] = v
     v = o.file_id
-    if v is not UNSET:
+    if v is not None:
         d["file_id"] = v
+    elif "file_id" in z:
+        d["file_id"] = None
     v = o.file_url
-    if v is not UNSET:
+    if v is not None:
         d["file_url"] = v
     v = o.filename
-    if v is not UNSET:
+    if v is not None:
         d["filename"] = v
     v = o.type
     d["type"] = v
@@ -21846,15 +22571,22 @@ def _u_ToolChoiceAllowed(o: ToolChoiceAllowed) -> dict[str, Any]:
 def _u_WebSearchDomainFilter(o: WebSearchDomainFilter) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.allowed_domains
-    if v is not UNSET:
+    if v is not None:
         d["allowed_domains"] = v
+    elif "allowed_domains" in z:
+        d["allowed_domains"] = None
     v = o.blocked_domains
-    if v is not UNSET:
+    if v is not None:
         d["blocked_domains"] = v
+    elif "blocked_domains" in z:
+        d["blocked_domains"] = None
     v = o.excluded_domains
-    if v is not UNSET:
+    if v is not None:
         d["excluded_domains"] = v
+    elif "excluded_domains" in z:
+        d["excluded_domains"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -21864,18 +22596,27 @@ def _u_WebSearchDomainFilter(o: WebSearchDomainFilter) -> dict[str, Any]:
 def _u_Preview_WebSearchUserLocation(o: Preview_WebSearchUserLocation) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.city
-    if v is not UNSET:
+    if v is not None:
         d["city"] = v
+    elif "city" in z:
+        d["city"] = None
     v = o.country
-    if v is not UNSET:
+    if v is not None:
         d["country"] = v
+    elif "country" in z:
+        d["country"] = None
     v = o.region
-    if v is not UNSET:
+    if v is not None:
         d["region"] = v
+    elif "region" in z:
+        d["region"] = None
     v = o.timezone
-    if v is not UNSET:
+    if v is not None:
         d["timezone"] = v
+    elif "timezone" in z:
+        d["timezone"] = None
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -21900,26 +22641,37 @@ def _u_CompoundFilter(o: CompoundFilter) -> dict[str, Any]:
 def _u_NamespaceFunctionTool(o: NamespaceFunctionTool) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.allowed_callers
-    if v is not UNSET:
+    if v is not None:
         d["allowed_callers"] = v
+    elif "allowed_callers" in z:
+        d["allowed_callers"] = None
     v = o.defer_loading
-    if v is not UNSET:
+    if v is not None:
         d["defer_loading"] = v
     v = o.description
-    if v is not UNSET:
+    if v is not None:
         d["description"] = v
+    elif "description" in z:
+        d["description"] = None
     v = o.name
     d["name"] = v
     v = o.output_schema
-    if v is not UNSET:
+    if v is not None:
         d["output_schema"] = v
+    elif "output_schema" in z:
+        d["output_schema"] = None
     v = o.parameters
-    if v is not UNSET:
+    if v is not None:
         d["parameters"] = v
+    elif "parameters" in z:
+        d["parameters"] = None
     v = o.strict
-    if v is not UNSET:
+    if v is not None:
         d["strict"] = v
+    elif "strict" in z:
+        d["strict"] = None
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -21983,7 +22735,7 @@ def _u_InputAudio(o: InputAudio) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.input_audio
-    d["input_audio"] = _u_InputAudioInputAudio(v)
+    d["input_audio"] = None if v is None else _u_InputAudioInputAudio(v)
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -22026,22 +22778,22 @@ def _u_OpenAIResponseFunctionToolCall(o: OpenAIResponseFunctionToolCall) -> dict
     v = o.call_id
     d["call_id"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.name
     d["name"] = v
     v = o.namespace
-    if v is not UNSET:
+    if v is not None:
         d["namespace"] = v
     v = o.status
-    if v is not UNSET:
+    if v is not None:
         d["status"] = v
     v = o.subagent_id
-    if v is not UNSET:
+    if v is not None:
         d["subagent_id"] = v
     v = o.subagent_items
-    if v is not UNSET:
-        d["subagent_items"] = [_u_OpenAIResponseFunctionToolCallSubagentItemsItem(x0) for x0 in v]
+    if v is not None:
+        d["subagent_items"] = [_unstructure_value(x0) for x0 in v]
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -22067,7 +22819,7 @@ def _u_OutputItemWebSearchCall(o: OutputItemWebSearchCall) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.action
-    if v is not UNSET:
+    if v is not None:
         d["action"] = _unstructure_value(v)
     v = o.id
     d["id"] = v
@@ -22087,13 +22839,13 @@ def _u_OutputItemWebSearchCallActionSearch(
     v: Any
     d: dict[str, Any] = {}
     v = o.queries
-    if v is not UNSET:
+    if v is not None:
         d["queries"] = v
     v = o.query
     d["query"] = v
     v = o.sources
-    if v is not UNSET:
-        d["sources"] = [_u_WebSearchSource(x0) for x0 in v]
+    if v is not None:
+        d["sources"] = [_unstructure_value(x0) for x0 in v]
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -22107,11 +22859,14 @@ def _u_OutputItemWebSearchCallActionOpenPage(
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.type
     d["type"] = v
     v = o.url
-    if v is not UNSET:
+    if v is not None:
         d["url"] = v
+    elif "url" in z:
+        d["url"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -22160,11 +22915,11 @@ def _u_FusionAnalysisResult(o: FusionAnalysisResult) -> dict[str, Any]:
     v = o.consensus
     d["consensus"] = v
     v = o.contradictions
-    d["contradictions"] = [_u_FusionAnalysisResultContradictionsItem(x0) for x0 in v]
+    d["contradictions"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.partial_coverage
-    d["partial_coverage"] = [_u_FusionAnalysisResultPartialCoverageItem(x0) for x0 in v]
+    d["partial_coverage"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.unique_insights
-    d["unique_insights"] = [_u_FusionAnalysisResultUniqueInsightsItem(x0) for x0 in v]
+    d["unique_insights"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -22177,7 +22932,7 @@ def _u_FusionAnalysisResultContradictionsItem(
     v: Any
     d: dict[str, Any] = {}
     v = o.stances
-    d["stances"] = [_u_FusionAnalysisResultContradictionsItemStancesItem(x0) for x0 in v]
+    d["stances"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.topic
     d["topic"] = v
     e = o.model_extra
@@ -22248,7 +23003,7 @@ def _u_ShellCallOutputContent(o: ShellCallOutputContent) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.outcome
-    d["outcome"] = _unstructure_value(v)
+    d["outcome"] = None if v is None else _unstructure_value(v)
     v = o.stderr
     d["stderr"] = v
     v = o.stdout
@@ -22310,16 +23065,19 @@ def _u_FormatJsonObjectConfig(o: FormatJsonObjectConfig) -> dict[str, Any]:
 def _u_FormatJsonSchemaConfig(o: FormatJsonSchemaConfig) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.description
-    if v is not UNSET:
+    if v is not None:
         d["description"] = v
     v = o.name
     d["name"] = v
     v = o.schema
     d["schema"] = v
     v = o.strict
-    if v is not UNSET:
+    if v is not None:
         d["strict"] = v
+    elif "strict" in z:
+        d["strict"] = None
     v = o.type
     d["type"] = v
     e = o.model_extra
@@ -22392,7 +23150,7 @@ def _u_URLCitation(o: URLCitation) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.content
-    if v is not UNSET:
+    if v is not None:
         d["content"] = v
     v = o.end_index
     d["end_index"] = v
@@ -22441,17 +23199,22 @@ def _u_WebSearchSource(o: WebSearchSource) -> dict[str, Any]:
 def _u_OutputItemCodeInterpreterCall(o: OutputItemCodeInterpreterCall) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.code
-    if v is not UNSET:
+    if v is not None:
         d["code"] = v
+    elif "code" in z:
+        d["code"] = None
     v = o.container_id
-    if v is not UNSET:
+    if v is not None:
         d["container_id"] = v
     v = o.id
     d["id"] = v
     v = o.outputs
-    if v is not UNSET:
-        d["outputs"] = None if v is None else [_unstructure_value(x0) for x0 in v]
+    if v is not None:
+        d["outputs"] = [_unstructure_value(x0) for x0 in v]
+    elif "outputs" in z:
+        d["outputs"] = None
     v = o.status
     d["status"] = v
     v = o.type
@@ -22491,32 +23254,35 @@ def _u_CodeInterpreterImageOutput(o: CodeInterpreterImageOutput) -> dict[str, An
 def _u_CodeInterpreterFileOutput(o: CodeInterpreterFileOutput) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.download_url
-    if v is not UNSET:
+    if v is not None:
         d["download_url"] = v
     v = o.error_code
-    if v is not UNSET:
+    if v is not None:
         d["error_code"] = v
+    elif "error_code" in z:
+        d["error_code"] = None
     v = o.expires_at
-    if v is not UNSET:
+    if v is not None:
         d["expires_at"] = v
     v = o.filename
-    if v is not UNSET:
+    if v is not None:
         d["filename"] = v
     v = o.id
-    if v is not UNSET:
+    if v is not None:
         d["id"] = v
     v = o.media_type
-    if v is not UNSET:
+    if v is not None:
         d["media_type"] = v
     v = o.sha256
-    if v is not UNSET:
+    if v is not None:
         d["sha256"] = v
     v = o.size_bytes
-    if v is not UNSET:
+    if v is not None:
         d["size_bytes"] = v
     v = o.status
-    if v is not UNSET:
+    if v is not None:
         d["status"] = v
     v = o.type
     d["type"] = v
@@ -22524,6 +23290,1188 @@ def _u_CodeInterpreterFileOutput(o: CodeInterpreterFileOutput) -> dict[str, Any]
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        StoredPromptTemplate: (
+            ("id", _S_StoredPromptTemplate__id, "str", None),
+            (
+                "variables",
+                _S_StoredPromptTemplate__variables,
+                (
+                    "dict",
+                    (
+                        "union",
+                        _h_str_InputText_InputImage_InputFile,
+                        (
+                            "str",
+                            InputText,
+                            InputImage,
+                            InputFile,
+                        ),
+                        "type",
+                        {
+                            "input_text": InputText,
+                            "input_image": InputImage,
+                            "input_file": InputFile,
+                        },
+                    ),
+                ),
+                None,
+            ),
+        ),
+        TextExtendedConfig: (
+            (
+                "format",
+                _S_TextExtendedConfig__format,
+                (
+                    "union",
+                    _h_Formats,
+                    (
+                        FormatTextConfig,
+                        FormatJsonObjectConfig,
+                        FormatJsonSchemaConfig,
+                    ),
+                    "type",
+                    {
+                        "text": FormatTextConfig,
+                        "json_object": FormatJsonObjectConfig,
+                        "json_schema": FormatJsonSchemaConfig,
+                    },
+                ),
+                None,
+            ),
+            ("verbosity", _S_TextExtendedConfig__verbosity, "str", None),
+        ),
+        OpenAIResponsesToolChoiceFunction: (
+            ("name", _S_OpenAIResponsesToolChoiceFunction__name, "str", None),
+            ("type", _S_OpenAIResponsesToolChoiceFunction__type, "str", "function"),
+        ),
+        OpenAIResponsesToolChoiceOption5: (
+            ("type", _S_OpenAIResponsesToolChoiceOption5__type, "str", None),
+        ),
+        OpenAIResponsesToolChoiceApplyPatch: (
+            ("type", _S_OpenAIResponsesToolChoiceApplyPatch__type, "str", "apply_patch"),
+        ),
+        OpenAIResponsesToolChoiceShell: (
+            ("type", _S_OpenAIResponsesToolChoiceShell__type, "str", "shell"),
+        ),
+        Preview_WebSearchServerTool: (
+            ("engine", _S_Preview_WebSearchServerTool__engine, "str", None),
+            ("filters", _S_Preview_WebSearchServerTool__filters, WebSearchDomainFilter, None),
+            ("max_results", _S_Preview_WebSearchServerTool__max_results, "int", None),
+            ("max_uses", _S_Preview_WebSearchServerTool__max_uses, "int", None),
+            ("mode", _S_Preview_WebSearchServerTool__mode, "str", None),
+            (
+                "search_context_size",
+                _S_Preview_WebSearchServerTool__search_context_size,
+                "str",
+                None,
+            ),
+            ("type", _S_Preview_WebSearchServerTool__type, "str", "web_search_preview"),
+            (
+                "user_location",
+                _S_Preview_WebSearchServerTool__user_location,
+                Preview_WebSearchUserLocation,
+                None,
+            ),
+        ),
+        Preview_20250311_WebSearchServerTool: (
+            ("engine", _S_Preview_20250311_WebSearchServerTool__engine, "str", None),
+            (
+                "filters",
+                _S_Preview_20250311_WebSearchServerTool__filters,
+                WebSearchDomainFilter,
+                None,
+            ),
+            ("max_results", _S_Preview_20250311_WebSearchServerTool__max_results, "int", None),
+            ("max_uses", _S_Preview_20250311_WebSearchServerTool__max_uses, "int", None),
+            ("mode", _S_Preview_20250311_WebSearchServerTool__mode, "str", None),
+            (
+                "search_context_size",
+                _S_Preview_20250311_WebSearchServerTool__search_context_size,
+                "str",
+                None,
+            ),
+            (
+                "type",
+                _S_Preview_20250311_WebSearchServerTool__type,
+                "str",
+                "web_search_preview_2025_03_11",
+            ),
+            (
+                "user_location",
+                _S_Preview_20250311_WebSearchServerTool__user_location,
+                Preview_WebSearchUserLocation,
+                None,
+            ),
+        ),
+        Legacy_WebSearchServerTool: (
+            ("engine", _S_Legacy_WebSearchServerTool__engine, "str", None),
+            ("filters", _S_Legacy_WebSearchServerTool__filters, WebSearchDomainFilter, None),
+            ("max_results", _S_Legacy_WebSearchServerTool__max_results, "int", None),
+            ("max_uses", _S_Legacy_WebSearchServerTool__max_uses, "int", None),
+            ("mode", _S_Legacy_WebSearchServerTool__mode, "str", None),
+            (
+                "search_context_size",
+                _S_Legacy_WebSearchServerTool__search_context_size,
+                "str",
+                None,
+            ),
+            ("type", _S_Legacy_WebSearchServerTool__type, "str", "web_search"),
+            (
+                "user_location",
+                _S_Legacy_WebSearchServerTool__user_location,
+                WebSearchUserLocation,
+                None,
+            ),
+        ),
+        WebSearchServerTool: (
+            ("engine", _S_WebSearchServerTool__engine, "str", None),
+            ("filters", _S_WebSearchServerTool__filters, WebSearchDomainFilter, None),
+            ("max_results", _S_WebSearchServerTool__max_results, "int", None),
+            ("max_uses", _S_WebSearchServerTool__max_uses, "int", None),
+            ("mode", _S_WebSearchServerTool__mode, "str", None),
+            ("search_context_size", _S_WebSearchServerTool__search_context_size, "str", None),
+            ("type", _S_WebSearchServerTool__type, "str", "web_search_2025_08_26"),
+            ("user_location", _S_WebSearchServerTool__user_location, WebSearchUserLocation, None),
+        ),
+        FileSearchServerTool: (
+            (
+                "filters",
+                _S_FileSearchServerTool__filters,
+                (
+                    "union",
+                    _h_FileSearchServerToolFiltersOption1_CompoundFilter,
+                    (
+                        FileSearchServerToolFiltersOption1,
+                        CompoundFilter,
+                    ),
+                    "type",
+                    {
+                        "eq": FileSearchServerToolFiltersOption1,
+                        "ne": FileSearchServerToolFiltersOption1,
+                        "gt": FileSearchServerToolFiltersOption1,
+                        "gte": FileSearchServerToolFiltersOption1,
+                        "lt": FileSearchServerToolFiltersOption1,
+                        "lte": FileSearchServerToolFiltersOption1,
+                        "and": CompoundFilter,
+                        "or": CompoundFilter,
+                    },
+                ),
+                None,
+            ),
+            ("max_num_results", _S_FileSearchServerTool__max_num_results, "int", None),
+            (
+                "ranking_options",
+                _S_FileSearchServerTool__ranking_options,
+                FileSearchServerToolRankingOptions,
+                None,
+            ),
+            ("type", _S_FileSearchServerTool__type, "str", "file_search"),
+            ("vector_store_ids", _S_FileSearchServerTool__vector_store_ids, ("list", "str"), None),
+        ),
+        FileSearchServerToolFiltersOption1: (
+            ("key", _S_FileSearchServerToolFiltersOption1__key, "str", None),
+            ("type", _S_FileSearchServerToolFiltersOption1__type, "str", None),
+            (
+                "value",
+                _S_FileSearchServerToolFiltersOption1__value,
+                (
+                    "union",
+                    _h_str_float_bool_list_str_float,
+                    (
+                        "str",
+                        "float",
+                        "bool",
+                        (
+                            "list",
+                            (
+                                "union",
+                                _h_str_float,
+                                (
+                                    "str",
+                                    "float",
+                                ),
+                                None,
+                                {},
+                            ),
+                        ),
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+        ),
+        FileSearchServerToolRankingOptions: (
+            ("ranker", _S_FileSearchServerToolRankingOptions__ranker, "str", None),
+            (
+                "score_threshold",
+                _S_FileSearchServerToolRankingOptions__score_threshold,
+                "float",
+                None,
+            ),
+        ),
+        ComputerUseServerTool: (
+            ("display_height", _S_ComputerUseServerTool__display_height, "int", None),
+            ("display_width", _S_ComputerUseServerTool__display_width, "int", None),
+            ("environment", _S_ComputerUseServerTool__environment, "str", None),
+            ("type", _S_ComputerUseServerTool__type, "str", "computer_use_preview"),
+        ),
+        CodeInterpreterServerTool: (
+            (
+                "container",
+                _S_CodeInterpreterServerTool__container,
+                (
+                    "union",
+                    _h_str_CodeInterpreterServerToolContainerAuto,
+                    (
+                        "str",
+                        CodeInterpreterServerToolContainerAuto,
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("type", _S_CodeInterpreterServerTool__type, "str", "code_interpreter"),
+        ),
+        CodeInterpreterServerToolContainerAuto: (
+            (
+                "file_ids",
+                _S_CodeInterpreterServerToolContainerAuto__file_ids,
+                ("list", "str"),
+                None,
+            ),
+            ("memory_limit", _S_CodeInterpreterServerToolContainerAuto__memory_limit, "str", None),
+            ("type", _S_CodeInterpreterServerToolContainerAuto__type, "str", "auto"),
+        ),
+        McpServerTool: (
+            (
+                "allowed_tools",
+                _S_McpServerTool__allowed_tools,
+                (
+                    "union",
+                    _h_list_str_McpServerToolAllowedToolsOption2,
+                    (
+                        ("list", "str"),
+                        McpServerToolAllowedToolsOption2,
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("authorization", _S_McpServerTool__authorization, "str", None),
+            ("connector_id", _S_McpServerTool__connector_id, "str", None),
+            ("headers", _S_McpServerTool__headers, ("dict", "str"), None),
+            (
+                "require_approval",
+                _S_McpServerTool__require_approval,
+                (
+                    "union",
+                    _h_McpServerToolRequireApprovalOption1_Literal_always_never_str,
+                    (
+                        McpServerToolRequireApprovalOption1,
+                        "str",
+                    ),
+                    None,
+                    {},
+                ),
+                None,
+            ),
+            ("server_description", _S_McpServerTool__server_description, "str", None),
+            ("server_label", _S_McpServerTool__server_label, "str", None),
+            ("server_url", _S_McpServerTool__server_url, "str", None),
+            ("type", _S_McpServerTool__type, "str", "mcp"),
+        ),
+        McpServerToolAllowedToolsOption2: (
+            ("read_only", _S_McpServerToolAllowedToolsOption2__read_only, "bool", None),
+            ("tool_names", _S_McpServerToolAllowedToolsOption2__tool_names, ("list", "str"), None),
+        ),
+        McpServerToolRequireApprovalOption1: (
+            (
+                "always",
+                _S_McpServerToolRequireApprovalOption1__always,
+                McpServerToolRequireApprovalOption1Always,
+                None,
+            ),
+            (
+                "never",
+                _S_McpServerToolRequireApprovalOption1__never,
+                McpServerToolRequireApprovalOption1Never,
+                None,
+            ),
+        ),
+        McpServerToolRequireApprovalOption1Always: (
+            (
+                "tool_names",
+                _S_McpServerToolRequireApprovalOption1Always__tool_names,
+                ("list", "str"),
+                None,
+            ),
+        ),
+        McpServerToolRequireApprovalOption1Never: (
+            (
+                "tool_names",
+                _S_McpServerToolRequireApprovalOption1Never__tool_names,
+                ("list", "str"),
+                None,
+            ),
+        ),
+        ImageGenerationServerTool: (
+            ("background", _S_ImageGenerationServerTool__background, "str", None),
+            ("input_fidelity", _S_ImageGenerationServerTool__input_fidelity, "str", None),
+            (
+                "input_image_mask",
+                _S_ImageGenerationServerTool__input_image_mask,
+                ImageGenerationServerToolInputImageMask,
+                None,
+            ),
+            ("model", _S_ImageGenerationServerTool__model, "str", None),
+            ("moderation", _S_ImageGenerationServerTool__moderation, "str", None),
+            ("output_compression", _S_ImageGenerationServerTool__output_compression, "int", None),
+            ("output_format", _S_ImageGenerationServerTool__output_format, "str", None),
+            ("partial_images", _S_ImageGenerationServerTool__partial_images, "int", None),
+            ("quality", _S_ImageGenerationServerTool__quality, "str", None),
+            ("size", _S_ImageGenerationServerTool__size, "str", None),
+            ("type", _S_ImageGenerationServerTool__type, "str", "image_generation"),
+        ),
+        ImageGenerationServerToolInputImageMask: (
+            ("file_id", _S_ImageGenerationServerToolInputImageMask__file_id, "str", None),
+            ("image_url", _S_ImageGenerationServerToolInputImageMask__image_url, "str", None),
+        ),
+        CodexLocalShellTool: (("type", _S_CodexLocalShellTool__type, "str", "local_shell"),),
+        ShellServerTool: (("type", _S_ShellServerTool__type, "str", "shell"),),
+        ApplyPatchServerTool: (("type", _S_ApplyPatchServerTool__type, "str", "apply_patch"),),
+        CustomTool: (
+            ("description", _S_CustomTool__description, "str", None),
+            (
+                "format",
+                _S_CustomTool__format,
+                (
+                    "union",
+                    _h_CustomToolFormatText_CustomToolFormatGrammar,
+                    (
+                        CustomToolFormatText,
+                        CustomToolFormatGrammar,
+                    ),
+                    "type",
+                    {"text": CustomToolFormatText, "grammar": CustomToolFormatGrammar},
+                ),
+                None,
+            ),
+            ("name", _S_CustomTool__name, "str", None),
+            ("type", _S_CustomTool__type, "str", "custom"),
+        ),
+        CustomToolFormatText: (("type", _S_CustomToolFormatText__type, "str", "text"),),
+        CustomToolFormatGrammar: (
+            ("definition", _S_CustomToolFormatGrammar__definition, "str", None),
+            ("syntax", _S_CustomToolFormatGrammar__syntax, "str", None),
+            ("type", _S_CustomToolFormatGrammar__type, "str", "grammar"),
+        ),
+        NamespaceTool: (
+            ("description", _S_NamespaceTool__description, "str", None),
+            ("name", _S_NamespaceTool__name, "str", None),
+            (
+                "tools",
+                _S_NamespaceTool__tools,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_NamespaceFunctionTool_CustomTool,
+                        (
+                            NamespaceFunctionTool,
+                            CustomTool,
+                        ),
+                        "type",
+                        {"function": NamespaceFunctionTool, "custom": CustomTool},
+                    ),
+                ),
+                None,
+            ),
+            ("type", _S_NamespaceTool__type, "str", "namespace"),
+        ),
+        ApplyPatchCallItem: (
+            ("call_id", _S_ApplyPatchCallItem__call_id, "str", None),
+            ("id", _S_ApplyPatchCallItem__id, "str", None),
+            (
+                "operation",
+                _S_ApplyPatchCallItem__operation,
+                (
+                    "union",
+                    _h_ApplyPatchCallOperation,
+                    (
+                        ApplyPatchCreateFileOperation,
+                        ApplyPatchUpdateFileOperation,
+                        ApplyPatchDeleteFileOperation,
+                    ),
+                    "type",
+                    {
+                        "create_file": ApplyPatchCreateFileOperation,
+                        "delete_file": ApplyPatchDeleteFileOperation,
+                        "update_file": ApplyPatchUpdateFileOperation,
+                    },
+                ),
+                None,
+            ),
+            ("status", _S_ApplyPatchCallItem__status, "str", None),
+            ("type", _S_ApplyPatchCallItem__type, "str", "apply_patch_call"),
+        ),
+        ApplyPatchCallOutputItem: (
+            ("call_id", _S_ApplyPatchCallOutputItem__call_id, "str", None),
+            ("id", _S_ApplyPatchCallOutputItem__id, "str", None),
+            ("output", _S_ApplyPatchCallOutputItem__output, "str", None),
+            ("status", _S_ApplyPatchCallOutputItem__status, "str", None),
+            ("type", _S_ApplyPatchCallOutputItem__type, "str", "apply_patch_call_output"),
+        ),
+        ResponseOutputText: (
+            (
+                "annotations",
+                _S_ResponseOutputText__annotations,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_OpenAIResponsesAnnotation,
+                        (
+                            FileCitation,
+                            URLCitation,
+                            FilePath,
+                        ),
+                        "type",
+                        {
+                            "file_citation": FileCitation,
+                            "url_citation": URLCitation,
+                            "file_path": FilePath,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            (
+                "logprobs",
+                _S_ResponseOutputText__logprobs,
+                ("list", ResponseOutputTextLogprobsItem),
+                None,
+            ),
+            ("text", _S_ResponseOutputText__text, "str", None),
+            ("type", _S_ResponseOutputText__type, "str", "output_text"),
+        ),
+        ResponseOutputTextLogprobsItem: (
+            ("bytes", _S_ResponseOutputTextLogprobsItem__bytes, ("list", "int"), None),
+            ("logprob", _S_ResponseOutputTextLogprobsItem__logprob, "float", None),
+            ("token", _S_ResponseOutputTextLogprobsItem__token, "str", None),
+            (
+                "top_logprobs",
+                _S_ResponseOutputTextLogprobsItem__top_logprobs,
+                ("list", ResponseOutputTextLogprobsItemTopLogprobsItem),
+                None,
+            ),
+        ),
+        ResponseOutputTextLogprobsItemTopLogprobsItem: (
+            (
+                "bytes",
+                _S_ResponseOutputTextLogprobsItemTopLogprobsItem__bytes,
+                ("list", "int"),
+                None,
+            ),
+            ("logprob", _S_ResponseOutputTextLogprobsItemTopLogprobsItem__logprob, "float", None),
+            ("token", _S_ResponseOutputTextLogprobsItemTopLogprobsItem__token, "str", None),
+        ),
+        OpenAIResponsesRefusalContent: (
+            ("refusal", _S_OpenAIResponsesRefusalContent__refusal, "str", None),
+            ("type", _S_OpenAIResponsesRefusalContent__type, "str", "refusal"),
+        ),
+        ReasoningTextContent: (
+            ("text", _S_ReasoningTextContent__text, "str", None),
+            ("type", _S_ReasoningTextContent__type, "str", "reasoning_text"),
+        ),
+        ReasoningSummaryText: (
+            ("text", _S_ReasoningSummaryText__text, "str", None),
+            ("type", _S_ReasoningSummaryText__type, "str", "summary_text"),
+        ),
+        OutputFunctionCallItem: (
+            ("arguments", _S_OutputFunctionCallItem__arguments, "str", None),
+            ("call_id", _S_OutputFunctionCallItem__call_id, "str", None),
+            ("id", _S_OutputFunctionCallItem__id, "str", None),
+            ("name", _S_OutputFunctionCallItem__name, "str", None),
+            ("namespace", _S_OutputFunctionCallItem__namespace, "str", None),
+            ("status", _S_OutputFunctionCallItem__status, "str", None),
+            ("type", _S_OutputFunctionCallItem__type, "str", "function_call"),
+            ("subagent_id", _S_OutputFunctionCallItem__subagent_id, "str", None),
+            (
+                "subagent_items",
+                _S_OutputFunctionCallItem__subagent_items,
+                ("list", OutputFunctionCallItemSubagentItemsItem),
+                None,
+            ),
+        ),
+        OutputFunctionCallItemSubagentItemsItem: (
+            ("type", _S_OutputFunctionCallItemSubagentItemsItem__type, "str", None),
+        ),
+        OutputCustomToolCallItem: (
+            ("call_id", _S_OutputCustomToolCallItem__call_id, "str", None),
+            ("id", _S_OutputCustomToolCallItem__id, "str", None),
+            ("input", _S_OutputCustomToolCallItem__input, "str", None),
+            ("name", _S_OutputCustomToolCallItem__name, "str", None),
+            ("namespace", _S_OutputCustomToolCallItem__namespace, "str", None),
+            ("type", _S_OutputCustomToolCallItem__type, "str", "custom_tool_call"),
+        ),
+        OutputImageGenerationCallItem: (
+            ("id", _S_OutputImageGenerationCallItem__id, "str", None),
+            ("result", _S_OutputImageGenerationCallItem__result, "str", None),
+            ("status", _S_OutputImageGenerationCallItem__status, "str", None),
+            ("type", _S_OutputImageGenerationCallItem__type, "str", "image_generation_call"),
+            ("prompt", _S_OutputImageGenerationCallItem__prompt, "str", None),
+        ),
+        OutputComputerCallItem: (
+            ("action", _S_OutputComputerCallItem__action, "any", None),
+            ("call_id", _S_OutputComputerCallItem__call_id, "str", None),
+            ("id", _S_OutputComputerCallItem__id, "str", None),
+            (
+                "pending_safety_checks",
+                _S_OutputComputerCallItem__pending_safety_checks,
+                ("list", OutputComputerCallItemPendingSafetyChecksItem),
+                None,
+            ),
+            ("status", _S_OutputComputerCallItem__status, "str", None),
+            ("type", _S_OutputComputerCallItem__type, "str", "computer_call"),
+        ),
+        OutputComputerCallItemPendingSafetyChecksItem: (
+            ("code", _S_OutputComputerCallItemPendingSafetyChecksItem__code, "str", None),
+            ("id", _S_OutputComputerCallItemPendingSafetyChecksItem__id, "str", None),
+            ("message", _S_OutputComputerCallItemPendingSafetyChecksItem__message, "str", None),
+        ),
+        OutputDatetimeItem: (
+            ("datetime", _S_OutputDatetimeItem__datetime, "str", None),
+            ("id", _S_OutputDatetimeItem__id, "str", None),
+            ("status", _S_OutputDatetimeItem__status, "str", None),
+            ("timezone", _S_OutputDatetimeItem__timezone, "str", None),
+            ("type", _S_OutputDatetimeItem__type, "str", "openrouter:datetime"),
+        ),
+        OutputWebSearchServerToolItem: (
+            (
+                "action",
+                _S_OutputWebSearchServerToolItem__action,
+                OutputWebSearchServerToolItemAction,
+                None,
+            ),
+            ("id", _S_OutputWebSearchServerToolItem__id, "str", None),
+            ("status", _S_OutputWebSearchServerToolItem__status, "str", None),
+            ("type", _S_OutputWebSearchServerToolItem__type, "str", "openrouter:web_search"),
+        ),
+        OutputWebSearchServerToolItemAction: (
+            ("query", _S_OutputWebSearchServerToolItemAction__query, "str", None),
+            (
+                "sources",
+                _S_OutputWebSearchServerToolItemAction__sources,
+                ("list", OutputWebSearchServerToolItemActionSourcesItem),
+                None,
+            ),
+            ("type", _S_OutputWebSearchServerToolItemAction__type, "str", "search"),
+        ),
+        OutputWebSearchServerToolItemActionSourcesItem: (
+            ("type", _S_OutputWebSearchServerToolItemActionSourcesItem__type, "str", "url"),
+            ("url", _S_OutputWebSearchServerToolItemActionSourcesItem__url, "str", None),
+        ),
+        OutputCodeInterpreterServerToolItem: (
+            ("code", _S_OutputCodeInterpreterServerToolItem__code, "str", None),
+            ("exitCode", _S_OutputCodeInterpreterServerToolItem__exit_code, "int", None),
+            ("id", _S_OutputCodeInterpreterServerToolItem__id, "str", None),
+            ("language", _S_OutputCodeInterpreterServerToolItem__language, "str", None),
+            ("status", _S_OutputCodeInterpreterServerToolItem__status, "str", None),
+            ("stderr", _S_OutputCodeInterpreterServerToolItem__stderr, "str", None),
+            ("stdout", _S_OutputCodeInterpreterServerToolItem__stdout, "str", None),
+            (
+                "type",
+                _S_OutputCodeInterpreterServerToolItem__type,
+                "str",
+                "openrouter:code_interpreter",
+            ),
+        ),
+        OutputFileSearchServerToolItem: (
+            ("id", _S_OutputFileSearchServerToolItem__id, "str", None),
+            ("queries", _S_OutputFileSearchServerToolItem__queries, ("list", "str"), None),
+            ("status", _S_OutputFileSearchServerToolItem__status, "str", None),
+            ("type", _S_OutputFileSearchServerToolItem__type, "str", "openrouter:file_search"),
+        ),
+        OutputImageGenerationServerToolItem: (
+            ("id", _S_OutputImageGenerationServerToolItem__id, "str", None),
+            ("imageB64", _S_OutputImageGenerationServerToolItem__image_b64, "str", None),
+            ("imageUrl", _S_OutputImageGenerationServerToolItem__image_url, "str", None),
+            ("prompt", _S_OutputImageGenerationServerToolItem__prompt, "str", None),
+            ("result", _S_OutputImageGenerationServerToolItem__result, "str", None),
+            ("revisedPrompt", _S_OutputImageGenerationServerToolItem__revised_prompt, "str", None),
+            ("status", _S_OutputImageGenerationServerToolItem__status, "str", None),
+            (
+                "type",
+                _S_OutputImageGenerationServerToolItem__type,
+                "str",
+                "openrouter:image_generation",
+            ),
+        ),
+        OutputBrowserUseServerToolItem: (
+            ("action", _S_OutputBrowserUseServerToolItem__action, "str", None),
+            ("id", _S_OutputBrowserUseServerToolItem__id, "str", None),
+            ("screenshotB64", _S_OutputBrowserUseServerToolItem__screenshot_b64, "str", None),
+            ("status", _S_OutputBrowserUseServerToolItem__status, "str", None),
+            ("type", _S_OutputBrowserUseServerToolItem__type, "str", "openrouter:browser_use"),
+        ),
+        OutputBashServerToolItem: (
+            ("arguments", _S_OutputBashServerToolItem__arguments, "str", None),
+            ("call_id", _S_OutputBashServerToolItem__call_id, "str", None),
+            ("command", _S_OutputBashServerToolItem__command, "str", None),
+            ("exitCode", _S_OutputBashServerToolItem__exit_code, "int", None),
+            ("id", _S_OutputBashServerToolItem__id, "str", None),
+            ("status", _S_OutputBashServerToolItem__status, "str", None),
+            ("stderr", _S_OutputBashServerToolItem__stderr, "str", None),
+            ("stdout", _S_OutputBashServerToolItem__stdout, "str", None),
+            ("type", _S_OutputBashServerToolItem__type, "str", "openrouter:bash"),
+        ),
+        OutputTextEditorServerToolItem: (
+            ("command", _S_OutputTextEditorServerToolItem__command, "str", None),
+            ("filePath", _S_OutputTextEditorServerToolItem__file_path, "str", None),
+            ("id", _S_OutputTextEditorServerToolItem__id, "str", None),
+            ("status", _S_OutputTextEditorServerToolItem__status, "str", None),
+            ("type", _S_OutputTextEditorServerToolItem__type, "str", "openrouter:text_editor"),
+        ),
+        OutputApplyPatchServerToolItem: (
+            ("call_id", _S_OutputApplyPatchServerToolItem__call_id, "str", None),
+            ("id", _S_OutputApplyPatchServerToolItem__id, "str", None),
+            (
+                "operation",
+                _S_OutputApplyPatchServerToolItem__operation,
+                (
+                    "union",
+                    _h_ApplyPatchCallOperation,
+                    (
+                        ApplyPatchCreateFileOperation,
+                        ApplyPatchUpdateFileOperation,
+                        ApplyPatchDeleteFileOperation,
+                    ),
+                    "type",
+                    {
+                        "create_file": ApplyPatchCreateFileOperation,
+                        "delete_file": ApplyPatchDeleteFileOperation,
+                        "update_file": ApplyPatchUpdateFileOperation,
+                    },
+                ),
+                None,
+            ),
+            ("status", _S_OutputApplyPatchServerToolItem__status, "str", None),
+            ("type", _S_OutputApplyPatchServerToolItem__type, "str", "openrouter:apply_patch"),
+        ),
+        OutputWebFetchServerToolItem: (
+            ("content", _S_OutputWebFetchServerToolItem__content, "str", None),
+            ("error", _S_OutputWebFetchServerToolItem__error, "str", None),
+            ("httpStatus", _S_OutputWebFetchServerToolItem__http_status, "int", None),
+            ("id", _S_OutputWebFetchServerToolItem__id, "str", None),
+            ("status", _S_OutputWebFetchServerToolItem__status, "str", None),
+            ("title", _S_OutputWebFetchServerToolItem__title, "str", None),
+            ("type", _S_OutputWebFetchServerToolItem__type, "str", "openrouter:web_fetch"),
+            ("url", _S_OutputWebFetchServerToolItem__url, "str", None),
+        ),
+        OutputToolSearchServerToolItem: (
+            ("id", _S_OutputToolSearchServerToolItem__id, "str", None),
+            ("query", _S_OutputToolSearchServerToolItem__query, "str", None),
+            ("status", _S_OutputToolSearchServerToolItem__status, "str", None),
+            ("type", _S_OutputToolSearchServerToolItem__type, "str", "openrouter:tool_search"),
+        ),
+        OutputMemoryServerToolItem: (
+            ("action", _S_OutputMemoryServerToolItem__action, "str", None),
+            ("id", _S_OutputMemoryServerToolItem__id, "str", None),
+            ("key", _S_OutputMemoryServerToolItem__key, "str", None),
+            ("status", _S_OutputMemoryServerToolItem__status, "str", None),
+            ("type", _S_OutputMemoryServerToolItem__type, "str", "openrouter:memory"),
+            ("value", _S_OutputMemoryServerToolItem__value, "any", None),
+        ),
+        OutputMcpServerToolItem: (
+            ("id", _S_OutputMcpServerToolItem__id, "str", None),
+            ("serverLabel", _S_OutputMcpServerToolItem__server_label, "str", None),
+            ("status", _S_OutputMcpServerToolItem__status, "str", None),
+            ("toolName", _S_OutputMcpServerToolItem__tool_name, "str", None),
+            ("type", _S_OutputMcpServerToolItem__type, "str", "openrouter:mcp"),
+        ),
+        OutputSearchModelsServerToolItem: (
+            ("arguments", _S_OutputSearchModelsServerToolItem__arguments, "str", None),
+            ("id", _S_OutputSearchModelsServerToolItem__id, "str", None),
+            ("query", _S_OutputSearchModelsServerToolItem__query, "str", None),
+            ("status", _S_OutputSearchModelsServerToolItem__status, "str", None),
+            (
+                "type",
+                _S_OutputSearchModelsServerToolItem__type,
+                "str",
+                "openrouter:experimental__search_models",
+            ),
+        ),
+        OutputFusionServerToolItem: (
+            ("analysis", _S_OutputFusionServerToolItem__analysis, FusionAnalysisResult, None),
+            ("error", _S_OutputFusionServerToolItem__error, "str", None),
+            (
+                "failed_models",
+                _S_OutputFusionServerToolItem__failed_models,
+                ("list", OutputFusionServerToolItemFailedModelsItem),
+                None,
+            ),
+            ("failure_reason", _S_OutputFusionServerToolItem__failure_reason, "str", None),
+            ("id", _S_OutputFusionServerToolItem__id, "str", None),
+            (
+                "responses",
+                _S_OutputFusionServerToolItem__responses,
+                ("list", OutputFusionServerToolItemResponsesItem),
+                None,
+            ),
+            ("sources", _S_OutputFusionServerToolItem__sources, ("list", FusionSource), None),
+            ("status", _S_OutputFusionServerToolItem__status, "str", None),
+            ("type", _S_OutputFusionServerToolItem__type, "str", "openrouter:fusion"),
+        ),
+        OutputFusionServerToolItemFailedModelsItem: (
+            ("error", _S_OutputFusionServerToolItemFailedModelsItem__error, "str", None),
+            ("model", _S_OutputFusionServerToolItemFailedModelsItem__model, "str", None),
+            (
+                "status_code",
+                _S_OutputFusionServerToolItemFailedModelsItem__status_code,
+                "int",
+                None,
+            ),
+        ),
+        OutputFusionServerToolItemResponsesItem: (
+            ("content", _S_OutputFusionServerToolItemResponsesItem__content, "str", None),
+            ("model", _S_OutputFusionServerToolItemResponsesItem__model, "str", None),
+        ),
+        OutputAdvisorServerToolItem: (
+            ("advice", _S_OutputAdvisorServerToolItem__advice, "str", None),
+            ("error", _S_OutputAdvisorServerToolItem__error, "str", None),
+            ("id", _S_OutputAdvisorServerToolItem__id, "str", None),
+            ("instance_name", _S_OutputAdvisorServerToolItem__instance_name, "str", None),
+            ("model", _S_OutputAdvisorServerToolItem__model, "str", None),
+            ("prompt", _S_OutputAdvisorServerToolItem__prompt, "str", None),
+            ("status", _S_OutputAdvisorServerToolItem__status, "str", None),
+            ("type", _S_OutputAdvisorServerToolItem__type, "str", "openrouter:advisor"),
+        ),
+        OutputSubagentServerToolItem: (
+            ("call_id", _S_OutputSubagentServerToolItem__call_id, "str", None),
+            ("error", _S_OutputSubagentServerToolItem__error, "str", None),
+            ("id", _S_OutputSubagentServerToolItem__id, "str", None),
+            ("instance_name", _S_OutputSubagentServerToolItem__instance_name, "str", None),
+            ("model", _S_OutputSubagentServerToolItem__model, "str", None),
+            ("name", _S_OutputSubagentServerToolItem__name, "str", None),
+            ("outcome", _S_OutputSubagentServerToolItem__outcome, "str", None),
+            ("status", _S_OutputSubagentServerToolItem__status, "str", None),
+            ("task_description", _S_OutputSubagentServerToolItem__task_description, "str", None),
+            ("task_name", _S_OutputSubagentServerToolItem__task_name, "str", None),
+            ("type", _S_OutputSubagentServerToolItem__type, "str", "openrouter:subagent"),
+        ),
+        OutputFilesServerToolItem: (
+            ("arguments", _S_OutputFilesServerToolItem__arguments, "str", None),
+            ("call_id", _S_OutputFilesServerToolItem__call_id, "str", None),
+            ("error", _S_OutputFilesServerToolItem__error, "str", None),
+            ("file_id", _S_OutputFilesServerToolItem__file_id, "str", None),
+            ("filename", _S_OutputFilesServerToolItem__filename, "str", None),
+            ("id", _S_OutputFilesServerToolItem__id, "str", None),
+            ("operation", _S_OutputFilesServerToolItem__operation, "str", None),
+            ("result", _S_OutputFilesServerToolItem__result, "str", None),
+            ("status", _S_OutputFilesServerToolItem__status, "str", None),
+            ("type", _S_OutputFilesServerToolItem__type, "str", "openrouter:files"),
+        ),
+        OutputShellServerToolItem: (
+            ("action", _S_OutputShellServerToolItem__action, OutputShellServerToolItemAction, None),
+            ("arguments", _S_OutputShellServerToolItem__arguments, "str", None),
+            ("call_id", _S_OutputShellServerToolItem__call_id, "str", None),
+            ("id", _S_OutputShellServerToolItem__id, "str", None),
+            (
+                "output",
+                _S_OutputShellServerToolItem__output,
+                ("list", ShellCallOutputContent),
+                None,
+            ),
+            ("status", _S_OutputShellServerToolItem__status, "str", None),
+            ("type", _S_OutputShellServerToolItem__type, "str", "openrouter:shell"),
+        ),
+        OutputShellServerToolItemAction: (
+            ("commands", _S_OutputShellServerToolItemAction__commands, ("list", "str"), None),
+            (
+                "max_output_length",
+                _S_OutputShellServerToolItemAction__max_output_length,
+                "int",
+                None,
+            ),
+            ("timeout_ms", _S_OutputShellServerToolItemAction__timeout_ms, "int", None),
+        ),
+        InputText: (
+            (
+                "prompt_cache_breakpoint",
+                _S_InputText__prompt_cache_breakpoint,
+                PromptCacheBreakpoint,
+                None,
+            ),
+            ("text", _S_InputText__text, "str", None),
+            ("type", _S_InputText__type, "str", "input_text"),
+        ),
+        InputImage: (
+            ("detail", _S_InputImage__detail, "str", None),
+            ("image_url", _S_InputImage__image_url, "str", None),
+            ("type", _S_InputImage__type, "str", "input_image"),
+        ),
+        InputFile: (
+            ("file_data", _S_InputFile__file_data, "str", None),
+            ("file_id", _S_InputFile__file_id, "str", None),
+            ("file_url", _S_InputFile__file_url, "str", None),
+            ("filename", _S_InputFile__filename, "str", None),
+            ("type", _S_InputFile__type, "str", "input_file"),
+        ),
+        ToolChoiceAllowed: (
+            ("mode", _S_ToolChoiceAllowed__mode, "str", None),
+            ("tools", _S_ToolChoiceAllowed__tools, ("list", ("dict", "any")), None),
+            ("type", _S_ToolChoiceAllowed__type, "str", "allowed_tools"),
+        ),
+        WebSearchDomainFilter: (
+            ("allowed_domains", _S_WebSearchDomainFilter__allowed_domains, ("list", "str"), None),
+            ("blocked_domains", _S_WebSearchDomainFilter__blocked_domains, ("list", "str"), None),
+            ("excluded_domains", _S_WebSearchDomainFilter__excluded_domains, ("list", "str"), None),
+        ),
+        Preview_WebSearchUserLocation: (
+            ("city", _S_Preview_WebSearchUserLocation__city, "str", None),
+            ("country", _S_Preview_WebSearchUserLocation__country, "str", None),
+            ("region", _S_Preview_WebSearchUserLocation__region, "str", None),
+            ("timezone", _S_Preview_WebSearchUserLocation__timezone, "str", None),
+            ("type", _S_Preview_WebSearchUserLocation__type, "str", "approximate"),
+        ),
+        CompoundFilter: (
+            ("filters", _S_CompoundFilter__filters, ("list", ("dict", "any")), None),
+            ("type", _S_CompoundFilter__type, "str", None),
+        ),
+        NamespaceFunctionTool: (
+            ("allowed_callers", _S_NamespaceFunctionTool__allowed_callers, ("list", "str"), None),
+            ("defer_loading", _S_NamespaceFunctionTool__defer_loading, "bool", None),
+            ("description", _S_NamespaceFunctionTool__description, "str", None),
+            ("name", _S_NamespaceFunctionTool__name, "str", None),
+            ("output_schema", _S_NamespaceFunctionTool__output_schema, ("dict", "any"), None),
+            ("parameters", _S_NamespaceFunctionTool__parameters, ("dict", "any"), None),
+            ("strict", _S_NamespaceFunctionTool__strict, "bool", None),
+            ("type", _S_NamespaceFunctionTool__type, "str", "function"),
+        ),
+        InputAudio: (
+            ("input_audio", _S_InputAudio__input_audio, InputAudioInputAudio, None),
+            ("type", _S_InputAudio__type, "str", "input_audio"),
+        ),
+        InputAudioInputAudio: (
+            ("data", _S_InputAudioInputAudio__data, "str", None),
+            ("format", _S_InputAudioInputAudio__format, "str", None),
+        ),
+        OpenAIResponseFunctionToolCall: (
+            ("arguments", _S_OpenAIResponseFunctionToolCall__arguments, "str", None),
+            ("call_id", _S_OpenAIResponseFunctionToolCall__call_id, "str", None),
+            ("id", _S_OpenAIResponseFunctionToolCall__id, "str", None),
+            ("name", _S_OpenAIResponseFunctionToolCall__name, "str", None),
+            ("namespace", _S_OpenAIResponseFunctionToolCall__namespace, "str", None),
+            ("status", _S_OpenAIResponseFunctionToolCall__status, "str", None),
+            ("subagent_id", _S_OpenAIResponseFunctionToolCall__subagent_id, "str", None),
+            (
+                "subagent_items",
+                _S_OpenAIResponseFunctionToolCall__subagent_items,
+                ("list", OpenAIResponseFunctionToolCallSubagentItemsItem),
+                None,
+            ),
+            ("type", _S_OpenAIResponseFunctionToolCall__type, "str", "function_call"),
+        ),
+        OpenAIResponseFunctionToolCallSubagentItemsItem: (
+            ("type", _S_OpenAIResponseFunctionToolCallSubagentItemsItem__type, "str", None),
+        ),
+        OutputItemWebSearchCall: (
+            (
+                "action",
+                _S_OutputItemWebSearchCall__action,
+                (
+                    "union",
+                    _h_OutputItemWebSearchCallActionSearch_OutputItemWebSearchCallA_0d07ebd7,
+                    (
+                        OutputItemWebSearchCallActionSearch,
+                        OutputItemWebSearchCallActionOpenPage,
+                        OutputItemWebSearchCallActionFindInPage,
+                    ),
+                    "type",
+                    {
+                        "search": OutputItemWebSearchCallActionSearch,
+                        "open_page": OutputItemWebSearchCallActionOpenPage,
+                        "find_in_page": OutputItemWebSearchCallActionFindInPage,
+                    },
+                ),
+                None,
+            ),
+            ("id", _S_OutputItemWebSearchCall__id, "str", None),
+            ("status", _S_OutputItemWebSearchCall__status, "str", None),
+            ("type", _S_OutputItemWebSearchCall__type, "str", "web_search_call"),
+        ),
+        OutputItemWebSearchCallActionSearch: (
+            ("queries", _S_OutputItemWebSearchCallActionSearch__queries, ("list", "str"), None),
+            ("query", _S_OutputItemWebSearchCallActionSearch__query, "str", None),
+            (
+                "sources",
+                _S_OutputItemWebSearchCallActionSearch__sources,
+                ("list", WebSearchSource),
+                None,
+            ),
+            ("type", _S_OutputItemWebSearchCallActionSearch__type, "str", "search"),
+        ),
+        OutputItemWebSearchCallActionOpenPage: (
+            ("type", _S_OutputItemWebSearchCallActionOpenPage__type, "str", "open_page"),
+            ("url", _S_OutputItemWebSearchCallActionOpenPage__url, "str", None),
+        ),
+        OutputItemWebSearchCallActionFindInPage: (
+            ("pattern", _S_OutputItemWebSearchCallActionFindInPage__pattern, "str", None),
+            ("type", _S_OutputItemWebSearchCallActionFindInPage__type, "str", "find_in_page"),
+            ("url", _S_OutputItemWebSearchCallActionFindInPage__url, "str", None),
+        ),
+        OutputItemFileSearchCall: (
+            ("id", _S_OutputItemFileSearchCall__id, "str", None),
+            ("queries", _S_OutputItemFileSearchCall__queries, ("list", "str"), None),
+            ("status", _S_OutputItemFileSearchCall__status, "str", None),
+            ("type", _S_OutputItemFileSearchCall__type, "str", "file_search_call"),
+        ),
+        FusionAnalysisResult: (
+            ("blind_spots", _S_FusionAnalysisResult__blind_spots, ("list", "str"), None),
+            ("consensus", _S_FusionAnalysisResult__consensus, ("list", "str"), None),
+            (
+                "contradictions",
+                _S_FusionAnalysisResult__contradictions,
+                ("list", FusionAnalysisResultContradictionsItem),
+                None,
+            ),
+            (
+                "partial_coverage",
+                _S_FusionAnalysisResult__partial_coverage,
+                ("list", FusionAnalysisResultPartialCoverageItem),
+                None,
+            ),
+            (
+                "unique_insights",
+                _S_FusionAnalysisResult__unique_insights,
+                ("list", FusionAnalysisResultUniqueInsightsItem),
+                None,
+            ),
+        ),
+        FusionAnalysisResultContradictionsItem: (
+            (
+                "stances",
+                _S_FusionAnalysisResultContradictionsItem__stances,
+                ("list", FusionAnalysisResultContradictionsItemStancesItem),
+                None,
+            ),
+            ("topic", _S_FusionAnalysisResultContradictionsItem__topic, "str", None),
+        ),
+        FusionAnalysisResultContradictionsItemStancesItem: (
+            ("model", _S_FusionAnalysisResultContradictionsItemStancesItem__model, "str", None),
+            ("stance", _S_FusionAnalysisResultContradictionsItemStancesItem__stance, "str", None),
+        ),
+        FusionAnalysisResultPartialCoverageItem: (
+            ("models", _S_FusionAnalysisResultPartialCoverageItem__models, ("list", "str"), None),
+            ("point", _S_FusionAnalysisResultPartialCoverageItem__point, "str", None),
+        ),
+        FusionAnalysisResultUniqueInsightsItem: (
+            ("insight", _S_FusionAnalysisResultUniqueInsightsItem__insight, "str", None),
+            ("model", _S_FusionAnalysisResultUniqueInsightsItem__model, "str", None),
+        ),
+        FusionSource: (
+            ("title", _S_FusionSource__title, "str", None),
+            ("url", _S_FusionSource__url, "str", None),
+        ),
+        ShellCallOutputContent: (
+            (
+                "outcome",
+                _S_ShellCallOutputContent__outcome,
+                (
+                    "union",
+                    _h_ShellCallOutputContentOutcomeExit_ShellCallOutputContentOutc_bbcb24da,
+                    (
+                        ShellCallOutputContentOutcomeExit,
+                        ShellCallOutputContentOutcomeTimeout,
+                    ),
+                    "type",
+                    {
+                        "exit": ShellCallOutputContentOutcomeExit,
+                        "timeout": ShellCallOutputContentOutcomeTimeout,
+                    },
+                ),
+                None,
+            ),
+            ("stderr", _S_ShellCallOutputContent__stderr, "str", None),
+            ("stdout", _S_ShellCallOutputContent__stdout, "str", None),
+        ),
+        ShellCallOutputContentOutcomeExit: (
+            ("exit_code", _S_ShellCallOutputContentOutcomeExit__exit_code, "int", None),
+            ("type", _S_ShellCallOutputContentOutcomeExit__type, "str", "exit"),
+        ),
+        ShellCallOutputContentOutcomeTimeout: (
+            ("type", _S_ShellCallOutputContentOutcomeTimeout__type, "str", "timeout"),
+        ),
+        FormatTextConfig: (("type", _S_FormatTextConfig__type, "str", "text"),),
+        FormatJsonObjectConfig: (("type", _S_FormatJsonObjectConfig__type, "str", "json_object"),),
+        FormatJsonSchemaConfig: (
+            ("description", _S_FormatJsonSchemaConfig__description, "str", None),
+            ("name", _S_FormatJsonSchemaConfig__name, "str", None),
+            ("schema", _S_FormatJsonSchemaConfig__schema, ("dict", "any"), None),
+            ("strict", _S_FormatJsonSchemaConfig__strict, "bool", None),
+            ("type", _S_FormatJsonSchemaConfig__type, "str", "json_schema"),
+        ),
+        ApplyPatchCreateFileOperation: (
+            ("diff", _S_ApplyPatchCreateFileOperation__diff, "str", None),
+            ("path", _S_ApplyPatchCreateFileOperation__path, "str", None),
+            ("type", _S_ApplyPatchCreateFileOperation__type, "str", "create_file"),
+        ),
+        ApplyPatchUpdateFileOperation: (
+            ("diff", _S_ApplyPatchUpdateFileOperation__diff, "str", None),
+            ("path", _S_ApplyPatchUpdateFileOperation__path, "str", None),
+            ("type", _S_ApplyPatchUpdateFileOperation__type, "str", "update_file"),
+        ),
+        ApplyPatchDeleteFileOperation: (
+            ("path", _S_ApplyPatchDeleteFileOperation__path, "str", None),
+            ("type", _S_ApplyPatchDeleteFileOperation__type, "str", "delete_file"),
+        ),
+        FileCitation: (
+            ("file_id", _S_FileCitation__file_id, "str", None),
+            ("filename", _S_FileCitation__filename, "str", None),
+            ("index", _S_FileCitation__index, "int", None),
+            ("type", _S_FileCitation__type, "str", "file_citation"),
+        ),
+        URLCitation: (
+            ("content", _S_URLCitation__content, "str", None),
+            ("end_index", _S_URLCitation__end_index, "int", None),
+            ("start_index", _S_URLCitation__start_index, "int", None),
+            ("title", _S_URLCitation__title, "str", None),
+            ("type", _S_URLCitation__type, "str", "url_citation"),
+            ("url", _S_URLCitation__url, "str", None),
+        ),
+        FilePath: (
+            ("file_id", _S_FilePath__file_id, "str", None),
+            ("index", _S_FilePath__index, "int", None),
+            ("type", _S_FilePath__type, "str", "file_path"),
+        ),
+        WebSearchSource: (
+            ("type", _S_WebSearchSource__type, "str", "url"),
+            ("url", _S_WebSearchSource__url, "str", None),
+        ),
+        OutputItemCodeInterpreterCall: (
+            ("code", _S_OutputItemCodeInterpreterCall__code, "str", None),
+            ("container_id", _S_OutputItemCodeInterpreterCall__container_id, "str", None),
+            ("id", _S_OutputItemCodeInterpreterCall__id, "str", None),
+            (
+                "outputs",
+                _S_OutputItemCodeInterpreterCall__outputs,
+                (
+                    "list",
+                    (
+                        "union",
+                        _h_CodeInterpreterLogsOutput_CodeInterpreterImageOutput_CodeInt_df319b82,
+                        (
+                            CodeInterpreterLogsOutput,
+                            CodeInterpreterImageOutput,
+                            CodeInterpreterFileOutput,
+                        ),
+                        "type",
+                        {
+                            "file": CodeInterpreterFileOutput,
+                            "image": CodeInterpreterImageOutput,
+                            "logs": CodeInterpreterLogsOutput,
+                        },
+                    ),
+                ),
+                None,
+            ),
+            ("status", _S_OutputItemCodeInterpreterCall__status, "str", None),
+            ("type", _S_OutputItemCodeInterpreterCall__type, "str", "code_interpreter_call"),
+        ),
+        CodeInterpreterLogsOutput: (
+            ("logs", _S_CodeInterpreterLogsOutput__logs, "str", None),
+            ("type", _S_CodeInterpreterLogsOutput__type, "str", "logs"),
+        ),
+        CodeInterpreterImageOutput: (
+            ("type", _S_CodeInterpreterImageOutput__type, "str", "image"),
+            ("url", _S_CodeInterpreterImageOutput__url, "str", None),
+        ),
+        CodeInterpreterFileOutput: (
+            ("download_url", _S_CodeInterpreterFileOutput__download_url, "str", None),
+            ("error_code", _S_CodeInterpreterFileOutput__error_code, "str", None),
+            ("expires_at", _S_CodeInterpreterFileOutput__expires_at, "str", None),
+            ("filename", _S_CodeInterpreterFileOutput__filename, "str", None),
+            ("id", _S_CodeInterpreterFileOutput__id, "str", None),
+            ("media_type", _S_CodeInterpreterFileOutput__media_type, "str", None),
+            ("sha256", _S_CodeInterpreterFileOutput__sha256, "str", None),
+            ("size_bytes", _S_CodeInterpreterFileOutput__size_bytes, "int", None),
+            ("status", _S_CodeInterpreterFileOutput__status, "str", None),
+            ("type", _S_CodeInterpreterFileOutput__type, "str", "file"),
+        ),
+        OpenAIResponsesToolChoice: (
+            "union",
+            _h_OpenAIResponsesToolChoice,
+            (
+                "str",
+                OpenAIResponsesToolChoiceFunction,
+                OpenAIResponsesToolChoiceOption5,
+                ToolChoiceAllowed,
+                OpenAIResponsesToolChoiceApplyPatch,
+                OpenAIResponsesToolChoiceShell,
+            ),
+            "type",
+            {
+                "function": OpenAIResponsesToolChoiceFunction,
+                "web_search_preview_2025_03_11": OpenAIResponsesToolChoiceOption5,
+                "web_search_preview": OpenAIResponsesToolChoiceOption5,
+                "allowed_tools": ToolChoiceAllowed,
+                "apply_patch": OpenAIResponsesToolChoiceApplyPatch,
+                "shell": OpenAIResponsesToolChoiceShell,
+            },
+        ),
+        Formats: (
+            "union",
+            _h_Formats,
+            (
+                FormatTextConfig,
+                FormatJsonObjectConfig,
+                FormatJsonSchemaConfig,
+            ),
+            "type",
+            {
+                "text": FormatTextConfig,
+                "json_object": FormatJsonObjectConfig,
+                "json_schema": FormatJsonSchemaConfig,
+            },
+        ),
+        ApplyPatchCallOperation: (
+            "union",
+            _h_ApplyPatchCallOperation,
+            (
+                ApplyPatchCreateFileOperation,
+                ApplyPatchUpdateFileOperation,
+                ApplyPatchDeleteFileOperation,
+            ),
+            "type",
+            {
+                "create_file": ApplyPatchCreateFileOperation,
+                "delete_file": ApplyPatchDeleteFileOperation,
+                "update_file": ApplyPatchUpdateFileOperation,
+            },
+        ),
+        OpenAIResponsesAnnotation: (
+            "union",
+            _h_OpenAIResponsesAnnotation,
+            (
+                FileCitation,
+                URLCitation,
+                FilePath,
+            ),
+            "type",
+            {"file_citation": FileCitation, "url_citation": URLCitation, "file_path": FilePath},
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -23880,4 +25828,5 @@ _register(
         CodeInterpreterImageOutput: _u_CodeInterpreterImageOutput,
         CodeInterpreterFileOutput: _u_CodeInterpreterFileOutput,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -151,38 +154,40 @@ class PricingOverride(_Model):
     absent from an entry inherit the base price.
     """
 
-    audio: str | Unset = UNSET
+    audio: str | None = None
     """Overridden price in USD per audio input token"""
-    completion: str | Unset = UNSET
+    completion: str | None = None
     """Overridden price in USD per token for completion (output) generation"""
-    input_audio_cache: str | Unset = UNSET
+    input_audio_cache: str | None = None
     """Overridden price in USD per cached audio input token"""
-    input_cache_read: str | Unset = UNSET
+    input_cache_read: str | None = None
     """Overridden price in USD per cached input token (read)"""
-    input_cache_write: str | Unset = UNSET
+    input_cache_write: str | None = None
     """Overridden price in USD per cache-write token"""
-    input_cache_write_1h: str | Unset = UNSET
+    input_cache_write_1h: str | None = None
     """Overridden price in USD per 1-hour cache-write token"""
-    min_prompt_tokens: float | Unset = UNSET
+    min_prompt_tokens: float | None = None
     """Condition: the entry applies when the total prompt tokens of a request are strictly
     greater than this threshold
     """
-    prompt: str | Unset = UNSET
+    prompt: str | None = None
     """Overridden price in USD per token for prompt (input) processing"""
-    utc_end: float | Unset = UNSET
+    utc_end: float | None = None
     """Condition: exclusive end of a daily UTC time window as an HHMM clock number (e.g. 400 =
     04:00)
     """
-    utc_start: float | Unset = UNSET
+    utc_start: float | None = None
     """Condition: inclusive start of a daily UTC time window as an HHMM clock number (e.g. 100
     = 01:00, 1030 = 10:30). The entry applies while the current UTC time is inside the
     half-open window [utc_start, utc_end), which may wrap past midnight (utc_start >
     utc_end).
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -192,54 +197,44 @@ class PricingOverride(_Model):
         try:
             f = "audio"
             v = self.audio
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "completion"
             v = self.completion
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_audio_cache"
             v = self.input_audio_cache
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_cache_read"
             v = self.input_cache_read
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_cache_write"
             v = self.input_cache_write
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_cache_write_1h"
             v = self.input_cache_write_1h
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "min_prompt_tokens"
             v = self.min_prompt_tokens
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "prompt"
             v = self.prompt
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "utc_end"
             v = self.utc_end
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "utc_start"
             v = self.utc_start
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -301,72 +296,92 @@ def _s_PricingOverride(d: Any) -> PricingOverride:
     try:
         f = "audio"
         v = d.get("audio", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PricingOverride__audio(o, v)
         f = "completion"
         v = d.get("completion", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PricingOverride__completion(o, v)
         f = "input_audio_cache"
         v = d.get("input_audio_cache", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PricingOverride__input_audio_cache(o, v)
         f = "input_cache_read"
         v = d.get("input_cache_read", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PricingOverride__input_cache_read(o, v)
         f = "input_cache_write"
         v = d.get("input_cache_write", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PricingOverride__input_cache_write(o, v)
         f = "input_cache_write_1h"
         v = d.get("input_cache_write_1h", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PricingOverride__input_cache_write_1h(o, v)
         f = "min_prompt_tokens"
         v = d.get("min_prompt_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_PricingOverride__min_prompt_tokens(o, v)
         f = "prompt"
         v = d.get("prompt", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PricingOverride__prompt(o, v)
         f = "utc_end"
         v = d.get("utc_end", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_PricingOverride__utc_end(o, v)
         f = "utc_start"
         v = d.get("utc_start", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_PricingOverride__utc_start(o, v)
         if n != len(d):
@@ -386,39 +401,60 @@ def _u_PricingOverride(o: PricingOverride) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.audio
-    if v is not UNSET:
+    if v is not None:
         d["audio"] = v
     v = o.completion
-    if v is not UNSET:
+    if v is not None:
         d["completion"] = v
     v = o.input_audio_cache
-    if v is not UNSET:
+    if v is not None:
         d["input_audio_cache"] = v
     v = o.input_cache_read
-    if v is not UNSET:
+    if v is not None:
         d["input_cache_read"] = v
     v = o.input_cache_write
-    if v is not UNSET:
+    if v is not None:
         d["input_cache_write"] = v
     v = o.input_cache_write_1h
-    if v is not UNSET:
+    if v is not None:
         d["input_cache_write_1h"] = v
     v = o.min_prompt_tokens
-    if v is not UNSET:
+    if v is not None:
         d["min_prompt_tokens"] = v
     v = o.prompt
-    if v is not UNSET:
+    if v is not None:
         d["prompt"] = v
     v = o.utc_end
-    if v is not UNSET:
+    if v is not None:
         d["utc_end"] = v
     v = o.utc_start
-    if v is not UNSET:
+    if v is not None:
         d["utc_start"] = v
     e = o.model_extra
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        PricingOverride: (
+            ("audio", _S_PricingOverride__audio, "str", None),
+            ("completion", _S_PricingOverride__completion, "str", None),
+            ("input_audio_cache", _S_PricingOverride__input_audio_cache, "str", None),
+            ("input_cache_read", _S_PricingOverride__input_cache_read, "str", None),
+            ("input_cache_write", _S_PricingOverride__input_cache_write, "str", None),
+            ("input_cache_write_1h", _S_PricingOverride__input_cache_write_1h, "str", None),
+            ("min_prompt_tokens", _S_PricingOverride__min_prompt_tokens, "float", None),
+            ("prompt", _S_PricingOverride__prompt, "str", None),
+            ("utc_end", _S_PricingOverride__utc_end, "float", None),
+            ("utc_start", _S_PricingOverride__utc_start, "float", None),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -431,4 +467,5 @@ _register(
     {
         PricingOverride: _u_PricingOverride,
     },
+    _lenient,
 )

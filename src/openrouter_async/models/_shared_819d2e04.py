@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -57,10 +60,8 @@ __all__ = [
 
 
 def _c_AnthropicCompactionUsageIteration__cache_creation(
-    v: AnthropicIterationCacheCreation | Mapping[str, Any] | None | Unset,
-) -> AnthropicIterationCacheCreation | None | Unset:
-    if v is UNSET:
-        return v
+    v: AnthropicIterationCacheCreation | Mapping[str, Any] | None,
+) -> AnthropicIterationCacheCreation | None:
     if v is None:
         return None
     w: Any = v
@@ -68,15 +69,13 @@ def _c_AnthropicCompactionUsageIteration__cache_creation(
         w = _s_AnthropicIterationCacheCreation(w)
     except _Invalid as e:
         raise e.request_error("cache_creation") from None
-    r: AnthropicIterationCacheCreation | None | Unset = w
+    r: AnthropicIterationCacheCreation | None = w
     return r
 
 
 def _c_AnthropicMessageUsageIteration__cache_creation(
-    v: AnthropicIterationCacheCreation | Mapping[str, Any] | None | Unset,
-) -> AnthropicIterationCacheCreation | None | Unset:
-    if v is UNSET:
-        return v
+    v: AnthropicIterationCacheCreation | Mapping[str, Any] | None,
+) -> AnthropicIterationCacheCreation | None:
     if v is None:
         return None
     w: Any = v
@@ -84,15 +83,13 @@ def _c_AnthropicMessageUsageIteration__cache_creation(
         w = _s_AnthropicIterationCacheCreation(w)
     except _Invalid as e:
         raise e.request_error("cache_creation") from None
-    r: AnthropicIterationCacheCreation | None | Unset = w
+    r: AnthropicIterationCacheCreation | None = w
     return r
 
 
 def _c_AnthropicAdvisorMessageUsageIteration__cache_creation(
-    v: AnthropicIterationCacheCreation | Mapping[str, Any] | None | Unset,
-) -> AnthropicIterationCacheCreation | None | Unset:
-    if v is UNSET:
-        return v
+    v: AnthropicIterationCacheCreation | Mapping[str, Any] | None,
+) -> AnthropicIterationCacheCreation | None:
     if v is None:
         return None
     w: Any = v
@@ -100,15 +97,13 @@ def _c_AnthropicAdvisorMessageUsageIteration__cache_creation(
         w = _s_AnthropicIterationCacheCreation(w)
     except _Invalid as e:
         raise e.request_error("cache_creation") from None
-    r: AnthropicIterationCacheCreation | None | Unset = w
+    r: AnthropicIterationCacheCreation | None = w
     return r
 
 
 def _c_AnthropicUnknownUsageIteration__cache_creation(
-    v: AnthropicIterationCacheCreation | Mapping[str, Any] | None | Unset,
-) -> AnthropicIterationCacheCreation | None | Unset:
-    if v is UNSET:
-        return v
+    v: AnthropicIterationCacheCreation | Mapping[str, Any] | None,
+) -> AnthropicIterationCacheCreation | None:
     if v is None:
         return None
     w: Any = v
@@ -116,7 +111,7 @@ def _c_AnthropicUnknownUsageIteration__cache_creation(
         w = _s_AnthropicIterationCacheCreation(w)
     except _Invalid as e:
         raise e.request_error("cache_creation") from None
-    r: AnthropicIterationCacheCreation | None | Unset = w
+    r: AnthropicIterationCacheCreation | None = w
     return r
 
 
@@ -127,12 +122,14 @@ def _c_AnthropicUnknownUsageIteration__cache_creation(
 class AnthropicCacheCreation(_Model):
     """The ``AnthropicCacheCreation`` object of the spec."""
 
-    ephemeral_1h_input_tokens: int
-    ephemeral_5m_input_tokens: int
+    ephemeral_1h_input_tokens: int | None
+    ephemeral_5m_input_tokens: int | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -165,18 +162,20 @@ class AnthropicCacheCreation(_Model):
 class AnthropicCompactionUsageIteration(_Model):
     """The ``AnthropicCompactionUsageIteration`` object of the spec."""
 
-    cache_creation: AnthropicIterationCacheCreation | None | Unset = attrs.field(
-        default=UNSET, converter=_c_AnthropicCompactionUsageIteration__cache_creation
+    cache_creation: AnthropicIterationCacheCreation | None = attrs.field(
+        default=None, converter=_c_AnthropicCompactionUsageIteration__cache_creation
     )
-    cache_creation_input_tokens: int | Unset = UNSET
-    cache_read_input_tokens: int | Unset = UNSET
-    input_tokens: int | Unset = UNSET
-    output_tokens: int | Unset = UNSET
-    type: Literal["compaction"] = "compaction"
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    type: Literal["compaction"] | None = "compaction"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -186,24 +185,20 @@ class AnthropicCompactionUsageIteration(_Model):
         try:
             f = "cache_creation_input_tokens"
             v = self.cache_creation_input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "cache_read_input_tokens"
             v = self.cache_read_input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "input_tokens"
             v = self.input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "output_tokens"
             v = self.output_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -236,19 +231,21 @@ class AnthropicCompactionUsageIteration(_Model):
 class AnthropicMessageUsageIteration(_Model):
     """The ``AnthropicMessageUsageIteration`` object of the spec."""
 
-    cache_creation: AnthropicIterationCacheCreation | None | Unset = attrs.field(
-        default=UNSET, converter=_c_AnthropicMessageUsageIteration__cache_creation
+    cache_creation: AnthropicIterationCacheCreation | None = attrs.field(
+        default=None, converter=_c_AnthropicMessageUsageIteration__cache_creation
     )
-    cache_creation_input_tokens: int | Unset = UNSET
-    cache_read_input_tokens: int | Unset = UNSET
-    input_tokens: int | Unset = UNSET
-    output_tokens: int | Unset = UNSET
-    model: str | Unset = UNSET
-    type: Literal["message"] = "message"
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    model: str | None = None
+    type: Literal["message"] | None = "message"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -258,29 +255,24 @@ class AnthropicMessageUsageIteration(_Model):
         try:
             f = "cache_creation_input_tokens"
             v = self.cache_creation_input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "cache_read_input_tokens"
             v = self.cache_read_input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "input_tokens"
             v = self.input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "output_tokens"
             v = self.output_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "model"
             v = self.model
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -315,19 +307,21 @@ class AnthropicMessageUsageIteration(_Model):
 class AnthropicAdvisorMessageUsageIteration(_Model):
     """The ``AnthropicAdvisorMessageUsageIteration`` object of the spec."""
 
-    cache_creation: AnthropicIterationCacheCreation | None | Unset = attrs.field(
-        default=UNSET, converter=_c_AnthropicAdvisorMessageUsageIteration__cache_creation
+    cache_creation: AnthropicIterationCacheCreation | None = attrs.field(
+        default=None, converter=_c_AnthropicAdvisorMessageUsageIteration__cache_creation
     )
-    cache_creation_input_tokens: int | Unset = UNSET
-    cache_read_input_tokens: int | Unset = UNSET
-    input_tokens: int | Unset = UNSET
-    output_tokens: int | Unset = UNSET
-    model: str
-    type: Literal["advisor_message"] = "advisor_message"
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    model: str | None
+    type: Literal["advisor_message"] | None = "advisor_message"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -337,24 +331,20 @@ class AnthropicAdvisorMessageUsageIteration(_Model):
         try:
             f = "cache_creation_input_tokens"
             v = self.cache_creation_input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "cache_read_input_tokens"
             v = self.cache_read_input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "input_tokens"
             v = self.input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "output_tokens"
             v = self.output_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "model"
             v = self.model
             if type(v) is not str:
@@ -393,18 +383,20 @@ class AnthropicAdvisorMessageUsageIteration(_Model):
 class AnthropicUnknownUsageIteration(_Model):
     """The ``AnthropicUnknownUsageIteration`` object of the spec."""
 
-    cache_creation: AnthropicIterationCacheCreation | None | Unset = attrs.field(
-        default=UNSET, converter=_c_AnthropicUnknownUsageIteration__cache_creation
+    cache_creation: AnthropicIterationCacheCreation | None = attrs.field(
+        default=None, converter=_c_AnthropicUnknownUsageIteration__cache_creation
     )
-    cache_creation_input_tokens: int | Unset = UNSET
-    cache_read_input_tokens: int | Unset = UNSET
-    input_tokens: int | Unset = UNSET
-    output_tokens: int | Unset = UNSET
-    type: str
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    type: str | None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -414,24 +406,20 @@ class AnthropicUnknownUsageIteration(_Model):
         try:
             f = "cache_creation_input_tokens"
             v = self.cache_creation_input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "cache_read_input_tokens"
             v = self.cache_read_input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "input_tokens"
             v = self.input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "output_tokens"
             v = self.output_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "type"
             v = self.type
             if type(v) is not str:
@@ -464,12 +452,14 @@ class AnthropicUnknownUsageIteration(_Model):
 class AnthropicIterationCacheCreation(_Model):
     """The ``AnthropicIterationCacheCreation`` object of the spec."""
 
-    ephemeral_1h_input_tokens: int | Unset = UNSET
-    ephemeral_5m_input_tokens: int | Unset = UNSET
+    ephemeral_1h_input_tokens: int | None = None
+    ephemeral_5m_input_tokens: int | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -479,14 +469,12 @@ class AnthropicIterationCacheCreation(_Model):
         try:
             f = "ephemeral_1h_input_tokens"
             v = self.ephemeral_1h_input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "ephemeral_5m_input_tokens"
             v = self.ephemeral_5m_input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -615,39 +603,52 @@ def _s_AnthropicCompactionUsageIteration(d: Any) -> AnthropicCompactionUsageIter
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cache_creation"
         v = d.get("cache_creation", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_AnthropicIterationCacheCreation(v)
+            if v is None:
+                z += ("cache_creation",)
         _S_AnthropicCompactionUsageIteration__cache_creation(o, v)
         f = "cache_creation_input_tokens"
         v = d.get("cache_creation_input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicCompactionUsageIteration__cache_creation_input_tokens(o, v)
         f = "cache_read_input_tokens"
         v = d.get("cache_read_input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicCompactionUsageIteration__cache_read_input_tokens(o, v)
         f = "input_tokens"
         v = d.get("input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicCompactionUsageIteration__input_tokens(o, v)
         f = "output_tokens"
         v = d.get("output_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicCompactionUsageIteration__output_tokens(o, v)
         f = "type"
@@ -659,6 +660,8 @@ def _s_AnthropicCompactionUsageIteration(d: Any) -> AnthropicCompactionUsageIter
             if type(v) is not str:
                 v = _str(v)
         _S_AnthropicCompactionUsageIteration__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_AnthropicCompactionUsageIteration__model_extra(
                 o, _extras(d, _K_AnthropicCompactionUsageIteration)
@@ -680,46 +683,61 @@ def _s_AnthropicMessageUsageIteration(d: Any) -> AnthropicMessageUsageIteration:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cache_creation"
         v = d.get("cache_creation", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_AnthropicIterationCacheCreation(v)
+            if v is None:
+                z += ("cache_creation",)
         _S_AnthropicMessageUsageIteration__cache_creation(o, v)
         f = "cache_creation_input_tokens"
         v = d.get("cache_creation_input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicMessageUsageIteration__cache_creation_input_tokens(o, v)
         f = "cache_read_input_tokens"
         v = d.get("cache_read_input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicMessageUsageIteration__cache_read_input_tokens(o, v)
         f = "input_tokens"
         v = d.get("input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicMessageUsageIteration__input_tokens(o, v)
         f = "output_tokens"
         v = d.get("output_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicMessageUsageIteration__output_tokens(o, v)
         f = "model"
         v = d.get("model", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_AnthropicMessageUsageIteration__model(o, v)
         f = "type"
@@ -731,6 +749,8 @@ def _s_AnthropicMessageUsageIteration(d: Any) -> AnthropicMessageUsageIteration:
             if type(v) is not str:
                 v = _str(v)
         _S_AnthropicMessageUsageIteration__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_AnthropicMessageUsageIteration__model_extra(
                 o, _extras(d, _K_AnthropicMessageUsageIteration)
@@ -752,39 +772,52 @@ def _s_AnthropicAdvisorMessageUsageIteration(d: Any) -> AnthropicAdvisorMessageU
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cache_creation"
         v = d.get("cache_creation", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_AnthropicIterationCacheCreation(v)
+            if v is None:
+                z += ("cache_creation",)
         _S_AnthropicAdvisorMessageUsageIteration__cache_creation(o, v)
         f = "cache_creation_input_tokens"
         v = d.get("cache_creation_input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicAdvisorMessageUsageIteration__cache_creation_input_tokens(o, v)
         f = "cache_read_input_tokens"
         v = d.get("cache_read_input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicAdvisorMessageUsageIteration__cache_read_input_tokens(o, v)
         f = "input_tokens"
         v = d.get("input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicAdvisorMessageUsageIteration__input_tokens(o, v)
         f = "output_tokens"
         v = d.get("output_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicAdvisorMessageUsageIteration__output_tokens(o, v)
         f = "model"
@@ -805,6 +838,8 @@ def _s_AnthropicAdvisorMessageUsageIteration(d: Any) -> AnthropicAdvisorMessageU
             if type(v) is not str:
                 v = _str(v)
         _S_AnthropicAdvisorMessageUsageIteration__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_AnthropicAdvisorMessageUsageIteration__model_extra(
                 o, _extras(d, _K_AnthropicAdvisorMessageUsageIteration)
@@ -826,39 +861,52 @@ def _s_AnthropicUnknownUsageIteration(d: Any) -> AnthropicUnknownUsageIteration:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cache_creation"
         v = d.get("cache_creation", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _s_AnthropicIterationCacheCreation(v)
+            if v is None:
+                z += ("cache_creation",)
         _S_AnthropicUnknownUsageIteration__cache_creation(o, v)
         f = "cache_creation_input_tokens"
         v = d.get("cache_creation_input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicUnknownUsageIteration__cache_creation_input_tokens(o, v)
         f = "cache_read_input_tokens"
         v = d.get("cache_read_input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicUnknownUsageIteration__cache_read_input_tokens(o, v)
         f = "input_tokens"
         v = d.get("input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicUnknownUsageIteration__input_tokens(o, v)
         f = "output_tokens"
         v = d.get("output_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicUnknownUsageIteration__output_tokens(o, v)
         f = "type"
@@ -870,6 +918,8 @@ def _s_AnthropicUnknownUsageIteration(d: Any) -> AnthropicUnknownUsageIteration:
             if type(v) is not str:
                 v = _str(v)
         _S_AnthropicUnknownUsageIteration__type(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_AnthropicUnknownUsageIteration__model_extra(
                 o, _extras(d, _K_AnthropicUnknownUsageIteration)
@@ -893,16 +943,20 @@ def _s_AnthropicIterationCacheCreation(d: Any) -> AnthropicIterationCacheCreatio
     try:
         f = "ephemeral_1h_input_tokens"
         v = d.get("ephemeral_1h_input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicIterationCacheCreation__ephemeral_1h_input_tokens(o, v)
         f = "ephemeral_5m_input_tokens"
         v = d.get("ephemeral_5m_input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_AnthropicIterationCacheCreation__ephemeral_5m_input_tokens(o, v)
         if n != len(d):
@@ -936,20 +990,23 @@ def _u_AnthropicCacheCreation(o: AnthropicCacheCreation) -> dict[str, Any]:
 def _u_AnthropicCompactionUsageIteration(o: AnthropicCompactionUsageIteration) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cache_creation
-    if v is not UNSET:
-        d["cache_creation"] = None if v is None else _u_AnthropicIterationCacheCreation(v)
+    if v is not None:
+        d["cache_creation"] = _u_AnthropicIterationCacheCreation(v)
+    elif "cache_creation" in z:
+        d["cache_creation"] = None
     v = o.cache_creation_input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cache_creation_input_tokens"] = v
     v = o.cache_read_input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cache_read_input_tokens"] = v
     v = o.input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["input_tokens"] = v
     v = o.output_tokens
-    if v is not UNSET:
+    if v is not None:
         d["output_tokens"] = v
     v = o.type
     d["type"] = v
@@ -962,23 +1019,26 @@ def _u_AnthropicCompactionUsageIteration(o: AnthropicCompactionUsageIteration) -
 def _u_AnthropicMessageUsageIteration(o: AnthropicMessageUsageIteration) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cache_creation
-    if v is not UNSET:
-        d["cache_creation"] = None if v is None else _u_AnthropicIterationCacheCreation(v)
+    if v is not None:
+        d["cache_creation"] = _u_AnthropicIterationCacheCreation(v)
+    elif "cache_creation" in z:
+        d["cache_creation"] = None
     v = o.cache_creation_input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cache_creation_input_tokens"] = v
     v = o.cache_read_input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cache_read_input_tokens"] = v
     v = o.input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["input_tokens"] = v
     v = o.output_tokens
-    if v is not UNSET:
+    if v is not None:
         d["output_tokens"] = v
     v = o.model
-    if v is not UNSET:
+    if v is not None:
         d["model"] = v
     v = o.type
     d["type"] = v
@@ -993,20 +1053,23 @@ def _u_AnthropicAdvisorMessageUsageIteration(
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cache_creation
-    if v is not UNSET:
-        d["cache_creation"] = None if v is None else _u_AnthropicIterationCacheCreation(v)
+    if v is not None:
+        d["cache_creation"] = _u_AnthropicIterationCacheCreation(v)
+    elif "cache_creation" in z:
+        d["cache_creation"] = None
     v = o.cache_creation_input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cache_creation_input_tokens"] = v
     v = o.cache_read_input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cache_read_input_tokens"] = v
     v = o.input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["input_tokens"] = v
     v = o.output_tokens
-    if v is not UNSET:
+    if v is not None:
         d["output_tokens"] = v
     v = o.model
     d["model"] = v
@@ -1021,20 +1084,23 @@ def _u_AnthropicAdvisorMessageUsageIteration(
 def _u_AnthropicUnknownUsageIteration(o: AnthropicUnknownUsageIteration) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cache_creation
-    if v is not UNSET:
-        d["cache_creation"] = None if v is None else _u_AnthropicIterationCacheCreation(v)
+    if v is not None:
+        d["cache_creation"] = _u_AnthropicIterationCacheCreation(v)
+    elif "cache_creation" in z:
+        d["cache_creation"] = None
     v = o.cache_creation_input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cache_creation_input_tokens"] = v
     v = o.cache_read_input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["cache_read_input_tokens"] = v
     v = o.input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["input_tokens"] = v
     v = o.output_tokens
-    if v is not UNSET:
+    if v is not None:
         d["output_tokens"] = v
     v = o.type
     d["type"] = v
@@ -1048,15 +1114,162 @@ def _u_AnthropicIterationCacheCreation(o: AnthropicIterationCacheCreation) -> di
     v: Any
     d: dict[str, Any] = {}
     v = o.ephemeral_1h_input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["ephemeral_1h_input_tokens"] = v
     v = o.ephemeral_5m_input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["ephemeral_5m_input_tokens"] = v
     e = o.model_extra
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        AnthropicCacheCreation: (
+            (
+                "ephemeral_1h_input_tokens",
+                _S_AnthropicCacheCreation__ephemeral_1h_input_tokens,
+                "int",
+                None,
+            ),
+            (
+                "ephemeral_5m_input_tokens",
+                _S_AnthropicCacheCreation__ephemeral_5m_input_tokens,
+                "int",
+                None,
+            ),
+        ),
+        AnthropicCompactionUsageIteration: (
+            (
+                "cache_creation",
+                _S_AnthropicCompactionUsageIteration__cache_creation,
+                AnthropicIterationCacheCreation,
+                None,
+            ),
+            (
+                "cache_creation_input_tokens",
+                _S_AnthropicCompactionUsageIteration__cache_creation_input_tokens,
+                "int",
+                None,
+            ),
+            (
+                "cache_read_input_tokens",
+                _S_AnthropicCompactionUsageIteration__cache_read_input_tokens,
+                "int",
+                None,
+            ),
+            ("input_tokens", _S_AnthropicCompactionUsageIteration__input_tokens, "int", None),
+            ("output_tokens", _S_AnthropicCompactionUsageIteration__output_tokens, "int", None),
+            ("type", _S_AnthropicCompactionUsageIteration__type, "str", "compaction"),
+        ),
+        AnthropicMessageUsageIteration: (
+            (
+                "cache_creation",
+                _S_AnthropicMessageUsageIteration__cache_creation,
+                AnthropicIterationCacheCreation,
+                None,
+            ),
+            (
+                "cache_creation_input_tokens",
+                _S_AnthropicMessageUsageIteration__cache_creation_input_tokens,
+                "int",
+                None,
+            ),
+            (
+                "cache_read_input_tokens",
+                _S_AnthropicMessageUsageIteration__cache_read_input_tokens,
+                "int",
+                None,
+            ),
+            ("input_tokens", _S_AnthropicMessageUsageIteration__input_tokens, "int", None),
+            ("output_tokens", _S_AnthropicMessageUsageIteration__output_tokens, "int", None),
+            ("model", _S_AnthropicMessageUsageIteration__model, "str", None),
+            ("type", _S_AnthropicMessageUsageIteration__type, "str", "message"),
+        ),
+        AnthropicAdvisorMessageUsageIteration: (
+            (
+                "cache_creation",
+                _S_AnthropicAdvisorMessageUsageIteration__cache_creation,
+                AnthropicIterationCacheCreation,
+                None,
+            ),
+            (
+                "cache_creation_input_tokens",
+                _S_AnthropicAdvisorMessageUsageIteration__cache_creation_input_tokens,
+                "int",
+                None,
+            ),
+            (
+                "cache_read_input_tokens",
+                _S_AnthropicAdvisorMessageUsageIteration__cache_read_input_tokens,
+                "int",
+                None,
+            ),
+            ("input_tokens", _S_AnthropicAdvisorMessageUsageIteration__input_tokens, "int", None),
+            ("output_tokens", _S_AnthropicAdvisorMessageUsageIteration__output_tokens, "int", None),
+            ("model", _S_AnthropicAdvisorMessageUsageIteration__model, "str", None),
+            ("type", _S_AnthropicAdvisorMessageUsageIteration__type, "str", "advisor_message"),
+        ),
+        AnthropicUnknownUsageIteration: (
+            (
+                "cache_creation",
+                _S_AnthropicUnknownUsageIteration__cache_creation,
+                AnthropicIterationCacheCreation,
+                None,
+            ),
+            (
+                "cache_creation_input_tokens",
+                _S_AnthropicUnknownUsageIteration__cache_creation_input_tokens,
+                "int",
+                None,
+            ),
+            (
+                "cache_read_input_tokens",
+                _S_AnthropicUnknownUsageIteration__cache_read_input_tokens,
+                "int",
+                None,
+            ),
+            ("input_tokens", _S_AnthropicUnknownUsageIteration__input_tokens, "int", None),
+            ("output_tokens", _S_AnthropicUnknownUsageIteration__output_tokens, "int", None),
+            ("type", _S_AnthropicUnknownUsageIteration__type, "str", None),
+        ),
+        AnthropicIterationCacheCreation: (
+            (
+                "ephemeral_1h_input_tokens",
+                _S_AnthropicIterationCacheCreation__ephemeral_1h_input_tokens,
+                "int",
+                None,
+            ),
+            (
+                "ephemeral_5m_input_tokens",
+                _S_AnthropicIterationCacheCreation__ephemeral_5m_input_tokens,
+                "int",
+                None,
+            ),
+        ),
+        AnthropicUsageIteration: (
+            "union",
+            _h_AnthropicUsageIteration,
+            (
+                AnthropicCompactionUsageIteration,
+                AnthropicMessageUsageIteration,
+                AnthropicAdvisorMessageUsageIteration,
+                AnthropicUnknownUsageIteration,
+            ),
+            "type",
+            {
+                "compaction": AnthropicCompactionUsageIteration,
+                "message": AnthropicMessageUsageIteration,
+                "advisor_message": AnthropicAdvisorMessageUsageIteration,
+            },
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -1105,4 +1318,5 @@ _register(
         AnthropicUnknownUsageIteration: _u_AnthropicUnknownUsageIteration,
         AnthropicIterationCacheCreation: _u_AnthropicIterationCacheCreation,
     },
+    _lenient,
 )

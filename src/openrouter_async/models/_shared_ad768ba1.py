@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -5260,13 +5263,15 @@ class AnthropicUrlImageSource(_Model):
 class AnthropicBase64PdfSource(_Model):
     """The ``AnthropicBase64PdfSource`` object of the spec."""
 
-    data: str
-    media_type: Literal["application/pdf"] = "application/pdf"
-    type: Literal["base64"] = "base64"
+    data: str | None
+    media_type: Literal["application/pdf"] | None = "application/pdf"
+    type: Literal["base64"] | None = "base64"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -5302,13 +5307,15 @@ class AnthropicBase64PdfSource(_Model):
 class AnthropicPlainTextSource(_Model):
     """The ``AnthropicPlainTextSource`` object of the spec."""
 
-    data: str
-    media_type: Literal["text/plain"] = "text/plain"
-    type: Literal["text"] = "text"
+    data: str | None
+    media_type: Literal["text/plain"] | None = "text/plain"
+    type: Literal["text"] | None = "text"
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -11114,6 +11121,25 @@ def _u_AnthropicFileDocumentSource(o: AnthropicFileDocumentSource) -> dict[str, 
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        AnthropicBase64PdfSource: (
+            ("data", _S_AnthropicBase64PdfSource__data, "str", None),
+            ("media_type", _S_AnthropicBase64PdfSource__media_type, "str", "application/pdf"),
+            ("type", _S_AnthropicBase64PdfSource__type, "str", "base64"),
+        ),
+        AnthropicPlainTextSource: (
+            ("data", _S_AnthropicPlainTextSource__data, "str", None),
+            ("media_type", _S_AnthropicPlainTextSource__media_type, "str", "text/plain"),
+            ("type", _S_AnthropicPlainTextSource__type, "str", "text"),
+        ),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -12019,4 +12045,5 @@ _register(
         AnthropicUrlPdfSource: _u_AnthropicUrlPdfSource,
         AnthropicFileDocumentSource: _u_AnthropicFileDocumentSource,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -49,7 +52,6 @@ from ._shared_6a902f9d import (
     Parameter,
     PricingOverride,
     _s_PricingOverride,
-    _u_PricingOverride,
 )
 from ._shared_8591c48e import ReasoningEffort
 
@@ -75,61 +77,63 @@ __all__ = [
 # -- converters (the input each field accepts) --
 
 
-def _c_ModelsListResponse__data(v: Sequence[Model | Mapping[str, Any]]) -> ModelsListResponseData:
+def _c_ModelsListResponse__data(
+    v: Sequence[Model | Mapping[str, Any]],
+) -> ModelsListResponseData | None:
     w: Any = v
     try:
         w = _h_ModelsListResponseData(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: ModelsListResponseData = w
+    r: ModelsListResponseData | None = w
     return r
 
 
 def _c_ModelsListResponse__links(
     v: ModelsListResponseLinks | Mapping[str, Any],
-) -> ModelsListResponseLinks:
+) -> ModelsListResponseLinks | None:
     w: Any = v
     try:
         w = _s_ModelsListResponseLinks(w)
     except _Invalid as e:
         raise e.request_error("links") from None
-    r: ModelsListResponseLinks = w
+    r: ModelsListResponseLinks | None = w
     return r
 
 
 def _c_Model__alias_target(
-    v: ModelAliasTarget | Mapping[str, Any] | Unset,
-) -> ModelAliasTarget | Unset:
-    if v is UNSET:
-        return v
+    v: ModelAliasTarget | Mapping[str, Any] | None,
+) -> ModelAliasTarget | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ModelAliasTarget(w)
     except _Invalid as e:
         raise e.request_error("alias_target") from None
-    r: ModelAliasTarget | Unset = w
+    r: ModelAliasTarget | None = w
     return r
 
 
-def _c_Model__architecture(v: ModelArchitecture | Mapping[str, Any]) -> ModelArchitecture:
+def _c_Model__architecture(v: ModelArchitecture | Mapping[str, Any]) -> ModelArchitecture | None:
     w: Any = v
     try:
         w = _s_ModelArchitecture(w)
     except _Invalid as e:
         raise e.request_error("architecture") from None
-    r: ModelArchitecture = w
+    r: ModelArchitecture | None = w
     return r
 
 
-def _c_Model__benchmarks(v: ModelBenchmarks | Mapping[str, Any] | Unset) -> ModelBenchmarks | Unset:
-    if v is UNSET:
-        return v
+def _c_Model__benchmarks(v: ModelBenchmarks | Mapping[str, Any] | None) -> ModelBenchmarks | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ModelBenchmarks(w)
     except _Invalid as e:
         raise e.request_error("benchmarks") from None
-    r: ModelBenchmarks | Unset = w
+    r: ModelBenchmarks | None = w
     return r
 
 
@@ -147,13 +151,13 @@ def _c_Model__default_parameters(
     return r
 
 
-def _c_Model__links(v: ModelLinks | Mapping[str, Any]) -> ModelLinks:
+def _c_Model__links(v: ModelLinks | Mapping[str, Any]) -> ModelLinks | None:
     w: Any = v
     try:
         w = _s_ModelLinks(w)
     except _Invalid as e:
         raise e.request_error("links") from None
-    r: ModelLinks = w
+    r: ModelLinks | None = w
     return r
 
 
@@ -171,35 +175,35 @@ def _c_Model__per_request_limits(
     return r
 
 
-def _c_Model__pricing(v: PublicPricing | Mapping[str, Any]) -> PublicPricing:
+def _c_Model__pricing(v: PublicPricing | Mapping[str, Any]) -> PublicPricing | None:
     w: Any = v
     try:
         w = _s_PublicPricing(w)
     except _Invalid as e:
         raise e.request_error("pricing") from None
-    r: PublicPricing = w
+    r: PublicPricing | None = w
     return r
 
 
-def _c_Model__reasoning(v: ModelReasoning | Mapping[str, Any] | Unset) -> ModelReasoning | Unset:
-    if v is UNSET:
-        return v
+def _c_Model__reasoning(v: ModelReasoning | Mapping[str, Any] | None) -> ModelReasoning | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_ModelReasoning(w)
     except _Invalid as e:
         raise e.request_error("reasoning") from None
-    r: ModelReasoning | Unset = w
+    r: ModelReasoning | None = w
     return r
 
 
-def _c_Model__supported_parameters(v: Sequence[Parameter | str]) -> list[Parameter | str]:
+def _c_Model__supported_parameters(v: Sequence[Parameter | str]) -> list[Parameter | str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("supported_parameters") from None
-    r: list[Parameter | str] = w
+    r: list[Parameter | str] | None = w
     return r
 
 
@@ -215,85 +219,83 @@ def _c_Model__supported_voices(v: Sequence[str] | None) -> list[str] | None:
     return r
 
 
-def _c_Model__top_provider(v: TopProviderInfo | Mapping[str, Any]) -> TopProviderInfo:
+def _c_Model__top_provider(v: TopProviderInfo | Mapping[str, Any]) -> TopProviderInfo | None:
     w: Any = v
     try:
         w = _s_TopProviderInfo(w)
     except _Invalid as e:
         raise e.request_error("top_provider") from None
-    r: TopProviderInfo = w
+    r: TopProviderInfo | None = w
     return r
 
 
 def _c_ModelArchitecture__input_modalities(
     v: Sequence[InputModality | str],
-) -> list[InputModality | str]:
+) -> list[InputModality | str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("input_modalities") from None
-    r: list[InputModality | str] = w
+    r: list[InputModality | str] | None = w
     return r
 
 
 def _c_ModelArchitecture__output_modalities(
     v: Sequence[OutputModality | str],
-) -> list[OutputModality | str]:
+) -> list[OutputModality | str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("output_modalities") from None
-    r: list[OutputModality | str] = w
+    r: list[OutputModality | str] | None = w
     return r
 
 
 def _c_ModelBenchmarks__artificial_analysis(
-    v: AABenchmarkEntry | Mapping[str, Any] | Unset,
-) -> AABenchmarkEntry | Unset:
-    if v is UNSET:
-        return v
+    v: AABenchmarkEntry | Mapping[str, Any] | None,
+) -> AABenchmarkEntry | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_AABenchmarkEntry(w)
     except _Invalid as e:
         raise e.request_error("artificial_analysis") from None
-    r: AABenchmarkEntry | Unset = w
+    r: AABenchmarkEntry | None = w
     return r
 
 
 def _c_ModelBenchmarks__design_arena(
     v: Sequence[DABenchmarkEntry | Mapping[str, Any]],
-) -> list[DABenchmarkEntry]:
+) -> list[DABenchmarkEntry] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_DABenchmarkEntry)
     except _Invalid as e:
         raise e.request_error("design_arena") from None
-    r: list[DABenchmarkEntry] = w
+    r: list[DABenchmarkEntry] | None = w
     return r
 
 
 def _c_PublicPricing__overrides(
-    v: Sequence[PricingOverride | Mapping[str, Any]] | Unset,
-) -> list[PricingOverride] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[PricingOverride | Mapping[str, Any]] | None,
+) -> list[PricingOverride] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_PricingOverride)
     except _Invalid as e:
         raise e.request_error("overrides") from None
-    r: list[PricingOverride] | Unset = w
+    r: list[PricingOverride] | None = w
     return r
 
 
 def _c_ModelReasoning__supported_efforts(
-    v: Sequence[ReasoningEffort | str | None] | None | Unset,
-) -> list[ReasoningEffort | str | None] | None | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[ReasoningEffort | str | None] | None,
+) -> list[ReasoningEffort | str | None] | None:
     if v is None:
         return None
     w: Any = v
@@ -301,7 +303,7 @@ def _c_ModelReasoning__supported_efforts(
         w = _list_of(w, _h_ReasoningEffort_str_None)
     except _Invalid as e:
         raise e.request_error("supported_efforts") from None
-    r: list[ReasoningEffort | str | None] | None | Unset = w
+    r: list[ReasoningEffort | str | None] | None = w
     return r
 
 
@@ -312,16 +314,18 @@ def _c_ModelReasoning__supported_efforts(
 class ModelsListResponse(_Model):
     """List of available models"""
 
-    data: ModelsListResponseData = attrs.field(converter=_c_ModelsListResponse__data)
+    data: ModelsListResponseData | None = attrs.field(converter=_c_ModelsListResponse__data)
     """List of available models"""
-    links: ModelsListResponseLinks = attrs.field(converter=_c_ModelsListResponse__links)
+    links: ModelsListResponseLinks | None = attrs.field(converter=_c_ModelsListResponse__links)
     """Pagination links"""
-    total_count: int
+    total_count: int | None
     """Total number of models matching the query"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -352,9 +356,11 @@ class ModelsListResponseLinks(_Model):
     next: str | None
     """URL for the next page of results, or null if this is the last page"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -380,66 +386,68 @@ class ModelsListResponseLinks(_Model):
 class Model(_Model):
     """Information about an AI model available on OpenRouter"""
 
-    alias_target: ModelAliasTarget | Unset = attrs.field(
-        default=UNSET, converter=_c_Model__alias_target
+    alias_target: ModelAliasTarget | None = attrs.field(
+        default=None, converter=_c_Model__alias_target
     )
     """Concrete model targeted by this tilde-latest alias, when applicable"""
-    architecture: ModelArchitecture = attrs.field(converter=_c_Model__architecture)
+    architecture: ModelArchitecture | None = attrs.field(converter=_c_Model__architecture)
     """Model architecture information"""
-    benchmarks: ModelBenchmarks | Unset = attrs.field(default=UNSET, converter=_c_Model__benchmarks)
+    benchmarks: ModelBenchmarks | None = attrs.field(default=None, converter=_c_Model__benchmarks)
     """Third-party benchmark rankings for this model. Omitted when no benchmark data is
     available.
     """
-    canonical_slug: str
+    canonical_slug: str | None
     """Canonical slug for the model"""
     context_length: int | None
     """Maximum context length in tokens"""
-    created: int
+    created: int | None
     """Unix timestamp of when the model was created"""
     default_parameters: DefaultParameters | None = attrs.field(
         converter=_c_Model__default_parameters
     )
     """Default parameters for this model"""
-    description: str | Unset = UNSET
+    description: str | None = None
     """Description of the model"""
-    expiration_date: str | None | Unset = UNSET
+    expiration_date: str | None = None
     """The date after which the model may be removed. ISO 8601 date string (YYYY-MM-DD) or null
     if no expiration.
     """
-    hugging_face_id: str | None | Unset = UNSET
+    hugging_face_id: str | None = None
     """Hugging Face model identifier, if applicable"""
-    id: str
+    id: str | None
     """Unique identifier for the model"""
-    knowledge_cutoff: str | None | Unset = UNSET
+    knowledge_cutoff: str | None = None
     """The date up to which the model was trained on data. ISO 8601 date string (YYYY-MM-DD) or
     null if unknown.
     """
-    links: ModelLinks = attrs.field(converter=_c_Model__links)
+    links: ModelLinks | None = attrs.field(converter=_c_Model__links)
     """Related API endpoints and resources for this model."""
-    name: str
+    name: str | None
     """Display name of the model"""
     per_request_limits: PerRequestLimits | None = attrs.field(
         converter=_c_Model__per_request_limits
     )
     """Per-request token limits"""
-    pricing: PublicPricing = attrs.field(converter=_c_Model__pricing)
+    pricing: PublicPricing | None = attrs.field(converter=_c_Model__pricing)
     """Pricing information for the model"""
-    reasoning: ModelReasoning | Unset = attrs.field(default=UNSET, converter=_c_Model__reasoning)
+    reasoning: ModelReasoning | None = attrs.field(default=None, converter=_c_Model__reasoning)
     """Reasoning effort configuration. Omitted for non-reasoning models and dynamic router
     models.
     """
-    supported_parameters: list[Parameter | str] = attrs.field(
+    supported_parameters: list[Parameter | str] | None = attrs.field(
         converter=_c_Model__supported_parameters
     )
     """List of supported parameters for this model"""
     supported_voices: list[str] | None = attrs.field(converter=_c_Model__supported_voices)
     """List of supported voice identifiers for TTS models. Null for non-TTS models."""
-    top_provider: TopProviderInfo = attrs.field(converter=_c_Model__top_provider)
+    top_provider: TopProviderInfo | None = attrs.field(converter=_c_Model__top_provider)
     """Information about the top provider for this model"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -461,28 +469,24 @@ class Model(_Model):
                 v = _int(v)
             f = "description"
             v = self.description
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "expiration_date"
             v = self.expiration_date
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "hugging_face_id"
             v = self.hugging_face_id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
             if type(v) is not str:
                 v = _str(v)
             f = "knowledge_cutoff"
             v = self.knowledge_cutoff
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "name"
             v = self.name
             if type(v) is not str:
@@ -543,14 +547,16 @@ class Model(_Model):
 class ModelAliasTarget(_Model):
     """Concrete model targeted by this tilde-latest alias, when applicable"""
 
-    name: str
+    name: str | None
     """Human-readable name of the concrete model targeted by this alias"""
-    slug: str
+    slug: str | None
     """Routable model ID of the concrete target, matching that model row's id"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -581,24 +587,26 @@ class ModelAliasTarget(_Model):
 class ModelArchitecture(_Model):
     """Model architecture information"""
 
-    input_modalities: list[InputModality | str] = attrs.field(
+    input_modalities: list[InputModality | str] | None = attrs.field(
         converter=_c_ModelArchitecture__input_modalities
     )
     """Supported input modalities"""
-    instruct_type: InstructType | str | None | Unset = UNSET
+    instruct_type: InstructType | str | None = None
     """Instruction format type"""
     modality: str | None
     """Primary modality of the model"""
-    output_modalities: list[OutputModality | str] = attrs.field(
+    output_modalities: list[OutputModality | str] | None = attrs.field(
         converter=_c_ModelArchitecture__output_modalities
     )
     """Supported output modalities"""
-    tokenizer: ModelGroup | str | Unset = UNSET
+    tokenizer: ModelGroup | str | None = None
     """Tokenizer type used by the model"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -608,18 +616,16 @@ class ModelArchitecture(_Model):
         try:
             f = "instruct_type"
             v = self.instruct_type
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "modality"
             v = self.modality
             if v is not None and type(v) is not str:
                 v = _str(v)
             f = "tokenizer"
             v = self.tokenizer
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -648,16 +654,20 @@ class ModelBenchmarks(_Model):
     available.
     """
 
-    artificial_analysis: AABenchmarkEntry | Unset = attrs.field(
-        default=UNSET, converter=_c_ModelBenchmarks__artificial_analysis
+    artificial_analysis: AABenchmarkEntry | None = attrs.field(
+        default=None, converter=_c_ModelBenchmarks__artificial_analysis
     )
     """Artificial Analysis benchmark index scores."""
-    design_arena: list[DABenchmarkEntry] = attrs.field(converter=_c_ModelBenchmarks__design_arena)
+    design_arena: list[DABenchmarkEntry] | None = attrs.field(
+        converter=_c_ModelBenchmarks__design_arena
+    )
     """Design Arena ELO rankings across arena+category pairs."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -673,16 +683,18 @@ class ModelBenchmarks(_Model):
 class DefaultParameters(_Model):
     """Default parameters for this model"""
 
-    frequency_penalty: float | None | Unset = UNSET
-    presence_penalty: float | None | Unset = UNSET
-    repetition_penalty: float | None | Unset = UNSET
-    temperature: float | None | Unset = UNSET
-    top_k: int | None | Unset = UNSET
-    top_p: float | None | Unset = UNSET
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    repetition_penalty: float | None = None
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -692,34 +704,28 @@ class DefaultParameters(_Model):
         try:
             f = "frequency_penalty"
             v = self.frequency_penalty
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "presence_penalty"
             v = self.presence_penalty
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "repetition_penalty"
             v = self.repetition_penalty
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "temperature"
             v = self.temperature
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "top_k"
             v = self.top_k
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "top_p"
             v = self.top_p
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -748,12 +754,14 @@ class DefaultParameters(_Model):
 class ModelLinks(_Model):
     """Related API endpoints and resources for this model."""
 
-    details: str
+    details: str | None
     """URL for the model details/endpoints API"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -779,14 +787,16 @@ class ModelLinks(_Model):
 class PerRequestLimits(_Model):
     """Per-request token limits"""
 
-    completion_tokens: float
+    completion_tokens: float | None
     """Maximum completion tokens per request"""
-    prompt_tokens: float
+    prompt_tokens: float | None
     """Maximum prompt tokens per request"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -817,38 +827,38 @@ class PerRequestLimits(_Model):
 class PublicPricing(_Model):
     """Pricing information for the model"""
 
-    audio: str | Unset = UNSET
+    audio: str | None = None
     """Price in USD per audio input token"""
-    audio_output: str | Unset = UNSET
+    audio_output: str | None = None
     """Price in USD per audio output token"""
-    completion: str
+    completion: str | None
     """Price in USD per token for completion (output) generation"""
-    discount: float | Unset = UNSET
+    discount: float | None = None
     """Fractional discount applied to this endpoint's pricing; the price is multiplied by (1 -
     discount) (0 = no discount, 1 = free)
     """
-    image: str | Unset = UNSET
+    image: str | None = None
     """Price in USD per input image"""
-    image_output: str | Unset = UNSET
+    image_output: str | None = None
     """Price in USD per output image"""
-    image_token: str | Unset = UNSET
+    image_token: str | None = None
     """Price in USD per image token"""
-    input_audio_cache: str | Unset = UNSET
+    input_audio_cache: str | None = None
     """Price in USD per cached audio input token"""
-    input_cache_read: str | Unset = UNSET
+    input_cache_read: str | None = None
     """Price in USD per cached input token (read)"""
-    input_cache_write: str | Unset = UNSET
+    input_cache_write: str | None = None
     """Price per cache-write token, in USD per token. For providers with multiple cache TTLs
     (e.g. Anthropic), this is the default (5-minute) cache-write rate.
     """
-    input_cache_write_1h: str | Unset = UNSET
+    input_cache_write_1h: str | None = None
     """Price per 1-hour cache-write token, in USD per token. Only present for providers that
     price an extended (1-hour) cache TTL separately, such as Anthropic.
     """
-    internal_reasoning: str | Unset = UNSET
+    internal_reasoning: str | None = None
     """Price in USD per internal reasoning token"""
-    overrides: list[PricingOverride] | Unset = attrs.field(
-        default=UNSET, converter=_c_PublicPricing__overrides
+    overrides: list[PricingOverride] | None = attrs.field(
+        default=None, converter=_c_PublicPricing__overrides
     )
     """Conditional overrides of the base pricing (e.g. long-context or time-based pricing). An
     entry applies when all of its condition fields (e.g. min_prompt_tokens, or the
@@ -856,16 +866,18 @@ class PublicPricing(_Model):
     entries win per key; price keys absent from an entry inherit the base price. The
     top-level pricing keys always reflect the price that applies under default conditions.
     """
-    prompt: str
+    prompt: str | None
     """Price in USD per token for prompt (input) processing"""
-    request: str | Unset = UNSET
+    request: str | None = None
     """Price in USD per request"""
-    web_search: str | Unset = UNSET
+    web_search: str | None = None
     """Price in USD per web search"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -875,77 +887,64 @@ class PublicPricing(_Model):
         try:
             f = "audio"
             v = self.audio
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "audio_output"
             v = self.audio_output
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "completion"
             v = self.completion
             if type(v) is not str:
                 v = _str(v)
             f = "discount"
             v = self.discount
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "image"
             v = self.image
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "image_output"
             v = self.image_output
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "image_token"
             v = self.image_token
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_audio_cache"
             v = self.input_audio_cache
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_cache_read"
             v = self.input_cache_read
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_cache_write"
             v = self.input_cache_write
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "input_cache_write_1h"
             v = self.input_cache_write_1h
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "internal_reasoning"
             v = self.internal_reasoning
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "prompt"
             v = self.prompt
             if type(v) is not str:
                 v = _str(v)
             f = "request"
             v = self.request
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "web_search"
             v = self.web_search
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -996,25 +995,27 @@ class ModelReasoning(_Model):
     models.
     """
 
-    default_effort: ReasoningEffort | str | None | Unset = UNSET
-    default_enabled: bool | Unset = UNSET
+    default_effort: ReasoningEffort | str | None = None
+    default_enabled: bool | None = None
     """Default reasoning enabled state when the client does not set `reasoning.enabled`."""
-    mandatory: bool
+    mandatory: bool | None
     """When true, reasoning cannot be disabled and effort "none" is rejected."""
-    supported_efforts: list[ReasoningEffort | str | None] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_ModelReasoning__supported_efforts
+    supported_efforts: list[ReasoningEffort | str | None] | None = attrs.field(
+        default=None, converter=_c_ModelReasoning__supported_efforts
     )
     """Allowed reasoning effort values for this model, in descending effort order (highest
     first). Null means no allowlist — all gateway effort values are accepted.
     """
-    supports_max_tokens: bool | Unset = UNSET
+    supports_max_tokens: bool | None = None
     """Present and `true` when the model accepts `reasoning.max_tokens` in requests
     (Anthropic-style) instead of or in addition to `reasoning.effort`. Omitted otherwise.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1024,23 +1025,20 @@ class ModelReasoning(_Model):
         try:
             f = "default_effort"
             v = self.default_effort
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "default_enabled"
             v = self.default_enabled
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "mandatory"
             v = self.mandatory
             if type(v) is not bool:
                 v = _bool(v)
             f = "supports_max_tokens"
             v = self.supports_max_tokens
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1067,16 +1065,18 @@ class ModelReasoning(_Model):
 class TopProviderInfo(_Model):
     """Information about the top provider for this model"""
 
-    context_length: int | None | Unset = UNSET
+    context_length: int | None = None
     """Context length from the top provider"""
-    is_moderated: bool
+    is_moderated: bool | None
     """Whether the top provider moderates content"""
-    max_completion_tokens: int | None | Unset = UNSET
+    max_completion_tokens: int | None = None
     """Maximum completion tokens from the top provider"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1086,18 +1086,16 @@ class TopProviderInfo(_Model):
         try:
             f = "context_length"
             v = self.context_length
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "is_moderated"
             v = self.is_moderated
             if type(v) is not bool:
                 v = _bool(v)
             f = "max_completion_tokens"
             v = self.max_completion_tokens
-            if v is not UNSET:
-                if v is not None and type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1123,9 +1121,11 @@ class AABenchmarkEntry(_Model):
     intelligence_index: float | None
     """Artificial Analysis Intelligence Index score"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1161,22 +1161,24 @@ class AABenchmarkEntry(_Model):
 class DABenchmarkEntry(_Model):
     """A single Design Arena benchmark entry for a specific arena+category"""
 
-    arena: str
+    arena: str | None
     """Arena type (e.g. models, builders, agents)"""
-    category: str
+    category: str | None
     """Category within the arena (e.g. website, gamedev, uicomponent)"""
-    elo: float
+    elo: float | None
     """ELO rating from head-to-head arena battles"""
-    rank: int
+    rank: int | None
     """Rank position within this arena+category among models available on OpenRouter (1 =
     highest ELO)
     """
-    win_rate: float
+    win_rate: float | None
     """Win rate percentage in arena battles"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1429,11 +1431,15 @@ def _s_Model(d: Any) -> Model:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "alias_target"
         v = d.get("alias_target", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ModelAliasTarget(v)
+            if v is not None:
+                v = _s_ModelAliasTarget(v)
         _S_Model__alias_target(o, v)
         f = "architecture"
         v = d.get("architecture", UNSET)
@@ -1445,9 +1451,12 @@ def _s_Model(d: Any) -> Model:
         _S_Model__architecture(o, v)
         f = "benchmarks"
         v = d.get("benchmarks", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ModelBenchmarks(v)
+            if v is not None:
+                v = _s_ModelBenchmarks(v)
         _S_Model__benchmarks(o, v)
         f = "canonical_slug"
         v = d.get("canonical_slug", UNSET)
@@ -1487,24 +1496,34 @@ def _s_Model(d: Any) -> Model:
         _S_Model__default_parameters(o, v)
         f = "description"
         v = d.get("description", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_Model__description(o, v)
         f = "expiration_date"
         v = d.get("expiration_date", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("expiration_date",)
         _S_Model__expiration_date(o, v)
         f = "hugging_face_id"
         v = d.get("hugging_face_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("hugging_face_id",)
         _S_Model__hugging_face_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
@@ -1517,10 +1536,14 @@ def _s_Model(d: Any) -> Model:
         _S_Model__id(o, v)
         f = "knowledge_cutoff"
         v = d.get("knowledge_cutoff", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("knowledge_cutoff",)
         _S_Model__knowledge_cutoff(o, v)
         f = "links"
         v = d.get("links", UNSET)
@@ -1558,9 +1581,12 @@ def _s_Model(d: Any) -> Model:
         _S_Model__pricing(o, v)
         f = "reasoning"
         v = d.get("reasoning", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_ModelReasoning(v)
+            if v is not None:
+                v = _s_ModelReasoning(v)
         _S_Model__reasoning(o, v)
         f = "supported_parameters"
         v = d.get("supported_parameters", UNSET)
@@ -1587,6 +1613,8 @@ def _s_Model(d: Any) -> Model:
             n += 1
             v = _s_TopProviderInfo(v)
         _S_Model__top_provider(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_Model__model_extra(o, _extras(d, _K_Model))
         else:
@@ -1643,6 +1671,7 @@ def _s_ModelArchitecture(d: Any) -> ModelArchitecture:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "input_modalities"
         v = d.get("input_modalities", UNSET)
         if v is UNSET:
@@ -1653,10 +1682,14 @@ def _s_ModelArchitecture(d: Any) -> ModelArchitecture:
         _S_ModelArchitecture__input_modalities(o, v)
         f = "instruct_type"
         v = d.get("instruct_type", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("instruct_type",)
         _S_ModelArchitecture__instruct_type(o, v)
         f = "modality"
         v = d.get("modality", UNSET)
@@ -1677,11 +1710,15 @@ def _s_ModelArchitecture(d: Any) -> ModelArchitecture:
         _S_ModelArchitecture__output_modalities(o, v)
         f = "tokenizer"
         v = d.get("tokenizer", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_ModelArchitecture__tokenizer(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ModelArchitecture__model_extra(o, _extras(d, _K_ModelArchitecture))
         else:
@@ -1703,9 +1740,12 @@ def _s_ModelBenchmarks(d: Any) -> ModelBenchmarks:
     try:
         f = "artificial_analysis"
         v = d.get("artificial_analysis", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_AABenchmarkEntry(v)
+            if v is not None:
+                v = _s_AABenchmarkEntry(v)
         _S_ModelBenchmarks__artificial_analysis(o, v)
         f = "design_arena"
         v = d.get("design_arena", UNSET)
@@ -1734,48 +1774,75 @@ def _s_DefaultParameters(d: Any) -> DefaultParameters:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "frequency_penalty"
         v = d.get("frequency_penalty", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("frequency_penalty",)
         _S_DefaultParameters__frequency_penalty(o, v)
         f = "presence_penalty"
         v = d.get("presence_penalty", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("presence_penalty",)
         _S_DefaultParameters__presence_penalty(o, v)
         f = "repetition_penalty"
         v = d.get("repetition_penalty", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("repetition_penalty",)
         _S_DefaultParameters__repetition_penalty(o, v)
         f = "temperature"
         v = d.get("temperature", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("temperature",)
         _S_DefaultParameters__temperature(o, v)
         f = "top_k"
         v = d.get("top_k", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("top_k",)
         _S_DefaultParameters__top_k(o, v)
         f = "top_p"
         v = d.get("top_p", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("top_p",)
         _S_DefaultParameters__top_p(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_DefaultParameters__model_extra(o, _extras(d, _K_DefaultParameters))
         else:
@@ -1862,16 +1929,20 @@ def _s_PublicPricing(d: Any) -> PublicPricing:
     try:
         f = "audio"
         v = d.get("audio", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__audio(o, v)
         f = "audio_output"
         v = d.get("audio_output", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__audio_output(o, v)
         f = "completion"
@@ -1885,72 +1956,93 @@ def _s_PublicPricing(d: Any) -> PublicPricing:
         _S_PublicPricing__completion(o, v)
         f = "discount"
         v = d.get("discount", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_PublicPricing__discount(o, v)
         f = "image"
         v = d.get("image", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__image(o, v)
         f = "image_output"
         v = d.get("image_output", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__image_output(o, v)
         f = "image_token"
         v = d.get("image_token", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__image_token(o, v)
         f = "input_audio_cache"
         v = d.get("input_audio_cache", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__input_audio_cache(o, v)
         f = "input_cache_read"
         v = d.get("input_cache_read", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__input_cache_read(o, v)
         f = "input_cache_write"
         v = d.get("input_cache_write", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__input_cache_write(o, v)
         f = "input_cache_write_1h"
         v = d.get("input_cache_write_1h", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__input_cache_write_1h(o, v)
         f = "internal_reasoning"
         v = d.get("internal_reasoning", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__internal_reasoning(o, v)
         f = "overrides"
         v = d.get("overrides", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_PricingOverride)
+            if v is not None:
+                v = _list_of(v, _s_PricingOverride)
         _S_PublicPricing__overrides(o, v)
         f = "prompt"
         v = d.get("prompt", UNSET)
@@ -1963,16 +2055,20 @@ def _s_PublicPricing(d: Any) -> PublicPricing:
         _S_PublicPricing__prompt(o, v)
         f = "request"
         v = d.get("request", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__request(o, v)
         f = "web_search"
         v = d.get("web_search", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_PublicPricing__web_search(o, v)
         if n != len(d):
@@ -1994,18 +2090,25 @@ def _s_ModelReasoning(d: Any) -> ModelReasoning:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "default_effort"
         v = d.get("default_effort", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("default_effort",)
         _S_ModelReasoning__default_effort(o, v)
         f = "default_enabled"
         v = d.get("default_enabled", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_ModelReasoning__default_enabled(o, v)
         f = "mandatory"
@@ -2019,18 +2122,26 @@ def _s_ModelReasoning(d: Any) -> ModelReasoning:
         _S_ModelReasoning__mandatory(o, v)
         f = "supported_efforts"
         v = d.get("supported_efforts", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _list_of(v, _h_ReasoningEffort_str_None)
+            if v is None:
+                z += ("supported_efforts",)
         _S_ModelReasoning__supported_efforts(o, v)
         f = "supports_max_tokens"
         v = d.get("supports_max_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_ModelReasoning__supports_max_tokens(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_ModelReasoning__model_extra(o, _extras(d, _K_ModelReasoning))
         else:
@@ -2050,12 +2161,17 @@ def _s_TopProviderInfo(d: Any) -> TopProviderInfo:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "context_length"
         v = d.get("context_length", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("context_length",)
         _S_TopProviderInfo__context_length(o, v)
         f = "is_moderated"
         v = d.get("is_moderated", UNSET)
@@ -2068,11 +2184,17 @@ def _s_TopProviderInfo(d: Any) -> TopProviderInfo:
         _S_TopProviderInfo__is_moderated(o, v)
         f = "max_completion_tokens"
         v = d.get("max_completion_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not int:
                 v = _int(v)
+            if v is None:
+                z += ("max_completion_tokens",)
         _S_TopProviderInfo__max_completion_tokens(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_TopProviderInfo__model_extra(o, _extras(d, _K_TopProviderInfo))
         else:
@@ -2200,9 +2322,9 @@ def _u_ModelsListResponse(o: ModelsListResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_Model(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.links
-    d["links"] = _u_ModelsListResponseLinks(v)
+    d["links"] = None if v is None else _u_ModelsListResponseLinks(v)
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -2225,13 +2347,14 @@ def _u_ModelsListResponseLinks(o: ModelsListResponseLinks) -> dict[str, Any]:
 def _u_Model(o: Model) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.alias_target
-    if v is not UNSET:
+    if v is not None:
         d["alias_target"] = _u_ModelAliasTarget(v)
     v = o.architecture
-    d["architecture"] = _u_ModelArchitecture(v)
+    d["architecture"] = None if v is None else _u_ModelArchitecture(v)
     v = o.benchmarks
-    if v is not UNSET:
+    if v is not None:
         d["benchmarks"] = _u_ModelBenchmarks(v)
     v = o.canonical_slug
     d["canonical_slug"] = v
@@ -2242,36 +2365,42 @@ def _u_Model(o: Model) -> dict[str, Any]:
     v = o.default_parameters
     d["default_parameters"] = None if v is None else _u_DefaultParameters(v)
     v = o.description
-    if v is not UNSET:
+    if v is not None:
         d["description"] = v
     v = o.expiration_date
-    if v is not UNSET:
+    if v is not None:
         d["expiration_date"] = v
+    elif "expiration_date" in z:
+        d["expiration_date"] = None
     v = o.hugging_face_id
-    if v is not UNSET:
+    if v is not None:
         d["hugging_face_id"] = v
+    elif "hugging_face_id" in z:
+        d["hugging_face_id"] = None
     v = o.id
     d["id"] = v
     v = o.knowledge_cutoff
-    if v is not UNSET:
+    if v is not None:
         d["knowledge_cutoff"] = v
+    elif "knowledge_cutoff" in z:
+        d["knowledge_cutoff"] = None
     v = o.links
-    d["links"] = _u_ModelLinks(v)
+    d["links"] = None if v is None else _u_ModelLinks(v)
     v = o.name
     d["name"] = v
     v = o.per_request_limits
     d["per_request_limits"] = None if v is None else _u_PerRequestLimits(v)
     v = o.pricing
-    d["pricing"] = _u_PublicPricing(v)
+    d["pricing"] = None if v is None else _u_PublicPricing(v)
     v = o.reasoning
-    if v is not UNSET:
+    if v is not None:
         d["reasoning"] = _u_ModelReasoning(v)
     v = o.supported_parameters
     d["supported_parameters"] = v
     v = o.supported_voices
     d["supported_voices"] = v
     v = o.top_provider
-    d["top_provider"] = _u_TopProviderInfo(v)
+    d["top_provider"] = None if v is None else _u_TopProviderInfo(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -2294,17 +2423,20 @@ def _u_ModelAliasTarget(o: ModelAliasTarget) -> dict[str, Any]:
 def _u_ModelArchitecture(o: ModelArchitecture) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.input_modalities
     d["input_modalities"] = v
     v = o.instruct_type
-    if v is not UNSET:
+    if v is not None:
         d["instruct_type"] = v
+    elif "instruct_type" in z:
+        d["instruct_type"] = None
     v = o.modality
     d["modality"] = v
     v = o.output_modalities
     d["output_modalities"] = v
     v = o.tokenizer
-    if v is not UNSET:
+    if v is not None:
         d["tokenizer"] = v
     e = o.model_extra
     if e:
@@ -2316,10 +2448,10 @@ def _u_ModelBenchmarks(o: ModelBenchmarks) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.artificial_analysis
-    if v is not UNSET:
+    if v is not None:
         d["artificial_analysis"] = _u_AABenchmarkEntry(v)
     v = o.design_arena
-    d["design_arena"] = [_u_DABenchmarkEntry(x0) for x0 in v]
+    d["design_arena"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -2329,24 +2461,37 @@ def _u_ModelBenchmarks(o: ModelBenchmarks) -> dict[str, Any]:
 def _u_DefaultParameters(o: DefaultParameters) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.frequency_penalty
-    if v is not UNSET:
+    if v is not None:
         d["frequency_penalty"] = v
+    elif "frequency_penalty" in z:
+        d["frequency_penalty"] = None
     v = o.presence_penalty
-    if v is not UNSET:
+    if v is not None:
         d["presence_penalty"] = v
+    elif "presence_penalty" in z:
+        d["presence_penalty"] = None
     v = o.repetition_penalty
-    if v is not UNSET:
+    if v is not None:
         d["repetition_penalty"] = v
+    elif "repetition_penalty" in z:
+        d["repetition_penalty"] = None
     v = o.temperature
-    if v is not UNSET:
+    if v is not None:
         d["temperature"] = v
+    elif "temperature" in z:
+        d["temperature"] = None
     v = o.top_k
-    if v is not UNSET:
+    if v is not None:
         d["top_k"] = v
+    elif "top_k" in z:
+        d["top_k"] = None
     v = o.top_p
-    if v is not UNSET:
+    if v is not None:
         d["top_p"] = v
+    elif "top_p" in z:
+        d["top_p"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -2381,50 +2526,50 @@ def _u_PublicPricing(o: PublicPricing) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.audio
-    if v is not UNSET:
+    if v is not None:
         d["audio"] = v
     v = o.audio_output
-    if v is not UNSET:
+    if v is not None:
         d["audio_output"] = v
     v = o.completion
     d["completion"] = v
     v = o.discount
-    if v is not UNSET:
+    if v is not None:
         d["discount"] = v
     v = o.image
-    if v is not UNSET:
+    if v is not None:
         d["image"] = v
     v = o.image_output
-    if v is not UNSET:
+    if v is not None:
         d["image_output"] = v
     v = o.image_token
-    if v is not UNSET:
+    if v is not None:
         d["image_token"] = v
     v = o.input_audio_cache
-    if v is not UNSET:
+    if v is not None:
         d["input_audio_cache"] = v
     v = o.input_cache_read
-    if v is not UNSET:
+    if v is not None:
         d["input_cache_read"] = v
     v = o.input_cache_write
-    if v is not UNSET:
+    if v is not None:
         d["input_cache_write"] = v
     v = o.input_cache_write_1h
-    if v is not UNSET:
+    if v is not None:
         d["input_cache_write_1h"] = v
     v = o.internal_reasoning
-    if v is not UNSET:
+    if v is not None:
         d["internal_reasoning"] = v
     v = o.overrides
-    if v is not UNSET:
-        d["overrides"] = [_u_PricingOverride(x0) for x0 in v]
+    if v is not None:
+        d["overrides"] = [_unstructure_value(x0) for x0 in v]
     v = o.prompt
     d["prompt"] = v
     v = o.request
-    if v is not UNSET:
+    if v is not None:
         d["request"] = v
     v = o.web_search
-    if v is not UNSET:
+    if v is not None:
         d["web_search"] = v
     e = o.model_extra
     if e:
@@ -2435,19 +2580,24 @@ def _u_PublicPricing(o: PublicPricing) -> dict[str, Any]:
 def _u_ModelReasoning(o: ModelReasoning) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.default_effort
-    if v is not UNSET:
+    if v is not None:
         d["default_effort"] = v
+    elif "default_effort" in z:
+        d["default_effort"] = None
     v = o.default_enabled
-    if v is not UNSET:
+    if v is not None:
         d["default_enabled"] = v
     v = o.mandatory
     d["mandatory"] = v
     v = o.supported_efforts
-    if v is not UNSET:
+    if v is not None:
         d["supported_efforts"] = v
+    elif "supported_efforts" in z:
+        d["supported_efforts"] = None
     v = o.supports_max_tokens
-    if v is not UNSET:
+    if v is not None:
         d["supports_max_tokens"] = v
     e = o.model_extra
     if e:
@@ -2458,14 +2608,19 @@ def _u_ModelReasoning(o: ModelReasoning) -> dict[str, Any]:
 def _u_TopProviderInfo(o: TopProviderInfo) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.context_length
-    if v is not UNSET:
+    if v is not None:
         d["context_length"] = v
+    elif "context_length" in z:
+        d["context_length"] = None
     v = o.is_moderated
     d["is_moderated"] = v
     v = o.max_completion_tokens
-    if v is not UNSET:
+    if v is not None:
         d["max_completion_tokens"] = v
+    elif "max_completion_tokens" in z:
+        d["max_completion_tokens"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -2504,6 +2659,118 @@ def _u_DABenchmarkEntry(o: DABenchmarkEntry) -> dict[str, Any]:
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ModelsListResponse: (
+            ("data", _S_ModelsListResponse__data, ("list", Model), None),
+            ("links", _S_ModelsListResponse__links, ModelsListResponseLinks, None),
+            ("total_count", _S_ModelsListResponse__total_count, "int", None),
+        ),
+        ModelsListResponseLinks: (("next", _S_ModelsListResponseLinks__next, "str", None),),
+        Model: (
+            ("alias_target", _S_Model__alias_target, ModelAliasTarget, None),
+            ("architecture", _S_Model__architecture, ModelArchitecture, None),
+            ("benchmarks", _S_Model__benchmarks, ModelBenchmarks, None),
+            ("canonical_slug", _S_Model__canonical_slug, "str", None),
+            ("context_length", _S_Model__context_length, "int", None),
+            ("created", _S_Model__created, "int", None),
+            ("default_parameters", _S_Model__default_parameters, DefaultParameters, None),
+            ("description", _S_Model__description, "str", None),
+            ("expiration_date", _S_Model__expiration_date, "str", None),
+            ("hugging_face_id", _S_Model__hugging_face_id, "str", None),
+            ("id", _S_Model__id, "str", None),
+            ("knowledge_cutoff", _S_Model__knowledge_cutoff, "str", None),
+            ("links", _S_Model__links, ModelLinks, None),
+            ("name", _S_Model__name, "str", None),
+            ("per_request_limits", _S_Model__per_request_limits, PerRequestLimits, None),
+            ("pricing", _S_Model__pricing, PublicPricing, None),
+            ("reasoning", _S_Model__reasoning, ModelReasoning, None),
+            ("supported_parameters", _S_Model__supported_parameters, ("list", "str"), None),
+            ("supported_voices", _S_Model__supported_voices, ("list", "str"), None),
+            ("top_provider", _S_Model__top_provider, TopProviderInfo, None),
+        ),
+        ModelAliasTarget: (
+            ("name", _S_ModelAliasTarget__name, "str", None),
+            ("slug", _S_ModelAliasTarget__slug, "str", None),
+        ),
+        ModelArchitecture: (
+            ("input_modalities", _S_ModelArchitecture__input_modalities, ("list", "str"), None),
+            ("instruct_type", _S_ModelArchitecture__instruct_type, "str", None),
+            ("modality", _S_ModelArchitecture__modality, "str", None),
+            ("output_modalities", _S_ModelArchitecture__output_modalities, ("list", "str"), None),
+            ("tokenizer", _S_ModelArchitecture__tokenizer, "str", None),
+        ),
+        ModelBenchmarks: (
+            (
+                "artificial_analysis",
+                _S_ModelBenchmarks__artificial_analysis,
+                AABenchmarkEntry,
+                None,
+            ),
+            ("design_arena", _S_ModelBenchmarks__design_arena, ("list", DABenchmarkEntry), None),
+        ),
+        DefaultParameters: (
+            ("frequency_penalty", _S_DefaultParameters__frequency_penalty, "float", None),
+            ("presence_penalty", _S_DefaultParameters__presence_penalty, "float", None),
+            ("repetition_penalty", _S_DefaultParameters__repetition_penalty, "float", None),
+            ("temperature", _S_DefaultParameters__temperature, "float", None),
+            ("top_k", _S_DefaultParameters__top_k, "int", None),
+            ("top_p", _S_DefaultParameters__top_p, "float", None),
+        ),
+        ModelLinks: (("details", _S_ModelLinks__details, "str", None),),
+        PerRequestLimits: (
+            ("completion_tokens", _S_PerRequestLimits__completion_tokens, "float", None),
+            ("prompt_tokens", _S_PerRequestLimits__prompt_tokens, "float", None),
+        ),
+        PublicPricing: (
+            ("audio", _S_PublicPricing__audio, "str", None),
+            ("audio_output", _S_PublicPricing__audio_output, "str", None),
+            ("completion", _S_PublicPricing__completion, "str", None),
+            ("discount", _S_PublicPricing__discount, "float", None),
+            ("image", _S_PublicPricing__image, "str", None),
+            ("image_output", _S_PublicPricing__image_output, "str", None),
+            ("image_token", _S_PublicPricing__image_token, "str", None),
+            ("input_audio_cache", _S_PublicPricing__input_audio_cache, "str", None),
+            ("input_cache_read", _S_PublicPricing__input_cache_read, "str", None),
+            ("input_cache_write", _S_PublicPricing__input_cache_write, "str", None),
+            ("input_cache_write_1h", _S_PublicPricing__input_cache_write_1h, "str", None),
+            ("internal_reasoning", _S_PublicPricing__internal_reasoning, "str", None),
+            ("overrides", _S_PublicPricing__overrides, ("list", PricingOverride), None),
+            ("prompt", _S_PublicPricing__prompt, "str", None),
+            ("request", _S_PublicPricing__request, "str", None),
+            ("web_search", _S_PublicPricing__web_search, "str", None),
+        ),
+        ModelReasoning: (
+            ("default_effort", _S_ModelReasoning__default_effort, "str", None),
+            ("default_enabled", _S_ModelReasoning__default_enabled, "bool", None),
+            ("mandatory", _S_ModelReasoning__mandatory, "bool", None),
+            ("supported_efforts", _S_ModelReasoning__supported_efforts, ("list", "str"), None),
+            ("supports_max_tokens", _S_ModelReasoning__supports_max_tokens, "bool", None),
+        ),
+        TopProviderInfo: (
+            ("context_length", _S_TopProviderInfo__context_length, "int", None),
+            ("is_moderated", _S_TopProviderInfo__is_moderated, "bool", None),
+            ("max_completion_tokens", _S_TopProviderInfo__max_completion_tokens, "int", None),
+        ),
+        AABenchmarkEntry: (
+            ("agentic_index", _S_AABenchmarkEntry__agentic_index, "float", None),
+            ("coding_index", _S_AABenchmarkEntry__coding_index, "float", None),
+            ("intelligence_index", _S_AABenchmarkEntry__intelligence_index, "float", None),
+        ),
+        DABenchmarkEntry: (
+            ("arena", _S_DABenchmarkEntry__arena, "str", None),
+            ("category", _S_DABenchmarkEntry__category, "str", None),
+            ("elo", _S_DABenchmarkEntry__elo, "float", None),
+            ("rank", _S_DABenchmarkEntry__rank, "int", None),
+            ("win_rate", _S_DABenchmarkEntry__win_rate, "float", None),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -2552,4 +2819,5 @@ _register(
         AABenchmarkEntry: _u_AABenchmarkEntry,
         DABenchmarkEntry: _u_DABenchmarkEntry,
     },
+    _lenient,
 )

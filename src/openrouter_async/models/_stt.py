@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -114,54 +117,52 @@ def _c_STTRequestProvider__options(
 
 
 def _c_STTResponse__segments(
-    v: Sequence[STTSegment | Mapping[str, Any]] | Unset,
-) -> list[STTSegment] | Unset:
-    if v is UNSET:
-        return v
+    v: Sequence[STTSegment | Mapping[str, Any]] | None,
+) -> list[STTSegment] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_STTSegment)
     except _Invalid as e:
         raise e.request_error("segments") from None
-    r: list[STTSegment] | Unset = w
+    r: list[STTSegment] | None = w
     return r
 
 
-def _c_STTResponse__usage(v: STTUsage | Mapping[str, Any] | Unset) -> STTUsage | Unset:
-    if v is UNSET:
-        return v
+def _c_STTResponse__usage(v: STTUsage | Mapping[str, Any] | None) -> STTUsage | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_STTUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: STTUsage | Unset = w
+    r: STTUsage | None = w
     return r
 
 
-def _c_STTResponse__words(
-    v: Sequence[STTWord | Mapping[str, Any]] | Unset,
-) -> list[STTWord] | Unset:
-    if v is UNSET:
-        return v
+def _c_STTResponse__words(v: Sequence[STTWord | Mapping[str, Any]] | None) -> list[STTWord] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_of(w, _s_STTWord)
     except _Invalid as e:
         raise e.request_error("words") from None
-    r: list[STTWord] | Unset = w
+    r: list[STTWord] | None = w
     return r
 
 
-def _c_STTSegment__tokens(v: Sequence[int] | Unset) -> list[int] | Unset:
-    if v is UNSET:
-        return v
+def _c_STTSegment__tokens(v: Sequence[int] | None) -> list[int] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_int(w)
     except _Invalid as e:
         raise e.request_error("tokens") from None
-    r: list[int] | Unset = w
+    r: list[int] | None = w
     return r
 
 
@@ -282,26 +283,28 @@ class STTRequestProvider(_Model):
 class STTResponse(_Model):
     """STT response containing transcribed text and optional usage statistics"""
 
-    duration: float | Unset = UNSET
+    duration: float | None = None
     """Duration of the input audio in seconds, present when response_format is verbose_json"""
-    language: str | Unset = UNSET
+    language: str | None = None
     """Detected or forced language, present when response_format is verbose_json"""
-    segments: list[STTSegment] | Unset = attrs.field(
-        default=UNSET, converter=_c_STTResponse__segments
+    segments: list[STTSegment] | None = attrs.field(
+        default=None, converter=_c_STTResponse__segments
     )
     """Timestamped transcript segments, present when response_format is verbose_json"""
-    task: str | Unset = UNSET
+    task: str | None = None
     """The task performed, present when response_format is verbose_json"""
-    text: str
+    text: str | None
     """The transcribed text"""
-    usage: STTUsage | Unset = attrs.field(default=UNSET, converter=_c_STTResponse__usage)
+    usage: STTUsage | None = attrs.field(default=None, converter=_c_STTResponse__usage)
     """Aggregated usage statistics for the request"""
-    words: list[STTWord] | Unset = attrs.field(default=UNSET, converter=_c_STTResponse__words)
+    words: list[STTWord] | None = attrs.field(default=None, converter=_c_STTResponse__words)
     """Timestamped words, present when the provider returns word-level timestamps"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -311,19 +314,16 @@ class STTResponse(_Model):
         try:
             f = "duration"
             v = self.duration
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "language"
             v = self.language
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "task"
             v = self.task
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "text"
             v = self.text
             if type(v) is not str:
@@ -390,32 +390,34 @@ class STTInputAudio(_Model):
 class STTSegment(_Model):
     """A timestamped transcript segment, returned when response_format is verbose_json"""
 
-    avg_logprob: float | Unset = UNSET
+    avg_logprob: float | None = None
     """Average log probability of the segment"""
-    compression_ratio: float | Unset = UNSET
+    compression_ratio: float | None = None
     """Compression ratio of the segment"""
-    end: float
+    end: float | None
     """Segment end time in seconds"""
-    id: int
+    id: int | None
     """Segment index within the transcript"""
-    no_speech_prob: float | Unset = UNSET
+    no_speech_prob: float | None = None
     """Probability the segment contains no speech"""
-    seek: int | Unset = UNSET
+    seek: int | None = None
     """Seek offset of the segment"""
-    speaker: int | Unset = UNSET
+    speaker: int | None = None
     """Speaker index for the segment, present when the provider returns diarization data"""
-    start: float
+    start: float | None
     """Segment start time in seconds"""
-    temperature: float | Unset = UNSET
+    temperature: float | None = None
     """Temperature used for the segment"""
-    text: str
+    text: str | None
     """Transcribed text of the segment"""
-    tokens: list[int] | Unset = attrs.field(default=UNSET, converter=_c_STTSegment__tokens)
+    tokens: list[int] | None = attrs.field(default=None, converter=_c_STTSegment__tokens)
     """Token IDs of the segment"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -425,14 +427,12 @@ class STTSegment(_Model):
         try:
             f = "avg_logprob"
             v = self.avg_logprob
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "compression_ratio"
             v = self.compression_ratio
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "end"
             v = self.end
             if type(v) is not float and type(v) is not int:
@@ -443,28 +443,24 @@ class STTSegment(_Model):
                 v = _int(v)
             f = "no_speech_prob"
             v = self.no_speech_prob
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "seek"
             v = self.seek
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "speaker"
             v = self.speaker
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "start"
             v = self.start
             if type(v) is not float and type(v) is not int:
                 v = _float(v)
             f = "temperature"
             v = self.temperature
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "text"
             v = self.text
             if type(v) is not str:
@@ -507,20 +503,22 @@ class STTSegment(_Model):
 class STTUsage(_Model):
     """Aggregated usage statistics for the request"""
 
-    cost: float | Unset = UNSET
+    cost: float | None = None
     """Total cost of the request in USD"""
-    input_tokens: int | Unset = UNSET
+    input_tokens: int | None = None
     """Number of input tokens billed for this request"""
-    output_tokens: int | Unset = UNSET
+    output_tokens: int | None = None
     """Number of output tokens generated"""
-    seconds: float | Unset = UNSET
+    seconds: float | None = None
     """Duration of the input audio in seconds"""
-    total_tokens: int | Unset = UNSET
+    total_tokens: int | None = None
     """Total number of tokens used (input + output)"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -530,29 +528,24 @@ class STTUsage(_Model):
         try:
             f = "cost"
             v = self.cost
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "input_tokens"
             v = self.input_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "output_tokens"
             v = self.output_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "seconds"
             v = self.seconds
-            if v is not UNSET:
-                if type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "total_tokens"
             v = self.total_tokens
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -573,18 +566,20 @@ class STTUsage(_Model):
 class STTWord(_Model):
     """A timestamped word, returned when the provider includes word-level timestamps"""
 
-    end: float
+    end: float | None
     """Word end time in seconds"""
-    speaker: int | Unset = UNSET
+    speaker: int | None = None
     """Speaker index for the word, present when the provider returns diarization data"""
-    start: float
+    start: float | None
     """Word start time in seconds"""
-    word: str
+    word: str | None
     """The transcribed word"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -598,9 +593,8 @@ class STTWord(_Model):
                 v = _float(v)
             f = "speaker"
             v = self.speaker
-            if v is not UNSET:
-                if type(v) is not int:
-                    v = _int(v)
+            if v is not None and type(v) is not int:
+                v = _int(v)
             f = "start"
             v = self.start
             if type(v) is not float and type(v) is not int:
@@ -792,29 +786,38 @@ def _s_STTResponse(d: Any) -> STTResponse:
     try:
         f = "duration"
         v = d.get("duration", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_STTResponse__duration(o, v)
         f = "language"
         v = d.get("language", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_STTResponse__language(o, v)
         f = "segments"
         v = d.get("segments", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_STTSegment)
+            if v is not None:
+                v = _list_of(v, _s_STTSegment)
         _S_STTResponse__segments(o, v)
         f = "task"
         v = d.get("task", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_STTResponse__task(o, v)
         f = "text"
@@ -828,15 +831,21 @@ def _s_STTResponse(d: Any) -> STTResponse:
         _S_STTResponse__text(o, v)
         f = "usage"
         v = d.get("usage", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_STTUsage(v)
+            if v is not None:
+                v = _s_STTUsage(v)
         _S_STTResponse__usage(o, v)
         f = "words"
         v = d.get("words", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_of(v, _s_STTWord)
+            if v is not None:
+                v = _list_of(v, _s_STTWord)
         _S_STTResponse__words(o, v)
         if n != len(d):
             _S_STTResponse__model_extra(o, _extras(d, _K_STTResponse))
@@ -896,16 +905,20 @@ def _s_STTSegment(d: Any) -> STTSegment:
     try:
         f = "avg_logprob"
         v = d.get("avg_logprob", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_STTSegment__avg_logprob(o, v)
         f = "compression_ratio"
         v = d.get("compression_ratio", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_STTSegment__compression_ratio(o, v)
         f = "end"
@@ -928,23 +941,29 @@ def _s_STTSegment(d: Any) -> STTSegment:
         _S_STTSegment__id(o, v)
         f = "no_speech_prob"
         v = d.get("no_speech_prob", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_STTSegment__no_speech_prob(o, v)
         f = "seek"
         v = d.get("seek", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_STTSegment__seek(o, v)
         f = "speaker"
         v = d.get("speaker", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_STTSegment__speaker(o, v)
         f = "start"
@@ -958,9 +977,11 @@ def _s_STTSegment(d: Any) -> STTSegment:
         _S_STTSegment__start(o, v)
         f = "temperature"
         v = d.get("temperature", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_STTSegment__temperature(o, v)
         f = "text"
@@ -974,9 +995,12 @@ def _s_STTSegment(d: Any) -> STTSegment:
         _S_STTSegment__text(o, v)
         f = "tokens"
         v = d.get("tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_int(v)
+            if v is not None:
+                v = _list_int(v)
         _S_STTSegment__tokens(o, v)
         if n != len(d):
             _S_STTSegment__model_extra(o, _extras(d, _K_STTSegment))
@@ -999,37 +1023,47 @@ def _s_STTUsage(d: Any) -> STTUsage:
     try:
         f = "cost"
         v = d.get("cost", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_STTUsage__cost(o, v)
         f = "input_tokens"
         v = d.get("input_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_STTUsage__input_tokens(o, v)
         f = "output_tokens"
         v = d.get("output_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_STTUsage__output_tokens(o, v)
         f = "seconds"
         v = d.get("seconds", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not float and type(v) is not int:
+            if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
         _S_STTUsage__seconds(o, v)
         f = "total_tokens"
         v = d.get("total_tokens", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_STTUsage__total_tokens(o, v)
         if n != len(d):
@@ -1062,9 +1096,11 @@ def _s_STTWord(d: Any) -> STTWord:
         _S_STTWord__end(o, v)
         f = "speaker"
         v = d.get("speaker", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not int:
+            if v is not None and type(v) is not int:
                 v = _int(v)
         _S_STTWord__speaker(o, v)
         f = "start"
@@ -1142,25 +1178,25 @@ def _u_STTResponse(o: STTResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.duration
-    if v is not UNSET:
+    if v is not None:
         d["duration"] = v
     v = o.language
-    if v is not UNSET:
+    if v is not None:
         d["language"] = v
     v = o.segments
-    if v is not UNSET:
-        d["segments"] = [_u_STTSegment(x0) for x0 in v]
+    if v is not None:
+        d["segments"] = [_unstructure_value(x0) for x0 in v]
     v = o.task
-    if v is not UNSET:
+    if v is not None:
         d["task"] = v
     v = o.text
     d["text"] = v
     v = o.usage
-    if v is not UNSET:
+    if v is not None:
         d["usage"] = _u_STTUsage(v)
     v = o.words
-    if v is not UNSET:
-        d["words"] = [_u_STTWord(x0) for x0 in v]
+    if v is not None:
+        d["words"] = [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -1184,33 +1220,33 @@ def _u_STTSegment(o: STTSegment) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.avg_logprob
-    if v is not UNSET:
+    if v is not None:
         d["avg_logprob"] = v
     v = o.compression_ratio
-    if v is not UNSET:
+    if v is not None:
         d["compression_ratio"] = v
     v = o.end
     d["end"] = v
     v = o.id
     d["id"] = v
     v = o.no_speech_prob
-    if v is not UNSET:
+    if v is not None:
         d["no_speech_prob"] = v
     v = o.seek
-    if v is not UNSET:
+    if v is not None:
         d["seek"] = v
     v = o.speaker
-    if v is not UNSET:
+    if v is not None:
         d["speaker"] = v
     v = o.start
     d["start"] = v
     v = o.temperature
-    if v is not UNSET:
+    if v is not None:
         d["temperature"] = v
     v = o.text
     d["text"] = v
     v = o.tokens
-    if v is not UNSET:
+    if v is not None:
         d["tokens"] = v
     e = o.model_extra
     if e:
@@ -1222,19 +1258,19 @@ def _u_STTUsage(o: STTUsage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.cost
-    if v is not UNSET:
+    if v is not None:
         d["cost"] = v
     v = o.input_tokens
-    if v is not UNSET:
+    if v is not None:
         d["input_tokens"] = v
     v = o.output_tokens
-    if v is not UNSET:
+    if v is not None:
         d["output_tokens"] = v
     v = o.seconds
-    if v is not UNSET:
+    if v is not None:
         d["seconds"] = v
     v = o.total_tokens
-    if v is not UNSET:
+    if v is not None:
         d["total_tokens"] = v
     e = o.model_extra
     if e:
@@ -1248,7 +1284,7 @@ def _u_STTWord(o: STTWord) -> dict[str, Any]:
     v = o.end
     d["end"] = v
     v = o.speaker
-    if v is not UNSET:
+    if v is not None:
         d["speaker"] = v
     v = o.start
     d["start"] = v
@@ -1258,6 +1294,50 @@ def _u_STTWord(o: STTWord) -> dict[str, Any]:
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        STTResponse: (
+            ("duration", _S_STTResponse__duration, "float", None),
+            ("language", _S_STTResponse__language, "str", None),
+            ("segments", _S_STTResponse__segments, ("list", STTSegment), None),
+            ("task", _S_STTResponse__task, "str", None),
+            ("text", _S_STTResponse__text, "str", None),
+            ("usage", _S_STTResponse__usage, STTUsage, None),
+            ("words", _S_STTResponse__words, ("list", STTWord), None),
+        ),
+        STTSegment: (
+            ("avg_logprob", _S_STTSegment__avg_logprob, "float", None),
+            ("compression_ratio", _S_STTSegment__compression_ratio, "float", None),
+            ("end", _S_STTSegment__end, "float", None),
+            ("id", _S_STTSegment__id, "int", None),
+            ("no_speech_prob", _S_STTSegment__no_speech_prob, "float", None),
+            ("seek", _S_STTSegment__seek, "int", None),
+            ("speaker", _S_STTSegment__speaker, "int", None),
+            ("start", _S_STTSegment__start, "float", None),
+            ("temperature", _S_STTSegment__temperature, "float", None),
+            ("text", _S_STTSegment__text, "str", None),
+            ("tokens", _S_STTSegment__tokens, ("list", "int"), None),
+        ),
+        STTUsage: (
+            ("cost", _S_STTUsage__cost, "float", None),
+            ("input_tokens", _S_STTUsage__input_tokens, "int", None),
+            ("output_tokens", _S_STTUsage__output_tokens, "int", None),
+            ("seconds", _S_STTUsage__seconds, "float", None),
+            ("total_tokens", _S_STTUsage__total_tokens, "int", None),
+        ),
+        STTWord: (
+            ("end", _S_STTWord__end, "float", None),
+            ("speaker", _S_STTWord__speaker, "int", None),
+            ("start", _S_STTWord__start, "float", None),
+            ("word", _S_STTWord__word, "str", None),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -1282,4 +1362,5 @@ _register(
         STTUsage: _u_STTUsage,
         STTWord: _u_STTWord,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -121,41 +124,41 @@ def _c_VideoGenerationRequestProvider__options(
     return r
 
 
-def _c_VideoGenerationResponse__unsigned_urls(v: Sequence[str] | Unset) -> list[str] | Unset:
-    if v is UNSET:
-        return v
+def _c_VideoGenerationResponse__unsigned_urls(v: Sequence[str] | None) -> list[str] | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("unsigned_urls") from None
-    r: list[str] | Unset = w
+    r: list[str] | None = w
     return r
 
 
 def _c_VideoGenerationResponse__usage(
-    v: VideoGenerationUsage | Mapping[str, Any] | Unset,
-) -> VideoGenerationUsage | Unset:
-    if v is UNSET:
-        return v
+    v: VideoGenerationUsage | Mapping[str, Any] | None,
+) -> VideoGenerationUsage | None:
+    if v is None:
+        return None
     w: Any = v
     try:
         w = _s_VideoGenerationUsage(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
-    r: VideoGenerationUsage | Unset = w
+    r: VideoGenerationUsage | None = w
     return r
 
 
 def _c_VideoModelsListResponse__data(
     v: Sequence[VideoModel | Mapping[str, Any]],
-) -> list[VideoModel]:
+) -> list[VideoModel] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_VideoModel)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[VideoModel] = w
+    r: list[VideoModel] | None = w
     return r
 
 
@@ -169,13 +172,13 @@ def _c_FrameImage__image_url(v: FrameImageImageUrl | Mapping[str, Any]) -> Frame
     return r
 
 
-def _c_VideoModel__allowed_passthrough_parameters(v: Sequence[str]) -> list[str]:
+def _c_VideoModel__allowed_passthrough_parameters(v: Sequence[str]) -> list[str] | None:
     w: Any = v
     try:
         w = _list_str(w)
     except _Invalid as e:
         raise e.request_error("allowed_passthrough_parameters") from None
-    r: list[str] = w
+    r: list[str] | None = w
     return r
 
 
@@ -191,11 +194,7 @@ def _c_VideoModel__creativity(v: Sequence[int] | None) -> list[int] | None:
     return r
 
 
-def _c_VideoModel__pricing_skus(
-    v: Mapping[str, str] | None | Unset,
-) -> dict[str, str] | None | Unset:
-    if v is UNSET:
-        return v
+def _c_VideoModel__pricing_skus(v: Mapping[str, str] | None) -> dict[str, str] | None:
     if v is None:
         return None
     w: Any = v
@@ -203,7 +202,7 @@ def _c_VideoModel__pricing_skus(
         w = _dict_of(w, _str)
     except _Invalid as e:
         raise e.request_error("pricing_skus") from None
-    r: dict[str, str] | None | Unset = w
+    r: dict[str, str] | None = w
     return r
 
 
@@ -715,27 +714,33 @@ class VideoGenerationRequestProvider(_Model):
 class VideoGenerationResponse(_Model):
     """The ``VideoGenerationResponse`` object of the spec."""
 
-    error: str | Unset = UNSET
-    generation_id: str | Unset = UNSET
+    error: str | None = None
+    generation_id: str | None = None
     """The generation ID associated with this video generation job. Available once the job has
     been processed.
     """
-    id: str
-    polling_url: str
-    status: Literal["pending", "in_progress", "completed", "failed", "cancelled", "expired"] | str
-    unsigned_urls: list[str] | Unset = attrs.field(
-        default=UNSET, converter=_c_VideoGenerationResponse__unsigned_urls
+    id: str | None
+    polling_url: str | None
+    status: (
+        Literal["pending", "in_progress", "completed", "failed", "cancelled", "expired"]
+        | str
+        | None
     )
-    usage: VideoGenerationUsage | Unset = attrs.field(
-        default=UNSET, converter=_c_VideoGenerationResponse__usage
+    unsigned_urls: list[str] | None = attrs.field(
+        default=None, converter=_c_VideoGenerationResponse__unsigned_urls
+    )
+    usage: VideoGenerationUsage | None = attrs.field(
+        default=None, converter=_c_VideoGenerationResponse__usage
     )
     """Usage and cost information for the video generation. Available once the job has
     completed.
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -745,14 +750,12 @@ class VideoGenerationResponse(_Model):
         try:
             f = "error"
             v = self.error
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "generation_id"
             v = self.generation_id
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
             if type(v) is not str:
@@ -795,11 +798,13 @@ class VideoGenerationResponse(_Model):
 class VideoModelsListResponse(_Model):
     """The ``VideoModelsListResponse`` object of the spec."""
 
-    data: list[VideoModel] = attrs.field(converter=_c_VideoModelsListResponse__data)
+    data: list[VideoModel] | None = attrs.field(converter=_c_VideoModelsListResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -885,14 +890,16 @@ class VideoGenerationUsage(_Model):
     completed.
     """
 
-    cost: float | None | Unset = UNSET
+    cost: float | None = None
     """The cost of the video generation in USD."""
-    is_byok: bool | Unset = UNSET
+    is_byok: bool | None = None
     """Whether the request was made using a Bring Your Own Key configuration."""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -902,14 +909,12 @@ class VideoGenerationUsage(_Model):
         try:
             f = "cost"
             v = self.cost
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "is_byok"
             v = self.is_byok
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -925,28 +930,28 @@ class VideoGenerationUsage(_Model):
 class VideoModel(_Model):
     """The ``VideoModel`` object of the spec."""
 
-    allowed_passthrough_parameters: list[str] = attrs.field(
+    allowed_passthrough_parameters: list[str] | None = attrs.field(
         converter=_c_VideoModel__allowed_passthrough_parameters
     )
     """List of parameters that are allowed to be passed through to the provider"""
-    canonical_slug: str
+    canonical_slug: str | None
     """Canonical slug for the model"""
-    created: int
+    created: int | None
     """Unix timestamp of when the model was created"""
     creativity: list[int] | None = attrs.field(converter=_c_VideoModel__creativity)
     """Supported creativity levels for video upscaling models"""
-    description: str | Unset = UNSET
+    description: str | None = None
     """Description of the model"""
     generate_audio: bool | None
     """Whether the model supports generating audio alongside video"""
-    hugging_face_id: str | None | Unset = UNSET
+    hugging_face_id: str | None = None
     """Hugging Face model identifier, if applicable"""
-    id: str
+    id: str | None
     """Unique identifier for the model"""
-    name: str
+    name: str | None
     """Display name of the model"""
-    pricing_skus: dict[str, str] | None | Unset = attrs.field(
-        default=UNSET, converter=_c_VideoModel__pricing_skus
+    pricing_skus: dict[str, str] | None = attrs.field(
+        default=None, converter=_c_VideoModel__pricing_skus
     )
     """Pricing SKUs with provider prefix stripped, values as strings"""
     seed: bool | None
@@ -1044,9 +1049,11 @@ class VideoModel(_Model):
     )
     """Supported upscale factor range for video upscaling models"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1064,18 +1071,16 @@ class VideoModel(_Model):
                 v = _int(v)
             f = "description"
             v = self.description
-            if v is not UNSET:
-                if type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "generate_audio"
             v = self.generate_audio
             if v is not None and type(v) is not bool:
                 v = _bool(v)
             f = "hugging_face_id"
             v = self.hugging_face_id
-            if v is not UNSET:
-                if v is not None and type(v) is not str:
-                    v = _str(v)
+            if v is not None and type(v) is not str:
+                v = _str(v)
             f = "id"
             v = self.id
             if type(v) is not str:
@@ -1138,12 +1143,14 @@ class VideoModel(_Model):
 class VideoModelUpscaleFactor(_Model):
     """Supported upscale factor range for video upscaling models"""
 
-    max: float | None | Unset = UNSET
-    min: float | None | Unset = UNSET
+    max: float | None = None
+    min: float | None = None
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1153,14 +1160,12 @@ class VideoModelUpscaleFactor(_Model):
         try:
             f = "max"
             v = self.max
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
             f = "min"
             v = self.min
-            if v is not UNSET:
-                if v is not None and type(v) is not float and type(v) is not int:
-                    v = _float(v)
+            if v is not None and type(v) is not float and type(v) is not int:
+                v = _float(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -1547,16 +1552,20 @@ def _s_VideoGenerationResponse(d: Any) -> VideoGenerationResponse:
     try:
         f = "error"
         v = d.get("error", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_VideoGenerationResponse__error(o, v)
         f = "generation_id"
         v = d.get("generation_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_VideoGenerationResponse__generation_id(o, v)
         f = "id"
@@ -1588,15 +1597,21 @@ def _s_VideoGenerationResponse(d: Any) -> VideoGenerationResponse:
         _S_VideoGenerationResponse__status(o, v)
         f = "unsigned_urls"
         v = d.get("unsigned_urls", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _list_str(v)
+            if v is not None:
+                v = _list_str(v)
         _S_VideoGenerationResponse__unsigned_urls(o, v)
         f = "usage"
         v = d.get("usage", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            v = _s_VideoGenerationUsage(v)
+            if v is not None:
+                v = _s_VideoGenerationUsage(v)
         _S_VideoGenerationResponse__usage(o, v)
         if n != len(d):
             _S_VideoGenerationResponse__model_extra(o, _extras(d, _K_VideoGenerationResponse))
@@ -1717,20 +1732,29 @@ def _s_VideoGenerationUsage(d: Any) -> VideoGenerationUsage:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "cost"
         v = d.get("cost", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("cost",)
         _S_VideoGenerationUsage__cost(o, v)
         f = "is_byok"
         v = d.get("is_byok", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_VideoGenerationUsage__is_byok(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_VideoGenerationUsage__model_extra(o, _extras(d, _K_VideoGenerationUsage))
         else:
@@ -1750,6 +1774,7 @@ def _s_VideoModel(d: Any) -> VideoModel:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "allowed_passthrough_parameters"
         v = d.get("allowed_passthrough_parameters", UNSET)
         if v is UNSET:
@@ -1787,9 +1812,11 @@ def _s_VideoModel(d: Any) -> VideoModel:
         _S_VideoModel__creativity(o, v)
         f = "description"
         v = d.get("description", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not str:
+            if v is not None and type(v) is not str:
                 v = _str(v)
         _S_VideoModel__description(o, v)
         f = "generate_audio"
@@ -1803,10 +1830,14 @@ def _s_VideoModel(d: Any) -> VideoModel:
         _S_VideoModel__generate_audio(o, v)
         f = "hugging_face_id"
         v = d.get("hugging_face_id", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
+            if v is None:
+                z += ("hugging_face_id",)
         _S_VideoModel__hugging_face_id(o, v)
         f = "id"
         v = d.get("id", UNSET)
@@ -1828,10 +1859,14 @@ def _s_VideoModel(d: Any) -> VideoModel:
         _S_VideoModel__name(o, v)
         f = "pricing_skus"
         v = d.get("pricing_skus", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None:
                 v = _dict_of(v, _str)
+            if v is None:
+                z += ("pricing_skus",)
         _S_VideoModel__pricing_skus(o, v)
         f = "seed"
         v = d.get("seed", UNSET)
@@ -1896,6 +1931,8 @@ def _s_VideoModel(d: Any) -> VideoModel:
             if v is not None:
                 v = _s_VideoModelUpscaleFactor(v)
         _S_VideoModel__upscale_factor(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_VideoModel__model_extra(o, _extras(d, _K_VideoModel))
         else:
@@ -1915,20 +1952,31 @@ def _s_VideoModelUpscaleFactor(d: Any) -> VideoModelUpscaleFactor:
     n = 0
     f = ""
     try:
+        z: tuple[str, ...] = ()
         f = "max"
         v = d.get("max", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("max",)
         _S_VideoModelUpscaleFactor__max(o, v)
         f = "min"
         v = d.get("min", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
             if v is not None and type(v) is not float and type(v) is not int:
                 v = _float(v)
+            if v is None:
+                z += ("min",)
         _S_VideoModelUpscaleFactor__min(o, v)
+        if z:
+            _set_nulls(o, z)
         if n != len(d):
             _S_VideoModelUpscaleFactor__model_extra(o, _extras(d, _K_VideoModelUpscaleFactor))
         else:
@@ -2136,10 +2184,10 @@ def _u_VideoGenerationResponse(o: VideoGenerationResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.error
-    if v is not UNSET:
+    if v is not None:
         d["error"] = v
     v = o.generation_id
-    if v is not UNSET:
+    if v is not None:
         d["generation_id"] = v
     v = o.id
     d["id"] = v
@@ -2148,10 +2196,10 @@ def _u_VideoGenerationResponse(o: VideoGenerationResponse) -> dict[str, Any]:
     v = o.status
     d["status"] = v
     v = o.unsigned_urls
-    if v is not UNSET:
+    if v is not None:
         d["unsigned_urls"] = v
     v = o.usage
-    if v is not UNSET:
+    if v is not None:
         d["usage"] = _u_VideoGenerationUsage(v)
     e = o.model_extra
     if e:
@@ -2163,7 +2211,7 @@ def _u_VideoModelsListResponse(o: VideoModelsListResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_VideoModel(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -2199,11 +2247,14 @@ def _u_FrameImageImageUrl(o: FrameImageImageUrl) -> dict[str, Any]:
 def _u_VideoGenerationUsage(o: VideoGenerationUsage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.cost
-    if v is not UNSET:
+    if v is not None:
         d["cost"] = v
+    elif "cost" in z:
+        d["cost"] = None
     v = o.is_byok
-    if v is not UNSET:
+    if v is not None:
         d["is_byok"] = v
     e = o.model_extra
     if e:
@@ -2214,6 +2265,7 @@ def _u_VideoGenerationUsage(o: VideoGenerationUsage) -> dict[str, Any]:
 def _u_VideoModel(o: VideoModel) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.allowed_passthrough_parameters
     d["allowed_passthrough_parameters"] = v
     v = o.canonical_slug
@@ -2223,20 +2275,24 @@ def _u_VideoModel(o: VideoModel) -> dict[str, Any]:
     v = o.creativity
     d["creativity"] = v
     v = o.description
-    if v is not UNSET:
+    if v is not None:
         d["description"] = v
     v = o.generate_audio
     d["generate_audio"] = v
     v = o.hugging_face_id
-    if v is not UNSET:
+    if v is not None:
         d["hugging_face_id"] = v
+    elif "hugging_face_id" in z:
+        d["hugging_face_id"] = None
     v = o.id
     d["id"] = v
     v = o.name
     d["name"] = v
     v = o.pricing_skus
-    if v is not UNSET:
+    if v is not None:
         d["pricing_skus"] = v
+    elif "pricing_skus" in z:
+        d["pricing_skus"] = None
     v = o.seed
     d["seed"] = v
     v = o.supported_aspect_ratios
@@ -2260,12 +2316,17 @@ def _u_VideoModel(o: VideoModel) -> dict[str, Any]:
 def _u_VideoModelUpscaleFactor(o: VideoModelUpscaleFactor) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
+    z = _nulls_given(o)
     v = o.max
-    if v is not UNSET:
+    if v is not None:
         d["max"] = v
+    elif "max" in z:
+        d["max"] = None
     v = o.min
-    if v is not UNSET:
+    if v is not None:
         d["min"] = v
+    elif "min" in z:
+        d["min"] = None
     e = o.model_extra
     if e:
         d.update(e)
@@ -2318,6 +2379,69 @@ def _u_ContentPartVideoVideoUrl(o: ContentPartVideoVideoUrl) -> dict[str, Any]:
     if e:
         d.update(e)
     return d
+
+
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        VideoGenerationResponse: (
+            ("error", _S_VideoGenerationResponse__error, "str", None),
+            ("generation_id", _S_VideoGenerationResponse__generation_id, "str", None),
+            ("id", _S_VideoGenerationResponse__id, "str", None),
+            ("polling_url", _S_VideoGenerationResponse__polling_url, "str", None),
+            ("status", _S_VideoGenerationResponse__status, "str", None),
+            ("unsigned_urls", _S_VideoGenerationResponse__unsigned_urls, ("list", "str"), None),
+            ("usage", _S_VideoGenerationResponse__usage, VideoGenerationUsage, None),
+        ),
+        VideoModelsListResponse: (
+            ("data", _S_VideoModelsListResponse__data, ("list", VideoModel), None),
+        ),
+        VideoGenerationUsage: (
+            ("cost", _S_VideoGenerationUsage__cost, "float", None),
+            ("is_byok", _S_VideoGenerationUsage__is_byok, "bool", None),
+        ),
+        VideoModel: (
+            (
+                "allowed_passthrough_parameters",
+                _S_VideoModel__allowed_passthrough_parameters,
+                ("list", "str"),
+                None,
+            ),
+            ("canonical_slug", _S_VideoModel__canonical_slug, "str", None),
+            ("created", _S_VideoModel__created, "int", None),
+            ("creativity", _S_VideoModel__creativity, ("list", "int"), None),
+            ("description", _S_VideoModel__description, "str", None),
+            ("generate_audio", _S_VideoModel__generate_audio, "bool", None),
+            ("hugging_face_id", _S_VideoModel__hugging_face_id, "str", None),
+            ("id", _S_VideoModel__id, "str", None),
+            ("name", _S_VideoModel__name, "str", None),
+            ("pricing_skus", _S_VideoModel__pricing_skus, ("dict", "str"), None),
+            ("seed", _S_VideoModel__seed, "bool", None),
+            (
+                "supported_aspect_ratios",
+                _S_VideoModel__supported_aspect_ratios,
+                ("list", "str"),
+                None,
+            ),
+            ("supported_durations", _S_VideoModel__supported_durations, ("list", "int"), None),
+            (
+                "supported_frame_images",
+                _S_VideoModel__supported_frame_images,
+                ("list", "str"),
+                None,
+            ),
+            ("supported_resolutions", _S_VideoModel__supported_resolutions, ("list", "str"), None),
+            ("supported_sizes", _S_VideoModel__supported_sizes, ("list", "str"), None),
+            ("upscale_factor", _S_VideoModel__upscale_factor, VideoModelUpscaleFactor, None),
+        ),
+        VideoModelUpscaleFactor: (
+            ("max", _S_VideoModelUpscaleFactor__max, "float", None),
+            ("min", _S_VideoModelUpscaleFactor__min, "float", None),
+        ),
+    }
 
 
 # -- unions, arrays and maps --
@@ -2387,4 +2511,5 @@ _register(
         ContentPartVideo: _u_ContentPartVideo,
         ContentPartVideoVideoUrl: _u_ContentPartVideoVideoUrl,
     },
+    _lenient,
 )

@@ -32,9 +32,12 @@ from .._convert import (
     model_repr as _model_repr,
     new as _new,
     null_ as _null,
+    nulls_given as _nulls_given,
     obj as _obj,
     plain as _plain,
     register as _register,
+    response_repr as _response_repr,
+    set_nulls as _set_nulls,
     setters as _setters,
     str_ as _str,
     unstructure_value as _unstructure_value,
@@ -69,13 +72,15 @@ __all__ = [
 # -- converters (the input each field accepts) --
 
 
-def _c_ListWorkspacesResponse__data(v: Sequence[Workspace | Mapping[str, Any]]) -> list[Workspace]:
+def _c_ListWorkspacesResponse__data(
+    v: Sequence[Workspace | Mapping[str, Any]],
+) -> list[Workspace] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_Workspace)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[Workspace] = w
+    r: list[Workspace] | None = w
     return r
 
 
@@ -95,23 +100,23 @@ def _c_CreateWorkspaceRequest__io_logging_api_key_ids(
     return r
 
 
-def _c_CreateWorkspaceResponse__data(v: Workspace | Mapping[str, Any]) -> Workspace:
+def _c_CreateWorkspaceResponse__data(v: Workspace | Mapping[str, Any]) -> Workspace | None:
     w: Any = v
     try:
         w = _s_Workspace(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: Workspace = w
+    r: Workspace | None = w
     return r
 
 
-def _c_GetWorkspaceResponse__data(v: Workspace | Mapping[str, Any]) -> Workspace:
+def _c_GetWorkspaceResponse__data(v: Workspace | Mapping[str, Any]) -> Workspace | None:
     w: Any = v
     try:
         w = _s_Workspace(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: Workspace = w
+    r: Workspace | None = w
     return r
 
 
@@ -131,59 +136,61 @@ def _c_UpdateWorkspaceRequest__io_logging_api_key_ids(
     return r
 
 
-def _c_UpdateWorkspaceResponse__data(v: Workspace | Mapping[str, Any]) -> Workspace:
+def _c_UpdateWorkspaceResponse__data(v: Workspace | Mapping[str, Any]) -> Workspace | None:
     w: Any = v
     try:
         w = _s_Workspace(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: Workspace = w
+    r: Workspace | None = w
     return r
 
 
 def _c_ListWorkspaceBudgetsResponse__data(
     v: Sequence[WorkspaceBudget | Mapping[str, Any]],
-) -> list[WorkspaceBudget]:
+) -> list[WorkspaceBudget] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_WorkspaceBudget)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[WorkspaceBudget] = w
+    r: list[WorkspaceBudget] | None = w
     return r
 
 
-def _c_GetWorkspaceBudgetResponse__data(v: WorkspaceBudget | Mapping[str, Any]) -> WorkspaceBudget:
+def _c_GetWorkspaceBudgetResponse__data(
+    v: WorkspaceBudget | Mapping[str, Any],
+) -> WorkspaceBudget | None:
     w: Any = v
     try:
         w = _s_WorkspaceBudget(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: WorkspaceBudget = w
+    r: WorkspaceBudget | None = w
     return r
 
 
 def _c_UpsertWorkspaceBudgetResponse__data(
     v: WorkspaceBudget | Mapping[str, Any],
-) -> WorkspaceBudget:
+) -> WorkspaceBudget | None:
     w: Any = v
     try:
         w = _s_WorkspaceBudget(w)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: WorkspaceBudget = w
+    r: WorkspaceBudget | None = w
     return r
 
 
 def _c_ListWorkspaceMembersResponse__data(
     v: Sequence[WorkspaceMember | Mapping[str, Any]],
-) -> list[WorkspaceMember]:
+) -> list[WorkspaceMember] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_WorkspaceMember)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[WorkspaceMember] = w
+    r: list[WorkspaceMember] | None = w
     return r
 
 
@@ -199,13 +206,13 @@ def _c_BulkAddWorkspaceMembersRequest__user_ids(v: Sequence[str]) -> list[str]:
 
 def _c_BulkAddWorkspaceMembersResponse__data(
     v: Sequence[WorkspaceMember | Mapping[str, Any]],
-) -> list[WorkspaceMember]:
+) -> list[WorkspaceMember] | None:
     w: Any = v
     try:
         w = _list_of(w, _s_WorkspaceMember)
     except _Invalid as e:
         raise e.request_error("data") from None
-    r: list[WorkspaceMember] = w
+    r: list[WorkspaceMember] | None = w
     return r
 
 
@@ -238,14 +245,16 @@ def _c_Workspace__io_logging_api_key_ids(v: Sequence[int] | None) -> list[int] |
 class ListWorkspacesResponse(_Model):
     """The ``ListWorkspacesResponse`` object of the spec."""
 
-    data: list[Workspace] = attrs.field(converter=_c_ListWorkspacesResponse__data)
+    data: list[Workspace] | None = attrs.field(converter=_c_ListWorkspacesResponse__data)
     """List of workspaces"""
-    total_count: int
+    total_count: int | None
     """Total number of workspaces"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -395,11 +404,13 @@ class CreateWorkspaceRequest(_Model):
 class CreateWorkspaceResponse(_Model):
     """The ``CreateWorkspaceResponse`` object of the spec."""
 
-    data: Workspace = attrs.field(converter=_c_CreateWorkspaceResponse__data)
+    data: Workspace | None = attrs.field(converter=_c_CreateWorkspaceResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -414,11 +425,13 @@ class CreateWorkspaceResponse(_Model):
 class GetWorkspaceResponse(_Model):
     """The ``GetWorkspaceResponse`` object of the spec."""
 
-    data: Workspace = attrs.field(converter=_c_GetWorkspaceResponse__data)
+    data: Workspace | None = attrs.field(converter=_c_GetWorkspaceResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -558,11 +571,13 @@ class UpdateWorkspaceRequest(_Model):
 class UpdateWorkspaceResponse(_Model):
     """The ``UpdateWorkspaceResponse`` object of the spec."""
 
-    data: Workspace = attrs.field(converter=_c_UpdateWorkspaceResponse__data)
+    data: Workspace | None = attrs.field(converter=_c_UpdateWorkspaceResponse__data)
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -577,12 +592,14 @@ class UpdateWorkspaceResponse(_Model):
 class DeleteWorkspaceResponse(_Model):
     """The ``DeleteWorkspaceResponse`` object of the spec."""
 
-    deleted: Literal[True] = True
+    deleted: Literal[True] | None = True
     """Confirmation that the workspace was deleted"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -608,17 +625,21 @@ class DeleteWorkspaceResponse(_Model):
 class ListWorkspaceBudgetsResponse(_Model):
     """The ``ListWorkspaceBudgetsResponse`` object of the spec."""
 
-    data: list[WorkspaceBudget] = attrs.field(converter=_c_ListWorkspaceBudgetsResponse__data)
+    data: list[WorkspaceBudget] | None = attrs.field(
+        converter=_c_ListWorkspaceBudgetsResponse__data
+    )
     """List of budgets configured for the workspace"""
-    include_byok_in_budgets: bool | Unset = UNSET
+    include_byok_in_budgets: bool | None = None
     """Whether BYOK (bring-your-own-key) spend is included when enforcing the workspace's
     budgets. This is a workspace-wide setting that applies to all budget intervals (daily,
     weekly, monthly, and lifetime).
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -628,9 +649,8 @@ class ListWorkspaceBudgetsResponse(_Model):
         try:
             f = "include_byok_in_budgets"
             v = self.include_byok_in_budgets
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -646,16 +666,18 @@ class ListWorkspaceBudgetsResponse(_Model):
 class GetWorkspaceBudgetResponse(_Model):
     """The ``GetWorkspaceBudgetResponse`` object of the spec."""
 
-    data: WorkspaceBudget = attrs.field(converter=_c_GetWorkspaceBudgetResponse__data)
-    include_byok_in_budgets: bool | Unset = UNSET
+    data: WorkspaceBudget | None = attrs.field(converter=_c_GetWorkspaceBudgetResponse__data)
+    include_byok_in_budgets: bool | None = None
     """Whether BYOK (bring-your-own-key) spend is included when enforcing the workspace's
     budgets. This is a workspace-wide setting that applies to all budget intervals (daily,
     weekly, monthly, and lifetime).
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -665,9 +687,8 @@ class GetWorkspaceBudgetResponse(_Model):
         try:
             f = "include_byok_in_budgets"
             v = self.include_byok_in_budgets
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -726,16 +747,18 @@ class UpsertWorkspaceBudgetRequest(_Model):
 class UpsertWorkspaceBudgetResponse(_Model):
     """The ``UpsertWorkspaceBudgetResponse`` object of the spec."""
 
-    data: WorkspaceBudget = attrs.field(converter=_c_UpsertWorkspaceBudgetResponse__data)
-    include_byok_in_budgets: bool | Unset = UNSET
+    data: WorkspaceBudget | None = attrs.field(converter=_c_UpsertWorkspaceBudgetResponse__data)
+    include_byok_in_budgets: bool | None = None
     """Whether BYOK (bring-your-own-key) spend is included when enforcing the workspace's
     budgets. This is a workspace-wide setting that applies to all budget intervals (daily,
     weekly, monthly, and lifetime).
     """
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -745,9 +768,8 @@ class UpsertWorkspaceBudgetResponse(_Model):
         try:
             f = "include_byok_in_budgets"
             v = self.include_byok_in_budgets
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
         except _Invalid as e:
             raise e.request_error(f) from None
 
@@ -763,12 +785,14 @@ class UpsertWorkspaceBudgetResponse(_Model):
 class DeleteWorkspaceBudgetResponse(_Model):
     """The ``DeleteWorkspaceBudgetResponse`` object of the spec."""
 
-    deleted: Literal[True] = True
+    deleted: Literal[True] | None = True
     """Confirmation that the budget was deleted (or did not exist)"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -794,14 +818,18 @@ class DeleteWorkspaceBudgetResponse(_Model):
 class ListWorkspaceMembersResponse(_Model):
     """The ``ListWorkspaceMembersResponse`` object of the spec."""
 
-    data: list[WorkspaceMember] = attrs.field(converter=_c_ListWorkspaceMembersResponse__data)
+    data: list[WorkspaceMember] | None = attrs.field(
+        converter=_c_ListWorkspaceMembersResponse__data
+    )
     """List of workspace members"""
-    total_count: int
+    total_count: int | None
     """Total number of members in the workspace"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -850,14 +878,18 @@ class BulkAddWorkspaceMembersRequest(_Model):
 class BulkAddWorkspaceMembersResponse(_Model):
     """The ``BulkAddWorkspaceMembersResponse`` object of the spec."""
 
-    added_count: int
+    added_count: int | None
     """Number of workspace memberships created or updated"""
-    data: list[WorkspaceMember] = attrs.field(converter=_c_BulkAddWorkspaceMembersResponse__data)
+    data: list[WorkspaceMember] | None = attrs.field(
+        converter=_c_BulkAddWorkspaceMembersResponse__data
+    )
     """List of added workspace memberships"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -904,12 +936,14 @@ class BulkRemoveWorkspaceMembersRequest(_Model):
 class BulkRemoveWorkspaceMembersResponse(_Model):
     """The ``BulkRemoveWorkspaceMembersResponse`` object of the spec."""
 
-    removed_count: int
+    removed_count: int | None
     """Number of members removed"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -935,11 +969,11 @@ class BulkRemoveWorkspaceMembersResponse(_Model):
 class Workspace(_Model):
     """The ``Workspace`` object of the spec."""
 
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the workspace was created"""
     created_by: str | None
     """User ID of the workspace creator"""
-    default_guardrail_id: str
+    default_guardrail_id: str | None
     """Deterministic ID derived from the workspace ID. The default guardrail is materialized
     when its configuration is first written.
     """
@@ -951,9 +985,9 @@ class Workspace(_Model):
     """Default text model for this workspace"""
     description: str | None
     """Description of the workspace"""
-    id: str
+    id: str | None
     """Unique identifier for the workspace"""
-    include_byok_in_budgets: bool | Unset = UNSET
+    include_byok_in_budgets: bool | None = None
     """Whether BYOK (bring-your-own-key) spend counts toward this workspace's budgets. Set it
     via the workspace budget endpoints.
     """
@@ -961,24 +995,26 @@ class Workspace(_Model):
         converter=_c_Workspace__io_logging_api_key_ids
     )
     """Optional array of API key IDs to filter I/O logging. Null means all keys are logged."""
-    io_logging_sampling_rate: float
+    io_logging_sampling_rate: float | None
     """Sampling rate for I/O logging (0.0001-1). 1 means 100% of requests are logged."""
-    is_data_discount_logging_enabled: bool
+    is_data_discount_logging_enabled: bool | None
     """Whether data discount logging is enabled for this workspace"""
-    is_observability_broadcast_enabled: bool
+    is_observability_broadcast_enabled: bool | None
     """Whether broadcast is enabled for this workspace"""
-    is_observability_io_logging_enabled: bool
+    is_observability_io_logging_enabled: bool | None
     """Whether private logging is enabled for this workspace"""
-    name: str
+    name: str | None
     """Name of the workspace"""
-    slug: str
+    slug: str | None
     """URL-friendly slug for the workspace"""
     updated_at: str | None
     """ISO 8601 timestamp of when the workspace was last updated"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1020,9 +1056,8 @@ class Workspace(_Model):
                 v = _str(v)
             f = "include_byok_in_budgets"
             v = self.include_byok_in_budgets
-            if v is not UNSET:
-                if type(v) is not bool:
-                    v = _bool(v)
+            if v is not None and type(v) is not bool:
+                v = _bool(v)
             f = "io_logging_sampling_rate"
             v = self.io_logging_sampling_rate
             if type(v) is not float and type(v) is not int:
@@ -1101,22 +1136,24 @@ class Workspace(_Model):
 class WorkspaceBudget(_Model):
     """The ``WorkspaceBudget`` object of the spec."""
 
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the budget was created"""
-    id: str
+    id: str | None
     """Unique identifier for the budget"""
-    limit_usd: float
+    limit_usd: float | None
     """Spending limit in USD for this interval"""
     reset_interval: Literal["daily", "weekly", "monthly"] | str | None
     """Interval at which spend resets. Null means a lifetime (one-time) budget."""
-    updated_at: str
+    updated_at: str | None
     """ISO 8601 timestamp of when the budget was last updated"""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace the budget belongs to"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1176,20 +1213,22 @@ class WorkspaceBudget(_Model):
 class WorkspaceMember(_Model):
     """The ``WorkspaceMember`` object of the spec."""
 
-    created_at: str
+    created_at: str | None
     """ISO 8601 timestamp of when the membership was created"""
-    id: str
+    id: str | None
     """Unique identifier for the workspace membership"""
-    role: Literal["admin", "member"] | str
+    role: Literal["admin", "member"] | str | None
     """Role of the member in the workspace"""
-    user_id: str
+    user_id: str | None
     """Clerk user ID of the member"""
-    workspace_id: str
+    workspace_id: str | None
     """ID of the workspace"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe: kept from responses, sent with requests."""
+    """Fields the spec does not describe, and values of a type it does not allow (the field
+    then reads None): kept from responses, sent with requests.
+    """
 
-    __repr__ = _model_repr
+    __repr__ = _response_repr
     __eq__ = _model_eq
     __hash__ = _model_hash
 
@@ -1715,9 +1754,11 @@ def _s_ListWorkspaceBudgetsResponse(d: Any) -> ListWorkspaceBudgetsResponse:
         _S_ListWorkspaceBudgetsResponse__data(o, v)
         f = "include_byok_in_budgets"
         v = d.get("include_byok_in_budgets", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_ListWorkspaceBudgetsResponse__include_byok_in_budgets(o, v)
         if n != len(d):
@@ -1751,9 +1792,11 @@ def _s_GetWorkspaceBudgetResponse(d: Any) -> GetWorkspaceBudgetResponse:
         _S_GetWorkspaceBudgetResponse__data(o, v)
         f = "include_byok_in_budgets"
         v = d.get("include_byok_in_budgets", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_GetWorkspaceBudgetResponse__include_byok_in_budgets(o, v)
         if n != len(d):
@@ -1822,9 +1865,11 @@ def _s_UpsertWorkspaceBudgetResponse(d: Any) -> UpsertWorkspaceBudgetResponse:
         _S_UpsertWorkspaceBudgetResponse__data(o, v)
         f = "include_byok_in_budgets"
         v = d.get("include_byok_in_budgets", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_UpsertWorkspaceBudgetResponse__include_byok_in_budgets(o, v)
         if n != len(d):
@@ -2116,9 +2161,11 @@ def _s_Workspace(d: Any) -> Workspace:
         _S_Workspace__id(o, v)
         f = "include_byok_in_budgets"
         v = d.get("include_byok_in_budgets", UNSET)
-        if v is not UNSET:
+        if v is UNSET:
+            v = None
+        else:
             n += 1
-            if type(v) is not bool:
+            if v is not None and type(v) is not bool:
                 v = _bool(v)
         _S_Workspace__include_byok_in_budgets(o, v)
         f = "io_logging_api_key_ids"
@@ -2347,7 +2394,7 @@ def _u_ListWorkspacesResponse(o: ListWorkspacesResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_Workspace(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -2400,7 +2447,7 @@ def _u_CreateWorkspaceResponse(o: CreateWorkspaceResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_Workspace(v)
+    d["data"] = None if v is None else _u_Workspace(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -2411,7 +2458,7 @@ def _u_GetWorkspaceResponse(o: GetWorkspaceResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_Workspace(v)
+    d["data"] = None if v is None else _u_Workspace(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -2464,7 +2511,7 @@ def _u_UpdateWorkspaceResponse(o: UpdateWorkspaceResponse) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_Workspace(v)
+    d["data"] = None if v is None else _u_Workspace(v)
     e = o.model_extra
     if e:
         d.update(e)
@@ -2486,9 +2533,9 @@ def _u_ListWorkspaceBudgetsResponse(o: ListWorkspaceBudgetsResponse) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_WorkspaceBudget(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.include_byok_in_budgets
-    if v is not UNSET:
+    if v is not None:
         d["include_byok_in_budgets"] = v
     e = o.model_extra
     if e:
@@ -2500,9 +2547,9 @@ def _u_GetWorkspaceBudgetResponse(o: GetWorkspaceBudgetResponse) -> dict[str, An
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_WorkspaceBudget(v)
+    d["data"] = None if v is None else _u_WorkspaceBudget(v)
     v = o.include_byok_in_budgets
-    if v is not UNSET:
+    if v is not None:
         d["include_byok_in_budgets"] = v
     e = o.model_extra
     if e:
@@ -2528,9 +2575,9 @@ def _u_UpsertWorkspaceBudgetResponse(o: UpsertWorkspaceBudgetResponse) -> dict[s
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = _u_WorkspaceBudget(v)
+    d["data"] = None if v is None else _u_WorkspaceBudget(v)
     v = o.include_byok_in_budgets
-    if v is not UNSET:
+    if v is not None:
         d["include_byok_in_budgets"] = v
     e = o.model_extra
     if e:
@@ -2553,7 +2600,7 @@ def _u_ListWorkspaceMembersResponse(o: ListWorkspaceMembersResponse) -> dict[str
     v: Any
     d: dict[str, Any] = {}
     v = o.data
-    d["data"] = [_u_WorkspaceMember(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     v = o.total_count
     d["total_count"] = v
     e = o.model_extra
@@ -2579,7 +2626,7 @@ def _u_BulkAddWorkspaceMembersResponse(o: BulkAddWorkspaceMembersResponse) -> di
     v = o.added_count
     d["added_count"] = v
     v = o.data
-    d["data"] = [_u_WorkspaceMember(x0) for x0 in v]
+    d["data"] = None if v is None else [_unstructure_value(x0) for x0 in v]
     e = o.model_extra
     if e:
         d.update(e)
@@ -2628,7 +2675,7 @@ def _u_Workspace(o: Workspace) -> dict[str, Any]:
     v = o.id
     d["id"] = v
     v = o.include_byok_in_budgets
-    if v is not UNSET:
+    if v is not None:
         d["include_byok_in_budgets"] = v
     v = o.io_logging_api_key_ids
     d["io_logging_api_key_ids"] = v
@@ -2692,6 +2739,113 @@ def _u_WorkspaceMember(o: WorkspaceMember) -> dict[str, Any]:
     return d
 
 
+# -- lenient parsing: how to read what the strict parse refused --
+
+
+def _lenient() -> dict[Any, Any]:
+    """How to read each response-style class leniently (see _convert.parse)."""
+    return {
+        ListWorkspacesResponse: (
+            ("data", _S_ListWorkspacesResponse__data, ("list", Workspace), None),
+            ("total_count", _S_ListWorkspacesResponse__total_count, "int", None),
+        ),
+        CreateWorkspaceResponse: (("data", _S_CreateWorkspaceResponse__data, Workspace, None),),
+        GetWorkspaceResponse: (("data", _S_GetWorkspaceResponse__data, Workspace, None),),
+        UpdateWorkspaceResponse: (("data", _S_UpdateWorkspaceResponse__data, Workspace, None),),
+        DeleteWorkspaceResponse: (("deleted", _S_DeleteWorkspaceResponse__deleted, "bool", True),),
+        ListWorkspaceBudgetsResponse: (
+            ("data", _S_ListWorkspaceBudgetsResponse__data, ("list", WorkspaceBudget), None),
+            (
+                "include_byok_in_budgets",
+                _S_ListWorkspaceBudgetsResponse__include_byok_in_budgets,
+                "bool",
+                None,
+            ),
+        ),
+        GetWorkspaceBudgetResponse: (
+            ("data", _S_GetWorkspaceBudgetResponse__data, WorkspaceBudget, None),
+            (
+                "include_byok_in_budgets",
+                _S_GetWorkspaceBudgetResponse__include_byok_in_budgets,
+                "bool",
+                None,
+            ),
+        ),
+        UpsertWorkspaceBudgetResponse: (
+            ("data", _S_UpsertWorkspaceBudgetResponse__data, WorkspaceBudget, None),
+            (
+                "include_byok_in_budgets",
+                _S_UpsertWorkspaceBudgetResponse__include_byok_in_budgets,
+                "bool",
+                None,
+            ),
+        ),
+        DeleteWorkspaceBudgetResponse: (
+            ("deleted", _S_DeleteWorkspaceBudgetResponse__deleted, "bool", True),
+        ),
+        ListWorkspaceMembersResponse: (
+            ("data", _S_ListWorkspaceMembersResponse__data, ("list", WorkspaceMember), None),
+            ("total_count", _S_ListWorkspaceMembersResponse__total_count, "int", None),
+        ),
+        BulkAddWorkspaceMembersResponse: (
+            ("added_count", _S_BulkAddWorkspaceMembersResponse__added_count, "int", None),
+            ("data", _S_BulkAddWorkspaceMembersResponse__data, ("list", WorkspaceMember), None),
+        ),
+        BulkRemoveWorkspaceMembersResponse: (
+            ("removed_count", _S_BulkRemoveWorkspaceMembersResponse__removed_count, "int", None),
+        ),
+        Workspace: (
+            ("created_at", _S_Workspace__created_at, "str", None),
+            ("created_by", _S_Workspace__created_by, "str", None),
+            ("default_guardrail_id", _S_Workspace__default_guardrail_id, "str", None),
+            ("default_image_model", _S_Workspace__default_image_model, "str", None),
+            ("default_provider_sort", _S_Workspace__default_provider_sort, "str", None),
+            ("default_text_model", _S_Workspace__default_text_model, "str", None),
+            ("description", _S_Workspace__description, "str", None),
+            ("id", _S_Workspace__id, "str", None),
+            ("include_byok_in_budgets", _S_Workspace__include_byok_in_budgets, "bool", None),
+            ("io_logging_api_key_ids", _S_Workspace__io_logging_api_key_ids, ("list", "int"), None),
+            ("io_logging_sampling_rate", _S_Workspace__io_logging_sampling_rate, "float", None),
+            (
+                "is_data_discount_logging_enabled",
+                _S_Workspace__is_data_discount_logging_enabled,
+                "bool",
+                None,
+            ),
+            (
+                "is_observability_broadcast_enabled",
+                _S_Workspace__is_observability_broadcast_enabled,
+                "bool",
+                None,
+            ),
+            (
+                "is_observability_io_logging_enabled",
+                _S_Workspace__is_observability_io_logging_enabled,
+                "bool",
+                None,
+            ),
+            ("name", _S_Workspace__name, "str", None),
+            ("slug", _S_Workspace__slug, "str", None),
+            ("updated_at", _S_Workspace__updated_at, "str", None),
+        ),
+        WorkspaceBudget: (
+            ("created_at", _S_WorkspaceBudget__created_at, "str", None),
+            ("id", _S_WorkspaceBudget__id, "str", None),
+            ("limit_usd", _S_WorkspaceBudget__limit_usd, "float", None),
+            ("reset_interval", _S_WorkspaceBudget__reset_interval, "str", None),
+            ("updated_at", _S_WorkspaceBudget__updated_at, "str", None),
+            ("workspace_id", _S_WorkspaceBudget__workspace_id, "str", None),
+        ),
+        WorkspaceMember: (
+            ("created_at", _S_WorkspaceMember__created_at, "str", None),
+            ("id", _S_WorkspaceMember__id, "str", None),
+            ("role", _S_WorkspaceMember__role, "str", None),
+            ("user_id", _S_WorkspaceMember__user_id, "str", None),
+            ("workspace_id", _S_WorkspaceMember__workspace_id, "str", None),
+        ),
+    }
+
+
 # -- unions, arrays and maps --
 
 
@@ -2740,4 +2894,5 @@ _register(
         WorkspaceBudget: _u_WorkspaceBudget,
         WorkspaceMember: _u_WorkspaceMember,
     },
+    _lenient,
 )

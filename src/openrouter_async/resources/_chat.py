@@ -35,6 +35,8 @@ if TYPE_CHECKING:
         ChatRequestReasoning,
         ChatStreamOptions,
         ChatToolChoice,
+        ChatUsageOptions,
+        ChatWebSearchOptions,
         ContextCompressionPlugin,
         DeprecatedRoute,
         FileParserPlugin,
@@ -106,6 +108,14 @@ _SEND = _Operation(
         "top_p",
         "trace",
         "user",
+        "transforms",
+        "preset",
+        "web_search_options",
+        "usage",
+        "n",
+        "verbosity",
+        "structured_outputs",
+        "include_reasoning",
     ),
     result=ChatResult,
     event=ChatStreamChunk,
@@ -196,9 +206,20 @@ class AsyncChat:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[ChatStreamChunk]: ...
 
     @overload
@@ -274,10 +295,110 @@ class AsyncChat:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ChatResult: ...
+
+    @overload
+    async def send(
+        self,
+        *,
+        messages: Sequence[ChatMessages | Mapping[str, Any]],
+        stream: bool,
+        x_open_router_metadata: Literal["disabled", "enabled"] | str | None = None,
+        cache_control: AnthropicCacheControlDirective | Mapping[str, Any] | Unset = UNSET,
+        debug: ChatDebugOptions | Mapping[str, Any] | Unset = UNSET,
+        frequency_penalty: float | None | Unset = UNSET,
+        image_config: Mapping[str, str | float | Sequence[Any]] | Unset = UNSET,
+        logit_bias: Mapping[str, float] | None | Unset = UNSET,
+        logprobs: bool | None | Unset = UNSET,
+        max_completion_tokens: int | None | Unset = UNSET,
+        max_tokens: int | None | Unset = UNSET,
+        metadata: Mapping[str, str] | Unset = UNSET,
+        min_p: float | None | Unset = UNSET,
+        modalities: Sequence[Literal["text", "image", "audio"] | str] | Unset = UNSET,
+        model: ModelName | Unset = UNSET,
+        models: Sequence[ModelName] | Unset = UNSET,
+        parallel_tool_calls: bool | None | Unset = UNSET,
+        plugins: Sequence[
+            AutoRouterPlugin
+            | Mapping[str, Any]
+            | AutoBetaRouterPlugin
+            | ModerationPlugin
+            | WebSearchPlugin
+            | WebFetchPlugin
+            | FileParserPlugin
+            | ResponseHealingPlugin
+            | ContextCompressionPlugin
+            | ParetoRouterPlugin
+            | FusionPlugin
+        ]
+        | Unset = UNSET,
+        prediction: Prediction | Mapping[str, Any] | None | Unset = UNSET,
+        presence_penalty: float | None | Unset = UNSET,
+        prompt_cache_key: str | None | Unset = UNSET,
+        prompt_cache_options: PromptCacheOptions | Mapping[str, Any] | None | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        reasoning: ChatRequestReasoning | Mapping[str, Any] | Unset = UNSET,
+        reasoning_effort: Literal["max", "xhigh", "high", "medium", "low", "minimal", "none"]
+        | str
+        | None
+        | Unset = UNSET,
+        repetition_penalty: float | None | Unset = UNSET,
+        response_format: ChatFormatTextConfig
+        | Mapping[str, Any]
+        | ChatFormatJsonObjectConfig
+        | ChatFormatJsonSchemaConfig
+        | ChatFormatGrammarConfig
+        | ChatFormatPythonConfig
+        | Unset = UNSET,
+        route: DeprecatedRoute | str | None | Unset = UNSET,
+        seed: int | None | Unset = UNSET,
+        service_tier: Literal["auto", "default", "fast", "flex", "priority", "scale"]
+        | str
+        | None
+        | Unset = UNSET,
+        session_id: str | Unset = UNSET,
+        stop: str | Sequence[str] | None | Unset = UNSET,
+        stop_server_tools_when: Sequence[StopServerToolsWhenCondition | Mapping[str, Any]]
+        | Unset = UNSET,
+        stream_options: ChatStreamOptions | Mapping[str, Any] | None | Unset = UNSET,
+        temperature: float | None | Unset = UNSET,
+        tool_choice: ChatToolChoice | Mapping[str, Any] | Unset = UNSET,
+        tools: Sequence[ChatFunctionTool | Mapping[str, Any]] | Unset = UNSET,
+        top_a: float | None | Unset = UNSET,
+        top_k: int | None | Unset = UNSET,
+        top_logprobs: int | None | Unset = UNSET,
+        top_p: float | None | Unset = UNSET,
+        trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
+        user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ChatResult | AsyncStream[ChatStreamChunk]: ...
 
     async def send(
         self,
@@ -351,9 +472,20 @@ class AsyncChat:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ChatResult | AsyncStream[ChatStreamChunk]:
         """Create a chat completion (``POST /chat/completions``).
 
@@ -407,10 +539,24 @@ class AsyncChat:
             top_p: Nucleus sampling parameter (0-1)
             trace: Metadata for observability and tracing. Known keys (trace_id, trace_name, span_name, generation_name, parent_span_id) have special handling. Additional keys are passed through as custom metadata to configured broadcast destinations.
             user: Per-end-user identifier for abuse isolation. Use a stable ID, hash, or pseudonym. When a provider requires a user identity, OpenRouter folds it into the hashed identity sent upstream and never forwards it raw. If omitted, requests use an account-level identity, so provider policy blocks can affect the whole account.
+            transforms: Prompt transforms to apply before the model sees the messages: `["middle-out"]` compresses a prompt that exceeds the context window, `[]` turns that off.
+            preset: A saved preset to apply to this request (its slug, or `@preset/<slug>`)
+            web_search_options: Options of a model's native web search (OpenAI's `web_search_options`, as OpenRouter passes them on)
+            usage: Usage accounting (deprecated by OpenRouter: usage and cost are now always included)
+            n: How many completions to generate (most models support only 1)
+            verbosity: How long and detailed the answer should be (models that support it)
+            structured_outputs: Whether the model should use structured outputs for a `json_schema` `response_format` (models that support it)
+            include_reasoning: Return the model's reasoning (legacy; use `reasoning` instead)
             retries: this call's retry policy (default: the client's ``retry_config``).
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ChatResult | AsyncStream[ChatStreamChunk] = await _call(
             self._session, _SEND, locals()
@@ -503,9 +649,20 @@ class Chat:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> SyncStream[ChatStreamChunk]: ...
 
     @overload
@@ -581,10 +738,110 @@ class Chat:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ChatResult: ...
+
+    @overload
+    def send(
+        self,
+        *,
+        messages: Sequence[ChatMessages | Mapping[str, Any]],
+        stream: bool,
+        x_open_router_metadata: Literal["disabled", "enabled"] | str | None = None,
+        cache_control: AnthropicCacheControlDirective | Mapping[str, Any] | Unset = UNSET,
+        debug: ChatDebugOptions | Mapping[str, Any] | Unset = UNSET,
+        frequency_penalty: float | None | Unset = UNSET,
+        image_config: Mapping[str, str | float | Sequence[Any]] | Unset = UNSET,
+        logit_bias: Mapping[str, float] | None | Unset = UNSET,
+        logprobs: bool | None | Unset = UNSET,
+        max_completion_tokens: int | None | Unset = UNSET,
+        max_tokens: int | None | Unset = UNSET,
+        metadata: Mapping[str, str] | Unset = UNSET,
+        min_p: float | None | Unset = UNSET,
+        modalities: Sequence[Literal["text", "image", "audio"] | str] | Unset = UNSET,
+        model: ModelName | Unset = UNSET,
+        models: Sequence[ModelName] | Unset = UNSET,
+        parallel_tool_calls: bool | None | Unset = UNSET,
+        plugins: Sequence[
+            AutoRouterPlugin
+            | Mapping[str, Any]
+            | AutoBetaRouterPlugin
+            | ModerationPlugin
+            | WebSearchPlugin
+            | WebFetchPlugin
+            | FileParserPlugin
+            | ResponseHealingPlugin
+            | ContextCompressionPlugin
+            | ParetoRouterPlugin
+            | FusionPlugin
+        ]
+        | Unset = UNSET,
+        prediction: Prediction | Mapping[str, Any] | None | Unset = UNSET,
+        presence_penalty: float | None | Unset = UNSET,
+        prompt_cache_key: str | None | Unset = UNSET,
+        prompt_cache_options: PromptCacheOptions | Mapping[str, Any] | None | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        reasoning: ChatRequestReasoning | Mapping[str, Any] | Unset = UNSET,
+        reasoning_effort: Literal["max", "xhigh", "high", "medium", "low", "minimal", "none"]
+        | str
+        | None
+        | Unset = UNSET,
+        repetition_penalty: float | None | Unset = UNSET,
+        response_format: ChatFormatTextConfig
+        | Mapping[str, Any]
+        | ChatFormatJsonObjectConfig
+        | ChatFormatJsonSchemaConfig
+        | ChatFormatGrammarConfig
+        | ChatFormatPythonConfig
+        | Unset = UNSET,
+        route: DeprecatedRoute | str | None | Unset = UNSET,
+        seed: int | None | Unset = UNSET,
+        service_tier: Literal["auto", "default", "fast", "flex", "priority", "scale"]
+        | str
+        | None
+        | Unset = UNSET,
+        session_id: str | Unset = UNSET,
+        stop: str | Sequence[str] | None | Unset = UNSET,
+        stop_server_tools_when: Sequence[StopServerToolsWhenCondition | Mapping[str, Any]]
+        | Unset = UNSET,
+        stream_options: ChatStreamOptions | Mapping[str, Any] | None | Unset = UNSET,
+        temperature: float | None | Unset = UNSET,
+        tool_choice: ChatToolChoice | Mapping[str, Any] | Unset = UNSET,
+        tools: Sequence[ChatFunctionTool | Mapping[str, Any]] | Unset = UNSET,
+        top_a: float | None | Unset = UNSET,
+        top_k: int | None | Unset = UNSET,
+        top_logprobs: int | None | Unset = UNSET,
+        top_p: float | None | Unset = UNSET,
+        trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
+        user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ChatResult | SyncStream[ChatStreamChunk]: ...
 
     def send(
         self,
@@ -658,9 +915,20 @@ class Chat:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ChatResult | SyncStream[ChatStreamChunk]:
         """Create a chat completion (``POST /chat/completions``).
 
@@ -714,10 +982,24 @@ class Chat:
             top_p: Nucleus sampling parameter (0-1)
             trace: Metadata for observability and tracing. Known keys (trace_id, trace_name, span_name, generation_name, parent_span_id) have special handling. Additional keys are passed through as custom metadata to configured broadcast destinations.
             user: Per-end-user identifier for abuse isolation. Use a stable ID, hash, or pseudonym. When a provider requires a user identity, OpenRouter folds it into the hashed identity sent upstream and never forwards it raw. If omitted, requests use an account-level identity, so provider policy blocks can affect the whole account.
+            transforms: Prompt transforms to apply before the model sees the messages: `["middle-out"]` compresses a prompt that exceeds the context window, `[]` turns that off.
+            preset: A saved preset to apply to this request (its slug, or `@preset/<slug>`)
+            web_search_options: Options of a model's native web search (OpenAI's `web_search_options`, as OpenRouter passes them on)
+            usage: Usage accounting (deprecated by OpenRouter: usage and cost are now always included)
+            n: How many completions to generate (most models support only 1)
+            verbosity: How long and detailed the answer should be (models that support it)
+            structured_outputs: Whether the model should use structured outputs for a `json_schema` `response_format` (models that support it)
+            include_reasoning: Return the model's reasoning (legacy; use `reasoning` instead)
             retries: this call's retry policy (default: the client's ``retry_config``).
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ChatResult | SyncStream[ChatStreamChunk] = _call_sync(self._client, _SEND, locals())
         return result
@@ -795,9 +1077,20 @@ class Chat:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[ChatStreamChunk]: ...
 
     @overload
@@ -873,10 +1166,110 @@ class Chat:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ChatResult: ...
+
+    @overload
+    async def send_async(
+        self,
+        *,
+        messages: Sequence[ChatMessages | Mapping[str, Any]],
+        stream: bool,
+        x_open_router_metadata: Literal["disabled", "enabled"] | str | None = None,
+        cache_control: AnthropicCacheControlDirective | Mapping[str, Any] | Unset = UNSET,
+        debug: ChatDebugOptions | Mapping[str, Any] | Unset = UNSET,
+        frequency_penalty: float | None | Unset = UNSET,
+        image_config: Mapping[str, str | float | Sequence[Any]] | Unset = UNSET,
+        logit_bias: Mapping[str, float] | None | Unset = UNSET,
+        logprobs: bool | None | Unset = UNSET,
+        max_completion_tokens: int | None | Unset = UNSET,
+        max_tokens: int | None | Unset = UNSET,
+        metadata: Mapping[str, str] | Unset = UNSET,
+        min_p: float | None | Unset = UNSET,
+        modalities: Sequence[Literal["text", "image", "audio"] | str] | Unset = UNSET,
+        model: ModelName | Unset = UNSET,
+        models: Sequence[ModelName] | Unset = UNSET,
+        parallel_tool_calls: bool | None | Unset = UNSET,
+        plugins: Sequence[
+            AutoRouterPlugin
+            | Mapping[str, Any]
+            | AutoBetaRouterPlugin
+            | ModerationPlugin
+            | WebSearchPlugin
+            | WebFetchPlugin
+            | FileParserPlugin
+            | ResponseHealingPlugin
+            | ContextCompressionPlugin
+            | ParetoRouterPlugin
+            | FusionPlugin
+        ]
+        | Unset = UNSET,
+        prediction: Prediction | Mapping[str, Any] | None | Unset = UNSET,
+        presence_penalty: float | None | Unset = UNSET,
+        prompt_cache_key: str | None | Unset = UNSET,
+        prompt_cache_options: PromptCacheOptions | Mapping[str, Any] | None | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        reasoning: ChatRequestReasoning | Mapping[str, Any] | Unset = UNSET,
+        reasoning_effort: Literal["max", "xhigh", "high", "medium", "low", "minimal", "none"]
+        | str
+        | None
+        | Unset = UNSET,
+        repetition_penalty: float | None | Unset = UNSET,
+        response_format: ChatFormatTextConfig
+        | Mapping[str, Any]
+        | ChatFormatJsonObjectConfig
+        | ChatFormatJsonSchemaConfig
+        | ChatFormatGrammarConfig
+        | ChatFormatPythonConfig
+        | Unset = UNSET,
+        route: DeprecatedRoute | str | None | Unset = UNSET,
+        seed: int | None | Unset = UNSET,
+        service_tier: Literal["auto", "default", "fast", "flex", "priority", "scale"]
+        | str
+        | None
+        | Unset = UNSET,
+        session_id: str | Unset = UNSET,
+        stop: str | Sequence[str] | None | Unset = UNSET,
+        stop_server_tools_when: Sequence[StopServerToolsWhenCondition | Mapping[str, Any]]
+        | Unset = UNSET,
+        stream_options: ChatStreamOptions | Mapping[str, Any] | None | Unset = UNSET,
+        temperature: float | None | Unset = UNSET,
+        tool_choice: ChatToolChoice | Mapping[str, Any] | Unset = UNSET,
+        tools: Sequence[ChatFunctionTool | Mapping[str, Any]] | Unset = UNSET,
+        top_a: float | None | Unset = UNSET,
+        top_k: int | None | Unset = UNSET,
+        top_logprobs: int | None | Unset = UNSET,
+        top_p: float | None | Unset = UNSET,
+        trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
+        user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ChatResult | AsyncStream[ChatStreamChunk]: ...
 
     async def send_async(
         self,
@@ -950,9 +1343,20 @@ class Chat:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ChatResult | AsyncStream[ChatStreamChunk]:
         """Create a chat completion (``POST /chat/completions``).
 
@@ -1008,10 +1412,24 @@ class Chat:
             top_p: Nucleus sampling parameter (0-1)
             trace: Metadata for observability and tracing. Known keys (trace_id, trace_name, span_name, generation_name, parent_span_id) have special handling. Additional keys are passed through as custom metadata to configured broadcast destinations.
             user: Per-end-user identifier for abuse isolation. Use a stable ID, hash, or pseudonym. When a provider requires a user identity, OpenRouter folds it into the hashed identity sent upstream and never forwards it raw. If omitted, requests use an account-level identity, so provider policy blocks can affect the whole account.
+            transforms: Prompt transforms to apply before the model sees the messages: `["middle-out"]` compresses a prompt that exceeds the context window, `[]` turns that off.
+            preset: A saved preset to apply to this request (its slug, or `@preset/<slug>`)
+            web_search_options: Options of a model's native web search (OpenAI's `web_search_options`, as OpenRouter passes them on)
+            usage: Usage accounting (deprecated by OpenRouter: usage and cost are now always included)
+            n: How many completions to generate (most models support only 1)
+            verbosity: How long and detailed the answer should be (models that support it)
+            structured_outputs: Whether the model should use structured outputs for a `json_schema` `response_format` (models that support it)
+            include_reasoning: Return the model's reasoning (legacy; use `reasoning` instead)
             retries: this call's retry policy (default: the client's ``retry_config``).
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ChatResult | AsyncStream[ChatStreamChunk] = await _call_async(
             self._client, _SEND, locals()

@@ -97,6 +97,9 @@ class AsyncCompletions:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[CompletionsResponse]: ...
 
     @overload
@@ -125,7 +128,41 @@ class AsyncCompletions:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CompletionsResponse: ...
+
+    @overload
+    async def generate(
+        self,
+        *,
+        prompt: str | Sequence[str],
+        stream: bool,
+        model: str | Unset = UNSET,
+        models: Sequence[str] | Unset = UNSET,
+        max_tokens: int | None | Unset = UNSET,
+        temperature: float | None | Unset = UNSET,
+        top_p: float | None | Unset = UNSET,
+        top_k: int | None | Unset = UNSET,
+        min_p: float | None | Unset = UNSET,
+        top_a: float | None | Unset = UNSET,
+        frequency_penalty: float | None | Unset = UNSET,
+        presence_penalty: float | None | Unset = UNSET,
+        repetition_penalty: float | None | Unset = UNSET,
+        seed: int | None | Unset = UNSET,
+        stop: str | Sequence[str] | None | Unset = UNSET,
+        logit_bias: Mapping[str, float] | None | Unset = UNSET,
+        logprobs: int | None | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        user: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> CompletionsResponse | AsyncStream[CompletionsResponse]: ...
 
     async def generate(
         self,
@@ -152,6 +189,9 @@ class AsyncCompletions:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CompletionsResponse | AsyncStream[CompletionsResponse]:
         """Create a text completion (legacy completions API) (``POST /completions``).
 
@@ -186,6 +226,12 @@ class AsyncCompletions:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CompletionsResponse | AsyncStream[CompletionsResponse] = await _call(
             self._session, _GENERATE, locals()
@@ -231,6 +277,9 @@ class Completions:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> SyncStream[CompletionsResponse]: ...
 
     @overload
@@ -259,7 +308,41 @@ class Completions:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CompletionsResponse: ...
+
+    @overload
+    def generate(
+        self,
+        *,
+        prompt: str | Sequence[str],
+        stream: bool,
+        model: str | Unset = UNSET,
+        models: Sequence[str] | Unset = UNSET,
+        max_tokens: int | None | Unset = UNSET,
+        temperature: float | None | Unset = UNSET,
+        top_p: float | None | Unset = UNSET,
+        top_k: int | None | Unset = UNSET,
+        min_p: float | None | Unset = UNSET,
+        top_a: float | None | Unset = UNSET,
+        frequency_penalty: float | None | Unset = UNSET,
+        presence_penalty: float | None | Unset = UNSET,
+        repetition_penalty: float | None | Unset = UNSET,
+        seed: int | None | Unset = UNSET,
+        stop: str | Sequence[str] | None | Unset = UNSET,
+        logit_bias: Mapping[str, float] | None | Unset = UNSET,
+        logprobs: int | None | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        user: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> CompletionsResponse | SyncStream[CompletionsResponse]: ...
 
     def generate(
         self,
@@ -286,6 +369,9 @@ class Completions:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CompletionsResponse | SyncStream[CompletionsResponse]:
         """Create a text completion (legacy completions API) (``POST /completions``).
 
@@ -320,6 +406,12 @@ class Completions:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CompletionsResponse | SyncStream[CompletionsResponse] = _call_sync(
             self._client, _GENERATE, locals()
@@ -352,6 +444,9 @@ class Completions:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[CompletionsResponse]: ...
 
     @overload
@@ -380,7 +475,41 @@ class Completions:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CompletionsResponse: ...
+
+    @overload
+    async def generate_async(
+        self,
+        *,
+        prompt: str | Sequence[str],
+        stream: bool,
+        model: str | Unset = UNSET,
+        models: Sequence[str] | Unset = UNSET,
+        max_tokens: int | None | Unset = UNSET,
+        temperature: float | None | Unset = UNSET,
+        top_p: float | None | Unset = UNSET,
+        top_k: int | None | Unset = UNSET,
+        min_p: float | None | Unset = UNSET,
+        top_a: float | None | Unset = UNSET,
+        frequency_penalty: float | None | Unset = UNSET,
+        presence_penalty: float | None | Unset = UNSET,
+        repetition_penalty: float | None | Unset = UNSET,
+        seed: int | None | Unset = UNSET,
+        stop: str | Sequence[str] | None | Unset = UNSET,
+        logit_bias: Mapping[str, float] | None | Unset = UNSET,
+        logprobs: int | None | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        user: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> CompletionsResponse | AsyncStream[CompletionsResponse]: ...
 
     async def generate_async(
         self,
@@ -407,6 +536,9 @@ class Completions:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CompletionsResponse | AsyncStream[CompletionsResponse]:
         """Create a text completion (legacy completions API) (``POST /completions``).
 
@@ -443,6 +575,12 @@ class Completions:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CompletionsResponse | AsyncStream[CompletionsResponse] = await _call_async(
             self._client, _GENERATE, locals()

@@ -88,6 +88,9 @@ class AsyncEmbeddings:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreateEmbeddingsResponse:
         """Submit an embedding request (``POST /embeddings``).
 
@@ -105,6 +108,12 @@ class AsyncEmbeddings:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreateEmbeddingsResponse = await _call(self._session, _GENERATE, locals())
         return result
@@ -117,6 +126,9 @@ class AsyncEmbeddings:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ModelsListResponse:
         """List all embeddings models (``GET /embeddings/models``).
 
@@ -129,6 +141,12 @@ class AsyncEmbeddings:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ModelsListResponse = await _call(self._session, _LIST_MODELS, locals())
         return result
@@ -163,6 +181,9 @@ class Embeddings:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreateEmbeddingsResponse:
         """Submit an embedding request (``POST /embeddings``).
 
@@ -180,6 +201,12 @@ class Embeddings:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreateEmbeddingsResponse = _call_sync(self._client, _GENERATE, locals())
         return result
@@ -201,6 +228,9 @@ class Embeddings:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreateEmbeddingsResponse:
         """Submit an embedding request (``POST /embeddings``).
 
@@ -220,6 +250,12 @@ class Embeddings:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreateEmbeddingsResponse = await _call_async(self._client, _GENERATE, locals())
         return result
@@ -232,6 +268,9 @@ class Embeddings:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ModelsListResponse:
         """List all embeddings models (``GET /embeddings/models``).
 
@@ -244,6 +283,12 @@ class Embeddings:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ModelsListResponse = _call_sync(self._client, _LIST_MODELS, locals())
         return result
@@ -256,6 +301,9 @@ class Embeddings:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ModelsListResponse:
         """List all embeddings models (``GET /embeddings/models``).
 
@@ -270,6 +318,12 @@ class Embeddings:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ModelsListResponse = await _call_async(self._client, _LIST_MODELS, locals())
         return result

@@ -142,6 +142,9 @@ class AsyncImages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[
         ImageGenPartialImageEvent
         | ImageGenTextChunkEvent
@@ -195,7 +198,69 @@ class AsyncImages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ImageGenerationResponse: ...
+
+    @overload
+    async def generate(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        stream: bool,
+        aspect_ratio: Literal[
+            "1:1",
+            "1:2",
+            "1:4",
+            "1:8",
+            "2:1",
+            "2:3",
+            "3:2",
+            "3:4",
+            "4:1",
+            "4:3",
+            "4:5",
+            "5:4",
+            "8:1",
+            "9:16",
+            "16:9",
+            "9:19.5",
+            "19.5:9",
+            "9:20",
+            "20:9",
+            "9:21",
+            "21:9",
+            "auto",
+        ]
+        | str
+        | Unset = UNSET,
+        background: Literal["auto", "transparent", "opaque"] | str | Unset = UNSET,
+        input_references: Sequence[ContentPartImage | Mapping[str, Any]] | Unset = UNSET,
+        n: int | Unset = UNSET,
+        output_compression: int | Unset = UNSET,
+        output_format: Literal["png", "jpeg", "webp", "svg"] | str | Unset = UNSET,
+        provider: ImageGenerationProviderPreferences | Mapping[str, Any] | Unset = UNSET,
+        quality: Literal["auto", "low", "medium", "high"] | str | Unset = UNSET,
+        resolution: Literal["512", "1K", "2K", "4K"] | str | Unset = UNSET,
+        seed: int | Unset = UNSET,
+        size: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> (
+        ImageGenerationResponse
+        | AsyncStream[
+            ImageGenPartialImageEvent
+            | ImageGenTextChunkEvent
+            | ImageGenCompletedEvent
+            | ImageGenStreamErrorEvent
+        ]
+    ): ...
 
     async def generate(
         self,
@@ -242,6 +307,9 @@ class AsyncImages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> (
         ImageGenerationResponse
         | AsyncStream[
@@ -277,6 +345,12 @@ class AsyncImages:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: (
             ImageGenerationResponse
@@ -295,6 +369,9 @@ class AsyncImages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ImageModelsListResponse:
         """List image generation models (``GET /images/models``).
 
@@ -306,6 +383,12 @@ class AsyncImages:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ImageModelsListResponse = await _call(self._session, _LIST_MODELS, locals())
         return result
@@ -318,6 +401,9 @@ class AsyncImages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ImageModelEndpointsResponse:
         """List endpoints for an image model (``GET /images/models/{author}/{slug}/endpoints``).
 
@@ -331,6 +417,12 @@ class AsyncImages:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ImageModelEndpointsResponse = await _call(
             self._session, _LIST_MODEL_ENDPOINTS, locals()
@@ -396,6 +488,9 @@ class Images:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> SyncStream[
         ImageGenPartialImageEvent
         | ImageGenTextChunkEvent
@@ -449,7 +544,69 @@ class Images:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ImageGenerationResponse: ...
+
+    @overload
+    def generate(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        stream: bool,
+        aspect_ratio: Literal[
+            "1:1",
+            "1:2",
+            "1:4",
+            "1:8",
+            "2:1",
+            "2:3",
+            "3:2",
+            "3:4",
+            "4:1",
+            "4:3",
+            "4:5",
+            "5:4",
+            "8:1",
+            "9:16",
+            "16:9",
+            "9:19.5",
+            "19.5:9",
+            "9:20",
+            "20:9",
+            "9:21",
+            "21:9",
+            "auto",
+        ]
+        | str
+        | Unset = UNSET,
+        background: Literal["auto", "transparent", "opaque"] | str | Unset = UNSET,
+        input_references: Sequence[ContentPartImage | Mapping[str, Any]] | Unset = UNSET,
+        n: int | Unset = UNSET,
+        output_compression: int | Unset = UNSET,
+        output_format: Literal["png", "jpeg", "webp", "svg"] | str | Unset = UNSET,
+        provider: ImageGenerationProviderPreferences | Mapping[str, Any] | Unset = UNSET,
+        quality: Literal["auto", "low", "medium", "high"] | str | Unset = UNSET,
+        resolution: Literal["512", "1K", "2K", "4K"] | str | Unset = UNSET,
+        seed: int | Unset = UNSET,
+        size: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> (
+        ImageGenerationResponse
+        | SyncStream[
+            ImageGenPartialImageEvent
+            | ImageGenTextChunkEvent
+            | ImageGenCompletedEvent
+            | ImageGenStreamErrorEvent
+        ]
+    ): ...
 
     def generate(
         self,
@@ -496,6 +653,9 @@ class Images:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> (
         ImageGenerationResponse
         | SyncStream[
@@ -531,6 +691,12 @@ class Images:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: (
             ImageGenerationResponse
@@ -589,6 +755,9 @@ class Images:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[
         ImageGenPartialImageEvent
         | ImageGenTextChunkEvent
@@ -642,7 +811,69 @@ class Images:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ImageGenerationResponse: ...
+
+    @overload
+    async def generate_async(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        stream: bool,
+        aspect_ratio: Literal[
+            "1:1",
+            "1:2",
+            "1:4",
+            "1:8",
+            "2:1",
+            "2:3",
+            "3:2",
+            "3:4",
+            "4:1",
+            "4:3",
+            "4:5",
+            "5:4",
+            "8:1",
+            "9:16",
+            "16:9",
+            "9:19.5",
+            "19.5:9",
+            "9:20",
+            "20:9",
+            "9:21",
+            "21:9",
+            "auto",
+        ]
+        | str
+        | Unset = UNSET,
+        background: Literal["auto", "transparent", "opaque"] | str | Unset = UNSET,
+        input_references: Sequence[ContentPartImage | Mapping[str, Any]] | Unset = UNSET,
+        n: int | Unset = UNSET,
+        output_compression: int | Unset = UNSET,
+        output_format: Literal["png", "jpeg", "webp", "svg"] | str | Unset = UNSET,
+        provider: ImageGenerationProviderPreferences | Mapping[str, Any] | Unset = UNSET,
+        quality: Literal["auto", "low", "medium", "high"] | str | Unset = UNSET,
+        resolution: Literal["512", "1K", "2K", "4K"] | str | Unset = UNSET,
+        seed: int | Unset = UNSET,
+        size: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> (
+        ImageGenerationResponse
+        | AsyncStream[
+            ImageGenPartialImageEvent
+            | ImageGenTextChunkEvent
+            | ImageGenCompletedEvent
+            | ImageGenStreamErrorEvent
+        ]
+    ): ...
 
     async def generate_async(
         self,
@@ -689,6 +920,9 @@ class Images:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> (
         ImageGenerationResponse
         | AsyncStream[
@@ -726,6 +960,12 @@ class Images:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: (
             ImageGenerationResponse
@@ -744,6 +984,9 @@ class Images:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ImageModelsListResponse:
         """List image generation models (``GET /images/models``).
 
@@ -755,6 +998,12 @@ class Images:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ImageModelsListResponse = _call_sync(self._client, _LIST_MODELS, locals())
         return result
@@ -765,6 +1014,9 @@ class Images:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ImageModelsListResponse:
         """List image generation models (``GET /images/models``).
 
@@ -778,6 +1030,12 @@ class Images:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ImageModelsListResponse = await _call_async(self._client, _LIST_MODELS, locals())
         return result
@@ -790,6 +1048,9 @@ class Images:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ImageModelEndpointsResponse:
         """List endpoints for an image model (``GET /images/models/{author}/{slug}/endpoints``).
 
@@ -803,6 +1064,12 @@ class Images:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ImageModelEndpointsResponse = _call_sync(
             self._client, _LIST_MODEL_ENDPOINTS, locals()
@@ -817,6 +1084,9 @@ class Images:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ImageModelEndpointsResponse:
         """List endpoints for an image model (``GET /images/models/{author}/{slug}/endpoints``).
 
@@ -832,6 +1102,12 @@ class Images:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ImageModelEndpointsResponse = await _call_async(
             self._client, _LIST_MODEL_ENDPOINTS, locals()

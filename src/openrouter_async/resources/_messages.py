@@ -209,6 +209,9 @@ class AsyncMessages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[MessagesStreamEvents]: ...
 
     @overload
@@ -292,7 +295,96 @@ class AsyncMessages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> MessagesResult: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        messages: Sequence[MessagesMessageParam | Mapping[str, Any]] | None,
+        model: str,
+        stream: bool,
+        x_open_router_metadata: Literal["disabled", "enabled"] | str | None = None,
+        cache_control: AnthropicCacheControlDirective | Mapping[str, Any] | Unset = UNSET,
+        context_management: MessagesRequestContextManagement
+        | Mapping[str, Any]
+        | None
+        | Unset = UNSET,
+        fallbacks: Sequence[MessagesFallbackParam | Mapping[str, Any]] | None | Unset = UNSET,
+        max_tokens: int | Unset = UNSET,
+        metadata: MessagesRequestMetadata | Mapping[str, Any] | Unset = UNSET,
+        models: Sequence[str] | Unset = UNSET,
+        output_config: MessagesOutputConfig | Mapping[str, Any] | Unset = UNSET,
+        plugins: Sequence[
+            AutoRouterPlugin
+            | Mapping[str, Any]
+            | AutoBetaRouterPlugin
+            | ModerationPlugin
+            | WebSearchPlugin
+            | WebFetchPlugin
+            | FileParserPlugin
+            | ResponseHealingPlugin
+            | ContextCompressionPlugin
+            | ParetoRouterPlugin
+            | FusionPlugin
+        ]
+        | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        route: DeprecatedRoute | str | None | Unset = UNSET,
+        service_tier: str | Unset = UNSET,
+        session_id: str | Unset = UNSET,
+        speed: AnthropicSpeed | str | None | Unset = UNSET,
+        stop_sequences: Sequence[str] | Unset = UNSET,
+        stop_server_tools_when: Sequence[StopServerToolsWhenCondition | Mapping[str, Any]]
+        | Unset = UNSET,
+        system: str | Sequence[AnthropicTextBlockParam | Mapping[str, Any]] | Unset = UNSET,
+        temperature: float | Unset = UNSET,
+        thinking: MessagesRequestThinkingEnabled
+        | Mapping[str, Any]
+        | MessagesRequestThinkingDisabled
+        | MessagesRequestThinkingAdaptive
+        | Unset = UNSET,
+        tool_choice: MessagesRequestToolChoiceAuto
+        | Mapping[str, Any]
+        | MessagesRequestToolChoiceAny
+        | MessagesRequestToolChoiceNone
+        | MessagesRequestToolChoiceTool
+        | Unset = UNSET,
+        tools: Sequence[
+            MessagesRequestToolsItemCustom
+            | Mapping[str, Any]
+            | MessagesRequestToolsItemBash20250124
+            | MessagesRequestToolsItemTextEditor20250124
+            | MessagesRequestToolsItemWebSearch20250305
+            | MessagesRequestToolsItemWebSearch20260209
+            | MessagesRequestToolsItemAdvisor20260301
+            | BashServerTool
+            | DatetimeServerTool
+            | ImageGenerationServerTool_OpenRouter
+            | MessagesSearchModelsServerTool
+            | WebFetchServerTool
+            | OpenRouterWebSearchServerTool
+            | MessagesRequestToolsItemOption13
+            | AnthropicToolSearchToolBm25
+            | AnthropicToolSearchToolRegex
+            | ShellServerTool_OpenRouter
+            | ToolSearchServerTool
+        ]
+        | Unset = UNSET,
+        top_k: int | Unset = UNSET,
+        top_p: float | Unset = UNSET,
+        trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
+        user: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> MessagesResult | AsyncStream[MessagesStreamEvents]: ...
 
     async def create(
         self,
@@ -374,6 +466,9 @@ class AsyncMessages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> MessagesResult | AsyncStream[MessagesStreamEvents]:
         """Create a message (``POST /messages``).
 
@@ -416,6 +511,12 @@ class AsyncMessages:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: MessagesResult | AsyncStream[MessagesStreamEvents] = await _call(
             self._session, _CREATE, locals()
@@ -516,6 +617,9 @@ class Messages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> SyncStream[MessagesStreamEvents]: ...
 
     @overload
@@ -599,7 +703,96 @@ class Messages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> MessagesResult: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        messages: Sequence[MessagesMessageParam | Mapping[str, Any]] | None,
+        model: str,
+        stream: bool,
+        x_open_router_metadata: Literal["disabled", "enabled"] | str | None = None,
+        cache_control: AnthropicCacheControlDirective | Mapping[str, Any] | Unset = UNSET,
+        context_management: MessagesRequestContextManagement
+        | Mapping[str, Any]
+        | None
+        | Unset = UNSET,
+        fallbacks: Sequence[MessagesFallbackParam | Mapping[str, Any]] | None | Unset = UNSET,
+        max_tokens: int | Unset = UNSET,
+        metadata: MessagesRequestMetadata | Mapping[str, Any] | Unset = UNSET,
+        models: Sequence[str] | Unset = UNSET,
+        output_config: MessagesOutputConfig | Mapping[str, Any] | Unset = UNSET,
+        plugins: Sequence[
+            AutoRouterPlugin
+            | Mapping[str, Any]
+            | AutoBetaRouterPlugin
+            | ModerationPlugin
+            | WebSearchPlugin
+            | WebFetchPlugin
+            | FileParserPlugin
+            | ResponseHealingPlugin
+            | ContextCompressionPlugin
+            | ParetoRouterPlugin
+            | FusionPlugin
+        ]
+        | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        route: DeprecatedRoute | str | None | Unset = UNSET,
+        service_tier: str | Unset = UNSET,
+        session_id: str | Unset = UNSET,
+        speed: AnthropicSpeed | str | None | Unset = UNSET,
+        stop_sequences: Sequence[str] | Unset = UNSET,
+        stop_server_tools_when: Sequence[StopServerToolsWhenCondition | Mapping[str, Any]]
+        | Unset = UNSET,
+        system: str | Sequence[AnthropicTextBlockParam | Mapping[str, Any]] | Unset = UNSET,
+        temperature: float | Unset = UNSET,
+        thinking: MessagesRequestThinkingEnabled
+        | Mapping[str, Any]
+        | MessagesRequestThinkingDisabled
+        | MessagesRequestThinkingAdaptive
+        | Unset = UNSET,
+        tool_choice: MessagesRequestToolChoiceAuto
+        | Mapping[str, Any]
+        | MessagesRequestToolChoiceAny
+        | MessagesRequestToolChoiceNone
+        | MessagesRequestToolChoiceTool
+        | Unset = UNSET,
+        tools: Sequence[
+            MessagesRequestToolsItemCustom
+            | Mapping[str, Any]
+            | MessagesRequestToolsItemBash20250124
+            | MessagesRequestToolsItemTextEditor20250124
+            | MessagesRequestToolsItemWebSearch20250305
+            | MessagesRequestToolsItemWebSearch20260209
+            | MessagesRequestToolsItemAdvisor20260301
+            | BashServerTool
+            | DatetimeServerTool
+            | ImageGenerationServerTool_OpenRouter
+            | MessagesSearchModelsServerTool
+            | WebFetchServerTool
+            | OpenRouterWebSearchServerTool
+            | MessagesRequestToolsItemOption13
+            | AnthropicToolSearchToolBm25
+            | AnthropicToolSearchToolRegex
+            | ShellServerTool_OpenRouter
+            | ToolSearchServerTool
+        ]
+        | Unset = UNSET,
+        top_k: int | Unset = UNSET,
+        top_p: float | Unset = UNSET,
+        trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
+        user: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> MessagesResult | SyncStream[MessagesStreamEvents]: ...
 
     def create(
         self,
@@ -681,6 +874,9 @@ class Messages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> MessagesResult | SyncStream[MessagesStreamEvents]:
         """Create a message (``POST /messages``).
 
@@ -723,6 +919,12 @@ class Messages:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: MessagesResult | SyncStream[MessagesStreamEvents] = _call_sync(
             self._client, _CREATE, locals()
@@ -810,6 +1012,9 @@ class Messages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[MessagesStreamEvents]: ...
 
     @overload
@@ -893,7 +1098,96 @@ class Messages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> MessagesResult: ...
+
+    @overload
+    async def create_async(
+        self,
+        *,
+        messages: Sequence[MessagesMessageParam | Mapping[str, Any]] | None,
+        model: str,
+        stream: bool,
+        x_open_router_metadata: Literal["disabled", "enabled"] | str | None = None,
+        cache_control: AnthropicCacheControlDirective | Mapping[str, Any] | Unset = UNSET,
+        context_management: MessagesRequestContextManagement
+        | Mapping[str, Any]
+        | None
+        | Unset = UNSET,
+        fallbacks: Sequence[MessagesFallbackParam | Mapping[str, Any]] | None | Unset = UNSET,
+        max_tokens: int | Unset = UNSET,
+        metadata: MessagesRequestMetadata | Mapping[str, Any] | Unset = UNSET,
+        models: Sequence[str] | Unset = UNSET,
+        output_config: MessagesOutputConfig | Mapping[str, Any] | Unset = UNSET,
+        plugins: Sequence[
+            AutoRouterPlugin
+            | Mapping[str, Any]
+            | AutoBetaRouterPlugin
+            | ModerationPlugin
+            | WebSearchPlugin
+            | WebFetchPlugin
+            | FileParserPlugin
+            | ResponseHealingPlugin
+            | ContextCompressionPlugin
+            | ParetoRouterPlugin
+            | FusionPlugin
+        ]
+        | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        route: DeprecatedRoute | str | None | Unset = UNSET,
+        service_tier: str | Unset = UNSET,
+        session_id: str | Unset = UNSET,
+        speed: AnthropicSpeed | str | None | Unset = UNSET,
+        stop_sequences: Sequence[str] | Unset = UNSET,
+        stop_server_tools_when: Sequence[StopServerToolsWhenCondition | Mapping[str, Any]]
+        | Unset = UNSET,
+        system: str | Sequence[AnthropicTextBlockParam | Mapping[str, Any]] | Unset = UNSET,
+        temperature: float | Unset = UNSET,
+        thinking: MessagesRequestThinkingEnabled
+        | Mapping[str, Any]
+        | MessagesRequestThinkingDisabled
+        | MessagesRequestThinkingAdaptive
+        | Unset = UNSET,
+        tool_choice: MessagesRequestToolChoiceAuto
+        | Mapping[str, Any]
+        | MessagesRequestToolChoiceAny
+        | MessagesRequestToolChoiceNone
+        | MessagesRequestToolChoiceTool
+        | Unset = UNSET,
+        tools: Sequence[
+            MessagesRequestToolsItemCustom
+            | Mapping[str, Any]
+            | MessagesRequestToolsItemBash20250124
+            | MessagesRequestToolsItemTextEditor20250124
+            | MessagesRequestToolsItemWebSearch20250305
+            | MessagesRequestToolsItemWebSearch20260209
+            | MessagesRequestToolsItemAdvisor20260301
+            | BashServerTool
+            | DatetimeServerTool
+            | ImageGenerationServerTool_OpenRouter
+            | MessagesSearchModelsServerTool
+            | WebFetchServerTool
+            | OpenRouterWebSearchServerTool
+            | MessagesRequestToolsItemOption13
+            | AnthropicToolSearchToolBm25
+            | AnthropicToolSearchToolRegex
+            | ShellServerTool_OpenRouter
+            | ToolSearchServerTool
+        ]
+        | Unset = UNSET,
+        top_k: int | Unset = UNSET,
+        top_p: float | Unset = UNSET,
+        trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
+        user: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> MessagesResult | AsyncStream[MessagesStreamEvents]: ...
 
     async def create_async(
         self,
@@ -975,6 +1269,9 @@ class Messages:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> MessagesResult | AsyncStream[MessagesStreamEvents]:
         """Create a message (``POST /messages``).
 
@@ -1019,6 +1316,12 @@ class Messages:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: MessagesResult | AsyncStream[MessagesStreamEvents] = await _call_async(
             self._client, _CREATE, locals()

@@ -56,6 +56,8 @@ if TYPE_CHECKING:
         ChatRequestReasoning,
         ChatStreamOptions,
         ChatToolChoice,
+        ChatUsageOptions,
+        ChatWebSearchOptions,
         CodeInterpreterServerTool,
         CodexLocalShellTool,
         CompactionItem,
@@ -244,6 +246,14 @@ _CREATE_PRESETS_CHAT_COMPLETIONS = _Operation(
         "top_p",
         "trace",
         "user",
+        "transforms",
+        "preset",
+        "web_search_options",
+        "usage",
+        "n",
+        "verbosity",
+        "structured_outputs",
+        "include_reasoning",
     ),
     result=CreatePresetFromInferenceResponse,
 )
@@ -380,6 +390,9 @@ class AsyncPresets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ListPresetsResponse:
         """List presets (``GET /presets``).
 
@@ -392,6 +405,12 @@ class AsyncPresets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ListPresetsResponse = await _call(self._session, _LIST, locals())
         return result
@@ -403,6 +422,9 @@ class AsyncPresets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> GetPresetResponse:
         """Get a preset (``GET /presets/{slug}``).
 
@@ -414,6 +436,12 @@ class AsyncPresets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: GetPresetResponse = await _call(self._session, _GET, locals())
         return result
@@ -490,9 +518,20 @@ class AsyncPresets:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a chat-completions request body (``POST
         /presets/{slug}/chat/completions``).
@@ -545,10 +584,24 @@ class AsyncPresets:
             top_p: Nucleus sampling parameter (0-1)
             trace: Metadata for observability and tracing. Known keys (trace_id, trace_name, span_name, generation_name, parent_span_id) have special handling. Additional keys are passed through as custom metadata to configured broadcast destinations.
             user: Per-end-user identifier for abuse isolation. Use a stable ID, hash, or pseudonym. When a provider requires a user identity, OpenRouter folds it into the hashed identity sent upstream and never forwards it raw. If omitted, requests use an account-level identity, so provider policy blocks can affect the whole account.
+            transforms: Prompt transforms to apply before the model sees the messages: `["middle-out"]` compresses a prompt that exceeds the context window, `[]` turns that off.
+            preset: A saved preset to apply to this request (its slug, or `@preset/<slug>`)
+            web_search_options: Options of a model's native web search (OpenAI's `web_search_options`, as OpenRouter passes them on)
+            usage: Usage accounting (deprecated by OpenRouter: usage and cost are now always included)
+            n: How many completions to generate (most models support only 1)
+            verbosity: How long and detailed the answer should be (models that support it)
+            structured_outputs: Whether the model should use structured outputs for a `json_schema` `response_format` (models that support it)
+            include_reasoning: Return the model's reasoning (legacy; use `reasoning` instead)
             retries: this call's retry policy (default: the client's ``retry_config``).
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreatePresetFromInferenceResponse = await _call(
             self._session, _CREATE_PRESETS_CHAT_COMPLETIONS, locals()
@@ -635,6 +688,9 @@ class AsyncPresets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a messages request body (``POST /presets/{slug}/messages``).
 
@@ -675,6 +731,12 @@ class AsyncPresets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreatePresetFromInferenceResponse = await _call(
             self._session, _CREATE_PRESETS_MESSAGES, locals()
@@ -830,6 +892,9 @@ class AsyncPresets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a responses request body (``POST /presets/{slug}/responses``).
 
@@ -883,6 +948,12 @@ class AsyncPresets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreatePresetFromInferenceResponse = await _call(
             self._session, _CREATE_PRESETS_RESPONSES, locals()
@@ -898,6 +969,9 @@ class AsyncPresets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ListPresetVersionsResponse:
         """List versions of a preset (``GET /presets/{slug}/versions``).
 
@@ -911,6 +985,12 @@ class AsyncPresets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ListPresetVersionsResponse = await _call(self._session, _LIST_VERSIONS, locals())
         return result
@@ -923,6 +1003,9 @@ class AsyncPresets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> GetPresetVersionResponse:
         """Get a specific version of a preset (``GET /presets/{slug}/versions/{version}``).
 
@@ -935,6 +1018,12 @@ class AsyncPresets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: GetPresetVersionResponse = await _call(self._session, _GET_VERSION, locals())
         return result
@@ -960,6 +1049,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ListPresetsResponse:
         """List presets (``GET /presets``).
 
@@ -972,6 +1064,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ListPresetsResponse = _call_sync(self._client, _LIST, locals())
         return result
@@ -984,6 +1082,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ListPresetsResponse:
         """List presets (``GET /presets``).
 
@@ -998,6 +1099,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ListPresetsResponse = await _call_async(self._client, _LIST, locals())
         return result
@@ -1009,6 +1116,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> GetPresetResponse:
         """Get a preset (``GET /presets/{slug}``).
 
@@ -1020,6 +1130,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: GetPresetResponse = _call_sync(self._client, _GET, locals())
         return result
@@ -1031,6 +1147,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> GetPresetResponse:
         """Get a preset (``GET /presets/{slug}``).
 
@@ -1044,6 +1163,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: GetPresetResponse = await _call_async(self._client, _GET, locals())
         return result
@@ -1120,9 +1245,20 @@ class Presets:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a chat-completions request body (``POST
         /presets/{slug}/chat/completions``).
@@ -1175,10 +1311,24 @@ class Presets:
             top_p: Nucleus sampling parameter (0-1)
             trace: Metadata for observability and tracing. Known keys (trace_id, trace_name, span_name, generation_name, parent_span_id) have special handling. Additional keys are passed through as custom metadata to configured broadcast destinations.
             user: Per-end-user identifier for abuse isolation. Use a stable ID, hash, or pseudonym. When a provider requires a user identity, OpenRouter folds it into the hashed identity sent upstream and never forwards it raw. If omitted, requests use an account-level identity, so provider policy blocks can affect the whole account.
+            transforms: Prompt transforms to apply before the model sees the messages: `["middle-out"]` compresses a prompt that exceeds the context window, `[]` turns that off.
+            preset: A saved preset to apply to this request (its slug, or `@preset/<slug>`)
+            web_search_options: Options of a model's native web search (OpenAI's `web_search_options`, as OpenRouter passes them on)
+            usage: Usage accounting (deprecated by OpenRouter: usage and cost are now always included)
+            n: How many completions to generate (most models support only 1)
+            verbosity: How long and detailed the answer should be (models that support it)
+            structured_outputs: Whether the model should use structured outputs for a `json_schema` `response_format` (models that support it)
+            include_reasoning: Return the model's reasoning (legacy; use `reasoning` instead)
             retries: this call's retry policy (default: the client's ``retry_config``).
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreatePresetFromInferenceResponse = _call_sync(
             self._client, _CREATE_PRESETS_CHAT_COMPLETIONS, locals()
@@ -1257,9 +1407,20 @@ class Presets:
         top_p: float | None | Unset = UNSET,
         trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
         user: str | Unset = UNSET,
+        transforms: Sequence[str] | Unset = UNSET,
+        preset: str | Unset = UNSET,
+        web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset = UNSET,
+        usage: ChatUsageOptions | Mapping[str, Any] | Unset = UNSET,
+        n: int | None | Unset = UNSET,
+        verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset = UNSET,
+        structured_outputs: bool | None | Unset = UNSET,
+        include_reasoning: bool | None | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a chat-completions request body (``POST
         /presets/{slug}/chat/completions``).
@@ -1314,10 +1475,24 @@ class Presets:
             top_p: Nucleus sampling parameter (0-1)
             trace: Metadata for observability and tracing. Known keys (trace_id, trace_name, span_name, generation_name, parent_span_id) have special handling. Additional keys are passed through as custom metadata to configured broadcast destinations.
             user: Per-end-user identifier for abuse isolation. Use a stable ID, hash, or pseudonym. When a provider requires a user identity, OpenRouter folds it into the hashed identity sent upstream and never forwards it raw. If omitted, requests use an account-level identity, so provider policy blocks can affect the whole account.
+            transforms: Prompt transforms to apply before the model sees the messages: `["middle-out"]` compresses a prompt that exceeds the context window, `[]` turns that off.
+            preset: A saved preset to apply to this request (its slug, or `@preset/<slug>`)
+            web_search_options: Options of a model's native web search (OpenAI's `web_search_options`, as OpenRouter passes them on)
+            usage: Usage accounting (deprecated by OpenRouter: usage and cost are now always included)
+            n: How many completions to generate (most models support only 1)
+            verbosity: How long and detailed the answer should be (models that support it)
+            structured_outputs: Whether the model should use structured outputs for a `json_schema` `response_format` (models that support it)
+            include_reasoning: Return the model's reasoning (legacy; use `reasoning` instead)
             retries: this call's retry policy (default: the client's ``retry_config``).
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreatePresetFromInferenceResponse = await _call_async(
             self._client, _CREATE_PRESETS_CHAT_COMPLETIONS, locals()
@@ -1404,6 +1579,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a messages request body (``POST /presets/{slug}/messages``).
 
@@ -1444,6 +1622,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreatePresetFromInferenceResponse = _call_sync(
             self._client, _CREATE_PRESETS_MESSAGES, locals()
@@ -1530,6 +1714,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a messages request body (``POST /presets/{slug}/messages``).
 
@@ -1572,6 +1759,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreatePresetFromInferenceResponse = await _call_async(
             self._client, _CREATE_PRESETS_MESSAGES, locals()
@@ -1727,6 +1920,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a responses request body (``POST /presets/{slug}/responses``).
 
@@ -1780,6 +1976,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreatePresetFromInferenceResponse = _call_sync(
             self._client, _CREATE_PRESETS_RESPONSES, locals()
@@ -1935,6 +2137,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a responses request body (``POST /presets/{slug}/responses``).
 
@@ -1990,6 +2195,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreatePresetFromInferenceResponse = await _call_async(
             self._client, _CREATE_PRESETS_RESPONSES, locals()
@@ -2005,6 +2216,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ListPresetVersionsResponse:
         """List versions of a preset (``GET /presets/{slug}/versions``).
 
@@ -2018,6 +2232,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ListPresetVersionsResponse = _call_sync(self._client, _LIST_VERSIONS, locals())
         return result
@@ -2031,6 +2251,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ListPresetVersionsResponse:
         """List versions of a preset (``GET /presets/{slug}/versions``).
 
@@ -2046,6 +2269,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: ListPresetVersionsResponse = await _call_async(
             self._client, _LIST_VERSIONS, locals()
@@ -2060,6 +2289,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> GetPresetVersionResponse:
         """Get a specific version of a preset (``GET /presets/{slug}/versions/{version}``).
 
@@ -2072,6 +2304,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: GetPresetVersionResponse = _call_sync(self._client, _GET_VERSION, locals())
         return result
@@ -2084,6 +2322,9 @@ class Presets:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> GetPresetVersionResponse:
         """Get a specific version of a preset (``GET /presets/{slug}/versions/{version}``).
 
@@ -2098,6 +2339,12 @@ class Presets:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: GetPresetVersionResponse = await _call_async(self._client, _GET_VERSION, locals())
         return result

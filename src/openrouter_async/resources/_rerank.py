@@ -68,6 +68,9 @@ class AsyncRerank:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreateRerankResponse:
         """Submit a rerank request (``POST /rerank``).
 
@@ -83,6 +86,12 @@ class AsyncRerank:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreateRerankResponse = await _call(self._session, _RERANK, locals())
         return result
@@ -111,6 +120,9 @@ class Rerank:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreateRerankResponse:
         """Submit a rerank request (``POST /rerank``).
 
@@ -126,6 +138,12 @@ class Rerank:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreateRerankResponse = _call_sync(self._client, _RERANK, locals())
         return result
@@ -141,6 +159,9 @@ class Rerank:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> CreateRerankResponse:
         """Submit a rerank request (``POST /rerank``).
 
@@ -158,6 +179,12 @@ class Rerank:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: CreateRerankResponse = await _call_async(self._client, _RERANK, locals())
         return result

@@ -347,6 +347,9 @@ class AsyncResponses:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[StreamEvents]: ...
 
     @overload
@@ -499,7 +502,165 @@ class AsyncResponses:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> OpenResponsesResult: ...
+
+    @overload
+    async def send(
+        self,
+        *,
+        stream: bool,
+        x_open_router_metadata: Literal["disabled", "enabled"] | str | None = None,
+        background: bool | None | Unset = UNSET,
+        cache_control: AnthropicCacheControlDirective | Mapping[str, Any] | Unset = UNSET,
+        debug: ChatDebugOptions | Mapping[str, Any] | Unset = UNSET,
+        frequency_penalty: float | None | Unset = UNSET,
+        image_config: Mapping[str, str | float | Sequence[Any]] | Unset = UNSET,
+        include: Sequence[ResponseIncludesEnum | str] | None | Unset = UNSET,
+        input: str
+        | Sequence[
+            ReasoningItem
+            | Mapping[str, Any]
+            | EasyInputMessage
+            | InputMessageItem
+            | FunctionCallItem
+            | FunctionCallOutputItem
+            | ApplyPatchCallItem
+            | ApplyPatchCallOutputItem
+            | InputsOption2ItemOption8
+            | InputsOption2ItemOption9
+            | OutputFunctionCallItem
+            | OutputCustomToolCallItem
+            | OutputWebSearchCallItem
+            | OutputFileSearchCallItem
+            | OutputImageGenerationCallItem
+            | OutputCodeInterpreterCallItem
+            | OutputComputerCallItem
+            | OutputDatetimeItem
+            | OutputWebSearchServerToolItem
+            | OutputCodeInterpreterServerToolItem
+            | OutputFileSearchServerToolItem
+            | OutputImageGenerationServerToolItem
+            | OutputBrowserUseServerToolItem
+            | OutputBashServerToolItem
+            | OutputTextEditorServerToolItem
+            | OutputApplyPatchServerToolItem
+            | OutputWebFetchServerToolItem
+            | OutputToolSearchServerToolItem
+            | OutputMemoryServerToolItem
+            | OutputMcpServerToolItem
+            | OutputSearchModelsServerToolItem
+            | OutputFusionServerToolItem
+            | OutputAdvisorServerToolItem
+            | OutputSubagentServerToolItem
+            | OutputFilesServerToolItem
+            | OutputShellServerToolItem
+            | LocalShellCallItem
+            | LocalShellCallOutputItem
+            | ShellCallItem
+            | ShellCallOutputItem
+            | McpListToolsItem
+            | McpApprovalRequestItem
+            | McpApprovalResponseItem
+            | McpCallItem
+            | CustomToolCallItem
+            | CustomToolCallOutputItem
+            | CompactionItem
+            | ContextCompactionItem
+            | ItemReferenceItem
+            | AdditionalToolsItem
+            | AgentMessageItem
+        ]
+        | Unset = UNSET,
+        instructions: str | None | Unset = UNSET,
+        max_output_tokens: int | None | Unset = UNSET,
+        max_tool_calls: int | None | Unset = UNSET,
+        metadata: Mapping[str, str] | None | Unset = UNSET,
+        modalities: Sequence[OutputModalityEnum | str] | Unset = UNSET,
+        model: str | Unset = UNSET,
+        models: Sequence[str] | Unset = UNSET,
+        parallel_tool_calls: bool | None | Unset = UNSET,
+        plugins: Sequence[
+            AutoRouterPlugin
+            | Mapping[str, Any]
+            | AutoBetaRouterPlugin
+            | ModerationPlugin
+            | WebSearchPlugin
+            | WebFetchPlugin
+            | FileParserPlugin
+            | ResponseHealingPlugin
+            | ContextCompressionPlugin
+            | ParetoRouterPlugin
+            | FusionPlugin
+        ]
+        | Unset = UNSET,
+        presence_penalty: float | None | Unset = UNSET,
+        previous_response_id: Any | Unset = UNSET,
+        prompt: StoredPromptTemplate | Mapping[str, Any] | None | Unset = UNSET,
+        prompt_cache_key: str | None | Unset = UNSET,
+        prompt_cache_options: PromptCacheOptions | Mapping[str, Any] | None | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        reasoning: ReasoningConfig | Mapping[str, Any] | None | Unset = UNSET,
+        route: DeprecatedRoute | str | None | Unset = UNSET,
+        safety_identifier: str | None | Unset = UNSET,
+        service_tier: Literal["auto", "default", "fast", "flex", "priority", "scale"]
+        | str
+        | None
+        | Unset = UNSET,
+        session_id: str | Unset = UNSET,
+        stop_server_tools_when: Sequence[StopServerToolsWhenCondition | Mapping[str, Any]]
+        | Unset = UNSET,
+        store: Literal[False] | Unset = UNSET,
+        temperature: float | None | Unset = UNSET,
+        text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
+        tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
+        tools: Sequence[
+            ResponsesRequestToolsItemOption1
+            | Mapping[str, Any]
+            | Preview_WebSearchServerTool
+            | Preview_20250311_WebSearchServerTool
+            | Legacy_WebSearchServerTool
+            | WebSearchServerTool
+            | FileSearchServerTool
+            | ComputerUseServerTool
+            | CodeInterpreterServerTool
+            | McpServerTool
+            | ImageGenerationServerTool
+            | CodexLocalShellTool
+            | ShellServerTool
+            | ApplyPatchServerTool
+            | CustomTool
+            | NamespaceTool
+            | AdvisorServerTool_OpenRouter
+            | SubagentServerTool_OpenRouter
+            | DatetimeServerTool
+            | FilesServerTool
+            | FusionServerTool_OpenRouter
+            | ImageGenerationServerTool_OpenRouter
+            | SearchModelsServerTool_OpenRouter
+            | WebFetchServerTool
+            | WebSearchServerTool_OpenRouter
+            | ApplyPatchServerTool_OpenRouter
+            | BashServerTool
+            | ShellServerTool_OpenRouter
+            | ToolSearchServerTool
+        ]
+        | Unset = UNSET,
+        top_k: int | Unset = UNSET,
+        top_logprobs: int | None | Unset = UNSET,
+        top_p: float | None | Unset = UNSET,
+        trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
+        truncation: OpenAIResponsesTruncation | str | None | Unset = UNSET,
+        user: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> OpenResponsesResult | AsyncStream[StreamEvents]: ...
 
     async def send(
         self,
@@ -650,6 +811,9 @@ class AsyncResponses:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> OpenResponsesResult | AsyncStream[StreamEvents]:
         """Create a response (``POST /responses``).
 
@@ -704,6 +868,12 @@ class AsyncResponses:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: OpenResponsesResult | AsyncStream[StreamEvents] = await _call(
             self._session, _SEND, locals()
@@ -873,6 +1043,9 @@ class Responses:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> SyncStream[StreamEvents]: ...
 
     @overload
@@ -1025,7 +1198,165 @@ class Responses:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> OpenResponsesResult: ...
+
+    @overload
+    def send(
+        self,
+        *,
+        stream: bool,
+        x_open_router_metadata: Literal["disabled", "enabled"] | str | None = None,
+        background: bool | None | Unset = UNSET,
+        cache_control: AnthropicCacheControlDirective | Mapping[str, Any] | Unset = UNSET,
+        debug: ChatDebugOptions | Mapping[str, Any] | Unset = UNSET,
+        frequency_penalty: float | None | Unset = UNSET,
+        image_config: Mapping[str, str | float | Sequence[Any]] | Unset = UNSET,
+        include: Sequence[ResponseIncludesEnum | str] | None | Unset = UNSET,
+        input: str
+        | Sequence[
+            ReasoningItem
+            | Mapping[str, Any]
+            | EasyInputMessage
+            | InputMessageItem
+            | FunctionCallItem
+            | FunctionCallOutputItem
+            | ApplyPatchCallItem
+            | ApplyPatchCallOutputItem
+            | InputsOption2ItemOption8
+            | InputsOption2ItemOption9
+            | OutputFunctionCallItem
+            | OutputCustomToolCallItem
+            | OutputWebSearchCallItem
+            | OutputFileSearchCallItem
+            | OutputImageGenerationCallItem
+            | OutputCodeInterpreterCallItem
+            | OutputComputerCallItem
+            | OutputDatetimeItem
+            | OutputWebSearchServerToolItem
+            | OutputCodeInterpreterServerToolItem
+            | OutputFileSearchServerToolItem
+            | OutputImageGenerationServerToolItem
+            | OutputBrowserUseServerToolItem
+            | OutputBashServerToolItem
+            | OutputTextEditorServerToolItem
+            | OutputApplyPatchServerToolItem
+            | OutputWebFetchServerToolItem
+            | OutputToolSearchServerToolItem
+            | OutputMemoryServerToolItem
+            | OutputMcpServerToolItem
+            | OutputSearchModelsServerToolItem
+            | OutputFusionServerToolItem
+            | OutputAdvisorServerToolItem
+            | OutputSubagentServerToolItem
+            | OutputFilesServerToolItem
+            | OutputShellServerToolItem
+            | LocalShellCallItem
+            | LocalShellCallOutputItem
+            | ShellCallItem
+            | ShellCallOutputItem
+            | McpListToolsItem
+            | McpApprovalRequestItem
+            | McpApprovalResponseItem
+            | McpCallItem
+            | CustomToolCallItem
+            | CustomToolCallOutputItem
+            | CompactionItem
+            | ContextCompactionItem
+            | ItemReferenceItem
+            | AdditionalToolsItem
+            | AgentMessageItem
+        ]
+        | Unset = UNSET,
+        instructions: str | None | Unset = UNSET,
+        max_output_tokens: int | None | Unset = UNSET,
+        max_tool_calls: int | None | Unset = UNSET,
+        metadata: Mapping[str, str] | None | Unset = UNSET,
+        modalities: Sequence[OutputModalityEnum | str] | Unset = UNSET,
+        model: str | Unset = UNSET,
+        models: Sequence[str] | Unset = UNSET,
+        parallel_tool_calls: bool | None | Unset = UNSET,
+        plugins: Sequence[
+            AutoRouterPlugin
+            | Mapping[str, Any]
+            | AutoBetaRouterPlugin
+            | ModerationPlugin
+            | WebSearchPlugin
+            | WebFetchPlugin
+            | FileParserPlugin
+            | ResponseHealingPlugin
+            | ContextCompressionPlugin
+            | ParetoRouterPlugin
+            | FusionPlugin
+        ]
+        | Unset = UNSET,
+        presence_penalty: float | None | Unset = UNSET,
+        previous_response_id: Any | Unset = UNSET,
+        prompt: StoredPromptTemplate | Mapping[str, Any] | None | Unset = UNSET,
+        prompt_cache_key: str | None | Unset = UNSET,
+        prompt_cache_options: PromptCacheOptions | Mapping[str, Any] | None | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        reasoning: ReasoningConfig | Mapping[str, Any] | None | Unset = UNSET,
+        route: DeprecatedRoute | str | None | Unset = UNSET,
+        safety_identifier: str | None | Unset = UNSET,
+        service_tier: Literal["auto", "default", "fast", "flex", "priority", "scale"]
+        | str
+        | None
+        | Unset = UNSET,
+        session_id: str | Unset = UNSET,
+        stop_server_tools_when: Sequence[StopServerToolsWhenCondition | Mapping[str, Any]]
+        | Unset = UNSET,
+        store: Literal[False] | Unset = UNSET,
+        temperature: float | None | Unset = UNSET,
+        text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
+        tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
+        tools: Sequence[
+            ResponsesRequestToolsItemOption1
+            | Mapping[str, Any]
+            | Preview_WebSearchServerTool
+            | Preview_20250311_WebSearchServerTool
+            | Legacy_WebSearchServerTool
+            | WebSearchServerTool
+            | FileSearchServerTool
+            | ComputerUseServerTool
+            | CodeInterpreterServerTool
+            | McpServerTool
+            | ImageGenerationServerTool
+            | CodexLocalShellTool
+            | ShellServerTool
+            | ApplyPatchServerTool
+            | CustomTool
+            | NamespaceTool
+            | AdvisorServerTool_OpenRouter
+            | SubagentServerTool_OpenRouter
+            | DatetimeServerTool
+            | FilesServerTool
+            | FusionServerTool_OpenRouter
+            | ImageGenerationServerTool_OpenRouter
+            | SearchModelsServerTool_OpenRouter
+            | WebFetchServerTool
+            | WebSearchServerTool_OpenRouter
+            | ApplyPatchServerTool_OpenRouter
+            | BashServerTool
+            | ShellServerTool_OpenRouter
+            | ToolSearchServerTool
+        ]
+        | Unset = UNSET,
+        top_k: int | Unset = UNSET,
+        top_logprobs: int | None | Unset = UNSET,
+        top_p: float | None | Unset = UNSET,
+        trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
+        truncation: OpenAIResponsesTruncation | str | None | Unset = UNSET,
+        user: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> OpenResponsesResult | SyncStream[StreamEvents]: ...
 
     def send(
         self,
@@ -1176,6 +1507,9 @@ class Responses:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> OpenResponsesResult | SyncStream[StreamEvents]:
         """Create a response (``POST /responses``).
 
@@ -1230,6 +1564,12 @@ class Responses:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: OpenResponsesResult | SyncStream[StreamEvents] = _call_sync(
             self._client, _SEND, locals()
@@ -1386,6 +1726,9 @@ class Responses:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[StreamEvents]: ...
 
     @overload
@@ -1538,7 +1881,165 @@ class Responses:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> OpenResponsesResult: ...
+
+    @overload
+    async def send_async(
+        self,
+        *,
+        stream: bool,
+        x_open_router_metadata: Literal["disabled", "enabled"] | str | None = None,
+        background: bool | None | Unset = UNSET,
+        cache_control: AnthropicCacheControlDirective | Mapping[str, Any] | Unset = UNSET,
+        debug: ChatDebugOptions | Mapping[str, Any] | Unset = UNSET,
+        frequency_penalty: float | None | Unset = UNSET,
+        image_config: Mapping[str, str | float | Sequence[Any]] | Unset = UNSET,
+        include: Sequence[ResponseIncludesEnum | str] | None | Unset = UNSET,
+        input: str
+        | Sequence[
+            ReasoningItem
+            | Mapping[str, Any]
+            | EasyInputMessage
+            | InputMessageItem
+            | FunctionCallItem
+            | FunctionCallOutputItem
+            | ApplyPatchCallItem
+            | ApplyPatchCallOutputItem
+            | InputsOption2ItemOption8
+            | InputsOption2ItemOption9
+            | OutputFunctionCallItem
+            | OutputCustomToolCallItem
+            | OutputWebSearchCallItem
+            | OutputFileSearchCallItem
+            | OutputImageGenerationCallItem
+            | OutputCodeInterpreterCallItem
+            | OutputComputerCallItem
+            | OutputDatetimeItem
+            | OutputWebSearchServerToolItem
+            | OutputCodeInterpreterServerToolItem
+            | OutputFileSearchServerToolItem
+            | OutputImageGenerationServerToolItem
+            | OutputBrowserUseServerToolItem
+            | OutputBashServerToolItem
+            | OutputTextEditorServerToolItem
+            | OutputApplyPatchServerToolItem
+            | OutputWebFetchServerToolItem
+            | OutputToolSearchServerToolItem
+            | OutputMemoryServerToolItem
+            | OutputMcpServerToolItem
+            | OutputSearchModelsServerToolItem
+            | OutputFusionServerToolItem
+            | OutputAdvisorServerToolItem
+            | OutputSubagentServerToolItem
+            | OutputFilesServerToolItem
+            | OutputShellServerToolItem
+            | LocalShellCallItem
+            | LocalShellCallOutputItem
+            | ShellCallItem
+            | ShellCallOutputItem
+            | McpListToolsItem
+            | McpApprovalRequestItem
+            | McpApprovalResponseItem
+            | McpCallItem
+            | CustomToolCallItem
+            | CustomToolCallOutputItem
+            | CompactionItem
+            | ContextCompactionItem
+            | ItemReferenceItem
+            | AdditionalToolsItem
+            | AgentMessageItem
+        ]
+        | Unset = UNSET,
+        instructions: str | None | Unset = UNSET,
+        max_output_tokens: int | None | Unset = UNSET,
+        max_tool_calls: int | None | Unset = UNSET,
+        metadata: Mapping[str, str] | None | Unset = UNSET,
+        modalities: Sequence[OutputModalityEnum | str] | Unset = UNSET,
+        model: str | Unset = UNSET,
+        models: Sequence[str] | Unset = UNSET,
+        parallel_tool_calls: bool | None | Unset = UNSET,
+        plugins: Sequence[
+            AutoRouterPlugin
+            | Mapping[str, Any]
+            | AutoBetaRouterPlugin
+            | ModerationPlugin
+            | WebSearchPlugin
+            | WebFetchPlugin
+            | FileParserPlugin
+            | ResponseHealingPlugin
+            | ContextCompressionPlugin
+            | ParetoRouterPlugin
+            | FusionPlugin
+        ]
+        | Unset = UNSET,
+        presence_penalty: float | None | Unset = UNSET,
+        previous_response_id: Any | Unset = UNSET,
+        prompt: StoredPromptTemplate | Mapping[str, Any] | None | Unset = UNSET,
+        prompt_cache_key: str | None | Unset = UNSET,
+        prompt_cache_options: PromptCacheOptions | Mapping[str, Any] | None | Unset = UNSET,
+        provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
+        reasoning: ReasoningConfig | Mapping[str, Any] | None | Unset = UNSET,
+        route: DeprecatedRoute | str | None | Unset = UNSET,
+        safety_identifier: str | None | Unset = UNSET,
+        service_tier: Literal["auto", "default", "fast", "flex", "priority", "scale"]
+        | str
+        | None
+        | Unset = UNSET,
+        session_id: str | Unset = UNSET,
+        stop_server_tools_when: Sequence[StopServerToolsWhenCondition | Mapping[str, Any]]
+        | Unset = UNSET,
+        store: Literal[False] | Unset = UNSET,
+        temperature: float | None | Unset = UNSET,
+        text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
+        tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
+        tools: Sequence[
+            ResponsesRequestToolsItemOption1
+            | Mapping[str, Any]
+            | Preview_WebSearchServerTool
+            | Preview_20250311_WebSearchServerTool
+            | Legacy_WebSearchServerTool
+            | WebSearchServerTool
+            | FileSearchServerTool
+            | ComputerUseServerTool
+            | CodeInterpreterServerTool
+            | McpServerTool
+            | ImageGenerationServerTool
+            | CodexLocalShellTool
+            | ShellServerTool
+            | ApplyPatchServerTool
+            | CustomTool
+            | NamespaceTool
+            | AdvisorServerTool_OpenRouter
+            | SubagentServerTool_OpenRouter
+            | DatetimeServerTool
+            | FilesServerTool
+            | FusionServerTool_OpenRouter
+            | ImageGenerationServerTool_OpenRouter
+            | SearchModelsServerTool_OpenRouter
+            | WebFetchServerTool
+            | WebSearchServerTool_OpenRouter
+            | ApplyPatchServerTool_OpenRouter
+            | BashServerTool
+            | ShellServerTool_OpenRouter
+            | ToolSearchServerTool
+        ]
+        | Unset = UNSET,
+        top_k: int | Unset = UNSET,
+        top_logprobs: int | None | Unset = UNSET,
+        top_p: float | None | Unset = UNSET,
+        trace: TraceConfig | Mapping[str, Any] | Unset = UNSET,
+        truncation: OpenAIResponsesTruncation | str | None | Unset = UNSET,
+        user: str | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: float | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> OpenResponsesResult | AsyncStream[StreamEvents]: ...
 
     async def send_async(
         self,
@@ -1689,6 +2190,9 @@ class Responses:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> OpenResponsesResult | AsyncStream[StreamEvents]:
         """Create a response (``POST /responses``).
 
@@ -1745,6 +2249,12 @@ class Responses:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: OpenResponsesResult | AsyncStream[StreamEvents] = await _call_async(
             self._client, _SEND, locals()

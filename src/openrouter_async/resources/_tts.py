@@ -73,6 +73,9 @@ class AsyncTts:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> BinaryResponse:
         """Create speech (``POST /audio/speech``).
 
@@ -94,6 +97,12 @@ class AsyncTts:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: BinaryResponse = await _call(self._session, _CREATE_SPEECH, locals())
         return result
@@ -124,6 +133,9 @@ class Tts:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> SyncBinaryResponse:
         """Create speech (``POST /audio/speech``).
 
@@ -145,6 +157,12 @@ class Tts:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: SyncBinaryResponse = _call_sync(self._client, _CREATE_SPEECH, locals())
         return result
@@ -162,6 +180,9 @@ class Tts:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> BinaryResponse:
         """Create speech (``POST /audio/speech``).
 
@@ -185,6 +206,12 @@ class Tts:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: BinaryResponse = await _call_async(self._client, _CREATE_SPEECH, locals())
         return result

@@ -120,6 +120,9 @@ class AsyncVideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> VideoGenerationResponse:
         """Submit a video generation request (``POST /videos``).
 
@@ -144,6 +147,12 @@ class AsyncVideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: VideoGenerationResponse = await _call(self._session, _GENERATE, locals())
         return result
@@ -155,6 +164,9 @@ class AsyncVideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> VideoGenerationResponse:
         """Poll video generation status (``GET /videos/{jobId}``).
 
@@ -166,6 +178,12 @@ class AsyncVideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: VideoGenerationResponse = await _call(self._session, _GET_GENERATION, locals())
         return result
@@ -178,6 +196,9 @@ class AsyncVideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> BinaryResponse:
         """Download generated video content (``GET /videos/{jobId}/content``).
 
@@ -193,6 +214,12 @@ class AsyncVideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: BinaryResponse = await _call(self._session, _GET_VIDEO_CONTENT, locals())
         return result
@@ -203,6 +230,9 @@ class AsyncVideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> VideoModelsListResponse:
         """List all video generation models (``GET /videos/models``).
 
@@ -213,6 +243,12 @@ class AsyncVideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: VideoModelsListResponse = await _call(self._session, _LIST_VIDEOS_MODELS, locals())
         return result
@@ -254,6 +290,9 @@ class VideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> VideoGenerationResponse:
         """Submit a video generation request (``POST /videos``).
 
@@ -278,6 +317,12 @@ class VideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: VideoGenerationResponse = _call_sync(self._client, _GENERATE, locals())
         return result
@@ -306,6 +351,9 @@ class VideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> VideoGenerationResponse:
         """Submit a video generation request (``POST /videos``).
 
@@ -332,6 +380,12 @@ class VideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: VideoGenerationResponse = await _call_async(self._client, _GENERATE, locals())
         return result
@@ -343,6 +397,9 @@ class VideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> VideoGenerationResponse:
         """Poll video generation status (``GET /videos/{jobId}``).
 
@@ -354,6 +411,12 @@ class VideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: VideoGenerationResponse = _call_sync(self._client, _GET_GENERATION, locals())
         return result
@@ -365,6 +428,9 @@ class VideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> VideoGenerationResponse:
         """Poll video generation status (``GET /videos/{jobId}``).
 
@@ -378,6 +444,12 @@ class VideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: VideoGenerationResponse = await _call_async(self._client, _GET_GENERATION, locals())
         return result
@@ -390,6 +462,9 @@ class VideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> SyncBinaryResponse:
         """Download generated video content (``GET /videos/{jobId}/content``).
 
@@ -405,6 +480,12 @@ class VideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: SyncBinaryResponse = _call_sync(self._client, _GET_VIDEO_CONTENT, locals())
         return result
@@ -417,6 +498,9 @@ class VideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> BinaryResponse:
         """Download generated video content (``GET /videos/{jobId}/content``).
 
@@ -434,6 +518,12 @@ class VideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: BinaryResponse = await _call_async(self._client, _GET_VIDEO_CONTENT, locals())
         return result
@@ -444,6 +534,9 @@ class VideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> VideoModelsListResponse:
         """List all video generation models (``GET /videos/models``).
 
@@ -454,6 +547,12 @@ class VideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: VideoModelsListResponse = _call_sync(self._client, _LIST_VIDEOS_MODELS, locals())
         return result
@@ -464,6 +563,9 @@ class VideoGeneration:
         retries: RetryConfig | None = None,
         timeout_ms: float | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> VideoModelsListResponse:
         """List all video generation models (``GET /videos/models``).
 
@@ -476,6 +578,12 @@ class VideoGeneration:
             timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,
                 then the longest gap between events).
             http_headers: extra headers for this call.
+            extra_headers: headers merged in last, overriding any of the same name (openai's
+                ``extra_headers``).
+            extra_query: query parameters merged in last (``None`` removes one).
+            extra_body: JSON fields merged into the body after the known ones were validated,
+                overriding a field of the same name (form fields for a multipart body; the whole
+                body where the operation has none): what the spec does not describe yet.
         """
         result: VideoModelsListResponse = await _call_async(
             self._client, _LIST_VIDEOS_MODELS, locals()
