@@ -22,6 +22,20 @@ Routes (query parameters in brackets):
 * ``/gzip``                  a gzip-encoded JSON body (``Content-Encoding: gzip``)
 * ``/big[?size=]``           ``size`` bytes of ``x`` with Content-Length
 * ``/no-read``               reads the request head, never the body, never answers
+* ``/redirect[?status=&to=]`` answers ``status`` (307) with ``Location: to`` (none without
+                             ``to``); ``/redirect-loop`` points at itself; ``/redirect-chain[?n=]``
+                             at ``/redirect-chain?n=<n+1>``, without end
+* ``/echo-key[?status=]``    ``status`` (401) whose error body and ``X-Echo`` header repeat the
+                             Authorization header (a server echoing the key back)
+* ``/sse/<options>/...``     a chat event stream (any path below it, so that a client's base URL
+                             can point there); options ``key=value`` joined by ``&``: ``n`` chunks
+                             (5), ``named=1`` events named ``ping`` / ``openrouter.metadata`` /
+                             unknown between them and ``id:``/``retry:`` fields, ``named_error=1``
+                             an ``event: error`` with an error object before the second chunk,
+                             ``kind=responses``
+                             Responses API events named after their type, ``encoding=gzip|deflate``
+                             compressed in one flushed block per event, ``batch`` events per write
+                             (1), ``delay`` s after the first event (0), ``hold=1`` never ending
 """
 
 from __future__ import annotations
@@ -34,7 +48,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 JSON_BODY = json.dumps({"id": "gen-1", "object": "chat.completion", "ok": True}).encode()
 
@@ -201,11 +215,138 @@ class LoopbackServer:
             return False
         elif path == "/gzip":
             await _send(w, 200, gzip.compress(JSON_BODY), [("Content-Encoding", "gzip")])
+        elif path.startswith("/sse/"):
+            await _send_sse(r, w, dict(parse_qsl(path.split("/")[2])))
         elif path == "/big":
             await _send(w, 200, b"x" * int(q.get("size", "1000000")))
+        elif path == "/redirect":
+            location = [("Location", q["to"])] if "to" in q else []
+            await _send(w, int(q.get("status", "307")), b"", location)
+        elif path == "/redirect-loop":
+            await _send(w, 307, b"", [("Location", "/redirect-loop")])
+        elif path == "/redirect-chain":
+            location = f"/redirect-chain?n={int(q.get('n', '0')) + 1}"
+            await _send(w, 307, b"", [("Location", location)])
+        elif path == "/echo-key":
+            auth = dict((k.lower(), v) for k, v in headers).get("authorization", "")
+            error = {"message": f"Invalid key {auth}", "code": 401, "metadata": {"raw": auth}}
+            doc = {"error": error}
+            status = int(q.get("status", "401"))
+            await _send(w, status, json.dumps(doc).encode(), [("X-Echo", auth)])
         else:
             await _send(w, 404, b'{"error":"not found"}')
         return True
+
+
+def sse_events(options: dict[str, str]) -> list[bytes]:
+    """The events of an ``/sse/`` stream, each a complete ``text/event-stream`` block."""
+    n = int(options.get("n", "5"))
+    named = options.get("named") == "1"
+    events: list[bytes] = [b": OPENROUTER PROCESSING\n\n"]
+    if options.get("kind") == "responses":
+        types = ["response.created"] + ["response.output_text.delta"] * n
+        types.append("response.completed")
+        for i, kind in enumerate(types):
+            data: dict[str, object] = {"type": kind, "sequence_number": i}
+            if kind == "response.output_text.delta":
+                data.update(item_id="msg_1", output_index=0, content_index=0, delta=f"t{i}")
+                data["logprobs"] = []
+            else:
+                data["response"] = _responses_result(kind)
+            events.append(b"event: %s\ndata: %s\n\n" % (kind.encode(), json.dumps(data).encode()))
+            if named and i == 0:
+                events.append(b"event: ping\ndata: {}\n\n")
+                events.append(b'event: openrouter.metadata\ndata: {"provider":"X"}\n\n')
+        return events
+    for i in range(n):
+        chunk = {
+            "id": "gen-sse",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m/x",
+            "choices": [{"index": 0, "delta": {"content": f"c{i}"}, "finish_reason": None}],
+        }
+        fields = b"id: %d\nretry: 1500\n" % i if named else b""
+        events.append(fields + b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        if options.get("named_error") == "1" and i == 1:
+            error = {"error": {"message": "provider fell over", "code": 502}}
+            events.append(b"event: error\ndata: " + json.dumps(error).encode() + b"\n\n")
+        if named:
+            events.append(b"event: ping\ndata: {}\n\n")
+            events.append(b'event: openrouter.metadata\ndata: {"provider":"X","n":%d}\n\n' % i)
+            events.append(b"event: something-new\ndata: not even JSON\n\n")
+    usage = {"prompt_tokens": 1, "completion_tokens": n, "total_tokens": n + 1}
+    final = {
+        "id": "gen-sse",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m/x",
+        "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}],
+        "usage": usage,
+    }
+    events.append(b"data: " + json.dumps(final).encode() + b"\n\n")
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def _responses_result(kind: str) -> dict[str, object]:
+    done = kind == "response.completed"
+    return {
+        "id": "resp-1",
+        "object": "response",
+        "created_at": 1,
+        "model": "m/x",
+        "status": "completed" if done else "in_progress",
+        "output": [],
+        "error": None,
+        "incomplete_details": None,
+        "tools": [],
+        "tool_choice": "auto",
+        "parallel_tool_calls": True,
+        "temperature": None,
+        "top_p": None,
+        "metadata": {},
+        "instructions": None,
+    }
+
+
+async def _send_sse(
+    r: asyncio.StreamReader, w: asyncio.StreamWriter, options: dict[str, str]
+) -> None:
+    """An ``/sse/`` answer (see the module docstring), chunked, compressed on demand."""
+    import zlib
+
+    events = sse_events(options)
+    encoding = options.get("encoding")
+    compressor = None
+    head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+    if encoding in ("gzip", "deflate"):
+        wbits = 31 if encoding == "gzip" else 15
+        compressor = zlib.compressobj(6, zlib.DEFLATED, wbits)
+        head += f"Content-Encoding: {encoding}\r\n"
+    w.write((head + "\r\n").encode())
+    batch = int(options.get("batch", "1"))
+    delay = float(options.get("delay", "0"))
+
+    def emit(data: bytes) -> None:
+        if data:
+            w.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    for start in range(0, len(events), batch):
+        data = b"".join(events[start : start + batch])
+        if compressor is not None:
+            # A sync flush per write: each write decodes on its own, as a live stream must.
+            data = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        emit(data)
+        await w.drain()
+        if delay and start <= 1 < start + batch:  # after the first chunk
+            await _sleep_watching(r, delay)
+    if options.get("hold") == "1":
+        await _sleep_watching(r, 30)
+    if compressor is not None:
+        emit(compressor.flush())
+    w.write(b"0\r\n\r\n")
+    await w.drain()
 
 
 async def _sleep_watching(r: asyncio.StreamReader, delay: float) -> None:

@@ -32,10 +32,11 @@ if TYPE_CHECKING:
     from ._session import Session
     from ._streams import AsyncStream, SyncStream
     from ._unset import UNSET, Unset
-    from .errors import ChatError, OpenRouterError
+    from .errors import APIRedirectError, ChatError, HeaderValueError, OpenRouterError
 
 __all__ = [
     "UNSET",
+    "APIRedirectError",
     "AsyncStream",
     "BackoffStrategy",
     "BatchError",
@@ -43,6 +44,7 @@ __all__ = [
     "BatchStats",
     "BinaryResponse",
     "ChatError",
+    "HeaderValueError",
     "LimiterState",
     "MapResult",
     "OpenRouter",
@@ -72,6 +74,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "UNSET": ("._unset", "UNSET"),
     "Unset": ("._unset", "Unset"),
     "ChatError": (".errors", "ChatError"),
+    "APIRedirectError": (".errors", "APIRedirectError"),
+    "HeaderValueError": (".errors", "HeaderValueError"),
     "OpenRouterError": (".errors", "OpenRouterError"),
     "errors": (".errors", None),
     "models": (".models", None),

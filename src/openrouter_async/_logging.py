@@ -2,7 +2,8 @@
 
 ``debug_logger=`` (the official SDK's option) or ``OPENROUTER_DEBUG=true`` turns on one line
 per HTTP exchange: method, URL, status and time. Headers are never logged, so neither the API
-key nor a bearer token can reach a log; URLs lose any userinfo or key-like query values.
+key nor a bearer token can reach a log; URLs lose any userinfo or key-like query values, and
+any key in use (``_redaction.py``). Errors logged (by the retry policy) are already redacted.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import sys
 
 from ._config import env_flag
+from ._redaction import redact as redact_secrets
 
 __all__ = ["debug_logger_from_env", "redact", "redact_url"]
 
@@ -23,7 +25,7 @@ _USERINFO = re.compile(r"(https?://)[^/@]+@")
 
 
 def redact_url(url: str) -> str:
-    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\1***@", url))
+    return redact_secrets(_SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\1***@", url)))
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from ._config import RetryConfig
-from .errors import APIConnectionError, APIStatusError, ChatError, OpenRouterError
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    ChatError,
+    OpenRouterError,
+    RateLimitTimeoutError,
+    TLSVerificationError,
+)
 
 if TYPE_CHECKING:
     import tenacity
@@ -118,6 +125,10 @@ def is_retryable(error: BaseException, config: RetryConfig) -> bool:
         demanded = retry_after_seconds(error)
         # A demand beyond the cap raises at once rather than stalling the whole job.
         return demanded is None or demanded * 1000 <= config.max_retry_after_ms
+    if isinstance(error, RateLimitTimeoutError):
+        return False  # the call's time ran out at our own gate: another attempt waits there too
+    if isinstance(error, TLSVerificationError):
+        return False  # the next attempt would meet the same certificate
     if isinstance(error, APIConnectionError):
         return config.retry_connection_errors
     if isinstance(error, ChatError) and error.chunk is None:

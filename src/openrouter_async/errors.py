@@ -8,6 +8,9 @@ and never a bare httpx or aiohttp exception.
 HTTP errors carry ``.status_code``, ``.headers``, ``.body`` (the raw text) and ``.data``, the
 parsed ``{"error": {...}}`` body: ``e.data.message``, ``e.data.code``, ``e.data.metadata``
 (and ``e.data.error.message``, the official SDK's spelling).
+
+No error text carries an API key, even one the server echoed back: messages, bodies, headers
+and parsed error objects are redacted where they are built (see ``_redaction.py``).
 """
 
 from __future__ import annotations
@@ -18,16 +21,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import orjson
 
+from ._redaction import redact, redact_headers, redact_json
+
 if TYPE_CHECKING:
     import httpx
 
 __all__ = [
     "APIConnectionError",
+    "APIRedirectError",
     "APIStatusError",
     "APITimeoutError",
     "BadGatewayResponseError",
     "BadRequestResponseError",
     "ChatError",
+    "ClientClosedError",
     "ClientClosedRequestResponseError",
     "ConflictResponseError",
     "EdgeNetworkTimeoutResponseError",
@@ -36,6 +43,7 @@ __all__ = [
     "ForbiddenResponseError",
     "GatewayTimeoutResponseError",
     "GoneResponseError",
+    "HeaderValueError",
     "InternalServerResponseError",
     "NoResponseError",
     "NotFoundResponseError",
@@ -44,6 +52,8 @@ __all__ = [
     "PayloadTooLargeResponseError",
     "PaymentRequiredResponseError",
     "ProviderOverloadedResponseError",
+    "RateLimitTimeoutError",
+    "TLSVerificationError",
     "RequestTimeoutResponseError",
     "RequestValidationError",
     "ResponseValidationError",
@@ -156,6 +166,7 @@ class OpenRouterError(Exception):
     """The ``httpx.Response``, when one was built."""
 
     def __init__(self, message: str) -> None:
+        message = redact(message)  # a server may have echoed the key into it
         super().__init__(message)
         self.message = message
 
@@ -174,6 +185,17 @@ class RequestValidationError(OpenRouterError, ValueError):
         """The message without the path."""
 
 
+class HeaderValueError(RequestValidationError):
+    """A header name or value that cannot be sent (a line break or other control character,
+    a character outside ASCII such as a pasted zero-width space, surrounding whitespace).
+    Found before anything was sent; the message names the header, never its value."""
+
+    def __init__(self, message: str, *, header: str) -> None:
+        super().__init__(message, path=f"headers[{header!r}]")
+        self.header = header
+        """The header's name."""
+
+
 class ResponseValidationError(OpenRouterError):
     """A response body that is not valid JSON or does not match its model.
 
@@ -184,7 +206,7 @@ class ResponseValidationError(OpenRouterError):
         self, message: str, *, body: str | None = None, status_code: int | None = None
     ) -> None:
         super().__init__(message)
-        self.body = body
+        self.body = redact(body) if body else body
         self.status_code = status_code
 
 
@@ -200,6 +222,29 @@ class APITimeoutError(APIConnectionError):
     """A connect, read, write or pool timeout, or the whole call's ``timeout_ms``, ran out."""
 
 
+class RateLimitTimeoutError(APITimeoutError):
+    """The call's timeout ran out before it could be sent: it was held at the Session's
+    rate-limit gate. ``waited_on`` says by what: ``"cool-down"`` (after a 429),
+    ``"concurrency"`` (``max_concurrency``), ``"rpm"`` or ``"tpm"``. Never retried: the call's
+    time is up, and another attempt would wait at the same gate."""
+
+    def __init__(self, message: str, *, waited_on: str) -> None:
+        super().__init__(message)
+        self.waited_on = waited_on
+        """What held the call: ``"cool-down"``, ``"concurrency"``, ``"rpm"`` or ``"tpm"``."""
+
+
+class ClientClosedError(OpenRouterError, RuntimeError):
+    """A call on a client (or Session) that was closed: ``close()`` was called or its
+    ``with`` block was left. A closed client stays closed (build a new one), as with httpx."""
+
+
+class TLSVerificationError(APIConnectionError):
+    """The server's TLS certificate failed verification (an unknown CA, a wrong host name, an
+    expired certificate). Never retried: the next attempt would meet the same certificate. The
+    message says how to trust a private CA (``verify=``, ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``)."""
+
+
 class StreamIdleTimeoutError(APITimeoutError):
     """A stream went quiet: no data event within the idle timeout.
 
@@ -212,11 +257,12 @@ class ChatError(OpenRouterError):
     (``finish_reason: "error"``) or an ``{"error": ...}`` body sent with status 200."""
 
     def __init__(self, error: ErrorDetails, *, chunk: Any = None) -> None:
+        error = _redacted_details(error)
         code = f" (code {error.code})" if error.code is not None else ""
         super().__init__(f"{error.message}{code}")
         self.error = error
         """The ``error`` object (``e.error.message``, ``e.error.code``)."""
-        self.chunk = chunk
+        self.chunk = redact_json(chunk)
         """The decoded JSON of the stream event that carried the error, else ``None``."""
 
 
@@ -245,6 +291,32 @@ class APIStatusError(OpenRouterError):
         self.headers = headers
         self.body = body
         self.raw_response = raw_response
+
+
+class APIRedirectError(APIStatusError):
+    """A redirect that was not followed: a 301/302/303 answering a POST (following it would
+    turn the call into a GET and drop its body), a redirect loop, too many redirects, or a
+    ``Location`` that is missing or not an http(s) URL. ``location`` is where the server
+    pointed (redacted), or ``None``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        location: str | None,
+        headers: httpx.Headers | None = None,
+        raw_response: httpx.Response | None = None,
+    ) -> None:
+        super().__init__(
+            ErrorBody(error=ErrorDetails(message=message, code=status_code)),
+            status_code=status_code,
+            headers=redact_headers(headers) if headers is not None else None,
+            body="",
+            raw_response=raw_response,
+        )
+        self.location = location
+        """Where the redirect pointed, redacted; ``None`` when it had no usable Location."""
 
 
 class OpenRouterDefaultError(APIStatusError):
@@ -359,6 +431,16 @@ class ProviderOverloadedResponseError(APIStatusError):
     status = 529
 
 
+def _redacted_details(error: ErrorDetails) -> ErrorDetails:
+    """``error`` with any key a server echoed into it masked (the same object if none)."""
+    message = redact(error.message)
+    metadata = redact_json(error.metadata)
+    extra = redact_json(error.extra)
+    if message == error.message and metadata is error.metadata and extra is error.extra:
+        return error
+    return attrs.evolve(error, message=message, metadata=metadata, extra=extra)
+
+
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     cls.status: cls
     for cls in APIStatusError.__subclasses__()
@@ -373,12 +455,24 @@ def error_for_status(
     headers: httpx.Headers | None = None,
     raw_response: httpx.Response | None = None,
 ) -> APIStatusError:
-    """Build the typed error for an HTTP error response; never fails, whatever the body."""
-    text = body.decode("utf-8", errors="replace")
+    """Build the typed error for an HTTP error response; never fails, whatever the body.
+
+    Any key the server echoed (in the body or a header) is masked before anything is built
+    from them, ``raw_response`` included: it is then a redacted copy holding the body read.
+    """
+    raw_text = body.decode("utf-8", errors="replace")
+    text = redact(raw_text)
     try:
+        if text != raw_text:
+            body = text.encode()
         parsed: Any = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
         parsed = None
+    if headers is not None:
+        clean_headers = redact_headers(headers)
+        if raw_response is not None and (clean_headers is not headers or text != raw_text):
+            raw_response = _redacted_response(raw_response, clean_headers, body)
+        headers = clean_headers
     fallback = text.strip()[:500] or f"HTTP {status_code}"
     data = ErrorBody.from_json(parsed if parsed is not None else text, fallback_message=fallback)
     cls = _BY_STATUS.get(status_code, OpenRouterDefaultError)
@@ -389,3 +483,31 @@ def error_for_status(
         body=text,
         raw_response=raw_response,
     )
+
+
+_BODY_FRAMING = ("content-encoding", "content-length", "transfer-encoding")
+
+
+def _redacted_response(
+    response: httpx.Response, headers: httpx.Headers, body: bytes
+) -> httpx.Response:
+    """A copy of ``response`` with redacted headers and body (already read, and redacted)."""
+    import httpx
+
+    # The copy holds the body decoded (and perhaps shorter): its framing and encoding
+    # headers are those of the copy, not of what was sent.
+    clean = httpx.Headers(
+        [(k, v) for k, v in headers.multi_items() if k.lower() not in _BODY_FRAMING],
+        encoding=headers.encoding,
+    )
+    copy = httpx.Response(
+        response.status_code,
+        headers=clean,
+        content=body,
+        extensions=response.extensions,
+    )
+    try:
+        copy.request = response.request
+    except RuntimeError:  # the response was built without a request
+        pass
+    return copy

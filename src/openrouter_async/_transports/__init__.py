@@ -15,9 +15,13 @@ leaves nothing to finalize.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+import ssl
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
+
+if TYPE_CHECKING:
+    from .._proxies import ProxyMap
 
 __all__ = ["PreparingTransport", "detect_backend", "make_transport"]
 
@@ -69,12 +73,16 @@ def make_transport(
     max_keepalive: int | None,
     keepalive_expiry: float,
     connect_timeout: float | None,
+    ssl_context: ssl.SSLContext | None = None,
+    proxies: ProxyMap | None = None,
 ) -> httpx.AsyncBaseTransport:
     """A new transport for ``backend`` (``"asyncio"`` or ``"trio"``); it must be used (and
     closed) on that backend, the aiohttp one in the event loop that first uses it.
 
     ``connect_timeout`` applies to requests that carry no ``"timeout"`` extension; the
     extension's ``connect``/``read``/``write``/``pool`` values win when present.
+    ``ssl_context`` (``None``: the system's CA store) verifies https servers; ``proxies`` (see
+    ``_proxies.py``; ``None``: always direct) says which requests go through a proxy.
     """
     if backend == "asyncio":
         from ._aiohttp import AiohttpTransport
@@ -84,6 +92,8 @@ def make_transport(
             max_keepalive=max_keepalive,
             keepalive_expiry=keepalive_expiry,
             connect_timeout=connect_timeout,
+            ssl_context=ssl_context,
+            proxies=proxies,
         )
     if backend == "trio":
         from ._h11pool import AnyioH11Transport
@@ -93,5 +103,7 @@ def make_transport(
             max_keepalive=max_keepalive,
             keepalive_expiry=keepalive_expiry,
             connect_timeout=connect_timeout,
+            ssl_context=ssl_context,
+            proxies=proxies,
         )
     raise ValueError(f"unsupported async backend: {backend!r}")

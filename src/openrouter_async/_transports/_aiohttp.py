@@ -9,7 +9,10 @@ Semantics kept from httpx's own transport:
   kept, and httpx's :class:`~httpx.Response` decodes it, exactly as with httpcore;
 * aiohttp adds no headers of its own (``skip_auto_headers``) apart from ``Host`` and the
   framing headers (``Content-Length`` / ``Transfer-Encoding``) it must own;
-* no cookies (httpx keeps its own jar), no redirects, no proxies from the environment;
+* no cookies (httpx keeps its own jar), no redirects, no proxies from the environment (the
+  Session reads those itself and passes ``proxies``: an http(s) proxy that applies to a URL is
+  given to aiohttp per request, worked out once per origin, so prepared requests go through it
+  as well; SOCKS proxies are not supported by aiohttp and are refused);
 * ``max_connections`` is enforced by a gate in front of aiohttp so that waiting for a free
   connection times out as :class:`httpx.PoolTimeout` (``timeout["pool"]``), apart from the
   ``connect`` timeout (:class:`httpx.ConnectTimeout`);
@@ -30,15 +33,19 @@ a reused keep-alive connection turns out dead, but only for idempotent methods (
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 import sys
 from collections.abc import AsyncIterator, Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
 from multidict import CIMultiDict
 from yarl import URL
+
+if TYPE_CHECKING:
+    from .._proxies import ProxyMap
 
 __all__ = ["AiohttpTransport", "PreparedRequest"]
 
@@ -174,9 +181,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: float = 5.0,
         connect_timeout: float | None = 5.0,
         ssl_context: ssl.SSLContext | bool | None = None,
+        proxies: ProxyMap | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
+        self._proxies = proxies
+        # httpx.Proxy -> what aiohttp takes for it (URL, auth, headers), built once each.
+        self._proxy_args: dict[int, _ProxyArgs] = {}
         self._max_connections = max_connections
         self._max_keepalive = max_keepalive  # not enforceable on aiohttp; see module doc
         self._keepalive_expiry = keepalive_expiry
@@ -289,21 +300,50 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             timeout: Mapping[str, float | None] = request.extensions.get("timeout", _NO_TIMEOUT)
             if not timeout:
                 timeout = {"connect": self._connect_timeout}
+            # A multidict, not the list: aiohttp copies it as is, a list it converts first.
+            multi = CIMultiDict(aio_headers)
+            proxy = self._proxy_for(request.url) if self._proxies is not None else None
+            if proxy is not None and proxy.headers and request.url.scheme == "http":
+                # A request forwarded by the proxy (not tunnelled) carries the proxy's
+                # headers itself: aiohttp sends proxy_headers on CONNECT only.
+                multi.extend(proxy.headers)
             return PreparedRequest(
                 request.method,
                 self._yarl_url(request.url),
-                # A multidict, not the list: aiohttp copies it as is, a list it converts first.
-                CIMultiDict(aio_headers),
+                multi,
                 [_AUTO_HEADERS[k] for k in missing] if missing else None,
                 self._client_timeout(timeout.get("connect"), timeout.get("read")),
                 timeout.get("pool"),
                 request.extensions.get("sni_hostname"),
+                proxy,
             )
         except Exception as exc:
             mapped = _map_exception(exc, reading=False)
             if mapped is None:
                 raise
             raise mapped from exc
+
+    def _proxy_for(self, url: httpx.URL) -> _ProxyArgs | None:
+        assert self._proxies is not None
+        proxy = self._proxies.for_url(url)
+        if proxy is None:
+            return None
+        args = self._proxy_args.get(id(proxy))
+        if args is None:
+            if proxy.url.scheme not in ("http", "https"):
+                raise httpx.UnsupportedProtocol(
+                    f"the asyncio transport cannot use a {proxy.url.scheme} proxy; pass "
+                    f"transport=httpx.AsyncHTTPTransport(proxy=...) for one"
+                )
+            headers: CIMultiDict[str] | None = None
+            if proxy.headers or proxy.auth:
+                headers = CIMultiDict(proxy.headers.multi_items())
+                if proxy.auth:  # as a header: aiohttp's proxy_auth= is deprecated
+                    token = base64.b64encode(":".join(proxy.auth).encode()).decode()
+                    headers["Proxy-Authorization"] = f"Basic {token}"
+            args = _ProxyArgs(URL(str(proxy.url), encoded=True), headers, proxy)
+            self._proxy_args[id(proxy)] = args
+        return args
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         data: Any
@@ -346,16 +386,32 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await gate.acquire()  # uncontended: returns without suspending
 
         try:
-            resp = await session.request(
-                prepared.method,
-                prepared.url,
-                headers=prepared.headers,
-                data=data,
-                allow_redirects=False,
-                timeout=prepared.timeout,
-                server_hostname=prepared.server_hostname,
-                skip_auto_headers=prepared.skip_auto_headers,
-            )
+            proxy = prepared.proxy
+            if proxy is None:
+                resp = await session.request(
+                    prepared.method,
+                    prepared.url,
+                    headers=prepared.headers,
+                    data=data,
+                    allow_redirects=False,
+                    timeout=prepared.timeout,
+                    server_hostname=prepared.server_hostname,
+                    skip_auto_headers=prepared.skip_auto_headers,
+                )
+            else:
+                resp = await session.request(
+                    prepared.method,
+                    prepared.url,
+                    headers=prepared.headers,
+                    data=data,
+                    allow_redirects=False,
+                    timeout=prepared.timeout,
+                    server_hostname=prepared.server_hostname,
+                    skip_auto_headers=prepared.skip_auto_headers,
+                    proxy=proxy.url,
+                    # A copy: aiohttp writes the Host of each CONNECT into it.
+                    proxy_headers=CIMultiDict(proxy.headers) if proxy.headers else None,
+                )
         except BaseException as exc:
             gate.release()
             if isinstance(exc, Exception):
@@ -380,6 +436,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
 
 
+class _ProxyArgs:
+    """An :class:`httpx.Proxy` in aiohttp's terms (the proxy kept alive: keyed by its id)."""
+
+    __slots__ = ("headers", "proxy", "url")
+
+    def __init__(self, url: URL, headers: CIMultiDict[str] | None, proxy: httpx.Proxy) -> None:
+        self.url = url
+        self.headers = headers
+        self.proxy = proxy
+
+
 class PreparedRequest:
     """A request for :meth:`AiohttpTransport.send_prepared`, in aiohttp's terms."""
 
@@ -387,6 +454,7 @@ class PreparedRequest:
         "headers",
         "method",
         "pool_timeout",
+        "proxy",
         "server_hostname",
         "skip_auto_headers",
         "timeout",
@@ -402,7 +470,9 @@ class PreparedRequest:
         timeout: aiohttp.ClientTimeout,
         pool_timeout: float | None,
         server_hostname: str | None,
+        proxy: _ProxyArgs | None = None,
     ) -> None:
+        self.proxy = proxy
         self.method = method
         self.url = url
         self.headers = headers

@@ -15,7 +15,9 @@
   the pool; closed early, failed or cancelled, the connection is closed, never reused;
 * timeouts from ``request.extensions["timeout"]`` (``connect``/``read``/``write``/``pool``) via
   anyio cancel scopes, mapped to the httpx timeout exceptions; every network, TLS and protocol
-  error surfaces as the matching httpx exception.
+  error surfaces as the matching httpx exception;
+* with ``proxies`` (see ``_proxies.py``), a request whose URL a proxy applies to goes through
+  httpx's own transport for that proxy (``_via_proxy.py``); without, there is no proxy path.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 import h11
 import httpx
+
+if TYPE_CHECKING:
+    from .._proxies import ProxyMap
+    from ._via_proxy import ProxyTransports
 
 __all__ = ["AnyioH11Transport"]
 
@@ -236,10 +242,13 @@ class AnyioH11Transport(httpx.AsyncBaseTransport):
         keepalive_expiry: float = 5.0,
         connect_timeout: float | None = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        proxies: ProxyMap | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
         self._max_connections = max_connections
+        self._proxies = proxies
+        self._via_proxy: ProxyTransports | None = None
         self._max_keepalive = max_connections if max_keepalive is None else max_keepalive
         self._keepalive_expiry = keepalive_expiry
         self._connect_timeout = connect_timeout
@@ -254,6 +263,9 @@ class AnyioH11Transport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         self._closed = True
+        via_proxy, self._via_proxy = self._via_proxy, None
+        if via_proxy is not None:
+            await via_proxy.aclose()
         conns = list(self._connections)
         self._connections.clear()
         self._idle.clear()
@@ -265,6 +277,10 @@ class AnyioH11Transport(httpx.AsyncBaseTransport):
         if self._closed:
             raise RuntimeError("Cannot send a request, as the transport has been closed.")
         url = request.url
+        if self._proxies is not None:
+            proxy = self._proxies.for_url(url)
+            if proxy is not None:
+                return await self._proxied(proxy, request)
         scheme = url.raw_scheme
         if scheme not in _DEFAULT_PORTS:
             raise httpx.UnsupportedProtocol(
@@ -324,6 +340,19 @@ class AnyioH11Transport(httpx.AsyncBaseTransport):
             request=request,
             extensions=extensions,
         )
+
+    async def _proxied(self, proxy: httpx.Proxy, request: httpx.Request) -> httpx.Response:
+        via = self._via_proxy
+        if via is None:
+            from ._via_proxy import ProxyTransports
+
+            via = self._via_proxy = ProxyTransports(
+                ssl_context=self._ssl_context,
+                max_connections=self._max_connections,
+                max_keepalive=self._max_keepalive,
+                keepalive_expiry=self._keepalive_expiry,
+            )
+        return await via.get(proxy).handle_async_request(request)
 
     # -- pool -----------------------------------------------------------------------------
 
