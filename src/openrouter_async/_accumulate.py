@@ -35,7 +35,11 @@ class _Choice:
     def message(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": None}
         for name, parts in self.parts.items():
-            message[name] = "".join(parts)
+            text = "".join(parts)
+            # Real streams send ``"content": ""`` in a tool call's last chunk; the same call
+            # not streamed answers ``"content": null``, and so does the accumulated one.
+            if text or not self.tool_calls:
+                message[name] = text
         if self.tool_calls:
             message["tool_calls"] = [self.tool_calls[index] for index in sorted(self.tool_calls)]
         return message
@@ -52,24 +56,26 @@ class ChatStreamAccumulator:
     def add(self, chunk: ChatStreamChunk) -> None:
         if self._head is None:
             self._head = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
-            fingerprint = chunk.system_fingerprint
-            self._head["system_fingerprint"] = None if fingerprint is UNSET else fingerprint
+            self._head["system_fingerprint"] = chunk.system_fingerprint
             if chunk.model_extra:
                 self._head.update(chunk.model_extra)  # e.g. OpenRouter's ``provider``
-        if chunk.usage is not UNSET:
+        if chunk.usage is not None:
             self._usage = chunk.usage
-        for choice in chunk.choices:
-            state = self._choices.get(choice.index)
+        for choice in chunk.choices or ():
+            index = choice.index or 0  # None only if a server left it out: the first choice
+            state = self._choices.get(index)
             if state is None:
-                state = self._choices[choice.index] = _Choice()
+                state = self._choices[index] = _Choice()
             if choice.finish_reason is not None:
                 state.finish_reason = str(choice.finish_reason)
             delta = choice.delta
+            if delta is None:
+                continue
             for name in _TEXT_FIELDS:
                 text = getattr(delta, name)
                 if isinstance(text, str):
                     state.parts.setdefault(name, []).append(text)
-            if delta.tool_calls is not UNSET:
+            if delta.tool_calls is not None:
                 for call in delta.tool_calls:
                     _merge_tool_call(state.tool_calls, call)
 
@@ -103,10 +109,10 @@ def _merge_tool_call(calls: dict[int, dict[str, Any]], delta: Any) -> None:
             "type": "function",
             "function": {"name": "", "arguments": ""},
         }
-    if delta.id is not UNSET and delta.id:
+    if delta.id:
         call["id"] = delta.id
     function = delta.function
-    if function is UNSET:
+    if function is None:
         return
     name = getattr(function, "name", UNSET)
     if isinstance(name, str) and name:

@@ -7,14 +7,19 @@
   trio); ``await client.chat.send_async(...)``.
 
 A client used for sync calls without ``with`` starts its portal on the first call; ``close()``
-(or interpreter exit) stops it.
+(or interpreter exit) stops it. A closed client stays closed: a call after ``close()`` or
+after its block raises :class:`~openrouter_async.errors.ClientClosedError` (as httpx does).
+After ``os.fork()`` a client used in the parent starts a portal and a pool of its own in the
+child on its next sync call; it never waits on the parent's portal thread.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -25,7 +30,10 @@ from ._config import RetryConfig, Timeouts
 from ._groups import ClientGroups
 from ._logging import redact_url
 from ._portal import PortalThread
+from ._proxies import ProxyTypes
 from ._session import ApiKey, Session
+from ._tls import VerifyTypes
+from .errors import ClientClosedError
 
 if TYPE_CHECKING:
     from ._map import MapResult, SyncMap
@@ -59,6 +67,9 @@ class OpenRouter(ClientGroups):
         rpm: float | None = None,
         tpm: float | None = None,
         adaptive_concurrency: bool = True,
+        proxy: ProxyTypes | None = None,
+        trust_env: bool = True,
+        verify: VerifyTypes = True,
     ) -> None:
         self._options: dict[str, Any] = dict(
             api_key=api_key,
@@ -77,6 +88,9 @@ class OpenRouter(ClientGroups):
             rpm=rpm,
             tpm=tpm,
             adaptive_concurrency=adaptive_concurrency,
+            proxy=proxy,
+            trust_env=trust_env,
+            verify=verify,
         )
         # Fail on bad options now, in the caller's thread, not later inside the portal.
         probe = Session(**self._options)
@@ -87,6 +101,8 @@ class OpenRouter(ClientGroups):
         self._sync_session: Session | None = None
         self._sync_session_context: Any = None
         self._async_session: Session | None = None
+        self._sync_closed = False  # close() was called: no sync call reopens the client
+        self._async_closed = False  # an `async with` block ended: closed for good too
         self._groups: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -107,8 +123,11 @@ class OpenRouter(ClientGroups):
         self.close()
 
     def close(self) -> None:
-        """Close the sync side: the Session in the portal thread, then the thread."""
+        """Close the sync side: the Session in the portal thread, then the thread. For good:
+        a sync call afterwards raises :class:`~openrouter_async.errors.ClientClosedError`
+        (as httpx and openai do), it never reopens the client. Idempotent."""
         with self._lock:
+            self._sync_closed = True
             context, self._sync_session_context = self._sync_session_context, None
             portal_thread, self._portal_thread = self._portal_thread, None
             self._sync_session = None
@@ -125,6 +144,11 @@ class OpenRouter(ClientGroups):
         if portal_thread is not None and session is not None:
             return portal_thread, session
         with self._lock:
+            if self._sync_closed:
+                raise ClientClosedError(
+                    "this client is closed (close() was called or its `with` block ended): "
+                    "create a new OpenRouter(...) to make more calls"
+                )
             if self._portal_thread is None or self._sync_session is None:
                 portal_thread = PortalThread(self._backend)
                 portal = portal_thread.start()
@@ -137,7 +161,17 @@ class OpenRouter(ClientGroups):
                     raise
                 self._sync_session_context = context
                 self._portal_thread, self._sync_session = portal_thread, session
+                _with_portal.add(self)
             return self._portal_thread, self._sync_session
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child: the parent's portal thread and its Session are not there (only
+        the forking thread survives a fork). Forget them, never wait on them: the next sync
+        call starts a portal thread and a connection pool of the child's own."""
+        self._lock = threading.Lock()  # another thread of the parent may have held it
+        self._portal_thread = None
+        self._sync_session = None
+        self._sync_session_context = None
 
     def _call_sync(self, function: Callable[[Session], Awaitable[T]]) -> T:
         portal_thread, session = self._sync()
@@ -148,6 +182,11 @@ class OpenRouter(ClientGroups):
     async def __aenter__(self) -> OpenRouter:
         if self._async_session is not None:
             raise RuntimeError("this client is already open with `async with`")
+        if self._async_closed:
+            raise ClientClosedError(
+                "this client's `async with` block has ended and it stays closed: "
+                "create a new OpenRouter(...)"
+            )
         session = Session(**self._options)
         await session.__aenter__()
         self._async_session = session
@@ -160,12 +199,17 @@ class OpenRouter(ClientGroups):
         tb: TracebackType | None,
     ) -> None:
         session, self._async_session = self._async_session, None
+        self._async_closed = True
         if session is not None:
             await session.__aexit__(exc_type, exc, tb)
 
     def _session_async(self) -> Session:
         session = self._async_session
         if session is None:
+            if self._async_closed:
+                raise ClientClosedError(
+                    "this client is closed: its `async with OpenRouter(...)` block has ended"
+                )
             raise RuntimeError(
                 "async calls need `async with OpenRouter(...) as client:` "
                 "(the sync methods, without _async, work with `with` or no block at all)"
@@ -213,3 +257,17 @@ class OpenRouter(ClientGroups):
         return self._session_async().map(
             requests, call=call, ordered=ordered, concurrency=concurrency
         )
+
+
+#: Clients whose sync side started a portal thread in this process (see _forget_after_fork).
+_with_portal: weakref.WeakSet[OpenRouter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_with_portal):
+        client._forget_after_fork()
+    _with_portal.clear()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)

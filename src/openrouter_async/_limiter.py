@@ -18,6 +18,11 @@
   and it grows back by one after as many successes in a row as the current limit (additive
   increase, multiplicative decrease), never above the configured cap.
 
+* **Within the call's timeout** — the wait at the gate counts against the call's deadline: a
+  call that cannot pass in time raises :class:`~openrouter_async.errors.RateLimitTimeoutError`
+  (an ``APITimeoutError``) naming what held it, at once when the wait is known (a cool-down, a
+  bucket), at its deadline when it waited for a slot.
+
 Its state is observable: :meth:`Limiter.state` (limit, in flight, waiting, cool-down left).
 """
 
@@ -32,6 +37,7 @@ import anyio
 import attrs
 
 from ._retry import rate_limit_reset_wait, retry_after_from_headers
+from .errors import RateLimitTimeoutError
 
 __all__ = ["Limiter", "LimiterState", "estimate_tokens", "used_tokens"]
 
@@ -121,35 +127,89 @@ class Limiter:
 
     # -- around a call ---------------------------------------------------------------------
 
-    async def acquire(self, estimated_tokens: int = 0) -> object | None:
+    async def acquire(
+        self, estimated_tokens: int = 0, *, within: float | None = None
+    ) -> object | None:
         """Wait for the cool-down, a slot, and the buckets; return the permit to hand to
         :meth:`release` (a permit of its own, not the task's: one task may hold several), or
-        None when nothing is gated (the call only waited out a cool-down)."""
+        None when nothing is gated (the call only waited out a cool-down).
+
+        ``within`` (seconds, the call's timeout) bounds the wait: a call that cannot pass the
+        gate in time raises :class:`RateLimitTimeoutError` naming what held it — at once when
+        the wait is known to be longer (a cool-down, a bucket), after ``within`` when it waits
+        for a free slot."""
+        deadline = math.inf if within is None else time.monotonic() + within
         if not self.gated:
-            await self.wait_cool_down()
+            await self.wait_cool_down(deadline, within)
             return None
         permit = object()
         self._waiting += 1
         try:
-            await self.wait_cool_down()
-            if self._slots is not None:
-                await self._slots.acquire_on_behalf_of(permit)
+            await self.wait_cool_down(deadline, within)
+            slots = self._slots
+            if slots is not None:
+                if within is None:
+                    await slots.acquire_on_behalf_of(permit)
+                else:
+                    await self._take_slot(slots, permit, deadline, within)
             try:
-                wait = 0.0
-                if self._rpm is not None:
-                    wait = self._rpm.reserve(1)
-                if self._tpm is not None and estimated_tokens:
-                    wait = max(wait, self._tpm.reserve(estimated_tokens))
+                wait, held_by = 0.0, ""
+                rpm, tpm = self._rpm, self._tpm
+                if rpm is not None:
+                    wait, held_by = rpm.reserve(1), "rpm"
+                if tpm is not None and estimated_tokens:
+                    tokens_wait = tpm.reserve(estimated_tokens)
+                    if tokens_wait > wait:
+                        wait, held_by = tokens_wait, "tpm"
                 if wait > 0:
+                    if time.monotonic() + wait > deadline:
+                        # Known now to be too late: give the reservations back, fail at once.
+                        if rpm is not None:
+                            rpm.refund(1)
+                        if tpm is not None and estimated_tokens:
+                            tpm.refund(estimated_tokens)
+                        raise self._too_late(held_by, wait, within)
                     await anyio.sleep(wait)
-                await self.wait_cool_down()
+                await self.wait_cool_down(deadline, within)
             except BaseException:
-                if self._slots is not None:
-                    self._slots.release_on_behalf_of(permit)
+                if slots is not None:
+                    slots.release_on_behalf_of(permit)
                 raise
         finally:
             self._waiting -= 1
         return permit
+
+    async def _take_slot(
+        self, slots: anyio.CapacityLimiter, permit: object, deadline: float, within: float
+    ) -> None:
+        try:
+            slots.acquire_on_behalf_of_nowait(permit)  # a free slot: no cancel scope
+            return
+        except anyio.WouldBlock:
+            pass
+        with anyio.move_on_after(max(0.0, deadline - time.monotonic())) as scope:
+            await slots.acquire_on_behalf_of(permit)
+        if scope.cancelled_caught:
+            limit = int(slots.total_tokens)
+            raise RateLimitTimeoutError(
+                f"the call waited at the rate limit for its whole {within:g}s timeout: all "
+                f"{limit} concurrency slots of the Session (max_concurrency={self.max_limit}) "
+                "stayed taken",
+                waited_on="concurrency",
+            )
+
+    def _too_late(self, held_by: str, wait: float, within: float | None) -> Exception:
+        limit = f" within its {within:g}s timeout" if within is not None else ""
+        if held_by == "cool-down":
+            why = f"its cool-down (after a 429 or a spent quota) has {wait:.2f}s left"
+        else:
+            rate = self.rpm if held_by == "rpm" else self.tpm
+            unit = "requests" if held_by == "rpm" else "tokens"
+            why = f"the {held_by} limit ({rate:g} {unit}/min) lets it go in {wait:.2f}s"
+        return RateLimitTimeoutError(
+            f"the call cannot start{limit}: it waits at the rate limit, and {why}",
+            waited_on=held_by,
+        )
 
     def release(
         self,
@@ -174,11 +234,16 @@ class Limiter:
         if headers is not None:
             self._learn(headers)
 
-    async def wait_cool_down(self) -> None:
+    async def wait_cool_down(self, deadline: float = math.inf, within: float | None = None) -> None:
+        """Wait until no cool-down runs; one ending after ``deadline`` (``time.monotonic``)
+        raises :class:`RateLimitTimeoutError` at once."""
         while True:
-            left = self._cool_until - time.monotonic()
+            now = time.monotonic()
+            left = self._cool_until - now
             if left <= 0:
                 return
+            if now + left > deadline:
+                raise self._too_late("cool-down", left, within)
             await anyio.sleep(left)
 
     # -- what the answers teach ------------------------------------------------------------

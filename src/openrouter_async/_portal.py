@@ -7,18 +7,27 @@ loop (a notebook cell), where ``asyncio.run`` would refuse.
 Why not ``anyio.from_thread.start_blocking_portal``: its thread belongs to a
 ThreadPoolExecutor, which the interpreter joins at exit — a client that was never closed would
 hang the program on exit. Ours is a daemon thread, stopped by ``close()`` or at exit.
+
+After ``os.fork()`` the child has no portal thread (only the forking thread survives a fork),
+so waiting on the parent's would hang forever: every portal is marked gone in the child, and
+a call on it raises :class:`~openrouter_async.errors.ClientClosedError` at once (the client
+itself starts a new portal there, see ``OpenRouter._sync``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
 import anyio
 from anyio.from_thread import BlockingPortal
+
+from .errors import ClientClosedError
 
 T = TypeVar("T")
 
@@ -35,12 +44,26 @@ class PortalThread:
         self._portal: BlockingPortal | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._forked = False  # this is a child process's copy of a parent's portal
 
     @property
     def portal(self) -> BlockingPortal:
         if self._portal is None:
-            raise RuntimeError("the portal thread is not running")
+            if self._forked:
+                raise ClientClosedError(
+                    "this object belongs to the client's event loop thread in the parent "
+                    "process, which does not exist after os.fork(); open streams, maps and "
+                    "downloads cannot cross a fork (calls on the client itself work)"
+                )
+            raise ClientClosedError("the client is closed (its event loop thread has stopped)")
         return self._portal
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child: the thread is not there; never wait on it, never join it."""
+        self._portal = None
+        self._thread = None
+        self._loop = None
+        self._forked = True
 
     def start(self) -> BlockingPortal:
         ready: Future[BlockingPortal] = Future()
@@ -63,6 +86,7 @@ class PortalThread:
         thread.start()
         self._portal = ready.result()
         self._thread = thread
+        _running.add(self)
         return self._portal
 
     def call(self, function: Callable[[], Awaitable[T]]) -> T:
@@ -96,3 +120,17 @@ class PortalThread:
                 pass  # already stopped
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)
+
+
+#: Portals started in this process, forgotten in a forked child.
+_running: weakref.WeakSet[PortalThread] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for portal_thread in list(_running):
+        portal_thread._forget_after_fork()
+    _running.clear()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)

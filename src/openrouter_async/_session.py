@@ -19,6 +19,7 @@ import inspect
 import logging
 import os
 import time
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from types import TracebackType
@@ -32,15 +33,20 @@ import sniffio
 from . import _convert
 from ._config import DEFAULT_RETRY_CONFIG, RetryConfig, Timeouts
 from ._groups import SessionGroups
+from ._headers import check_header, check_headers, check_value
 from ._limiter import Limiter, estimate_tokens, used_tokens
 from ._logging import debug_logger_from_env, redact_url
+from ._proxies import ProxyTypes, as_proxy, proxy_map
+from ._redaction import remember_secret
+from ._redirects import REDIRECT_STATUSES, follow_redirects
 from ._retry import (
     call_with_retries,
     is_retryable,
     retry_after_failure,
 )
 from ._sse import ServerSentEvent
-from ._streams import AsyncStream
+from ._streams import SKIP, AsyncStream, Skip
+from ._tls import VerifyTypes, ssl_context
 from ._transport_errors import translate_transport_error
 from ._version import __version__
 from .errors import (
@@ -91,6 +97,13 @@ class Session(SessionGroups):
     in flight (adapted down on 429s and back up while calls succeed, unless
     ``adaptive_concurrency=False``), ``rpm`` / ``tpm`` pace requests and tokens per minute.
     Whatever is configured, a 429 makes every call of the Session wait out its Retry-After.
+
+    The network, as httpx has it: ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` /
+    ``NO_PROXY`` and ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` are honoured unless
+    ``trust_env=False``; ``proxy=`` (a URL or an ``httpx.Proxy``) sends everything through one
+    proxy; ``verify=`` is a CA bundle path, an ``ssl.SSLContext``, or ``False``. Redirects are
+    followed as ``_redirects.py`` says (never carrying the key to another host). Header values
+    that cannot be sent are refused here, before any request (``HeaderValueError``).
     """
 
     def __init__(
@@ -115,6 +128,9 @@ class Session(SessionGroups):
         rpm: float | None = None,
         tpm: float | None = None,
         adaptive_concurrency: bool = True,
+        proxy: ProxyTypes | None = None,
+        trust_env: bool = True,
+        verify: VerifyTypes = True,
     ) -> None:
         if base_url is not None and server_url is not None and base_url != server_url:
             raise ValueError("give base_url or server_url, not both")
@@ -128,6 +144,14 @@ class Session(SessionGroups):
         self.base_url = url.rstrip("/")
         # An empty key (the product description passes os.getenv(..., "")) means none given.
         self._api_key: ApiKey | None = api_key or os.environ.get("OPENROUTER_API_KEY") or None
+        if isinstance(self._api_key, str):
+            check_header("Authorization", self._api_key, label="the API key")
+            remember_secret(self._api_key)  # masked in every error text from now on
+        self._proxy = as_proxy(proxy) if proxy is not None else None  # ValueError when bad
+        self._trust_env = trust_env
+        if isinstance(verify, (str, os.PathLike)) and not os.path.exists(verify):
+            raise ValueError(f"verify={os.fspath(verify)!r}: no such CA bundle file or directory")
+        self._verify = verify
         self.timeouts = (timeouts or Timeouts()).with_timeout_ms(timeout_ms)
         self.retry_config = retry_config if retry_config is not None else DEFAULT_RETRY_CONFIG
         self._logger = debug_logger if debug_logger is not None else debug_logger_from_env()
@@ -162,7 +186,10 @@ class Session(SessionGroups):
         self._backend: str | None = None
         self._static_auth: str | None = None
         self._dynamic_auth = False
+        self._checked_key: object = None  # the last key from a key callable, checked
         self.retries_made = 0
+        # Streams handed out and perhaps not closed yet: closed when the Session closes.
+        self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
 
         headers = {
             "Accept": "application/json",
@@ -180,6 +207,14 @@ class Session(SessionGroups):
             headers["X-OpenRouter-Title"] = title
         if http_headers:
             headers.update(http_headers)
+        # Once here, so that no call pays for it; per-call headers are checked per call.
+        if referer:
+            check_header("HTTP-Referer", referer, label="http_referer")
+        if title:
+            check_header("X-OpenRouter-Title", title, label="x_open_router_title")
+        if http_headers:
+            check_headers(http_headers)
+            _remember_credentials(http_headers)
         self._base_headers = headers
 
     def __repr__(self) -> str:
@@ -224,6 +259,9 @@ class Session(SessionGroups):
         self._transport = None
         task_group, self._task_group = self._task_group, None
         try:
+            for stream in list(self._streams):  # abandoned, not collected yet: close them
+                await stream.aclose()
+            self._streams.clear()
             if task_group is not None:
                 # Background work of the session ends with it. The caller's exception is not
                 # handed to the task group (anyio would wrap it in an ExceptionGroup).
@@ -239,13 +277,20 @@ class Session(SessionGroups):
         from ._transports import PreparingTransport, make_transport
 
         timeouts = self.timeouts
-        transport = self._user_transport or make_transport(
-            self._backend or "asyncio",
-            max_connections=self._max_connections,
-            max_keepalive=self._max_keepalive,
-            keepalive_expiry=self._keepalive_expiry,
-            connect_timeout=timeouts.connect,
-        )
+        transport = self._user_transport
+        if transport is None:
+            # Proxies and CA settings are worked out once per Session, as httpx does per
+            # client. With none applying (the usual case) both are None and the transport
+            # runs exactly as without them: no per-request proxy look-up at all.
+            transport = make_transport(
+                self._backend or "asyncio",
+                max_connections=self._max_connections,
+                max_keepalive=self._max_keepalive,
+                keepalive_expiry=self._keepalive_expiry,
+                connect_timeout=timeouts.connect,
+                ssl_context=ssl_context(self._verify, trust_env=self._trust_env),
+                proxies=proxy_map(self._proxy, trust_env=self._trust_env),
+            )
         self._transport = transport
         # Prepared requests belong to one transport; one given to us is only ever called
         # through the httpx API.
@@ -272,15 +317,35 @@ class Session(SessionGroups):
         timeout_ms: int | float | None = None,
         retries: RetryConfig | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ChatResult:
-        """Send a non-streaming chat request; return the typed :class:`ChatResult`."""
+        """Send a non-streaming chat request; return the typed :class:`ChatResult`.
+
+        ``extra_body`` / ``extra_query`` / ``extra_headers`` are merged into what is sent
+        after the request was validated (openai-python's semantics)."""
         from .models import ChatResult
 
+        body: bytes | None = _chat_body(request, stream=False)
+        params = None
+        if extra_body is not None or extra_query is not None or extra_headers is not None:
+            from ._operations import with_extras
+
+            body, params, http_headers = with_extras(
+                "send",
+                body,
+                http_headers,
+                extra_body=extra_body,
+                extra_query=extra_query,
+                extra_headers=extra_headers,
+            )
         return await self.request_json(
             "POST",
             "/chat/completions",
             ChatResult,
-            body=_chat_body(request, stream=False),
+            body=body,
+            params=params,
             timeout_ms=timeout_ms,
             retries=retries,
             http_headers=http_headers,
@@ -293,6 +358,9 @@ class Session(SessionGroups):
         timeout_ms: int | float | None = None,
         retries: RetryConfig | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> _StreamContext[ChatStreamChunk]:
         """Open a streaming chat request: ``async with session.stream(req) as chunks:``.
 
@@ -301,7 +369,13 @@ class Session(SessionGroups):
         """
         return _StreamContext(
             self.open_chat_stream(
-                request, timeout_ms=timeout_ms, retries=retries, http_headers=http_headers
+                request,
+                timeout_ms=timeout_ms,
+                retries=retries,
+                http_headers=http_headers,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
             )
         )
 
@@ -312,13 +386,30 @@ class Session(SessionGroups):
         timeout_ms: int | float | None = None,
         retries: RetryConfig | None = None,
         http_headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[ChatStreamChunk]:
         """Send a streaming chat request and return the stream once its headers arrived."""
+        body: bytes | None = _chat_body(request, stream=True)
+        params = None
+        if extra_body is not None or extra_query is not None or extra_headers is not None:
+            from ._operations import with_extras
+
+            body, params, http_headers = with_extras(
+                "stream",
+                body,
+                http_headers,
+                extra_body=extra_body,
+                extra_query=extra_query,
+                extra_headers=extra_headers,
+            )
         return await self.request_stream(
             "POST",
             "/chat/completions",
             parse_chat_event,
-            body=_chat_body(request, stream=True),
+            body=body,
+            params=params,
             timeout_ms=timeout_ms,
             retries=retries,
             http_headers=http_headers,
@@ -371,7 +462,7 @@ class Session(SessionGroups):
         self,
         method: str,
         path: str,
-        parse_event: Callable[[ServerSentEvent], T],
+        parse_event: Callable[[ServerSentEvent], T | Skip],
         *,
         body: bytes | None = None,
         params: Mapping[str, Any] | None = None,
@@ -381,7 +472,8 @@ class Session(SessionGroups):
         sentinel: str | None = "[DONE]",
     ) -> AsyncStream[T]:
         """Open a streaming operation; retried only until the headers arrive (no data has
-        reached the caller yet), never after."""
+        reached the caller yet), never after. ``parse_event`` returns ``SKIP`` for an event
+        to drop (see :func:`parse_chat_event`)."""
         idle = self.timeouts.with_timeout_ms(timeout_ms).stream_idle
         config = retries if retries is not None else self.retry_config
 
@@ -389,10 +481,13 @@ class Session(SessionGroups):
             request = await self._build_request(
                 method, path, body, params, http_headers, accept="text/event-stream"
             )
-            # A stream passes the gate like any call; it holds its slot until the headers.
-            async with self._gate():
-                response = await self._open(request, idle, events=True)
-            return AsyncStream(response, parse_event, idle_timeout=idle, sentinel=sentinel)
+            # A stream passes the gate like any call; it holds its slot until the headers,
+            # and the wait there counts against the header wait.
+            async with self._gate(idle) as left:
+                response = await self._open(request, idle if left is None else left, events=True)
+            stream = AsyncStream(response, parse_event, idle_timeout=idle, sentinel=sentinel)
+            self._streams.add(stream)  # closed with the Session if still open then
+            return stream
 
         if not config.enabled:
             return await attempt()
@@ -403,16 +498,24 @@ class Session(SessionGroups):
     # -- the wire --------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _gate(self) -> AsyncIterator[None]:
+    async def _gate(self, within: float | None = None) -> AsyncIterator[float | None]:
         """Pass the rate-limit gate for one exchange that is not a JSON call (streams,
         uploads, downloads): wait out a cool-down, take a slot and the buckets' tokens,
-        and account for the answer (a 429 starts the global cool-down)."""
+        and account for the answer (a 429 starts the global cool-down).
+
+        ``within`` is the exchange's deadline in seconds: the wait here counts against it
+        (RateLimitTimeoutError when it cannot start in time), and what is left is yielded."""
         limiter = self.limiter
-        permit = await limiter.acquire() if limiter.engaged else None
+        permit: object | None = None
+        if limiter.engaged:
+            waiting_since = time.monotonic()
+            permit = await limiter.acquire(within=within)
+            if within is not None:
+                within -= time.monotonic() - waiting_since
         status: int | None = None
         headers: Any = None
         try:
-            yield
+            yield within
             status = 200
         except APIStatusError as error:
             status, headers = error.status_code, error.headers
@@ -448,6 +551,10 @@ class Session(SessionGroups):
         if callable(key):
             produced = key()
             key = await produced if inspect.isawaitable(produced) else produced
+            if key and key is not self._checked_key:  # a new key: check and mask it once
+                check_value("Authorization", key, label="the API key returned by api_key()")
+                remember_secret(key)
+                self._checked_key = key
         return f"Bearer {key}" if key else None
 
     async def _build_request(
@@ -473,6 +580,8 @@ class Session(SessionGroups):
             if accept is not None:
                 headers["Accept"] = accept
             if http_headers:
+                check_headers(http_headers)  # before httpx (or a transport) trips over them
+                _remember_credentials(http_headers)
                 headers.update(http_headers)
         if params:
             url: httpx.URL | str = self.base_url + path
@@ -497,6 +606,18 @@ class Session(SessionGroups):
         """Send on our own transport directly when we built it: the AsyncClient layer above it
         (auth flows, redirects, cookie jar, event hooks) does nothing for this API and costs
         as much as the transport itself under fan-out. A client given to us is used as is."""
+        transport = self._transport
+        if transport is None or self._user_client is not None:
+            response = await self._require_client().send(request, stream=True)
+        else:
+            response = await transport.handle_async_request(request)
+            response.request = request
+        if response.status_code in REDIRECT_STATUSES:
+            return await follow_redirects(self._send_hop, request, response, logger=self._logger)
+        return response
+
+    async def _send_hop(self, request: httpx.Request) -> httpx.Response:
+        """One redirect hop: sent as :meth:`_send_http` sends, without following again."""
         transport = self._transport
         if transport is None or self._user_client is not None:
             return await self._require_client().send(request, stream=True)
@@ -527,7 +648,11 @@ class Session(SessionGroups):
         permit: object | None = None
         if limiter.engaged:
             estimate = estimate_tokens(body) if limiter.tpm else 0
-            permit = await limiter.acquire(estimate)
+            # The wait at the gate counts against the call's deadline (RateLimitTimeoutError
+            # when it cannot start in time); only the rest is left for the exchange.
+            waiting_since = time.monotonic()
+            permit = await limiter.acquire(estimate, within=deadline)
+            deadline -= time.monotonic() - waiting_since
         status: int | None = None
         response: Any = None
         result: Any = None
@@ -553,6 +678,15 @@ class Session(SessionGroups):
                 async with self._deadline(deadline):
                     if preparing is not None:
                         response = await preparing.send_prepared(prepared, body)
+                        if response.status_code in REDIRECT_STATUSES:
+                            # Rare: only now a request of its own, for the policy to follow.
+                            request = await self._build_request(
+                                method, path, body, params, http_headers
+                            )
+                            response.request = request
+                            response = await follow_redirects(
+                                self._send_hop, request, response, logger=self._logger
+                            )
                     else:
                         assert request is not None
                         response = await self._send_http(request)
@@ -701,6 +835,15 @@ class Session(SessionGroups):
         return map_requests(self, requests, call=call, ordered=ordered, concurrency=concurrency)
 
 
+def _remember_credentials(headers: Mapping[str, str]) -> None:
+    """A key given as a header of its own (``Authorization: Bearer ...``) is masked in error
+    texts like ``api_key`` is."""
+    for name, value in headers.items():
+        if name.lower() in ("authorization", "x-api-key", "api-key"):
+            remember_secret(value)
+            remember_secret(value.partition(" ")[2])
+
+
 def _has_error_field(response_type: object) -> bool:
     """Whether the result model has an ``error`` field of its own (a Responses API result
     carries ``error: null`` or the failure): then an ``error`` key is not an error body."""
@@ -761,11 +904,57 @@ def _raise_error_body(data: Any, *, chunk: Any = None) -> None:
         raise ChatError(ErrorDetails.from_json(data["error"]), chunk=chunk)
 
 
-def parse_chat_event(event: ServerSentEvent) -> ChatStreamChunk:
-    """One SSE event of a chat stream → a typed chunk, or the mid-stream error raised."""
+# Named events. OpenRouter's chat streams are unnamed ``data:`` events (every recorded real
+# stream is), but the server, a gateway or a proxy may add events of their own: ``ping``,
+# ``openrouter.metadata``, anything new. The rule, per kind of stream:
+# * a stream whose chunks carry no type (chat, completions): an event named anything but the
+#   default (``message``) is not a chunk, and is dropped;
+# * a stream whose events say their ``type`` in the data (Responses API, Messages, images):
+#   an event named after its own type (``event: response.created`` with ``"type":
+#   "response.created"``, as the Responses API and Anthropic send them) is one of its events;
+#   any other named event is dropped.
+# Never dropped: a named event carrying an ``error`` object (raised as ChatError), so that a
+# failure is never mistaken for noise.
+
+
+def parse_chat_event(event: ServerSentEvent) -> ChatStreamChunk | Skip:
+    """One SSE event of a chat stream → a typed chunk, ``SKIP`` for a named event that is
+    not a chunk, or the mid-stream error raised."""
     from .models import ChatStreamChunk
 
+    name = event.event
+    if name is not None and name != "message":
+        return skip_named_event(event)
     return _convert.parse(event_data(event), ChatStreamChunk)
+
+
+def skip_named_event(event: ServerSentEvent) -> Skip:
+    """``SKIP`` for a named event of a stream whose chunks carry no type; an ``error``
+    object in it is raised as :class:`ChatError` instead."""
+    if "error" in event.data:
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return SKIP
+        _raise_error_body(data, chunk=data)
+    return SKIP
+
+
+def typed_event_data(event: ServerSentEvent) -> Any:
+    """The JSON data of an event of a stream whose events carry their ``type``, or ``SKIP``
+    for a named event that is none of them (its name is not its data's type)."""
+    name = event.event
+    if name is None or name == "message":
+        return event_data(event)
+    try:
+        data = orjson.loads(event.data)
+    except orjson.JSONDecodeError:
+        return SKIP
+    if type(data) is dict:
+        if data.get("type") == name:
+            return data
+        _raise_error_body(data, chunk=data)
+    return SKIP
 
 
 class _StreamContext(Generic[T]):
@@ -778,7 +967,7 @@ class _StreamContext(Generic[T]):
     async def __aenter__(self) -> AsyncStream[T]:
         stream = await self._opening
         self._stream = stream
-        return await stream.__aenter__()
+        return await stream.__aenter__()  # read ahead; this block's exit joins the producer
 
     async def __aexit__(
         self,
@@ -786,6 +975,7 @@ class _StreamContext(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        if self._stream is not None:
-            await self._stream.__aexit__(exc_type, exc, tb)
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.__aexit__(exc_type, exc, tb)
         return None

@@ -1,59 +1,99 @@
-"""Streams of server-sent events, delivered through a bounded memory channel.
+"""Streams of server-sent events: pulled by the consumer, read ahead through a bounded memory
+channel inside ``async with``.
 
 An :class:`AsyncStream` wraps a response whose headers have arrived (HTTP errors were raised
-before it was built). Entering it starts a producer task, in a task group the stream owns, that
-reads bytes, decodes SSE, parses each event into a typed chunk and sends the chunks into a
-bounded channel. The caller's loop receives them; when the caller is slow the producer blocks
-(back-pressure) and stops reading the socket.
+before it was built). Its core is a pull step (:meth:`AsyncStream.next_batch`): read the next
+network chunk, decode its SSE events, parse them into typed chunks.
 
-Why a task group per stream rather than the Session's: leaving the ``async with`` block must
-cancel exactly this producer and close exactly this response, and a failure in the producer
-must reach exactly this consumer — as the typed error, never as an ExceptionGroup. The producer
-therefore catches its own errors and hands them over through the channel.
+* **Inside ``async with stream:``** (and ``async with session.stream(...)``) the stream runs
+  that step in a producer task, in a task group of its own that the same ``async with``
+  enters and exits, and hands the batches over through a bounded memory channel: the network
+  is read while the consumer works on the previous batch, and a slow consumer stops the
+  reading when the channel is full (back-pressure). Leaving the block cancels exactly this
+  producer and closes exactly this response; a failure reaches the consumer as the typed
+  error, never as an ExceptionGroup (the producer hands it over through the channel).
+* **Iterated without ``async with``** (or by the sync facade, whose portal calls are each a
+  task of their own), the consumer's task runs the step itself: no task group is entered, so
+  none can be left open by hand, the stream can be abandoned after a ``break`` or read from
+  task to task, and leaving the caller's ``async with Session``/``OpenRouter`` always works.
 
-Chunks travel in batches (all the events decoded from one network read): a channel hand-off
-costs a task switch, and a 20,000-chunk stream should not pay 20,000 of them.
+Both ways:
+
+* The idle timeout is one cancel scope per step, around the reads that step needs: keep-alive
+  comments (``: OPENROUTER PROCESSING``) produce no event, so they do not restart the clock,
+  and time spent in the consumer's loop body is never counted as server idleness.
+* Chunks go out in batches (all the events decoded from one network read): one channel
+  hand-off, or one portal round trip for the sync facade, per batch, not per chunk.
+* A failure mid-stream (an error event, a dropped connection, the idle timeout) is raised
+  from the iteration as the typed error, after the chunks that came before it.
+* Closing: leaving ``async with``, ``aclose()``, reaching the end, or an error closes the
+  response. A stream that is dropped unclosed is closed when it is garbage collected: its
+  ``__del__`` schedules ``response.aclose()`` on the event loop that opened it (thread-safe,
+  never blocking, never raising), which closes the connection.
+* A compressed body (``Content-Encoding: gzip`` / ``deflate``, or any coding httpx knows) is
+  decoded incrementally, as httpx decodes a compressed JSON body.
+
+Events with an ``event:`` name are filtered by the event parser (see
+:func:`openrouter_async._session.parse_chat_event`): it returns :data:`SKIP` for an event the
+stream's chunk type cannot represent, and such an event is dropped.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import AsyncIterator, Callable, Iterator
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from types import AsyncGeneratorType, TracebackType
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import anyio
 import httpx
+import sniffio
+from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._sse import ServerSentEvent, SSEDecoder
 from ._transport_errors import translate_transport_error
-from .errors import APIConnectionError, OpenRouterError, StreamIdleTimeoutError
+from .errors import APIConnectionError, StreamIdleTimeoutError
 
-if TYPE_CHECKING:
-    from anyio.abc import TaskGroup
-    from anyio.from_thread import BlockingPortal
-
-__all__ = ["AsyncStream", "SyncStream"]
+__all__ = ["SKIP", "AsyncStream", "Skip", "SyncStream"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Skip:
+    """The type of :data:`SKIP`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SKIP"
+
+
+#: What an event parser returns for an event the stream drops (a named event its chunk type
+#: does not describe: ``ping``, ``openrouter.metadata``, anything new).
+SKIP: Final = Skip()
 
 #: How many batches may wait in the channel before the producer stops reading the socket.
 _CHANNEL_BATCHES = 16
+
+#: Tasks closing the responses of collected streams (asyncio keeps only weak references).
+_closing: set[Any] = set()
 
 
 class AsyncStream(Generic[T]):
     """An open stream: ``async with stream as chunks: async for chunk in chunks: ...``.
 
-    Leaving the block early cancels the producer and closes the HTTP connection. Iterating
-    without ``async with`` works too (the stream enters itself), but then the response is only
-    closed when the iteration ends: prefer the block.
+    Leaving the block (normally, by ``break``, an exception or a cancellation) closes the
+    HTTP response. Iterating without ``async with`` works too: the response is closed when the
+    iteration ends, and, if the loop is left early, when the stream is garbage collected (or
+    its Session closes) — prefer the block, which closes it at once.
     """
 
     def __init__(
         self,
         response: httpx.Response,
-        parse_event: Callable[[ServerSentEvent], T],
+        parse_event: Callable[[ServerSentEvent], T | Skip],
         *,
         idle_timeout: float,
         sentinel: str | None = "[DONE]",
@@ -62,13 +102,18 @@ class AsyncStream(Generic[T]):
         self._parse_event = parse_event
         self._idle_timeout = idle_timeout
         self._sentinel = sentinel
-        self._task_group: TaskGroup | None = None
-        self._receive: MemoryObjectReceiveStream[list[T]] | None = None
-        self._error: BaseException | None = None
+        self._decoder = SSEDecoder()
+        self._source: AsyncIterator[bytes] | None = None
         self._batch: Iterator[T] = iter(())
-        self._entered = False
-        self._auto_entered = False
-        self._closed = False
+        self._error: BaseException | None = None  # raised once the chunks before it are out
+        self._done = False  # nothing more to read: the end, an error, or closed
+        self._reading = False
+        self._last: object = None  # the last chunk read: a terminal event ends without [DONE]
+        # Inside ``async with``: the producer's task group and the channel it fills.
+        self._task_group: TaskGroup | None = None
+        self._receive: MemoryObjectReceiveStream[list[T] | BaseException] | None = None
+        # How to reach this stream's event loop from any thread, for the close on collection.
+        self._close_soon = _thread_safe_closer()
 
     @property
     def headers(self) -> httpx.Headers:
@@ -78,16 +123,23 @@ class AsyncStream(Generic[T]):
     def status_code(self) -> int:
         return self.response.status_code
 
+    def __repr__(self) -> str:
+        state = "closed" if self.response.is_closed else "open"
+        return f"<AsyncStream {self.status_code} {state}>"
+
     async def __aenter__(self) -> AsyncStream[T]:
-        if self._entered:
-            raise RuntimeError("a stream can be entered only once")
-        self._entered = True
-        send, receive = anyio.create_memory_object_stream[list[T]](_CHANNEL_BATCHES)
-        self._receive = receive
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
-        task_group.start_soon(self._produce, send)
+        """Start reading ahead: a producer task, in a task group this ``async with`` enters
+        (and its ``__aexit__`` exits), sends batches into a bounded channel."""
+        if self._task_group is not None:
+            raise RuntimeError("this stream is already entered")
+        if not self._done:
+            send, receive = anyio.create_memory_object_stream[list[T] | BaseException](
+                _CHANNEL_BATCHES
+            )
+            task_group = anyio.create_task_group()
+            await task_group.__aenter__()
+            self._task_group, self._receive = task_group, receive
+            task_group.start_soon(self._read_ahead, send)
         return self
 
     async def __aexit__(
@@ -96,141 +148,253 @@ class AsyncStream(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        await self.aclose(exc_type, exc, tb)
+        task_group, self._task_group = self._task_group, None
+        try:
+            if task_group is not None:
+                task_group.cancel_scope.cancel()
+                # The caller's own exception is not handed to the task group (anyio would wrap
+                # it in an ExceptionGroup): it propagates from here as it is.
+                await task_group.__aexit__(None, None, None)
+        finally:
+            receive, self._receive = self._receive, None
+            if receive is not None:
+                receive.close()
+            await self.aclose()
         return None
 
-    async def aclose(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc: BaseException | None = None,
-        tb: TracebackType | None = None,
-    ) -> None:
-        """Stop the producer and close the response. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if self._task_group is not None:
-                self._task_group.cancel_scope.cancel()
-                # The caller's own exception (if any) is not handed to the task group: anyio
-                # would wrap it in an ExceptionGroup. It propagates from our __aexit__ as is.
-                await self._task_group.__aexit__(None, None, None)
-        finally:
-            if self._receive is not None:
-                self._receive.close()
-            with anyio.CancelScope(shield=True):
-                await self.response.aclose()
+    async def aclose(self) -> None:
+        """Close the response (the connection, unless the body was read to its end); the
+        iteration then ends. Idempotent, and complete even in a cancelled task. Inside
+        ``async with`` it stops the producer too (the block's exit then joins it)."""
+        self._done = True
+        self._batch = iter(())
+        self._error = None
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+        await self._release()
+
+    async def _read_ahead(self, send: MemoryObjectSendStream[list[T] | BaseException]) -> None:
+        """The producer of ``async with``: pull steps into the channel until the end, or until
+        an error, which goes through the channel too (after the chunks before it)."""
+        async with send:
+            while True:
+                try:
+                    batch = await self.next_batch()
+                except anyio.get_cancelled_exc_class():
+                    raise
+                except Exception as error:
+                    await send.send(error)
+                    return
+                if batch is None:
+                    return
+                await send.send(batch)
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self
 
     async def __anext__(self) -> T:
-        while True:
-            for chunk in self._batch:
-                return chunk
-            if self._closed:
-                raise StopAsyncIteration
+        for chunk in self._batch:
+            return chunk
+        receive = self._receive
+        if receive is not None:  # inside ``async with``: from the producer
             try:
-                batch = await self.next_batch()
-            except BaseException:
-                if self._auto_entered:
-                    await self.aclose()
-                raise
-            if batch is None:
-                if self._auto_entered:
-                    await self.aclose()
-                raise StopAsyncIteration
-            self._batch = iter(batch)
+                item = await receive.receive()
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                raise StopAsyncIteration from None
+            if isinstance(item, BaseException):
+                raise item
+            self._batch = chunks = iter(item)
+            return next(chunks)
+        batch = await self.next_batch()
+        if batch is None:
+            raise StopAsyncIteration
+        self._batch = chunks = iter(batch)
+        return next(chunks)
 
     async def next_batch(self) -> list[T] | None:
-        """The next chunks that have arrived (at least one), or None at the end.
+        """The chunks of the next network read that has any (at least one), or None at the
+        end.
 
         Raises the stream's error (mid-stream error event, idle timeout, dropped connection)
-        once every chunk received before it has been delivered.
+        once every chunk received before it has been delivered. A cancellation while waiting
+        for the server closes the stream (the transport drops a half-read connection).
         """
-        if self._receive is None:
-            # Iterated without ``async with``: enter now, close when the iteration ends.
-            self._auto_entered = True
-            await self.__aenter__()
-        assert self._receive is not None
-        try:
-            return await self._receive.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            if self._error is not None:
-                error, self._error = self._error, None
-                raise error from None
+        error = self._error
+        if error is not None:
+            self._error = None
+            raise error
+        if self._done:
             return None
+        if self._reading:
+            raise RuntimeError("this stream is already being read by another task")
+        self._reading = True
+        try:
+            batch = await self._read_batch()
+        except BaseException as failure:
+            self._done = True
+            await self._release()
+            if isinstance(failure, httpx.HTTPError):
+                raise translate_transport_error(failure, streaming=True) from failure
+            raise
+        finally:
+            self._reading = False
+        if self._done:  # the sentinel, the end of the body, or an error after this batch
+            await self._release()
+        return batch
 
-    async def _produce(self, send: MemoryObjectSendStream[list[T]]) -> None:
-        async with send:
-            try:
-                await self._pump(send)
-            except anyio.get_cancelled_exc_class():
-                raise
-            except OpenRouterError as error:
-                self._error = error
-            except httpx.HTTPError as error:
-                self._error = translate_transport_error(error, streaming=True)
-            except Exception as error:
-                self._error = error
-
-    async def _pump(self, send: MemoryObjectSendStream[list[T]]) -> None:
-        decoder = SSEDecoder()
+    async def _read_batch(self) -> list[T] | None:
+        source = self._source
+        if source is None:
+            source = self._source = _body_chunks(self.response)
+        decoder = self._decoder
         parse_event = self._parse_event
         sentinel = self._sentinel
-        idle = self._idle_timeout
-        with anyio.CancelScope(deadline=anyio.current_time() + idle) as idle_scope:
-            async for raw in self.response.aiter_raw():
-                events = decoder.feed(raw)
-                if not events:
-                    continue  # keep-alive comments, or half an event: no reset of the idle clock
-                batch: list[T] = []
-                done = False
+        batch: list[T] = []
+        with anyio.CancelScope(deadline=anyio.current_time() + self._idle_timeout) as idle:
+            while not batch:
                 try:
-                    for event in events:
-                        if event.data == sentinel:
-                            done = True
-                            break
-                        batch.append(parse_event(event))
-                except Exception:
-                    # An error event: deliver the chunks that came before it, then raise.
-                    if batch:
-                        idle_scope.deadline = math.inf
-                        await send.send(batch)
-                    raise
-                if batch:
-                    # Time spent waiting for a slow consumer is not server idleness.
-                    idle_scope.deadline = math.inf
-                    await send.send(batch)
-                if done:
-                    return
-                idle_scope.deadline = anyio.current_time() + idle
-            for event in decoder.flush():
-                if event.data == sentinel:
-                    return
-                await send.send([parse_event(event)])
-        if idle_scope.cancelled_caught:
+                    raw = await source.__anext__()
+                except StopAsyncIteration:
+                    self._done = True
+                    decoder.flush()  # an unterminated event is discarded (the SSE rules)
+                    if sentinel is not None and not _is_terminal(self._last):
+                        raise APIConnectionError(
+                            f"the stream ended before its {sentinel} sentinel"
+                        ) from None
+                    return None
+                for event in decoder.feed(raw):
+                    if event.data == sentinel:
+                        self._done = True
+                        return batch or None
+                    try:
+                        chunk = parse_event(event)
+                    except Exception as error:
+                        self._done = True
+                        if not batch:
+                            raise
+                        self._error = error  # deliver the chunks that came before it first
+                        return batch
+                    if chunk is not SKIP:
+                        batch.append(chunk)  # type: ignore[arg-type]  # SKIP filtered out
+            self._last = batch[-1]
+        if idle.cancelled_caught:
             raise StreamIdleTimeoutError(
-                f"no data from the server for {idle:g}s (keep-alive comments do not count)"
+                f"no data from the server for {self._idle_timeout:g}s "
+                "(keep-alive comments do not count)"
             )
-        if sentinel is not None:
-            raise APIConnectionError(f"the stream ended before its {sentinel} sentinel")
+        return batch
+
+    async def _release(self) -> None:
+        source, self._source = self._source, None
+        with anyio.CancelScope(shield=True):
+            if isinstance(source, AsyncGeneratorType):  # httpx's decoding generator
+                await source.aclose()
+            await self.response.aclose()
+
+    def __del__(self) -> None:
+        # Dropped without being closed (a `break` out of a loop without `async with`): close
+        # the connection from the event loop that opened it. Never await, block or raise here:
+        # this runs in whatever thread the collector runs in.
+        try:
+            response = self.response
+            if not response.is_closed:
+                close_soon = self._close_soon
+                if close_soon is not None:
+                    close_soon(response)
+        except Exception:
+            pass
+
+
+#: Typed events after which a stream is complete even without its ``[DONE]``: OpenRouter sends
+#: one after them, but the Responses API (as OpenAI serves it) and Anthropic's Messages stream
+#: end with these events and nothing after.
+_TERMINAL_EVENTS = frozenset(
+    {"response.completed", "response.failed", "response.incomplete", "message_stop"}
+)
+
+
+def _is_terminal(chunk: object) -> bool:
+    return getattr(chunk, "type", None) in _TERMINAL_EVENTS
+
+
+def _body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body's bytes as they arrive: raw from the transport, or through httpx's decoders
+    when it is compressed (they decode incrementally, one network chunk at a time)."""
+    if "content-encoding" in response.headers:
+        return response.aiter_bytes()
+    stream: Any = response.stream
+    iterator: AsyncIterator[bytes] = stream.__aiter__()
+    return iterator
+
+
+def _thread_safe_closer() -> Callable[[httpx.Response], object] | None:
+    """A function that starts closing a response in the current event loop, callable from
+    any thread without blocking (None outside an event loop)."""
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
+    if library == "asyncio":
+        loop = asyncio.get_running_loop()
+
+        def close_in_loop(response: httpx.Response) -> None:
+            loop.call_soon_threadsafe(_close_in_asyncio, loop, response)
+
+        return close_in_loop
+    if library == "trio":
+        import trio
+
+        token = trio.lowlevel.current_trio_token()
+
+        def close_in_run(response: httpx.Response) -> None:
+            token.run_sync_soon(_close_in_trio, response)
+
+        return close_in_run
+    return None
+
+
+def _close_in_asyncio(loop: asyncio.AbstractEventLoop, response: httpx.Response) -> None:
+    try:
+        task = loop.create_task(_close_quietly(response))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+    except Exception:
+        pass
+
+
+def _close_in_trio(response: httpx.Response) -> None:
+    try:
+        import trio
+
+        trio.lowlevel.spawn_system_task(_close_quietly, response)
+    except Exception:
+        pass
+
+
+async def _close_quietly(response: httpx.Response) -> None:
+    try:
+        await response.aclose()
+    except Exception:
+        pass
+
+
+class _Caller(Protocol):
+    def call(self, function: Callable[[], Awaitable[R]], /) -> R: ...
 
 
 class SyncStream(Generic[T]):
-    """The sync facade's twin of :class:`AsyncStream`, driven through a blocking portal.
+    """The sync facade's twin of :class:`AsyncStream`, driven through the portal thread.
 
     ``with response as event_stream: for event in event_stream: ...``. Each portal round trip
-    fetches every chunk that has already arrived, not one chunk.
+    fetches the chunks of one network read, not one chunk. Abandoned without ``with``, it is
+    closed when collected (by its :class:`AsyncStream`, without a portal call).
     """
 
-    def __init__(self, stream: AsyncStream[T], portal: BlockingPortal) -> None:
+    def __init__(self, stream: AsyncStream[T], portal: _Caller) -> None:
         self._stream = stream
         self._portal = portal
-        self._context: Any = None
         self._batch: Iterator[T] = iter(())
         self._finished = False
-        self._auto_entered = False
 
     @property
     def headers(self) -> httpx.Headers:
@@ -240,9 +404,10 @@ class SyncStream(Generic[T]):
     def status_code(self) -> int:
         return self._stream.status_code
 
+    def __repr__(self) -> str:
+        return repr(self._stream).replace("<AsyncStream", "<SyncStream", 1)
+
     def __enter__(self) -> SyncStream[T]:
-        self._context = self._portal.wrap_async_context_manager(self._stream)
-        self._context.__enter__()
         return self
 
     def __exit__(
@@ -251,44 +416,30 @@ class SyncStream(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close(exc_type, exc, tb)
+        self.close()
 
-    def close(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc: BaseException | None = None,
-        tb: TracebackType | None = None,
-    ) -> None:
-        if self._context is not None:
-            context, self._context = self._context, None
-            context.__exit__(exc_type, exc, tb)
-        elif not self._finished:
-            self._finished = True
+    def close(self) -> None:
+        """Close the response; the iteration then ends. Idempotent."""
+        self._batch = iter(())
+        self._finished = True
+        if not self._stream.response.is_closed:
             self._portal.call(self._stream.aclose)
 
     def __iter__(self) -> Iterator[T]:
         return self
 
     def __next__(self) -> T:
-        while True:
-            for chunk in self._batch:
-                return chunk
-            if self._finished:
-                raise StopIteration
-            if self._context is None:
-                # Iterated without ``with``: entered here, and closed here when the iteration
-                # ends, normally or with the stream's error (nothing else would close it).
-                self.__enter__()
-                self._auto_entered = True
-            try:
-                batch = self._portal.call(self._stream.next_batch)
-            except BaseException:
-                if self._auto_entered:
-                    self._finished = True
-                    self.close()
-                raise
-            if batch is None:
-                self._finished = True
-                self.close()
-                raise StopIteration
-            self._batch = iter(batch)
+        for chunk in self._batch:
+            return chunk
+        if self._finished:
+            raise StopIteration
+        try:
+            batch = self._portal.call(self._stream.next_batch)
+        except BaseException:
+            self._finished = True
+            raise
+        if batch is None:
+            self._finished = True
+            raise StopIteration
+        self._batch = chunks = iter(batch)
+        return next(chunks)

@@ -61,12 +61,14 @@ def _chat(args: argparse.Namespace) -> int:
             with OpenRouter(api_key=api_key, server_url=base_url) as client:
                 if args.no_stream:
                     result = client.chat.send(model=args.model, messages=messages)
-                    print(result.choices[0].message.content)
+                    message = result.choices[0].message if result.choices else None
+                    print(message.content if message is not None else None)
                     return 0
                 with client.chat.send(model=args.model, messages=messages, stream=True) as events:
                     for event in events:
-                        if event.choices and event.choices[0].delta.content:
-                            print(event.choices[0].delta.content, end="", flush=True)
+                        delta = event.choices[0].delta if event.choices else None
+                        if delta is not None and delta.content:
+                            print(delta.content, end="", flush=True)
                 print()
         except OpenRouterError as error:
             print(f"error: {error}", file=sys.stderr)
