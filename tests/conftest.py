@@ -29,12 +29,15 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 
 def emulator_config_for_tests() -> EmulatorConfig:
-    """The tests' emulator: our key, and every request validated against the spec (when
-    the spec is here)."""
+    """The tests' emulator: our key, every request validated against the spec (when the
+    spec is here), and answers in realistic mode (shaped as real OpenRouter's, which depart
+    from the spec: the client must cope; ``X-Emulator-Shape: strict`` asks one request for
+    the spec's shape)."""
     return EmulatorConfig(
         api_keys={API_KEY},
         validate_requests=SPEC_PATH.exists(),
         spec_path=SPEC_PATH if SPEC_PATH.exists() else None,
+        realistic=True,
     )
 
 

@@ -116,7 +116,10 @@ def served_spec_routes() -> frozenset[Route]:
 @pytest.fixture(scope="module")
 def app() -> EmulatorApp:
     # Request validation on: the emulator also refuses (400) a request that breaks the spec.
-    return create_app(EmulatorConfig(api_keys={KEY}, validate_requests=True, spec_path=SPEC_PATH))
+    # Strict shapes (realistic=False): this module checks the emulator against the spec.
+    return create_app(
+        EmulatorConfig(api_keys={KEY}, validate_requests=True, spec_path=SPEC_PATH, realistic=False)
+    )
 
 
 @pytest.fixture(scope="module")

@@ -94,6 +94,19 @@ validated against that operation (query parameters and JSON body): 400 with the 
     generator (with the body's ``{"seed": <int>}`` if given, else
     ``EmulatorConfig.fault_seed``); returns the stats.
 
+Realistic mode: ``EmulatorConfig.realistic`` and ``X-Emulator-Shape``
+--------------------------------------------------------------------
+By default the answers follow the spec to the letter. With ``EmulatorConfig.realistic``
+(``--realistic``), they look like real OpenRouter's where those depart from it
+(:mod:`._realistic`, whose tables come from recorded real responses): required fields left
+out (``system_fingerprint``, empty tool-call ``arguments``, a stream's upstream costs, the
+catalogue's ``total_count``, ``links``, ``supported_voices``...), fields the spec lacks added
+(provider-native ``native_finish_reason``, a tool call's ``index``, ``system_fingerprint:
+null`` in chunks...), whitespace before non-streamed JSON (sent while a slow answer is
+generated), the usage chunk repeating the finish choice, and named SSE events (``event:
+ping``, ``event: openrouter.metadata``) among the chunks. A request's ``X-Emulator-Shape:
+realistic`` or ``strict`` header overrides the config for that request (anything else: 400).
+
 Rate limits
 -----------
 ``EmulatorConfig.rate_limit_rpm`` (requests per ``rate_limit_window_s``, 60 s by default)

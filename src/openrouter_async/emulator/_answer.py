@@ -15,6 +15,7 @@ import orjson
 
 from ._app import HTTPError, Request, Response, error_body, json_response, status_phrase
 from ._faults import FAULT_HEADER, Faults, FaultSyntaxError, parse_fault_plan
+from ._realistic import METADATA_EVENT, PADDING, PADDING_INTERVAL_S, STREAM_PRELUDE
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGES",
@@ -190,35 +191,66 @@ async def complete_json(
     headers: list[tuple[str, str]],
 ) -> Response | None:
     """A non-streamed answer, with the faults that apply to one: ``stall`` (headers, then
-    nothing, then the connection is cut), ``token-delay-ms`` (per token, before answering),
-    ``mid-stream-error`` (status 200 with an error body), ``drop`` (half the body)."""
+    nothing, then the connection is cut), ``ttft-ms`` and ``token-delay-ms`` (per token, before
+    answering), ``mid-stream-error`` (status 200 with an error body), ``drop`` (half the
+    body), ``malformed-json`` (the body cut short). In realistic mode the JSON is preceded by
+    whitespace (:data:`._realistic.PADDING`); while a slow answer is awaited, the headers and
+    that whitespace are sent at once and more of it as time goes by, as OpenRouter does."""
     state = request.state
+    content_type = ("content-type", "application/json")
     if faults.stall is not None:
-        await request.start_response(200, [("content-type", "application/json"), *headers])
+        await request.start_response(200, [content_type, *headers])
         await state.sleep(faults.stall)
         return None
-    if faults.ttft_ms:
-        await state.sleep(faults.ttft_ms / 1000)
-    if faults.token_delay_ms:
-        await state.sleep(faults.token_delay_ms * n_pieces / 1000)
+    padding = b""
+    started = False  # headers (and padding) sent: the body follows as more writes
+    if request.realistic:
+        padding = PADDING
+        wait = (faults.ttft_ms + faults.token_delay_ms * n_pieces) / 1000
+        if wait > 0:
+            await request.start_response(200, [content_type, *headers])
+            started = True
+            await _pad(request, wait)
+            padding = b""
+    else:
+        if faults.ttft_ms:
+            await state.sleep(faults.ttft_ms / 1000)
+        if faults.token_delay_ms:
+            await state.sleep(faults.token_delay_ms * n_pieces / 1000)
     if faults.mid_stream_error is not None:
         code = faults.error_code
         message = faults.message or "Provider disconnected"
-        return json_response(error_body(code, message), 200, headers)
-    data = orjson.dumps(body)
-    if faults.malformed_json is not None:
-        # A complete response whose JSON body is cut short.
-        return Response(
-            200, data[: len(data) // 2], [("content-type", "application/json"), *headers]
-        )
-    if faults.drop is not None:
-        await request.start_response(
-            200,
-            [("content-type", "application/json"), ("content-length", str(len(data))), *headers],
-        )
-        await request.write(data[: len(data) // 2])
-        return None  # returning without ending the body makes the server cut the connection
-    return Response(200, data, [("content-type", "application/json"), *headers])
+        data = padding + orjson.dumps(error_body(code, message))
+    else:
+        data = padding + orjson.dumps(body)
+        if faults.malformed_json is not None:
+            data = data[: len(data) // 2]  # a complete response whose JSON is cut short
+        elif faults.drop is not None:
+            if not started:
+                await request.start_response(
+                    200, [content_type, ("content-length", str(len(data))), *headers]
+                )
+            await request.write(data[: len(data) // 2])
+            return None  # returning without ending the body makes the server cut it
+    if started:
+        await request.end(data)
+        return None
+    return Response(200, data, [content_type, *headers])
+
+
+async def _pad(request: Request, seconds: float) -> None:
+    """Send whitespace at once, then every :data:`._realistic.PADDING_INTERVAL_S` for
+    ``seconds`` (OpenRouter's keep-alive while a non-streamed answer is generated)."""
+    state = request.state
+    await request.write(PADDING)
+    deadline = anyio.current_time() + seconds
+    while not state.closing:
+        remaining = deadline - anyio.current_time()
+        if remaining <= 0:
+            return
+        await state.sleep(min(remaining, PADDING_INTERVAL_S))
+        if deadline - anyio.current_time() > 0:
+            await request.write(PADDING)
 
 
 async def run_stream(
@@ -238,7 +270,7 @@ async def run_stream(
     stats.active_streams += 1
     stats.streams_started += 1
     try:
-        await request.write(PROCESSING)
+        await request.write(PROCESSING + STREAM_PRELUDE if request.realistic else PROCESSING)
         if faults.stall is not None:
             deadline = anyio.current_time() + faults.stall
             while anyio.current_time() < deadline and not state.closing:
@@ -325,6 +357,8 @@ async def stream_events(
             batch.append(malformed_event(piece))
         batch.append(piece)
         size += len(piece)
+        if index == 0 and request.realistic:
+            batch.append(METADATA_EVENT)
         if keepalive_every and index % keepalive_every == keepalive_every - 1:
             batch.append(PROCESSING)
         if size >= FLUSH_BYTES:

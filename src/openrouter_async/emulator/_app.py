@@ -28,6 +28,7 @@ import anyio.lowlevel
 import orjson
 
 from ._faults import FAULT_HEADER
+from ._realistic import SHAPE_HEADER, parse_shape
 from ._state import ApiKey, Store
 
 __all__ = [
@@ -112,6 +113,12 @@ class EmulatorConfig:
     #: unknown model is served anyway (by the provider ``Emulator``), unless the request
     #: names fallback ``models`` of which one is known.
     strict_models: bool = False
+    #: Answer as real OpenRouter does where it differs from the spec (see
+    #: :mod:`._realistic`): leave out the fields real answers lack, add the ones they carry,
+    #: pad non-streamed JSON with whitespace, interleave named SSE events. ``False``: follow
+    #: the spec to the letter. A request's ``X-Emulator-Shape: realistic|strict`` header
+    #: overrides it.
+    realistic: bool = False
 
 
 class HTTPError(Exception):
@@ -339,6 +346,7 @@ class Request:
         "path",
         "path_params",
         "query_string",
+        "realistic",
         "received_at",
         "scope",
         "started",
@@ -377,6 +385,9 @@ class Request:
         self.status = 0
         #: Sent with the response, whatever it is (the rate limit headers).
         self.extra_headers: list[tuple[str, str]] = []
+        #: Answer in realistic mode (``EmulatorConfig.realistic``, or the request's
+        #: ``X-Emulator-Shape`` header, read by :meth:`EmulatorApp._handle`).
+        self.realistic = state.config.realistic
 
     @property
     def config(self) -> EmulatorConfig:
@@ -794,6 +805,12 @@ class EmulatorApp:
         response when the response has not started yet."""
         release: Callable[[], None] | None = None
         try:
+            shape = request.headers.get(SHAPE_HEADER)
+            if shape is not None:
+                try:
+                    request.realistic = parse_shape(shape)
+                except ValueError as exc:
+                    raise HTTPError(400, str(exc)) from None
             if route.auth:
                 self._authenticate(request)
             limits = self.state.limits

@@ -849,11 +849,16 @@ def _page(
             params = {k: v[-1] for k, v in request.query.items()}
             params.update(offset=str(offset + limit), limit=str(limit))
             next_url = f"{request.path}?{urlencode(params)}"
-    return {
+    result = {
         "data": [model_json(model) for model in page],
         "total_count": total,
         "links": {"next": next_url},
     }
+    if request.realistic:
+        from ._realistic import models_page
+
+        return models_page(result)
+    return result
 
 
 # -- handlers --------------------------------------------------------------------------------

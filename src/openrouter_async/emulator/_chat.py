@@ -30,6 +30,7 @@ import anyio
 import anyio.lowlevel
 import orjson
 
+from . import _realistic as realistic
 from ._answer import (
     DEFAULT_ERROR_MESSAGES,
     FLUSH_BYTES,
@@ -48,6 +49,7 @@ from ._app import EmulatorConfig, HTTPError, Request, Response
 from ._catalogue import price_of
 from ._faults import Faults
 from ._instances import example_value
+from ._realistic import METADATA_EVENT
 from ._routing import route
 
 __all__ = [
@@ -281,6 +283,8 @@ async def chat_completions(request: Request) -> Response | None:
         await run_stream(request, faults, headers, produce)
         return None
     result = _result(plan, generation_id, created, model, provider)
+    if request.realistic:
+        result = realistic.chat_result(result)
     return await complete_json(request, faults, result, len(plan.pieces), headers)
 
 
@@ -322,13 +326,20 @@ async def _stream_answer(
     config: EmulatorConfig,
 ) -> None:
     state = request.state
-    head = {
+    lifelike = request.realistic
+    head: dict[str, Any] = {
         "id": generation_id,
         "provider": provider,
         "model": model,
         "object": "chat.completion.chunk",
         "created": created,
     }
+    if lifelike:
+        head["system_fingerprint"] = None
+    # Realistic: "role" in every delta, "logprobs": null in every choice (as real chunks).
+    role = b'"role":"assistant",' if lifelike else b""
+    logprobs = b',"logprobs":null' if lifelike else b""
+    no_logprobs: dict[str, Any] = {"logprobs": None} if lifelike else {}
 
     def chunk(choices: list[Any], **extra: Any) -> bytes:
         return b"data: " + orjson.dumps({**head, "choices": choices, **extra}) + b"\n\n"
@@ -336,12 +347,13 @@ async def _stream_answer(
     # Content chunks are built from two constant halves around the JSON of the piece.
     head_json = orjson.dumps(head)[:-1]
     if plan.tool_call is None:
-        prefix = head_json + b',"choices":[{"index":0,"delta":{"content":'
-        suffix = b'},"finish_reason":null,"native_finish_reason":null}]}\n\n'
+        prefix = head_json + b',"choices":[{"index":0,"delta":{' + role + b'"content":'
+        suffix = b'},"finish_reason":null,"native_finish_reason":null' + logprobs + b"}]}\n\n"
     else:
-        prefix = head_json + b',"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
+        prefix = head_json + b',"choices":[{"index":0,"delta":{' + role
+        prefix += (b'"content":null,' if lifelike else b"") + b'"tool_calls":[{"index":0,'
         prefix += b'"function":{"arguments":'
-        suffix = b'}}]},"finish_reason":null,"native_finish_reason":null}]}\n\n'
+        suffix = b'}}]},"finish_reason":null,"native_finish_reason":null' + logprobs + b"}]}\n\n"
     prefix = b"data: " + prefix
     encoded: dict[str, bytes] = {}
 
@@ -391,6 +403,7 @@ async def _stream_answer(
                             "delta": {"role": "assistant", "content": piece},
                             "finish_reason": None,
                             "native_finish_reason": None,
+                            **no_logprobs,
                         }
                     ]
                 )
@@ -415,6 +428,7 @@ async def _stream_answer(
                             "delta": first_delta,
                             "finish_reason": None,
                             "native_finish_reason": None,
+                            **no_logprobs,
                         }
                     ]
                 )
@@ -424,6 +438,8 @@ async def _stream_answer(
             batch.append(malformed_event(data))
         batch.append(data)
         batch_size += len(data)
+        if index == 0 and lifelike:
+            batch.append(METADATA_EVENT)
         if keepalive_every and index % keepalive_every == keepalive_every - 1:
             batch.append(PROCESSING)
         if batch_size >= FLUSH_BYTES:
@@ -438,19 +454,24 @@ async def _stream_answer(
                 await state.sleep(delay)
             delta: dict[str, Any] = {} if plan.tool_call is not None else {"content": ""}
             finish = plan.finish_reason
-            batch.append(
-                chunk(
-                    [
-                        {
-                            "index": 0,
-                            "delta": delta,
-                            "finish_reason": finish,
-                            "native_finish_reason": finish,
-                        }
-                    ]
-                )
-            )
-            batch.append(chunk([], usage=usage(plan.prompt_tokens, len(pieces), model)))
+            native = finish
+            if lifelike:
+                delta = {"content": "", "role": "assistant"}
+                native = realistic.native_finish_reason(model, finish) or finish
+            finish_choice = {
+                "index": 0,
+                "delta": delta,
+                "finish_reason": finish,
+                "native_finish_reason": native,
+                **no_logprobs,
+            }
+            batch.append(chunk([finish_choice]))
+            last_usage = usage(plan.prompt_tokens, len(pieces), model)
+            if lifelike:
+                # Real usage chunks repeat the finish choice (303 of 316 recorded streams).
+                batch.append(chunk([finish_choice], usage=realistic.chunk_usage(last_usage)))
+            else:
+                batch.append(chunk([], usage=last_usage))
             batch.append(b"data: [DONE]\n\n")
             await flush(last=True)
             return

@@ -155,6 +155,10 @@ async def embeddings(request: Request) -> Response | None:
             "is_byok": False,
         },
     }
+    if request.realistic:
+        from ._realistic import embeddings_result
+
+        result = embeddings_result(result, routing.provider)
     return await complete_json(request, faults, result, len(texts), headers)
 
 

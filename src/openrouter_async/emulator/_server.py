@@ -371,6 +371,12 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="refuse models the catalogue does not have (400), as OpenRouter does",
     )
+    parser.add_argument(
+        "--realistic",
+        action="store_true",
+        help="answer as real OpenRouter does where it departs from the spec (fields left out "
+        "or added, whitespace before slow JSON, named SSE events); default: the spec exactly",
+    )
 
 
 def config_from_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -382,6 +388,7 @@ def config_from_options(args: argparse.Namespace) -> dict[str, Any]:
         "rate_limit_rpm": getattr(args, "rate_limit_rpm", None),
         "rate_limit_concurrency": getattr(args, "rate_limit_concurrency", None),
         "strict_models": bool(getattr(args, "strict_models", False)),
+        "realistic": bool(getattr(args, "realistic", False)),
     }
 
 

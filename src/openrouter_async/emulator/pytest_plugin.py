@@ -38,6 +38,17 @@ Fixtures
 The ini option ``openrouter_emulator_backend`` (``asyncio``, the default, or ``trio``)
 picks the event loop of the emulator's thread.
 
+Realistic mode
+--------------
+The ini option ``openrouter_emulator_realistic = true`` starts the default emulator in
+realistic mode (``EmulatorConfig(realistic=True)`` in an overridden config does the same):
+its answers then look like real OpenRouter's where those depart from the spec (required
+fields left out, unknown ones added, whitespace before slow JSON bodies, named SSE events;
+see ``openrouter_async.emulator._realistic``), so that a test suite finds out whether its
+code copes with them. Either way, one request can ask for the other shape with the header
+``X-Emulator-Shape: realistic`` or ``strict``, e.g.
+``openrouter_emulator.client(http_headers={"X-Emulator-Shape": "strict"})``.
+
 Example::
 
     def test_answer(openrouter_emulator):
@@ -76,6 +87,7 @@ __all__ = [
 
 DEFAULT_API_KEY = "sk-or-v1-emulator-0000000000000000000000000000000000000000"
 _BACKEND_OPTION = "openrouter_emulator_backend"
+_REALISTIC_OPTION = "openrouter_emulator_realistic"
 
 
 class OpenRouterEmulator:
@@ -129,14 +141,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "event loop of the openrouter_emulator fixture's thread: asyncio (default) or trio",
         default="asyncio",
     )
+    parser.addini(
+        _REALISTIC_OPTION,
+        "answer as real OpenRouter does where it departs from the spec (the default "
+        "openrouter_emulator_config's realistic mode)",
+        type="bool",
+        default=False,
+    )
 
 
 @pytest.fixture(scope="session")
-def openrouter_emulator_config() -> EmulatorConfig:
+def openrouter_emulator_config(pytestconfig: pytest.Config) -> EmulatorConfig:
     """The configuration of ``openrouter_emulator`` (override it to change it)."""
     from ._app import EmulatorConfig
 
-    return EmulatorConfig()
+    return EmulatorConfig(realistic=bool(pytestconfig.getini(_REALISTIC_OPTION)))
 
 
 @pytest.fixture(scope="session")
