@@ -29,6 +29,7 @@ import re
 import signal
 import socket
 import sys
+from typing import cast
 
 # --------------------------------------------------------------------------- bodies
 
@@ -228,8 +229,8 @@ class CannedProtocol(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport (uvloop's is not an asyncio.Transport subclass, but is one).
+        self._transport = cast(asyncio.Transport, transport)
         Stats.connections += 1
         Stats.open_connections += 1
         Stats.max_open_connections = max(Stats.max_open_connections, Stats.open_connections)

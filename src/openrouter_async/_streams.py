@@ -41,6 +41,7 @@ stream's chunk type cannot represent, and such an event is dropped.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import AsyncGeneratorType, TracebackType
 from typing import Any, Final, Generic, Protocol, TypeVar
@@ -176,18 +177,26 @@ class AsyncStream(Generic[T]):
     async def _read_ahead(self, send: MemoryObjectSendStream[list[T] | BaseException]) -> None:
         """The producer of ``async with``: pull steps into the channel until the end, or until
         an error, which goes through the channel too (after the chunks before it)."""
+        # One idle scope for the whole stream, its deadline moved forward at each step and
+        # lifted while the consumer is waited for: a new scope per step costs a tenth of the
+        # chunks/s on trio (the stream benchmark, 20,000 chunks).
         async with send:
-            while True:
-                try:
-                    batch = await self.next_batch()
-                except anyio.get_cancelled_exc_class():
-                    raise
-                except Exception as error:
-                    await send.send(error)
-                    return
-                if batch is None:
-                    return
-                await send.send(batch)
+            with anyio.CancelScope() as idle:
+                while True:
+                    try:
+                        batch = await self.next_batch(idle)
+                    except anyio.get_cancelled_exc_class():
+                        raise
+                    except Exception as error:
+                        idle.deadline = math.inf
+                        await send.send(error)
+                        return
+                    if batch is None:
+                        return
+                    idle.deadline = math.inf  # a slow consumer is not a quiet server
+                    await send.send(batch)
+            if idle.cancelled_caught:  # its own deadline, not the block's exit
+                await send.send(self._idle_error())
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self
@@ -211,13 +220,16 @@ class AsyncStream(Generic[T]):
         self._batch = chunks = iter(batch)
         return next(chunks)
 
-    async def next_batch(self) -> list[T] | None:
+    async def next_batch(self, idle: anyio.CancelScope | None = None) -> list[T] | None:
         """The chunks of the next network read that has any (at least one), or None at the
         end.
 
         Raises the stream's error (mid-stream error event, idle timeout, dropped connection)
         once every chunk received before it has been delivered. A cancellation while waiting
         for the server closes the stream (the transport drops a half-read connection).
+
+        ``idle``: the producer's one idle scope (see :meth:`_read_ahead`), moved forward here
+        instead of a scope per step.
         """
         error = self._error
         if error is not None:
@@ -229,7 +241,7 @@ class AsyncStream(Generic[T]):
             raise RuntimeError("this stream is already being read by another task")
         self._reading = True
         try:
-            batch = await self._read_batch()
+            batch = await self._read_batch(idle)
         except BaseException as failure:
             self._done = True
             await self._release()
@@ -242,7 +254,23 @@ class AsyncStream(Generic[T]):
             await self._release()
         return batch
 
-    async def _read_batch(self) -> list[T] | None:
+    async def _read_batch(self, idle: anyio.CancelScope | None) -> list[T] | None:
+        if idle is not None:  # the producer's scope: it turns its expiry into the error
+            idle.deadline = anyio.current_time() + self._idle_timeout
+            return await self._read_events()
+        with anyio.CancelScope(deadline=anyio.current_time() + self._idle_timeout):
+            return await self._read_events()
+        # Only reached when the scope's own deadline cancelled the reads.
+        raise self._idle_error()
+
+    def _idle_error(self) -> StreamIdleTimeoutError:
+        return StreamIdleTimeoutError(
+            f"no data from the server for {self._idle_timeout:g}s "
+            "(keep-alive comments do not count)"
+        )
+
+    async def _read_events(self) -> list[T] | None:
+        """Read until one network read gave chunks (or the end): the pull step itself."""
         source = self._source
         if source is None:
             source = self._source = _body_chunks(self.response)
@@ -250,38 +278,32 @@ class AsyncStream(Generic[T]):
         parse_event = self._parse_event
         sentinel = self._sentinel
         batch: list[T] = []
-        with anyio.CancelScope(deadline=anyio.current_time() + self._idle_timeout) as idle:
-            while not batch:
-                try:
-                    raw = await source.__anext__()
-                except StopAsyncIteration:
+        while not batch:
+            try:
+                raw = await source.__anext__()
+            except StopAsyncIteration:
+                self._done = True
+                decoder.flush()  # an unterminated event is discarded (the SSE rules)
+                if sentinel is not None and not _is_terminal(self._last):
+                    raise APIConnectionError(
+                        f"the stream ended before its {sentinel} sentinel"
+                    ) from None
+                return None
+            for event in decoder.feed(raw):
+                if event.data == sentinel:
                     self._done = True
-                    decoder.flush()  # an unterminated event is discarded (the SSE rules)
-                    if sentinel is not None and not _is_terminal(self._last):
-                        raise APIConnectionError(
-                            f"the stream ended before its {sentinel} sentinel"
-                        ) from None
-                    return None
-                for event in decoder.feed(raw):
-                    if event.data == sentinel:
-                        self._done = True
-                        return batch or None
-                    try:
-                        chunk = parse_event(event)
-                    except Exception as error:
-                        self._done = True
-                        if not batch:
-                            raise
-                        self._error = error  # deliver the chunks that came before it first
-                        return batch
-                    if chunk is not SKIP:
-                        batch.append(chunk)  # type: ignore[arg-type]  # SKIP filtered out
-            self._last = batch[-1]
-        if idle.cancelled_caught:
-            raise StreamIdleTimeoutError(
-                f"no data from the server for {self._idle_timeout:g}s "
-                "(keep-alive comments do not count)"
-            )
+                    return batch or None
+                try:
+                    chunk = parse_event(event)
+                except Exception as error:
+                    self._done = True
+                    if not batch:
+                        raise
+                    self._error = error  # deliver the chunks that came before it first
+                    return batch
+                if chunk is not SKIP:
+                    batch.append(chunk)  # type: ignore[arg-type]  # SKIP filtered out
+        self._last = batch[-1]
         return batch
 
     async def _release(self) -> None:
