@@ -546,3 +546,12 @@ def test_redaction_module_keeps_short_values_and_masks_remembered_ones() -> None
     assert redact("abc abc") == "abc abc"
     remember_secret("tok-" + "9" * 20)
     assert redact("x tok-" + "9" * 20 + " y") == "x *** y"
+
+
+def test_proxy_or_verify_with_a_client_of_ones_own_is_refused_not_dropped() -> None:
+    transport = httpx.AsyncHTTPTransport()
+    with pytest.raises(ValueError, match="proxy= and verify="):
+        Session(api_key=KEY, transport=transport, proxy="http://127.0.0.1:9")
+    with pytest.raises(ValueError, match="with client="):
+        Session(api_key=KEY, client=httpx.AsyncClient(), verify=False)
+    Session(api_key=KEY, transport=transport)  # alone, fine

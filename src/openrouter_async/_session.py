@@ -102,8 +102,10 @@ class Session(SessionGroups):
     ``NO_PROXY`` and ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` are honoured unless
     ``trust_env=False``; ``proxy=`` (a URL or an ``httpx.Proxy``) sends everything through one
     proxy; ``verify=`` is a CA bundle path, an ``ssl.SSLContext``, or ``False``. Redirects are
-    followed as ``_redirects.py`` says (never carrying the key to another host). Header values
-    that cannot be sent are refused here, before any request (``HeaderValueError``).
+    followed as ``_redirects.py`` says (never carrying the key to another host). With a
+    ``client=`` or ``transport=`` of your own, set the proxy and TLS there (giving ``proxy=`` or
+    ``verify=`` too is an error). Header values that cannot be sent are refused here, before
+    any request (``HeaderValueError``).
     """
 
     def __init__(
@@ -139,6 +141,16 @@ class Session(SessionGroups):
             raise ValueError(f"base_url must be an http(s) URL, got {url!r}")
         if client is not None and transport is not None:
             raise ValueError("give client or transport, not both")
+        if (client is not None or transport is not None) and (
+            proxy is not None or verify is not True
+        ):
+            # Never silently dropped: the proxy and TLS settings belong to the pool, and a
+            # client or transport of the caller's own has its pool already.
+            given = "client" if client is not None else "transport"
+            raise ValueError(
+                f"proxy= and verify= configure the Session's own pool: with {given}=, set "
+                f"them on that {given} (httpx.AsyncHTTPTransport(proxy=..., verify=...))"
+            )
         if max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, got {max_connections!r}")
         self.base_url = url.rstrip("/")
