@@ -151,8 +151,15 @@ class Session(SessionGroups):
                 f"proxy= and verify= configure the Session's own pool: with {given}=, set "
                 f"them on that {given} (httpx.AsyncHTTPTransport(proxy=..., verify=...))"
             )
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise TypeError(f"max_connections must be an int, got {max_connections!r}")
         if max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, got {max_connections!r}")
+        if api_key is not None and not isinstance(api_key, str) and not callable(api_key):
+            raise TypeError(
+                "api_key must be a string, or a function returning one (sync or async), "
+                f"got {type(api_key).__name__}"  # the type only: it may be a key anyway
+            )
         self.base_url = url.rstrip("/")
         # An empty key (the product description passes os.getenv(..., "")) means none given.
         self._api_key: ApiKey | None = api_key or os.environ.get("OPENROUTER_API_KEY") or None
