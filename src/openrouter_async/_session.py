@@ -23,7 +23,7 @@ import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import anyio
 import httpx
@@ -346,19 +346,9 @@ class Session(SessionGroups):
         after the request was validated (openai-python's semantics)."""
         from .models import ChatResult
 
-        body: bytes | None = _chat_body(request, stream=False)
-        params = None
-        if extra_body is not None or extra_query is not None or extra_headers is not None:
-            from ._operations import with_extras
-
-            body, params, http_headers = with_extras(
-                "send",
-                body,
-                http_headers,
-                extra_body=extra_body,
-                extra_query=extra_query,
-                extra_headers=extra_headers,
-            )
+        body, params, http_headers = _chat_with_extras(
+            "send", request, http_headers, extra_body, extra_query, extra_headers
+        )
         return await self.request_json(
             "POST",
             "/chat/completions",
@@ -410,19 +400,9 @@ class Session(SessionGroups):
         extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncStream[ChatStreamChunk]:
         """Send a streaming chat request and return the stream once its headers arrived."""
-        body: bytes | None = _chat_body(request, stream=True)
-        params = None
-        if extra_body is not None or extra_query is not None or extra_headers is not None:
-            from ._operations import with_extras
-
-            body, params, http_headers = with_extras(
-                "stream",
-                body,
-                http_headers,
-                extra_body=extra_body,
-                extra_query=extra_query,
-                extra_headers=extra_headers,
-            )
+        body, params, http_headers = _chat_with_extras(
+            "stream", request, http_headers, extra_body, extra_query, extra_headers
+        )
         return await self.request_stream(
             "POST",
             "/chat/completions",
@@ -625,18 +605,13 @@ class Session(SessionGroups):
         """Send on our own transport directly when we built it: the AsyncClient layer above it
         (auth flows, redirects, cookie jar, event hooks) does nothing for this API and costs
         as much as the transport itself under fan-out. A client given to us is used as is."""
-        transport = self._transport
-        if transport is None or self._user_client is not None:
-            response = await self._require_client().send(request, stream=True)
-        else:
-            response = await transport.handle_async_request(request)
-            response.request = request
+        response = await self._send_hop(request)
         if response.status_code in REDIRECT_STATUSES:
             return await follow_redirects(self._send_hop, request, response, logger=self._logger)
         return response
 
     async def _send_hop(self, request: httpx.Request) -> httpx.Response:
-        """One redirect hop: sent as :meth:`_send_http` sends, without following again."""
+        """Send one request, following no redirect (each hop of one goes through here)."""
         transport = self._transport
         if transport is None or self._user_client is not None:
             return await self._require_client().send(request, stream=True)
@@ -852,6 +827,31 @@ class Session(SessionGroups):
         from ._map import map_requests
 
         return map_requests(self, requests, call=call, ordered=ordered, concurrency=concurrency)
+
+
+def _chat_with_extras(
+    kind: Literal["send", "stream"],
+    request: ChatRequest,
+    http_headers: Mapping[str, str] | None,
+    extra_body: Mapping[str, Any] | None,
+    extra_query: Mapping[str, Any] | None,
+    extra_headers: Mapping[str, str] | None,
+) -> tuple[bytes | None, Mapping[str, Any] | None, Mapping[str, str] | None]:
+    """(body, query, headers) of :meth:`Session.send` / :meth:`Session.stream`: the request's
+    JSON, with openai-style extras merged in after it was validated (none: as it is)."""
+    body: bytes | None = _chat_body(request, stream=kind == "stream")
+    if extra_body is None and extra_query is None and extra_headers is None:
+        return body, None, http_headers
+    from ._operations import with_extras
+
+    return with_extras(
+        kind,
+        body,
+        http_headers,
+        extra_body=extra_body,
+        extra_query=extra_query,
+        extra_headers=extra_headers,
+    )
 
 
 def _remember_credentials(headers: Mapping[str, str]) -> None:
