@@ -27,6 +27,10 @@ Routes (query parameters in brackets):
                              at ``/redirect-chain?n=<n+1>``, without end
 * ``/echo-key[?status=]``    ``status`` (401) whose error body and ``X-Echo`` header repeat the
                              Authorization header (a server echoing the key back)
+* ``/flaky/<key>/...``       the first request per ``key`` answers 503 (``Retry-After: 0``); the
+                             later ones: bytes for a path ending in ``/content``, a file object
+                             for one ending in ``/files``, a 3-chunk
+                             chat stream for a body with ``"stream": true``, else a chat result
 * ``/sse/<options>/...``     a chat event stream (any path below it, so that a client's base URL
                              can point there); options ``key=value`` joined by ``&``: ``n`` chunks
                              (5), ``named=1`` events named ``ping`` / ``openrouter.metadata`` /
@@ -51,6 +55,22 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 JSON_BODY = json.dumps({"id": "gen-1", "object": "chat.completion", "ok": True}).encode()
+CHAT_BODY = json.dumps(
+    {
+        "id": "gen-2",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m/x",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "Hi"},
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+).encode()
 
 
 @dataclass
@@ -73,6 +93,7 @@ class LoopbackServer:
     def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self.ssl_context = ssl_context
         self.stats = Stats()
+        self.flaky_seen: dict[str, int] = {}  # /flaky/<key>/: requests seen per key
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -152,6 +173,25 @@ class LoopbackServer:
             writer.transport.abort()
             stats.connections_closed += 1
 
+    async def _flaky(
+        self, r: asyncio.StreamReader, w: asyncio.StreamWriter, path: str, body: bytes
+    ) -> None:
+        """``/flaky/<key>/...``: the first request of each key gets a 503, later ones the
+        answer the rest of the path asks for (see the module docstring)."""
+        key = path.split("/")[2]
+        self.flaky_seen[key] = seen = self.flaky_seen.get(key, 0) + 1
+        if seen == 1:
+            error = b'{"error": {"code": 503, "message": "try again"}}'
+            await _send(w, 503, error, [("Retry-After", "0")])
+        elif path.endswith("/content"):
+            await _send(w, 200, b"\x00\x01binary", [("Content-Type", "application/octet-stream")])
+        elif path.endswith("/files"):
+            await _send(w, 200, b'{"_shape": "openrouter", "id": "file-1", "type": "file"}')
+        elif b'"stream":true' in body.replace(b" ", b""):
+            await _send_sse(r, w, {"n": "3"})
+        else:
+            await _send(w, 200, CHAT_BODY)
+
     async def _dispatch(
         self,
         r: asyncio.StreamReader,
@@ -217,6 +257,8 @@ class LoopbackServer:
             await _send(w, 200, gzip.compress(JSON_BODY), [("Content-Encoding", "gzip")])
         elif path.startswith("/sse/"):
             await _send_sse(r, w, dict(parse_qsl(path.split("/")[2])))
+        elif path.startswith("/flaky/"):
+            await self._flaky(r, w, path, body)
         elif path == "/big":
             await _send(w, 200, b"x" * int(q.get("size", "1000000")))
         elif path == "/redirect":

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from openrouter_async import BackoffStrategy, OpenRouter, RetryConfig, Session, errors
-from openrouter_async._session import parse_chat_event
+from openrouter_async._chat import parse_chat_event
 from openrouter_async.models import ChatRequest
 
 from ._loopback_server import LoopbackServer, running_server

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from openrouter_async import RetryConfig, Session, Timeouts, errors
+from openrouter_async._exchange import Exchange
 from openrouter_async.models import ChatRequest, ChatResult, ChatStreamChunk
 
 from ._loopback_server import JSON_BODY, running_server
@@ -385,13 +386,13 @@ async def test_calls_with_the_sessions_own_headers_build_one_request_per_path(
     emulator_url: str, api_key: str, anyio_backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[str] = []
-    build = Session._build_request
+    build = Exchange.build_request
 
-    async def counting(self: Session, method: str, path: str, *args: Any, **kw: Any) -> Any:
+    async def counting(self: Exchange, method: str, path: str, *args: Any, **kw: Any) -> Any:
         built.append(path)
         return await build(self, method, path, *args, **kw)
 
-    monkeypatch.setattr(Session, "_build_request", counting)
+    monkeypatch.setattr(Exchange, "build_request", counting)
     async with Session(base_url=emulator_url, api_key=api_key) as session:
         for _ in range(3):
             assert (await session.send(ChatRequest(model="m/x", messages=HELLO))).choices

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from openrouter_async import ChatError, OpenRouter, Session
-from openrouter_async._session import parse_chat_event
+from openrouter_async._chat import parse_chat_event
 from openrouter_async._streams import AsyncStream
 from openrouter_async.errors import ClientClosedError
 from openrouter_async.models import ChatRequest

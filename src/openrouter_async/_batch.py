@@ -81,7 +81,6 @@ import attrs
 import orjson
 
 from ._config import RetryConfig
-from ._retry import call_with_retries
 from .errors import (
     APIStatusError,
     ChatError,
@@ -270,15 +269,11 @@ class BatchJob:
         self._fd = await anyio.to_thread.run_sync(self._open_output)
         try:
             stats.total = await anyio.to_thread.run_sync(_count_requests, self.input_path)
-            results = session.map(self._items(), call=self._call, concurrency=self.concurrency)
-            try:
+            async with session.map(
+                self._items(), call=self._call, concurrency=self.concurrency
+            ) as results:
                 async for result in results:
                     self._record(result)
-            finally:
-                aclose = getattr(results, "aclose", None)
-                if aclose is not None:
-                    with anyio.CancelScope(shield=True):
-                        await aclose()
         finally:
             fd, self._fd = self._fd, None
             with anyio.CancelScope(shield=True):
@@ -377,9 +372,8 @@ class BatchJob:
                     stats.rate_limited += 1
                 raise
 
-        response = await call_with_retries(
-            attempt, self.retries, logger=session._logger, on_retry=session._count_retry
-        )
+        # The row is retried as a whole (a stream from its start) by the Session's one loop.
+        response = await session.exchange.retry(attempt, self.retries)
         # Counted here, in the worker, the moment the call ends (not when the consumer takes
         # the result): the budget check of the next call must already see this cost.
         usage = getattr(response, "usage", None)

@@ -16,27 +16,27 @@ child on its next sync call; it never waits on the parent's portal thread.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import threading
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from contextlib import AsyncExitStack, ExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
-from ._config import RetryConfig, Timeouts
 from ._groups import ClientGroups
 from ._logging import redact_url
+from ._options import ClientOptions, OptionArgs
 from ._portal import PortalThread
-from ._proxies import ProxyTypes
-from ._session import ApiKey, Session
-from ._tls import VerifyTypes
+from ._session import Session
 from .errors import ClientClosedError
 
 if TYPE_CHECKING:
-    from ._map import MapResult, SyncMap
+    from typing_extensions import Unpack
+
+    from ._map import MapRun, SyncMap
 
 __all__ = ["OpenRouter"]
 
@@ -44,63 +44,32 @@ T = TypeVar("T")
 
 
 class OpenRouter(ClientGroups):
-    """The OpenRouter client. Options as in the official SDK; see :class:`Session`."""
+    """The OpenRouter client. Options as in the official SDK (``_options.OptionArgs``; see
+    :class:`Session`); ``async_client=`` is the official SDK's name for ``client=``."""
 
     def __init__(
         self,
         *,
-        api_key: ApiKey | None = None,
-        server_url: str | None = None,
-        base_url: str | None = None,
-        timeout_ms: int | float | None = None,
-        timeouts: Timeouts | None = None,
-        retry_config: RetryConfig | None = None,
-        http_headers: Mapping[str, str] | None = None,
-        http_referer: str | None = None,
-        x_open_router_title: str | None = None,
-        debug_logger: logging.Logger | None = None,
-        max_connections: int = 100,
-        async_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         backend: Literal["asyncio", "trio"] = "asyncio",
-        max_concurrency: int | None = None,
-        rpm: float | None = None,
-        tpm: float | None = None,
-        adaptive_concurrency: bool = True,
-        proxy: ProxyTypes | None = None,
-        trust_env: bool = True,
-        verify: VerifyTypes = True,
+        async_client: httpx.AsyncClient | None = None,
+        **args: Unpack[OptionArgs],
     ) -> None:
-        self._options: dict[str, Any] = dict(
-            api_key=api_key,
-            base_url=base_url or server_url,
-            timeout_ms=timeout_ms,
-            timeouts=timeouts,
-            retry_config=retry_config,
-            http_headers=http_headers,
-            http_referer=http_referer,
-            x_open_router_title=x_open_router_title,
-            debug_logger=debug_logger,
-            max_connections=max_connections,
-            client=async_client,
-            transport=transport,
-            max_concurrency=max_concurrency,
-            rpm=rpm,
-            tpm=tpm,
-            adaptive_concurrency=adaptive_concurrency,
-            proxy=proxy,
-            trust_env=trust_env,
-            verify=verify,
-        )
-        # Fail on bad options now, in the caller's thread, not later inside the portal.
-        probe = Session(**self._options)
-        self.base_url = probe.base_url
+        if async_client is not None:
+            if args.get("client") is not None:
+                raise ValueError("give async_client or client, not both")
+            args["client"] = async_client
+        if backend not in ("asyncio", "trio"):
+            raise ValueError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
+        # Checked now, in the caller's thread, once: both Sessions are built from these.
+        self.options = ClientOptions.from_args(**args)
+        self.base_url = self.options.base_url
         self._backend = backend
         self._lock = threading.Lock()
         self._portal_thread: PortalThread | None = None
         self._sync_session: Session | None = None
-        self._sync_session_context: Any = None
+        self._sync_exit: ExitStack | None = None
         self._async_session: Session | None = None
+        self._async_exit: AsyncExitStack | None = None
         self._sync_closed = False  # close() was called: no sync call reopens the client
         self._async_closed = False  # an `async with` block ended: closed for good too
         self._groups: dict[str, Any] = {}
@@ -128,12 +97,12 @@ class OpenRouter(ClientGroups):
         (as httpx and openai do), it never reopens the client. Idempotent."""
         with self._lock:
             self._sync_closed = True
-            context, self._sync_session_context = self._sync_session_context, None
+            context, self._sync_exit = self._sync_exit, None
             portal_thread, self._portal_thread = self._portal_thread, None
             self._sync_session = None
         try:
             if context is not None:
-                context.__exit__(None, None, None)
+                context.close()
         finally:
             if portal_thread is not None:
                 portal_thread.stop()
@@ -152,14 +121,15 @@ class OpenRouter(ClientGroups):
             if self._portal_thread is None or self._sync_session is None:
                 portal_thread = PortalThread(self._backend)
                 portal = portal_thread.start()
-                session = Session(**self._options)
+                session = Session(self.options)
+                context = ExitStack()
                 try:
-                    context = portal.wrap_async_context_manager(session)
-                    context.__enter__()
+                    # The Session's `async with`, run in the portal's loop until close().
+                    context.enter_context(portal.wrap_async_context_manager(session))
                 except BaseException:
                     portal_thread.stop()
                     raise
-                self._sync_session_context = context
+                self._sync_exit = context
                 self._portal_thread, self._sync_session = portal_thread, session
                 _with_portal.add(self)
             return self._portal_thread, self._sync_session
@@ -171,7 +141,7 @@ class OpenRouter(ClientGroups):
         self._lock = threading.Lock()  # another thread of the parent may have held it
         self._portal_thread = None
         self._sync_session = None
-        self._sync_session_context = None
+        self._sync_exit = None
 
     def _call_sync(self, function: Callable[[Session], Awaitable[T]]) -> T:
         portal_thread, session = self._sync()
@@ -187,9 +157,10 @@ class OpenRouter(ClientGroups):
                 "this client's `async with` block has ended and it stays closed: "
                 "create a new OpenRouter(...)"
             )
-        session = Session(**self._options)
-        await session.__aenter__()
-        self._async_session = session
+        session = Session(self.options)
+        stack = AsyncExitStack()
+        await stack.enter_async_context(session)
+        self._async_session, self._async_exit = session, stack
         return self
 
     async def __aexit__(
@@ -198,10 +169,11 @@ class OpenRouter(ClientGroups):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        session, self._async_session = self._async_session, None
+        stack, self._async_exit = self._async_exit, None
+        self._async_session = None
         self._async_closed = True
-        if session is not None:
-            await session.__aexit__(exc_type, exc, tb)
+        if stack is not None:
+            await stack.aclose()
 
     def _session_async(self) -> Session:
         session = self._async_session
@@ -237,12 +209,10 @@ class OpenRouter(ClientGroups):
         there too: keep it non-blocking, e.g. a file or a generator). ``close()`` the
         iterator, or use it in a ``with`` block, to cancel the calls left when you stop early.
         """
-        from ._map import SyncMap, map_requests
+        from ._map import SyncMap
 
         portal_thread, session = self._sync()
-        results = map_requests(
-            session, requests, call=call, ordered=ordered, concurrency=concurrency
-        )
+        results = session.map(requests, call=call, ordered=ordered, concurrency=concurrency)
         return SyncMap(results, portal_thread.portal)
 
     def map_async(
@@ -252,7 +222,7 @@ class OpenRouter(ClientGroups):
         call: Callable[[Session, Any], Awaitable[Any]] | None = None,
         ordered: bool = False,
         concurrency: int = 64,
-    ) -> AsyncIterator[MapResult[Any]]:
+    ) -> MapRun[Any]:
         """:meth:`Session.map` on the client opened with ``async with``."""
         return self._session_async().map(
             requests, call=call, ordered=ordered, concurrency=concurrency

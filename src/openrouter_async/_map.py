@@ -11,11 +11,20 @@ failure never stops the rest: an API error becomes that request's result. An err
 *input* itself (the user's generator raising) ends the map and is raised to the consumer.
 
 How it runs: a producer task reads the input into a small channel; ``concurrency`` worker tasks
-take requests from it, call, and send results to a second channel; the consumer (this async
-generator) receives them. The tasks live in the Session's task group (the actor that owns the
-connection pool), under a cancel scope of their own, so that the generator never yields inside
-a task group (which trio forbids) and leaving the generator — cancellation of the consumer,
-``break`` followed by ``aclose()``, garbage collection — cancels exactly this map's tasks.
+take requests from it, call, and send results to a second channel; the consumer receives them.
+The producer and the workers are one task group of the map's own, under a cancel scope of its
+own. Where that task group runs is the one choice, and the caller makes it:
+
+* ``async with session.map(requests) as results: async for result in results:`` — in the
+  caller's scope: the ``async with`` opens and closes the map's task group (trio's rule: a
+  task group belongs to a block, and nothing yields from inside one to code outside it).
+  Leaving the block, by any way, cancels and joins exactly this map's tasks. Preferred.
+* ``async for result in session.map(requests):`` — kept because it is what users write. A
+  plain ``async for`` has no block to own a task group, and a generator may not yield from
+  inside one, so the map's task group is started, on the first result asked for, in the
+  Session's own group (opened by ``async with Session``: trio's "service nursery" pattern),
+  from a method (the map is an iterator object, not a generator). ``aclose()``, leaving the
+  Session, a failure of the input or garbage collection cancel exactly this map's tasks.
 
 A window bounds how far the input may run ahead of what the consumer has taken
 (``4 * concurrency``): with ``ordered=True`` a slow early request holds later results back, and
@@ -28,6 +37,8 @@ import contextlib
 import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
@@ -38,9 +49,11 @@ from ._retry import RETRY_COUNTER
 from .errors import OpenRouterError
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
     from ._session import Session
 
-__all__ = ["MapResult", "map_requests"]
+__all__ = ["MapResult", "MapRun", "SyncMap"]
 
 R = TypeVar("R")
 
@@ -67,7 +80,7 @@ class MapResult(Generic[R]):
 class _Failed:
     """Carries an exception that must end the map (the user's input iterable or ``call``
     raising something that is not an API error: a bug, not a failed request) to the
-    consumer, instead of letting it crash the Session's task group."""
+    consumer, instead of letting it crash the map's task group."""
 
     __slots__ = ("error",)
 
@@ -92,29 +105,173 @@ async def send_chat(session: Session, request: Any) -> Any:
     return await session.send(request)
 
 
-async def map_requests(
-    session: Session,
-    requests: Iterable[Any] | AsyncIterable[Any],
-    *,
-    call: Call | None = None,
-    ordered: bool = False,
-    concurrency: int = 64,
-) -> AsyncIterator[MapResult[Any]]:
-    """The generator behind :meth:`Session.map` (see the module docstring)."""
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
-    task_group = session._task_group
-    if task_group is None:
-        raise RuntimeError("this Session is not open: use `async with Session(...) as session:`")
-    run = call or send_chat
-    window = anyio.Semaphore(4 * concurrency)
-    work_send, work_receive = anyio.create_memory_object_stream[tuple[int, Any]](concurrency)
-    results_send, results_receive = anyio.create_memory_object_stream[Any](math.inf)
-    scope = anyio.CancelScope()
+class MapRun(Generic[R]):
+    """What :meth:`Session.map` returns: the results as an async iterator, in one of two
+    shapes (see the module docstring)."""
 
-    async def produce(
-        send: MemoryObjectSendStream[tuple[int, Any]], failures: MemoryObjectSendStream[Any]
+    def __init__(
+        self,
+        session: Session,
+        requests: Iterable[Any] | AsyncIterable[Any],
+        *,
+        call: Call | None,
+        ordered: bool,
+        concurrency: int,
+        service: TaskGroup | None,
     ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+            raise TypeError(f"concurrency must be an int, got {concurrency!r}")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._session = session
+        self._requests = requests
+        self._run_call = call or send_chat
+        self._ordered = ordered
+        self._concurrency = concurrency
+        self._service = service
+        # Made on the event loop when the map starts (it may be built in another thread: the
+        # facade's map is).
+        self._window: anyio.Semaphore | None = None
+        self._results_send: MemoryObjectSendStream[Any] | None = None
+        self._results: MemoryObjectReceiveStream[Any] | None = None
+        self._scope: anyio.CancelScope | None = None  # this map's tasks, wherever they run
+        self._started = False
+        self._exit_stack: AsyncExitStack | None = None
+        self._pending: dict[int, MapResult[Any]] = {}
+        self._ready: list[MapResult[Any]] = []  # in order, taken from _pending
+        self._next_index = 0
+
+    # -- the structured shape: ``async with session.map(...) as results`` -------------------
+
+    async def __aenter__(self) -> MapRun[R]:
+        if self._started:
+            raise RuntimeError("this map is already running")
+        stack = AsyncExitStack()
+        await stack.enter_async_context(self._in_caller_scope())
+        self._exit_stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        stack, self._exit_stack = self._exit_stack, None
+        if stack is not None:
+            await stack.aclose()
+        return None
+
+    def _start(self) -> None:
+        self._started = True
+        self._window = anyio.Semaphore(4 * self._concurrency)
+        self._results_send, self._results = anyio.create_memory_object_stream[Any](math.inf)
+        self._scope = anyio.CancelScope()
+
+    @asynccontextmanager
+    async def _in_caller_scope(self) -> AsyncIterator[None]:
+        self._start()
+        caught: BaseException | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._run)
+            try:
+                yield
+            except BaseException as error:
+                caught = error  # raised as it is below, not wrapped in an ExceptionGroup
+            finally:
+                self._stop()
+        if caught is not None:
+            raise caught
+
+    # -- iteration (both shapes) ------------------------------------------------------------
+
+    def __aiter__(self) -> MapRun[R]:
+        return self
+
+    async def __anext__(self) -> MapResult[R]:
+        if self._ready:
+            return self._ready.pop(0)
+        if not self._started:
+            # ``async for`` without ``async with``: the map's task group runs in a task of the
+            # Session's own group (a service nursery, opened by ``async with Session``),
+            # started here, from a method, never from inside a generator.
+            service = self._service
+            if service is None:
+                raise RuntimeError(
+                    "this Session is not open: use `async with Session(...) as session:`"
+                )
+            self._start()
+            service.start_soon(self._run)
+        results = self._results
+        if results is None:
+            raise StopAsyncIteration
+        window = self._window
+        assert window is not None
+        while True:
+            try:
+                item = await results.receive()
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                raise StopAsyncIteration from None
+            except BaseException:
+                self._stop()
+                raise
+            if isinstance(item, _Failed):
+                self._stop()
+                raise item.error
+            if not self._ordered:
+                window.release()
+                return item  # type: ignore[no-any-return]
+            self._pending[item.index] = item
+            while self._next_index in self._pending:
+                self._ready.append(self._pending.pop(self._next_index))
+                self._next_index += 1
+                window.release()
+            if self._ready:
+                return self._ready.pop(0)
+
+    async def aclose(self) -> None:
+        """Stop the map: cancel its calls in flight. Idempotent."""
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
+        if self._results is not None:
+            self._results.close()
+
+    def __del__(self) -> None:
+        # Dropped while running without ``async with``: its tasks must not run on in the
+        # Session's group. Cancelling a scope only marks it (no await, no thread switch).
+        try:
+            scope = self._scope
+            if scope is not None and self._exit_stack is None and not scope.cancel_called:
+                scope.cancel()
+        except Exception:
+            pass
+
+    # -- the tasks -----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        """The producer and the workers, in a task group of their own under this map's
+        cancel scope; the results go to the consumer through a channel."""
+        concurrency = self._concurrency
+        results_send, scope = self._results_send, self._scope
+        assert results_send is not None and scope is not None
+        self._results_send = None
+        work_send, work_receive = anyio.create_memory_object_stream[tuple[int, Any]](concurrency)
+        with scope:
+            async with results_send, anyio.create_task_group() as group:
+                group.start_soon(self._produce, work_send, results_send.clone())
+                for _ in range(concurrency):
+                    group.start_soon(self._work, work_receive.clone(), results_send.clone())
+                work_receive.close()
+
+    async def _produce(
+        self, send: MemoryObjectSendStream[tuple[int, Any]], failures: MemoryObjectSendStream[Any]
+    ) -> None:
+        requests = self._requests
+        window = self._window
+        assert window is not None
         async with send, failures:
             index = 0
             try:
@@ -134,10 +291,13 @@ async def map_requests(
                 with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                     failures.send_nowait(_Failed(error))
 
-    async def work(
+    async def _work(
+        self,
         receive: MemoryObjectReceiveStream[tuple[int, Any]],
         send: MemoryObjectSendStream[Any],
     ) -> None:
+        session = self._session
+        run = self._run_call
         async with receive, send:
             async for index, request in receive:
                 counter = [0]
@@ -165,36 +325,6 @@ async def map_requests(
                     return  # the consumer has gone (its exit is cancelling us right now)
                 if isinstance(item, _Failed):
                     return
-
-    async def runner() -> None:
-        with scope:
-            async with anyio.create_task_group() as group:
-                group.start_soon(produce, work_send, results_send.clone())
-                for _ in range(concurrency):
-                    group.start_soon(work, work_receive.clone(), results_send.clone())
-                work_receive.close()
-                results_send.close()
-
-    task_group.start_soon(runner)
-    pending: dict[int, MapResult[Any]] = {}
-    next_index = 0
-    try:
-        async with results_receive:
-            async for item in results_receive:
-                if isinstance(item, _Failed):
-                    raise item.error
-                if not ordered:
-                    window.release()
-                    yield item
-                    continue
-                pending[item.index] = item
-                while next_index in pending:
-                    ready = pending.pop(next_index)
-                    next_index += 1
-                    window.release()
-                    yield ready
-    finally:
-        scope.cancel()
 
 
 class SyncMap(Generic[R]):

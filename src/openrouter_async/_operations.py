@@ -10,9 +10,8 @@ built (and so validated) as its model, a multipart body is assembled from its pa
 merged in last, after the known arguments were checked: they send what the spec does not
 describe (yet), and override a known field, parameter or header of the same name.
 
-The exchange itself goes through the Session: JSON and streams through ``request_json`` and
-``request_stream`` (retries, deadlines, error mapping); multipart uploads and binary downloads
-through :func:`_exchange`, which uses the same pieces.
+The exchange itself is the core's (``_exchange.py``): JSON, stream or raw (multipart uploads,
+binary downloads, empty answers), each with the gate, deadlines, retries and error mapping.
 """
 
 from __future__ import annotations
@@ -20,23 +19,20 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, Union
 from urllib.parse import quote
-
-import httpx
 
 from . import _convert
 from ._binary import BinaryResponse, SyncBinaryResponse
-from ._retry import call_with_retries
-from ._session import event_data, skip_named_event, typed_event_data
+from ._events import event_data, skip_named_event, typed_event_data
 from ._sse import ServerSentEvent
 from ._streams import SKIP, AsyncStream, SyncStream
 from ._unset import UNSET
 from .errors import RequestValidationError
 
 if TYPE_CHECKING:
-    from ._client import OpenRouter
-    from ._session import Session
+    from ._exchange import Exchange
+    from ._portal import PortalThread
 
 __all__ = ["FileInput", "Operation", "call", "call_async_facade", "call_sync", "with_extras"]
 
@@ -441,7 +437,7 @@ def _parse_event(op: Operation) -> Callable[[ServerSentEvent], Any]:
     assert event_type is not None
 
     # Named events (``ping``, ``openrouter.metadata``...) are dropped as SKIP where they are
-    # not one of the stream's own events: see the rule above parse_chat_event in _session.py.
+    # not one of the stream's own events: see the rule in _events.py.
     def parse(event: ServerSentEvent) -> Any:
         name = event.event
         if op.event_wrapped:  # events that carry their own `type`
@@ -471,13 +467,22 @@ def _parse_event(op: Operation) -> Callable[[ServerSentEvent], Any]:
 # -- running an operation on a Session ------------------------------------------------------
 
 
-async def call(session: Session, op: Operation, args: Mapping[str, Any]) -> Any:
-    """Run ``op`` on an open Session with the generated method's arguments."""
+class _HasExchange(Protocol):
+    """What a generated async group runs on: the Session (``session.exchange``)."""
+
+    @property
+    def exchange(self) -> Exchange: ...
+
+
+async def call(session: _HasExchange, op: Operation, args: Mapping[str, Any]) -> Any:
+    """Run ``op`` on an open Session with the generated method's arguments: checked and
+    built here, exchanged by the core (``_exchange.py``) in the one way its answer needs."""
     prepared = prepare(op, args)
+    exchange = session.exchange
     timeout_ms = args.get("timeout_ms")
     retries = args.get("retries")
     if prepared.streaming:
-        return await session.request_stream(
+        return await exchange.stream(
             op.method,
             prepared.path,
             _parse_event(op),
@@ -488,7 +493,7 @@ async def call(session: Session, op: Operation, args: Mapping[str, Any]) -> Any:
             http_headers=prepared.headers,
         )
     if op.kind == "json" and prepared.form is None and op.result is not None:
-        return await session.request_json(
+        return await exchange.json(
             op.method,
             prepared.path,
             op.result,
@@ -498,69 +503,33 @@ async def call(session: Session, op: Operation, args: Mapping[str, Any]) -> Any:
             retries=retries,
             http_headers=prepared.headers,
         )
-    return await _exchange(session, op, prepared, timeout_ms, retries)
-
-
-async def _exchange(
-    session: Session, op: Operation, prepared: _Prepared, timeout_ms: Any, retries: Any
-) -> Any:
-    """Multipart uploads, binary downloads and empty answers: one request built per attempt
-    (a multipart body is re-rendered, so a retry sends it whole again)."""
-    timeouts = session.timeouts.with_timeout_ms(timeout_ms)
-    config = retries if retries is not None else session.retry_config
-
-    async def attempt() -> Any:
-        request = await session._build_request(
-            op.method,
-            prepared.path,
-            prepared.body,
-            prepared.params,
-            prepared.headers,
-            accept=op.accept,
-        )
-        if prepared.form is not None:
-            request = _with_form(request, *prepared.form)
-        async with session._gate():
-            response = await session._open(request, timeouts.read)
-        if op.kind == "binary":
-            return BinaryResponse(response, idle_timeout=timeouts.stream_idle)
-        try:
-            content = await response.aread()
-        finally:
-            await response.aclose()
-        if op.result is None:
-            return None
-        return session._decode(response, content, op.result)
-
-    return await call_with_retries(
-        attempt, config, logger=session._logger, on_retry=session._count_retry
-    )
-
-
-def _with_form(
-    request: httpx.Request, data: dict[str, str], files: list[tuple[str, Any]]
-) -> httpx.Request:
-    """``request`` with a streamed multipart body instead of its empty one (httpx renders
-    the parts; file parts are read chunk by chunk as the body is sent)."""
-    encoded = httpx.Request("POST", "http://multipart.invalid/", data=data, files=files)
-    headers = request.headers.copy()
-    for name in ("Content-Type", "Content-Length", "Transfer-Encoding"):
-        headers.pop(name, None)
-        if name in encoded.headers:
-            headers[name] = encoded.headers[name]
-    return httpx.Request(
-        request.method,
-        request.url,
-        headers=headers,
-        stream=encoded.stream,
-        extensions=request.extensions,
+    return await exchange.raw(
+        op.method,
+        prepared.path,
+        result=op.result,
+        binary=op.kind == "binary",
+        body=prepared.body,
+        form=prepared.form,
+        params=prepared.params,
+        accept=op.accept,
+        timeout_ms=timeout_ms,
+        retries=retries,
+        http_headers=prepared.headers,
     )
 
 
 # -- the facade ------------------------------------------------------------------------------
 
 
-def call_sync(client: OpenRouter, op: Operation, args: Mapping[str, Any]) -> Any:
+class _Facade(Protocol):
+    """What a generated sync group runs on: the facade, ``OpenRouter``."""
+
+    def _sync(self) -> tuple[PortalThread, _HasExchange]: ...
+
+    def _session_async(self) -> _HasExchange: ...
+
+
+def call_sync(client: _Facade, op: Operation, args: Mapping[str, Any]) -> Any:
     """The sync facade: run ``op`` in the portal thread; streams and downloads come back as
     their portal-driven twins."""
     portal_thread, session = client._sync()
@@ -572,5 +541,5 @@ def call_sync(client: OpenRouter, op: Operation, args: Mapping[str, Any]) -> Any
     return result
 
 
-async def call_async_facade(client: OpenRouter, op: Operation, args: Mapping[str, Any]) -> Any:
+async def call_async_facade(client: _Facade, op: Operation, args: Mapping[str, Any]) -> Any:
     return await call(client._session_async(), op, args)

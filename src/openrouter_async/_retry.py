@@ -1,8 +1,6 @@
-"""The retry policy, on tenacity, sleeping with anyio so that it runs on asyncio and trio.
-
-The first attempt runs outside tenacity: almost every call succeeds at once, and a fan-out of
-thousands of calls should not pay for building a retry controller each time.
-"""
+"""The retry policy, on tenacity, sleeping with anyio so that it runs on asyncio and trio:
+what is retried (:func:`is_retryable`), how long to wait (the server's ``Retry-After``, else
+jittered exponential back-off) and the one loop, :func:`retrying`."""
 
 from __future__ import annotations
 
@@ -31,12 +29,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RETRY_COUNTER",
-    "call_with_retries",
     "is_retryable",
-    "retry_after_failure",
     "retry_after_from_headers",
     "retry_after_seconds",
     "rate_limit_reset_wait",
+    "retrying",
 ]
 
 T = TypeVar("T")
@@ -139,9 +136,9 @@ def is_retryable(error: BaseException, config: RetryConfig) -> bool:
     return False
 
 
-def _wait(config: RetryConfig, *, offset: int = 0) -> Callable[[tenacity.RetryCallState], float]:
-    """Back-off for the attempt that just failed; ``offset`` counts attempts made before
-    tenacity took over, so the exponent keeps growing across the hand-over."""
+def _wait(config: RetryConfig) -> Callable[[tenacity.RetryCallState], float]:
+    """Back-off after the attempt that just failed: the server's demand when it made one,
+    else the configured exponential back-off (jittered)."""
     backoff = config.backoff
 
     def wait(state: tenacity.RetryCallState) -> float:
@@ -155,7 +152,7 @@ def _wait(config: RetryConfig, *, offset: int = 0) -> Callable[[tenacity.RetryCa
             return 0.0
         ceiling = min(
             backoff.max_interval,
-            backoff.initial_interval * backoff.exponent ** (state.attempt_number - 1 + offset),
+            backoff.initial_interval * backoff.exponent ** (state.attempt_number - 1),
         )
         if backoff.jitter_ms is not None:  # the official SDK's additive jitter
             return (ceiling + random.uniform(0, backoff.jitter_ms)) / 1000.0
@@ -164,32 +161,29 @@ def _wait(config: RetryConfig, *, offset: int = 0) -> Callable[[tenacity.RetryCa
     return wait
 
 
-async def call_with_retries(
+async def retrying(
     attempt: Callable[[], Awaitable[T]],
     config: RetryConfig,
     *,
-    logger: logging.Logger | None = None,
+    first_error: OpenRouterError | None = None,
     on_retry: Callable[[], None] | None = None,
-) -> T:
-    """Run ``attempt`` and retry it as ``config`` says; the last error is re-raised as is."""
-    try:
-        return await attempt()
-    except OpenRouterError as error:
-        if not config.enabled or not is_retryable(error, config):
-            raise
-        first_error = error
-    return await retry_after_failure(first_error, attempt, config, logger=logger, on_retry=on_retry)
-
-
-async def retry_after_failure(
-    first_error: OpenRouterError,
-    attempt: Callable[[], Awaitable[T]],
-    config: RetryConfig,
-    *,
     logger: logging.Logger | None = None,
-    on_retry: Callable[[], None] | None = None,
 ) -> T:
-    """Continue after a first attempt that failed with a retryable ``first_error``."""
+    """The retry loop: run ``attempt`` and retry it as ``config`` says; the last error is
+    re-raised as it is. Every retried exchange of the client comes through here (see
+    ``Exchange.retry``): the policy is built here, each retry counted and logged here.
+
+    The first attempt runs outside tenacity: almost every call succeeds at once, and a fan-out
+    of thousands of calls should not pay for a retry controller each. A caller that made that
+    first attempt itself (the JSON hot path, see ``Exchange.json``) passes its ``first_error``.
+    """
+    if first_error is None:
+        try:
+            return await attempt()
+        except OpenRouterError as error:
+            if not config.enabled or not is_retryable(error, config):
+                raise
+            first_error = error
     # Imported on the first retry only: most programs never retry, and every import counts
     # towards the time to the first call.
     import tenacity
@@ -203,31 +197,27 @@ async def retry_after_failure(
             logger.debug(
                 "retrying after %s (attempt %d, waiting %.3fs)",
                 type(error).__name__,
-                state.attempt_number + 1,  # tenacity counts from the second attempt
+                state.attempt_number,
                 wait,
             )
 
+    failed = [first_error]
+
+    async def again() -> T:
+        if failed:  # tenacity's first attempt is the one that failed already: replayed
+            raise failed.pop()
+        return await attempt()
+
     max_elapsed = (config.backoff.max_elapsed_time if config.backoff else 0) / 1000.0
-    stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(config.max_attempts - 1)
+    stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(config.max_attempts)
     if max_elapsed > 0:
         stop = stop | tenacity.stop_after_delay(max_elapsed)
-    retrying = tenacity.AsyncRetrying(
+    controller = tenacity.AsyncRetrying(
         stop=stop,
-        wait=_wait(config, offset=1),
+        wait=_wait(config),
         retry=tenacity.retry_if_exception(lambda e: is_retryable(e, config)),
         sleep=anyio.sleep,
         reraise=True,
         before_sleep=before_sleep,
     )
-    # The first failure happened outside tenacity: wait for it, then let tenacity run the rest.
-    first_state = tenacity.RetryCallState(retrying, None, (), {})
-    first_state.attempt_number = 1
-    first_state.set_exception((type(first_error), first_error, first_error.__traceback__))
-    delay = _wait(config)(first_state)
-    _count(on_retry)
-    if logger is not None:
-        logger.debug(
-            "retrying after %s (attempt 1, waiting %.3fs)", type(first_error).__name__, delay
-        )
-    await anyio.sleep(delay)
-    return await retrying(attempt)
+    return await controller(again)

@@ -6,12 +6,13 @@ before it was built). Its core is a pull step (:meth:`AsyncStream.next_batch`): 
 network chunk, decode its SSE events, parse them into typed chunks.
 
 * **Inside ``async with stream:``** (and ``async with session.stream(...)``) the stream runs
-  that step in a producer task, in a task group of its own that the same ``async with``
-  enters and exits, and hands the batches over through a bounded memory channel: the network
-  is read while the consumer works on the previous batch, and a slow consumer stops the
-  reading when the channel is full (back-pressure). Leaving the block cancels exactly this
-  producer and closes exactly this response; a failure reaches the consumer as the typed
-  error, never as an ExceptionGroup (the producer hands it over through the channel).
+  that step in a producer task, in a task group of its own opened and closed by an ``async
+  with`` in :meth:`AsyncStream.reading_ahead` (which the block enters), and hands the batches
+  over through a bounded memory channel: the network is read while the consumer works on the
+  previous batch, and a slow consumer stops the reading when the channel is full
+  (back-pressure). Leaving the block cancels exactly this producer and closes exactly this
+  response; a failure reaches the consumer as the typed error, never as an ExceptionGroup (the
+  producer hands it over through the channel).
 * **Iterated without ``async with``** (or by the sync facade, whose portal calls are each a
   task of their own), the consumer's task runs the step itself: no task group is entered, so
   none can be left open by hand, the stream can be abandoned after a ``break`` or read from
@@ -34,7 +35,7 @@ Both ways:
   decoded incrementally, as httpx decodes a compressed JSON body.
 
 Events with an ``event:`` name are filtered by the event parser (see
-:func:`openrouter_async._session.parse_chat_event`): it returns :data:`SKIP` for an event the
+:func:`openrouter_async._events.parse_chat_event`): it returns :data:`SKIP` for an event the
 stream's chunk type cannot represent, and such an event is dropped.
 """
 
@@ -43,13 +44,13 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from types import AsyncGeneratorType, TracebackType
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 import anyio
 import httpx
 import sniffio
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._sse import ServerSentEvent, SSEDecoder
@@ -110,8 +111,9 @@ class AsyncStream(Generic[T]):
         self._done = False  # nothing more to read: the end, an error, or closed
         self._reading = False
         self._last: object = None  # the last chunk read: a terminal event ends without [DONE]
-        # Inside ``async with``: the producer's task group and the channel it fills.
-        self._task_group: TaskGroup | None = None
+        # Inside ``async with``: its exit, the producer's scope and the channel it fills.
+        self._exit_stack: AsyncExitStack | None = None
+        self._producer_scope: anyio.CancelScope | None = None
         self._receive: MemoryObjectReceiveStream[list[T] | BaseException] | None = None
         # How to reach this stream's event loop from any thread, for the close on collection.
         self._close_soon = _thread_safe_closer()
@@ -129,18 +131,13 @@ class AsyncStream(Generic[T]):
         return f"<AsyncStream {self.status_code} {state}>"
 
     async def __aenter__(self) -> AsyncStream[T]:
-        """Start reading ahead: a producer task, in a task group this ``async with`` enters
-        (and its ``__aexit__`` exits), sends batches into a bounded channel."""
-        if self._task_group is not None:
+        """Start reading ahead (see :meth:`reading_ahead`); this block's exit joins the
+        producer and closes the response."""
+        if self._exit_stack is not None:
             raise RuntimeError("this stream is already entered")
-        if not self._done:
-            send, receive = anyio.create_memory_object_stream[list[T] | BaseException](
-                _CHANNEL_BATCHES
-            )
-            task_group = anyio.create_task_group()
-            await task_group.__aenter__()
-            self._task_group, self._receive = task_group, receive
-            task_group.start_soon(self._read_ahead, send)
+        stack = AsyncExitStack()
+        await stack.enter_async_context(self.reading_ahead())
+        self._exit_stack = stack
         return self
 
     async def __aexit__(
@@ -149,19 +146,41 @@ class AsyncStream(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        task_group, self._task_group = self._task_group, None
-        try:
-            if task_group is not None:
-                task_group.cancel_scope.cancel()
-                # The caller's own exception is not handed to the task group (anyio would wrap
-                # it in an ExceptionGroup): it propagates from here as it is.
-                await task_group.__aexit__(None, None, None)
-        finally:
-            receive, self._receive = self._receive, None
-            if receive is not None:
-                receive.close()
-            await self.aclose()
+        stack, self._exit_stack = self._exit_stack, None
+        if stack is not None:
+            await stack.aclose()  # the caller's exception propagates from here as it is
         return None
+
+    @asynccontextmanager
+    async def reading_ahead(self) -> AsyncIterator[AsyncStream[T]]:
+        """The producer's scope: a task group opened and closed by this ``async with``, its
+        one task sending batches into a bounded channel that :meth:`__anext__` reads."""
+        if self._done:
+            yield self
+            await self.aclose()
+            return
+        send, receive = anyio.create_memory_object_stream[list[T] | BaseException](_CHANNEL_BATCHES)
+        caught: BaseException | None = None
+        try:
+            async with anyio.create_task_group() as task_group:
+                self._producer_scope = task_group.cancel_scope
+                task_group.start_soon(self._read_ahead, send)
+                self._receive = receive
+                try:
+                    yield self
+                except BaseException as error:
+                    # The caller's own exception is not left to the task group (anyio and trio
+                    # would wrap it in an ExceptionGroup): it is raised again as it is, below.
+                    caught = error
+                finally:
+                    task_group.cancel_scope.cancel()
+        finally:
+            self._producer_scope = None
+            self._receive = None
+            receive.close()
+            await self.aclose()
+        if caught is not None:
+            raise caught
 
     async def aclose(self) -> None:
         """Close the response (the connection, unless the body was read to its end); the
@@ -170,8 +189,8 @@ class AsyncStream(Generic[T]):
         self._done = True
         self._batch = iter(())
         self._error = None
-        if self._task_group is not None:
-            self._task_group.cancel_scope.cancel()
+        if self._producer_scope is not None:
+            self._producer_scope.cancel()
         await self._release()
 
     async def _read_ahead(self, send: MemoryObjectSendStream[list[T] | BaseException]) -> None:
