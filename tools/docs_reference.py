@@ -49,7 +49,7 @@ def _groups() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
     if str(ROOT / "src") not in sys.path:
         sys.path.insert(0, str(ROOT / "src"))
     from openrouter_async import resources
-    from openrouter_async._groups import ClientGroups
+    from openrouter_async._groups import CLIENT_GROUPS
     from openrouter_async._operations import Operation
 
     modules = {}
@@ -57,9 +57,7 @@ def _groups() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
         module = importlib.import_module(f"{resources.__name__}.{info.name}")
         modules[info.name.lstrip("_")] = module
     rows = []
-    for attribute, value in vars(ClientGroups).items():
-        if not isinstance(value, property):
-            continue
+    for attribute in CLIENT_GROUPS:
         if attribute == "beta":  # the namespace of beta.responses, listed with responses
             continue
         module = modules[attribute]

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
-from ._groups import ClientGroups
+from ._attach import Group
+from ._groups import CLIENT_GROUPS
 from ._logging import redact_url
 from ._options import ClientOptions, OptionArgs
 from ._portal import PortalThread
@@ -36,16 +37,79 @@ from .errors import ClientClosedError
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._groups import BetaNamespace
     from ._map import MapRun, SyncMap
+    from .resources._analytics import Analytics
+    from .resources._api_keys import ApiKeys
+    from .resources._benchmarks import Benchmarks
+    from .resources._byok import Byok
+    from .resources._chat import Chat
+    from .resources._classifications import Classifications
+    from .resources._completions import Completions
+    from .resources._credits import Credits
+    from .resources._datasets import Datasets
+    from .resources._embeddings import Embeddings
+    from .resources._endpoints import Endpoints
+    from .resources._files import Files
+    from .resources._generations import Generations
+    from .resources._guardrails import Guardrails
+    from .resources._images import Images
+    from .resources._messages import Messages
+    from .resources._models import Models
+    from .resources._o_auth import OAuth
+    from .resources._observability import Observability
+    from .resources._organization import Organization
+    from .resources._presets import Presets
+    from .resources._providers import Providers
+    from .resources._rerank import Rerank
+    from .resources._responses import Responses
+    from .resources._scim import Scim
+    from .resources._stt import Stt
+    from .resources._tts import Tts
+    from .resources._video_generation import VideoGeneration
+    from .resources._workspaces import Workspaces
 
 __all__ = ["OpenRouter"]
 
 T = TypeVar("T")
 
 
-class OpenRouter(ClientGroups):
+class OpenRouter:
     """The OpenRouter client. Options as in the official SDK (``_options.OptionArgs``; see
     :class:`Session`); ``async_client=`` is the official SDK's name for ``client=``."""
+
+    # The API's groups, attached by composition (``_attach.py``): each builds its generated
+    # group object on first access.
+    analytics: Group[Analytics] = Group(CLIENT_GROUPS)
+    api_keys: Group[ApiKeys] = Group(CLIENT_GROUPS)
+    benchmarks: Group[Benchmarks] = Group(CLIENT_GROUPS)
+    byok: Group[Byok] = Group(CLIENT_GROUPS)
+    chat: Group[Chat] = Group(CLIENT_GROUPS)
+    classifications: Group[Classifications] = Group(CLIENT_GROUPS)
+    completions: Group[Completions] = Group(CLIENT_GROUPS)
+    credits: Group[Credits] = Group(CLIENT_GROUPS)
+    datasets: Group[Datasets] = Group(CLIENT_GROUPS)
+    embeddings: Group[Embeddings] = Group(CLIENT_GROUPS)
+    endpoints: Group[Endpoints] = Group(CLIENT_GROUPS)
+    files: Group[Files] = Group(CLIENT_GROUPS)
+    generations: Group[Generations] = Group(CLIENT_GROUPS)
+    guardrails: Group[Guardrails] = Group(CLIENT_GROUPS)
+    images: Group[Images] = Group(CLIENT_GROUPS)
+    messages: Group[Messages] = Group(CLIENT_GROUPS)
+    models: Group[Models] = Group(CLIENT_GROUPS)
+    o_auth: Group[OAuth] = Group(CLIENT_GROUPS)
+    observability: Group[Observability] = Group(CLIENT_GROUPS)
+    organization: Group[Organization] = Group(CLIENT_GROUPS)
+    presets: Group[Presets] = Group(CLIENT_GROUPS)
+    providers: Group[Providers] = Group(CLIENT_GROUPS)
+    rerank: Group[Rerank] = Group(CLIENT_GROUPS)
+    responses: Group[Responses] = Group(CLIENT_GROUPS)
+    scim: Group[Scim] = Group(CLIENT_GROUPS)
+    stt: Group[Stt] = Group(CLIENT_GROUPS)
+    tts: Group[Tts] = Group(CLIENT_GROUPS)
+    video_generation: Group[VideoGeneration] = Group(CLIENT_GROUPS)
+    workspaces: Group[Workspaces] = Group(CLIENT_GROUPS)
+    beta: Group[BetaNamespace] = Group(CLIENT_GROUPS)
 
     def __init__(
         self,

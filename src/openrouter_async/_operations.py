@@ -34,7 +34,16 @@ if TYPE_CHECKING:
     from ._exchange import Exchange
     from ._portal import PortalThread
 
-__all__ = ["FileInput", "Operation", "call", "call_async_facade", "call_sync", "with_extras"]
+__all__ = [
+    "FacadeRunner",
+    "FileInput",
+    "Operation",
+    "SessionRunner",
+    "call",
+    "call_async_facade",
+    "call_sync",
+    "with_extras",
+]
 
 #: What a file part of a multipart upload accepts: raw bytes, a path, an open binary file, or
 #: ``(filename, bytes-or-file[, content_type])``. Files and paths are streamed, not read whole.
@@ -467,14 +476,14 @@ def _parse_event(op: Operation) -> Callable[[ServerSentEvent], Any]:
 # -- running an operation on a Session ------------------------------------------------------
 
 
-class _HasExchange(Protocol):
+class SessionRunner(Protocol):
     """What a generated async group runs on: the Session (``session.exchange``)."""
 
     @property
     def exchange(self) -> Exchange: ...
 
 
-async def call(session: _HasExchange, op: Operation, args: Mapping[str, Any]) -> Any:
+async def call(session: SessionRunner, op: Operation, args: Mapping[str, Any]) -> Any:
     """Run ``op`` on an open Session with the generated method's arguments: checked and
     built here, exchanged by the core (``_exchange.py``) in the one way its answer needs."""
     prepared = prepare(op, args)
@@ -521,15 +530,15 @@ async def call(session: _HasExchange, op: Operation, args: Mapping[str, Any]) ->
 # -- the facade ------------------------------------------------------------------------------
 
 
-class _Facade(Protocol):
+class FacadeRunner(Protocol):
     """What a generated sync group runs on: the facade, ``OpenRouter``."""
 
-    def _sync(self) -> tuple[PortalThread, _HasExchange]: ...
+    def _sync(self) -> tuple[PortalThread, SessionRunner]: ...
 
-    def _session_async(self) -> _HasExchange: ...
+    def _session_async(self) -> SessionRunner: ...
 
 
-def call_sync(client: _Facade, op: Operation, args: Mapping[str, Any]) -> Any:
+def call_sync(client: FacadeRunner, op: Operation, args: Mapping[str, Any]) -> Any:
     """The sync facade: run ``op`` in the portal thread; streams and downloads come back as
     their portal-driven twins."""
     portal_thread, session = client._sync()
@@ -541,5 +550,5 @@ def call_sync(client: _Facade, op: Operation, args: Mapping[str, Any]) -> Any:
     return result
 
 
-async def call_async_facade(client: _Facade, op: Operation, args: Mapping[str, Any]) -> Any:
+async def call_async_facade(client: FacadeRunner, op: Operation, args: Mapping[str, Any]) -> Any:
     return await call(client._session_async(), op, args)

@@ -15,7 +15,7 @@ import logging
 import os
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import attrs
 import httpx
@@ -27,6 +27,9 @@ from ._proxies import ProxyTypes, as_proxy
 from ._redaction import remember_secret
 from ._tls import VerifyTypes
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["DEFAULT_BASE_URL", "ApiKey", "ClientOptions", "OptionArgs"]
 
@@ -89,33 +92,18 @@ class ClientOptions:
     verify: str | os.PathLike[str] | ssl.SSLContext | bool
 
     @classmethod
-    def from_args(
-        cls,
-        *,
-        api_key: ApiKey | None = None,
-        base_url: str | None = None,
-        server_url: str | None = None,
-        timeout_ms: int | float | None = None,
-        timeouts: Timeouts | None = None,
-        retry_config: RetryConfig | None = None,
-        http_headers: Mapping[str, str] | None = None,
-        http_referer: str | None = None,
-        x_open_router_title: str | None = None,
-        debug_logger: logging.Logger | None = None,
-        max_connections: int = 100,
-        max_keepalive_connections: int | None = None,
-        keepalive_expiry: float = 30.0,
-        client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        max_concurrency: int | None = None,
-        rpm: float | None = None,
-        tpm: float | None = None,
-        adaptive_concurrency: bool = True,
-        proxy: ProxyTypes | None = None,
-        trust_env: bool = True,
-        verify: VerifyTypes = True,
-    ) -> ClientOptions:
+    def from_args(cls, **args: Unpack[OptionArgs]) -> ClientOptions:
         """Check every option (naming it when it is wrong) and read the environment."""
+        unknown = set(args) - set(OptionArgs.__annotations__)
+        if unknown:  # as a signature would: a misspelt option is not ignored
+            raise TypeError(f"unexpected option(s): {', '.join(sorted(unknown))}")
+        api_key = args.get("api_key")
+        base_url, server_url = args.get("base_url"), args.get("server_url")
+        client, transport = args.get("client"), args.get("transport")
+        proxy, verify = args.get("proxy"), args.get("verify", True)
+        max_connections = args.get("max_connections", 100)
+        trust_env = args.get("trust_env", True)
+        retry_config = args.get("retry_config")
         if base_url is not None and server_url is not None and base_url != server_url:
             raise ValueError("give base_url or server_url, not both")
         url = base_url or server_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL
@@ -153,19 +141,21 @@ class ClientOptions:
         return cls(
             base_url=url.rstrip("/"),
             api_key=key,
-            timeouts=(timeouts or Timeouts()).with_timeout_ms(timeout_ms),
+            timeouts=(args.get("timeouts") or Timeouts()).with_timeout_ms(args.get("timeout_ms")),
             retry_config=retry,
-            headers=_base_headers(http_headers, http_referer, x_open_router_title),
-            logger=debug_logger if debug_logger is not None else debug_logger_from_env(),
+            headers=_base_headers(
+                args.get("http_headers"), args.get("http_referer"), args.get("x_open_router_title")
+            ),
+            logger=args.get("debug_logger") or debug_logger_from_env(),
             max_connections=max_connections,
-            max_keepalive_connections=max_keepalive_connections,
-            keepalive_expiry=keepalive_expiry,
+            max_keepalive_connections=args.get("max_keepalive_connections"),
+            keepalive_expiry=args.get("keepalive_expiry", 30.0),
             client=client,
             transport=transport,
-            max_concurrency=max_concurrency,
-            rpm=rpm,
-            tpm=tpm,
-            adaptive_concurrency=adaptive_concurrency,
+            max_concurrency=args.get("max_concurrency"),
+            rpm=args.get("rpm"),
+            tpm=args.get("tpm"),
+            adaptive_concurrency=args.get("adaptive_concurrency", True),
             proxy=as_proxy(proxy) if proxy is not None else None,  # ValueError when bad
             trust_env=trust_env,
             verify=verify,

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
+from ._attach import Group
 from ._chat import chat_request, parse_chat_event
 from ._config import RetryConfig, Timeouts
 from ._exchange import Exchange
-from ._groups import SessionGroups
+from ._groups import SESSION_GROUPS
 from ._limiter import Limiter
 from ._logging import redact_url
 from ._options import DEFAULT_BASE_URL, ApiKey, ClientOptions, OptionArgs
@@ -34,15 +35,45 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
     from typing_extensions import Unpack
 
+    from ._groups import AsyncBetaNamespace
     from ._map import MapRun
     from .models import ChatRequest, ChatResult, ChatStreamChunk
+    from .resources._analytics import AsyncAnalytics
+    from .resources._api_keys import AsyncApiKeys
+    from .resources._benchmarks import AsyncBenchmarks
+    from .resources._byok import AsyncByok
+    from .resources._chat import AsyncChat
+    from .resources._classifications import AsyncClassifications
+    from .resources._completions import AsyncCompletions
+    from .resources._credits import AsyncCredits
+    from .resources._datasets import AsyncDatasets
+    from .resources._embeddings import AsyncEmbeddings
+    from .resources._endpoints import AsyncEndpoints
+    from .resources._files import AsyncFiles
+    from .resources._generations import AsyncGenerations
+    from .resources._guardrails import AsyncGuardrails
+    from .resources._images import AsyncImages
+    from .resources._messages import AsyncMessages
+    from .resources._models import AsyncModels
+    from .resources._o_auth import AsyncOAuth
+    from .resources._observability import AsyncObservability
+    from .resources._organization import AsyncOrganization
+    from .resources._presets import AsyncPresets
+    from .resources._providers import AsyncProviders
+    from .resources._rerank import AsyncRerank
+    from .resources._responses import AsyncResponses
+    from .resources._scim import AsyncScim
+    from .resources._stt import AsyncStt
+    from .resources._tts import AsyncTts
+    from .resources._video_generation import AsyncVideoGeneration
+    from .resources._workspaces import AsyncWorkspaces
 
 __all__ = ["DEFAULT_BASE_URL", "ApiKey", "Session"]
 
 T = TypeVar("T")
 
 
-class Session(SessionGroups):
+class Session:
     """An async OpenRouter session; use it as ``async with Session(...) as session``.
 
     Options (``_options.OptionArgs``) carry the official SDK's names where it has one
@@ -67,6 +98,39 @@ class Session(SessionGroups):
     ``verify=`` too is an error). Header values that cannot be sent are refused here, before
     any request (``HeaderValueError``).
     """
+
+    # The API's groups, attached by composition (``_attach.py``): each builds its generated
+    # group object on first access.
+    analytics: Group[AsyncAnalytics] = Group(SESSION_GROUPS)
+    api_keys: Group[AsyncApiKeys] = Group(SESSION_GROUPS)
+    benchmarks: Group[AsyncBenchmarks] = Group(SESSION_GROUPS)
+    byok: Group[AsyncByok] = Group(SESSION_GROUPS)
+    chat: Group[AsyncChat] = Group(SESSION_GROUPS)
+    classifications: Group[AsyncClassifications] = Group(SESSION_GROUPS)
+    completions: Group[AsyncCompletions] = Group(SESSION_GROUPS)
+    credits: Group[AsyncCredits] = Group(SESSION_GROUPS)
+    datasets: Group[AsyncDatasets] = Group(SESSION_GROUPS)
+    embeddings: Group[AsyncEmbeddings] = Group(SESSION_GROUPS)
+    endpoints: Group[AsyncEndpoints] = Group(SESSION_GROUPS)
+    files: Group[AsyncFiles] = Group(SESSION_GROUPS)
+    generations: Group[AsyncGenerations] = Group(SESSION_GROUPS)
+    guardrails: Group[AsyncGuardrails] = Group(SESSION_GROUPS)
+    images: Group[AsyncImages] = Group(SESSION_GROUPS)
+    messages: Group[AsyncMessages] = Group(SESSION_GROUPS)
+    models: Group[AsyncModels] = Group(SESSION_GROUPS)
+    o_auth: Group[AsyncOAuth] = Group(SESSION_GROUPS)
+    observability: Group[AsyncObservability] = Group(SESSION_GROUPS)
+    organization: Group[AsyncOrganization] = Group(SESSION_GROUPS)
+    presets: Group[AsyncPresets] = Group(SESSION_GROUPS)
+    providers: Group[AsyncProviders] = Group(SESSION_GROUPS)
+    rerank: Group[AsyncRerank] = Group(SESSION_GROUPS)
+    responses: Group[AsyncResponses] = Group(SESSION_GROUPS)
+    scim: Group[AsyncScim] = Group(SESSION_GROUPS)
+    stt: Group[AsyncStt] = Group(SESSION_GROUPS)
+    tts: Group[AsyncTts] = Group(SESSION_GROUPS)
+    video_generation: Group[AsyncVideoGeneration] = Group(SESSION_GROUPS)
+    workspaces: Group[AsyncWorkspaces] = Group(SESSION_GROUPS)
+    beta: Group[AsyncBetaNamespace] = Group(SESSION_GROUPS)
 
     def __init__(self, options: ClientOptions | None = None, /, **args: Unpack[OptionArgs]) -> None:
         if options is None:

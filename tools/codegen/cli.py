@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
-import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +17,7 @@ from . import ops as ops_ir
 from . import overrides
 from .emit import HEADER, IMPORTS_MARKER, ModuleEmitter, render_init
 from .emit_ops import GroupEmitter, render_groups, render_security
-from .ir import Builder
+from .ir import Builder, snake
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC = ROOT.parent / "shared" / "openapi" / "openrouter.openapi.yaml"
@@ -154,12 +154,12 @@ def generate(spec_path: Path = DEFAULT_SPEC, *, verbose: bool = False) -> dict[s
         for op in operations
         if op.stream_schema and op.response_schema and op.body_kind == "json"
     )
-    for module, (builder, owned) in plan.items():
+    for module, (builder, owned, module_doc) in plan.items():
         for name in {*builder.classes, *builder.aliases} - owned:
             _same_definition(name, builder, everything)
         emitter = ModuleEmitter(
             builder,
-            module_doc=MODULE_DOCS.get(module, _module_doc(module)),
+            module_doc=module_doc,
             only=owned,
             one_event_streams=one_event,
             response_style=response_style,
@@ -173,6 +173,7 @@ def generate(spec_path: Path = DEFAULT_SPEC, *, verbose: bool = False) -> dict[s
         names[module] = emitter.public_names()
         if verbose:
             print(f"{module}: {len(owned)} classes and aliases", file=sys.stderr)
+    _check_acyclic(files)
     files["models/__init__.py"] = ruff_format(render_init(names, INIT_DOC))
     for group, group_ops in groups.items():
         emitter_ops = GroupEmitter(group, group_ops, everything, owner, _tag_doc(spec, group_ops))
@@ -182,17 +183,19 @@ def generate(spec_path: Path = DEFAULT_SPEC, *, verbose: bool = False) -> dict[s
     return files
 
 
-def _plan_modules(builders: dict[str, Builder]) -> dict[str, tuple[Builder, set[str]]]:
+def _plan_modules(builders: dict[str, Builder]) -> dict[str, tuple[Builder, set[str], str]]:
     """Which module defines each schema, so that a group loads little beyond its own models.
 
     * ``_chat``: the whole closure of chat (the hot path loads one module);
     * ``_<group>``: the schemas only that group uses;
-    * ``_shared_<hash>``: the schemas used by the same several groups (one module per set of
-      groups, named after a hash of the set).
+    * ``_shared_<principal>``: the schemas used by the same several groups (one module per set
+      of groups), named after the set's principal schema (:func:`principal`) in snake_case:
+      ``_shared_responses_request`` holds ``ResponsesRequest`` and the schemas of its closure
+      that ``presets`` and ``responses`` both use.
 
     A schema's dependencies are used by every group that uses it, so by a superset of its
     groups: modules are written in order of decreasing set size, and each imports only from
-    modules written before it (never a cycle).
+    modules written before it (never a cycle; :func:`_check_acyclic` verifies).
     """
     chat = builders.get("chat")
     chat_names = {*chat.classes, *chat.aliases} if chat is not None else set()
@@ -205,27 +208,84 @@ def _plan_modules(builders: dict[str, Builder]) -> dict[str, tuple[Builder, set[
     by_users: dict[frozenset[str], set[str]] = {}
     for name, groups in users.items():
         by_users.setdefault(frozenset(groups), set()).add(name)
-    plan: dict[str, tuple[Builder, set[str]]] = {}
+    plan: dict[str, tuple[Builder, set[str], str]] = {}
     if chat is not None:
-        plan["_chat"] = (chat, chat_names)
+        plan["_chat"] = (chat, chat_names, MODULE_DOCS["_chat"])
     ordered = sorted(by_users.items(), key=lambda kv: (-len(kv[0]), sorted(kv[0])))
     for groups, owned in ordered:
         if len(groups) == 1:
             (group,) = groups
-            plan[f"_{group}"] = (builders[group], owned)
+            doc = f"Models of the ``{group}`` operations (and the schemas only they use)."
+            _add_module(plan, f"_{group}", (builders[group], owned, doc))
             continue
-        digest = hashlib.sha1(",".join(sorted(groups)).encode()).hexdigest()[:8]
         # Every group of the set has these schemas in its closure: any of their builders
-        # knows them (and names their inline parts the same way; checked above).
+        # knows them (and names their inline parts the same way; checked in generate()).
         shared = builders[min(groups)]
-        plan[f"_shared_{digest}"] = (shared, owned)
+        head = principal(shared, owned)
+        listed = ", ".join(f"``{g}``" for g in sorted(groups))
+        doc = (
+            f"The models the {listed} operations share (and no other group uses),\n"
+            f"named after ``{head}``, the one that reaches most of the others.\n"
+            "The groups' modules import them from here."
+        )
+        if len(owned) == 1:
+            doc = (
+                f"``{head}``, used by the {listed} operations (and no other group).\n"
+                "The groups' modules import it from here."
+            )
+        _add_module(plan, f"_shared_{snake(head)}", (shared, owned, doc))
     return plan
 
 
-def _module_doc(module: str) -> str:
-    if module.startswith("_shared_"):
-        return "Models used by several groups of operations (imported by their modules)."
-    return f"Models of the ``{module[1:]}`` operations (and the schemas only they use)."
+def _add_module(
+    plan: dict[str, tuple[Builder, set[str], str]],
+    module: str,
+    entry: tuple[Builder, set[str], str],
+) -> None:
+    if module in plan:
+        raise RuntimeError(f"two model modules would be named models/{module}.py")
+    plan[module] = entry
+
+
+def principal(builder: Builder, names: set[str]) -> str:
+    """The schema of ``names`` that reaches the most of the others (through field types,
+    alias targets, arrays, maps, unions); ties go to the alphabetically first. For a module of
+    one request's closure, that request."""
+
+    def reach(name: str) -> int:
+        seen = {name}
+        stack = [name]
+        while stack:
+            for dep in builder.direct_dependencies(stack.pop()):
+                if dep in names and dep not in seen:
+                    seen.add(dep)
+                    stack.append(dep)
+        return len(seen)
+
+    return min(names, key=lambda n: (-reach(n), n))
+
+
+def _check_acyclic(files: dict[str, str]) -> None:
+    """No model module imports, directly or not, from itself."""
+    edges: dict[str, set[str]] = {}
+    for path, text in files.items():
+        if path.startswith("models/_"):
+            module = path[len("models/") : -len(".py")]
+            edges[module] = set(re.findall(r"^from \.(_\w+) import", text, re.MULTILINE))
+    state: dict[str, int] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        if state.get(module) == 2:
+            return
+        if state.get(module) == 1:
+            raise RuntimeError(f"model modules import in a cycle: {' -> '.join(trail)}")
+        state[module] = 1
+        for other in sorted(edges.get(module, ())):
+            visit(other, [*trail, other])
+        state[module] = 2
+
+    for module in sorted(edges):
+        visit(module, [module])
 
 
 def _tag_doc(spec: dict[str, Any], ops: list[ops_ir.Operation]) -> str | None:

@@ -322,9 +322,8 @@ class GroupEmitter:
             "",
             "if TYPE_CHECKING:",
             "    from .._binary import BinaryResponse, SyncBinaryResponse",
-            "    from .._client import OpenRouter",
             "    from .._config import RetryConfig",
-            "    from .._session import Session",
+            "    from .._operations import FacadeRunner, SessionRunner",
             "    from .._streams import AsyncStream, SyncStream",
         ]
         if typing_only:
@@ -350,7 +349,7 @@ class GroupEmitter:
             "",
             '    __slots__ = ("_session",)',
             "",
-            "    def __init__(self, session: Session) -> None:",
+            "    def __init__(self, session: SessionRunner) -> None:",
             "        self._session = session",
             *["    " + line if line else "" for line in session_methods],
             "",
@@ -366,7 +365,7 @@ class GroupEmitter:
             "",
             '    __slots__ = ("_client",)',
             "",
-            "    def __init__(self, client: OpenRouter) -> None:",
+            "    def __init__(self, client: FacadeRunner) -> None:",
             "        self._client = client",
             *["    " + line if line else "" for line in facade_methods],
             "",
@@ -389,61 +388,64 @@ def _indent_block(text: str) -> str:
 
 
 def render_groups(groups: Iterable[str], aliases: dict[str, tuple[tuple[str, ...], ...]]) -> str:
-    """``_groups.py``: the mixins giving the Session and the facade their group attributes.
+    """``_groups.py``: where each API group lives, for the Session and the facade to attach
+    (``_attach.Group``), and the namespaces of groups mounted below another name (``beta``).
 
-    Each group's module is imported on first access (``client.guardrails``), so importing the
-    package loads none of them.
+    Nothing here is imported by the core: the Session and the facade compose these, and each
+    group's module is imported on first access (``client.guardrails``).
     """
     groups = sorted(groups)
     namespaces: dict[str, list[tuple[str, str]]] = {}
     for group, places in sorted(aliases.items()):
         for place in places:
             namespaces.setdefault(place[0], []).append((place[1], group))
+    ns_names = []
+    for namespace in sorted(namespaces):
+        ns_names += [f"Async{pascal(namespace)}Namespace", f"{pascal(namespace)}Namespace"]
     out = [
         HEADER,
         docstring(
-            "The API's groups as attributes of the Session (``session.guardrails``) and of the\n"
-            "facade (``client.guardrails``), each module imported on first use."
+            "Where the API's groups live: ``SESSION_GROUPS`` and ``CLIENT_GROUPS`` name the\n"
+            "module and class of each attribute of the Session (``session.guardrails``) and of\n"
+            "the facade (``client.guardrails``); ``_attach.Group`` builds one on first access."
         ),
         "",
         "from __future__ import annotations",
         "",
-        "import importlib",
         "from typing import TYPE_CHECKING, Any",
+        "",
+        "from ._attach import load_group",
         "",
         "if TYPE_CHECKING:",
     ]
-    for group in groups:
+    for group in sorted({g for members in namespaces.values() for _, g in members}):
         cname = class_name(group)
         out.append(f"    from .resources._{group} import Async{cname}, {cname}")
-    out += [
-        "",
-        '__all__ = ["ClientGroups", "SessionGroups"]',
-        "",
-        "",
-        "def _load(owner: Any, attribute: str, module: str, class_name: str) -> Any:",
-        '    """The group object, built once per owner and kept in its ``_groups`` dict."""',
-        "    cache: dict[str, Any] = owner._groups",
-        "    found = cache.get(attribute)",
-        "    if found is None:",
-        "        group_class = getattr(importlib.import_module(module, __package__), class_name)",
-        "        found = cache[attribute] = group_class(owner)",
-        "    return found",
-        "",
-    ]
+    exported = ["CLIENT_GROUPS", "SESSION_GROUPS", *ns_names]
+    out += ["", f"__all__ = [{', '.join(literal(n) for n in exported)}]", ""]
     for flavour in ("session", "client"):
-        mixin = "SessionGroups" if flavour == "session" else "ClientGroups"
+        table = "SESSION_GROUPS" if flavour == "session" else "CLIENT_GROUPS"
         prefix = "Async" if flavour == "session" else ""
+        out += ["", f"{table}: dict[str, tuple[str, str]] = {{"]
+        for group in groups:
+            out.append(f'    "{group}": (".resources._{group}", "{prefix}{class_name(group)}"),')
+        for namespace in sorted(namespaces):
+            out.append(f'    "{namespace}": ("._groups", "{prefix}{pascal(namespace)}Namespace"),')
+        out.append("}")
+    for flavour in ("session", "client"):
+        prefix = "Async" if flavour == "session" else ""
+        table = "SESSION_GROUPS" if flavour == "session" else "CLIENT_GROUPS"
         for namespace, members in sorted(namespaces.items()):
-            ns_class = f"_{prefix}{pascal(namespace)}Namespace"
-            out += ["", f"class {ns_class}:"]
+            ns_class = f"{prefix}{pascal(namespace)}Namespace"
+            out += ["", "", f"class {ns_class}:"]
             out.append(f'    """``{namespace}``: {", ".join(m for m, _ in members)}."""')
             out += [
                 "",
-                '    __slots__ = ("_owner",)',
+                '    __slots__ = ("_groups", "_owner")',
                 "",
                 "    def __init__(self, owner: Any) -> None:",
                 "        self._owner = owner",
+                "        self._groups: dict[str, Any] = {}",
             ]
             for member, group in members:
                 cname = prefix + class_name(group)
@@ -451,33 +453,10 @@ def render_groups(groups: Iterable[str], aliases: dict[str, tuple[tuple[str, ...
                     "",
                     "    @property",
                     f"    def {member}(self) -> {cname}:",
-                    f'        found: {cname} = _load(self._owner, "{namespace}.{member}",'
-                    f' ".resources._{group}", "{cname}")',
+                    f'        found: {cname} = load_group(self._groups, self._owner, "{member}",'
+                    f' {table}["{group}"])',
                     "        return found",
                 ]
-        out += ["", "", f"class {mixin}:"]
-        what = "Session" if flavour == "session" else "OpenRouter facade"
-        out.append(f'    """The API groups of the {what}."""')
-        out += ["", "    _groups: dict[str, Any]"]
-        for group in groups:
-            cname = prefix + class_name(group)
-            out += [
-                "",
-                "    @property",
-                f"    def {group}(self) -> {cname}:",
-                f"        found: {cname} = "
-                f'_load(self, "{group}", ".resources._{group}", "{cname}")',
-                "        return found",
-            ]
-        for namespace in sorted(namespaces):
-            ns_class = f"_{prefix}{pascal(namespace)}Namespace"
-            out += [
-                "",
-                "    @property",
-                f"    def {namespace}(self) -> {ns_class}:",
-                f"        return {ns_class}(self)",
-            ]
-        out.append("")
     return "\n".join(out) + "\n"
 
 

@@ -5,7 +5,8 @@ each into either a class (an object schema with properties) or a type alias (eve
 else: enums, unions, arrays, maps, primitives). Inline object schemas become classes named
 after where they sit: property ``error`` of ``ChatStreamChunk`` → ``ChatStreamChunkError``;
 array items add ``Item``, map values ``Value``, union alternatives the value of their
-discriminating property (``ChatFunctionToolFunction``) or ``Option<n>``.
+discriminating property (``ChatFunctionToolFunction``) or their ``title`` (see
+:meth:`Builder.alt_labels`).
 
 Nullability (``type: [X, 'null']``, ``nullable: true``, ``null`` in an enum, a ``{type: null}``
 alternative) is lifted out of named schemas onto the fields that use them, so a class or alias
@@ -214,6 +215,27 @@ class Builder:
                     seen_aliases.add(t.name)
                     stack.append(self.aliases[t.name].target)
             elif isinstance(t, (ListT,)):
+                stack.append(t.item)
+            elif isinstance(t, DictT):
+                stack.append(t.value)
+            elif isinstance(t, Nullable):
+                stack.append(t.inner)
+            elif isinstance(t, UnionT):
+                stack.extend(t.alts)
+        return found
+
+    def direct_dependencies(self, name: str) -> set[str]:
+        """The classes and aliases a built class's field types (or an alias's target) name."""
+        cls = self.classes.get(name)
+        stack: list[Type] = (
+            [f.type for f in cls.fields] if cls is not None else [self.aliases[name].target]
+        )
+        found: set[str] = set()
+        while stack:
+            t = stack.pop()
+            if isinstance(t, (Ref, Alias)):
+                found.add(t.name)
+            elif isinstance(t, ListT):
                 stack.append(t.item)
             elif isinstance(t, DictT):
                 stack.append(t.value)
@@ -445,9 +467,9 @@ class Builder:
         disc = body.get("discriminator") or {}
         prop = disc.get("propertyName")
         resolved: list[Type] = []
-        for index, alt in enumerate(alts):
-            label = _alt_label(alt, prop) or f"Option{index + 1}"
-            inner, inner_null = self.resolve(alt, ctx + pascal(label), f"{origin}|{index}")
+        for index, label in enumerate(self.alt_labels(alts, prop)):
+            alt = alts[index]
+            inner, inner_null = self.resolve(alt, ctx + label, f"{origin}|{index}")
             nullable = nullable or inner_null
             resolved.append(inner)
         flat = _merge_enums(_flatten(resolved))
@@ -468,6 +490,83 @@ class Builder:
                         for tag in self.tags(cname, prop):
                             mapping.append((str(tag), cname))
         return UnionT(tuple(flat), prop, tuple(mapping)), nullable
+
+    def alt_labels(self, alts: list[Any], prop: str | None) -> list[str]:
+        """What each alternative of a union adds to the union's name for the classes it holds
+        (only inline alternatives hold any; a ``$ref`` keeps its component's name):
+
+        1. its ``title``;
+        2. else its tag: the ``const`` (or single ``enum`` value) of the discriminator property
+           (without a spec discriminator: of ``type``, ``kind``, ``object``, ``role`` or
+           ``id``), looked for through ``allOf`` parts and ``$ref`` s too;
+        3. else, for the one array alternative of the union, nothing: its items are named
+           ``<union>Item``; for the one object alternative among non-objects, ``Object``;
+        4. else, or when two alternatives would get the same label, ``Option<n>`` (its
+           position, from 1).
+        """
+        labels: list[str | None] = []
+        for alt in alts:
+            label = None
+            if isinstance(alt, dict) and "$ref" not in alt:
+                title = alt.get("title")
+                if isinstance(title, str) and title.strip():
+                    label = pascal(title)
+                else:
+                    tag = self._alt_tag(alt, prop)
+                    label = None if tag is None else pascal(tag)
+            labels.append(label)
+        kinds = [self._alt_kind(alt) for alt in alts]
+        for index, kind in enumerate(kinds):
+            if labels[index] is None and kinds.count(kind) == 1:
+                labels[index] = {"array": "", "object": "Object"}.get(kind or "")
+        out: list[str] = []
+        for index, label in enumerate(labels):
+            if label is None or labels.count(label) > 1:
+                label = f"Option{index + 1}"
+            out.append(label)
+        return out
+
+    def _alt_properties(self, schema: Any, depth: int = 0) -> dict[str, Any]:
+        """The properties of an object schema, through ``$ref`` s and ``allOf`` parts."""
+        if not isinstance(schema, dict) or depth > 20:
+            return {}
+        if "$ref" in schema:
+            return self._alt_properties(self.schemas.get(_ref_name(schema["$ref"])), depth + 1)
+        props: dict[str, Any] = {}
+        for part in schema.get("allOf") or ():
+            props.update(self._alt_properties(part, depth + 1))
+        props.update(schema.get("properties") or {})
+        return props
+
+    def _alt_tag(self, alt: dict[str, Any], prop: str | None) -> str | None:
+        props = self._alt_properties(alt)
+        for key in [prop] if prop else ["type", "kind", "object", "role", "id"]:
+            spec = props.get(key)
+            if isinstance(spec, dict) and "$ref" in spec:
+                spec = self.schemas.get(_ref_name(spec["$ref"]))
+            if isinstance(spec, dict):
+                if "const" in spec and spec["const"] is not None:
+                    return str(spec["const"])
+                values = [v for v in spec.get("enum") or () if v is not None]
+                if len(values) == 1:
+                    return str(values[0])
+        return None
+
+    def _alt_kind(self, alt: Any, depth: int = 0) -> str | None:
+        """``array``, ``object`` or another JSON type an alternative takes, if one."""
+        if not isinstance(alt, dict) or depth > 20:
+            return None
+        if "$ref" in alt:
+            return self._alt_kind(self.schemas.get(_ref_name(alt["$ref"])), depth + 1)
+        body, _ = split_null(alt)
+        if "allOf" in body or "properties" in body:
+            return "object"
+        if "oneOf" in body or "anyOf" in body:
+            return None
+        if "const" in body or "enum" in body:
+            return "enum"
+        types = _types(body)
+        return next(iter(types)) if len(types) == 1 else None
 
     def class_of(self, t: Type, origin: str) -> str:
         """The class a discriminator mapping entry names (through aliases of a class)."""
@@ -575,23 +674,6 @@ def _doc(schema: Any) -> str | None:
         text = schema.get("description")
         if isinstance(text, str) and text.strip():
             return text.strip()
-    return None
-
-
-def _alt_label(alt: Any, prop: str | None) -> str | None:
-    """A name for an inline union alternative: the value of its discriminating property."""
-    if not isinstance(alt, dict) or "$ref" in alt:
-        return None
-    props = alt.get("properties") or {}
-    keys = [prop] if prop else ["type", "kind", "object", "role", "id"]
-    for key in keys:
-        spec = props.get(key) if key else None
-        if isinstance(spec, dict):
-            if "const" in spec:
-                return str(spec["const"])
-            values = [v for v in spec.get("enum") or () if v is not None]
-            if len(values) == 1:
-                return str(values[0])
     return None
 
 

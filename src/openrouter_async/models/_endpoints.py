@@ -45,7 +45,7 @@ from .._convert import (
 from .._model import Model as _Model
 from .._unset import UNSET, Unset
 from ._chat import ProviderName, Quantization
-from ._shared_6a902f9d import (
+from ._shared_input_modality import (
     InputModality,
     InstructType,
     ModelGroup,

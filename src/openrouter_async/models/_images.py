@@ -54,8 +54,8 @@ from ._chat import (
     _s_ProviderSortConfig,
     _u_CostDetails,
 )
-from ._shared_4a3f1e12 import ProviderOptions, _s_ProviderOptions, _u_ProviderOptions
-from ._shared_819d2e04 import (
+from ._shared_anthropic_speed import AnthropicSpeed
+from ._shared_anthropic_usage_iteration import (
     AnthropicAdvisorMessageUsageIteration,
     AnthropicCacheCreation,
     AnthropicCompactionUsageIteration,
@@ -69,8 +69,8 @@ from ._shared_819d2e04 import (
     _s_AnthropicUnknownUsageIteration,
     _u_AnthropicCacheCreation,
 )
-from ._shared_9fa4b3fa import AnthropicSpeed
-from ._shared_f0b9962c import ContentPartImage, _s_ContentPartImage, _u_ContentPartImage
+from ._shared_content_part_image import ContentPartImage, _s_ContentPartImage, _u_ContentPartImage
+from ._shared_provider_options import ProviderOptions, _s_ProviderOptions, _u_ProviderOptions
 
 __all__ = [
     "BooleanCapability",

@@ -55,7 +55,8 @@ from ._chat import (
     _u_CostDetails,
     _u_OpenRouterMetadata,
 )
-from ._shared_819d2e04 import (
+from ._shared_anthropic_speed import AnthropicSpeed
+from ._shared_anthropic_usage_iteration import (
     AnthropicAdvisorMessageUsageIteration,
     AnthropicCacheCreation,
     AnthropicCompactionUsageIteration,
@@ -69,8 +70,7 @@ from ._shared_819d2e04 import (
     _s_AnthropicUnknownUsageIteration,
     _u_AnthropicCacheCreation,
 )
-from ._shared_9fa4b3fa import AnthropicSpeed
-from ._shared_ad768ba1 import (
+from ._shared_messages_request import (
     AnthropicBase64PdfSource,
     AnthropicPlainTextSource,
     _s_AnthropicBase64PdfSource,

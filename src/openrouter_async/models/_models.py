@@ -44,7 +44,7 @@ from .._convert import (
 )
 from .._model import Model as _Model
 from .._unset import UNSET, Unset
-from ._shared_c0decee9 import Model, _s_Model, _u_Model
+from ._shared_models_list_response import Model, _s_Model, _u_Model
 
 __all__ = [
     "ModelResponse",

@@ -48,7 +48,7 @@ from ._chat import ProviderPreferences, _s_ProviderPreferences, _u_ProviderPrefe
 
 __all__ = [
     "CreateRerankRequest",
-    "CreateRerankRequestDocumentsItemOption2",
+    "CreateRerankRequestDocumentsItemObject",
     "CreateRerankResponse",
     "CreateRerankResponseResultsItem",
     "CreateRerankResponseResultsItemDocument",
@@ -60,14 +60,14 @@ __all__ = [
 
 
 def _c_CreateRerankRequest__documents(
-    v: Sequence[str | CreateRerankRequestDocumentsItemOption2 | Mapping[str, Any]],
-) -> list[str | CreateRerankRequestDocumentsItemOption2]:
+    v: Sequence[str | CreateRerankRequestDocumentsItemObject | Mapping[str, Any]],
+) -> list[str | CreateRerankRequestDocumentsItemObject]:
     w: Any = v
     try:
-        w = _list_of(w, _h_str_CreateRerankRequestDocumentsItemOption2)
+        w = _list_of(w, _h_str_CreateRerankRequestDocumentsItemObject)
     except _Invalid as e:
         raise e.request_error("documents") from None
-    r: list[str | CreateRerankRequestDocumentsItemOption2] = w
+    r: list[str | CreateRerankRequestDocumentsItemObject] = w
     return r
 
 
@@ -132,7 +132,7 @@ def _c_CreateRerankResponseResultsItem__document(
 class CreateRerankRequest(_Model):
     """Rerank request input"""
 
-    documents: list[str | CreateRerankRequestDocumentsItemOption2] = attrs.field(
+    documents: list[str | CreateRerankRequestDocumentsItemObject] = attrs.field(
         converter=_c_CreateRerankRequest__documents
     )
     """The list of documents to rerank. Documents may be plain strings, or structured objects
@@ -186,7 +186,7 @@ class CreateRerankRequest(_Model):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class CreateRerankRequestDocumentsItemOption2(_Model):
+class CreateRerankRequestDocumentsItemObject(_Model):
     """A structured document with optional text and/or image content. At least one of `text` or
     `image` must be provided.
     """
@@ -223,10 +223,10 @@ class CreateRerankRequestDocumentsItemOption2(_Model):
 
 
 (
-    _S_CreateRerankRequestDocumentsItemOption2__image,
-    _S_CreateRerankRequestDocumentsItemOption2__text,
-    _S_CreateRerankRequestDocumentsItemOption2__model_extra,
-) = _setters(CreateRerankRequestDocumentsItemOption2, "image", "text", "model_extra")
+    _S_CreateRerankRequestDocumentsItemObject__image,
+    _S_CreateRerankRequestDocumentsItemObject__text,
+    _S_CreateRerankRequestDocumentsItemObject__model_extra,
+) = _setters(CreateRerankRequestDocumentsItemObject, "image", "text", "model_extra")
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -429,7 +429,7 @@ _K_CreateRerankRequest: frozenset[str] = frozenset(
         "top_n",
     )
 )
-_K_CreateRerankRequestDocumentsItemOption2: frozenset[str] = frozenset(
+_K_CreateRerankRequestDocumentsItemObject: frozenset[str] = frozenset(
     (
         "image",
         "text",
@@ -481,7 +481,7 @@ def _s_CreateRerankRequest(d: Any) -> CreateRerankRequest:
             _missing()
         else:
             n += 1
-            v = _list_of(v, _h_str_CreateRerankRequestDocumentsItemOption2)
+            v = _list_of(v, _h_str_CreateRerankRequestDocumentsItemObject)
         _S_CreateRerankRequest__documents(o, v)
         f = "model"
         v = d.get("model", UNSET)
@@ -525,12 +525,12 @@ def _s_CreateRerankRequest(d: Any) -> CreateRerankRequest:
     return o
 
 
-def _s_CreateRerankRequestDocumentsItemOption2(d: Any) -> CreateRerankRequestDocumentsItemOption2:
+def _s_CreateRerankRequestDocumentsItemObject(d: Any) -> CreateRerankRequestDocumentsItemObject:
     if type(d) is not dict:
-        if isinstance(d, CreateRerankRequestDocumentsItemOption2):
+        if isinstance(d, CreateRerankRequestDocumentsItemObject):
             return d
         d = _obj(d)
-    o = _new(CreateRerankRequestDocumentsItemOption2)
+    o = _new(CreateRerankRequestDocumentsItemObject)
     n = 0
     f = ""
     try:
@@ -540,20 +540,20 @@ def _s_CreateRerankRequestDocumentsItemOption2(d: Any) -> CreateRerankRequestDoc
             n += 1
             if type(v) is not str:
                 v = _str(v)
-        _S_CreateRerankRequestDocumentsItemOption2__image(o, v)
+        _S_CreateRerankRequestDocumentsItemObject__image(o, v)
         f = "text"
         v = d.get("text", UNSET)
         if v is not UNSET:
             n += 1
             if type(v) is not str:
                 v = _str(v)
-        _S_CreateRerankRequestDocumentsItemOption2__text(o, v)
+        _S_CreateRerankRequestDocumentsItemObject__text(o, v)
         if n != len(d):
-            _S_CreateRerankRequestDocumentsItemOption2__model_extra(
-                o, _extras(d, _K_CreateRerankRequestDocumentsItemOption2)
+            _S_CreateRerankRequestDocumentsItemObject__model_extra(
+                o, _extras(d, _K_CreateRerankRequestDocumentsItemObject)
             )
         else:
-            _S_CreateRerankRequestDocumentsItemOption2__model_extra(o, None)
+            _S_CreateRerankRequestDocumentsItemObject__model_extra(o, None)
     except _Invalid as e:
         e.push(f)
         raise
@@ -779,8 +779,8 @@ def _u_CreateRerankRequest(o: CreateRerankRequest) -> dict[str, Any]:
     return d
 
 
-def _u_CreateRerankRequestDocumentsItemOption2(
-    o: CreateRerankRequestDocumentsItemOption2,
+def _u_CreateRerankRequestDocumentsItemObject(
+    o: CreateRerankRequestDocumentsItemObject,
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
@@ -911,21 +911,21 @@ def _lenient() -> dict[Any, Any]:
 # -- unions, arrays and maps --
 
 
-def _h_str_CreateRerankRequestDocumentsItemOption2(v: Any) -> Any:
+def _h_str_CreateRerankRequestDocumentsItemObject(v: Any) -> Any:
     t = type(v)
     if t is str:
         return v
     if t is dict:
-        return _s_CreateRerankRequestDocumentsItemOption2(v)
-    if isinstance(v, CreateRerankRequestDocumentsItemOption2):
+        return _s_CreateRerankRequestDocumentsItemObject(v)
+    if isinstance(v, CreateRerankRequestDocumentsItemObject):
         return v
-    return _h_str_CreateRerankRequestDocumentsItemOption2(_plain(v, "string or object"))
+    return _h_str_CreateRerankRequestDocumentsItemObject(_plain(v, "string or object"))
 
 
 _register(
     {
         CreateRerankRequest: _s_CreateRerankRequest,
-        CreateRerankRequestDocumentsItemOption2: _s_CreateRerankRequestDocumentsItemOption2,
+        CreateRerankRequestDocumentsItemObject: _s_CreateRerankRequestDocumentsItemObject,
         CreateRerankResponse: _s_CreateRerankResponse,
         CreateRerankResponseResultsItem: _s_CreateRerankResponseResultsItem,
         CreateRerankResponseResultsItemDocument: _s_CreateRerankResponseResultsItemDocument,
@@ -933,7 +933,7 @@ _register(
     },
     {
         CreateRerankRequest: _u_CreateRerankRequest,
-        CreateRerankRequestDocumentsItemOption2: _u_CreateRerankRequestDocumentsItemOption2,
+        CreateRerankRequestDocumentsItemObject: _u_CreateRerankRequestDocumentsItemObject,
         CreateRerankResponse: _u_CreateRerankResponse,
         CreateRerankResponseResultsItem: _u_CreateRerankResponseResultsItem,
         CreateRerankResponseResultsItemDocument: _u_CreateRerankResponseResultsItemDocument,

@@ -58,7 +58,8 @@ from ._chat import (
     _u_PromptCacheOptions,
     _u_ServerToolUseDetails,
 )
-from ._shared_0a0eaa0e import (
+from ._shared_reasoning_effort import ReasoningEffort
+from ._shared_responses_request import (
     ApplyPatchCallItem,
     ApplyPatchCallOperation,
     ApplyPatchCallOutputItem,
@@ -209,7 +210,6 @@ from ._shared_0a0eaa0e import (
     _u_StoredPromptTemplate,
     _u_TextExtendedConfig,
 )
-from ._shared_8591c48e import ReasoningEffort
 
 __all__ = [
     "AnnotationAddedEvent",
@@ -222,7 +222,7 @@ __all__ = [
     "BaseFunctionCallArgsDeltaEvent",
     "BaseFunctionCallArgsDoneEvent",
     "BaseInputs",
-    "BaseInputsOption2ItemMessage",
+    "BaseInputsItemMessage",
     "BaseReasoningConfig",
     "BaseReasoningDeltaEvent",
     "BaseReasoningDoneEvent",
@@ -281,7 +281,7 @@ __all__ = [
     "OpenResponsesCreatedEvent",
     "OpenResponsesInProgressEvent",
     "OpenResponsesResult",
-    "OpenResponsesResultToolsItemOption1",
+    "OpenResponsesResultToolsItemFunction",
     "OpenResponsesTopLogprobs",
     "OutputApplyPatchCallItem",
     "OutputItemImageGenerationCall",
@@ -315,10 +315,10 @@ __all__ = [
     "TextDoneEvent",
     "Truncation",
     "Usage",
-    "UsageOption1",
-    "UsageOption1CostDetails",
-    "UsageOption1InputTokensDetails",
-    "UsageOption1OutputTokensDetails",
+    "UsageObject",
+    "UsageObjectCostDetails",
+    "UsageObjectInputTokensDetails",
+    "UsageObjectOutputTokensDetails",
     "WebSearchCallCompletedEvent",
     "WebSearchCallInProgressEvent",
     "WebSearchCallSearchingEvent",
@@ -368,7 +368,7 @@ def _c_OpenResponsesResult__incomplete_details(
 def _c_OpenResponsesResult__instructions(
     v: str
     | Sequence[
-        BaseInputsOption2ItemMessage
+        BaseInputsItemMessage
         | Mapping[str, Any]
         | OpenAIResponseInputMessageItem
         | OpenAIResponseFunctionToolCallOutput
@@ -487,7 +487,7 @@ def _c_OpenResponsesResult__tool_choice(
 
 def _c_OpenResponsesResult__tools(
     v: Sequence[
-        OpenResponsesResultToolsItemOption1
+        OpenResponsesResultToolsItemFunction
         | Mapping[str, Any]
         | Preview_WebSearchServerTool
         | Preview_20250311_WebSearchServerTool
@@ -506,7 +506,7 @@ def _c_OpenResponsesResult__tools(
     ],
 ) -> (
     list[
-        OpenResponsesResultToolsItemOption1
+        OpenResponsesResultToolsItemFunction
         | Preview_WebSearchServerTool
         | Preview_20250311_WebSearchServerTool
         | Legacy_WebSearchServerTool
@@ -526,12 +526,12 @@ def _c_OpenResponsesResult__tools(
 ):
     w: Any = v
     try:
-        w = _list_of(w, _h_OpenResponsesResultToolsItemOption1_Preview_WebSearchServerT_9b8bc23f)
+        w = _list_of(w, _h_OpenResponsesResultToolsItemFunction_Preview_WebSearchServer_d91bf42b)
     except _Invalid as e:
         raise e.request_error("tools") from None
     r: (
         list[
-            OpenResponsesResultToolsItemOption1
+            OpenResponsesResultToolsItemFunction
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
             | Legacy_WebSearchServerTool
@@ -557,7 +557,7 @@ def _c_OpenResponsesResult__usage(v: Usage | Mapping[str, Any] | None) -> Usage 
         return None
     w: Any = v
     try:
-        w = _s_UsageOption1(w)
+        w = _s_UsageObject(w)
     except _Invalid as e:
         raise e.request_error("usage") from None
     r: Usage | None = w
@@ -578,7 +578,7 @@ def _c_OpenResponsesResult__openrouter_metadata(
     return r
 
 
-def _c_OpenResponsesResultToolsItemOption1__parameters(
+def _c_OpenResponsesResultToolsItemFunction__parameters(
     v: Mapping[str, Any] | None,
 ) -> dict[str, Any] | None:
     if v is None:
@@ -602,7 +602,7 @@ def _c_ResponsesStreamingResponse__data(v: StreamEvents | Mapping[str, Any]) -> 
     return r
 
 
-def _c_BaseInputsOption2ItemMessage__content(
+def _c_BaseInputsItemMessage__content(
     v: Sequence[InputText | Mapping[str, Any] | InputImage | InputFile | InputAudio] | str,
 ) -> list[InputText | InputImage | InputFile | InputAudio] | str | None:
     w: Any = v
@@ -614,45 +614,45 @@ def _c_BaseInputsOption2ItemMessage__content(
     return r
 
 
-def _c_UsageOption1__input_tokens_details(
-    v: UsageOption1InputTokensDetails | Mapping[str, Any],
-) -> UsageOption1InputTokensDetails | None:
+def _c_UsageObject__input_tokens_details(
+    v: UsageObjectInputTokensDetails | Mapping[str, Any],
+) -> UsageObjectInputTokensDetails | None:
     w: Any = v
     try:
-        w = _s_UsageOption1InputTokensDetails(w)
+        w = _s_UsageObjectInputTokensDetails(w)
     except _Invalid as e:
         raise e.request_error("input_tokens_details") from None
-    r: UsageOption1InputTokensDetails | None = w
+    r: UsageObjectInputTokensDetails | None = w
     return r
 
 
-def _c_UsageOption1__output_tokens_details(
-    v: UsageOption1OutputTokensDetails | Mapping[str, Any],
-) -> UsageOption1OutputTokensDetails | None:
+def _c_UsageObject__output_tokens_details(
+    v: UsageObjectOutputTokensDetails | Mapping[str, Any],
+) -> UsageObjectOutputTokensDetails | None:
     w: Any = v
     try:
-        w = _s_UsageOption1OutputTokensDetails(w)
+        w = _s_UsageObjectOutputTokensDetails(w)
     except _Invalid as e:
         raise e.request_error("output_tokens_details") from None
-    r: UsageOption1OutputTokensDetails | None = w
+    r: UsageObjectOutputTokensDetails | None = w
     return r
 
 
-def _c_UsageOption1__cost_details(
-    v: UsageOption1CostDetails | Mapping[str, Any] | None,
-) -> UsageOption1CostDetails | None:
+def _c_UsageObject__cost_details(
+    v: UsageObjectCostDetails | Mapping[str, Any] | None,
+) -> UsageObjectCostDetails | None:
     if v is None:
         return None
     w: Any = v
     try:
-        w = _s_UsageOption1CostDetails(w)
+        w = _s_UsageObjectCostDetails(w)
     except _Invalid as e:
         raise e.request_error("cost_details") from None
-    r: UsageOption1CostDetails | None = w
+    r: UsageObjectCostDetails | None = w
     return r
 
 
-def _c_UsageOption1__server_tool_use_details(
+def _c_UsageObject__server_tool_use_details(
     v: ServerToolUseDetails | Mapping[str, Any] | None,
 ) -> ServerToolUseDetails | None:
     if v is None:
@@ -1107,7 +1107,7 @@ class OpenResponsesResult(_Model, _OneEventStream):
     )
     tools: (
         list[
-            OpenResponsesResultToolsItemOption1
+            OpenResponsesResultToolsItemFunction
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
             | Legacy_WebSearchServerTool
@@ -1332,13 +1332,13 @@ class OpenResponsesResult(_Model, _OneEventStream):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class OpenResponsesResultToolsItemOption1(_Model):
+class OpenResponsesResultToolsItemFunction(_Model):
     """Function tool definition"""
 
     description: str | None = None
     name: str | None
     parameters: dict[str, Any] | None = attrs.field(
-        converter=_c_OpenResponsesResultToolsItemOption1__parameters
+        converter=_c_OpenResponsesResultToolsItemFunction__parameters
     )
     strict: bool | None = None
     type: Literal["function"] | None = "function"
@@ -1384,15 +1384,15 @@ class OpenResponsesResultToolsItemOption1(_Model):
 
 
 (
-    _S_OpenResponsesResultToolsItemOption1__description,
-    _S_OpenResponsesResultToolsItemOption1__name,
-    _S_OpenResponsesResultToolsItemOption1__parameters,
-    _S_OpenResponsesResultToolsItemOption1__strict,
-    _S_OpenResponsesResultToolsItemOption1__type,
-    _S_OpenResponsesResultToolsItemOption1__defer_loading,
-    _S_OpenResponsesResultToolsItemOption1__model_extra,
+    _S_OpenResponsesResultToolsItemFunction__description,
+    _S_OpenResponsesResultToolsItemFunction__name,
+    _S_OpenResponsesResultToolsItemFunction__parameters,
+    _S_OpenResponsesResultToolsItemFunction__strict,
+    _S_OpenResponsesResultToolsItemFunction__type,
+    _S_OpenResponsesResultToolsItemFunction__defer_loading,
+    _S_OpenResponsesResultToolsItemFunction__model_extra,
 ) = _setters(
-    OpenResponsesResultToolsItemOption1,
+    OpenResponsesResultToolsItemFunction,
     "description",
     "name",
     "parameters",
@@ -1521,11 +1521,11 @@ class IncompleteDetails(_Model):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class BaseInputsOption2ItemMessage(_Model):
+class BaseInputsItemMessage(_Model):
     """The ``BaseInputs|1[]|0`` object of the spec."""
 
     content: list[InputText | InputImage | InputFile | InputAudio] | str | None = attrs.field(
-        converter=_c_BaseInputsOption2ItemMessage__content
+        converter=_c_BaseInputsItemMessage__content
     )
     phase: Literal["commentary", "final_answer"] | str | None = None
     role: Literal["user", "system", "assistant", "developer"] | str | None
@@ -1560,12 +1560,12 @@ class BaseInputsOption2ItemMessage(_Model):
 
 
 (
-    _S_BaseInputsOption2ItemMessage__content,
-    _S_BaseInputsOption2ItemMessage__phase,
-    _S_BaseInputsOption2ItemMessage__role,
-    _S_BaseInputsOption2ItemMessage__type,
-    _S_BaseInputsOption2ItemMessage__model_extra,
-) = _setters(BaseInputsOption2ItemMessage, "content", "phase", "role", "type", "model_extra")
+    _S_BaseInputsItemMessage__content,
+    _S_BaseInputsItemMessage__phase,
+    _S_BaseInputsItemMessage__role,
+    _S_BaseInputsItemMessage__type,
+    _S_BaseInputsItemMessage__model_extra,
+) = _setters(BaseInputsItemMessage, "content", "phase", "role", "type", "model_extra")
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -1628,27 +1628,27 @@ class BaseReasoningConfig(_Model):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class UsageOption1(_Model):
+class UsageObject(_Model):
     """The ``Usage|0`` object of the spec."""
 
     input_tokens: int | None
-    input_tokens_details: UsageOption1InputTokensDetails | None = attrs.field(
-        converter=_c_UsageOption1__input_tokens_details
+    input_tokens_details: UsageObjectInputTokensDetails | None = attrs.field(
+        converter=_c_UsageObject__input_tokens_details
     )
     output_tokens: int | None
-    output_tokens_details: UsageOption1OutputTokensDetails | None = attrs.field(
-        converter=_c_UsageOption1__output_tokens_details
+    output_tokens_details: UsageObjectOutputTokensDetails | None = attrs.field(
+        converter=_c_UsageObject__output_tokens_details
     )
     total_tokens: int | None
     cost: float | None = None
     """Cost of the completion"""
-    cost_details: UsageOption1CostDetails | None = attrs.field(
-        default=None, converter=_c_UsageOption1__cost_details
+    cost_details: UsageObjectCostDetails | None = attrs.field(
+        default=None, converter=_c_UsageObject__cost_details
     )
     is_byok: bool | None = None
     """Whether a request was made using a Bring Your Own Key configuration"""
     server_tool_use_details: ServerToolUseDetails | None = attrs.field(
-        default=None, converter=_c_UsageOption1__server_tool_use_details
+        default=None, converter=_c_UsageObject__server_tool_use_details
     )
     """Usage for server-side tool execution (e.g., web search)"""
     model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
@@ -1689,18 +1689,18 @@ class UsageOption1(_Model):
 
 
 (
-    _S_UsageOption1__input_tokens,
-    _S_UsageOption1__input_tokens_details,
-    _S_UsageOption1__output_tokens,
-    _S_UsageOption1__output_tokens_details,
-    _S_UsageOption1__total_tokens,
-    _S_UsageOption1__cost,
-    _S_UsageOption1__cost_details,
-    _S_UsageOption1__is_byok,
-    _S_UsageOption1__server_tool_use_details,
-    _S_UsageOption1__model_extra,
+    _S_UsageObject__input_tokens,
+    _S_UsageObject__input_tokens_details,
+    _S_UsageObject__output_tokens,
+    _S_UsageObject__output_tokens_details,
+    _S_UsageObject__total_tokens,
+    _S_UsageObject__cost,
+    _S_UsageObject__cost_details,
+    _S_UsageObject__is_byok,
+    _S_UsageObject__server_tool_use_details,
+    _S_UsageObject__model_extra,
 ) = _setters(
-    UsageOption1,
+    UsageObject,
     "input_tokens",
     "input_tokens_details",
     "output_tokens",
@@ -1715,7 +1715,7 @@ class UsageOption1(_Model):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class UsageOption1InputTokensDetails(_Model):
+class UsageObjectInputTokensDetails(_Model):
     """The ``Usage|0.input_tokens_details`` object of the spec."""
 
     cache_write_tokens: int | None = None
@@ -1746,14 +1746,14 @@ class UsageOption1InputTokensDetails(_Model):
 
 
 (
-    _S_UsageOption1InputTokensDetails__cache_write_tokens,
-    _S_UsageOption1InputTokensDetails__cached_tokens,
-    _S_UsageOption1InputTokensDetails__model_extra,
-) = _setters(UsageOption1InputTokensDetails, "cache_write_tokens", "cached_tokens", "model_extra")
+    _S_UsageObjectInputTokensDetails__cache_write_tokens,
+    _S_UsageObjectInputTokensDetails__cached_tokens,
+    _S_UsageObjectInputTokensDetails__model_extra,
+) = _setters(UsageObjectInputTokensDetails, "cache_write_tokens", "cached_tokens", "model_extra")
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class UsageOption1OutputTokensDetails(_Model):
+class UsageObjectOutputTokensDetails(_Model):
     """The ``Usage|0.output_tokens_details`` object of the spec."""
 
     reasoning_tokens: int | None
@@ -1779,13 +1779,13 @@ class UsageOption1OutputTokensDetails(_Model):
 
 
 (
-    _S_UsageOption1OutputTokensDetails__reasoning_tokens,
-    _S_UsageOption1OutputTokensDetails__model_extra,
-) = _setters(UsageOption1OutputTokensDetails, "reasoning_tokens", "model_extra")
+    _S_UsageObjectOutputTokensDetails__reasoning_tokens,
+    _S_UsageObjectOutputTokensDetails__model_extra,
+) = _setters(UsageObjectOutputTokensDetails, "reasoning_tokens", "model_extra")
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class UsageOption1CostDetails(_Model):
+class UsageObjectCostDetails(_Model):
     """The ``Usage|0.cost_details`` object of the spec."""
 
     upstream_inference_cost: float | None = None
@@ -1821,12 +1821,12 @@ class UsageOption1CostDetails(_Model):
 
 
 (
-    _S_UsageOption1CostDetails__upstream_inference_cost,
-    _S_UsageOption1CostDetails__upstream_inference_input_cost,
-    _S_UsageOption1CostDetails__upstream_inference_output_cost,
-    _S_UsageOption1CostDetails__model_extra,
+    _S_UsageObjectCostDetails__upstream_inference_cost,
+    _S_UsageObjectCostDetails__upstream_inference_input_cost,
+    _S_UsageObjectCostDetails__upstream_inference_output_cost,
+    _S_UsageObjectCostDetails__model_extra,
 ) = _setters(
-    UsageOption1CostDetails,
+    UsageObjectCostDetails,
     "upstream_inference_cost",
     "upstream_inference_input_cost",
     "upstream_inference_output_cost",
@@ -5781,7 +5781,7 @@ class OpenResponsesTopLogprobs(_Model):
 BaseInputs: TypeAlias = (
     str
     | list[
-        BaseInputsOption2ItemMessage
+        BaseInputsItemMessage
         | OpenAIResponseInputMessageItem
         | OpenAIResponseFunctionToolCallOutput
         | OpenAIResponseFunctionToolCall
@@ -5832,7 +5832,7 @@ OutputItems: TypeAlias = (
 )
 """An output item from the response"""
 
-Usage: TypeAlias = UsageOption1
+Usage: TypeAlias = UsageObject
 """Token usage information for the response"""
 
 ErrorEvent: TypeAlias = BaseErrorEvent
@@ -6018,7 +6018,7 @@ _K_OpenResponsesResult: frozenset[str] = frozenset(
         "openrouter_metadata",
     )
 )
-_K_OpenResponsesResultToolsItemOption1: frozenset[str] = frozenset(
+_K_OpenResponsesResultToolsItemFunction: frozenset[str] = frozenset(
     (
         "description",
         "name",
@@ -6036,7 +6036,7 @@ _K_ResponsesErrorField: frozenset[str] = frozenset(
     )
 )
 _K_IncompleteDetails: frozenset[str] = frozenset(("reason",))
-_K_BaseInputsOption2ItemMessage: frozenset[str] = frozenset(
+_K_BaseInputsItemMessage: frozenset[str] = frozenset(
     (
         "content",
         "phase",
@@ -6052,7 +6052,7 @@ _K_BaseReasoningConfig: frozenset[str] = frozenset(
         "summary",
     )
 )
-_K_UsageOption1: frozenset[str] = frozenset(
+_K_UsageObject: frozenset[str] = frozenset(
     (
         "input_tokens",
         "input_tokens_details",
@@ -6065,14 +6065,14 @@ _K_UsageOption1: frozenset[str] = frozenset(
         "server_tool_use_details",
     )
 )
-_K_UsageOption1InputTokensDetails: frozenset[str] = frozenset(
+_K_UsageObjectInputTokensDetails: frozenset[str] = frozenset(
     (
         "cache_write_tokens",
         "cached_tokens",
     )
 )
-_K_UsageOption1OutputTokensDetails: frozenset[str] = frozenset(("reasoning_tokens",))
-_K_UsageOption1CostDetails: frozenset[str] = frozenset(
+_K_UsageObjectOutputTokensDetails: frozenset[str] = frozenset(("reasoning_tokens",))
+_K_UsageObjectCostDetails: frozenset[str] = frozenset(
     (
         "upstream_inference_cost",
         "upstream_inference_input_cost",
@@ -6946,7 +6946,7 @@ def _s_OpenResponsesResult(d: Any) -> OpenResponsesResult:
         else:
             n += 1
             v = _list_of(
-                v, _h_OpenResponsesResultToolsItemOption1_Preview_WebSearchServerT_9b8bc23f
+                v, _h_OpenResponsesResultToolsItemFunction_Preview_WebSearchServer_d91bf42b
             )
         _S_OpenResponsesResult__tools(o, v)
         f = "top_logprobs"
@@ -6985,7 +6985,7 @@ def _s_OpenResponsesResult(d: Any) -> OpenResponsesResult:
         else:
             n += 1
             if v is not None:
-                v = _s_UsageOption1(v)
+                v = _s_UsageObject(v)
             if v is None:
                 z += ("usage",)
         _S_OpenResponsesResult__usage(o, v)
@@ -7030,12 +7030,12 @@ def _s_OpenResponsesResult(d: Any) -> OpenResponsesResult:
     return o
 
 
-def _s_OpenResponsesResultToolsItemOption1(d: Any) -> OpenResponsesResultToolsItemOption1:
+def _s_OpenResponsesResultToolsItemFunction(d: Any) -> OpenResponsesResultToolsItemFunction:
     if type(d) is not dict:
-        if isinstance(d, OpenResponsesResultToolsItemOption1):
+        if isinstance(d, OpenResponsesResultToolsItemFunction):
             return d
         d = _obj(d)
-    o = _new(OpenResponsesResultToolsItemOption1)
+    o = _new(OpenResponsesResultToolsItemFunction)
     n = 0
     f = ""
     try:
@@ -7050,7 +7050,7 @@ def _s_OpenResponsesResultToolsItemOption1(d: Any) -> OpenResponsesResultToolsIt
                 v = _str(v)
             if v is None:
                 z += ("description",)
-        _S_OpenResponsesResultToolsItemOption1__description(o, v)
+        _S_OpenResponsesResultToolsItemFunction__description(o, v)
         f = "name"
         v = d.get("name", UNSET)
         if v is UNSET:
@@ -7059,7 +7059,7 @@ def _s_OpenResponsesResultToolsItemOption1(d: Any) -> OpenResponsesResultToolsIt
             n += 1
             if type(v) is not str:
                 v = _str(v)
-        _S_OpenResponsesResultToolsItemOption1__name(o, v)
+        _S_OpenResponsesResultToolsItemFunction__name(o, v)
         f = "parameters"
         v = d.get("parameters", UNSET)
         if v is UNSET:
@@ -7068,7 +7068,7 @@ def _s_OpenResponsesResultToolsItemOption1(d: Any) -> OpenResponsesResultToolsIt
             n += 1
             if v is not None:
                 v = _dict_any(v)
-        _S_OpenResponsesResultToolsItemOption1__parameters(o, v)
+        _S_OpenResponsesResultToolsItemFunction__parameters(o, v)
         f = "strict"
         v = d.get("strict", UNSET)
         if v is UNSET:
@@ -7079,7 +7079,7 @@ def _s_OpenResponsesResultToolsItemOption1(d: Any) -> OpenResponsesResultToolsIt
                 v = _bool(v)
             if v is None:
                 z += ("strict",)
-        _S_OpenResponsesResultToolsItemOption1__strict(o, v)
+        _S_OpenResponsesResultToolsItemFunction__strict(o, v)
         f = "type"
         v = d.get("type", UNSET)
         if v is UNSET:
@@ -7088,7 +7088,7 @@ def _s_OpenResponsesResultToolsItemOption1(d: Any) -> OpenResponsesResultToolsIt
             n += 1
             if type(v) is not str:
                 v = _str(v)
-        _S_OpenResponsesResultToolsItemOption1__type(o, v)
+        _S_OpenResponsesResultToolsItemFunction__type(o, v)
         f = "defer_loading"
         v = d.get("defer_loading", UNSET)
         if v is UNSET:
@@ -7097,15 +7097,15 @@ def _s_OpenResponsesResultToolsItemOption1(d: Any) -> OpenResponsesResultToolsIt
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
-        _S_OpenResponsesResultToolsItemOption1__defer_loading(o, v)
+        _S_OpenResponsesResultToolsItemFunction__defer_loading(o, v)
         if z:
             _set_nulls(o, z)
         if n != len(d):
-            _S_OpenResponsesResultToolsItemOption1__model_extra(
-                o, _extras(d, _K_OpenResponsesResultToolsItemOption1)
+            _S_OpenResponsesResultToolsItemFunction__model_extra(
+                o, _extras(d, _K_OpenResponsesResultToolsItemFunction)
             )
         else:
-            _S_OpenResponsesResultToolsItemOption1__model_extra(o, None)
+            _S_OpenResponsesResultToolsItemFunction__model_extra(o, None)
     except _Invalid as e:
         e.push(f)
         raise
@@ -7204,12 +7204,12 @@ def _s_IncompleteDetails(d: Any) -> IncompleteDetails:
     return o
 
 
-def _s_BaseInputsOption2ItemMessage(d: Any) -> BaseInputsOption2ItemMessage:
+def _s_BaseInputsItemMessage(d: Any) -> BaseInputsItemMessage:
     if type(d) is not dict:
-        if isinstance(d, BaseInputsOption2ItemMessage):
+        if isinstance(d, BaseInputsItemMessage):
             return d
         d = _obj(d)
-    o = _new(BaseInputsOption2ItemMessage)
+    o = _new(BaseInputsItemMessage)
     n = 0
     f = ""
     try:
@@ -7221,7 +7221,7 @@ def _s_BaseInputsOption2ItemMessage(d: Any) -> BaseInputsOption2ItemMessage:
         else:
             n += 1
             v = _h_list_InputText_InputImage_InputFile_InputAudio_str(v)
-        _S_BaseInputsOption2ItemMessage__content(o, v)
+        _S_BaseInputsItemMessage__content(o, v)
         f = "phase"
         v = d.get("phase", UNSET)
         if v is UNSET:
@@ -7232,7 +7232,7 @@ def _s_BaseInputsOption2ItemMessage(d: Any) -> BaseInputsOption2ItemMessage:
                 v = _str(v)
             if v is None:
                 z += ("phase",)
-        _S_BaseInputsOption2ItemMessage__phase(o, v)
+        _S_BaseInputsItemMessage__phase(o, v)
         f = "role"
         v = d.get("role", UNSET)
         if v is UNSET:
@@ -7241,7 +7241,7 @@ def _s_BaseInputsOption2ItemMessage(d: Any) -> BaseInputsOption2ItemMessage:
             n += 1
             if type(v) is not str:
                 v = _str(v)
-        _S_BaseInputsOption2ItemMessage__role(o, v)
+        _S_BaseInputsItemMessage__role(o, v)
         f = "type"
         v = d.get("type", UNSET)
         if v is UNSET:
@@ -7250,15 +7250,13 @@ def _s_BaseInputsOption2ItemMessage(d: Any) -> BaseInputsOption2ItemMessage:
             n += 1
             if v is not None and type(v) is not str:
                 v = _str(v)
-        _S_BaseInputsOption2ItemMessage__type(o, v)
+        _S_BaseInputsItemMessage__type(o, v)
         if z:
             _set_nulls(o, z)
         if n != len(d):
-            _S_BaseInputsOption2ItemMessage__model_extra(
-                o, _extras(d, _K_BaseInputsOption2ItemMessage)
-            )
+            _S_BaseInputsItemMessage__model_extra(o, _extras(d, _K_BaseInputsItemMessage))
         else:
-            _S_BaseInputsOption2ItemMessage__model_extra(o, None)
+            _S_BaseInputsItemMessage__model_extra(o, None)
     except _Invalid as e:
         e.push(f)
         raise
@@ -7331,12 +7329,12 @@ def _s_BaseReasoningConfig(d: Any) -> BaseReasoningConfig:
     return o
 
 
-def _s_UsageOption1(d: Any) -> UsageOption1:
+def _s_UsageObject(d: Any) -> UsageObject:
     if type(d) is not dict:
-        if isinstance(d, UsageOption1):
+        if isinstance(d, UsageObject):
             return d
         d = _obj(d)
-    o = _new(UsageOption1)
+    o = _new(UsageObject)
     n = 0
     f = ""
     try:
@@ -7349,15 +7347,15 @@ def _s_UsageOption1(d: Any) -> UsageOption1:
             n += 1
             if type(v) is not int:
                 v = _int(v)
-        _S_UsageOption1__input_tokens(o, v)
+        _S_UsageObject__input_tokens(o, v)
         f = "input_tokens_details"
         v = d.get("input_tokens_details", UNSET)
         if v is UNSET:
             _missing()
         else:
             n += 1
-            v = _s_UsageOption1InputTokensDetails(v)
-        _S_UsageOption1__input_tokens_details(o, v)
+            v = _s_UsageObjectInputTokensDetails(v)
+        _S_UsageObject__input_tokens_details(o, v)
         f = "output_tokens"
         v = d.get("output_tokens", UNSET)
         if v is UNSET:
@@ -7366,15 +7364,15 @@ def _s_UsageOption1(d: Any) -> UsageOption1:
             n += 1
             if type(v) is not int:
                 v = _int(v)
-        _S_UsageOption1__output_tokens(o, v)
+        _S_UsageObject__output_tokens(o, v)
         f = "output_tokens_details"
         v = d.get("output_tokens_details", UNSET)
         if v is UNSET:
             _missing()
         else:
             n += 1
-            v = _s_UsageOption1OutputTokensDetails(v)
-        _S_UsageOption1__output_tokens_details(o, v)
+            v = _s_UsageObjectOutputTokensDetails(v)
+        _S_UsageObject__output_tokens_details(o, v)
         f = "total_tokens"
         v = d.get("total_tokens", UNSET)
         if v is UNSET:
@@ -7383,7 +7381,7 @@ def _s_UsageOption1(d: Any) -> UsageOption1:
             n += 1
             if type(v) is not int:
                 v = _int(v)
-        _S_UsageOption1__total_tokens(o, v)
+        _S_UsageObject__total_tokens(o, v)
         f = "cost"
         v = d.get("cost", UNSET)
         if v is UNSET:
@@ -7394,7 +7392,7 @@ def _s_UsageOption1(d: Any) -> UsageOption1:
                 v = _float(v)
             if v is None:
                 z += ("cost",)
-        _S_UsageOption1__cost(o, v)
+        _S_UsageObject__cost(o, v)
         f = "cost_details"
         v = d.get("cost_details", UNSET)
         if v is UNSET:
@@ -7402,8 +7400,8 @@ def _s_UsageOption1(d: Any) -> UsageOption1:
         else:
             n += 1
             if v is not None:
-                v = _s_UsageOption1CostDetails(v)
-        _S_UsageOption1__cost_details(o, v)
+                v = _s_UsageObjectCostDetails(v)
+        _S_UsageObject__cost_details(o, v)
         f = "is_byok"
         v = d.get("is_byok", UNSET)
         if v is UNSET:
@@ -7412,7 +7410,7 @@ def _s_UsageOption1(d: Any) -> UsageOption1:
             n += 1
             if v is not None and type(v) is not bool:
                 v = _bool(v)
-        _S_UsageOption1__is_byok(o, v)
+        _S_UsageObject__is_byok(o, v)
         f = "server_tool_use_details"
         v = d.get("server_tool_use_details", UNSET)
         if v is UNSET:
@@ -7423,25 +7421,25 @@ def _s_UsageOption1(d: Any) -> UsageOption1:
                 v = _s_ServerToolUseDetails(v)
             if v is None:
                 z += ("server_tool_use_details",)
-        _S_UsageOption1__server_tool_use_details(o, v)
+        _S_UsageObject__server_tool_use_details(o, v)
         if z:
             _set_nulls(o, z)
         if n != len(d):
-            _S_UsageOption1__model_extra(o, _extras(d, _K_UsageOption1))
+            _S_UsageObject__model_extra(o, _extras(d, _K_UsageObject))
         else:
-            _S_UsageOption1__model_extra(o, None)
+            _S_UsageObject__model_extra(o, None)
     except _Invalid as e:
         e.push(f)
         raise
     return o
 
 
-def _s_UsageOption1InputTokensDetails(d: Any) -> UsageOption1InputTokensDetails:
+def _s_UsageObjectInputTokensDetails(d: Any) -> UsageObjectInputTokensDetails:
     if type(d) is not dict:
-        if isinstance(d, UsageOption1InputTokensDetails):
+        if isinstance(d, UsageObjectInputTokensDetails):
             return d
         d = _obj(d)
-    o = _new(UsageOption1InputTokensDetails)
+    o = _new(UsageObjectInputTokensDetails)
     n = 0
     f = ""
     try:
@@ -7456,7 +7454,7 @@ def _s_UsageOption1InputTokensDetails(d: Any) -> UsageOption1InputTokensDetails:
                 v = _int(v)
             if v is None:
                 z += ("cache_write_tokens",)
-        _S_UsageOption1InputTokensDetails__cache_write_tokens(o, v)
+        _S_UsageObjectInputTokensDetails__cache_write_tokens(o, v)
         f = "cached_tokens"
         v = d.get("cached_tokens", UNSET)
         if v is UNSET:
@@ -7465,27 +7463,27 @@ def _s_UsageOption1InputTokensDetails(d: Any) -> UsageOption1InputTokensDetails:
             n += 1
             if type(v) is not int:
                 v = _int(v)
-        _S_UsageOption1InputTokensDetails__cached_tokens(o, v)
+        _S_UsageObjectInputTokensDetails__cached_tokens(o, v)
         if z:
             _set_nulls(o, z)
         if n != len(d):
-            _S_UsageOption1InputTokensDetails__model_extra(
-                o, _extras(d, _K_UsageOption1InputTokensDetails)
+            _S_UsageObjectInputTokensDetails__model_extra(
+                o, _extras(d, _K_UsageObjectInputTokensDetails)
             )
         else:
-            _S_UsageOption1InputTokensDetails__model_extra(o, None)
+            _S_UsageObjectInputTokensDetails__model_extra(o, None)
     except _Invalid as e:
         e.push(f)
         raise
     return o
 
 
-def _s_UsageOption1OutputTokensDetails(d: Any) -> UsageOption1OutputTokensDetails:
+def _s_UsageObjectOutputTokensDetails(d: Any) -> UsageObjectOutputTokensDetails:
     if type(d) is not dict:
-        if isinstance(d, UsageOption1OutputTokensDetails):
+        if isinstance(d, UsageObjectOutputTokensDetails):
             return d
         d = _obj(d)
-    o = _new(UsageOption1OutputTokensDetails)
+    o = _new(UsageObjectOutputTokensDetails)
     n = 0
     f = ""
     try:
@@ -7497,25 +7495,25 @@ def _s_UsageOption1OutputTokensDetails(d: Any) -> UsageOption1OutputTokensDetail
             n += 1
             if type(v) is not int:
                 v = _int(v)
-        _S_UsageOption1OutputTokensDetails__reasoning_tokens(o, v)
+        _S_UsageObjectOutputTokensDetails__reasoning_tokens(o, v)
         if n != len(d):
-            _S_UsageOption1OutputTokensDetails__model_extra(
-                o, _extras(d, _K_UsageOption1OutputTokensDetails)
+            _S_UsageObjectOutputTokensDetails__model_extra(
+                o, _extras(d, _K_UsageObjectOutputTokensDetails)
             )
         else:
-            _S_UsageOption1OutputTokensDetails__model_extra(o, None)
+            _S_UsageObjectOutputTokensDetails__model_extra(o, None)
     except _Invalid as e:
         e.push(f)
         raise
     return o
 
 
-def _s_UsageOption1CostDetails(d: Any) -> UsageOption1CostDetails:
+def _s_UsageObjectCostDetails(d: Any) -> UsageObjectCostDetails:
     if type(d) is not dict:
-        if isinstance(d, UsageOption1CostDetails):
+        if isinstance(d, UsageObjectCostDetails):
             return d
         d = _obj(d)
-    o = _new(UsageOption1CostDetails)
+    o = _new(UsageObjectCostDetails)
     n = 0
     f = ""
     try:
@@ -7530,7 +7528,7 @@ def _s_UsageOption1CostDetails(d: Any) -> UsageOption1CostDetails:
                 v = _float(v)
             if v is None:
                 z += ("upstream_inference_cost",)
-        _S_UsageOption1CostDetails__upstream_inference_cost(o, v)
+        _S_UsageObjectCostDetails__upstream_inference_cost(o, v)
         f = "upstream_inference_input_cost"
         v = d.get("upstream_inference_input_cost", UNSET)
         if v is UNSET:
@@ -7539,7 +7537,7 @@ def _s_UsageOption1CostDetails(d: Any) -> UsageOption1CostDetails:
             n += 1
             if type(v) is not float and type(v) is not int:
                 v = _float(v)
-        _S_UsageOption1CostDetails__upstream_inference_input_cost(o, v)
+        _S_UsageObjectCostDetails__upstream_inference_input_cost(o, v)
         f = "upstream_inference_output_cost"
         v = d.get("upstream_inference_output_cost", UNSET)
         if v is UNSET:
@@ -7548,13 +7546,13 @@ def _s_UsageOption1CostDetails(d: Any) -> UsageOption1CostDetails:
             n += 1
             if type(v) is not float and type(v) is not int:
                 v = _float(v)
-        _S_UsageOption1CostDetails__upstream_inference_output_cost(o, v)
+        _S_UsageObjectCostDetails__upstream_inference_output_cost(o, v)
         if z:
             _set_nulls(o, z)
         if n != len(d):
-            _S_UsageOption1CostDetails__model_extra(o, _extras(d, _K_UsageOption1CostDetails))
+            _S_UsageObjectCostDetails__model_extra(o, _extras(d, _K_UsageObjectCostDetails))
         else:
-            _S_UsageOption1CostDetails__model_extra(o, None)
+            _S_UsageObjectCostDetails__model_extra(o, None)
     except _Invalid as e:
         e.push(f)
         raise
@@ -11802,7 +11800,7 @@ def _u_OpenResponsesResult(o: OpenResponsesResult) -> dict[str, Any]:
         d["truncation"] = None
     v = o.usage
     if v is not None:
-        d["usage"] = _u_UsageOption1(v)
+        d["usage"] = _u_UsageObject(v)
     elif "usage" in z:
         d["usage"] = None
     v = o.user
@@ -11822,8 +11820,8 @@ def _u_OpenResponsesResult(o: OpenResponsesResult) -> dict[str, Any]:
     return d
 
 
-def _u_OpenResponsesResultToolsItemOption1(
-    o: OpenResponsesResultToolsItemOption1,
+def _u_OpenResponsesResultToolsItemFunction(
+    o: OpenResponsesResultToolsItemFunction,
 ) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
@@ -11889,7 +11887,7 @@ def _u_IncompleteDetails(o: IncompleteDetails) -> dict[str, Any]:
     return d
 
 
-def _u_BaseInputsOption2ItemMessage(o: BaseInputsOption2ItemMessage) -> dict[str, Any]:
+def _u_BaseInputsItemMessage(o: BaseInputsItemMessage) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     z = _nulls_given(o)
@@ -11941,18 +11939,18 @@ def _u_BaseReasoningConfig(o: BaseReasoningConfig) -> dict[str, Any]:
     return d
 
 
-def _u_UsageOption1(o: UsageOption1) -> dict[str, Any]:
+def _u_UsageObject(o: UsageObject) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     z = _nulls_given(o)
     v = o.input_tokens
     d["input_tokens"] = v
     v = o.input_tokens_details
-    d["input_tokens_details"] = None if v is None else _u_UsageOption1InputTokensDetails(v)
+    d["input_tokens_details"] = None if v is None else _u_UsageObjectInputTokensDetails(v)
     v = o.output_tokens
     d["output_tokens"] = v
     v = o.output_tokens_details
-    d["output_tokens_details"] = None if v is None else _u_UsageOption1OutputTokensDetails(v)
+    d["output_tokens_details"] = None if v is None else _u_UsageObjectOutputTokensDetails(v)
     v = o.total_tokens
     d["total_tokens"] = v
     v = o.cost
@@ -11962,7 +11960,7 @@ def _u_UsageOption1(o: UsageOption1) -> dict[str, Any]:
         d["cost"] = None
     v = o.cost_details
     if v is not None:
-        d["cost_details"] = _u_UsageOption1CostDetails(v)
+        d["cost_details"] = _u_UsageObjectCostDetails(v)
     v = o.is_byok
     if v is not None:
         d["is_byok"] = v
@@ -11977,7 +11975,7 @@ def _u_UsageOption1(o: UsageOption1) -> dict[str, Any]:
     return d
 
 
-def _u_UsageOption1InputTokensDetails(o: UsageOption1InputTokensDetails) -> dict[str, Any]:
+def _u_UsageObjectInputTokensDetails(o: UsageObjectInputTokensDetails) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     z = _nulls_given(o)
@@ -11994,7 +11992,7 @@ def _u_UsageOption1InputTokensDetails(o: UsageOption1InputTokensDetails) -> dict
     return d
 
 
-def _u_UsageOption1OutputTokensDetails(o: UsageOption1OutputTokensDetails) -> dict[str, Any]:
+def _u_UsageObjectOutputTokensDetails(o: UsageObjectOutputTokensDetails) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     v = o.reasoning_tokens
@@ -12005,7 +12003,7 @@ def _u_UsageOption1OutputTokensDetails(o: UsageOption1OutputTokensDetails) -> di
     return d
 
 
-def _u_UsageOption1CostDetails(o: UsageOption1CostDetails) -> dict[str, Any]:
+def _u_UsageObjectCostDetails(o: UsageObjectCostDetails) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
     z = _nulls_given(o)
@@ -13338,9 +13336,9 @@ def _lenient() -> dict[Any, Any]:
                             "list",
                             (
                                 "union",
-                                _h_BaseInputsOption2ItemMessage_OpenAIResponseInputMessageItem_ada249db,
+                                _h_BaseInputsItemMessage_OpenAIResponseInputMessageItem_OpenAIR_e243f9f2,
                                 (
-                                    BaseInputsOption2ItemMessage,
+                                    BaseInputsItemMessage,
                                     OpenAIResponseInputMessageItem,
                                     OpenAIResponseFunctionToolCallOutput,
                                     OpenAIResponseFunctionToolCall,
@@ -13497,9 +13495,9 @@ def _lenient() -> dict[Any, Any]:
                     "list",
                     (
                         "union",
-                        _h_OpenResponsesResultToolsItemOption1_Preview_WebSearchServerT_9b8bc23f,
+                        _h_OpenResponsesResultToolsItemFunction_Preview_WebSearchServer_d91bf42b,
                         (
-                            OpenResponsesResultToolsItemOption1,
+                            OpenResponsesResultToolsItemFunction,
                             Preview_WebSearchServerTool,
                             Preview_20250311_WebSearchServerTool,
                             Legacy_WebSearchServerTool,
@@ -13517,7 +13515,7 @@ def _lenient() -> dict[Any, Any]:
                         ),
                         "type",
                         {
-                            "function": OpenResponsesResultToolsItemOption1,
+                            "function": OpenResponsesResultToolsItemFunction,
                             "web_search_preview": Preview_WebSearchServerTool,
                             "web_search_preview_2025_03_11": Preview_20250311_WebSearchServerTool,
                             "web_search": Legacy_WebSearchServerTool,
@@ -13540,7 +13538,7 @@ def _lenient() -> dict[Any, Any]:
             ("top_logprobs", _S_OpenResponsesResult__top_logprobs, "int", None),
             ("top_p", _S_OpenResponsesResult__top_p, "float", None),
             ("truncation", _S_OpenResponsesResult__truncation, "str", None),
-            ("usage", _S_OpenResponsesResult__usage, UsageOption1, None),
+            ("usage", _S_OpenResponsesResult__usage, UsageObject, None),
             ("user", _S_OpenResponsesResult__user, "str", None),
             ("error_type", _S_OpenResponsesResult__error_type, "str", None),
             (
@@ -13550,18 +13548,18 @@ def _lenient() -> dict[Any, Any]:
                 None,
             ),
         ),
-        OpenResponsesResultToolsItemOption1: (
-            ("description", _S_OpenResponsesResultToolsItemOption1__description, "str", None),
-            ("name", _S_OpenResponsesResultToolsItemOption1__name, "str", None),
+        OpenResponsesResultToolsItemFunction: (
+            ("description", _S_OpenResponsesResultToolsItemFunction__description, "str", None),
+            ("name", _S_OpenResponsesResultToolsItemFunction__name, "str", None),
             (
                 "parameters",
-                _S_OpenResponsesResultToolsItemOption1__parameters,
+                _S_OpenResponsesResultToolsItemFunction__parameters,
                 ("dict", "any"),
                 None,
             ),
-            ("strict", _S_OpenResponsesResultToolsItemOption1__strict, "bool", None),
-            ("type", _S_OpenResponsesResultToolsItemOption1__type, "str", "function"),
-            ("defer_loading", _S_OpenResponsesResultToolsItemOption1__defer_loading, "bool", None),
+            ("strict", _S_OpenResponsesResultToolsItemFunction__strict, "bool", None),
+            ("type", _S_OpenResponsesResultToolsItemFunction__type, "str", "function"),
+            ("defer_loading", _S_OpenResponsesResultToolsItemFunction__defer_loading, "bool", None),
         ),
         ResponsesStreamingResponse: (
             (
@@ -13682,10 +13680,10 @@ def _lenient() -> dict[Any, Any]:
             ("message", _S_ResponsesErrorField__message, "str", None),
         ),
         IncompleteDetails: (("reason", _S_IncompleteDetails__reason, "str", None),),
-        BaseInputsOption2ItemMessage: (
+        BaseInputsItemMessage: (
             (
                 "content",
-                _S_BaseInputsOption2ItemMessage__content,
+                _S_BaseInputsItemMessage__content,
                 (
                     "union",
                     _h_list_InputText_InputImage_InputFile_InputAudio_str,
@@ -13717,9 +13715,9 @@ def _lenient() -> dict[Any, Any]:
                 ),
                 None,
             ),
-            ("phase", _S_BaseInputsOption2ItemMessage__phase, "str", None),
-            ("role", _S_BaseInputsOption2ItemMessage__role, "str", None),
-            ("type", _S_BaseInputsOption2ItemMessage__type, "str", None),
+            ("phase", _S_BaseInputsItemMessage__phase, "str", None),
+            ("role", _S_BaseInputsItemMessage__role, "str", None),
+            ("type", _S_BaseInputsItemMessage__type, "str", None),
         ),
         BaseReasoningConfig: (
             ("context", _S_BaseReasoningConfig__context, "str", None),
@@ -13727,60 +13725,60 @@ def _lenient() -> dict[Any, Any]:
             ("mode", _S_BaseReasoningConfig__mode, "str", None),
             ("summary", _S_BaseReasoningConfig__summary, "str", None),
         ),
-        UsageOption1: (
-            ("input_tokens", _S_UsageOption1__input_tokens, "int", None),
+        UsageObject: (
+            ("input_tokens", _S_UsageObject__input_tokens, "int", None),
             (
                 "input_tokens_details",
-                _S_UsageOption1__input_tokens_details,
-                UsageOption1InputTokensDetails,
+                _S_UsageObject__input_tokens_details,
+                UsageObjectInputTokensDetails,
                 None,
             ),
-            ("output_tokens", _S_UsageOption1__output_tokens, "int", None),
+            ("output_tokens", _S_UsageObject__output_tokens, "int", None),
             (
                 "output_tokens_details",
-                _S_UsageOption1__output_tokens_details,
-                UsageOption1OutputTokensDetails,
+                _S_UsageObject__output_tokens_details,
+                UsageObjectOutputTokensDetails,
                 None,
             ),
-            ("total_tokens", _S_UsageOption1__total_tokens, "int", None),
-            ("cost", _S_UsageOption1__cost, "float", None),
-            ("cost_details", _S_UsageOption1__cost_details, UsageOption1CostDetails, None),
-            ("is_byok", _S_UsageOption1__is_byok, "bool", None),
+            ("total_tokens", _S_UsageObject__total_tokens, "int", None),
+            ("cost", _S_UsageObject__cost, "float", None),
+            ("cost_details", _S_UsageObject__cost_details, UsageObjectCostDetails, None),
+            ("is_byok", _S_UsageObject__is_byok, "bool", None),
             (
                 "server_tool_use_details",
-                _S_UsageOption1__server_tool_use_details,
+                _S_UsageObject__server_tool_use_details,
                 ServerToolUseDetails,
                 None,
             ),
         ),
-        UsageOption1InputTokensDetails: (
+        UsageObjectInputTokensDetails: (
             (
                 "cache_write_tokens",
-                _S_UsageOption1InputTokensDetails__cache_write_tokens,
+                _S_UsageObjectInputTokensDetails__cache_write_tokens,
                 "int",
                 None,
             ),
-            ("cached_tokens", _S_UsageOption1InputTokensDetails__cached_tokens, "int", None),
+            ("cached_tokens", _S_UsageObjectInputTokensDetails__cached_tokens, "int", None),
         ),
-        UsageOption1OutputTokensDetails: (
-            ("reasoning_tokens", _S_UsageOption1OutputTokensDetails__reasoning_tokens, "int", None),
+        UsageObjectOutputTokensDetails: (
+            ("reasoning_tokens", _S_UsageObjectOutputTokensDetails__reasoning_tokens, "int", None),
         ),
-        UsageOption1CostDetails: (
+        UsageObjectCostDetails: (
             (
                 "upstream_inference_cost",
-                _S_UsageOption1CostDetails__upstream_inference_cost,
+                _S_UsageObjectCostDetails__upstream_inference_cost,
                 "float",
                 None,
             ),
             (
                 "upstream_inference_input_cost",
-                _S_UsageOption1CostDetails__upstream_inference_input_cost,
+                _S_UsageObjectCostDetails__upstream_inference_input_cost,
                 "float",
                 None,
             ),
             (
                 "upstream_inference_output_cost",
-                _S_UsageOption1CostDetails__upstream_inference_output_cost,
+                _S_UsageObjectCostDetails__upstream_inference_output_cost,
                 "float",
                 None,
             ),
@@ -15053,11 +15051,11 @@ def _h_BaseInputs(v: Any) -> Any:
     if t is str:
         return v
     if t is list or t is tuple:
-        return _list_of(v, _h_BaseInputsOption2ItemMessage_OpenAIResponseInputMessageItem_ada249db)
+        return _list_of(v, _h_BaseInputsItemMessage_OpenAIResponseInputMessageItem_OpenAIR_e243f9f2)
     return _h_BaseInputs(_plain(v, "string or array"))
 
 
-def _h_BaseInputsOption2ItemMessage_OpenAIResponseInputMessageItem_ada249db(v: Any) -> Any:
+def _h_BaseInputsItemMessage_OpenAIResponseInputMessageItem_OpenAIR_e243f9f2(v: Any) -> Any:
     t = type(v)
     if t is dict:
         return _first_of(
@@ -15067,7 +15065,7 @@ def _h_BaseInputsOption2ItemMessage_OpenAIResponseInputMessageItem_ada249db(v: A
                 _s_OpenAIResponseFunctionToolCall,
                 _s_OpenAIResponseCustomToolCall,
                 _s_ApplyPatchCallItem,
-                _s_BaseInputsOption2ItemMessage,
+                _s_BaseInputsItemMessage,
                 _s_OpenAIResponseFunctionToolCallOutput,
                 _s_OutputItemImageGenerationCall,
                 _s_OutputMessage,
@@ -15077,7 +15075,7 @@ def _h_BaseInputsOption2ItemMessage_OpenAIResponseInputMessageItem_ada249db(v: A
         )
     if isinstance(v, _T1):
         return v
-    return _h_BaseInputsOption2ItemMessage_OpenAIResponseInputMessageItem_ada249db(
+    return _h_BaseInputsItemMessage_OpenAIResponseInputMessageItem_OpenAIR_e243f9f2(
         _plain(v, "object")
     )
 
@@ -15172,12 +15170,12 @@ def _h_OpenAIResponsesToolChoice(v: Any) -> Any:
     return _h_OpenAIResponsesToolChoice(_plain(v, "string or object"))
 
 
-def _h_OpenResponsesResultToolsItemOption1_Preview_WebSearchServerT_9b8bc23f(v: Any) -> Any:
+def _h_OpenResponsesResultToolsItemFunction_Preview_WebSearchServer_d91bf42b(v: Any) -> Any:
     t = type(v)
     if t is dict:
         k = v.get("type")
         f = (
-            _D_OpenResponsesResultToolsItemOption1_Preview_WebSearchServerT_9b8bc23f.get(k)
+            _D_OpenResponsesResultToolsItemFunction_Preview_WebSearchServer_d91bf42b.get(k)
             if type(k) is str
             else None
         )
@@ -15206,7 +15204,7 @@ def _h_OpenResponsesResultToolsItemOption1_Preview_WebSearchServerT_9b8bc23f(v: 
         )
     if isinstance(v, _T4):
         return v
-    return _h_OpenResponsesResultToolsItemOption1_Preview_WebSearchServerT_9b8bc23f(
+    return _h_OpenResponsesResultToolsItemFunction_Preview_WebSearchServer_d91bf42b(
         _plain(v, "object")
     )
 
@@ -15397,7 +15395,7 @@ def _h_str_list_InputText_InputImage_InputFile(v: Any) -> Any:
 
 
 _T1 = (
-    BaseInputsOption2ItemMessage,
+    BaseInputsItemMessage,
     OpenAIResponseInputMessageItem,
     OpenAIResponseFunctionToolCallOutput,
     OpenAIResponseFunctionToolCall,
@@ -15449,7 +15447,7 @@ _T3 = (
     OpenAIResponsesToolChoiceShell,
 )
 _T4 = (
-    OpenResponsesResultToolsItemOption1,
+    OpenResponsesResultToolsItemFunction,
     Preview_WebSearchServerTool,
     Preview_20250311_WebSearchServerTool,
     Legacy_WebSearchServerTool,
@@ -15575,8 +15573,8 @@ _D_OpenAIResponsesToolChoice: dict[str, Any] = {
     "apply_patch": _s_OpenAIResponsesToolChoiceApplyPatch,
     "shell": _s_OpenAIResponsesToolChoiceShell,
 }
-_D_OpenResponsesResultToolsItemOption1_Preview_WebSearchServerT_9b8bc23f: dict[str, Any] = {
-    "function": _s_OpenResponsesResultToolsItemOption1,
+_D_OpenResponsesResultToolsItemFunction_Preview_WebSearchServer_d91bf42b: dict[str, Any] = {
+    "function": _s_OpenResponsesResultToolsItemFunction,
     "web_search_preview": _s_Preview_WebSearchServerTool,
     "web_search_preview_2025_03_11": _s_Preview_20250311_WebSearchServerTool,
     "web_search": _s_Legacy_WebSearchServerTool,
@@ -15689,16 +15687,16 @@ _D_StreamEvents: dict[str, Any] = {
 _register(
     {
         OpenResponsesResult: _s_OpenResponsesResult,
-        OpenResponsesResultToolsItemOption1: _s_OpenResponsesResultToolsItemOption1,
+        OpenResponsesResultToolsItemFunction: _s_OpenResponsesResultToolsItemFunction,
         ResponsesStreamingResponse: _s_ResponsesStreamingResponse,
         ResponsesErrorField: _s_ResponsesErrorField,
         IncompleteDetails: _s_IncompleteDetails,
-        BaseInputsOption2ItemMessage: _s_BaseInputsOption2ItemMessage,
+        BaseInputsItemMessage: _s_BaseInputsItemMessage,
         BaseReasoningConfig: _s_BaseReasoningConfig,
-        UsageOption1: _s_UsageOption1,
-        UsageOption1InputTokensDetails: _s_UsageOption1InputTokensDetails,
-        UsageOption1OutputTokensDetails: _s_UsageOption1OutputTokensDetails,
-        UsageOption1CostDetails: _s_UsageOption1CostDetails,
+        UsageObject: _s_UsageObject,
+        UsageObjectInputTokensDetails: _s_UsageObjectInputTokensDetails,
+        UsageObjectOutputTokensDetails: _s_UsageObjectOutputTokensDetails,
+        UsageObjectCostDetails: _s_UsageObjectCostDetails,
         OpenAIResponseInputMessageItem: _s_OpenAIResponseInputMessageItem,
         OpenAIResponseFunctionToolCallOutput: _s_OpenAIResponseFunctionToolCallOutput,
         OutputItemImageGenerationCall: _s_OutputItemImageGenerationCall,
@@ -15769,16 +15767,16 @@ _register(
     },
     {
         OpenResponsesResult: _u_OpenResponsesResult,
-        OpenResponsesResultToolsItemOption1: _u_OpenResponsesResultToolsItemOption1,
+        OpenResponsesResultToolsItemFunction: _u_OpenResponsesResultToolsItemFunction,
         ResponsesStreamingResponse: _u_ResponsesStreamingResponse,
         ResponsesErrorField: _u_ResponsesErrorField,
         IncompleteDetails: _u_IncompleteDetails,
-        BaseInputsOption2ItemMessage: _u_BaseInputsOption2ItemMessage,
+        BaseInputsItemMessage: _u_BaseInputsItemMessage,
         BaseReasoningConfig: _u_BaseReasoningConfig,
-        UsageOption1: _u_UsageOption1,
-        UsageOption1InputTokensDetails: _u_UsageOption1InputTokensDetails,
-        UsageOption1OutputTokensDetails: _u_UsageOption1OutputTokensDetails,
-        UsageOption1CostDetails: _u_UsageOption1CostDetails,
+        UsageObject: _u_UsageObject,
+        UsageObjectInputTokensDetails: _u_UsageObjectInputTokensDetails,
+        UsageObjectOutputTokensDetails: _u_UsageObjectOutputTokensDetails,
+        UsageObjectCostDetails: _u_UsageObjectCostDetails,
         OpenAIResponseInputMessageItem: _u_OpenAIResponseInputMessageItem,
         OpenAIResponseFunctionToolCallOutput: _u_OpenAIResponseFunctionToolCallOutput,
         OutputItemImageGenerationCall: _u_OutputItemImageGenerationCall,

@@ -44,8 +44,8 @@ from .._convert import (
 )
 from .._model import Model as _Model
 from .._unset import UNSET, Unset
-from ._shared_4a3f1e12 import ProviderOptions, _s_ProviderOptions, _u_ProviderOptions
-from ._shared_f0b9962c import ContentPartImage, _s_ContentPartImage
+from ._shared_content_part_image import ContentPartImage, _s_ContentPartImage
+from ._shared_provider_options import ProviderOptions, _s_ProviderOptions, _u_ProviderOptions
 
 __all__ = [
     "ContentPartAudio",

@@ -16,9 +16,8 @@ from ..models._classifications import TaskClassificationResponse
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
 __all__ = ["AsyncClassifications", "Classifications"]
@@ -43,7 +42,7 @@ class AsyncClassifications:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     async def get_task_classifications(
@@ -107,7 +106,7 @@ class Classifications:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     def get_task_classifications(

@@ -16,9 +16,8 @@ from ..models._completions import CompletionsRequest, CompletionsResponse
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
     from ..models import (
         ProviderPreferences,
@@ -68,7 +67,7 @@ class AsyncCompletions:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     @overload
@@ -248,7 +247,7 @@ class Completions:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     @overload

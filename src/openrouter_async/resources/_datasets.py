@@ -19,9 +19,8 @@ from ..models._datasets import AppRankingsResponse, RankingsDailyResponse, Sessi
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
 __all__ = ["AsyncDatasets", "Datasets"]
@@ -86,7 +85,7 @@ class AsyncDatasets:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     async def get_app_rankings(
@@ -327,7 +326,7 @@ class Datasets:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     def get_app_rankings(

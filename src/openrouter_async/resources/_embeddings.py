@@ -13,13 +13,12 @@ from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
 from .._unset import UNSET, Unset
 from ..models._embeddings import CreateEmbeddingsRequest, CreateEmbeddingsResponse
-from ..models._shared_c0decee9 import ModelsListResponse
+from ..models._shared_models_list_response import ModelsListResponse
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
     from ..models import (
         CreateEmbeddingsRequestInputOption5Item,
@@ -68,7 +67,7 @@ class AsyncEmbeddings:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     async def generate(
@@ -161,7 +160,7 @@ class Embeddings:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     def generate(

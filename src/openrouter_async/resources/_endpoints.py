@@ -16,9 +16,8 @@ from ..models._endpoints import ListEndpointsResponseBody, ListEndpointsZdrRespo
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
 __all__ = ["AsyncEndpoints", "Endpoints"]
@@ -53,7 +52,7 @@ class AsyncEndpoints:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     async def list_zdr_endpoints(
@@ -124,7 +123,7 @@ class Endpoints:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     def list_zdr_endpoints(

@@ -21,9 +21,8 @@ from ..models._generations import (
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
 __all__ = ["AsyncGenerations", "Generations"]
@@ -69,7 +68,7 @@ class AsyncGenerations:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     async def get_generation(
@@ -190,7 +189,7 @@ class Generations:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     def get_generation(

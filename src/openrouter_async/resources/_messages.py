@@ -13,13 +13,12 @@ from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
 from .._unset import UNSET, Unset
 from ..models._messages import MessagesResult, MessagesStreamingResponse
-from ..models._shared_ad768ba1 import MessagesRequest
+from ..models._shared_messages_request import MessagesRequest
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
     from ..models import (
         AnthropicCacheControlDirective,
@@ -125,7 +124,7 @@ class AsyncMessages:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     @overload
@@ -533,7 +532,7 @@ class Messages:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     @overload

@@ -13,13 +13,12 @@ from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
 from .._unset import UNSET, Unset
 from ..models._models import ModelResponse, ModelsCountResponse
-from ..models._shared_c0decee9 import ModelsListResponse
+from ..models._shared_models_list_response import ModelsListResponse
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
 __all__ = ["AsyncModels", "Models"]
@@ -106,7 +105,7 @@ class AsyncModels:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     async def get(
@@ -342,7 +341,7 @@ class Models:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     def get(

@@ -24,9 +24,8 @@ from ..models._observability import (
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
     from ..models import (
         ObservabilityFilterRulesConfigNullable,
@@ -117,7 +116,7 @@ class AsyncObservability:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     async def list(
@@ -373,7 +372,7 @@ class Observability:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     def list(

@@ -20,14 +20,13 @@ from ..models._presets import (
     ListPresetVersionsResponse,
     ListPresetsResponse,
 )
-from ..models._shared_0a0eaa0e import ResponsesRequest
-from ..models._shared_ad768ba1 import MessagesRequest
+from ..models._shared_messages_request import MessagesRequest
+from ..models._shared_responses_request import ResponsesRequest
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
     from ..models import (
         AdditionalToolsItem,
@@ -80,8 +79,8 @@ if TYPE_CHECKING:
         ImageGenerationServerTool,
         ImageGenerationServerTool_OpenRouter,
         InputMessageItem,
-        InputsOption2ItemOption8,
-        InputsOption2ItemOption9,
+        InputsItemMessage,
+        InputsItemReasoning,
         ItemReferenceItem,
         Legacy_WebSearchServerTool,
         LocalShellCallItem,
@@ -154,7 +153,7 @@ if TYPE_CHECKING:
         ReasoningItem,
         ResponseHealingPlugin,
         ResponseIncludesEnum,
-        ResponsesRequestToolsItemOption1,
+        ResponsesRequestToolsItemFunction,
         SearchModelsServerTool_OpenRouter,
         ShellCallItem,
         ShellCallOutputItem,
@@ -379,7 +378,7 @@ class AsyncPresets:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     async def list(
@@ -763,8 +762,8 @@ class AsyncPresets:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -852,7 +851,7 @@ class AsyncPresets:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -1038,7 +1037,7 @@ class Presets:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     def list(
@@ -1791,8 +1790,8 @@ class Presets:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -1880,7 +1879,7 @@ class Presets:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -2008,8 +2007,8 @@ class Presets:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -2097,7 +2096,7 @@ class Presets:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool

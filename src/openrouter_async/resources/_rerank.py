@@ -16,12 +16,11 @@ from ..models._rerank import CreateRerankRequest, CreateRerankResponse
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
     from ..models import (
-        CreateRerankRequestDocumentsItemOption2,
+        CreateRerankRequestDocumentsItemObject,
         ProviderPreferences,
     )
 
@@ -54,13 +53,13 @@ class AsyncRerank:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     async def rerank(
         self,
         *,
-        documents: Sequence[str | CreateRerankRequestDocumentsItemOption2 | Mapping[str, Any]],
+        documents: Sequence[str | CreateRerankRequestDocumentsItemObject | Mapping[str, Any]],
         model: str,
         query: str,
         provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
@@ -106,13 +105,13 @@ class Rerank:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     def rerank(
         self,
         *,
-        documents: Sequence[str | CreateRerankRequestDocumentsItemOption2 | Mapping[str, Any]],
+        documents: Sequence[str | CreateRerankRequestDocumentsItemObject | Mapping[str, Any]],
         model: str,
         query: str,
         provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,
@@ -151,7 +150,7 @@ class Rerank:
     async def rerank_async(
         self,
         *,
-        documents: Sequence[str | CreateRerankRequestDocumentsItemOption2 | Mapping[str, Any]],
+        documents: Sequence[str | CreateRerankRequestDocumentsItemObject | Mapping[str, Any]],
         model: str,
         query: str,
         provider: ProviderPreferences | Mapping[str, Any] | None | Unset = UNSET,

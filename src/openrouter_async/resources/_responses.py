@@ -13,13 +13,12 @@ from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
 from .._unset import UNSET, Unset
 from ..models._responses import OpenResponsesResult, ResponsesStreamingResponse
-from ..models._shared_0a0eaa0e import ResponsesRequest
+from ..models._shared_responses_request import ResponsesRequest
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
-    from .._client import OpenRouter
     from .._config import RetryConfig
-    from .._session import Session
+    from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
     from ..models import (
         AdditionalToolsItem,
@@ -56,8 +55,8 @@ if TYPE_CHECKING:
         ImageGenerationServerTool,
         ImageGenerationServerTool_OpenRouter,
         InputMessageItem,
-        InputsOption2ItemOption8,
-        InputsOption2ItemOption9,
+        InputsItemMessage,
+        InputsItemReasoning,
         ItemReferenceItem,
         Legacy_WebSearchServerTool,
         LocalShellCallItem,
@@ -107,7 +106,7 @@ if TYPE_CHECKING:
         ReasoningItem,
         ResponseHealingPlugin,
         ResponseIncludesEnum,
-        ResponsesRequestToolsItemOption1,
+        ResponsesRequestToolsItemFunction,
         SearchModelsServerTool_OpenRouter,
         ShellCallItem,
         ShellCallOutputItem,
@@ -194,7 +193,7 @@ class AsyncResponses:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionRunner) -> None:
         self._session = session
 
     @overload
@@ -219,8 +218,8 @@ class AsyncResponses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -307,7 +306,7 @@ class AsyncResponses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -373,8 +372,8 @@ class AsyncResponses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -462,7 +461,7 @@ class AsyncResponses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -529,8 +528,8 @@ class AsyncResponses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -617,7 +616,7 @@ class AsyncResponses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -682,8 +681,8 @@ class AsyncResponses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -771,7 +770,7 @@ class AsyncResponses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -890,7 +889,7 @@ class Responses:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: OpenRouter) -> None:
+    def __init__(self, client: FacadeRunner) -> None:
         self._client = client
 
     @overload
@@ -915,8 +914,8 @@ class Responses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -1003,7 +1002,7 @@ class Responses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -1069,8 +1068,8 @@ class Responses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -1158,7 +1157,7 @@ class Responses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -1225,8 +1224,8 @@ class Responses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -1313,7 +1312,7 @@ class Responses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -1378,8 +1377,8 @@ class Responses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -1467,7 +1466,7 @@ class Responses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -1598,8 +1597,8 @@ class Responses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -1686,7 +1685,7 @@ class Responses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -1752,8 +1751,8 @@ class Responses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -1841,7 +1840,7 @@ class Responses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -1908,8 +1907,8 @@ class Responses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -1996,7 +1995,7 @@ class Responses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
@@ -2061,8 +2060,8 @@ class Responses:
             | FunctionCallOutputItem
             | ApplyPatchCallItem
             | ApplyPatchCallOutputItem
-            | InputsOption2ItemOption8
-            | InputsOption2ItemOption9
+            | InputsItemMessage
+            | InputsItemReasoning
             | OutputFunctionCallItem
             | OutputCustomToolCallItem
             | OutputWebSearchCallItem
@@ -2150,7 +2149,7 @@ class Responses:
         text: TextExtendedConfig | Mapping[str, Any] | Unset = UNSET,
         tool_choice: OpenAIResponsesToolChoice | Mapping[str, Any] | Unset = UNSET,
         tools: Sequence[
-            ResponsesRequestToolsItemOption1
+            ResponsesRequestToolsItemFunction
             | Mapping[str, Any]
             | Preview_WebSearchServerTool
             | Preview_20250311_WebSearchServerTool
