@@ -53,6 +53,7 @@ HAND_WRITTEN = {
     "_session": TOP,
     "_client": TOP,
     "_chat": TOP,
+    "_chat_group": TOP,
     "_accumulate": TOP,
     "_map": TOP,
     "_batch": TOP,

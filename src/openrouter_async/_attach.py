@@ -30,13 +30,18 @@ def load_group(cache: dict[str, Any], owner: Any, name: str, where: tuple[str, s
 
 
 class Group(Generic[G]):
-    """A group attribute: ``chat: Group[AsyncChat] = Group(SESSION_GROUPS)``."""
+    """A group attribute: ``models: Group[AsyncModels] = Group(SESSION_GROUPS)``."""
 
-    __slots__ = ("_name", "_table")
+    __slots__ = ("_name", "_table", "_where")
 
-    def __init__(self, table: Mapping[str, tuple[str, str]]) -> None:
+    def __init__(
+        self, table: Mapping[str, tuple[str, str]], *, where: tuple[str, str] | None = None
+    ) -> None:
         self._table = table
         self._name = ""
+        # A hand-written subclass of the generated group to build instead (its module and
+        # class), for conveniences the spec has no operation for (``chat.run_tools``).
+        self._where = where
 
     def __set_name__(self, owner: type, name: str) -> None:
         if name not in self._table:
@@ -53,5 +58,6 @@ class Group(Generic[G]):
         if instance is None:
             return self
         groups: dict[str, Any] = instance._groups  # type: ignore[attr-defined]
-        found: G = load_group(groups, instance, self._name, self._table[self._name])
+        where = self._where or self._table[self._name]
+        found: G = load_group(groups, instance, self._name, where)
         return found

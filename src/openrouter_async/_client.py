@@ -37,13 +37,13 @@ from .errors import ClientClosedError
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._chat_group import ChatGroup
     from ._groups import BetaNamespace
     from ._map import MapRun, SyncMap
     from .resources._analytics import Analytics
     from .resources._api_keys import ApiKeys
     from .resources._benchmarks import Benchmarks
     from .resources._byok import Byok
-    from .resources._chat import Chat
     from .resources._classifications import Classifications
     from .resources._completions import Completions
     from .resources._credits import Credits
@@ -84,7 +84,7 @@ class OpenRouter:
     api_keys: Group[ApiKeys] = Group(CLIENT_GROUPS)
     benchmarks: Group[Benchmarks] = Group(CLIENT_GROUPS)
     byok: Group[Byok] = Group(CLIENT_GROUPS)
-    chat: Group[Chat] = Group(CLIENT_GROUPS)
+    chat: Group[ChatGroup] = Group(CLIENT_GROUPS, where=("._chat_group", "ChatGroup"))
     classifications: Group[Classifications] = Group(CLIENT_GROUPS)
     completions: Group[Completions] = Group(CLIENT_GROUPS)
     credits: Group[Credits] = Group(CLIENT_GROUPS)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
     from typing_extensions import Unpack
 
+    from ._chat_group import AsyncChatGroup
     from ._groups import AsyncBetaNamespace
     from ._map import MapRun
     from .models import ChatRequest, ChatResult, ChatStreamChunk
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from .resources._api_keys import AsyncApiKeys
     from .resources._benchmarks import AsyncBenchmarks
     from .resources._byok import AsyncByok
-    from .resources._chat import AsyncChat
     from .resources._classifications import AsyncClassifications
     from .resources._completions import AsyncCompletions
     from .resources._credits import AsyncCredits
@@ -105,7 +105,7 @@ class Session:
     api_keys: Group[AsyncApiKeys] = Group(SESSION_GROUPS)
     benchmarks: Group[AsyncBenchmarks] = Group(SESSION_GROUPS)
     byok: Group[AsyncByok] = Group(SESSION_GROUPS)
-    chat: Group[AsyncChat] = Group(SESSION_GROUPS)
+    chat: Group[AsyncChatGroup] = Group(SESSION_GROUPS, where=("._chat_group", "AsyncChatGroup"))
     classifications: Group[AsyncClassifications] = Group(SESSION_GROUPS)
     completions: Group[AsyncCompletions] = Group(SESSION_GROUPS)
     credits: Group[AsyncCredits] = Group(SESSION_GROUPS)
