@@ -7,8 +7,9 @@ connections being closed.
 Routes (query parameters in brackets):
 
 * ``/json``                  200, a small JSON body with Content-Length
-* ``/echo``                  200, JSON: the request's method, headers and body (chunked uploads
-                             are de-chunked)
+* ``/echo``                  200, JSON: the request's method, path, headers and body (chunked
+                             uploads are de-chunked); any path below it too (``/echo/models``),
+                             so that a client's base URL can point there
 * ``/stream[?n=&delay=]``    200, chunked: ``n`` chunks ``chunk-<i>\\n``, ``delay`` s apart
 * ``/slow-headers[?delay=]`` waits ``delay`` s before answering like ``/json``
 * ``/slow-body[?delay=]``    headers and a first chunk, then waits ``delay`` s, then the rest
@@ -206,8 +207,13 @@ class LoopbackServer:
         """Answer one request; False closes the connection."""
         if path == "/json":
             await _send(w, 200, JSON_BODY)
-        elif path == "/echo":
-            doc = {"method": method, "headers": headers, "body": body.decode("latin-1")}
+        elif path == "/echo" or path.startswith("/echo/"):
+            doc = {
+                "method": method,
+                "path": path,
+                "headers": headers,
+                "body": body.decode("latin-1"),
+            }
             await _send(w, 200, json.dumps(doc).encode())
         elif path == "/stream":
             n = int(q.get("n", "5"))

@@ -29,7 +29,7 @@ import httpx
 from ._attach import Group
 from ._groups import CLIENT_GROUPS
 from ._logging import redact_url
-from ._options import ClientOptions, OptionArgs
+from ._options import ClientOptions, OptionArgs, ViewArgs, view_defaults
 from ._portal import PortalThread
 from ._session import Session
 from .errors import ClientClosedError
@@ -137,6 +137,47 @@ class OpenRouter:
         self._sync_closed = False  # close() was called: no sync call reopens the client
         self._async_closed = False  # an `async with` block ended: closed for good too
         self._groups: dict[str, Any] = {}
+        self._root = self  # the client a with_options view is of
+        self._view_args: dict[str, Any] = {}  # a view's overrides (ViewArgs)
+        self._views: dict[int, Session] = {}  # id of a Session of the root -> its view
+
+    def with_options(self, **overrides: Unpack[ViewArgs]) -> OpenRouter:
+        """A view of this client with other defaults for its calls, as openai's
+        ``client.with_options(max_retries=0).chat...``: ``timeout_ms`` / ``timeout``
+        (seconds), ``retries`` / ``retry_config`` / ``max_retries``, ``http_headers`` (over
+        the client's), ``server_url``. It shares the portal thread, the pool, the gate and the
+        counters of the client it came from, and owns none of them: closing a view (or leaving
+        its ``with`` block) closes nothing; closing the client closes its views too."""
+        root = self._root
+        args: dict[str, Any] = dict(self._view_args)
+        for pair in (
+            ("timeout", "timeout_ms"),
+            ("retries", "retry_config"),
+            ("server_url", "base_url"),
+        ):
+            if any(name in overrides for name in pair):  # a view of a view: the newer wins
+                for name in pair:
+                    args.pop(name, None)
+        headers = {**(args.get("http_headers") or {}), **(overrides.get("http_headers") or {})}
+        args.update(overrides)
+        if headers:
+            args["http_headers"] = headers
+        view_defaults(root.options.retry_config, **args)  # checked now, naming the option
+        view = OpenRouter.__new__(OpenRouter)
+        view.__dict__.update(root.__dict__)  # the options; lifecycle state is read from root
+        view._root = root
+        view._view_args = args
+        view._views = {}
+        view._groups = {}
+        return view
+
+    def _view_of(self, session: Session) -> Session:
+        """The Session a view's calls run on: a view of the root's ``session``."""
+        found = self._views.get(id(session))
+        if found is None or found._root is not session:
+            self._views.clear()  # a Session of the root replaced (after a fork, say)
+            found = self._views[id(session)] = session.with_options(**self._view_args)
+        return found
 
     def __repr__(self) -> str:
         return f"<OpenRouter {redact_url(self.base_url)}>"
@@ -158,7 +199,10 @@ class OpenRouter:
     def close(self) -> None:
         """Close the sync side: the Session in the portal thread, then the thread. For good:
         a sync call afterwards raises :class:`~openrouter_async.errors.ClientClosedError`
-        (as httpx and openai do), it never reopens the client. Idempotent."""
+        (as httpx and openai do), it never reopens the client. Idempotent. On a
+        ``with_options`` view: nothing (the client it came from owns what there is)."""
+        if self._root is not self:
+            return
         with self._lock:
             self._sync_closed = True
             context, self._sync_exit = self._sync_exit, None
@@ -173,6 +217,9 @@ class OpenRouter:
 
     def _sync(self) -> tuple[PortalThread, Session]:
         """The portal thread and its Session, started on first use (thread-safe)."""
+        if self._root is not self:
+            root_portal, root_session = self._root._sync()
+            return root_portal, self._view_of(root_session)
         portal_thread, session = self._portal_thread, self._sync_session
         if portal_thread is not None and session is not None:
             return portal_thread, session
@@ -214,6 +261,8 @@ class OpenRouter:
     # -- async lifecycle -------------------------------------------------------------------
 
     async def __aenter__(self) -> OpenRouter:
+        if self._root is not self:
+            return self  # a view: its client's `async with` opens (and closes) the Session
         if self._async_session is not None:
             raise RuntimeError("this client is already open with `async with`")
         if self._async_closed:
@@ -233,6 +282,8 @@ class OpenRouter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._root is not self:
+            return
         stack, self._async_exit = self._async_exit, None
         self._async_session = None
         self._async_closed = True
@@ -240,6 +291,8 @@ class OpenRouter:
             await stack.aclose()
 
     def _session_async(self) -> Session:
+        if self._root is not self:
+            return self._view_of(self._root._session_async())
         session = self._async_session
         if session is None:
             if self._async_closed:

@@ -45,7 +45,7 @@ from ._decode import decode_json, raise_error_body
 from ._headers import check_headers, check_value
 from ._limiter import Limiter, estimate_tokens, used_tokens
 from ._logging import redact_url
-from ._options import ClientOptions, remember_credentials
+from ._options import ClientOptions, ViewDefaults, remember_credentials
 from ._proxies import proxy_map
 from ._redaction import remember_secret
 from ._redirects import REDIRECT_STATUSES, follow_redirects
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from ._config import RetryConfig
     from ._transports import PreparingTransport
 
-__all__ = ["Exchange", "Form"]
+__all__ = ["Exchange", "ExchangeView", "Form"]
 
 T = TypeVar("T")
 
@@ -198,6 +198,7 @@ class Exchange:
         timeout_ms: int | float | None = None,
         retries: RetryConfig | None = None,
         http_headers: Mapping[str, str] | None = None,
+        base_url: str | None = None,
     ) -> T:
         """One JSON operation: send, retry as configured, map errors, parse the body.
 
@@ -209,7 +210,7 @@ class Exchange:
         config = retries if retries is not None else self.retry_config
         try:
             return await self._json_attempt(
-                method, path, response_type, body, params, http_headers, deadline
+                method, path, response_type, body, params, http_headers, deadline, base_url
             )
         except OpenRouterError as error:
             if not config.enabled or not is_retryable(error, config):
@@ -217,7 +218,15 @@ class Exchange:
             first_error = error
         # tenacity awaits a partial of a coroutine function (it awaits only what is one).
         attempt = functools.partial(
-            self._json_attempt, method, path, response_type, body, params, http_headers, deadline
+            self._json_attempt,
+            method,
+            path,
+            response_type,
+            body,
+            params,
+            http_headers,
+            deadline,
+            base_url,
         )
         return await retrying(
             attempt, config, first_error=first_error, on_retry=self._count_retry, logger=self.logger
@@ -234,6 +243,7 @@ class Exchange:
         timeout_ms: int | float | None = None,
         retries: RetryConfig | None = None,
         http_headers: Mapping[str, str] | None = None,
+        base_url: str | None = None,
         sentinel: str | None = "[DONE]",
     ) -> AsyncStream[T]:
         """Open a streaming operation; retried only until the headers arrive (no data has
@@ -243,7 +253,7 @@ class Exchange:
 
         async def attempt() -> AsyncStream[T]:
             response = await self._open(
-                method, path, body, params, http_headers, None, "text/event-stream", idle
+                method, path, body, params, http_headers, None, "text/event-stream", idle, base_url
             )
             if response.headers.get("content-type", "").startswith("application/json"):
                 await self._refuse_json_stream(response, idle)
@@ -267,6 +277,7 @@ class Exchange:
         timeout_ms: int | float | None = None,
         retries: RetryConfig | None = None,
         http_headers: Mapping[str, str] | None = None,
+        base_url: str | None = None,
     ) -> Any:
         """A multipart upload (``form``), a binary download (``binary``: a
         :class:`BinaryResponse` whose body is read when asked) or an answer that is empty or
@@ -276,7 +287,7 @@ class Exchange:
 
         async def attempt() -> Any:
             response = await self._open(
-                method, path, body, params, http_headers, form, accept, timeouts.read
+                method, path, body, params, http_headers, form, accept, timeouts.read, base_url
             )
             if binary:
                 return BinaryResponse(response, idle_timeout=timeouts.stream_idle)
@@ -302,6 +313,10 @@ class Exchange:
     def _count_retry(self) -> None:
         self.retries_made += 1
 
+    def view(self, defaults: ViewDefaults) -> ExchangeView:
+        """This exchange with other defaults for each call (``with_options(...)``)."""
+        return ExchangeView(self, defaults)
+
     # -- one JSON attempt (the hot path) ---------------------------------------------------
 
     async def _json_attempt(
@@ -313,6 +328,7 @@ class Exchange:
         params: Mapping[str, Any] | None,
         http_headers: Mapping[str, str] | None,
         deadline: float,
+        base_url: str | None = None,
     ) -> T:
         """One attempt of a JSON operation, within its whole-call deadline."""
         # The gate inline, not as a context manager: that would be two more objects alive
@@ -332,8 +348,10 @@ class Exchange:
         result: Any = None
         try:
             preparing = self._preparing
-            if preparing is not None and (self._dynamic_auth or params or http_headers):
-                preparing = None  # headers or a query of this call's own
+            if preparing is not None and (
+                self._dynamic_auth or params or http_headers or base_url is not None
+            ):
+                preparing = None  # headers, a query or a server of this call's own
             request: httpx.Request | None = None
             started = time.perf_counter() if self.logger is not None else 0.0
             try:
@@ -341,7 +359,9 @@ class Exchange:
                     if preparing is not None:
                         response = await self._send_prepared(preparing, method, path, body)
                     else:
-                        request = await self.build_request(method, path, body, params, http_headers)
+                        request = await self.build_request(
+                            method, path, body, params, http_headers, base_url=base_url
+                        )
                         response = await self._send(request)
                     content = await _read_body(response)
             except TimeoutError as error:
@@ -352,7 +372,9 @@ class Exchange:
             if request is None and (self.logger is not None or status >= 400):
                 # Sent prepared: a request built only now, for a log line or an error
                 # (its raw_response.request).
-                request = await self.build_request(method, path, body, params, http_headers)
+                request = await self.build_request(
+                    method, path, body, params, http_headers, base_url=base_url
+                )
                 response.request = request
             if self.logger is not None:
                 assert request is not None
@@ -403,6 +425,7 @@ class Exchange:
         form: Form | None,
         accept: str | None,
         within: float,
+        base_url: str | None = None,
     ) -> httpx.Response:
         """Pass the gate, send, and return the response once its headers arrived (its body
         still to read); an error status is raised as its typed error, its body read first.
@@ -410,7 +433,7 @@ class Exchange:
         The exchange holds its slot at the gate until the headers; the wait at the gate
         counts against ``within`` (RateLimitTimeoutError when it cannot start in time)."""
         request = await self.build_request(
-            method, path, body, params, http_headers, accept=accept, form=form
+            method, path, body, params, http_headers, accept=accept, form=form, base_url=base_url
         )
         limiter = self.limiter
         permit: object | None = None
@@ -492,9 +515,11 @@ class Exchange:
         *,
         accept: str | None = None,
         form: Form | None = None,
+        base_url: str | None = None,
     ) -> httpx.Request:
         """The request as it goes out: the Session's headers (the key from a key callable
-        asked now), this call's, and the URL (parsed once per path)."""
+        asked now), this call's, and the URL (parsed once per path, on the Session's server;
+        ``base_url``: this call's own server)."""
         headers = self._request_headers
         if headers is None or self._client is None:
             raise RuntimeError(
@@ -512,8 +537,8 @@ class Exchange:
                 check_headers(http_headers)  # before httpx (or a transport) trips over them
                 remember_credentials(http_headers)
                 headers.update(http_headers)
-        if params:
-            url: httpx.URL | str = self.base_url + path
+        if params or base_url is not None:
+            url: httpx.URL | str = (base_url or self.base_url) + path
         else:
             # Parsing a URL costs more than the rest of building the request: once per path.
             cached = self._urls.get(path)
@@ -588,6 +613,84 @@ class Exchange:
             status,
             (time.perf_counter() - started) * 1000,
         )
+
+
+class ExchangeView:
+    """An :class:`Exchange` seen with other per-call defaults (``with_options(...)``): the
+    same pool, gate, counters and lifetime, only a call's timeout, retry policy, headers and
+    server default to the view's. What a call passes itself still wins."""
+
+    def __init__(self, exchange: Exchange, defaults: ViewDefaults) -> None:
+        self.parent = exchange
+        self.defaults = defaults
+        self.retry_config = defaults.retries or exchange.retry_config
+        self.timeouts = exchange.timeouts.with_timeout_ms(defaults.timeout_ms)
+        self.base_url = defaults.base_url or exchange.base_url
+
+    def view(self, defaults: ViewDefaults) -> ExchangeView:
+        """A view of the same exchange with these defaults over this view's."""
+        mine = self.defaults
+        headers = {**(mine.headers or {}), **(defaults.headers or {})}
+        return ExchangeView(
+            self.parent,
+            ViewDefaults(
+                timeout_ms=defaults.timeout_ms
+                if defaults.timeout_ms is not None
+                else mine.timeout_ms,
+                retries=defaults.retries or mine.retries,
+                headers=headers or None,
+                base_url=defaults.base_url or mine.base_url,
+            ),
+        )
+
+    @property
+    def limiter(self) -> Limiter:
+        return self.parent.limiter
+
+    @property
+    def retries_made(self) -> int:
+        return self.parent.retries_made
+
+    @property
+    def backend(self) -> str | None:
+        return self.parent.backend
+
+    @property
+    def is_open(self) -> bool:
+        return self.parent.is_open
+
+    def _call(self, options: dict[str, Any]) -> dict[str, Any]:
+        """A call's options over the view's defaults."""
+        defaults = self.defaults
+        if options.get("timeout_ms") is None:
+            options["timeout_ms"] = defaults.timeout_ms
+        if options.get("retries") is None:
+            options["retries"] = defaults.retries
+        if defaults.headers:
+            options["http_headers"] = {**defaults.headers, **(options.get("http_headers") or {})}
+        if options.get("base_url") is None:
+            options["base_url"] = defaults.base_url
+        return options
+
+    async def json(self, method: str, path: str, response_type: type[T], **options: Any) -> T:
+        return await self.parent.json(method, path, response_type, **self._call(options))
+
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        parse_event: Callable[[ServerSentEvent], T | Skip],
+        **options: Any,
+    ) -> AsyncStream[T]:
+        return await self.parent.stream(method, path, parse_event, **self._call(options))
+
+    async def raw(self, method: str, path: str, **options: Any) -> Any:
+        return await self.parent.raw(method, path, **self._call(options))
+
+    async def retry(
+        self, attempt: Callable[[], Awaitable[T]], retries: RetryConfig | None = None
+    ) -> T:
+        return await self.parent.retry(attempt, retries or self.defaults.retries)
 
 
 async def _read_body(response: httpx.Response) -> bytes:

@@ -25,6 +25,7 @@ from urllib.parse import quote
 from . import _convert
 from ._binary import BinaryResponse, SyncBinaryResponse
 from ._events import event_data, skip_named_event, typed_event_data
+from ._options import attribution_headers, check_base_url
 from ._sse import ServerSentEvent
 from ._streams import SKIP, AsyncStream, SyncStream
 from ._unset import UNSET
@@ -119,9 +120,10 @@ class Operation:
 
 
 class _Prepared:
-    __slots__ = ("body", "form", "headers", "params", "path", "streaming")
+    __slots__ = ("base_url", "body", "form", "headers", "params", "path", "streaming")
 
     def __init__(self) -> None:
+        self.base_url: str | None = None  # this call's own server_url
         self.path = ""
         self.params: dict[str, str] | None = None
         self.headers: dict[str, str] | None = None
@@ -166,6 +168,19 @@ def prepare(op: Operation, args: Mapping[str, Any]) -> _Prepared:
     for py, wire in op.headers:
         if args[py] is not None and args[py] is not UNSET:
             headers[wire] = _render(args[py])
+    if args.get("http_referer") or args.get("x_open_router_title") or args.get(
+        "x_open_router_categories"
+    ):
+        try:
+            headers.update(attribution_headers(args, environ=False))
+        except (TypeError, ValueError) as error:
+            raise RequestValidationError(f"{op.name}: {error}") from None
+    server_url = args.get("server_url")
+    if server_url is not None:
+        try:
+            prepared.base_url = check_base_url(server_url, "server_url")
+        except ValueError as error:
+            raise RequestValidationError(str(error), path="server_url") from None
     security = args.get("security")
     if security is not None:
         authorization = _authorization(security, op)
@@ -500,6 +515,7 @@ async def call(session: SessionRunner, op: Operation, args: Mapping[str, Any]) -
             timeout_ms=timeout_ms,
             retries=retries,
             http_headers=prepared.headers,
+            base_url=prepared.base_url,
         )
     if op.kind == "json" and prepared.form is None and op.result is not None:
         return await exchange.json(
@@ -511,6 +527,7 @@ async def call(session: SessionRunner, op: Operation, args: Mapping[str, Any]) -
             timeout_ms=timeout_ms,
             retries=retries,
             http_headers=prepared.headers,
+            base_url=prepared.base_url,
         )
     return await exchange.raw(
         op.method,
@@ -524,6 +541,7 @@ async def call(session: SessionRunner, op: Operation, args: Mapping[str, Any]) -
         timeout_ms=timeout_ms,
         retries=retries,
         http_headers=prepared.headers,
+        base_url=prepared.base_url,
     )
 
 

@@ -23,11 +23,11 @@ import anyio
 from ._attach import Group
 from ._chat import chat_request, parse_chat_event
 from ._config import RetryConfig, Timeouts
-from ._exchange import Exchange
+from ._exchange import Exchange, ExchangeView
 from ._groups import SESSION_GROUPS
 from ._limiter import Limiter
 from ._logging import redact_url
-from ._options import DEFAULT_BASE_URL, ApiKey, ClientOptions, OptionArgs
+from ._options import DEFAULT_BASE_URL, ApiKey, ClientOptions, OptionArgs, ViewArgs, view_defaults
 from ._sse import ServerSentEvent
 from ._streams import AsyncStream, Skip
 
@@ -139,10 +139,26 @@ class Session:
             raise TypeError("give ClientOptions or keyword options, not both")
         self.options = options
         #: the core every exchange of this Session goes through (``_exchange.py``)
-        self.exchange = Exchange(options)
+        self.exchange: Exchange | ExchangeView = Exchange(options)
+        self._root = self  # the Session a with_options view is of
         self._groups: dict[str, Any] = {}  # session.<group> objects, built on first use
         self._service: TaskGroup | None = None  # background work (a bare `async for` map)
         self._exit_stack: AsyncExitStack | None = None
+
+    def with_options(self, **overrides: Unpack[ViewArgs]) -> Session:
+        """A view of this Session with other defaults for its calls (openai's
+        ``with_options``): ``timeout_ms`` / ``timeout`` (seconds), ``retries`` /
+        ``retry_config`` / ``max_retries``, ``http_headers`` (over the Session's),
+        ``server_url``. It shares the pool, the gate, the counters and the lifetime: open and
+        close the Session itself; the view is ready whenever the Session is."""
+        view = Session.__new__(Session)
+        view.options = self.options
+        view.exchange = self.exchange.view(view_defaults(self.retry_config, **overrides))
+        view._root = self._root
+        view._groups = {}
+        view._service = None
+        view._exit_stack = None
+        return view
 
     def __repr__(self) -> str:
         # Never the key: only whether one is configured.
@@ -152,15 +168,15 @@ class Session:
 
     @property
     def base_url(self) -> str:
-        return self.options.base_url
+        return self.exchange.base_url
 
     @property
     def timeouts(self) -> Timeouts:
-        return self.options.timeouts
+        return self.exchange.timeouts
 
     @property
     def retry_config(self) -> RetryConfig:
-        return self.options.retry_config
+        return self.exchange.retry_config
 
     @property
     def limiter(self) -> Limiter:
@@ -180,6 +196,10 @@ class Session:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Session:
+        if self._root is not self:
+            raise RuntimeError(
+                "a with_options() view shares its Session's lifetime: open the Session itself"
+            )
         if self._exit_stack is not None:
             raise RuntimeError("this Session is already open")
         stack = AsyncExitStack()
@@ -203,6 +223,7 @@ class Session:
         """The Session's scope: the exchange (the pool) and a task group for background work,
         both opened and closed by ``async with``; background work ends with the Session."""
         caught: BaseException | None = None
+        assert isinstance(self.exchange, Exchange)  # a view is never opened
         async with self.exchange.running(), anyio.create_task_group() as service:
             self._service = service
             try:
@@ -394,5 +415,5 @@ class Session:
             call=call,
             ordered=ordered,
             concurrency=concurrency,
-            service=self._service,
+            service=self._root._service,
         )

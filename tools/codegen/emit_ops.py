@@ -27,6 +27,10 @@ _CONTROL_SIGNATURE = [
     "extra_headers: Mapping[str, str] | None = None",
     "extra_query: Mapping[str, Any] | None = None",
     "extra_body: Mapping[str, Any] | None = None",
+    "server_url: str | None = None",
+    "http_referer: str | None = None",
+    "x_open_router_title: str | None = None",
+    "x_open_router_categories: str | None = None",
 ]
 
 _CONTROL_DOC = (
@@ -39,7 +43,10 @@ _CONTROL_DOC = (
     "extra_query: query parameters merged in last (``None`` removes one).\n"
     "extra_body: JSON fields merged into the body after the known ones were validated,\n"
     "    overriding a field of the same name (form fields for a multipart body; the whole\n"
-    "    body where the operation has none): what the spec does not describe yet."
+    "    body where the operation has none): what the spec does not describe yet.\n"
+    "server_url: this call's server instead of the client's.\n"
+    "http_referer, x_open_router_title, x_open_router_categories: this call's app\n"
+    "    attribution headers instead of the client's (the official SDK's per-call options)."
 )
 
 _NAME = re.compile(r"\b[A-Z][A-Za-z0-9_]*\b")

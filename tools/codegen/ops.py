@@ -44,6 +44,10 @@ CONTROL_KWARGS = (
     "extra_headers",
     "extra_query",
     "extra_body",
+    "server_url",
+    "http_referer",
+    "x_open_router_title",
+    "x_open_router_categories",
 )
 
 #: the order of the generated group modules: a schema used by several groups lives in the

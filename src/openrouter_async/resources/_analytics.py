@@ -104,6 +104,10 @@ class AsyncAnalytics:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ActivityResponse:
         """Get user activity grouped by endpoint (``GET /activity``).
 
@@ -131,6 +135,9 @@ class AsyncAnalytics:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ActivityResponse = await _call(self._session, _GET_USER_ACTIVITY, locals())
         return result
@@ -144,6 +151,10 @@ class AsyncAnalytics:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetAnalyticsMetaResponse:
         """Get available analytics metrics and dimensions (``GET /analytics/meta``).
 
@@ -162,6 +173,9 @@ class AsyncAnalytics:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetAnalyticsMetaResponse = await _call(self._session, _GET_ANALYTICS_META, locals())
         return result
@@ -189,6 +203,10 @@ class AsyncAnalytics:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> QueryAnalyticsResponse:
         """Query analytics data (``POST /analytics/query``).
 
@@ -216,6 +234,9 @@ class AsyncAnalytics:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: QueryAnalyticsResponse = await _call(self._session, _QUERY_ANALYTICS, locals())
         return result
@@ -247,6 +268,10 @@ class Analytics:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ActivityResponse:
         """Get user activity grouped by endpoint (``GET /activity``).
 
@@ -274,6 +299,9 @@ class Analytics:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ActivityResponse = _call_sync(self._client, _GET_USER_ACTIVITY, locals())
         return result
@@ -292,6 +320,10 @@ class Analytics:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ActivityResponse:
         """Get user activity grouped by endpoint (``GET /activity``).
 
@@ -321,6 +353,9 @@ class Analytics:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ActivityResponse = await _call_async(self._client, _GET_USER_ACTIVITY, locals())
         return result
@@ -334,6 +369,10 @@ class Analytics:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetAnalyticsMetaResponse:
         """Get available analytics metrics and dimensions (``GET /analytics/meta``).
 
@@ -352,6 +391,9 @@ class Analytics:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetAnalyticsMetaResponse = _call_sync(self._client, _GET_ANALYTICS_META, locals())
         return result
@@ -365,6 +407,10 @@ class Analytics:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetAnalyticsMetaResponse:
         """Get available analytics metrics and dimensions (``GET /analytics/meta``).
 
@@ -385,6 +431,9 @@ class Analytics:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetAnalyticsMetaResponse = await _call_async(
             self._client, _GET_ANALYTICS_META, locals()
@@ -414,6 +463,10 @@ class Analytics:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> QueryAnalyticsResponse:
         """Query analytics data (``POST /analytics/query``).
 
@@ -441,6 +494,9 @@ class Analytics:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: QueryAnalyticsResponse = _call_sync(self._client, _QUERY_ANALYTICS, locals())
         return result
@@ -468,6 +524,10 @@ class Analytics:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> QueryAnalyticsResponse:
         """Query analytics data (``POST /analytics/query``).
 
@@ -497,6 +557,9 @@ class Analytics:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: QueryAnalyticsResponse = await _call_async(self._client, _QUERY_ANALYTICS, locals())
         return result

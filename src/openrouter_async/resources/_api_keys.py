@@ -123,6 +123,10 @@ class AsyncApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetCurrentKeyResponse:
         """Get current API key (``GET /key``).
 
@@ -139,6 +143,9 @@ class AsyncApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetCurrentKeyResponse = await _call(
             self._session, _GET_CURRENT_KEY_METADATA, locals()
@@ -157,6 +164,10 @@ class AsyncApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListResponse:
         """List API keys (``GET /keys``).
 
@@ -177,6 +188,9 @@ class AsyncApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListResponse = await _call(self._session, _LIST, locals())
         return result
@@ -197,6 +211,10 @@ class AsyncApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateKeysResponse:
         """Create a new API key (``POST /keys``).
 
@@ -222,6 +240,9 @@ class AsyncApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateKeysResponse = await _call(self._session, _CREATE, locals())
         return result
@@ -236,6 +257,10 @@ class AsyncApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetKeyResponse:
         """Get a single API key (``GET /keys/{hash}``).
 
@@ -254,6 +279,9 @@ class AsyncApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetKeyResponse = await _call(self._session, _GET, locals())
         return result
@@ -273,6 +301,10 @@ class AsyncApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateKeysResponse:
         """Update an API key (``PATCH /keys/{hash}``).
 
@@ -296,6 +328,9 @@ class AsyncApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateKeysResponse = await _call(self._session, _UPDATE, locals())
         return result
@@ -310,6 +345,10 @@ class AsyncApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteKeysResponse:
         """Delete an API key (``DELETE /keys/{hash}``).
 
@@ -328,6 +367,9 @@ class AsyncApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteKeysResponse = await _call(self._session, _DELETE, locals())
         return result
@@ -354,6 +396,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetCurrentKeyResponse:
         """Get current API key (``GET /key``).
 
@@ -370,6 +416,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetCurrentKeyResponse = _call_sync(
             self._client, _GET_CURRENT_KEY_METADATA, locals()
@@ -385,6 +434,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetCurrentKeyResponse:
         """Get current API key (``GET /key``).
 
@@ -403,6 +456,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetCurrentKeyResponse = await _call_async(
             self._client, _GET_CURRENT_KEY_METADATA, locals()
@@ -421,6 +477,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListResponse:
         """List API keys (``GET /keys``).
 
@@ -441,6 +501,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListResponse = _call_sync(self._client, _LIST, locals())
         return result
@@ -457,6 +520,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListResponse:
         """List API keys (``GET /keys``).
 
@@ -479,6 +546,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListResponse = await _call_async(self._client, _LIST, locals())
         return result
@@ -499,6 +569,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateKeysResponse:
         """Create a new API key (``POST /keys``).
 
@@ -524,6 +598,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateKeysResponse = _call_sync(self._client, _CREATE, locals())
         return result
@@ -544,6 +621,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateKeysResponse:
         """Create a new API key (``POST /keys``).
 
@@ -571,6 +652,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateKeysResponse = await _call_async(self._client, _CREATE, locals())
         return result
@@ -585,6 +669,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetKeyResponse:
         """Get a single API key (``GET /keys/{hash}``).
 
@@ -603,6 +691,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetKeyResponse = _call_sync(self._client, _GET, locals())
         return result
@@ -617,6 +708,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetKeyResponse:
         """Get a single API key (``GET /keys/{hash}``).
 
@@ -637,6 +732,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetKeyResponse = await _call_async(self._client, _GET, locals())
         return result
@@ -656,6 +754,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateKeysResponse:
         """Update an API key (``PATCH /keys/{hash}``).
 
@@ -679,6 +781,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateKeysResponse = _call_sync(self._client, _UPDATE, locals())
         return result
@@ -698,6 +803,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateKeysResponse:
         """Update an API key (``PATCH /keys/{hash}``).
 
@@ -723,6 +832,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateKeysResponse = await _call_async(self._client, _UPDATE, locals())
         return result
@@ -737,6 +849,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteKeysResponse:
         """Delete an API key (``DELETE /keys/{hash}``).
 
@@ -755,6 +871,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteKeysResponse = _call_sync(self._client, _DELETE, locals())
         return result
@@ -769,6 +888,10 @@ class ApiKeys:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteKeysResponse:
         """Delete an API key (``DELETE /keys/{hash}``).
 
@@ -789,6 +912,9 @@ class ApiKeys:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteKeysResponse = await _call_async(self._client, _DELETE, locals())
         return result

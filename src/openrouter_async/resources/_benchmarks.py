@@ -82,6 +82,10 @@ class AsyncBenchmarks:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UnifiedBenchmarksResponse:
         """List Benchmarks (``GET /benchmarks``).
 
@@ -115,6 +119,9 @@ class AsyncBenchmarks:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UnifiedBenchmarksResponse = await _call(self._session, _GET_BENCHMARKS, locals())
         return result
@@ -159,6 +166,10 @@ class Benchmarks:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UnifiedBenchmarksResponse:
         """List Benchmarks (``GET /benchmarks``).
 
@@ -192,6 +203,9 @@ class Benchmarks:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UnifiedBenchmarksResponse = _call_sync(self._client, _GET_BENCHMARKS, locals())
         return result
@@ -223,6 +237,10 @@ class Benchmarks:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UnifiedBenchmarksResponse:
         """List Benchmarks (``GET /benchmarks``).
 
@@ -258,6 +276,9 @@ class Benchmarks:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UnifiedBenchmarksResponse = await _call_async(
             self._client, _GET_BENCHMARKS, locals()

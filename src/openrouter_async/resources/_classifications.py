@@ -55,6 +55,10 @@ class AsyncClassifications:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> TaskClassificationResponse:
         """Task classification market share (``GET /classifications/task``).
 
@@ -90,6 +94,9 @@ class AsyncClassifications:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: TaskClassificationResponse = await _call(
             self._session, _GET_TASK_CLASSIFICATIONS, locals()
@@ -119,6 +126,10 @@ class Classifications:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> TaskClassificationResponse:
         """Task classification market share (``GET /classifications/task``).
 
@@ -154,6 +165,9 @@ class Classifications:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: TaskClassificationResponse = _call_sync(
             self._client, _GET_TASK_CLASSIFICATIONS, locals()
@@ -170,6 +184,10 @@ class Classifications:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> TaskClassificationResponse:
         """Task classification market share (``GET /classifications/task``).
 
@@ -207,6 +225,9 @@ class Classifications:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: TaskClassificationResponse = await _call_async(
             self._client, _GET_TASK_CLASSIFICATIONS, locals()

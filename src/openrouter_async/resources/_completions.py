@@ -99,6 +99,10 @@ class AsyncCompletions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> AsyncStream[CompletionsResponse]: ...
 
     @overload
@@ -130,6 +134,10 @@ class AsyncCompletions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CompletionsResponse: ...
 
     @overload
@@ -161,6 +169,10 @@ class AsyncCompletions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CompletionsResponse | AsyncStream[CompletionsResponse]: ...
 
     async def generate(
@@ -191,6 +203,10 @@ class AsyncCompletions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CompletionsResponse | AsyncStream[CompletionsResponse]:
         """Create a text completion (legacy completions API) (``POST /completions``).
 
@@ -231,6 +247,9 @@ class AsyncCompletions:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CompletionsResponse | AsyncStream[CompletionsResponse] = await _call(
             self._session, _GENERATE, locals()
@@ -279,6 +298,10 @@ class Completions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> SyncStream[CompletionsResponse]: ...
 
     @overload
@@ -310,6 +333,10 @@ class Completions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CompletionsResponse: ...
 
     @overload
@@ -341,6 +368,10 @@ class Completions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CompletionsResponse | SyncStream[CompletionsResponse]: ...
 
     def generate(
@@ -371,6 +402,10 @@ class Completions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CompletionsResponse | SyncStream[CompletionsResponse]:
         """Create a text completion (legacy completions API) (``POST /completions``).
 
@@ -411,6 +446,9 @@ class Completions:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CompletionsResponse | SyncStream[CompletionsResponse] = _call_sync(
             self._client, _GENERATE, locals()
@@ -446,6 +484,10 @@ class Completions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> AsyncStream[CompletionsResponse]: ...
 
     @overload
@@ -477,6 +519,10 @@ class Completions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CompletionsResponse: ...
 
     @overload
@@ -508,6 +554,10 @@ class Completions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CompletionsResponse | AsyncStream[CompletionsResponse]: ...
 
     async def generate_async(
@@ -538,6 +588,10 @@ class Completions:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CompletionsResponse | AsyncStream[CompletionsResponse]:
         """Create a text completion (legacy completions API) (``POST /completions``).
 
@@ -580,6 +634,9 @@ class Completions:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CompletionsResponse | AsyncStream[CompletionsResponse] = await _call_async(
             self._client, _GENERATE, locals()

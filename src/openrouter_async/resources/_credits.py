@@ -70,6 +70,10 @@ class AsyncCredits:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetCreditsResponse:
         """Get remaining credits (``GET /credits``).
 
@@ -87,6 +91,9 @@ class AsyncCredits:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetCreditsResponse = await _call(self._session, _GET_CREDITS, locals())
         return result
@@ -104,6 +111,10 @@ class AsyncCredits:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateCoinbaseChargeResponse:
         """Deprecated Coinbase Commerce charge endpoint (``POST /credits/coinbase``).
 
@@ -127,6 +138,9 @@ class AsyncCredits:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateCoinbaseChargeResponse = await _call(
             self._session, _CREATE_COINBASE_CHARGE, locals()
@@ -155,6 +169,10 @@ class Credits:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetCreditsResponse:
         """Get remaining credits (``GET /credits``).
 
@@ -172,6 +190,9 @@ class Credits:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetCreditsResponse = _call_sync(self._client, _GET_CREDITS, locals())
         return result
@@ -185,6 +206,10 @@ class Credits:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetCreditsResponse:
         """Get remaining credits (``GET /credits``).
 
@@ -204,6 +229,9 @@ class Credits:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetCreditsResponse = await _call_async(self._client, _GET_CREDITS, locals())
         return result
@@ -221,6 +249,10 @@ class Credits:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateCoinbaseChargeResponse:
         """Deprecated Coinbase Commerce charge endpoint (``POST /credits/coinbase``).
 
@@ -244,6 +276,9 @@ class Credits:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateCoinbaseChargeResponse = _call_sync(
             self._client, _CREATE_COINBASE_CHARGE, locals()
@@ -263,6 +298,10 @@ class Credits:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateCoinbaseChargeResponse:
         """Deprecated Coinbase Commerce charge endpoint (``POST /credits/coinbase``).
 
@@ -288,6 +327,9 @@ class Credits:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateCoinbaseChargeResponse = await _call_async(
             self._client, _CREATE_COINBASE_CHARGE, locals()

@@ -124,6 +124,10 @@ class AsyncDatasets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> AppRankingsResponse:
         """Top apps by token usage (``GET /datasets/app-rankings``).
 
@@ -172,6 +176,9 @@ class AsyncDatasets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: AppRankingsResponse = await _call(self._session, _GET_APP_RANKINGS, locals())
         return result
@@ -209,6 +216,10 @@ class AsyncDatasets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> RankingsDailyResponse:
         """Daily token totals for top 50 models (``GET /datasets/rankings-daily``).
 
@@ -260,6 +271,9 @@ class AsyncDatasets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: RankingsDailyResponse = await _call(self._session, _GET_RANKINGS_DAILY, locals())
         return result
@@ -280,6 +294,10 @@ class AsyncDatasets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> SessionCostResponse:
         """Cost per session by harness and model (``GET /datasets/session-cost``).
 
@@ -310,6 +328,9 @@ class AsyncDatasets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: SessionCostResponse = await _call(self._session, _GET_SESSION_COST, locals())
         return result
@@ -365,6 +386,10 @@ class Datasets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> AppRankingsResponse:
         """Top apps by token usage (``GET /datasets/app-rankings``).
 
@@ -413,6 +438,9 @@ class Datasets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: AppRankingsResponse = _call_sync(self._client, _GET_APP_RANKINGS, locals())
         return result
@@ -453,6 +481,10 @@ class Datasets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> AppRankingsResponse:
         """Top apps by token usage (``GET /datasets/app-rankings``).
 
@@ -503,6 +535,9 @@ class Datasets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: AppRankingsResponse = await _call_async(self._client, _GET_APP_RANKINGS, locals())
         return result
@@ -540,6 +575,10 @@ class Datasets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> RankingsDailyResponse:
         """Daily token totals for top 50 models (``GET /datasets/rankings-daily``).
 
@@ -591,6 +630,9 @@ class Datasets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: RankingsDailyResponse = _call_sync(self._client, _GET_RANKINGS_DAILY, locals())
         return result
@@ -628,6 +670,10 @@ class Datasets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> RankingsDailyResponse:
         """Daily token totals for top 50 models (``GET /datasets/rankings-daily``).
 
@@ -681,6 +727,9 @@ class Datasets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: RankingsDailyResponse = await _call_async(
             self._client, _GET_RANKINGS_DAILY, locals()
@@ -703,6 +752,10 @@ class Datasets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> SessionCostResponse:
         """Cost per session by harness and model (``GET /datasets/session-cost``).
 
@@ -733,6 +786,9 @@ class Datasets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: SessionCostResponse = _call_sync(self._client, _GET_SESSION_COST, locals())
         return result
@@ -753,6 +809,10 @@ class Datasets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> SessionCostResponse:
         """Cost per session by harness and model (``GET /datasets/session-cost``).
 
@@ -785,6 +845,9 @@ class Datasets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: SessionCostResponse = await _call_async(self._client, _GET_SESSION_COST, locals())
         return result

@@ -64,6 +64,10 @@ class AsyncEndpoints:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListEndpointsZdrResponse:
         """Preview the impact of ZDR on the available endpoints (``GET /endpoints/zdr``).
 
@@ -78,6 +82,9 @@ class AsyncEndpoints:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListEndpointsZdrResponse = await _call(self._session, _LIST_ZDR_ENDPOINTS, locals())
         return result
@@ -93,6 +100,10 @@ class AsyncEndpoints:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListEndpointsResponseBody:
         """List all endpoints for a model (``GET /models/{author}/{slug}/endpoints``).
 
@@ -109,6 +120,9 @@ class AsyncEndpoints:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListEndpointsResponseBody = await _call(self._session, _LIST, locals())
         return result
@@ -135,6 +149,10 @@ class Endpoints:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListEndpointsZdrResponse:
         """Preview the impact of ZDR on the available endpoints (``GET /endpoints/zdr``).
 
@@ -149,6 +167,9 @@ class Endpoints:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListEndpointsZdrResponse = _call_sync(self._client, _LIST_ZDR_ENDPOINTS, locals())
         return result
@@ -162,6 +183,10 @@ class Endpoints:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListEndpointsZdrResponse:
         """Preview the impact of ZDR on the available endpoints (``GET /endpoints/zdr``).
 
@@ -178,6 +203,9 @@ class Endpoints:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListEndpointsZdrResponse = await _call_async(
             self._client, _LIST_ZDR_ENDPOINTS, locals()
@@ -195,6 +223,10 @@ class Endpoints:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListEndpointsResponseBody:
         """List all endpoints for a model (``GET /models/{author}/{slug}/endpoints``).
 
@@ -211,6 +243,9 @@ class Endpoints:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListEndpointsResponseBody = _call_sync(self._client, _LIST, locals())
         return result
@@ -226,6 +261,10 @@ class Endpoints:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListEndpointsResponseBody:
         """List all endpoints for a model (``GET /models/{author}/{slug}/endpoints``).
 
@@ -244,6 +283,9 @@ class Endpoints:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListEndpointsResponseBody = await _call_async(self._client, _LIST, locals())
         return result

@@ -81,6 +81,10 @@ class AsyncGenerations:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GenerationResponse:
         """Get request & usage metadata for a generation (``GET /generation``).
 
@@ -96,6 +100,9 @@ class AsyncGenerations:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GenerationResponse = await _call(self._session, _GET_GENERATION, locals())
         return result
@@ -110,6 +117,10 @@ class AsyncGenerations:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GenerationContentResponse:
         """Get stored prompt, completion, and error content for a generation (``GET
         /generation/content``).
@@ -126,6 +137,9 @@ class AsyncGenerations:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GenerationContentResponse = await _call(
             self._session, _LIST_GENERATION_CONTENT, locals()
@@ -153,6 +167,10 @@ class AsyncGenerations:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> SubmitGenerationFeedbackResponse:
         """Submit feedback for a generation (``POST /generation/feedback``).
 
@@ -173,6 +191,9 @@ class AsyncGenerations:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: SubmitGenerationFeedbackResponse = await _call(
             self._session, _SUBMIT_FEEDBACK, locals()
@@ -202,6 +223,10 @@ class Generations:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GenerationResponse:
         """Get request & usage metadata for a generation (``GET /generation``).
 
@@ -217,6 +242,9 @@ class Generations:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GenerationResponse = _call_sync(self._client, _GET_GENERATION, locals())
         return result
@@ -231,6 +259,10 @@ class Generations:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GenerationResponse:
         """Get request & usage metadata for a generation (``GET /generation``).
 
@@ -248,6 +280,9 @@ class Generations:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GenerationResponse = await _call_async(self._client, _GET_GENERATION, locals())
         return result
@@ -262,6 +297,10 @@ class Generations:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GenerationContentResponse:
         """Get stored prompt, completion, and error content for a generation (``GET
         /generation/content``).
@@ -278,6 +317,9 @@ class Generations:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GenerationContentResponse = _call_sync(
             self._client, _LIST_GENERATION_CONTENT, locals()
@@ -294,6 +336,10 @@ class Generations:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GenerationContentResponse:
         """Get stored prompt, completion, and error content for a generation (``GET
         /generation/content``).
@@ -312,6 +358,9 @@ class Generations:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GenerationContentResponse = await _call_async(
             self._client, _LIST_GENERATION_CONTENT, locals()
@@ -339,6 +388,10 @@ class Generations:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> SubmitGenerationFeedbackResponse:
         """Submit feedback for a generation (``POST /generation/feedback``).
 
@@ -359,6 +412,9 @@ class Generations:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: SubmitGenerationFeedbackResponse = _call_sync(
             self._client, _SUBMIT_FEEDBACK, locals()
@@ -386,6 +442,10 @@ class Generations:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> SubmitGenerationFeedbackResponse:
         """Submit feedback for a generation (``POST /generation/feedback``).
 
@@ -408,6 +468,9 @@ class Generations:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: SubmitGenerationFeedbackResponse = await _call_async(
             self._client, _SUBMIT_FEEDBACK, locals()

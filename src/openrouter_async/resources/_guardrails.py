@@ -248,6 +248,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListGuardrailsResponse:
         """List guardrails (``GET /guardrails``).
 
@@ -268,6 +272,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListGuardrailsResponse = await _call(self._session, _LIST, locals())
         return result
@@ -304,6 +311,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateGuardrailResponse:
         """Create a guardrail (``POST /guardrails``).
 
@@ -345,6 +356,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateGuardrailResponse = await _call(self._session, _CREATE, locals())
         return result
@@ -359,6 +373,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetGuardrailResponse:
         """Get a guardrail (``GET /guardrails/{id}``).
 
@@ -377,6 +395,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetGuardrailResponse = await _call(self._session, _GET, locals())
         return result
@@ -413,6 +434,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateGuardrailResponse:
         """Update a guardrail (``PATCH /guardrails/{id}``).
 
@@ -452,6 +477,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateGuardrailResponse = await _call(self._session, _UPDATE, locals())
         return result
@@ -466,6 +494,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteGuardrailResponse:
         """Delete a guardrail (``DELETE /guardrails/{id}``).
 
@@ -484,6 +516,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteGuardrailResponse = await _call(self._session, _DELETE, locals())
         return result
@@ -500,6 +535,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListKeyAssignmentsResponse:
         """List key assignments for a guardrail (``GET /guardrails/{id}/assignments/keys``).
 
@@ -520,6 +559,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListKeyAssignmentsResponse = await _call(
             self._session, _LIST_GUARDRAIL_KEY_ASSIGNMENTS, locals()
@@ -537,6 +579,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkAssignKeysResponse:
         """Bulk assign keys to a guardrail (``POST /guardrails/{id}/assignments/keys``).
 
@@ -557,6 +603,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkAssignKeysResponse = await _call(self._session, _BULK_ASSIGN_KEYS, locals())
         return result
@@ -572,6 +621,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkUnassignKeysResponse:
         """Bulk unassign keys from a guardrail (``POST /guardrails/{id}/assignments/keys/remove``).
 
@@ -591,6 +644,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkUnassignKeysResponse = await _call(self._session, _BULK_UNASSIGN_KEYS, locals())
         return result
@@ -607,6 +663,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListMemberAssignmentsResponse:
         """List member assignments for a guardrail (``GET /guardrails/{id}/assignments/members``).
 
@@ -627,6 +687,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListMemberAssignmentsResponse = await _call(
             self._session, _LIST_GUARDRAIL_MEMBER_ASSIGNMENTS, locals()
@@ -644,6 +707,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkAssignMembersResponse:
         """Bulk assign members to a guardrail (``POST /guardrails/{id}/assignments/members``).
 
@@ -663,6 +730,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkAssignMembersResponse = await _call(
             self._session, _BULK_ASSIGN_MEMBERS, locals()
@@ -680,6 +750,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkUnassignMembersResponse:
         """Bulk unassign members from a guardrail (``POST
         /guardrails/{id}/assignments/members/remove``).
@@ -700,6 +774,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkUnassignMembersResponse = await _call(
             self._session, _BULK_UNASSIGN_MEMBERS, locals()
@@ -717,6 +794,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListKeyAssignmentsResponse:
         """List all key assignments (``GET /guardrails/assignments/keys``).
 
@@ -736,6 +817,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListKeyAssignmentsResponse = await _call(
             self._session, _LIST_KEY_ASSIGNMENTS, locals()
@@ -753,6 +837,10 @@ class AsyncGuardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListMemberAssignmentsResponse:
         """List all member assignments (``GET /guardrails/assignments/members``).
 
@@ -772,6 +860,9 @@ class AsyncGuardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListMemberAssignmentsResponse = await _call(
             self._session, _LIST_MEMBER_ASSIGNMENTS, locals()
@@ -803,6 +894,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListGuardrailsResponse:
         """List guardrails (``GET /guardrails``).
 
@@ -823,6 +918,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListGuardrailsResponse = _call_sync(self._client, _LIST, locals())
         return result
@@ -839,6 +937,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListGuardrailsResponse:
         """List guardrails (``GET /guardrails``).
 
@@ -861,6 +963,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListGuardrailsResponse = await _call_async(self._client, _LIST, locals())
         return result
@@ -897,6 +1002,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateGuardrailResponse:
         """Create a guardrail (``POST /guardrails``).
 
@@ -938,6 +1047,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateGuardrailResponse = _call_sync(self._client, _CREATE, locals())
         return result
@@ -974,6 +1086,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateGuardrailResponse:
         """Create a guardrail (``POST /guardrails``).
 
@@ -1017,6 +1133,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateGuardrailResponse = await _call_async(self._client, _CREATE, locals())
         return result
@@ -1031,6 +1150,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetGuardrailResponse:
         """Get a guardrail (``GET /guardrails/{id}``).
 
@@ -1049,6 +1172,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetGuardrailResponse = _call_sync(self._client, _GET, locals())
         return result
@@ -1063,6 +1189,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetGuardrailResponse:
         """Get a guardrail (``GET /guardrails/{id}``).
 
@@ -1083,6 +1213,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetGuardrailResponse = await _call_async(self._client, _GET, locals())
         return result
@@ -1119,6 +1252,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateGuardrailResponse:
         """Update a guardrail (``PATCH /guardrails/{id}``).
 
@@ -1158,6 +1295,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateGuardrailResponse = _call_sync(self._client, _UPDATE, locals())
         return result
@@ -1194,6 +1334,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateGuardrailResponse:
         """Update a guardrail (``PATCH /guardrails/{id}``).
 
@@ -1235,6 +1379,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateGuardrailResponse = await _call_async(self._client, _UPDATE, locals())
         return result
@@ -1249,6 +1396,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteGuardrailResponse:
         """Delete a guardrail (``DELETE /guardrails/{id}``).
 
@@ -1267,6 +1418,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteGuardrailResponse = _call_sync(self._client, _DELETE, locals())
         return result
@@ -1281,6 +1435,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteGuardrailResponse:
         """Delete a guardrail (``DELETE /guardrails/{id}``).
 
@@ -1301,6 +1459,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteGuardrailResponse = await _call_async(self._client, _DELETE, locals())
         return result
@@ -1317,6 +1478,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListKeyAssignmentsResponse:
         """List key assignments for a guardrail (``GET /guardrails/{id}/assignments/keys``).
 
@@ -1337,6 +1502,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListKeyAssignmentsResponse = _call_sync(
             self._client, _LIST_GUARDRAIL_KEY_ASSIGNMENTS, locals()
@@ -1355,6 +1523,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListKeyAssignmentsResponse:
         """List key assignments for a guardrail (``GET /guardrails/{id}/assignments/keys``).
 
@@ -1377,6 +1549,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListKeyAssignmentsResponse = await _call_async(
             self._client, _LIST_GUARDRAIL_KEY_ASSIGNMENTS, locals()
@@ -1394,6 +1569,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkAssignKeysResponse:
         """Bulk assign keys to a guardrail (``POST /guardrails/{id}/assignments/keys``).
 
@@ -1414,6 +1593,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkAssignKeysResponse = _call_sync(self._client, _BULK_ASSIGN_KEYS, locals())
         return result
@@ -1429,6 +1611,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkAssignKeysResponse:
         """Bulk assign keys to a guardrail (``POST /guardrails/{id}/assignments/keys``).
 
@@ -1451,6 +1637,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkAssignKeysResponse = await _call_async(
             self._client, _BULK_ASSIGN_KEYS, locals()
@@ -1468,6 +1657,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkUnassignKeysResponse:
         """Bulk unassign keys from a guardrail (``POST /guardrails/{id}/assignments/keys/remove``).
 
@@ -1487,6 +1680,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkUnassignKeysResponse = _call_sync(self._client, _BULK_UNASSIGN_KEYS, locals())
         return result
@@ -1502,6 +1698,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkUnassignKeysResponse:
         """Bulk unassign keys from a guardrail (``POST /guardrails/{id}/assignments/keys/remove``).
 
@@ -1523,6 +1723,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkUnassignKeysResponse = await _call_async(
             self._client, _BULK_UNASSIGN_KEYS, locals()
@@ -1541,6 +1744,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListMemberAssignmentsResponse:
         """List member assignments for a guardrail (``GET /guardrails/{id}/assignments/members``).
 
@@ -1561,6 +1768,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListMemberAssignmentsResponse = _call_sync(
             self._client, _LIST_GUARDRAIL_MEMBER_ASSIGNMENTS, locals()
@@ -1579,6 +1789,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListMemberAssignmentsResponse:
         """List member assignments for a guardrail (``GET /guardrails/{id}/assignments/members``).
 
@@ -1601,6 +1815,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListMemberAssignmentsResponse = await _call_async(
             self._client, _LIST_GUARDRAIL_MEMBER_ASSIGNMENTS, locals()
@@ -1618,6 +1835,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkAssignMembersResponse:
         """Bulk assign members to a guardrail (``POST /guardrails/{id}/assignments/members``).
 
@@ -1637,6 +1858,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkAssignMembersResponse = _call_sync(self._client, _BULK_ASSIGN_MEMBERS, locals())
         return result
@@ -1652,6 +1876,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkAssignMembersResponse:
         """Bulk assign members to a guardrail (``POST /guardrails/{id}/assignments/members``).
 
@@ -1673,6 +1901,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkAssignMembersResponse = await _call_async(
             self._client, _BULK_ASSIGN_MEMBERS, locals()
@@ -1690,6 +1921,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkUnassignMembersResponse:
         """Bulk unassign members from a guardrail (``POST
         /guardrails/{id}/assignments/members/remove``).
@@ -1710,6 +1945,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkUnassignMembersResponse = _call_sync(
             self._client, _BULK_UNASSIGN_MEMBERS, locals()
@@ -1727,6 +1965,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkUnassignMembersResponse:
         """Bulk unassign members from a guardrail (``POST
         /guardrails/{id}/assignments/members/remove``).
@@ -1749,6 +1991,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkUnassignMembersResponse = await _call_async(
             self._client, _BULK_UNASSIGN_MEMBERS, locals()
@@ -1766,6 +2011,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListKeyAssignmentsResponse:
         """List all key assignments (``GET /guardrails/assignments/keys``).
 
@@ -1785,6 +2034,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListKeyAssignmentsResponse = _call_sync(
             self._client, _LIST_KEY_ASSIGNMENTS, locals()
@@ -1802,6 +2054,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListKeyAssignmentsResponse:
         """List all key assignments (``GET /guardrails/assignments/keys``).
 
@@ -1823,6 +2079,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListKeyAssignmentsResponse = await _call_async(
             self._client, _LIST_KEY_ASSIGNMENTS, locals()
@@ -1840,6 +2099,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListMemberAssignmentsResponse:
         """List all member assignments (``GET /guardrails/assignments/members``).
 
@@ -1859,6 +2122,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListMemberAssignmentsResponse = _call_sync(
             self._client, _LIST_MEMBER_ASSIGNMENTS, locals()
@@ -1876,6 +2142,10 @@ class Guardrails:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListMemberAssignmentsResponse:
         """List all member assignments (``GET /guardrails/assignments/members``).
 
@@ -1897,6 +2167,9 @@ class Guardrails:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListMemberAssignmentsResponse = await _call_async(
             self._client, _LIST_MEMBER_ASSIGNMENTS, locals()

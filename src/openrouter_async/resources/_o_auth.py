@@ -87,6 +87,10 @@ class AsyncOAuth:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ExchangeAuthCodeForAPIKeyResponse:
         """Exchange authorization code for API key (``POST /auth/keys``).
 
@@ -106,6 +110,9 @@ class AsyncOAuth:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ExchangeAuthCodeForAPIKeyResponse = await _call(
             self._session, _EXCHANGE_AUTH_CODE_FOR_API_KEY, locals()
@@ -131,6 +138,10 @@ class AsyncOAuth:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateAuthKeysCodeResponse:
         """Create authorization code (``POST /auth/keys/code``).
 
@@ -157,6 +168,9 @@ class AsyncOAuth:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateAuthKeysCodeResponse = await _call(self._session, _CREATE_AUTH_CODE, locals())
         return result
@@ -186,6 +200,10 @@ class OAuth:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ExchangeAuthCodeForAPIKeyResponse:
         """Exchange authorization code for API key (``POST /auth/keys``).
 
@@ -205,6 +223,9 @@ class OAuth:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ExchangeAuthCodeForAPIKeyResponse = _call_sync(
             self._client, _EXCHANGE_AUTH_CODE_FOR_API_KEY, locals()
@@ -223,6 +244,10 @@ class OAuth:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ExchangeAuthCodeForAPIKeyResponse:
         """Exchange authorization code for API key (``POST /auth/keys``).
 
@@ -244,6 +269,9 @@ class OAuth:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ExchangeAuthCodeForAPIKeyResponse = await _call_async(
             self._client, _EXCHANGE_AUTH_CODE_FOR_API_KEY, locals()
@@ -269,6 +297,10 @@ class OAuth:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateAuthKeysCodeResponse:
         """Create authorization code (``POST /auth/keys/code``).
 
@@ -295,6 +327,9 @@ class OAuth:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateAuthKeysCodeResponse = _call_sync(self._client, _CREATE_AUTH_CODE, locals())
         return result
@@ -318,6 +353,10 @@ class OAuth:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateAuthKeysCodeResponse:
         """Create authorization code (``POST /auth/keys/code``).
 
@@ -346,6 +385,9 @@ class OAuth:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateAuthKeysCodeResponse = await _call_async(
             self._client, _CREATE_AUTH_CODE, locals()

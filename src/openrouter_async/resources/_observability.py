@@ -131,6 +131,10 @@ class AsyncObservability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListObservabilityDestinationsResponse:
         """List observability destinations (``GET /observability/destinations``).
 
@@ -154,6 +158,9 @@ class AsyncObservability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListObservabilityDestinationsResponse = await _call(self._session, _LIST, locals())
         return result
@@ -201,6 +208,10 @@ class AsyncObservability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateObservabilityDestinationResponse:
         """Create an observability destination (``POST /observability/destinations``).
 
@@ -232,6 +243,9 @@ class AsyncObservability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateObservabilityDestinationResponse = await _call(
             self._session, _CREATE, locals()
@@ -248,6 +262,10 @@ class AsyncObservability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetObservabilityDestinationResponse:
         """Get an observability destination (``GET /observability/destinations/{id}``).
 
@@ -266,6 +284,9 @@ class AsyncObservability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetObservabilityDestinationResponse = await _call(self._session, _GET, locals())
         return result
@@ -293,6 +314,10 @@ class AsyncObservability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateObservabilityDestinationResponse:
         """Update an observability destination (``PATCH /observability/destinations/{id}``).
 
@@ -322,6 +347,9 @@ class AsyncObservability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateObservabilityDestinationResponse = await _call(
             self._session, _UPDATE, locals()
@@ -338,6 +366,10 @@ class AsyncObservability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteObservabilityDestinationResponse:
         """Delete an observability destination (``DELETE /observability/destinations/{id}``).
 
@@ -356,6 +388,9 @@ class AsyncObservability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteObservabilityDestinationResponse = await _call(
             self._session, _DELETE, locals()
@@ -387,6 +422,10 @@ class Observability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListObservabilityDestinationsResponse:
         """List observability destinations (``GET /observability/destinations``).
 
@@ -410,6 +449,9 @@ class Observability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListObservabilityDestinationsResponse = _call_sync(self._client, _LIST, locals())
         return result
@@ -426,6 +468,10 @@ class Observability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListObservabilityDestinationsResponse:
         """List observability destinations (``GET /observability/destinations``).
 
@@ -451,6 +497,9 @@ class Observability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListObservabilityDestinationsResponse = await _call_async(
             self._client, _LIST, locals()
@@ -500,6 +549,10 @@ class Observability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateObservabilityDestinationResponse:
         """Create an observability destination (``POST /observability/destinations``).
 
@@ -531,6 +584,9 @@ class Observability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateObservabilityDestinationResponse = _call_sync(self._client, _CREATE, locals())
         return result
@@ -578,6 +634,10 @@ class Observability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateObservabilityDestinationResponse:
         """Create an observability destination (``POST /observability/destinations``).
 
@@ -611,6 +671,9 @@ class Observability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateObservabilityDestinationResponse = await _call_async(
             self._client, _CREATE, locals()
@@ -627,6 +690,10 @@ class Observability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetObservabilityDestinationResponse:
         """Get an observability destination (``GET /observability/destinations/{id}``).
 
@@ -645,6 +712,9 @@ class Observability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetObservabilityDestinationResponse = _call_sync(self._client, _GET, locals())
         return result
@@ -659,6 +729,10 @@ class Observability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetObservabilityDestinationResponse:
         """Get an observability destination (``GET /observability/destinations/{id}``).
 
@@ -679,6 +753,9 @@ class Observability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetObservabilityDestinationResponse = await _call_async(
             self._client, _GET, locals()
@@ -708,6 +785,10 @@ class Observability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateObservabilityDestinationResponse:
         """Update an observability destination (``PATCH /observability/destinations/{id}``).
 
@@ -737,6 +818,9 @@ class Observability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateObservabilityDestinationResponse = _call_sync(self._client, _UPDATE, locals())
         return result
@@ -764,6 +848,10 @@ class Observability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateObservabilityDestinationResponse:
         """Update an observability destination (``PATCH /observability/destinations/{id}``).
 
@@ -795,6 +883,9 @@ class Observability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateObservabilityDestinationResponse = await _call_async(
             self._client, _UPDATE, locals()
@@ -811,6 +902,10 @@ class Observability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteObservabilityDestinationResponse:
         """Delete an observability destination (``DELETE /observability/destinations/{id}``).
 
@@ -829,6 +924,9 @@ class Observability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteObservabilityDestinationResponse = _call_sync(self._client, _DELETE, locals())
         return result
@@ -843,6 +941,10 @@ class Observability:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteObservabilityDestinationResponse:
         """Delete an observability destination (``DELETE /observability/destinations/{id}``).
 
@@ -863,6 +965,9 @@ class Observability:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteObservabilityDestinationResponse = await _call_async(
             self._client, _DELETE, locals()

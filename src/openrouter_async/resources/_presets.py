@@ -392,6 +392,10 @@ class AsyncPresets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListPresetsResponse:
         """List presets (``GET /presets``).
 
@@ -410,6 +414,9 @@ class AsyncPresets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListPresetsResponse = await _call(self._session, _LIST, locals())
         return result
@@ -424,6 +431,10 @@ class AsyncPresets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetPresetResponse:
         """Get a preset (``GET /presets/{slug}``).
 
@@ -441,6 +452,9 @@ class AsyncPresets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetPresetResponse = await _call(self._session, _GET, locals())
         return result
@@ -531,6 +545,10 @@ class AsyncPresets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a chat-completions request body (``POST
         /presets/{slug}/chat/completions``).
@@ -601,6 +619,9 @@ class AsyncPresets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreatePresetFromInferenceResponse = await _call(
             self._session, _CREATE_PRESETS_CHAT_COMPLETIONS, locals()
@@ -690,6 +711,10 @@ class AsyncPresets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a messages request body (``POST /presets/{slug}/messages``).
 
@@ -736,6 +761,9 @@ class AsyncPresets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreatePresetFromInferenceResponse = await _call(
             self._session, _CREATE_PRESETS_MESSAGES, locals()
@@ -894,6 +922,10 @@ class AsyncPresets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a responses request body (``POST /presets/{slug}/responses``).
 
@@ -953,6 +985,9 @@ class AsyncPresets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreatePresetFromInferenceResponse = await _call(
             self._session, _CREATE_PRESETS_RESPONSES, locals()
@@ -971,6 +1006,10 @@ class AsyncPresets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListPresetVersionsResponse:
         """List versions of a preset (``GET /presets/{slug}/versions``).
 
@@ -990,6 +1029,9 @@ class AsyncPresets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListPresetVersionsResponse = await _call(self._session, _LIST_VERSIONS, locals())
         return result
@@ -1005,6 +1047,10 @@ class AsyncPresets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetPresetVersionResponse:
         """Get a specific version of a preset (``GET /presets/{slug}/versions/{version}``).
 
@@ -1023,6 +1069,9 @@ class AsyncPresets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetPresetVersionResponse = await _call(self._session, _GET_VERSION, locals())
         return result
@@ -1051,6 +1100,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListPresetsResponse:
         """List presets (``GET /presets``).
 
@@ -1069,6 +1122,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListPresetsResponse = _call_sync(self._client, _LIST, locals())
         return result
@@ -1084,6 +1140,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListPresetsResponse:
         """List presets (``GET /presets``).
 
@@ -1104,6 +1164,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListPresetsResponse = await _call_async(self._client, _LIST, locals())
         return result
@@ -1118,6 +1181,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetPresetResponse:
         """Get a preset (``GET /presets/{slug}``).
 
@@ -1135,6 +1202,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetPresetResponse = _call_sync(self._client, _GET, locals())
         return result
@@ -1149,6 +1219,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetPresetResponse:
         """Get a preset (``GET /presets/{slug}``).
 
@@ -1168,6 +1242,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetPresetResponse = await _call_async(self._client, _GET, locals())
         return result
@@ -1258,6 +1335,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a chat-completions request body (``POST
         /presets/{slug}/chat/completions``).
@@ -1328,6 +1409,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreatePresetFromInferenceResponse = _call_sync(
             self._client, _CREATE_PRESETS_CHAT_COMPLETIONS, locals()
@@ -1420,6 +1504,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a chat-completions request body (``POST
         /presets/{slug}/chat/completions``).
@@ -1492,6 +1580,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreatePresetFromInferenceResponse = await _call_async(
             self._client, _CREATE_PRESETS_CHAT_COMPLETIONS, locals()
@@ -1581,6 +1672,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a messages request body (``POST /presets/{slug}/messages``).
 
@@ -1627,6 +1722,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreatePresetFromInferenceResponse = _call_sync(
             self._client, _CREATE_PRESETS_MESSAGES, locals()
@@ -1716,6 +1814,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a messages request body (``POST /presets/{slug}/messages``).
 
@@ -1764,6 +1866,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreatePresetFromInferenceResponse = await _call_async(
             self._client, _CREATE_PRESETS_MESSAGES, locals()
@@ -1922,6 +2027,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a responses request body (``POST /presets/{slug}/responses``).
 
@@ -1981,6 +2090,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreatePresetFromInferenceResponse = _call_sync(
             self._client, _CREATE_PRESETS_RESPONSES, locals()
@@ -2139,6 +2251,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreatePresetFromInferenceResponse:
         """Create a preset from a responses request body (``POST /presets/{slug}/responses``).
 
@@ -2200,6 +2316,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreatePresetFromInferenceResponse = await _call_async(
             self._client, _CREATE_PRESETS_RESPONSES, locals()
@@ -2218,6 +2337,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListPresetVersionsResponse:
         """List versions of a preset (``GET /presets/{slug}/versions``).
 
@@ -2237,6 +2360,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListPresetVersionsResponse = _call_sync(self._client, _LIST_VERSIONS, locals())
         return result
@@ -2253,6 +2379,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListPresetVersionsResponse:
         """List versions of a preset (``GET /presets/{slug}/versions``).
 
@@ -2274,6 +2404,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListPresetVersionsResponse = await _call_async(
             self._client, _LIST_VERSIONS, locals()
@@ -2291,6 +2424,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetPresetVersionResponse:
         """Get a specific version of a preset (``GET /presets/{slug}/versions/{version}``).
 
@@ -2309,6 +2446,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetPresetVersionResponse = _call_sync(self._client, _GET_VERSION, locals())
         return result
@@ -2324,6 +2464,10 @@ class Presets:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetPresetVersionResponse:
         """Get a specific version of a preset (``GET /presets/{slug}/versions/{version}``).
 
@@ -2344,6 +2488,9 @@ class Presets:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetPresetVersionResponse = await _call_async(self._client, _GET_VERSION, locals())
         return result

@@ -53,6 +53,10 @@ class AsyncProviders:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListProvidersResponse:
         """List all providers (``GET /providers``).
 
@@ -67,6 +71,9 @@ class AsyncProviders:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListProvidersResponse = await _call(self._session, _LIST, locals())
         return result
@@ -93,6 +100,10 @@ class Providers:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListProvidersResponse:
         """List all providers (``GET /providers``).
 
@@ -107,6 +118,9 @@ class Providers:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListProvidersResponse = _call_sync(self._client, _LIST, locals())
         return result
@@ -120,6 +134,10 @@ class Providers:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListProvidersResponse:
         """List all providers (``GET /providers``).
 
@@ -136,6 +154,9 @@ class Providers:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListProvidersResponse = await _call_async(self._client, _LIST, locals())
         return result

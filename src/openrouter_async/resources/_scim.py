@@ -119,6 +119,10 @@ class AsyncScim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListScimGroupMappingsResponse:
         """List SCIM group mappings (``GET /scim/group-mappings``).
 
@@ -138,6 +142,9 @@ class AsyncScim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListScimGroupMappingsResponse = await _call(self._session, _LIST_MAPPINGS, locals())
         return result
@@ -154,6 +161,10 @@ class AsyncScim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateScimGroupMappingResponse:
         """Create a SCIM group mapping (``POST /scim/group-mappings``).
 
@@ -174,6 +185,9 @@ class AsyncScim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateScimGroupMappingResponse = await _call(self._session, _CREATE, locals())
         return result
@@ -188,6 +202,10 @@ class AsyncScim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetScimGroupMappingResponse:
         """Get a SCIM group mapping (``GET /scim/group-mappings/{id}``).
 
@@ -206,6 +224,9 @@ class AsyncScim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetScimGroupMappingResponse = await _call(self._session, _READ, locals())
         return result
@@ -221,6 +242,10 @@ class AsyncScim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateScimGroupMappingResponse:
         """Update a SCIM group mapping (``PATCH /scim/group-mappings/{id}``).
 
@@ -240,6 +265,9 @@ class AsyncScim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateScimGroupMappingResponse = await _call(self._session, _UPDATE, locals())
         return result
@@ -255,6 +283,10 @@ class AsyncScim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteScimGroupMappingResponse:
         """Delete a SCIM group mapping (``DELETE /scim/group-mappings/{id}``).
 
@@ -274,6 +306,9 @@ class AsyncScim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteScimGroupMappingResponse = await _call(self._session, _DELETE, locals())
         return result
@@ -289,6 +324,10 @@ class AsyncScim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListScimGroupsResponse:
         """List SCIM groups (``GET /scim/groups``).
 
@@ -308,6 +347,9 @@ class AsyncScim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListScimGroupsResponse = await _call(self._session, _LIST_GROUPS, locals())
         return result
@@ -336,6 +378,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListScimGroupMappingsResponse:
         """List SCIM group mappings (``GET /scim/group-mappings``).
 
@@ -355,6 +401,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListScimGroupMappingsResponse = _call_sync(self._client, _LIST_MAPPINGS, locals())
         return result
@@ -370,6 +419,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListScimGroupMappingsResponse:
         """List SCIM group mappings (``GET /scim/group-mappings``).
 
@@ -391,6 +444,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListScimGroupMappingsResponse = await _call_async(
             self._client, _LIST_MAPPINGS, locals()
@@ -409,6 +465,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateScimGroupMappingResponse:
         """Create a SCIM group mapping (``POST /scim/group-mappings``).
 
@@ -429,6 +489,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateScimGroupMappingResponse = _call_sync(self._client, _CREATE, locals())
         return result
@@ -445,6 +508,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateScimGroupMappingResponse:
         """Create a SCIM group mapping (``POST /scim/group-mappings``).
 
@@ -467,6 +534,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateScimGroupMappingResponse = await _call_async(self._client, _CREATE, locals())
         return result
@@ -481,6 +551,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetScimGroupMappingResponse:
         """Get a SCIM group mapping (``GET /scim/group-mappings/{id}``).
 
@@ -499,6 +573,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetScimGroupMappingResponse = _call_sync(self._client, _READ, locals())
         return result
@@ -513,6 +590,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetScimGroupMappingResponse:
         """Get a SCIM group mapping (``GET /scim/group-mappings/{id}``).
 
@@ -533,6 +614,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetScimGroupMappingResponse = await _call_async(self._client, _READ, locals())
         return result
@@ -548,6 +632,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateScimGroupMappingResponse:
         """Update a SCIM group mapping (``PATCH /scim/group-mappings/{id}``).
 
@@ -567,6 +655,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateScimGroupMappingResponse = _call_sync(self._client, _UPDATE, locals())
         return result
@@ -582,6 +673,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateScimGroupMappingResponse:
         """Update a SCIM group mapping (``PATCH /scim/group-mappings/{id}``).
 
@@ -603,6 +698,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateScimGroupMappingResponse = await _call_async(self._client, _UPDATE, locals())
         return result
@@ -618,6 +716,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteScimGroupMappingResponse:
         """Delete a SCIM group mapping (``DELETE /scim/group-mappings/{id}``).
 
@@ -637,6 +739,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteScimGroupMappingResponse = _call_sync(self._client, _DELETE, locals())
         return result
@@ -652,6 +757,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteScimGroupMappingResponse:
         """Delete a SCIM group mapping (``DELETE /scim/group-mappings/{id}``).
 
@@ -673,6 +782,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteScimGroupMappingResponse = await _call_async(self._client, _DELETE, locals())
         return result
@@ -688,6 +800,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListScimGroupsResponse:
         """List SCIM groups (``GET /scim/groups``).
 
@@ -707,6 +823,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListScimGroupsResponse = _call_sync(self._client, _LIST_GROUPS, locals())
         return result
@@ -722,6 +841,10 @@ class Scim:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListScimGroupsResponse:
         """List SCIM groups (``GET /scim/groups``).
 
@@ -743,6 +866,9 @@ class Scim:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListScimGroupsResponse = await _call_async(self._client, _LIST_GROUPS, locals())
         return result

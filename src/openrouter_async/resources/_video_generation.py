@@ -122,6 +122,10 @@ class AsyncVideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> VideoGenerationResponse:
         """Submit a video generation request (``POST /videos``).
 
@@ -152,6 +156,9 @@ class AsyncVideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: VideoGenerationResponse = await _call(self._session, _GENERATE, locals())
         return result
@@ -166,6 +173,10 @@ class AsyncVideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> VideoGenerationResponse:
         """Poll video generation status (``GET /videos/{jobId}``).
 
@@ -183,6 +194,9 @@ class AsyncVideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: VideoGenerationResponse = await _call(self._session, _GET_GENERATION, locals())
         return result
@@ -198,6 +212,10 @@ class AsyncVideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BinaryResponse:
         """Download generated video content (``GET /videos/{jobId}/content``).
 
@@ -219,6 +237,9 @@ class AsyncVideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BinaryResponse = await _call(self._session, _GET_VIDEO_CONTENT, locals())
         return result
@@ -232,6 +253,10 @@ class AsyncVideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> VideoModelsListResponse:
         """List all video generation models (``GET /videos/models``).
 
@@ -248,6 +273,9 @@ class AsyncVideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: VideoModelsListResponse = await _call(self._session, _LIST_VIDEOS_MODELS, locals())
         return result
@@ -292,6 +320,10 @@ class VideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> VideoGenerationResponse:
         """Submit a video generation request (``POST /videos``).
 
@@ -322,6 +354,9 @@ class VideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: VideoGenerationResponse = _call_sync(self._client, _GENERATE, locals())
         return result
@@ -353,6 +388,10 @@ class VideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> VideoGenerationResponse:
         """Submit a video generation request (``POST /videos``).
 
@@ -385,6 +424,9 @@ class VideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: VideoGenerationResponse = await _call_async(self._client, _GENERATE, locals())
         return result
@@ -399,6 +441,10 @@ class VideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> VideoGenerationResponse:
         """Poll video generation status (``GET /videos/{jobId}``).
 
@@ -416,6 +462,9 @@ class VideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: VideoGenerationResponse = _call_sync(self._client, _GET_GENERATION, locals())
         return result
@@ -430,6 +479,10 @@ class VideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> VideoGenerationResponse:
         """Poll video generation status (``GET /videos/{jobId}``).
 
@@ -449,6 +502,9 @@ class VideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: VideoGenerationResponse = await _call_async(self._client, _GET_GENERATION, locals())
         return result
@@ -464,6 +520,10 @@ class VideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> SyncBinaryResponse:
         """Download generated video content (``GET /videos/{jobId}/content``).
 
@@ -485,6 +545,9 @@ class VideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: SyncBinaryResponse = _call_sync(self._client, _GET_VIDEO_CONTENT, locals())
         return result
@@ -500,6 +563,10 @@ class VideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BinaryResponse:
         """Download generated video content (``GET /videos/{jobId}/content``).
 
@@ -523,6 +590,9 @@ class VideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BinaryResponse = await _call_async(self._client, _GET_VIDEO_CONTENT, locals())
         return result
@@ -536,6 +606,10 @@ class VideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> VideoModelsListResponse:
         """List all video generation models (``GET /videos/models``).
 
@@ -552,6 +626,9 @@ class VideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: VideoModelsListResponse = _call_sync(self._client, _LIST_VIDEOS_MODELS, locals())
         return result
@@ -565,6 +642,10 @@ class VideoGeneration:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> VideoModelsListResponse:
         """List all video generation models (``GET /videos/models``).
 
@@ -583,6 +664,9 @@ class VideoGeneration:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: VideoModelsListResponse = await _call_async(
             self._client, _LIST_VIDEOS_MODELS, locals()

@@ -214,6 +214,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListWorkspacesResponse:
         """List workspaces (``GET /workspaces``).
 
@@ -233,6 +237,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListWorkspacesResponse = await _call(self._session, _LIST, locals())
         return result
@@ -257,6 +264,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateWorkspaceResponse:
         """Create a workspace (``POST /workspaces``).
 
@@ -285,6 +296,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateWorkspaceResponse = await _call(self._session, _CREATE, locals())
         return result
@@ -299,6 +313,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetWorkspaceResponse:
         """Get a workspace (``GET /workspaces/{id}``).
 
@@ -317,6 +335,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetWorkspaceResponse = await _call(self._session, _GET, locals())
         return result
@@ -342,6 +363,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateWorkspaceResponse:
         """Update a workspace (``PATCH /workspaces/{id}``).
 
@@ -371,6 +396,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateWorkspaceResponse = await _call(self._session, _UPDATE, locals())
         return result
@@ -385,6 +413,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteWorkspaceResponse:
         """Delete a workspace (``DELETE /workspaces/{id}``).
 
@@ -407,6 +439,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteWorkspaceResponse = await _call(self._session, _DELETE, locals())
         return result
@@ -421,6 +456,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListWorkspaceBudgetsResponse:
         """List workspace budgets (``GET /workspaces/{id}/budgets``).
 
@@ -439,6 +478,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListWorkspaceBudgetsResponse = await _call(self._session, _LIST_BUDGETS, locals())
         return result
@@ -454,6 +496,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetWorkspaceBudgetResponse:
         """Get a workspace budget (``GET /workspaces/{id}/budgets/{interval}``).
 
@@ -473,6 +519,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetWorkspaceBudgetResponse = await _call(self._session, _GET_BUDGET, locals())
         return result
@@ -490,6 +539,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpsertWorkspaceBudgetResponse:
         """Create or update a workspace budget (``PUT /workspaces/{id}/budgets/{interval}``).
 
@@ -517,6 +570,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpsertWorkspaceBudgetResponse = await _call(self._session, _SET_BUDGET, locals())
         return result
@@ -532,6 +588,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteWorkspaceBudgetResponse:
         """Delete a workspace budget (``DELETE /workspaces/{id}/budgets/{interval}``).
 
@@ -551,6 +611,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteWorkspaceBudgetResponse = await _call(self._session, _DELETE_BUDGET, locals())
         return result
@@ -567,6 +630,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListWorkspaceMembersResponse:
         """List workspace members (``GET /workspaces/{id}/members``).
 
@@ -588,6 +655,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListWorkspaceMembersResponse = await _call(self._session, _LIST_MEMBERS, locals())
         return result
@@ -603,6 +673,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkAddWorkspaceMembersResponse:
         """Bulk add members to a workspace (``POST /workspaces/{id}/members/add``).
 
@@ -623,6 +697,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkAddWorkspaceMembersResponse = await _call(
             self._session, _BULK_ADD_MEMBERS, locals()
@@ -640,6 +717,10 @@ class AsyncWorkspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkRemoveWorkspaceMembersResponse:
         """Bulk remove members from a workspace (``POST /workspaces/{id}/members/remove``).
 
@@ -661,6 +742,9 @@ class AsyncWorkspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkRemoveWorkspaceMembersResponse = await _call(
             self._session, _BULK_REMOVE_MEMBERS, locals()
@@ -691,6 +775,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListWorkspacesResponse:
         """List workspaces (``GET /workspaces``).
 
@@ -710,6 +798,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListWorkspacesResponse = _call_sync(self._client, _LIST, locals())
         return result
@@ -725,6 +816,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListWorkspacesResponse:
         """List workspaces (``GET /workspaces``).
 
@@ -746,6 +841,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListWorkspacesResponse = await _call_async(self._client, _LIST, locals())
         return result
@@ -770,6 +868,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateWorkspaceResponse:
         """Create a workspace (``POST /workspaces``).
 
@@ -798,6 +900,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateWorkspaceResponse = _call_sync(self._client, _CREATE, locals())
         return result
@@ -822,6 +927,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> CreateWorkspaceResponse:
         """Create a workspace (``POST /workspaces``).
 
@@ -852,6 +961,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: CreateWorkspaceResponse = await _call_async(self._client, _CREATE, locals())
         return result
@@ -866,6 +978,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetWorkspaceResponse:
         """Get a workspace (``GET /workspaces/{id}``).
 
@@ -884,6 +1000,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetWorkspaceResponse = _call_sync(self._client, _GET, locals())
         return result
@@ -898,6 +1017,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetWorkspaceResponse:
         """Get a workspace (``GET /workspaces/{id}``).
 
@@ -918,6 +1041,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetWorkspaceResponse = await _call_async(self._client, _GET, locals())
         return result
@@ -943,6 +1069,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateWorkspaceResponse:
         """Update a workspace (``PATCH /workspaces/{id}``).
 
@@ -972,6 +1102,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateWorkspaceResponse = _call_sync(self._client, _UPDATE, locals())
         return result
@@ -997,6 +1130,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpdateWorkspaceResponse:
         """Update a workspace (``PATCH /workspaces/{id}``).
 
@@ -1028,6 +1165,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpdateWorkspaceResponse = await _call_async(self._client, _UPDATE, locals())
         return result
@@ -1042,6 +1182,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteWorkspaceResponse:
         """Delete a workspace (``DELETE /workspaces/{id}``).
 
@@ -1064,6 +1208,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteWorkspaceResponse = _call_sync(self._client, _DELETE, locals())
         return result
@@ -1078,6 +1225,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteWorkspaceResponse:
         """Delete a workspace (``DELETE /workspaces/{id}``).
 
@@ -1102,6 +1253,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteWorkspaceResponse = await _call_async(self._client, _DELETE, locals())
         return result
@@ -1116,6 +1270,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListWorkspaceBudgetsResponse:
         """List workspace budgets (``GET /workspaces/{id}/budgets``).
 
@@ -1134,6 +1292,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListWorkspaceBudgetsResponse = _call_sync(self._client, _LIST_BUDGETS, locals())
         return result
@@ -1148,6 +1309,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListWorkspaceBudgetsResponse:
         """List workspace budgets (``GET /workspaces/{id}/budgets``).
 
@@ -1168,6 +1333,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListWorkspaceBudgetsResponse = await _call_async(
             self._client, _LIST_BUDGETS, locals()
@@ -1185,6 +1353,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetWorkspaceBudgetResponse:
         """Get a workspace budget (``GET /workspaces/{id}/budgets/{interval}``).
 
@@ -1204,6 +1376,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetWorkspaceBudgetResponse = _call_sync(self._client, _GET_BUDGET, locals())
         return result
@@ -1219,6 +1394,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> GetWorkspaceBudgetResponse:
         """Get a workspace budget (``GET /workspaces/{id}/budgets/{interval}``).
 
@@ -1240,6 +1419,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: GetWorkspaceBudgetResponse = await _call_async(self._client, _GET_BUDGET, locals())
         return result
@@ -1257,6 +1439,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpsertWorkspaceBudgetResponse:
         """Create or update a workspace budget (``PUT /workspaces/{id}/budgets/{interval}``).
 
@@ -1284,6 +1470,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpsertWorkspaceBudgetResponse = _call_sync(self._client, _SET_BUDGET, locals())
         return result
@@ -1301,6 +1490,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> UpsertWorkspaceBudgetResponse:
         """Create or update a workspace budget (``PUT /workspaces/{id}/budgets/{interval}``).
 
@@ -1330,6 +1523,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: UpsertWorkspaceBudgetResponse = await _call_async(
             self._client, _SET_BUDGET, locals()
@@ -1347,6 +1543,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteWorkspaceBudgetResponse:
         """Delete a workspace budget (``DELETE /workspaces/{id}/budgets/{interval}``).
 
@@ -1366,6 +1566,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteWorkspaceBudgetResponse = _call_sync(self._client, _DELETE_BUDGET, locals())
         return result
@@ -1381,6 +1584,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> DeleteWorkspaceBudgetResponse:
         """Delete a workspace budget (``DELETE /workspaces/{id}/budgets/{interval}``).
 
@@ -1402,6 +1609,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: DeleteWorkspaceBudgetResponse = await _call_async(
             self._client, _DELETE_BUDGET, locals()
@@ -1420,6 +1630,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListWorkspaceMembersResponse:
         """List workspace members (``GET /workspaces/{id}/members``).
 
@@ -1441,6 +1655,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListWorkspaceMembersResponse = _call_sync(self._client, _LIST_MEMBERS, locals())
         return result
@@ -1457,6 +1674,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> ListWorkspaceMembersResponse:
         """List workspace members (``GET /workspaces/{id}/members``).
 
@@ -1480,6 +1701,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: ListWorkspaceMembersResponse = await _call_async(
             self._client, _LIST_MEMBERS, locals()
@@ -1497,6 +1721,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkAddWorkspaceMembersResponse:
         """Bulk add members to a workspace (``POST /workspaces/{id}/members/add``).
 
@@ -1517,6 +1745,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkAddWorkspaceMembersResponse = _call_sync(
             self._client, _BULK_ADD_MEMBERS, locals()
@@ -1534,6 +1765,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkAddWorkspaceMembersResponse:
         """Bulk add members to a workspace (``POST /workspaces/{id}/members/add``).
 
@@ -1556,6 +1791,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkAddWorkspaceMembersResponse = await _call_async(
             self._client, _BULK_ADD_MEMBERS, locals()
@@ -1573,6 +1811,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkRemoveWorkspaceMembersResponse:
         """Bulk remove members from a workspace (``POST /workspaces/{id}/members/remove``).
 
@@ -1594,6 +1836,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkRemoveWorkspaceMembersResponse = _call_sync(
             self._client, _BULK_REMOVE_MEMBERS, locals()
@@ -1611,6 +1856,10 @@ class Workspaces:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        server_url: str | None = None,
+        http_referer: str | None = None,
+        x_open_router_title: str | None = None,
+        x_open_router_categories: str | None = None,
     ) -> BulkRemoveWorkspaceMembersResponse:
         """Bulk remove members from a workspace (``POST /workspaces/{id}/members/remove``).
 
@@ -1634,6 +1883,9 @@ class Workspaces:
             extra_body: JSON fields merged into the body after the known ones were validated,
                 overriding a field of the same name (form fields for a multipart body; the whole
                 body where the operation has none): what the spec does not describe yet.
+            server_url: this call's server instead of the client's.
+            http_referer, x_open_router_title, x_open_router_categories: this call's app
+                attribution headers instead of the client's (the official SDK's per-call options).
         """
         result: BulkRemoveWorkspaceMembersResponse = await _call_async(
             self._client, _BULK_REMOVE_MEMBERS, locals()
