@@ -168,8 +168,10 @@ def prepare(op: Operation, args: Mapping[str, Any]) -> _Prepared:
     for py, wire in op.headers:
         if args[py] is not None and args[py] is not UNSET:
             headers[wire] = _render(args[py])
-    if args.get("http_referer") or args.get("x_open_router_title") or args.get(
-        "x_open_router_categories"
+    if (
+        args.get("http_referer")
+        or args.get("x_open_router_title")
+        or args.get("x_open_router_categories")
     ):
         try:
             headers.update(attribution_headers(args, environ=False))
