@@ -11,9 +11,12 @@ a parameter the spec does not describe yet.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 _M = TypeVar("_M", bound="OneEventStream")
 
@@ -27,21 +30,107 @@ class Model:
     # (see ``_convert.nulls_given``).
     __slots__ = ("_nulls_given",)
 
-    def model_dump(self) -> dict[str, Any]:
+    def model_dump(
+        self,
+        *,
+        mode: Literal["python", "json"] = "python",
+        include: Collection[str] | None = None,
+        exclude: Collection[str] | None = None,
+        by_alias: bool = True,
+        exclude_unset: bool = True,
+        exclude_none: bool = False,
+    ) -> dict[str, Any]:
         """This model as plain JSON data: fields that were not given (``UNSET``; ``None`` on the
         models a response can hold, except required fields) are left out, ``model_extra`` is
         merged back in, nested models become dicts. Named as pydantic's (the official SDK's
-        and ``openai``'s models), so code that calls it keeps working."""
-        from ._convert import unstructure
+        and ``openai``'s models), so code that calls it keeps working.
 
+        A compatible subset of pydantic's keywords: ``include`` / ``exclude`` (sets of
+        top-level JSON names), ``exclude_none`` (``None`` dropped at every depth), ``mode``
+        (``"json"``: only JSON types left). Where we differ: keys are always the JSON names
+        (``by_alias=True``; ``False`` is refused, not ignored), and fields never given are
+        always left out (pydantic's ``exclude_unset=True``; ``False`` is refused too)."""
+        from ._convert import dumps, loads, unstructure
+
+        if by_alias is not True:
+            raise TypeError("model_dump(by_alias=False) is not supported: keys are JSON names")
+        if exclude_unset is not True:
+            raise TypeError(
+                "model_dump(exclude_unset=False) is not supported: fields never given are left out"
+            )
+        if mode not in ("python", "json"):
+            raise ValueError(f"mode must be 'python' or 'json', got {mode!r}")
         data: dict[str, Any] = unstructure(self)
+        if include is not None:
+            wanted = _names(include, "include")
+            data = {key: value for key, value in data.items() if key in wanted}
+        if exclude is not None:
+            unwanted = _names(exclude, "exclude")
+            data = {key: value for key, value in data.items() if key not in unwanted}
+        if exclude_none:
+            data = _without_none(data)
+        if mode == "json":
+            data = loads(dumps(data))
         return data
 
-    def model_dump_json(self) -> str:
-        """:meth:`model_dump` as a JSON string."""
+    def model_dump_json(
+        self,
+        *,
+        indent: int | None = None,
+        include: Collection[str] | None = None,
+        exclude: Collection[str] | None = None,
+        by_alias: bool = True,
+        exclude_unset: bool = True,
+        exclude_none: bool = False,
+    ) -> str:
+        """:meth:`model_dump` as a JSON string (``indent`` spaces per level, as pydantic's)."""
+        import json
+
         from ._convert import dumps
 
-        return dumps(self).decode()
+        data = self.model_dump(
+            include=include,
+            exclude=exclude,
+            by_alias=by_alias,
+            exclude_unset=exclude_unset,
+            exclude_none=exclude_none,
+        )
+        text = dumps(data).decode()
+        if indent is None:
+            return text
+        return json.dumps(json.loads(text), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def model_validate(cls, obj: Any) -> Self:
+        """An instance from JSON data (a dict) or an instance of this class, read as leniently
+        as a response is (``_convert.parse``): unknown fields kept in ``model_extra``, a value
+        of another type kept there too while its field reads ``None``. Data that gives nothing
+        usable (not an object) raises :class:`~openrouter_async.errors.ResponseValidationError`.
+        """
+        from ._convert import parse
+
+        if isinstance(obj, cls):
+            return obj
+        return parse(obj if not isinstance(obj, Model) else obj.model_dump(), cls)
+
+    @classmethod
+    def model_validate_json(cls, data: str | bytes | bytearray) -> Self:
+        """:meth:`model_validate` of a JSON text."""
+        from ._convert import parse
+
+        return parse(data, cls)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with the fields in ``update`` (by attribute name) replaced; models are frozen,
+        so a shallow copy shares nested values, as pydantic's does (``deep=True`` copies them).
+        An unknown name in ``update`` is a ``TypeError`` (pydantic would set it silently)."""
+        import copy
+
+        import attrs
+
+        instance: Any = self  # every generated model is an attrs class
+        changed: Self = attrs.evolve(instance, **dict(update or {}))
+        return copy.deepcopy(changed) if deep else changed
 
     if TYPE_CHECKING:
         model_extra: dict[str, Any] | None
@@ -99,6 +188,20 @@ class OneEventStream:
 
     async def __aiter__(self: _M) -> AsyncIterator[_M]:
         yield self
+
+
+def _names(names: Collection[str], option: str) -> frozenset[str]:
+    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+        raise TypeError(f"{option} takes a set of field names (JSON names)")
+    return frozenset(names)
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value
 
 
 __all__ = ["Model", "OneEventStream"]
