@@ -157,9 +157,34 @@ SCENARIOS: tuple[Scenario, ...] = (
         quick_n=1,
         clients=(
             Client("aiohttp", "raw aiohttp (line split + json.loads)", "raw_aiohttp.py"),
+            Client(
+                "httpx-asyncio",
+                "raw httpx, asyncio (client.stream + aiter_lines + orjson.loads)",
+                "raw_httpx.py",
+            ),
+            Client(
+                "httpx-trio",
+                "raw httpx, trio (client.stream + aiter_lines + orjson.loads)",
+                "raw_httpx.py",
+                backend="trio",
+            ),
             Client("openai", "openai AsyncOpenAI (stream=True)", "openai_sdk.py"),
             Client("ours-asyncio", "openrouter_async, asyncio", "ours.py"),
             Client("ours-trio", "openrouter_async, trio", "ours.py", backend="trio"),
+        ),
+    ),
+    Scenario(
+        key="sync-stream",
+        title="sync facade: one streamed response of 20,000 chunks, each decoded to a typed chunk",
+        unit="chunks/s",
+        chunks=20000,
+        n=1,
+        quick_n=1,
+        clients=(
+            Client("openai-sync", "openai.OpenAI (sync, stream=True)", "openai_sdk.py"),
+            Client(
+                "ours-sync", "openrouter_async OpenRouter (sync facade, stream=True)", "ours.py"
+            ),
         ),
     ),
     Scenario(
@@ -197,14 +222,16 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 TARGETS: tuple[Target, ...] = (
-    Target("fanout", "ours-asyncio", "ratio", 0.35, "aiohttp"),
+    Target("fanout", "ours-asyncio", "ratio", 0.6, "aiohttp"),
     Target("fanout", "ours-asyncio", "ratio", 4.0, "openai"),
     Target("fanout", "ours-trio", "ratio", 2.0, "httpx-trio"),
     Target("fanout-1024-slow", "ours-asyncio", "min", 3000.0),
+    Target("stream", "ours-asyncio", "ratio", 0.5, "httpx-asyncio"),
     Target("stream", "ours-asyncio", "ratio", 4.0, "openai"),
     Target("stream", "ours-trio", "ratio", 4.0, "openai"),
-    Target("sync-seq", "ours-sync", "ratio", 2.0, "openai-sync"),
-    Target("import", "ours", "max", 100.0),
+    Target("sync-stream", "ours-sync", "ratio", 5.0, "openai-sync"),
+    Target("sync-seq", "ours-sync", "ratio", 2.5, "openai-sync"),
+    Target("import", "ours", "max", 30.0),
 )
 
 
@@ -588,7 +615,13 @@ def meta(rounds: int, quick: bool, elapsed: float) -> dict[str, Any]:
 def target_rows(scenarios: list[Scenario], results: dict) -> list[dict]:
     rows = []
     by_key = {s.key: s for s in scenarios}
-    for t in TARGETS:
+    # Each target also applies to our row's --baseline twin, if the run has one.
+    targets = [
+        dataclasses.replace(t, client=key)
+        for t in TARGETS
+        for key in (t.client, f"{t.client}-baseline")
+    ]
+    for t in targets:
         scen = by_key.get(t.scenario)
         if scen is None or t.client not in results[t.scenario]:
             continue

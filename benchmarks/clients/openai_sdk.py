@@ -70,5 +70,35 @@ def sync_seq(args: argparse.Namespace) -> dict[str, Any]:
         return c.timed_sync_seq(call, args)
 
 
+def sync_stream(args: argparse.Namespace) -> dict[str, Any]:
+    import openai
+
+    with openai.OpenAI(base_url=args.url, api_key="x", max_retries=0) as client:
+        r = client.chat.completions.create(model=c.MODEL, messages=c.MESSAGES)
+        c.check(r.choices[0].message.content)  # warm-up: open the connection
+        chunks = 0
+        with c.Timer() as t:
+            for _ in range(args.n):
+                s = client.chat.completions.create(
+                    model=c.MODEL,
+                    messages=c.MESSAGES,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+                with s:
+                    for chunk in s:
+                        if chunk.choices and chunk.choices[0].delta.content:
+                            chunks += 1
+        return c.result(chunks, t, streams=args.n)
+
+
 if __name__ == "__main__":
-    c.main({"fanout": fanout, "fanout-1024-slow": fanout, "stream": stream, "sync-seq": sync_seq})
+    c.main(
+        {
+            "fanout": fanout,
+            "fanout-1024-slow": fanout,
+            "stream": stream,
+            "sync-seq": sync_seq,
+            "sync-stream": sync_stream,
+        }
+    )

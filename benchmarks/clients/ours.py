@@ -1,4 +1,5 @@
-"""openrouter_async (this project): ``Session`` on asyncio or trio, and the sync facade."""
+"""openrouter_async (this project): ``Session`` on asyncio or trio, and the sync facade
+(``OpenRouter``: sequential calls and streams)."""
 
 from __future__ import annotations
 
@@ -59,5 +60,30 @@ def sync_seq(args: argparse.Namespace) -> dict[str, Any]:
         return c.timed_sync_seq(call, args)
 
 
+def sync_stream(args: argparse.Namespace) -> dict[str, Any]:
+    from openrouter_async import OpenRouter
+
+    # As the README shows: `with client.chat.send(..., stream=True) as events: for event in ...`
+    with OpenRouter(server_url=args.url, api_key="x") as client:
+        r = client.chat.send(model=c.MODEL, messages=c.MESSAGES)
+        c.check(r.choices[0].message.content)  # warm-up: start the portal, open the connection
+        chunks = 0
+        with c.Timer() as t:
+            for _ in range(args.n):
+                with client.chat.send(model=c.MODEL, messages=c.MESSAGES, stream=True) as events:
+                    for chunk in events:
+                        if chunk.choices and chunk.choices[0].delta.content:
+                            chunks += 1
+        return c.result(chunks, t, streams=args.n)
+
+
 if __name__ == "__main__":
-    c.main({"fanout": fanout, "fanout-1024-slow": fanout, "stream": stream, "sync-seq": sync_seq})
+    c.main(
+        {
+            "fanout": fanout,
+            "fanout-1024-slow": fanout,
+            "stream": stream,
+            "sync-seq": sync_seq,
+            "sync-stream": sync_stream,
+        }
+    )
