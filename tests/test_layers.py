@@ -51,6 +51,7 @@ HAND_WRITTEN = {
     "_portal": CORE,
     "_operations": OPERATIONS,
     "_attach": OPERATIONS,
+    "_raw": OPERATIONS,
     "_session": TOP,
     "_client": TOP,
     "_chat": TOP,

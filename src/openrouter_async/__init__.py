@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ._config import BackoffStrategy, RetryConfig, Timeouts
     from ._limiter import LimiterState
     from ._map import MapResult
+    from ._raw import AsyncStreamingResponse, RawResponse, StreamingResponse
     from ._session import Session
     from ._streams import AsyncStream, SyncStream
     from ._unset import UNSET, Unset
@@ -38,6 +39,7 @@ __all__ = [
     "UNSET",
     "APIRedirectError",
     "AsyncStream",
+    "AsyncStreamingResponse",
     "BackoffStrategy",
     "BatchError",
     "BatchJob",
@@ -49,8 +51,10 @@ __all__ = [
     "MapResult",
     "OpenRouter",
     "OpenRouterError",
+    "RawResponse",
     "RetryConfig",
     "Session",
+    "StreamingResponse",
     "SyncBinaryResponse",
     "SyncStream",
     "Timeouts",
@@ -88,6 +92,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "BatchJob": ("._batch", "BatchJob"),
     "BatchStats": ("._batch", "BatchStats"),
     "run_batch": ("._batch", "run_batch"),
+    "RawResponse": ("._raw", "RawResponse"),
+    "StreamingResponse": ("._raw", "StreamingResponse"),
+    "AsyncStreamingResponse": ("._raw", "AsyncStreamingResponse"),
 }
 
 

@@ -13,6 +13,7 @@ import httpx
 import orjson
 
 from . import _convert
+from ._model import Model
 from .errors import ChatError, ErrorDetails, ResponseValidationError, error_for_status
 
 __all__ = ["decode_json", "has_error_field", "raise_error_body"]
@@ -36,10 +37,13 @@ def decode_json(response: httpx.Response, content: bytes, response_type: type[T]
     if not has_error_field(response_type):
         raise_error_body(data)
     try:
-        return _convert.parse(data, response_type, status_code=status)
+        result = _convert.parse(data, response_type, status_code=status)
     except ResponseValidationError as error:
         error.body = content.decode("utf-8", "replace")
         raise
+    if isinstance(result, Model):  # its _request_id / _generation_id, read when asked
+        object.__setattr__(result, "_response_headers", response.headers)
+    return result
 
 
 def raise_error_body(data: Any, *, chunk: Any = None) -> None:

@@ -57,6 +57,7 @@ from ._transport_errors import translate_transport_error
 from .errors import (
     APIStatusError,
     OpenRouterError,
+    RequestInfo,
     ResponseValidationError,
     error_for_status,
 )
@@ -278,17 +279,25 @@ class Exchange:
         retries: RetryConfig | None = None,
         http_headers: Mapping[str, str] | None = None,
         base_url: str | None = None,
+        deliver: Callable[[httpx.Response, float, float], Awaitable[Any]] | None = None,
     ) -> Any:
         """A multipart upload (``form``), a binary download (``binary``: a
         :class:`BinaryResponse` whose body is read when asked) or an answer that is empty or
         JSON (``result``: its model, or None). The request is built again for each attempt: a
-        multipart body is re-rendered, so a retry sends it whole again."""
+        multipart body is re-rendered, so a retry sends it whole again.
+
+        ``deliver(response, started, deadline)``, when given, makes the answer instead, from
+        the response whose headers arrived (a raw response: ``_raw.py``), within the attempt
+        (``started``: ``time.monotonic()`` when it began)."""
         timeouts = self.timeouts.with_timeout_ms(timeout_ms)
 
         async def attempt() -> Any:
+            started = time.monotonic()
             response = await self._open(
                 method, path, body, params, http_headers, form, accept, timeouts.read, base_url
             )
+            if deliver is not None:
+                return await deliver(response, started, timeouts.read)
             if binary:
                 return BinaryResponse(response, idle_timeout=timeouts.stream_idle)
             try:
@@ -364,10 +373,11 @@ class Exchange:
                         )
                         response = await self._send(request)
                     content = await _read_body(response)
-            except TimeoutError as error:
-                raise translate_transport_error(error) from error
-            except (httpx.HTTPError, OSError) as error:
-                raise translate_transport_error(error) from error
+            except (TimeoutError, httpx.HTTPError, OSError) as error:
+                failure = translate_transport_error(error)
+                url = (base_url or self.base_url) + path if request is None else str(request.url)
+                failure.request_info = RequestInfo(method, redact_url(url))
+                raise failure from error
             status = response.status_code
             if request is None and (self.logger is not None or status >= 400):
                 # Sent prepared: a request built only now, for a log line or an error
@@ -459,10 +469,10 @@ class Exchange:
         try:
             with anyio.fail_after(within):
                 response = await self._send(request)
-        except TimeoutError as error:
-            raise translate_transport_error(error) from error
-        except (httpx.HTTPError, OSError) as error:
-            raise translate_transport_error(error) from error
+        except (TimeoutError, httpx.HTTPError, OSError) as error:
+            failure = translate_transport_error(error)
+            failure.request_info = RequestInfo(request.method, redact_url(str(request.url)))
+            raise failure from error
         if self.logger is not None:
             self._log_exchange(request, response.status_code, started)
         if response.status_code >= 400:

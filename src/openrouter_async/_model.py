@@ -67,7 +67,22 @@ class Model:
     # an explicit null, set only when there are some: a response-style field reads None both
     # when absent and when null, and this is how ``{"content": null}`` is sent back as it came
     # (see ``_convert.nulls_given``).
-    __slots__ = ("_nulls_given",)
+    # ``_response_headers``: the headers of the answer a top-level result was read from (set
+    # by ``_decode.decode_json``), read only when asked: looking the ids up on every call
+    # would cost 1.5 µs; a reference costs nothing.
+    __slots__ = ("_nulls_given", "_response_headers")
+
+    @property
+    def _request_id(self) -> str | None:
+        """The ``X-Request-Id`` of the answer this result came in, if it had one (openai's
+        ``_request_id``); ``None`` on nested models and models built by hand."""
+        return _response_header(self, "x-request-id")
+
+    @property
+    def _generation_id(self) -> str | None:
+        """The ``X-Generation-Id`` of the answer this result came in (the id to look the
+        call up with ``generations.get``), if it had one; ``None`` on nested models."""
+        return _response_header(self, "x-generation-id")
 
     def model_dump(
         self,
@@ -434,6 +449,15 @@ class _ModelFieldsOf:
 
 
 Model.model_fields = _ModelFieldsOf()  # type: ignore[assignment]
+
+
+def _response_header(model: Model, name: str) -> str | None:
+    try:
+        headers = object.__getattribute__(model, "_response_headers")
+    except AttributeError:  # set only on results read from an answer
+        return None
+    value: str | None = headers.get(name)
+    return value
 
 
 # -- model_dump's options ------------------------------------------------------------------

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, Union
 from urllib.parse import quote
 
 from . import _convert
-from ._binary import BinaryResponse, SyncBinaryResponse
 from ._events import event_data, skip_named_event, typed_event_data
+from ._model import Model
 from ._options import attribution_headers, check_base_url
+from ._raw import to_sync
 from ._sse import ServerSentEvent
-from ._streams import SKIP, AsyncStream, SyncStream
+from ._streams import SKIP
 from ._unset import UNSET
 from .errors import RequestValidationError
 
@@ -72,6 +73,7 @@ class Operation:
         "kind",
         "method",
         "name",
+        "paging",
         "parser",
         "path",
         "path_params",
@@ -97,6 +99,7 @@ class Operation:
         event_wrapped: bool = False,
         authenticated: bool = True,
         accept: str | None = None,
+        paging: Any = None,
     ) -> None:
         self.name = name  #: ``group.method``, for error messages
         self.method = method
@@ -114,6 +117,8 @@ class Operation:
         self.authenticated = authenticated
         self.parser: Callable[[ServerSentEvent], Any] | None = None  # built on first stream
         self.accept = accept  #: the Accept header of a binary download (``audio/*``)
+        #: how the pages of a list operation follow each other (``_pages.Paging``), or None
+        self.paging = paging
 
     def __repr__(self) -> str:
         return f"<Operation {self.name}: {self.method} {self.path}>"
@@ -563,11 +568,9 @@ def call_sync(client: FacadeRunner, op: Operation, args: Mapping[str, Any]) -> A
     their portal-driven twins."""
     portal_thread, session = client._sync()
     result = portal_thread.call(functools.partial(call, session, op, args))
-    if isinstance(result, AsyncStream):
-        return SyncStream(result, portal_thread)
-    if isinstance(result, BinaryResponse):
-        return SyncBinaryResponse(result, portal_thread.portal)
-    return result
+    if type(result) is dict or isinstance(result, Model):  # most results: nothing to wrap
+        return result
+    return to_sync(result, portal_thread)
 
 
 async def call_async_facade(client: FacadeRunner, op: Operation, args: Mapping[str, Any]) -> Any:

@@ -54,6 +54,7 @@ __all__ = [
     "ProviderOverloadedResponseError",
     "RateLimitTimeoutError",
     "TLSVerificationError",
+    "RequestInfo",
     "RequestTimeoutResponseError",
     "RequestValidationError",
     "ResponseValidationError",
@@ -151,6 +152,19 @@ class ErrorBody:
         )
 
 
+@attrs.frozen
+class RequestInfo:
+    """The request an error came from, as far as it is safe to show: its method and URL
+    (a key in the URL masked). Headers and body are left out: they carry the key and the
+    prompt."""
+
+    method: str
+    url: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url}"
+
+
 class OpenRouterError(Exception):
     """Base class of every error this package raises on purpose."""
 
@@ -165,10 +179,30 @@ class OpenRouterError(Exception):
     raw_response: httpx.Response | None = None
     """The ``httpx.Response``, when one was built."""
 
+    #: set where the request is known but no httpx.Request was built (a prepared send)
+    request_info: RequestInfo | None = None
+
     def __init__(self, message: str) -> None:
         message = redact(message)  # a server may have echoed the key into it
         super().__init__(message)
         self.message = message
+
+    @property
+    def request(self) -> RequestInfo | None:
+        """The request that failed (method and URL), when there was one: from the response,
+        or from the transport's error for a connection failure (openai's ``.request``)."""
+        if self.request_info is not None:
+            return self.request_info
+        for source in (self.raw_response, self.__cause__):
+            try:
+                request = getattr(source, "request", None)  # httpx raises when it has none
+            except RuntimeError:
+                continue
+            if request is not None and hasattr(request, "method"):
+                from ._logging import redact_url  # (userinfo and key-like query values too)
+
+                return RequestInfo(str(request.method), redact_url(str(request.url)))
+        return None
 
     def __str__(self) -> str:
         return self.message

@@ -317,6 +317,12 @@ class GroupEmitter:
             "from .._operations import call as _call",
             "from .._operations import call_async_facade as _call_async",
             "from .._operations import call_sync as _call_sync",
+            "from .._raw import raw_async as _raw_async",
+            "from .._raw import raw_client as _raw_client",
+            "from .._raw import raw_session as _raw_session",
+            "from .._raw import raw_sync as _raw_sync",
+            "from .._raw import streaming_async as _streaming_async",
+            "from .._raw import streaming_sync as _streaming_sync",
             "from .._unset import UNSET, Unset",
         ]
         by_module: dict[str, list[str]] = {}
@@ -337,9 +343,16 @@ class GroupEmitter:
             out.append("    from ..models import (")
             out += [f"        {n}," for n in typing_only]
             out.append("    )")
+        wrappers = [
+            f"Async{cname}WithRawResponse",
+            f"Async{cname}WithStreamingResponse",
+            f"{cname}WithRawResponse",
+            f"{cname}WithStreamingResponse",
+        ]
+        exported = ", ".join(literal(n) for n in sorted([f"Async{cname}", cname, *wrappers]))
         out += [
             "",
-            f"__all__ = [{literal('Async' + cname)}, {literal(cname)}]",
+            f"__all__ = [{exported}]",
             "",
             "# Referenced by the signatures only; kept so that linters see them used.",
             "_ = (Any, FileInput, Sequence, operations)",
@@ -358,6 +371,7 @@ class GroupEmitter:
             "",
             "    def __init__(self, session: SessionRunner) -> None:",
             "        self._session = session",
+            *self.raw_properties(f"Async{cname}", "self._session"),
             *["    " + line if line else "" for line in session_methods],
             "",
             "",
@@ -374,10 +388,83 @@ class GroupEmitter:
             "",
             "    def __init__(self, client: FacadeRunner) -> None:",
             "        self._client = client",
+            *self.raw_properties(cname, "self._client"),
             *["    " + line if line else "" for line in facade_methods],
             "",
+            *self.raw_wrappers(cname),
         ]
         return "\n".join(out) + "\n"
+
+    # -- with_raw_response / with_streaming_response ---------------------------------------
+
+    def raw_properties(self, cls: str, runner: str) -> list[str]:
+        out: list[str] = []
+        for attribute, kind, says in (
+            (
+                "with_raw_response",
+                "RawResponse",
+                "answering with its status and headers"
+                " (``RawResponse``; ``.parse()`` gives the result)",
+            ),
+            (
+                "with_streaming_response",
+                "StreamingResponse",
+                "as a ``with`` block around the response, whose body is read only when asked",
+            ),
+        ):
+            out += [
+                "",
+                "    @property",
+                f"    def {attribute}(self) -> {cls}With{kind}:",
+                f'        """These operations, each {says}."""',
+                f"        return {cls}With{kind}({runner})",
+            ]
+        return out
+
+    def raw_wrappers(self, cname: str) -> list[str]:
+        """The classes behind ``with_raw_response`` / ``with_streaming_response``: the group
+        built on a raw runner (``_raw.py``), each method retyped for what it returns there."""
+        names = [op.name for op in self.ops]
+        out: list[str] = []
+        for kind, streaming in (("RawResponse", False), ("StreamingResponse", True)):
+            wrap = "_streaming" if streaming else "_raw"
+            flag = "True" if streaming else "False"
+            for cls, runner, make, slots, binds in (
+                (
+                    f"Async{cname}",
+                    "session: SessionRunner",
+                    f"Async{cname}(_raw_session(session, streaming={flag}))",
+                    sorted(names),
+                    [f"self.{n} = {wrap}_async(group.{n})" for n in names],
+                ),
+                (
+                    cname,
+                    "client: FacadeRunner",
+                    f"{cname}(_raw_client(client, streaming={flag}))",
+                    sorted([*names, *(n + "_async" for n in names)]),
+                    [
+                        line
+                        for n in names
+                        for line in (
+                            f"self.{n} = {wrap}_sync(group.{n})",
+                            f"self.{n}_async = {wrap}_async(group.{n}_async)",
+                        )
+                    ],
+                ),
+            ):
+                out += [
+                    "",
+                    "",
+                    f"class {cls}With{kind}:",
+                    f'    """``{cls}.with_{"streaming" if streaming else "raw"}_response``."""',
+                    "",
+                    f"    __slots__ = ({''.join(literal(n) + ', ' for n in slots)})",
+                    "",
+                    f"    def __init__(self, {runner}) -> None:",
+                    f"        group = {make}",
+                    *["        " + b for b in binds],
+                ]
+        return out
 
 
 def _arg_doc(name: str, doc: str | None, fallback: str | None) -> str:

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._analytics import (
     ActivityResponse,
@@ -32,7 +38,14 @@ if TYPE_CHECKING:
         QueryAnalyticsRequestTimeRange,
     )
 
-__all__ = ["AsyncAnalytics", "Analytics"]
+__all__ = [
+    "Analytics",
+    "AnalyticsWithRawResponse",
+    "AnalyticsWithStreamingResponse",
+    "AsyncAnalytics",
+    "AsyncAnalyticsWithRawResponse",
+    "AsyncAnalyticsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -89,6 +102,16 @@ class AsyncAnalytics:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncAnalyticsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncAnalyticsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncAnalyticsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncAnalyticsWithStreamingResponse(self._session)
 
     async def get_user_activity(
         self,
@@ -253,6 +276,16 @@ class Analytics:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> AnalyticsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AnalyticsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> AnalyticsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AnalyticsWithStreamingResponse(self._client)
 
     def get_user_activity(
         self,
@@ -563,3 +596,79 @@ class Analytics:
         """
         result: QueryAnalyticsResponse = await _call_async(self._client, _QUERY_ANALYTICS, locals())
         return result
+
+
+class AsyncAnalyticsWithRawResponse:
+    """``AsyncAnalytics.with_raw_response``."""
+
+    __slots__ = (
+        "get_analytics_meta",
+        "get_user_activity",
+        "query_analytics",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncAnalytics(_raw_session(session, streaming=False))
+        self.get_user_activity = _raw_async(group.get_user_activity)
+        self.get_analytics_meta = _raw_async(group.get_analytics_meta)
+        self.query_analytics = _raw_async(group.query_analytics)
+
+
+class AnalyticsWithRawResponse:
+    """``Analytics.with_raw_response``."""
+
+    __slots__ = (
+        "get_analytics_meta",
+        "get_analytics_meta_async",
+        "get_user_activity",
+        "get_user_activity_async",
+        "query_analytics",
+        "query_analytics_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Analytics(_raw_client(client, streaming=False))
+        self.get_user_activity = _raw_sync(group.get_user_activity)
+        self.get_user_activity_async = _raw_async(group.get_user_activity_async)
+        self.get_analytics_meta = _raw_sync(group.get_analytics_meta)
+        self.get_analytics_meta_async = _raw_async(group.get_analytics_meta_async)
+        self.query_analytics = _raw_sync(group.query_analytics)
+        self.query_analytics_async = _raw_async(group.query_analytics_async)
+
+
+class AsyncAnalyticsWithStreamingResponse:
+    """``AsyncAnalytics.with_streaming_response``."""
+
+    __slots__ = (
+        "get_analytics_meta",
+        "get_user_activity",
+        "query_analytics",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncAnalytics(_raw_session(session, streaming=True))
+        self.get_user_activity = _streaming_async(group.get_user_activity)
+        self.get_analytics_meta = _streaming_async(group.get_analytics_meta)
+        self.query_analytics = _streaming_async(group.query_analytics)
+
+
+class AnalyticsWithStreamingResponse:
+    """``Analytics.with_streaming_response``."""
+
+    __slots__ = (
+        "get_analytics_meta",
+        "get_analytics_meta_async",
+        "get_user_activity",
+        "get_user_activity_async",
+        "query_analytics",
+        "query_analytics_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Analytics(_raw_client(client, streaming=True))
+        self.get_user_activity = _streaming_sync(group.get_user_activity)
+        self.get_user_activity_async = _streaming_async(group.get_user_activity_async)
+        self.get_analytics_meta = _streaming_sync(group.get_analytics_meta)
+        self.get_analytics_meta_async = _streaming_async(group.get_analytics_meta_async)
+        self.query_analytics = _streaming_sync(group.query_analytics)
+        self.query_analytics_async = _streaming_async(group.query_analytics_async)

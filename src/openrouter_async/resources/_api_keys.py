@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._api_keys import (
     CreateKeysRequest,
@@ -29,7 +35,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncApiKeys", "ApiKeys"]
+__all__ = [
+    "ApiKeys",
+    "ApiKeysWithRawResponse",
+    "ApiKeysWithStreamingResponse",
+    "AsyncApiKeys",
+    "AsyncApiKeysWithRawResponse",
+    "AsyncApiKeysWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -113,6 +126,16 @@ class AsyncApiKeys:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncApiKeysWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncApiKeysWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncApiKeysWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncApiKeysWithStreamingResponse(self._session)
 
     async def get_current_key_metadata(
         self,
@@ -386,6 +409,16 @@ class ApiKeys:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> ApiKeysWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return ApiKeysWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> ApiKeysWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return ApiKeysWithStreamingResponse(self._client)
 
     def get_current_key_metadata(
         self,
@@ -918,3 +951,115 @@ class ApiKeys:
         """
         result: DeleteKeysResponse = await _call_async(self._client, _DELETE, locals())
         return result
+
+
+class AsyncApiKeysWithRawResponse:
+    """``AsyncApiKeys.with_raw_response``."""
+
+    __slots__ = (
+        "create",
+        "delete",
+        "get",
+        "get_current_key_metadata",
+        "list",
+        "update",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncApiKeys(_raw_session(session, streaming=False))
+        self.get_current_key_metadata = _raw_async(group.get_current_key_metadata)
+        self.list = _raw_async(group.list)
+        self.create = _raw_async(group.create)
+        self.get = _raw_async(group.get)
+        self.update = _raw_async(group.update)
+        self.delete = _raw_async(group.delete)
+
+
+class ApiKeysWithRawResponse:
+    """``ApiKeys.with_raw_response``."""
+
+    __slots__ = (
+        "create",
+        "create_async",
+        "delete",
+        "delete_async",
+        "get",
+        "get_async",
+        "get_current_key_metadata",
+        "get_current_key_metadata_async",
+        "list",
+        "list_async",
+        "update",
+        "update_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = ApiKeys(_raw_client(client, streaming=False))
+        self.get_current_key_metadata = _raw_sync(group.get_current_key_metadata)
+        self.get_current_key_metadata_async = _raw_async(group.get_current_key_metadata_async)
+        self.list = _raw_sync(group.list)
+        self.list_async = _raw_async(group.list_async)
+        self.create = _raw_sync(group.create)
+        self.create_async = _raw_async(group.create_async)
+        self.get = _raw_sync(group.get)
+        self.get_async = _raw_async(group.get_async)
+        self.update = _raw_sync(group.update)
+        self.update_async = _raw_async(group.update_async)
+        self.delete = _raw_sync(group.delete)
+        self.delete_async = _raw_async(group.delete_async)
+
+
+class AsyncApiKeysWithStreamingResponse:
+    """``AsyncApiKeys.with_streaming_response``."""
+
+    __slots__ = (
+        "create",
+        "delete",
+        "get",
+        "get_current_key_metadata",
+        "list",
+        "update",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncApiKeys(_raw_session(session, streaming=True))
+        self.get_current_key_metadata = _streaming_async(group.get_current_key_metadata)
+        self.list = _streaming_async(group.list)
+        self.create = _streaming_async(group.create)
+        self.get = _streaming_async(group.get)
+        self.update = _streaming_async(group.update)
+        self.delete = _streaming_async(group.delete)
+
+
+class ApiKeysWithStreamingResponse:
+    """``ApiKeys.with_streaming_response``."""
+
+    __slots__ = (
+        "create",
+        "create_async",
+        "delete",
+        "delete_async",
+        "get",
+        "get_async",
+        "get_current_key_metadata",
+        "get_current_key_metadata_async",
+        "list",
+        "list_async",
+        "update",
+        "update_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = ApiKeys(_raw_client(client, streaming=True))
+        self.get_current_key_metadata = _streaming_sync(group.get_current_key_metadata)
+        self.get_current_key_metadata_async = _streaming_async(group.get_current_key_metadata_async)
+        self.list = _streaming_sync(group.list)
+        self.list_async = _streaming_async(group.list_async)
+        self.create = _streaming_sync(group.create)
+        self.create_async = _streaming_async(group.create_async)
+        self.get = _streaming_sync(group.get)
+        self.get_async = _streaming_async(group.get_async)
+        self.update = _streaming_sync(group.update)
+        self.update_async = _streaming_async(group.update_async)
+        self.delete = _streaming_sync(group.delete)
+        self.delete_async = _streaming_async(group.delete_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._benchmarks import UnifiedBenchmarksResponse
 
@@ -20,7 +26,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncBenchmarks", "Benchmarks"]
+__all__ = [
+    "AsyncBenchmarks",
+    "AsyncBenchmarksWithRawResponse",
+    "AsyncBenchmarksWithStreamingResponse",
+    "Benchmarks",
+    "BenchmarksWithRawResponse",
+    "BenchmarksWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -54,6 +67,16 @@ class AsyncBenchmarks:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncBenchmarksWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncBenchmarksWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncBenchmarksWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncBenchmarksWithStreamingResponse(self._session)
 
     async def get_benchmarks(
         self,
@@ -138,6 +161,16 @@ class Benchmarks:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> BenchmarksWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return BenchmarksWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> BenchmarksWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return BenchmarksWithStreamingResponse(self._client)
 
     def get_benchmarks(
         self,
@@ -284,3 +317,51 @@ class Benchmarks:
             self._client, _GET_BENCHMARKS, locals()
         )
         return result
+
+
+class AsyncBenchmarksWithRawResponse:
+    """``AsyncBenchmarks.with_raw_response``."""
+
+    __slots__ = ("get_benchmarks",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncBenchmarks(_raw_session(session, streaming=False))
+        self.get_benchmarks = _raw_async(group.get_benchmarks)
+
+
+class BenchmarksWithRawResponse:
+    """``Benchmarks.with_raw_response``."""
+
+    __slots__ = (
+        "get_benchmarks",
+        "get_benchmarks_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Benchmarks(_raw_client(client, streaming=False))
+        self.get_benchmarks = _raw_sync(group.get_benchmarks)
+        self.get_benchmarks_async = _raw_async(group.get_benchmarks_async)
+
+
+class AsyncBenchmarksWithStreamingResponse:
+    """``AsyncBenchmarks.with_streaming_response``."""
+
+    __slots__ = ("get_benchmarks",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncBenchmarks(_raw_session(session, streaming=True))
+        self.get_benchmarks = _streaming_async(group.get_benchmarks)
+
+
+class BenchmarksWithStreamingResponse:
+    """``Benchmarks.with_streaming_response``."""
+
+    __slots__ = (
+        "get_benchmarks",
+        "get_benchmarks_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Benchmarks(_raw_client(client, streaming=True))
+        self.get_benchmarks = _streaming_sync(group.get_benchmarks)
+        self.get_benchmarks_async = _streaming_async(group.get_benchmarks_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._byok import (
     CreateBYOKKeyRequest,
@@ -31,7 +37,14 @@ if TYPE_CHECKING:
         BYOKProviderSlug,
     )
 
-__all__ = ["AsyncByok", "Byok"]
+__all__ = [
+    "AsyncByok",
+    "AsyncByokWithRawResponse",
+    "AsyncByokWithStreamingResponse",
+    "Byok",
+    "ByokWithRawResponse",
+    "ByokWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -113,6 +126,16 @@ class AsyncByok:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncByokWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncByokWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncByokWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncByokWithStreamingResponse(self._session)
 
     async def list(
         self,
@@ -473,6 +496,16 @@ class Byok:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> ByokWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return ByokWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> ByokWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return ByokWithStreamingResponse(self._client)
 
     def list(
         self,
@@ -1177,3 +1210,103 @@ class Byok:
         """
         result: DeleteBYOKKeyResponse = await _call_async(self._client, _DELETE, locals())
         return result
+
+
+class AsyncByokWithRawResponse:
+    """``AsyncByok.with_raw_response``."""
+
+    __slots__ = (
+        "create",
+        "delete",
+        "get",
+        "list",
+        "update",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncByok(_raw_session(session, streaming=False))
+        self.list = _raw_async(group.list)
+        self.create = _raw_async(group.create)
+        self.get = _raw_async(group.get)
+        self.update = _raw_async(group.update)
+        self.delete = _raw_async(group.delete)
+
+
+class ByokWithRawResponse:
+    """``Byok.with_raw_response``."""
+
+    __slots__ = (
+        "create",
+        "create_async",
+        "delete",
+        "delete_async",
+        "get",
+        "get_async",
+        "list",
+        "list_async",
+        "update",
+        "update_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Byok(_raw_client(client, streaming=False))
+        self.list = _raw_sync(group.list)
+        self.list_async = _raw_async(group.list_async)
+        self.create = _raw_sync(group.create)
+        self.create_async = _raw_async(group.create_async)
+        self.get = _raw_sync(group.get)
+        self.get_async = _raw_async(group.get_async)
+        self.update = _raw_sync(group.update)
+        self.update_async = _raw_async(group.update_async)
+        self.delete = _raw_sync(group.delete)
+        self.delete_async = _raw_async(group.delete_async)
+
+
+class AsyncByokWithStreamingResponse:
+    """``AsyncByok.with_streaming_response``."""
+
+    __slots__ = (
+        "create",
+        "delete",
+        "get",
+        "list",
+        "update",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncByok(_raw_session(session, streaming=True))
+        self.list = _streaming_async(group.list)
+        self.create = _streaming_async(group.create)
+        self.get = _streaming_async(group.get)
+        self.update = _streaming_async(group.update)
+        self.delete = _streaming_async(group.delete)
+
+
+class ByokWithStreamingResponse:
+    """``Byok.with_streaming_response``."""
+
+    __slots__ = (
+        "create",
+        "create_async",
+        "delete",
+        "delete_async",
+        "get",
+        "get_async",
+        "list",
+        "list_async",
+        "update",
+        "update_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Byok(_raw_client(client, streaming=True))
+        self.list = _streaming_sync(group.list)
+        self.list_async = _streaming_async(group.list_async)
+        self.create = _streaming_sync(group.create)
+        self.create_async = _streaming_async(group.create_async)
+        self.get = _streaming_sync(group.get)
+        self.get_async = _streaming_async(group.get_async)
+        self.update = _streaming_sync(group.update)
+        self.update_async = _streaming_async(group.update_async)
+        self.delete = _streaming_sync(group.delete)
+        self.delete_async = _streaming_async(group.delete_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._chat import ChatRequest, ChatResult, ChatStreamChunk
 
@@ -53,7 +59,14 @@ if TYPE_CHECKING:
         WebSearchPlugin,
     )
 
-__all__ = ["AsyncChat", "Chat"]
+__all__ = [
+    "AsyncChat",
+    "AsyncChatWithRawResponse",
+    "AsyncChatWithStreamingResponse",
+    "Chat",
+    "ChatWithRawResponse",
+    "ChatWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -131,6 +144,16 @@ class AsyncChat:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncChatWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncChatWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncChatWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncChatWithStreamingResponse(self._session)
 
     @overload
     async def send(
@@ -593,6 +616,16 @@ class Chat:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> ChatWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return ChatWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> ChatWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return ChatWithStreamingResponse(self._client)
 
     @overload
     def send(
@@ -1491,3 +1524,51 @@ class Chat:
             self._client, _SEND, locals()
         )
         return result
+
+
+class AsyncChatWithRawResponse:
+    """``AsyncChat.with_raw_response``."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncChat(_raw_session(session, streaming=False))
+        self.send = _raw_async(group.send)
+
+
+class ChatWithRawResponse:
+    """``Chat.with_raw_response``."""
+
+    __slots__ = (
+        "send",
+        "send_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Chat(_raw_client(client, streaming=False))
+        self.send = _raw_sync(group.send)
+        self.send_async = _raw_async(group.send_async)
+
+
+class AsyncChatWithStreamingResponse:
+    """``AsyncChat.with_streaming_response``."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncChat(_raw_session(session, streaming=True))
+        self.send = _streaming_async(group.send)
+
+
+class ChatWithStreamingResponse:
+    """``Chat.with_streaming_response``."""
+
+    __slots__ = (
+        "send",
+        "send_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Chat(_raw_client(client, streaming=True))
+        self.send = _streaming_sync(group.send)
+        self.send_async = _streaming_async(group.send_async)

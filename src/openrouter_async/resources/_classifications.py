@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._classifications import TaskClassificationResponse
 
@@ -20,7 +26,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncClassifications", "Classifications"]
+__all__ = [
+    "AsyncClassifications",
+    "AsyncClassificationsWithRawResponse",
+    "AsyncClassificationsWithStreamingResponse",
+    "Classifications",
+    "ClassificationsWithRawResponse",
+    "ClassificationsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -44,6 +57,16 @@ class AsyncClassifications:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncClassificationsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncClassificationsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncClassificationsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncClassificationsWithStreamingResponse(self._session)
 
     async def get_task_classifications(
         self,
@@ -115,6 +138,16 @@ class Classifications:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> ClassificationsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return ClassificationsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> ClassificationsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return ClassificationsWithStreamingResponse(self._client)
 
     def get_task_classifications(
         self,
@@ -233,3 +266,51 @@ class Classifications:
             self._client, _GET_TASK_CLASSIFICATIONS, locals()
         )
         return result
+
+
+class AsyncClassificationsWithRawResponse:
+    """``AsyncClassifications.with_raw_response``."""
+
+    __slots__ = ("get_task_classifications",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncClassifications(_raw_session(session, streaming=False))
+        self.get_task_classifications = _raw_async(group.get_task_classifications)
+
+
+class ClassificationsWithRawResponse:
+    """``Classifications.with_raw_response``."""
+
+    __slots__ = (
+        "get_task_classifications",
+        "get_task_classifications_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Classifications(_raw_client(client, streaming=False))
+        self.get_task_classifications = _raw_sync(group.get_task_classifications)
+        self.get_task_classifications_async = _raw_async(group.get_task_classifications_async)
+
+
+class AsyncClassificationsWithStreamingResponse:
+    """``AsyncClassifications.with_streaming_response``."""
+
+    __slots__ = ("get_task_classifications",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncClassifications(_raw_session(session, streaming=True))
+        self.get_task_classifications = _streaming_async(group.get_task_classifications)
+
+
+class ClassificationsWithStreamingResponse:
+    """``Classifications.with_streaming_response``."""
+
+    __slots__ = (
+        "get_task_classifications",
+        "get_task_classifications_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Classifications(_raw_client(client, streaming=True))
+        self.get_task_classifications = _streaming_sync(group.get_task_classifications)
+        self.get_task_classifications_async = _streaming_async(group.get_task_classifications_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._completions import CompletionsRequest, CompletionsResponse
 
@@ -23,7 +29,14 @@ if TYPE_CHECKING:
         ProviderPreferences,
     )
 
-__all__ = ["AsyncCompletions", "Completions"]
+__all__ = [
+    "AsyncCompletions",
+    "AsyncCompletionsWithRawResponse",
+    "AsyncCompletionsWithStreamingResponse",
+    "Completions",
+    "CompletionsWithRawResponse",
+    "CompletionsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -69,6 +82,16 @@ class AsyncCompletions:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncCompletionsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncCompletionsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncCompletionsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncCompletionsWithStreamingResponse(self._session)
 
     @overload
     async def generate(
@@ -268,6 +291,16 @@ class Completions:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> CompletionsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return CompletionsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> CompletionsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return CompletionsWithStreamingResponse(self._client)
 
     @overload
     def generate(
@@ -642,3 +675,51 @@ class Completions:
             self._client, _GENERATE, locals()
         )
         return result
+
+
+class AsyncCompletionsWithRawResponse:
+    """``AsyncCompletions.with_raw_response``."""
+
+    __slots__ = ("generate",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncCompletions(_raw_session(session, streaming=False))
+        self.generate = _raw_async(group.generate)
+
+
+class CompletionsWithRawResponse:
+    """``Completions.with_raw_response``."""
+
+    __slots__ = (
+        "generate",
+        "generate_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Completions(_raw_client(client, streaming=False))
+        self.generate = _raw_sync(group.generate)
+        self.generate_async = _raw_async(group.generate_async)
+
+
+class AsyncCompletionsWithStreamingResponse:
+    """``AsyncCompletions.with_streaming_response``."""
+
+    __slots__ = ("generate",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncCompletions(_raw_session(session, streaming=True))
+        self.generate = _streaming_async(group.generate)
+
+
+class CompletionsWithStreamingResponse:
+    """``Completions.with_streaming_response``."""
+
+    __slots__ = (
+        "generate",
+        "generate_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Completions(_raw_client(client, streaming=True))
+        self.generate = _streaming_sync(group.generate)
+        self.generate_async = _streaming_async(group.generate_async)

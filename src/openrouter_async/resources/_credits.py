@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._credits import (
     CreateCoinbaseChargeRequest,
@@ -24,7 +30,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncCredits", "Credits"]
+__all__ = [
+    "AsyncCredits",
+    "AsyncCreditsWithRawResponse",
+    "AsyncCreditsWithStreamingResponse",
+    "Credits",
+    "CreditsWithRawResponse",
+    "CreditsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -60,6 +73,16 @@ class AsyncCredits:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncCreditsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncCreditsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncCreditsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncCreditsWithStreamingResponse(self._session)
 
     async def get_credits(
         self,
@@ -159,6 +182,16 @@ class Credits:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> CreditsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return CreditsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> CreditsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return CreditsWithStreamingResponse(self._client)
 
     def get_credits(
         self,
@@ -335,3 +368,67 @@ class Credits:
             self._client, _CREATE_COINBASE_CHARGE, locals()
         )
         return result
+
+
+class AsyncCreditsWithRawResponse:
+    """``AsyncCredits.with_raw_response``."""
+
+    __slots__ = (
+        "create_coinbase_charge",
+        "get_credits",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncCredits(_raw_session(session, streaming=False))
+        self.get_credits = _raw_async(group.get_credits)
+        self.create_coinbase_charge = _raw_async(group.create_coinbase_charge)
+
+
+class CreditsWithRawResponse:
+    """``Credits.with_raw_response``."""
+
+    __slots__ = (
+        "create_coinbase_charge",
+        "create_coinbase_charge_async",
+        "get_credits",
+        "get_credits_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Credits(_raw_client(client, streaming=False))
+        self.get_credits = _raw_sync(group.get_credits)
+        self.get_credits_async = _raw_async(group.get_credits_async)
+        self.create_coinbase_charge = _raw_sync(group.create_coinbase_charge)
+        self.create_coinbase_charge_async = _raw_async(group.create_coinbase_charge_async)
+
+
+class AsyncCreditsWithStreamingResponse:
+    """``AsyncCredits.with_streaming_response``."""
+
+    __slots__ = (
+        "create_coinbase_charge",
+        "get_credits",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncCredits(_raw_session(session, streaming=True))
+        self.get_credits = _streaming_async(group.get_credits)
+        self.create_coinbase_charge = _streaming_async(group.create_coinbase_charge)
+
+
+class CreditsWithStreamingResponse:
+    """``Credits.with_streaming_response``."""
+
+    __slots__ = (
+        "create_coinbase_charge",
+        "create_coinbase_charge_async",
+        "get_credits",
+        "get_credits_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Credits(_raw_client(client, streaming=True))
+        self.get_credits = _streaming_sync(group.get_credits)
+        self.get_credits_async = _streaming_async(group.get_credits_async)
+        self.create_coinbase_charge = _streaming_sync(group.create_coinbase_charge)
+        self.create_coinbase_charge_async = _streaming_async(group.create_coinbase_charge_async)

@@ -14,6 +14,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._datasets import AppRankingsResponse, RankingsDailyResponse, SessionCostResponse
 
@@ -23,7 +29,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncDatasets", "Datasets"]
+__all__ = [
+    "AsyncDatasets",
+    "AsyncDatasetsWithRawResponse",
+    "AsyncDatasetsWithStreamingResponse",
+    "Datasets",
+    "DatasetsWithRawResponse",
+    "DatasetsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -87,6 +100,16 @@ class AsyncDatasets:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncDatasetsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncDatasetsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncDatasetsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncDatasetsWithStreamingResponse(self._session)
 
     async def get_app_rankings(
         self,
@@ -349,6 +372,16 @@ class Datasets:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> DatasetsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return DatasetsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> DatasetsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return DatasetsWithStreamingResponse(self._client)
 
     def get_app_rankings(
         self,
@@ -851,3 +884,79 @@ class Datasets:
         """
         result: SessionCostResponse = await _call_async(self._client, _GET_SESSION_COST, locals())
         return result
+
+
+class AsyncDatasetsWithRawResponse:
+    """``AsyncDatasets.with_raw_response``."""
+
+    __slots__ = (
+        "get_app_rankings",
+        "get_rankings_daily",
+        "get_session_cost",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncDatasets(_raw_session(session, streaming=False))
+        self.get_app_rankings = _raw_async(group.get_app_rankings)
+        self.get_rankings_daily = _raw_async(group.get_rankings_daily)
+        self.get_session_cost = _raw_async(group.get_session_cost)
+
+
+class DatasetsWithRawResponse:
+    """``Datasets.with_raw_response``."""
+
+    __slots__ = (
+        "get_app_rankings",
+        "get_app_rankings_async",
+        "get_rankings_daily",
+        "get_rankings_daily_async",
+        "get_session_cost",
+        "get_session_cost_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Datasets(_raw_client(client, streaming=False))
+        self.get_app_rankings = _raw_sync(group.get_app_rankings)
+        self.get_app_rankings_async = _raw_async(group.get_app_rankings_async)
+        self.get_rankings_daily = _raw_sync(group.get_rankings_daily)
+        self.get_rankings_daily_async = _raw_async(group.get_rankings_daily_async)
+        self.get_session_cost = _raw_sync(group.get_session_cost)
+        self.get_session_cost_async = _raw_async(group.get_session_cost_async)
+
+
+class AsyncDatasetsWithStreamingResponse:
+    """``AsyncDatasets.with_streaming_response``."""
+
+    __slots__ = (
+        "get_app_rankings",
+        "get_rankings_daily",
+        "get_session_cost",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncDatasets(_raw_session(session, streaming=True))
+        self.get_app_rankings = _streaming_async(group.get_app_rankings)
+        self.get_rankings_daily = _streaming_async(group.get_rankings_daily)
+        self.get_session_cost = _streaming_async(group.get_session_cost)
+
+
+class DatasetsWithStreamingResponse:
+    """``Datasets.with_streaming_response``."""
+
+    __slots__ = (
+        "get_app_rankings",
+        "get_app_rankings_async",
+        "get_rankings_daily",
+        "get_rankings_daily_async",
+        "get_session_cost",
+        "get_session_cost_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Datasets(_raw_client(client, streaming=True))
+        self.get_app_rankings = _streaming_sync(group.get_app_rankings)
+        self.get_app_rankings_async = _streaming_async(group.get_app_rankings_async)
+        self.get_rankings_daily = _streaming_sync(group.get_rankings_daily)
+        self.get_rankings_daily_async = _streaming_async(group.get_rankings_daily_async)
+        self.get_session_cost = _streaming_sync(group.get_session_cost)
+        self.get_session_cost_async = _streaming_async(group.get_session_cost_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._embeddings import CreateEmbeddingsRequest, CreateEmbeddingsResponse
 from ..models._shared_models_list_response import ModelsListResponse
@@ -25,7 +31,14 @@ if TYPE_CHECKING:
         ProviderPreferences,
     )
 
-__all__ = ["AsyncEmbeddings", "Embeddings"]
+__all__ = [
+    "AsyncEmbeddings",
+    "AsyncEmbeddingsWithRawResponse",
+    "AsyncEmbeddingsWithStreamingResponse",
+    "Embeddings",
+    "EmbeddingsWithRawResponse",
+    "EmbeddingsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -69,6 +82,16 @@ class AsyncEmbeddings:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncEmbeddingsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncEmbeddingsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncEmbeddingsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncEmbeddingsWithStreamingResponse(self._session)
 
     async def generate(
         self,
@@ -176,6 +199,16 @@ class Embeddings:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> EmbeddingsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return EmbeddingsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> EmbeddingsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return EmbeddingsWithStreamingResponse(self._client)
 
     def generate(
         self,
@@ -368,3 +401,67 @@ class Embeddings:
         """
         result: ModelsListResponse = await _call_async(self._client, _LIST_MODELS, locals())
         return result
+
+
+class AsyncEmbeddingsWithRawResponse:
+    """``AsyncEmbeddings.with_raw_response``."""
+
+    __slots__ = (
+        "generate",
+        "list_models",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncEmbeddings(_raw_session(session, streaming=False))
+        self.generate = _raw_async(group.generate)
+        self.list_models = _raw_async(group.list_models)
+
+
+class EmbeddingsWithRawResponse:
+    """``Embeddings.with_raw_response``."""
+
+    __slots__ = (
+        "generate",
+        "generate_async",
+        "list_models",
+        "list_models_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Embeddings(_raw_client(client, streaming=False))
+        self.generate = _raw_sync(group.generate)
+        self.generate_async = _raw_async(group.generate_async)
+        self.list_models = _raw_sync(group.list_models)
+        self.list_models_async = _raw_async(group.list_models_async)
+
+
+class AsyncEmbeddingsWithStreamingResponse:
+    """``AsyncEmbeddings.with_streaming_response``."""
+
+    __slots__ = (
+        "generate",
+        "list_models",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncEmbeddings(_raw_session(session, streaming=True))
+        self.generate = _streaming_async(group.generate)
+        self.list_models = _streaming_async(group.list_models)
+
+
+class EmbeddingsWithStreamingResponse:
+    """``Embeddings.with_streaming_response``."""
+
+    __slots__ = (
+        "generate",
+        "generate_async",
+        "list_models",
+        "list_models_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Embeddings(_raw_client(client, streaming=True))
+        self.generate = _streaming_sync(group.generate)
+        self.generate_async = _streaming_async(group.generate_async)
+        self.list_models = _streaming_sync(group.list_models)
+        self.list_models_async = _streaming_async(group.list_models_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._endpoints import ListEndpointsResponseBody, ListEndpointsZdrResponse
 
@@ -20,7 +26,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncEndpoints", "Endpoints"]
+__all__ = [
+    "AsyncEndpoints",
+    "AsyncEndpointsWithRawResponse",
+    "AsyncEndpointsWithStreamingResponse",
+    "Endpoints",
+    "EndpointsWithRawResponse",
+    "EndpointsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -54,6 +67,16 @@ class AsyncEndpoints:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncEndpointsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncEndpointsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncEndpointsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncEndpointsWithStreamingResponse(self._session)
 
     async def list_zdr_endpoints(
         self,
@@ -139,6 +162,16 @@ class Endpoints:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> EndpointsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return EndpointsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> EndpointsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return EndpointsWithStreamingResponse(self._client)
 
     def list_zdr_endpoints(
         self,
@@ -289,3 +322,67 @@ class Endpoints:
         """
         result: ListEndpointsResponseBody = await _call_async(self._client, _LIST, locals())
         return result
+
+
+class AsyncEndpointsWithRawResponse:
+    """``AsyncEndpoints.with_raw_response``."""
+
+    __slots__ = (
+        "list",
+        "list_zdr_endpoints",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncEndpoints(_raw_session(session, streaming=False))
+        self.list_zdr_endpoints = _raw_async(group.list_zdr_endpoints)
+        self.list = _raw_async(group.list)
+
+
+class EndpointsWithRawResponse:
+    """``Endpoints.with_raw_response``."""
+
+    __slots__ = (
+        "list",
+        "list_async",
+        "list_zdr_endpoints",
+        "list_zdr_endpoints_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Endpoints(_raw_client(client, streaming=False))
+        self.list_zdr_endpoints = _raw_sync(group.list_zdr_endpoints)
+        self.list_zdr_endpoints_async = _raw_async(group.list_zdr_endpoints_async)
+        self.list = _raw_sync(group.list)
+        self.list_async = _raw_async(group.list_async)
+
+
+class AsyncEndpointsWithStreamingResponse:
+    """``AsyncEndpoints.with_streaming_response``."""
+
+    __slots__ = (
+        "list",
+        "list_zdr_endpoints",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncEndpoints(_raw_session(session, streaming=True))
+        self.list_zdr_endpoints = _streaming_async(group.list_zdr_endpoints)
+        self.list = _streaming_async(group.list)
+
+
+class EndpointsWithStreamingResponse:
+    """``Endpoints.with_streaming_response``."""
+
+    __slots__ = (
+        "list",
+        "list_async",
+        "list_zdr_endpoints",
+        "list_zdr_endpoints_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Endpoints(_raw_client(client, streaming=True))
+        self.list_zdr_endpoints = _streaming_sync(group.list_zdr_endpoints)
+        self.list_zdr_endpoints_async = _streaming_async(group.list_zdr_endpoints_async)
+        self.list = _streaming_sync(group.list)
+        self.list_async = _streaming_async(group.list_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._files import FileDeleteResponse, FileListResponse, FileResponse
 
@@ -20,7 +26,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncFiles", "Files"]
+__all__ = [
+    "AsyncFiles",
+    "AsyncFilesWithRawResponse",
+    "AsyncFilesWithStreamingResponse",
+    "Files",
+    "FilesWithRawResponse",
+    "FilesWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -102,6 +115,16 @@ class AsyncFiles:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncFilesWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncFilesWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncFilesWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncFilesWithStreamingResponse(self._session)
 
     async def list(
         self,
@@ -345,6 +368,16 @@ class Files:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> FilesWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return FilesWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> FilesWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return FilesWithStreamingResponse(self._client)
 
     def list(
         self,
@@ -815,3 +848,103 @@ class Files:
         """
         result: BinaryResponse = await _call_async(self._client, _DOWNLOAD, locals())
         return result
+
+
+class AsyncFilesWithRawResponse:
+    """``AsyncFiles.with_raw_response``."""
+
+    __slots__ = (
+        "delete",
+        "download",
+        "list",
+        "retrieve",
+        "upload",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncFiles(_raw_session(session, streaming=False))
+        self.list = _raw_async(group.list)
+        self.upload = _raw_async(group.upload)
+        self.retrieve = _raw_async(group.retrieve)
+        self.delete = _raw_async(group.delete)
+        self.download = _raw_async(group.download)
+
+
+class FilesWithRawResponse:
+    """``Files.with_raw_response``."""
+
+    __slots__ = (
+        "delete",
+        "delete_async",
+        "download",
+        "download_async",
+        "list",
+        "list_async",
+        "retrieve",
+        "retrieve_async",
+        "upload",
+        "upload_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Files(_raw_client(client, streaming=False))
+        self.list = _raw_sync(group.list)
+        self.list_async = _raw_async(group.list_async)
+        self.upload = _raw_sync(group.upload)
+        self.upload_async = _raw_async(group.upload_async)
+        self.retrieve = _raw_sync(group.retrieve)
+        self.retrieve_async = _raw_async(group.retrieve_async)
+        self.delete = _raw_sync(group.delete)
+        self.delete_async = _raw_async(group.delete_async)
+        self.download = _raw_sync(group.download)
+        self.download_async = _raw_async(group.download_async)
+
+
+class AsyncFilesWithStreamingResponse:
+    """``AsyncFiles.with_streaming_response``."""
+
+    __slots__ = (
+        "delete",
+        "download",
+        "list",
+        "retrieve",
+        "upload",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncFiles(_raw_session(session, streaming=True))
+        self.list = _streaming_async(group.list)
+        self.upload = _streaming_async(group.upload)
+        self.retrieve = _streaming_async(group.retrieve)
+        self.delete = _streaming_async(group.delete)
+        self.download = _streaming_async(group.download)
+
+
+class FilesWithStreamingResponse:
+    """``Files.with_streaming_response``."""
+
+    __slots__ = (
+        "delete",
+        "delete_async",
+        "download",
+        "download_async",
+        "list",
+        "list_async",
+        "retrieve",
+        "retrieve_async",
+        "upload",
+        "upload_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Files(_raw_client(client, streaming=True))
+        self.list = _streaming_sync(group.list)
+        self.list_async = _streaming_async(group.list_async)
+        self.upload = _streaming_sync(group.upload)
+        self.upload_async = _streaming_async(group.upload_async)
+        self.retrieve = _streaming_sync(group.retrieve)
+        self.retrieve_async = _streaming_async(group.retrieve_async)
+        self.delete = _streaming_sync(group.delete)
+        self.delete_async = _streaming_async(group.delete_async)
+        self.download = _streaming_sync(group.download)
+        self.download_async = _streaming_async(group.download_async)

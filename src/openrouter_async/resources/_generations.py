@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._generations import (
     GenerationContentResponse,
@@ -25,7 +31,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncGenerations", "Generations"]
+__all__ = [
+    "AsyncGenerations",
+    "AsyncGenerationsWithRawResponse",
+    "AsyncGenerationsWithStreamingResponse",
+    "Generations",
+    "GenerationsWithRawResponse",
+    "GenerationsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -70,6 +83,16 @@ class AsyncGenerations:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncGenerationsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncGenerationsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncGenerationsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncGenerationsWithStreamingResponse(self._session)
 
     async def get_generation(
         self,
@@ -212,6 +235,16 @@ class Generations:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> GenerationsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return GenerationsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> GenerationsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return GenerationsWithStreamingResponse(self._client)
 
     def get_generation(
         self,
@@ -476,3 +509,79 @@ class Generations:
             self._client, _SUBMIT_FEEDBACK, locals()
         )
         return result
+
+
+class AsyncGenerationsWithRawResponse:
+    """``AsyncGenerations.with_raw_response``."""
+
+    __slots__ = (
+        "get_generation",
+        "list_generation_content",
+        "submit_feedback",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncGenerations(_raw_session(session, streaming=False))
+        self.get_generation = _raw_async(group.get_generation)
+        self.list_generation_content = _raw_async(group.list_generation_content)
+        self.submit_feedback = _raw_async(group.submit_feedback)
+
+
+class GenerationsWithRawResponse:
+    """``Generations.with_raw_response``."""
+
+    __slots__ = (
+        "get_generation",
+        "get_generation_async",
+        "list_generation_content",
+        "list_generation_content_async",
+        "submit_feedback",
+        "submit_feedback_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Generations(_raw_client(client, streaming=False))
+        self.get_generation = _raw_sync(group.get_generation)
+        self.get_generation_async = _raw_async(group.get_generation_async)
+        self.list_generation_content = _raw_sync(group.list_generation_content)
+        self.list_generation_content_async = _raw_async(group.list_generation_content_async)
+        self.submit_feedback = _raw_sync(group.submit_feedback)
+        self.submit_feedback_async = _raw_async(group.submit_feedback_async)
+
+
+class AsyncGenerationsWithStreamingResponse:
+    """``AsyncGenerations.with_streaming_response``."""
+
+    __slots__ = (
+        "get_generation",
+        "list_generation_content",
+        "submit_feedback",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncGenerations(_raw_session(session, streaming=True))
+        self.get_generation = _streaming_async(group.get_generation)
+        self.list_generation_content = _streaming_async(group.list_generation_content)
+        self.submit_feedback = _streaming_async(group.submit_feedback)
+
+
+class GenerationsWithStreamingResponse:
+    """``Generations.with_streaming_response``."""
+
+    __slots__ = (
+        "get_generation",
+        "get_generation_async",
+        "list_generation_content",
+        "list_generation_content_async",
+        "submit_feedback",
+        "submit_feedback_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Generations(_raw_client(client, streaming=True))
+        self.get_generation = _streaming_sync(group.get_generation)
+        self.get_generation_async = _streaming_async(group.get_generation_async)
+        self.list_generation_content = _streaming_sync(group.list_generation_content)
+        self.list_generation_content_async = _streaming_async(group.list_generation_content_async)
+        self.submit_feedback = _streaming_sync(group.submit_feedback)
+        self.submit_feedback_async = _streaming_async(group.submit_feedback_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._guardrails import (
     BulkAssignKeysRequest,
@@ -43,7 +49,14 @@ if TYPE_CHECKING:
         GuardrailInterval,
     )
 
-__all__ = ["AsyncGuardrails", "Guardrails"]
+__all__ = [
+    "AsyncGuardrails",
+    "AsyncGuardrailsWithRawResponse",
+    "AsyncGuardrailsWithStreamingResponse",
+    "Guardrails",
+    "GuardrailsWithRawResponse",
+    "GuardrailsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -235,6 +248,16 @@ class AsyncGuardrails:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncGuardrailsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncGuardrailsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncGuardrailsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncGuardrailsWithStreamingResponse(self._session)
 
     async def list(
         self,
@@ -881,6 +904,16 @@ class Guardrails:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> GuardrailsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return GuardrailsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> GuardrailsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return GuardrailsWithStreamingResponse(self._client)
 
     def list(
         self,
@@ -2175,3 +2208,211 @@ class Guardrails:
             self._client, _LIST_MEMBER_ASSIGNMENTS, locals()
         )
         return result
+
+
+class AsyncGuardrailsWithRawResponse:
+    """``AsyncGuardrails.with_raw_response``."""
+
+    __slots__ = (
+        "bulk_assign_keys",
+        "bulk_assign_members",
+        "bulk_unassign_keys",
+        "bulk_unassign_members",
+        "create",
+        "delete",
+        "get",
+        "list",
+        "list_guardrail_key_assignments",
+        "list_guardrail_member_assignments",
+        "list_key_assignments",
+        "list_member_assignments",
+        "update",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncGuardrails(_raw_session(session, streaming=False))
+        self.list = _raw_async(group.list)
+        self.create = _raw_async(group.create)
+        self.get = _raw_async(group.get)
+        self.update = _raw_async(group.update)
+        self.delete = _raw_async(group.delete)
+        self.list_guardrail_key_assignments = _raw_async(group.list_guardrail_key_assignments)
+        self.bulk_assign_keys = _raw_async(group.bulk_assign_keys)
+        self.bulk_unassign_keys = _raw_async(group.bulk_unassign_keys)
+        self.list_guardrail_member_assignments = _raw_async(group.list_guardrail_member_assignments)
+        self.bulk_assign_members = _raw_async(group.bulk_assign_members)
+        self.bulk_unassign_members = _raw_async(group.bulk_unassign_members)
+        self.list_key_assignments = _raw_async(group.list_key_assignments)
+        self.list_member_assignments = _raw_async(group.list_member_assignments)
+
+
+class GuardrailsWithRawResponse:
+    """``Guardrails.with_raw_response``."""
+
+    __slots__ = (
+        "bulk_assign_keys",
+        "bulk_assign_keys_async",
+        "bulk_assign_members",
+        "bulk_assign_members_async",
+        "bulk_unassign_keys",
+        "bulk_unassign_keys_async",
+        "bulk_unassign_members",
+        "bulk_unassign_members_async",
+        "create",
+        "create_async",
+        "delete",
+        "delete_async",
+        "get",
+        "get_async",
+        "list",
+        "list_async",
+        "list_guardrail_key_assignments",
+        "list_guardrail_key_assignments_async",
+        "list_guardrail_member_assignments",
+        "list_guardrail_member_assignments_async",
+        "list_key_assignments",
+        "list_key_assignments_async",
+        "list_member_assignments",
+        "list_member_assignments_async",
+        "update",
+        "update_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Guardrails(_raw_client(client, streaming=False))
+        self.list = _raw_sync(group.list)
+        self.list_async = _raw_async(group.list_async)
+        self.create = _raw_sync(group.create)
+        self.create_async = _raw_async(group.create_async)
+        self.get = _raw_sync(group.get)
+        self.get_async = _raw_async(group.get_async)
+        self.update = _raw_sync(group.update)
+        self.update_async = _raw_async(group.update_async)
+        self.delete = _raw_sync(group.delete)
+        self.delete_async = _raw_async(group.delete_async)
+        self.list_guardrail_key_assignments = _raw_sync(group.list_guardrail_key_assignments)
+        self.list_guardrail_key_assignments_async = _raw_async(
+            group.list_guardrail_key_assignments_async
+        )
+        self.bulk_assign_keys = _raw_sync(group.bulk_assign_keys)
+        self.bulk_assign_keys_async = _raw_async(group.bulk_assign_keys_async)
+        self.bulk_unassign_keys = _raw_sync(group.bulk_unassign_keys)
+        self.bulk_unassign_keys_async = _raw_async(group.bulk_unassign_keys_async)
+        self.list_guardrail_member_assignments = _raw_sync(group.list_guardrail_member_assignments)
+        self.list_guardrail_member_assignments_async = _raw_async(
+            group.list_guardrail_member_assignments_async
+        )
+        self.bulk_assign_members = _raw_sync(group.bulk_assign_members)
+        self.bulk_assign_members_async = _raw_async(group.bulk_assign_members_async)
+        self.bulk_unassign_members = _raw_sync(group.bulk_unassign_members)
+        self.bulk_unassign_members_async = _raw_async(group.bulk_unassign_members_async)
+        self.list_key_assignments = _raw_sync(group.list_key_assignments)
+        self.list_key_assignments_async = _raw_async(group.list_key_assignments_async)
+        self.list_member_assignments = _raw_sync(group.list_member_assignments)
+        self.list_member_assignments_async = _raw_async(group.list_member_assignments_async)
+
+
+class AsyncGuardrailsWithStreamingResponse:
+    """``AsyncGuardrails.with_streaming_response``."""
+
+    __slots__ = (
+        "bulk_assign_keys",
+        "bulk_assign_members",
+        "bulk_unassign_keys",
+        "bulk_unassign_members",
+        "create",
+        "delete",
+        "get",
+        "list",
+        "list_guardrail_key_assignments",
+        "list_guardrail_member_assignments",
+        "list_key_assignments",
+        "list_member_assignments",
+        "update",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncGuardrails(_raw_session(session, streaming=True))
+        self.list = _streaming_async(group.list)
+        self.create = _streaming_async(group.create)
+        self.get = _streaming_async(group.get)
+        self.update = _streaming_async(group.update)
+        self.delete = _streaming_async(group.delete)
+        self.list_guardrail_key_assignments = _streaming_async(group.list_guardrail_key_assignments)
+        self.bulk_assign_keys = _streaming_async(group.bulk_assign_keys)
+        self.bulk_unassign_keys = _streaming_async(group.bulk_unassign_keys)
+        self.list_guardrail_member_assignments = _streaming_async(
+            group.list_guardrail_member_assignments
+        )
+        self.bulk_assign_members = _streaming_async(group.bulk_assign_members)
+        self.bulk_unassign_members = _streaming_async(group.bulk_unassign_members)
+        self.list_key_assignments = _streaming_async(group.list_key_assignments)
+        self.list_member_assignments = _streaming_async(group.list_member_assignments)
+
+
+class GuardrailsWithStreamingResponse:
+    """``Guardrails.with_streaming_response``."""
+
+    __slots__ = (
+        "bulk_assign_keys",
+        "bulk_assign_keys_async",
+        "bulk_assign_members",
+        "bulk_assign_members_async",
+        "bulk_unassign_keys",
+        "bulk_unassign_keys_async",
+        "bulk_unassign_members",
+        "bulk_unassign_members_async",
+        "create",
+        "create_async",
+        "delete",
+        "delete_async",
+        "get",
+        "get_async",
+        "list",
+        "list_async",
+        "list_guardrail_key_assignments",
+        "list_guardrail_key_assignments_async",
+        "list_guardrail_member_assignments",
+        "list_guardrail_member_assignments_async",
+        "list_key_assignments",
+        "list_key_assignments_async",
+        "list_member_assignments",
+        "list_member_assignments_async",
+        "update",
+        "update_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Guardrails(_raw_client(client, streaming=True))
+        self.list = _streaming_sync(group.list)
+        self.list_async = _streaming_async(group.list_async)
+        self.create = _streaming_sync(group.create)
+        self.create_async = _streaming_async(group.create_async)
+        self.get = _streaming_sync(group.get)
+        self.get_async = _streaming_async(group.get_async)
+        self.update = _streaming_sync(group.update)
+        self.update_async = _streaming_async(group.update_async)
+        self.delete = _streaming_sync(group.delete)
+        self.delete_async = _streaming_async(group.delete_async)
+        self.list_guardrail_key_assignments = _streaming_sync(group.list_guardrail_key_assignments)
+        self.list_guardrail_key_assignments_async = _streaming_async(
+            group.list_guardrail_key_assignments_async
+        )
+        self.bulk_assign_keys = _streaming_sync(group.bulk_assign_keys)
+        self.bulk_assign_keys_async = _streaming_async(group.bulk_assign_keys_async)
+        self.bulk_unassign_keys = _streaming_sync(group.bulk_unassign_keys)
+        self.bulk_unassign_keys_async = _streaming_async(group.bulk_unassign_keys_async)
+        self.list_guardrail_member_assignments = _streaming_sync(
+            group.list_guardrail_member_assignments
+        )
+        self.list_guardrail_member_assignments_async = _streaming_async(
+            group.list_guardrail_member_assignments_async
+        )
+        self.bulk_assign_members = _streaming_sync(group.bulk_assign_members)
+        self.bulk_assign_members_async = _streaming_async(group.bulk_assign_members_async)
+        self.bulk_unassign_members = _streaming_sync(group.bulk_unassign_members)
+        self.bulk_unassign_members_async = _streaming_async(group.bulk_unassign_members_async)
+        self.list_key_assignments = _streaming_sync(group.list_key_assignments)
+        self.list_key_assignments_async = _streaming_async(group.list_key_assignments_async)
+        self.list_member_assignments = _streaming_sync(group.list_member_assignments)
+        self.list_member_assignments_async = _streaming_async(group.list_member_assignments_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._images import (
     ImageGenerationRequest,
@@ -34,7 +40,14 @@ if TYPE_CHECKING:
         ImageGenerationProviderPreferences,
     )
 
-__all__ = ["AsyncImages", "Images"]
+__all__ = [
+    "AsyncImages",
+    "AsyncImagesWithRawResponse",
+    "AsyncImagesWithStreamingResponse",
+    "Images",
+    "ImagesWithRawResponse",
+    "ImagesWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -94,6 +107,16 @@ class AsyncImages:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncImagesWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncImagesWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncImagesWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncImagesWithStreamingResponse(self._session)
 
     @overload
     async def generate(
@@ -473,6 +496,16 @@ class Images:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> ImagesWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return ImagesWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> ImagesWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return ImagesWithStreamingResponse(self._client)
 
     @overload
     def generate(
@@ -1211,3 +1244,79 @@ class Images:
             self._client, _LIST_MODEL_ENDPOINTS, locals()
         )
         return result
+
+
+class AsyncImagesWithRawResponse:
+    """``AsyncImages.with_raw_response``."""
+
+    __slots__ = (
+        "generate",
+        "list_model_endpoints",
+        "list_models",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncImages(_raw_session(session, streaming=False))
+        self.generate = _raw_async(group.generate)
+        self.list_models = _raw_async(group.list_models)
+        self.list_model_endpoints = _raw_async(group.list_model_endpoints)
+
+
+class ImagesWithRawResponse:
+    """``Images.with_raw_response``."""
+
+    __slots__ = (
+        "generate",
+        "generate_async",
+        "list_model_endpoints",
+        "list_model_endpoints_async",
+        "list_models",
+        "list_models_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Images(_raw_client(client, streaming=False))
+        self.generate = _raw_sync(group.generate)
+        self.generate_async = _raw_async(group.generate_async)
+        self.list_models = _raw_sync(group.list_models)
+        self.list_models_async = _raw_async(group.list_models_async)
+        self.list_model_endpoints = _raw_sync(group.list_model_endpoints)
+        self.list_model_endpoints_async = _raw_async(group.list_model_endpoints_async)
+
+
+class AsyncImagesWithStreamingResponse:
+    """``AsyncImages.with_streaming_response``."""
+
+    __slots__ = (
+        "generate",
+        "list_model_endpoints",
+        "list_models",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncImages(_raw_session(session, streaming=True))
+        self.generate = _streaming_async(group.generate)
+        self.list_models = _streaming_async(group.list_models)
+        self.list_model_endpoints = _streaming_async(group.list_model_endpoints)
+
+
+class ImagesWithStreamingResponse:
+    """``Images.with_streaming_response``."""
+
+    __slots__ = (
+        "generate",
+        "generate_async",
+        "list_model_endpoints",
+        "list_model_endpoints_async",
+        "list_models",
+        "list_models_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Images(_raw_client(client, streaming=True))
+        self.generate = _streaming_sync(group.generate)
+        self.generate_async = _streaming_async(group.generate_async)
+        self.list_models = _streaming_sync(group.list_models)
+        self.list_models_async = _streaming_async(group.list_models_async)
+        self.list_model_endpoints = _streaming_sync(group.list_model_endpoints)
+        self.list_model_endpoints_async = _streaming_async(group.list_model_endpoints_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._messages import MessagesResult, MessagesStreamingResponse
 from ..models._shared_messages_request import MessagesRequest
@@ -70,7 +76,14 @@ if TYPE_CHECKING:
         WebSearchPlugin,
     )
 
-__all__ = ["AsyncMessages", "Messages"]
+__all__ = [
+    "AsyncMessages",
+    "AsyncMessagesWithRawResponse",
+    "AsyncMessagesWithStreamingResponse",
+    "Messages",
+    "MessagesWithRawResponse",
+    "MessagesWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -126,6 +139,16 @@ class AsyncMessages:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncMessagesWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncMessagesWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncMessagesWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncMessagesWithStreamingResponse(self._session)
 
     @overload
     async def create(
@@ -553,6 +576,16 @@ class Messages:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> MessagesWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return MessagesWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> MessagesWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return MessagesWithStreamingResponse(self._client)
 
     @overload
     def create(
@@ -1383,3 +1416,51 @@ class Messages:
             self._client, _CREATE, locals()
         )
         return result
+
+
+class AsyncMessagesWithRawResponse:
+    """``AsyncMessages.with_raw_response``."""
+
+    __slots__ = ("create",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncMessages(_raw_session(session, streaming=False))
+        self.create = _raw_async(group.create)
+
+
+class MessagesWithRawResponse:
+    """``Messages.with_raw_response``."""
+
+    __slots__ = (
+        "create",
+        "create_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Messages(_raw_client(client, streaming=False))
+        self.create = _raw_sync(group.create)
+        self.create_async = _raw_async(group.create_async)
+
+
+class AsyncMessagesWithStreamingResponse:
+    """``AsyncMessages.with_streaming_response``."""
+
+    __slots__ = ("create",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncMessages(_raw_session(session, streaming=True))
+        self.create = _streaming_async(group.create)
+
+
+class MessagesWithStreamingResponse:
+    """``Messages.with_streaming_response``."""
+
+    __slots__ = (
+        "create",
+        "create_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Messages(_raw_client(client, streaming=True))
+        self.create = _streaming_sync(group.create)
+        self.create_async = _streaming_async(group.create_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._models import ModelResponse, ModelsCountResponse
 from ..models._shared_models_list_response import ModelsListResponse
@@ -21,7 +27,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncModels", "Models"]
+__all__ = [
+    "AsyncModels",
+    "AsyncModelsWithRawResponse",
+    "AsyncModelsWithStreamingResponse",
+    "Models",
+    "ModelsWithRawResponse",
+    "ModelsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -107,6 +120,16 @@ class AsyncModels:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncModelsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncModelsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncModelsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncModelsWithStreamingResponse(self._session)
 
     async def get(
         self,
@@ -371,6 +394,16 @@ class Models:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> ModelsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return ModelsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> ModelsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return ModelsWithStreamingResponse(self._client)
 
     def get(
         self,
@@ -881,3 +914,91 @@ class Models:
         """
         result: ModelsListResponse = await _call_async(self._client, _LIST_FOR_USER, locals())
         return result
+
+
+class AsyncModelsWithRawResponse:
+    """``AsyncModels.with_raw_response``."""
+
+    __slots__ = (
+        "count",
+        "get",
+        "list",
+        "list_for_user",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncModels(_raw_session(session, streaming=False))
+        self.get = _raw_async(group.get)
+        self.list = _raw_async(group.list)
+        self.count = _raw_async(group.count)
+        self.list_for_user = _raw_async(group.list_for_user)
+
+
+class ModelsWithRawResponse:
+    """``Models.with_raw_response``."""
+
+    __slots__ = (
+        "count",
+        "count_async",
+        "get",
+        "get_async",
+        "list",
+        "list_async",
+        "list_for_user",
+        "list_for_user_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Models(_raw_client(client, streaming=False))
+        self.get = _raw_sync(group.get)
+        self.get_async = _raw_async(group.get_async)
+        self.list = _raw_sync(group.list)
+        self.list_async = _raw_async(group.list_async)
+        self.count = _raw_sync(group.count)
+        self.count_async = _raw_async(group.count_async)
+        self.list_for_user = _raw_sync(group.list_for_user)
+        self.list_for_user_async = _raw_async(group.list_for_user_async)
+
+
+class AsyncModelsWithStreamingResponse:
+    """``AsyncModels.with_streaming_response``."""
+
+    __slots__ = (
+        "count",
+        "get",
+        "list",
+        "list_for_user",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncModels(_raw_session(session, streaming=True))
+        self.get = _streaming_async(group.get)
+        self.list = _streaming_async(group.list)
+        self.count = _streaming_async(group.count)
+        self.list_for_user = _streaming_async(group.list_for_user)
+
+
+class ModelsWithStreamingResponse:
+    """``Models.with_streaming_response``."""
+
+    __slots__ = (
+        "count",
+        "count_async",
+        "get",
+        "get_async",
+        "list",
+        "list_async",
+        "list_for_user",
+        "list_for_user_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Models(_raw_client(client, streaming=True))
+        self.get = _streaming_sync(group.get)
+        self.get_async = _streaming_async(group.get_async)
+        self.list = _streaming_sync(group.list)
+        self.list_async = _streaming_async(group.list_async)
+        self.count = _streaming_sync(group.count)
+        self.count_async = _streaming_async(group.count_async)
+        self.list_for_user = _streaming_sync(group.list_for_user)
+        self.list_for_user_async = _streaming_async(group.list_for_user_async)

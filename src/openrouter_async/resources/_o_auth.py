@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._o_auth import (
     CreateAuthKeysCodeRequest,
@@ -25,7 +31,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncOAuth", "OAuth"]
+__all__ = [
+    "AsyncOAuth",
+    "AsyncOAuthWithRawResponse",
+    "AsyncOAuthWithStreamingResponse",
+    "OAuth",
+    "OAuthWithRawResponse",
+    "OAuthWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -74,6 +87,16 @@ class AsyncOAuth:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncOAuthWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncOAuthWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncOAuthWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncOAuthWithStreamingResponse(self._session)
 
     async def exchange_auth_code_for_api_key(
         self,
@@ -187,6 +210,16 @@ class OAuth:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> OAuthWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return OAuthWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> OAuthWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return OAuthWithStreamingResponse(self._client)
 
     def exchange_auth_code_for_api_key(
         self,
@@ -393,3 +426,71 @@ class OAuth:
             self._client, _CREATE_AUTH_CODE, locals()
         )
         return result
+
+
+class AsyncOAuthWithRawResponse:
+    """``AsyncOAuth.with_raw_response``."""
+
+    __slots__ = (
+        "create_auth_code",
+        "exchange_auth_code_for_api_key",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncOAuth(_raw_session(session, streaming=False))
+        self.exchange_auth_code_for_api_key = _raw_async(group.exchange_auth_code_for_api_key)
+        self.create_auth_code = _raw_async(group.create_auth_code)
+
+
+class OAuthWithRawResponse:
+    """``OAuth.with_raw_response``."""
+
+    __slots__ = (
+        "create_auth_code",
+        "create_auth_code_async",
+        "exchange_auth_code_for_api_key",
+        "exchange_auth_code_for_api_key_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = OAuth(_raw_client(client, streaming=False))
+        self.exchange_auth_code_for_api_key = _raw_sync(group.exchange_auth_code_for_api_key)
+        self.exchange_auth_code_for_api_key_async = _raw_async(
+            group.exchange_auth_code_for_api_key_async
+        )
+        self.create_auth_code = _raw_sync(group.create_auth_code)
+        self.create_auth_code_async = _raw_async(group.create_auth_code_async)
+
+
+class AsyncOAuthWithStreamingResponse:
+    """``AsyncOAuth.with_streaming_response``."""
+
+    __slots__ = (
+        "create_auth_code",
+        "exchange_auth_code_for_api_key",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncOAuth(_raw_session(session, streaming=True))
+        self.exchange_auth_code_for_api_key = _streaming_async(group.exchange_auth_code_for_api_key)
+        self.create_auth_code = _streaming_async(group.create_auth_code)
+
+
+class OAuthWithStreamingResponse:
+    """``OAuth.with_streaming_response``."""
+
+    __slots__ = (
+        "create_auth_code",
+        "create_auth_code_async",
+        "exchange_auth_code_for_api_key",
+        "exchange_auth_code_for_api_key_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = OAuth(_raw_client(client, streaming=True))
+        self.exchange_auth_code_for_api_key = _streaming_sync(group.exchange_auth_code_for_api_key)
+        self.exchange_auth_code_for_api_key_async = _streaming_async(
+            group.exchange_auth_code_for_api_key_async
+        )
+        self.create_auth_code = _streaming_sync(group.create_auth_code)
+        self.create_auth_code_async = _streaming_async(group.create_auth_code_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._organization import ListOrganizationMembersResponse
 
@@ -20,7 +26,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncOrganization", "Organization"]
+__all__ = [
+    "AsyncOrganization",
+    "AsyncOrganizationWithRawResponse",
+    "AsyncOrganizationWithStreamingResponse",
+    "Organization",
+    "OrganizationWithRawResponse",
+    "OrganizationWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -47,6 +60,16 @@ class AsyncOrganization:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncOrganizationWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncOrganizationWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncOrganizationWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncOrganizationWithStreamingResponse(self._session)
 
     async def list_members(
         self,
@@ -103,6 +126,16 @@ class Organization:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> OrganizationWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return OrganizationWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> OrganizationWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return OrganizationWithStreamingResponse(self._client)
 
     def list_members(
         self,
@@ -189,3 +222,51 @@ class Organization:
             self._client, _LIST_MEMBERS, locals()
         )
         return result
+
+
+class AsyncOrganizationWithRawResponse:
+    """``AsyncOrganization.with_raw_response``."""
+
+    __slots__ = ("list_members",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncOrganization(_raw_session(session, streaming=False))
+        self.list_members = _raw_async(group.list_members)
+
+
+class OrganizationWithRawResponse:
+    """``Organization.with_raw_response``."""
+
+    __slots__ = (
+        "list_members",
+        "list_members_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Organization(_raw_client(client, streaming=False))
+        self.list_members = _raw_sync(group.list_members)
+        self.list_members_async = _raw_async(group.list_members_async)
+
+
+class AsyncOrganizationWithStreamingResponse:
+    """``AsyncOrganization.with_streaming_response``."""
+
+    __slots__ = ("list_members",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncOrganization(_raw_session(session, streaming=True))
+        self.list_members = _streaming_async(group.list_members)
+
+
+class OrganizationWithStreamingResponse:
+    """``Organization.with_streaming_response``."""
+
+    __slots__ = (
+        "list_members",
+        "list_members_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Organization(_raw_client(client, streaming=True))
+        self.list_members = _streaming_sync(group.list_members)
+        self.list_members_async = _streaming_async(group.list_members_async)

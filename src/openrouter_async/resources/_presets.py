@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._chat import ChatRequest
 from ..models._presets import (
@@ -172,7 +178,14 @@ if TYPE_CHECKING:
         WebSearchServerTool_OpenRouter,
     )
 
-__all__ = ["AsyncPresets", "Presets"]
+__all__ = [
+    "AsyncPresets",
+    "AsyncPresetsWithRawResponse",
+    "AsyncPresetsWithStreamingResponse",
+    "Presets",
+    "PresetsWithRawResponse",
+    "PresetsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -380,6 +393,16 @@ class AsyncPresets:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncPresetsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncPresetsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncPresetsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncPresetsWithStreamingResponse(self._session)
 
     async def list(
         self,
@@ -1088,6 +1111,16 @@ class Presets:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> PresetsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return PresetsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> PresetsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return PresetsWithStreamingResponse(self._client)
 
     def list(
         self,
@@ -2494,3 +2527,135 @@ class Presets:
         """
         result: GetPresetVersionResponse = await _call_async(self._client, _GET_VERSION, locals())
         return result
+
+
+class AsyncPresetsWithRawResponse:
+    """``AsyncPresets.with_raw_response``."""
+
+    __slots__ = (
+        "create_presets_chat_completions",
+        "create_presets_messages",
+        "create_presets_responses",
+        "get",
+        "get_version",
+        "list",
+        "list_versions",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncPresets(_raw_session(session, streaming=False))
+        self.list = _raw_async(group.list)
+        self.get = _raw_async(group.get)
+        self.create_presets_chat_completions = _raw_async(group.create_presets_chat_completions)
+        self.create_presets_messages = _raw_async(group.create_presets_messages)
+        self.create_presets_responses = _raw_async(group.create_presets_responses)
+        self.list_versions = _raw_async(group.list_versions)
+        self.get_version = _raw_async(group.get_version)
+
+
+class PresetsWithRawResponse:
+    """``Presets.with_raw_response``."""
+
+    __slots__ = (
+        "create_presets_chat_completions",
+        "create_presets_chat_completions_async",
+        "create_presets_messages",
+        "create_presets_messages_async",
+        "create_presets_responses",
+        "create_presets_responses_async",
+        "get",
+        "get_async",
+        "get_version",
+        "get_version_async",
+        "list",
+        "list_async",
+        "list_versions",
+        "list_versions_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Presets(_raw_client(client, streaming=False))
+        self.list = _raw_sync(group.list)
+        self.list_async = _raw_async(group.list_async)
+        self.get = _raw_sync(group.get)
+        self.get_async = _raw_async(group.get_async)
+        self.create_presets_chat_completions = _raw_sync(group.create_presets_chat_completions)
+        self.create_presets_chat_completions_async = _raw_async(
+            group.create_presets_chat_completions_async
+        )
+        self.create_presets_messages = _raw_sync(group.create_presets_messages)
+        self.create_presets_messages_async = _raw_async(group.create_presets_messages_async)
+        self.create_presets_responses = _raw_sync(group.create_presets_responses)
+        self.create_presets_responses_async = _raw_async(group.create_presets_responses_async)
+        self.list_versions = _raw_sync(group.list_versions)
+        self.list_versions_async = _raw_async(group.list_versions_async)
+        self.get_version = _raw_sync(group.get_version)
+        self.get_version_async = _raw_async(group.get_version_async)
+
+
+class AsyncPresetsWithStreamingResponse:
+    """``AsyncPresets.with_streaming_response``."""
+
+    __slots__ = (
+        "create_presets_chat_completions",
+        "create_presets_messages",
+        "create_presets_responses",
+        "get",
+        "get_version",
+        "list",
+        "list_versions",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncPresets(_raw_session(session, streaming=True))
+        self.list = _streaming_async(group.list)
+        self.get = _streaming_async(group.get)
+        self.create_presets_chat_completions = _streaming_async(
+            group.create_presets_chat_completions
+        )
+        self.create_presets_messages = _streaming_async(group.create_presets_messages)
+        self.create_presets_responses = _streaming_async(group.create_presets_responses)
+        self.list_versions = _streaming_async(group.list_versions)
+        self.get_version = _streaming_async(group.get_version)
+
+
+class PresetsWithStreamingResponse:
+    """``Presets.with_streaming_response``."""
+
+    __slots__ = (
+        "create_presets_chat_completions",
+        "create_presets_chat_completions_async",
+        "create_presets_messages",
+        "create_presets_messages_async",
+        "create_presets_responses",
+        "create_presets_responses_async",
+        "get",
+        "get_async",
+        "get_version",
+        "get_version_async",
+        "list",
+        "list_async",
+        "list_versions",
+        "list_versions_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Presets(_raw_client(client, streaming=True))
+        self.list = _streaming_sync(group.list)
+        self.list_async = _streaming_async(group.list_async)
+        self.get = _streaming_sync(group.get)
+        self.get_async = _streaming_async(group.get_async)
+        self.create_presets_chat_completions = _streaming_sync(
+            group.create_presets_chat_completions
+        )
+        self.create_presets_chat_completions_async = _streaming_async(
+            group.create_presets_chat_completions_async
+        )
+        self.create_presets_messages = _streaming_sync(group.create_presets_messages)
+        self.create_presets_messages_async = _streaming_async(group.create_presets_messages_async)
+        self.create_presets_responses = _streaming_sync(group.create_presets_responses)
+        self.create_presets_responses_async = _streaming_async(group.create_presets_responses_async)
+        self.list_versions = _streaming_sync(group.list_versions)
+        self.list_versions_async = _streaming_async(group.list_versions_async)
+        self.get_version = _streaming_sync(group.get_version)
+        self.get_version_async = _streaming_async(group.get_version_async)

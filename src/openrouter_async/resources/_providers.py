@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._providers import ListProvidersResponse
 
@@ -20,7 +26,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncProviders", "Providers"]
+__all__ = [
+    "AsyncProviders",
+    "AsyncProvidersWithRawResponse",
+    "AsyncProvidersWithStreamingResponse",
+    "Providers",
+    "ProvidersWithRawResponse",
+    "ProvidersWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -43,6 +56,16 @@ class AsyncProviders:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncProvidersWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncProvidersWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncProvidersWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncProvidersWithStreamingResponse(self._session)
 
     async def list(
         self,
@@ -90,6 +113,16 @@ class Providers:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> ProvidersWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return ProvidersWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> ProvidersWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return ProvidersWithStreamingResponse(self._client)
 
     def list(
         self,
@@ -160,3 +193,51 @@ class Providers:
         """
         result: ListProvidersResponse = await _call_async(self._client, _LIST, locals())
         return result
+
+
+class AsyncProvidersWithRawResponse:
+    """``AsyncProviders.with_raw_response``."""
+
+    __slots__ = ("list",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncProviders(_raw_session(session, streaming=False))
+        self.list = _raw_async(group.list)
+
+
+class ProvidersWithRawResponse:
+    """``Providers.with_raw_response``."""
+
+    __slots__ = (
+        "list",
+        "list_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Providers(_raw_client(client, streaming=False))
+        self.list = _raw_sync(group.list)
+        self.list_async = _raw_async(group.list_async)
+
+
+class AsyncProvidersWithStreamingResponse:
+    """``AsyncProviders.with_streaming_response``."""
+
+    __slots__ = ("list",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncProviders(_raw_session(session, streaming=True))
+        self.list = _streaming_async(group.list)
+
+
+class ProvidersWithStreamingResponse:
+    """``Providers.with_streaming_response``."""
+
+    __slots__ = (
+        "list",
+        "list_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Providers(_raw_client(client, streaming=True))
+        self.list = _streaming_sync(group.list)
+        self.list_async = _streaming_async(group.list_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._rerank import CreateRerankRequest, CreateRerankResponse
 
@@ -24,7 +30,14 @@ if TYPE_CHECKING:
         ProviderPreferences,
     )
 
-__all__ = ["AsyncRerank", "Rerank"]
+__all__ = [
+    "AsyncRerank",
+    "AsyncRerankWithRawResponse",
+    "AsyncRerankWithStreamingResponse",
+    "Rerank",
+    "RerankWithRawResponse",
+    "RerankWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -55,6 +68,16 @@ class AsyncRerank:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncRerankWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncRerankWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncRerankWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncRerankWithStreamingResponse(self._session)
 
     async def rerank(
         self,
@@ -114,6 +137,16 @@ class Rerank:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> RerankWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return RerankWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> RerankWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return RerankWithStreamingResponse(self._client)
 
     def rerank(
         self,
@@ -208,3 +241,51 @@ class Rerank:
         """
         result: CreateRerankResponse = await _call_async(self._client, _RERANK, locals())
         return result
+
+
+class AsyncRerankWithRawResponse:
+    """``AsyncRerank.with_raw_response``."""
+
+    __slots__ = ("rerank",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncRerank(_raw_session(session, streaming=False))
+        self.rerank = _raw_async(group.rerank)
+
+
+class RerankWithRawResponse:
+    """``Rerank.with_raw_response``."""
+
+    __slots__ = (
+        "rerank",
+        "rerank_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Rerank(_raw_client(client, streaming=False))
+        self.rerank = _raw_sync(group.rerank)
+        self.rerank_async = _raw_async(group.rerank_async)
+
+
+class AsyncRerankWithStreamingResponse:
+    """``AsyncRerank.with_streaming_response``."""
+
+    __slots__ = ("rerank",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncRerank(_raw_session(session, streaming=True))
+        self.rerank = _streaming_async(group.rerank)
+
+
+class RerankWithStreamingResponse:
+    """``Rerank.with_streaming_response``."""
+
+    __slots__ = (
+        "rerank",
+        "rerank_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Rerank(_raw_client(client, streaming=True))
+        self.rerank = _streaming_sync(group.rerank)
+        self.rerank_async = _streaming_async(group.rerank_async)

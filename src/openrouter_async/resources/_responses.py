@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._responses import OpenResponsesResult, ResponsesStreamingResponse
 from ..models._shared_responses_request import ResponsesRequest
@@ -126,7 +132,14 @@ if TYPE_CHECKING:
         WebSearchServerTool_OpenRouter,
     )
 
-__all__ = ["AsyncResponses", "Responses"]
+__all__ = [
+    "AsyncResponses",
+    "AsyncResponsesWithRawResponse",
+    "AsyncResponsesWithStreamingResponse",
+    "Responses",
+    "ResponsesWithRawResponse",
+    "ResponsesWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -195,6 +208,16 @@ class AsyncResponses:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncResponsesWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncResponsesWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncResponsesWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncResponsesWithStreamingResponse(self._session)
 
     @overload
     async def send(
@@ -910,6 +933,16 @@ class Responses:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> ResponsesWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return ResponsesWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> ResponsesWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return ResponsesWithStreamingResponse(self._client)
 
     @overload
     def send(
@@ -2316,3 +2349,51 @@ class Responses:
             self._client, _SEND, locals()
         )
         return result
+
+
+class AsyncResponsesWithRawResponse:
+    """``AsyncResponses.with_raw_response``."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncResponses(_raw_session(session, streaming=False))
+        self.send = _raw_async(group.send)
+
+
+class ResponsesWithRawResponse:
+    """``Responses.with_raw_response``."""
+
+    __slots__ = (
+        "send",
+        "send_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Responses(_raw_client(client, streaming=False))
+        self.send = _raw_sync(group.send)
+        self.send_async = _raw_async(group.send_async)
+
+
+class AsyncResponsesWithStreamingResponse:
+    """``AsyncResponses.with_streaming_response``."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncResponses(_raw_session(session, streaming=True))
+        self.send = _streaming_async(group.send)
+
+
+class ResponsesWithStreamingResponse:
+    """``Responses.with_streaming_response``."""
+
+    __slots__ = (
+        "send",
+        "send_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Responses(_raw_client(client, streaming=True))
+        self.send = _streaming_sync(group.send)
+        self.send_async = _streaming_async(group.send_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._scim import (
     CreateScimGroupMappingRequest,
@@ -29,7 +35,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncScim", "Scim"]
+__all__ = [
+    "AsyncScim",
+    "AsyncScimWithRawResponse",
+    "AsyncScimWithStreamingResponse",
+    "Scim",
+    "ScimWithRawResponse",
+    "ScimWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -107,6 +120,16 @@ class AsyncScim:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncScimWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncScimWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncScimWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncScimWithStreamingResponse(self._session)
 
     async def list_mappings(
         self,
@@ -366,6 +389,16 @@ class Scim:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> ScimWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return ScimWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> ScimWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return ScimWithStreamingResponse(self._client)
 
     def list_mappings(
         self,
@@ -872,3 +905,115 @@ class Scim:
         """
         result: ListScimGroupsResponse = await _call_async(self._client, _LIST_GROUPS, locals())
         return result
+
+
+class AsyncScimWithRawResponse:
+    """``AsyncScim.with_raw_response``."""
+
+    __slots__ = (
+        "create",
+        "delete",
+        "list_groups",
+        "list_mappings",
+        "read",
+        "update",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncScim(_raw_session(session, streaming=False))
+        self.list_mappings = _raw_async(group.list_mappings)
+        self.create = _raw_async(group.create)
+        self.read = _raw_async(group.read)
+        self.update = _raw_async(group.update)
+        self.delete = _raw_async(group.delete)
+        self.list_groups = _raw_async(group.list_groups)
+
+
+class ScimWithRawResponse:
+    """``Scim.with_raw_response``."""
+
+    __slots__ = (
+        "create",
+        "create_async",
+        "delete",
+        "delete_async",
+        "list_groups",
+        "list_groups_async",
+        "list_mappings",
+        "list_mappings_async",
+        "read",
+        "read_async",
+        "update",
+        "update_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Scim(_raw_client(client, streaming=False))
+        self.list_mappings = _raw_sync(group.list_mappings)
+        self.list_mappings_async = _raw_async(group.list_mappings_async)
+        self.create = _raw_sync(group.create)
+        self.create_async = _raw_async(group.create_async)
+        self.read = _raw_sync(group.read)
+        self.read_async = _raw_async(group.read_async)
+        self.update = _raw_sync(group.update)
+        self.update_async = _raw_async(group.update_async)
+        self.delete = _raw_sync(group.delete)
+        self.delete_async = _raw_async(group.delete_async)
+        self.list_groups = _raw_sync(group.list_groups)
+        self.list_groups_async = _raw_async(group.list_groups_async)
+
+
+class AsyncScimWithStreamingResponse:
+    """``AsyncScim.with_streaming_response``."""
+
+    __slots__ = (
+        "create",
+        "delete",
+        "list_groups",
+        "list_mappings",
+        "read",
+        "update",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncScim(_raw_session(session, streaming=True))
+        self.list_mappings = _streaming_async(group.list_mappings)
+        self.create = _streaming_async(group.create)
+        self.read = _streaming_async(group.read)
+        self.update = _streaming_async(group.update)
+        self.delete = _streaming_async(group.delete)
+        self.list_groups = _streaming_async(group.list_groups)
+
+
+class ScimWithStreamingResponse:
+    """``Scim.with_streaming_response``."""
+
+    __slots__ = (
+        "create",
+        "create_async",
+        "delete",
+        "delete_async",
+        "list_groups",
+        "list_groups_async",
+        "list_mappings",
+        "list_mappings_async",
+        "read",
+        "read_async",
+        "update",
+        "update_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Scim(_raw_client(client, streaming=True))
+        self.list_mappings = _streaming_sync(group.list_mappings)
+        self.list_mappings_async = _streaming_async(group.list_mappings_async)
+        self.create = _streaming_sync(group.create)
+        self.create_async = _streaming_async(group.create_async)
+        self.read = _streaming_sync(group.read)
+        self.read_async = _streaming_async(group.read_async)
+        self.update = _streaming_sync(group.update)
+        self.update_async = _streaming_async(group.update_async)
+        self.delete = _streaming_sync(group.delete)
+        self.delete_async = _streaming_async(group.delete_async)
+        self.list_groups = _streaming_sync(group.list_groups)
+        self.list_groups_async = _streaming_async(group.list_groups_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._stt import STTRequest, STTResponse
 
@@ -25,7 +31,14 @@ if TYPE_CHECKING:
         STTTimestampGranularity,
     )
 
-__all__ = ["AsyncStt", "Stt"]
+__all__ = [
+    "AsyncStt",
+    "AsyncSttWithRawResponse",
+    "AsyncSttWithStreamingResponse",
+    "Stt",
+    "SttWithRawResponse",
+    "SttWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -73,6 +86,16 @@ class AsyncStt:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncSttWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncSttWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncSttWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncSttWithStreamingResponse(self._session)
 
     async def create_transcription(
         self,
@@ -186,6 +209,16 @@ class Stt:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> SttWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return SttWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> SttWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return SttWithStreamingResponse(self._client)
 
     def create_transcription(
         self,
@@ -392,3 +425,71 @@ class Stt:
             self._client, _CREATE_TRANSCRIPTION_MULTIPART, locals()
         )
         return result
+
+
+class AsyncSttWithRawResponse:
+    """``AsyncStt.with_raw_response``."""
+
+    __slots__ = (
+        "create_transcription",
+        "create_transcription_multipart",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncStt(_raw_session(session, streaming=False))
+        self.create_transcription = _raw_async(group.create_transcription)
+        self.create_transcription_multipart = _raw_async(group.create_transcription_multipart)
+
+
+class SttWithRawResponse:
+    """``Stt.with_raw_response``."""
+
+    __slots__ = (
+        "create_transcription",
+        "create_transcription_async",
+        "create_transcription_multipart",
+        "create_transcription_multipart_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Stt(_raw_client(client, streaming=False))
+        self.create_transcription = _raw_sync(group.create_transcription)
+        self.create_transcription_async = _raw_async(group.create_transcription_async)
+        self.create_transcription_multipart = _raw_sync(group.create_transcription_multipart)
+        self.create_transcription_multipart_async = _raw_async(
+            group.create_transcription_multipart_async
+        )
+
+
+class AsyncSttWithStreamingResponse:
+    """``AsyncStt.with_streaming_response``."""
+
+    __slots__ = (
+        "create_transcription",
+        "create_transcription_multipart",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncStt(_raw_session(session, streaming=True))
+        self.create_transcription = _streaming_async(group.create_transcription)
+        self.create_transcription_multipart = _streaming_async(group.create_transcription_multipart)
+
+
+class SttWithStreamingResponse:
+    """``Stt.with_streaming_response``."""
+
+    __slots__ = (
+        "create_transcription",
+        "create_transcription_async",
+        "create_transcription_multipart",
+        "create_transcription_multipart_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Stt(_raw_client(client, streaming=True))
+        self.create_transcription = _streaming_sync(group.create_transcription)
+        self.create_transcription_async = _streaming_async(group.create_transcription_async)
+        self.create_transcription_multipart = _streaming_sync(group.create_transcription_multipart)
+        self.create_transcription_multipart_async = _streaming_async(
+            group.create_transcription_multipart_async
+        )

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._tts import SpeechRequest
 
@@ -24,7 +30,14 @@ if TYPE_CHECKING:
         SpeechRequestProvider,
     )
 
-__all__ = ["AsyncTts", "Tts"]
+__all__ = [
+    "AsyncTts",
+    "AsyncTtsWithRawResponse",
+    "AsyncTtsWithStreamingResponse",
+    "Tts",
+    "TtsWithRawResponse",
+    "TtsWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -58,6 +71,16 @@ class AsyncTts:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncTtsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncTtsWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncTtsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncTtsWithStreamingResponse(self._session)
 
     async def create_speech(
         self,
@@ -125,6 +148,16 @@ class Tts:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> TtsWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return TtsWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> TtsWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return TtsWithStreamingResponse(self._client)
 
     def create_speech(
         self,
@@ -235,3 +268,51 @@ class Tts:
         """
         result: BinaryResponse = await _call_async(self._client, _CREATE_SPEECH, locals())
         return result
+
+
+class AsyncTtsWithRawResponse:
+    """``AsyncTts.with_raw_response``."""
+
+    __slots__ = ("create_speech",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncTts(_raw_session(session, streaming=False))
+        self.create_speech = _raw_async(group.create_speech)
+
+
+class TtsWithRawResponse:
+    """``Tts.with_raw_response``."""
+
+    __slots__ = (
+        "create_speech",
+        "create_speech_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Tts(_raw_client(client, streaming=False))
+        self.create_speech = _raw_sync(group.create_speech)
+        self.create_speech_async = _raw_async(group.create_speech_async)
+
+
+class AsyncTtsWithStreamingResponse:
+    """``AsyncTts.with_streaming_response``."""
+
+    __slots__ = ("create_speech",)
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncTts(_raw_session(session, streaming=True))
+        self.create_speech = _streaming_async(group.create_speech)
+
+
+class TtsWithStreamingResponse:
+    """``Tts.with_streaming_response``."""
+
+    __slots__ = (
+        "create_speech",
+        "create_speech_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Tts(_raw_client(client, streaming=True))
+        self.create_speech = _streaming_sync(group.create_speech)
+        self.create_speech_async = _streaming_async(group.create_speech_async)

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._video_generation import (
     VideoGenerationRequest,
@@ -29,7 +35,14 @@ if TYPE_CHECKING:
         VideoGenerationRequestProvider,
     )
 
-__all__ = ["AsyncVideoGeneration", "VideoGeneration"]
+__all__ = [
+    "AsyncVideoGeneration",
+    "AsyncVideoGenerationWithRawResponse",
+    "AsyncVideoGenerationWithStreamingResponse",
+    "VideoGeneration",
+    "VideoGenerationWithRawResponse",
+    "VideoGenerationWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -94,6 +107,16 @@ class AsyncVideoGeneration:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncVideoGenerationWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncVideoGenerationWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncVideoGenerationWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncVideoGenerationWithStreamingResponse(self._session)
 
     async def generate(
         self,
@@ -292,6 +315,16 @@ class VideoGeneration:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> VideoGenerationWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return VideoGenerationWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> VideoGenerationWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return VideoGenerationWithStreamingResponse(self._client)
 
     def generate(
         self,
@@ -672,3 +705,91 @@ class VideoGeneration:
             self._client, _LIST_VIDEOS_MODELS, locals()
         )
         return result
+
+
+class AsyncVideoGenerationWithRawResponse:
+    """``AsyncVideoGeneration.with_raw_response``."""
+
+    __slots__ = (
+        "generate",
+        "get_generation",
+        "get_video_content",
+        "list_videos_models",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncVideoGeneration(_raw_session(session, streaming=False))
+        self.generate = _raw_async(group.generate)
+        self.get_generation = _raw_async(group.get_generation)
+        self.get_video_content = _raw_async(group.get_video_content)
+        self.list_videos_models = _raw_async(group.list_videos_models)
+
+
+class VideoGenerationWithRawResponse:
+    """``VideoGeneration.with_raw_response``."""
+
+    __slots__ = (
+        "generate",
+        "generate_async",
+        "get_generation",
+        "get_generation_async",
+        "get_video_content",
+        "get_video_content_async",
+        "list_videos_models",
+        "list_videos_models_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = VideoGeneration(_raw_client(client, streaming=False))
+        self.generate = _raw_sync(group.generate)
+        self.generate_async = _raw_async(group.generate_async)
+        self.get_generation = _raw_sync(group.get_generation)
+        self.get_generation_async = _raw_async(group.get_generation_async)
+        self.get_video_content = _raw_sync(group.get_video_content)
+        self.get_video_content_async = _raw_async(group.get_video_content_async)
+        self.list_videos_models = _raw_sync(group.list_videos_models)
+        self.list_videos_models_async = _raw_async(group.list_videos_models_async)
+
+
+class AsyncVideoGenerationWithStreamingResponse:
+    """``AsyncVideoGeneration.with_streaming_response``."""
+
+    __slots__ = (
+        "generate",
+        "get_generation",
+        "get_video_content",
+        "list_videos_models",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncVideoGeneration(_raw_session(session, streaming=True))
+        self.generate = _streaming_async(group.generate)
+        self.get_generation = _streaming_async(group.get_generation)
+        self.get_video_content = _streaming_async(group.get_video_content)
+        self.list_videos_models = _streaming_async(group.list_videos_models)
+
+
+class VideoGenerationWithStreamingResponse:
+    """``VideoGeneration.with_streaming_response``."""
+
+    __slots__ = (
+        "generate",
+        "generate_async",
+        "get_generation",
+        "get_generation_async",
+        "get_video_content",
+        "get_video_content_async",
+        "list_videos_models",
+        "list_videos_models_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = VideoGeneration(_raw_client(client, streaming=True))
+        self.generate = _streaming_sync(group.generate)
+        self.generate_async = _streaming_async(group.generate_async)
+        self.get_generation = _streaming_sync(group.get_generation)
+        self.get_generation_async = _streaming_async(group.get_generation_async)
+        self.get_video_content = _streaming_sync(group.get_video_content)
+        self.get_video_content_async = _streaming_async(group.get_video_content_async)
+        self.list_videos_models = _streaming_sync(group.list_videos_models)
+        self.list_videos_models_async = _streaming_async(group.list_videos_models_async)

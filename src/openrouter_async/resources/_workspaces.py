@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._raw import raw_async as _raw_async
+from .._raw import raw_client as _raw_client
+from .._raw import raw_session as _raw_session
+from .._raw import raw_sync as _raw_sync
+from .._raw import streaming_async as _streaming_async
+from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._workspaces import (
     BulkAddWorkspaceMembersRequest,
@@ -38,7 +44,14 @@ if TYPE_CHECKING:
     from .._operations import FacadeRunner, SessionRunner
     from .._streams import AsyncStream, SyncStream
 
-__all__ = ["AsyncWorkspaces", "Workspaces"]
+__all__ = [
+    "AsyncWorkspaces",
+    "AsyncWorkspacesWithRawResponse",
+    "AsyncWorkspacesWithStreamingResponse",
+    "Workspaces",
+    "WorkspacesWithRawResponse",
+    "WorkspacesWithStreamingResponse",
+]
 
 # Referenced by the signatures only; kept so that linters see them used.
 _ = (Any, FileInput, Sequence, operations)
@@ -202,6 +215,16 @@ class AsyncWorkspaces:
 
     def __init__(self, session: SessionRunner) -> None:
         self._session = session
+
+    @property
+    def with_raw_response(self) -> AsyncWorkspacesWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return AsyncWorkspacesWithRawResponse(self._session)
+
+    @property
+    def with_streaming_response(self) -> AsyncWorkspacesWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return AsyncWorkspacesWithStreamingResponse(self._session)
 
     async def list(
         self,
@@ -763,6 +786,16 @@ class Workspaces:
 
     def __init__(self, client: FacadeRunner) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> WorkspacesWithRawResponse:
+        """These operations, each answering with its status and headers (``RawResponse``; ``.parse()`` gives the result)."""
+        return WorkspacesWithRawResponse(self._client)
+
+    @property
+    def with_streaming_response(self) -> WorkspacesWithStreamingResponse:
+        """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
+        return WorkspacesWithStreamingResponse(self._client)
 
     def list(
         self,
@@ -1891,3 +1924,187 @@ class Workspaces:
             self._client, _BULK_REMOVE_MEMBERS, locals()
         )
         return result
+
+
+class AsyncWorkspacesWithRawResponse:
+    """``AsyncWorkspaces.with_raw_response``."""
+
+    __slots__ = (
+        "bulk_add_members",
+        "bulk_remove_members",
+        "create",
+        "delete",
+        "delete_budget",
+        "get",
+        "get_budget",
+        "list",
+        "list_budgets",
+        "list_members",
+        "set_budget",
+        "update",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncWorkspaces(_raw_session(session, streaming=False))
+        self.list = _raw_async(group.list)
+        self.create = _raw_async(group.create)
+        self.get = _raw_async(group.get)
+        self.update = _raw_async(group.update)
+        self.delete = _raw_async(group.delete)
+        self.list_budgets = _raw_async(group.list_budgets)
+        self.get_budget = _raw_async(group.get_budget)
+        self.set_budget = _raw_async(group.set_budget)
+        self.delete_budget = _raw_async(group.delete_budget)
+        self.list_members = _raw_async(group.list_members)
+        self.bulk_add_members = _raw_async(group.bulk_add_members)
+        self.bulk_remove_members = _raw_async(group.bulk_remove_members)
+
+
+class WorkspacesWithRawResponse:
+    """``Workspaces.with_raw_response``."""
+
+    __slots__ = (
+        "bulk_add_members",
+        "bulk_add_members_async",
+        "bulk_remove_members",
+        "bulk_remove_members_async",
+        "create",
+        "create_async",
+        "delete",
+        "delete_async",
+        "delete_budget",
+        "delete_budget_async",
+        "get",
+        "get_async",
+        "get_budget",
+        "get_budget_async",
+        "list",
+        "list_async",
+        "list_budgets",
+        "list_budgets_async",
+        "list_members",
+        "list_members_async",
+        "set_budget",
+        "set_budget_async",
+        "update",
+        "update_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Workspaces(_raw_client(client, streaming=False))
+        self.list = _raw_sync(group.list)
+        self.list_async = _raw_async(group.list_async)
+        self.create = _raw_sync(group.create)
+        self.create_async = _raw_async(group.create_async)
+        self.get = _raw_sync(group.get)
+        self.get_async = _raw_async(group.get_async)
+        self.update = _raw_sync(group.update)
+        self.update_async = _raw_async(group.update_async)
+        self.delete = _raw_sync(group.delete)
+        self.delete_async = _raw_async(group.delete_async)
+        self.list_budgets = _raw_sync(group.list_budgets)
+        self.list_budgets_async = _raw_async(group.list_budgets_async)
+        self.get_budget = _raw_sync(group.get_budget)
+        self.get_budget_async = _raw_async(group.get_budget_async)
+        self.set_budget = _raw_sync(group.set_budget)
+        self.set_budget_async = _raw_async(group.set_budget_async)
+        self.delete_budget = _raw_sync(group.delete_budget)
+        self.delete_budget_async = _raw_async(group.delete_budget_async)
+        self.list_members = _raw_sync(group.list_members)
+        self.list_members_async = _raw_async(group.list_members_async)
+        self.bulk_add_members = _raw_sync(group.bulk_add_members)
+        self.bulk_add_members_async = _raw_async(group.bulk_add_members_async)
+        self.bulk_remove_members = _raw_sync(group.bulk_remove_members)
+        self.bulk_remove_members_async = _raw_async(group.bulk_remove_members_async)
+
+
+class AsyncWorkspacesWithStreamingResponse:
+    """``AsyncWorkspaces.with_streaming_response``."""
+
+    __slots__ = (
+        "bulk_add_members",
+        "bulk_remove_members",
+        "create",
+        "delete",
+        "delete_budget",
+        "get",
+        "get_budget",
+        "list",
+        "list_budgets",
+        "list_members",
+        "set_budget",
+        "update",
+    )
+
+    def __init__(self, session: SessionRunner) -> None:
+        group = AsyncWorkspaces(_raw_session(session, streaming=True))
+        self.list = _streaming_async(group.list)
+        self.create = _streaming_async(group.create)
+        self.get = _streaming_async(group.get)
+        self.update = _streaming_async(group.update)
+        self.delete = _streaming_async(group.delete)
+        self.list_budgets = _streaming_async(group.list_budgets)
+        self.get_budget = _streaming_async(group.get_budget)
+        self.set_budget = _streaming_async(group.set_budget)
+        self.delete_budget = _streaming_async(group.delete_budget)
+        self.list_members = _streaming_async(group.list_members)
+        self.bulk_add_members = _streaming_async(group.bulk_add_members)
+        self.bulk_remove_members = _streaming_async(group.bulk_remove_members)
+
+
+class WorkspacesWithStreamingResponse:
+    """``Workspaces.with_streaming_response``."""
+
+    __slots__ = (
+        "bulk_add_members",
+        "bulk_add_members_async",
+        "bulk_remove_members",
+        "bulk_remove_members_async",
+        "create",
+        "create_async",
+        "delete",
+        "delete_async",
+        "delete_budget",
+        "delete_budget_async",
+        "get",
+        "get_async",
+        "get_budget",
+        "get_budget_async",
+        "list",
+        "list_async",
+        "list_budgets",
+        "list_budgets_async",
+        "list_members",
+        "list_members_async",
+        "set_budget",
+        "set_budget_async",
+        "update",
+        "update_async",
+    )
+
+    def __init__(self, client: FacadeRunner) -> None:
+        group = Workspaces(_raw_client(client, streaming=True))
+        self.list = _streaming_sync(group.list)
+        self.list_async = _streaming_async(group.list_async)
+        self.create = _streaming_sync(group.create)
+        self.create_async = _streaming_async(group.create_async)
+        self.get = _streaming_sync(group.get)
+        self.get_async = _streaming_async(group.get_async)
+        self.update = _streaming_sync(group.update)
+        self.update_async = _streaming_async(group.update_async)
+        self.delete = _streaming_sync(group.delete)
+        self.delete_async = _streaming_async(group.delete_async)
+        self.list_budgets = _streaming_sync(group.list_budgets)
+        self.list_budgets_async = _streaming_async(group.list_budgets_async)
+        self.get_budget = _streaming_sync(group.get_budget)
+        self.get_budget_async = _streaming_async(group.get_budget_async)
+        self.set_budget = _streaming_sync(group.set_budget)
+        self.set_budget_async = _streaming_async(group.set_budget_async)
+        self.delete_budget = _streaming_sync(group.delete_budget)
+        self.delete_budget_async = _streaming_async(group.delete_budget_async)
+        self.list_members = _streaming_sync(group.list_members)
+        self.list_members_async = _streaming_async(group.list_members_async)
+        self.bulk_add_members = _streaming_sync(group.bulk_add_members)
+        self.bulk_add_members_async = _streaming_async(group.bulk_add_members_async)
+        self.bulk_remove_members = _streaming_sync(group.bulk_remove_members)
+        self.bulk_remove_members_async = _streaming_async(group.bulk_remove_members_async)
