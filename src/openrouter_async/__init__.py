@@ -28,10 +28,32 @@ if TYPE_CHECKING:
     from ._client import OpenRouter
     from ._config import BackoffStrategy, RetryConfig, Timeouts
     from ._limiter import LimiterState
-    from ._map import MapResult
+    from ._map import MapResult, parse_into
+    from ._parse import (
+        AsyncParsedStream,
+        ChunkEvent,
+        ContentDeltaEvent,
+        ContentDoneEvent,
+        ParsedChatMessage,
+        ParsedChatResult,
+        ParsedChoice,
+        ParsedStream,
+        ParsedStreamEvent,
+        RefusalDeltaEvent,
+        RefusalDoneEvent,
+        StructuredOutputError,
+    )
     from ._raw import AsyncStreamingResponse, RawResponse, StreamingResponse
     from ._session import Session
     from ._streams import AsyncStream, SyncStream
+    from ._tools import (
+        FunctionTool,
+        ToolCallError,
+        ToolOutcome,
+        ToolRoundsExceededError,
+        ToolRun,
+        tool,
+    )
     from ._unset import UNSET, Unset
     from .errors import APIRedirectError, ChatError, HeaderValueError, OpenRouterError
 
@@ -46,6 +68,7 @@ __all__ = [
     "BatchStats",
     "BinaryResponse",
     "ChatError",
+    "FunctionTool",
     "HeaderValueError",
     "LimiterState",
     "MapResult",
@@ -58,12 +81,30 @@ __all__ = [
     "SyncBinaryResponse",
     "SyncStream",
     "Timeouts",
+    "ToolCallError",
+    "ToolOutcome",
+    "ToolRoundsExceededError",
+    "ToolRun",
     "Unset",
-    "__version__",
     "errors",
     "models",
     "operations",
     "run_batch",
+    "tool",
+    "__version__",
+    "AsyncParsedStream",
+    "ChunkEvent",
+    "ContentDeltaEvent",
+    "ContentDoneEvent",
+    "ParsedChatMessage",
+    "ParsedChatResult",
+    "ParsedChoice",
+    "ParsedStream",
+    "ParsedStreamEvent",
+    "RefusalDeltaEvent",
+    "RefusalDoneEvent",
+    "StructuredOutputError",
+    "parse_into",
 ]
 
 # name -> module that defines it (a module itself when the value is None)
@@ -95,6 +136,25 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "RawResponse": ("._raw", "RawResponse"),
     "StreamingResponse": ("._raw", "StreamingResponse"),
     "AsyncStreamingResponse": ("._raw", "AsyncStreamingResponse"),
+    "tool": ("._tools", "tool"),
+    "FunctionTool": ("._tools", "FunctionTool"),
+    "ToolRun": ("._tools", "ToolRun"),
+    "ToolOutcome": ("._tools", "ToolOutcome"),
+    "ToolCallError": ("._tools", "ToolCallError"),
+    "ToolRoundsExceededError": ("._tools", "ToolRoundsExceededError"),
+    "AsyncParsedStream": ("._parse", "AsyncParsedStream"),
+    "ChunkEvent": ("._parse", "ChunkEvent"),
+    "ContentDeltaEvent": ("._parse", "ContentDeltaEvent"),
+    "ContentDoneEvent": ("._parse", "ContentDoneEvent"),
+    "ParsedChatMessage": ("._parse", "ParsedChatMessage"),
+    "ParsedChatResult": ("._parse", "ParsedChatResult"),
+    "ParsedChoice": ("._parse", "ParsedChoice"),
+    "ParsedStream": ("._parse", "ParsedStream"),
+    "ParsedStreamEvent": ("._parse", "ParsedStreamEvent"),
+    "RefusalDeltaEvent": ("._parse", "RefusalDeltaEvent"),
+    "RefusalDoneEvent": ("._parse", "RefusalDoneEvent"),
+    "StructuredOutputError": ("._parse", "StructuredOutputError"),
+    "parse_into": ("._map", "parse_into"),
 }
 
 

@@ -31,6 +31,14 @@ Output, one row per input line, keyed by its id (close to OpenAI's batch output)
      "error": {"status_code": 400, "message": "...", "type": "BadRequestResponseError"},
      "attempts": 1, "latency_ms": 3.1}
 
+Structured outputs: with ``schema=Cls`` (``--schema module:Class``; an attrs class, a
+dataclass, a pydantic model or a TypedDict) every body asks for ``Cls`` as ``chat.parse``
+does (its ``response_format`` set to the class's JSON schema, ``provider.require_parameters:
+true`` unless the body sets it), and each answer is read into it: a success row carries
+``"parsed"``, the first choice's instance as JSON (``null`` for a refusal); an answer that
+does not fit is an error row (``"type": "StructuredOutputError"``) that keeps the answer in
+``response`` (its cost is paid: nothing is lost).
+
 Nothing is dropped silently: a line that is not JSON, not a request, or fails validation
 becomes an error row (``attempts: 0``: nothing was sent); a call that failed after its
 retries becomes an error row. An id that repeats an earlier line's is not sent and gets no
@@ -241,6 +249,8 @@ class BatchJob:
         max_cost: float | None = None,
         retries: RetryConfig | None = None,
         stream: bool = False,
+        schema: type[Any] | None = None,
+        strict_schema: bool = True,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -257,6 +267,13 @@ class BatchJob:
         #: Stream every call (and put each answer back together), not only the bodies that
         #: ask for it.
         self.stream = stream
+        #: The class every answer is read into (structured outputs), or None.
+        self.schema = schema
+        self.strict_schema = strict_schema
+        if schema is not None:
+            from ._parse import response_format_for
+
+            response_format_for(schema, strict=strict_schema)  # refused now, not per row
         self.stats = BatchStats()
         self._fd: int | None = None
         self._done_ids: set[str | int] = set()
@@ -357,7 +374,14 @@ class BatchJob:
         from ._convert import structure
         from .models import ChatRequest
 
-        request = structure(item.body, ChatRequest, path="body")
+        body = item.body
+        assert body is not None  # (an item without a body carries its error, raised above)
+        schema = self.schema
+        if schema is not None:
+            from ._parse import schema_body
+
+            body = schema_body(body, schema, strict=self.strict_schema)
+        request = structure(body, ChatRequest, path="body")
         stats = self.stats
 
         streamed = self.stream or item.stream
@@ -383,6 +407,10 @@ class BatchJob:
             stats.cost += _number(getattr(usage, "cost", 0.0))
             if self.max_cost is not None and stats.cost >= self.max_cost and not stats.stopped:
                 stats.stopped = f"max_cost ${self.max_cost:g} reached"
+        if schema is not None:
+            from ._parse import parse_result
+
+            return parse_result(response, schema)  # or StructuredOutputError: an error row
         return response
 
     def _record(self, result: MapResult[Any]) -> None:
@@ -408,9 +436,17 @@ class BatchJob:
             from ._convert import unstructure
 
             row["response"] = {"status_code": 200, "body": unstructure(response)}
+            if self.schema is not None:
+                row["parsed"] = _parsed_json(response)
             row["error"] = None
         else:
-            row["response"] = None
+            completion = getattr(error, "completion", None)  # an answer that did not fit
+            if completion is not None and self.schema is not None:
+                from ._convert import unstructure
+
+                row["response"] = {"status_code": 200, "body": unstructure(completion)}
+            else:
+                row["response"] = None
             row["error"] = _error_json(error)
         row["attempts"] = attempts
         row["latency_ms"] = round(result.latency * 1000, 1)
@@ -431,6 +467,8 @@ async def run_batch(
     max_cost: float | None = None,
     retries: RetryConfig | None = None,
     stream: bool = False,
+    schema: type[Any] | None = None,
+    strict_schema: bool = True,
     **session_options: Any,
 ) -> BatchStats:
     """Run a batch job (see the module docstring) on ``session``, or on a Session made from
@@ -443,6 +481,8 @@ async def run_batch(
         max_cost=max_cost,
         retries=retries,
         stream=stream,
+        schema=schema,
+        strict_schema=strict_schema,
     )
     if session is not None:
         if session_options:
@@ -549,6 +589,14 @@ def _error_json(error: OpenRouterError) -> dict[str, Any]:
     if status is None and isinstance(error, ChatError) and isinstance(error.error.code, int):
         status = error.error.code  # an error body sent with status 200: the code it names
     return {"status_code": status, "message": error.message, "type": type(error).__name__}
+
+
+def _parsed_json(response: Any) -> Any:
+    """The first choice's parsed instance as JSON (None: a refusal, or no choice)."""
+    from ._parse import json_of
+
+    choices = response.choices
+    return json_of(choices[0].message.parsed) if choices else None
 
 
 def _number(value: Any) -> Any:

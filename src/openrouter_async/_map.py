@@ -51,11 +51,13 @@ from .errors import OpenRouterError
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
+    from ._parse import ParsedChatResult
     from ._session import Session
 
-__all__ = ["MapResult", "MapRun", "SyncMap"]
+__all__ = ["MapResult", "MapRun", "SyncMap", "parse_into"]
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 #: A request → one call on the Session (the default sends chat requests).
 Call = Callable[["Session", Any], Awaitable[Any]]
@@ -103,6 +105,44 @@ async def send_chat(session: Session, request: Any) -> Any:
             )
         request = structure(dict(request), ChatRequest, path="")
     return await session.send(request)
+
+
+def parse_into(
+    cls: type[T], *, strict: bool = True
+) -> Callable[[Session, Any], Awaitable[ParsedChatResult[T]]]:
+    """A ``call=`` for :meth:`Session.map` (and the facade's ``map``) that sends each chat
+    request (a ``ChatRequest`` or a dict body) asking for ``cls``, as ``chat.parse`` does,
+    and reads the answer into it: each result's ``response`` is a ``ParsedChatResult``
+    (``response.choices[0].message.parsed``); an answer that does not fit is that
+    request's ``error`` (a ``StructuredOutputError``), never the end of the map.
+
+        async for result in session.map(requests, call=parse_into(City)):
+            ...
+
+    The class is checked here (its schema built), before any call."""
+    from ._parse import response_format_for
+
+    response_format_for(cls, strict=strict)
+
+    async def call(session: Session, request: Any) -> ParsedChatResult[T]:
+        from ._convert import structure, unstructure
+        from ._parse import parse_result, schema_body
+        from .errors import RequestValidationError
+        from .models import ChatRequest
+
+        if isinstance(request, ChatRequest):
+            body = unstructure(request)
+        elif isinstance(request, Mapping):
+            body = request
+        else:
+            raise RequestValidationError(
+                f"expected a ChatRequest or a mapping, got {type(request).__name__}",
+                path="request",
+            )
+        chat = structure(schema_body(body, cls, strict=strict), ChatRequest, path="")
+        return parse_result(await session.send(chat), cls)
+
+    return call
 
 
 class MapRun(Generic[R]):

@@ -1,6 +1,7 @@
 """The ``openrouter-async`` command.
 
     openrouter-async batch requests.jsonl -o results.jsonl   # a resumable batch job
+    openrouter-async batch in.jsonl -o out.jsonl --schema myapp.models:City  # structured
     openrouter-async chat "Explain quantum computing"        # streams the answer
     openrouter-async emulator --port 8080                    # a local OpenRouter
 
@@ -76,6 +77,42 @@ def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_class(spec: str) -> Any:
+    """``module:Class`` (or ``path/to/file.py:Class``; ``Outer.Inner`` for a nested class)
+    → the class. The current directory is importable, as ``python -m`` makes it."""
+    import importlib
+    import importlib.util
+
+    module_name, sep, qualname = spec.partition(":")
+    if not sep or not module_name or not qualname:
+        raise ValueError(f"--schema takes module:Class, got {spec!r}")
+    if module_name.endswith(".py") or os.sep in module_name:
+        path = os.path.abspath(module_name)
+        if not os.path.isfile(path):
+            raise ValueError(f"--schema: no such file: {module_name}")
+        name = os.path.splitext(os.path.basename(path))[0]
+        loaded = importlib.util.spec_from_file_location(name, path)
+        if loaded is None or loaded.loader is None:
+            raise ValueError(f"--schema: cannot import {module_name}")
+        module = importlib.util.module_from_spec(loaded)
+        sys.modules[name] = module  # (its classes' annotations are resolved through it)
+        loaded.loader.exec_module(module)
+    else:
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise ValueError(f"--schema: cannot import {module_name!r}: {error}") from None
+    target: Any = module
+    for part in qualname.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ValueError(f"--schema: {module_name} has no {qualname!r}") from None
+    return target
+
+
 def _batch(args: argparse.Namespace) -> int:
     import anyio
 
@@ -83,6 +120,7 @@ def _batch(args: argparse.Namespace) -> int:
     from ._session import Session
 
     try:
+        schema = _load_class(args.schema) if args.schema else None
         job = BatchJob(
             args.input,
             args.output,
@@ -90,8 +128,10 @@ def _batch(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             max_cost=args.max_cost,
             stream=args.stream,
+            schema=schema,
+            strict_schema=not args.loose_schema,
         )
-    except ValueError as error:
+    except ValueError as error:  # RequestValidationError too: a class with no JSON schema
         print(f"error: {error}", file=sys.stderr)
         return 2
     if not os.path.isfile(args.input):
@@ -280,6 +320,20 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stream every call (each row is still the whole answer); bodies with "
         '"stream": true are always streamed',
+    )
+    batch.add_argument(
+        "--schema",
+        default=None,
+        metavar="MODULE:CLASS",
+        help="structured outputs: ask every request for this class's JSON schema (an attrs "
+        "class, dataclass, pydantic model or TypedDict; module:Class or file.py:Class) and "
+        'write each answer read into it as the row\'s "parsed"',
+    )
+    batch.add_argument(
+        "--loose-schema",
+        action="store_true",
+        help="with --schema: a plain JSON schema (fields with defaults not required) "
+        "instead of a strict one",
     )
     batch.add_argument("--emulator", action="store_true", help="run against the built-in emulator")
     batch.add_argument("--base-url", default=None, help="API base URL (default: OpenRouter)")
