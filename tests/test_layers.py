@@ -52,6 +52,7 @@ HAND_WRITTEN = {
     "_operations": OPERATIONS,
     "_attach": OPERATIONS,
     "_raw": OPERATIONS,
+    "_pages": OPERATIONS,
     "_session": TOP,
     "_client": TOP,
     "_chat": TOP,

@@ -128,6 +128,11 @@ class RawResponse(_ResponseInfo, Generic[R]):
         self._parse = parse
         self._parsed: R = _NOT_YET
 
+    def parsing_with(self, then: Callable[[Any], Any]) -> None:
+        """Pass what ``parse()`` gives through ``then`` first (a list's first page)."""
+        inner = self._parse
+        self._parse = lambda: then(inner())
+
     def parse(self) -> R:
         """The typed result (the same object every time)."""
         if self._parsed is _NOT_YET:
@@ -164,6 +169,15 @@ class AsyncStreamingResponse(_ResponseInfo, Generic[R]):
         self._parse = parse
         self._parsed: R = _NOT_YET
         self._idle = idle
+
+    def parsing_with(self, then: Callable[[Any], Any]) -> None:
+        """Pass what ``parse()`` gives through ``then`` first (a list's first page)."""
+        inner = self._parse
+
+        async def parse() -> Any:
+            return then(await inner())
+
+        self._parse = parse
 
     async def parse(self) -> R:
         """The typed result, the body read for it (the same object every time)."""
@@ -249,6 +263,9 @@ class StreamingResponse(_ResponseInfo, Generic[R]):
     def parse(self) -> R:
         parsed: R = _to_sync(self._portal.call(self._async.parse), self._portal)
         return parsed
+
+    def parsing_with(self, then: Callable[[Any], Any]) -> None:
+        self._async.parsing_with(then)
 
     def read(self) -> bytes:
         return self._portal.call(self._async.read)

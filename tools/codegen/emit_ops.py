@@ -6,6 +6,12 @@ methods with the same keyword arguments: ``Async<Group>.<name>`` (the Session's,
 ``<Group>.<name>`` (the facade's, sync) and ``<Group>.<name>_async`` (the facade's, a
 coroutine). Each method's body is one call into ``_operations`` with ``locals()``: the
 signature *is* the argument list, so there is nothing to keep in sync by hand.
+
+A paged list operation (``ops.Paging``) also gets its page classes, subclasses of its result
+class (one per shape, where the result is a union): ``Async<Group><Name>Page`` (the
+Session's, ``_pages.AsyncPage``) and ``<Group><Name>Page`` (the facade's, ``_pages.SyncPage``);
+its methods call into ``_pages`` instead, the Session's and the ``_async`` one returning an
+``AsyncPaginator`` (awaited for the first page, or ``async for`` over every item).
 """
 
 from __future__ import annotations
@@ -14,11 +20,26 @@ import re
 from collections.abc import Iterable
 
 from .emit import HEADER, ModuleEmitter, docstring, join_union, literal
-from .ir import Builder, ClassDef, Ref, pascal
+from .ir import Alias, Builder, ClassDef, ListT, Nullable, Ref, UnionT, pascal
 from .ops import Operation
 
 #: names the resource modules import; a model with one of these names would clash
-_TYPING_NAMES = {"Any", "Literal", "Mapping", "Sequence", "overload"}
+_TYPING_NAMES = {"Any", "Literal", "Mapping", "Sequence", "TypeAlias", "overload"}
+
+#: the page methods (``_pages``): a paged result with a field of one of these names would
+#: lose it to the method
+_PAGE_METHODS = frozenset(
+    {
+        "has_next_page",
+        "result",
+        "next",
+        "next_async",
+        "auto_paging_iter",
+        "auto_paging_iter_async",
+        "iter_pages",
+        "iter_pages_async",
+    }
+)
 
 _CONTROL_SIGNATURE = [
     "retries: RetryConfig | None = None",
@@ -75,6 +96,7 @@ class GroupEmitter:
         self.doc = doc
         self.runtime_names: set[str] = set()
         self.annotation_names: set[str] = set()
+        self.uses_type_alias = False  #: a paged result with several shapes (a union alias)
 
     # -- pieces ------------------------------------------------------------------------------
 
@@ -142,6 +164,156 @@ class GroupEmitter:
             optional.append(f"security: operations.{op.security_class} | None = None")
         return required + optional + _CONTROL_SIGNATURE
 
+    # -- pages -------------------------------------------------------------------------------
+
+    def _runtime(self, annotation: str) -> str:
+        """An annotation used at run time (a class base): its names are imported for real."""
+        for name in _NAME.findall(annotation):
+            if name in self.owner:
+                self.runtime_names.add(name)
+        return annotation
+
+    def result_shapes(self, op: Operation) -> list[ClassDef]:
+        """The classes a paged operation's result can be (one, or a union's alternatives)."""
+        assert op.response_schema is not None and op.paging is not None
+        name = op.response_schema
+        if name in self.b.classes:
+            shapes = [self.b.classes[name]]
+        else:
+            target = self.b.aliases[name].target
+            alts = target.alts if isinstance(target, UnionT) else ()
+            if not alts or not all(isinstance(a, Ref) for a in alts):
+                raise ValueError(f"{op.operation_id}: a paged result that is not a class")
+            shapes = [self.b.classes[a.name] for a in alts if isinstance(a, Ref)]
+        for cls in shapes:
+            clash = _PAGE_METHODS & {f.py for f in cls.fields}
+            if clash:
+                raise ValueError(f"{op.operation_id}: {cls.name} has fields named {clash}")
+        return shapes
+
+    def _field(self, cls: ClassDef, wire: str | None) -> str | None:
+        if wire is None:
+            return None
+        for f in cls.fields:
+            if f.wire == wire:
+                return f.py
+        return None
+
+    def item_ann(self, op: Operation, cls: ClassDef) -> str:
+        """The annotation of one item of a page of ``cls``."""
+        assert op.paging is not None
+        field = next(f for f in cls.fields if f.wire == op.paging.items)
+        t = field.type
+        while isinstance(t, (Nullable, Alias)):  # `ModelsListResponseData = list[Model]`
+            t = t.inner if isinstance(t, Nullable) else self.b.aliases[t.name].target
+        if not isinstance(t, ListT):
+            raise ValueError(f"{op.operation_id}: {cls.name}.{field.py} is not a list")
+        return self.e.ann(t.item)
+
+    def page_classes(self, op: Operation, flavour: str) -> list[tuple[str, ClassDef]]:
+        """(page class name, result class) of each shape; ``flavour``: "async" or "facade"."""
+        shapes = self.result_shapes(op)
+        prefix = "Async" if flavour == "async" else ""
+        base = f"{prefix}{class_name(self.group)}{pascal(op.name)}"
+        if len(shapes) == 1:
+            return [(f"{base}Page", shapes[0])]
+        return [(f"{base}{cls.name}Page", cls) for cls in shapes]
+
+    def page_ann(self, op: Operation, flavour: str) -> str:
+        """The page type (a union alias of the shapes' page classes where there are several)."""
+        classes = self.page_classes(op, flavour)
+        if len(classes) == 1:
+            return classes[0][0]
+        prefix = "Async" if flavour == "async" else ""
+        return f"{prefix}{class_name(self.group)}{pascal(op.name)}Page"
+
+    def items_ann(self, op: Operation) -> str:
+        return join_union(self._note(self.item_ann(op, cls)) for cls in self.result_shapes(op))
+
+    def paginator(self, op: Operation, flavour: str) -> str:
+        return f"AsyncPaginator[{self.page_ann(op, flavour)}, {self.items_ann(op)}]"
+
+    def paging_argument(self, op: Operation) -> str:
+        """The ``paging=_Paging(...)`` of the operation's constant."""
+        paging = op.paging
+        assert paging is not None
+        shapes = self.result_shapes(op)
+        items = {self._field(cls, paging.items) for cls in shapes}
+        assert len(items) == 1, items
+        kw = [literal(paging.kind), f"items={literal(items.pop())}"]
+        for name in ("offset", "limit", "default_limit", "max_offset", "cursor"):
+            value = getattr(paging, name)
+            if value is not None:
+                kw.append(f"{name}={literal(value)}")
+        total = self._field(shapes[0], paging.total) if paging.total else None
+        if total is not None:
+            kw.append(f"total={literal(total)}")
+        if paging.next_cursor is not None:
+            found = {self._field(cls, paging.next_cursor) for cls in shapes} - {None}
+            if len(found) != 1:
+                raise ValueError(f"{op.operation_id}: no single field {paging.next_cursor!r}")
+            kw.append(f"next_cursor={literal(found.pop())}")
+        if paging.forward:
+            pairs = []
+            for shape, param in paging.forward:
+                if shape not in {cls.name for cls in shapes}:
+                    raise ValueError(f"{op.operation_id}: {shape} is not a shape of the result")
+                self.runtime_names.add(shape)
+                pairs.append(f"({shape}, {literal(param)})")
+            kw.append(f"forward=({''.join(p + ', ' for p in pairs)})")
+        return f"_Paging({', '.join(kw)})"
+
+    def page_definitions(self, op: Operation) -> list[str]:
+        """The page classes of a paged operation (and their union aliases)."""
+        out: list[str] = []
+        call = f"{op.group}.{op.name}"
+        for flavour in ("async", "facade"):
+            base = "_AsyncPage" if flavour == "async" else "_SyncPage"
+            classes = self.page_classes(op, flavour)
+            for page, cls in classes:
+                self.runtime_names.add(cls.name)
+                item = self._runtime(self.item_ann(op, cls))
+                if flavour == "async":
+                    doc = (
+                        f"A page of ``{call}`` on a :class:`Session`: the :class:`{cls.name}`"
+                        " it answered, which also fetches the pages after it: ``await"
+                        " page.next()`` (``None`` after the last), ``page.has_next_page()``,"
+                        " ``async for item in page`` over the items of every page."
+                    )
+                else:
+                    doc = (
+                        f"A page of ``{call}`` on the :class:`OpenRouter` facade: the"
+                        f" :class:`{cls.name}` it answered, which also fetches the pages after"
+                        " it: ``page.next()`` (``None`` after the last; ``await"
+                        " page.next_async()``), ``page.has_next_page()``, ``for item in page``"
+                        " (``async for``) over the items of every page."
+                    )
+                out += [
+                    "",
+                    f"class {page}({base}[{item}], {cls.name}):",
+                    *["    " + line for line in docstring(doc).splitlines()],
+                    "",
+                    '    __slots__ = ("_page_call",)',
+                    "",
+                ]
+            if len(classes) > 1:
+                self.uses_type_alias = True
+                members = " | ".join(page for page, _ in classes)
+                out += ["", f"{self.page_ann(op, flavour)}: TypeAlias = {members}", ""]
+        return out
+
+    def page_names(self) -> list[str]:
+        names: list[str] = []
+        for op in self.ops:
+            if op.paging is None:
+                continue
+            for flavour in ("async", "facade"):
+                classes = self.page_classes(op, flavour)
+                names += [page for page, _ in classes]
+                if len(classes) > 1:
+                    names.append(self.page_ann(op, flavour))
+        return names
+
     def result(self, op: Operation, flavour: str) -> str:
         if op.response_kind == "binary":
             return "BinaryResponse" if flavour == "async" else "SyncBinaryResponse"
@@ -169,6 +341,28 @@ class GroupEmitter:
                 "With ``stream=True`` the events come back as a stream: ``with`` it (``async"
                 " with`` for the async forms) and iterate."
             )
+        if op.paging is not None:
+            result = op.response_schema
+            if flavour == "async":
+                parts.append(
+                    f"Await it for the first page: the ``{result}``, which also fetches the"
+                    " pages after it (``await page.next()``, ``None`` after the last;"
+                    " ``page.has_next_page()``; ``async for item in page``). Or ``async for"
+                    " item in`` the call itself: every item of every page, each page fetched"
+                    " when the one before is used up."
+                )
+            elif flavour == "facade":
+                parts.append(
+                    f"Returns the first page: the ``{result}``, which also fetches the pages"
+                    " after it (``page.next()``, ``None`` after the last;"
+                    " ``page.has_next_page()``). ``for item in page`` walks every item of"
+                    " every page, each page fetched when the one before is used up."
+                )
+            else:
+                parts.append(
+                    "Await it for the first page (``await page.next_async()``, ``async for"
+                    " item in page``), or ``async for item in`` the call itself."
+                )
         if op.response_kind == "binary":
             parts.append(
                 "Returns the body as a stream of bytes: ``read()``, ``iter_bytes()`` or"
@@ -214,7 +408,22 @@ class GroupEmitter:
         else:
             call = f"await _call_async(self._client, {const}, locals())"
         out: list[str] = []
-        if self.streams(op):
+        if op.paging is not None:
+            if self.streams(op):
+                raise ValueError(f"{op.operation_id}: a paged operation that streams")
+            page_flavour = "async" if flavour == "async" else "facade"
+            pages = ", ".join(page for page, _ in self.page_classes(op, page_flavour))
+            if flavour == "facade":
+                returns = self.page_ann(op, "facade")
+                call = f"_paged_sync(self._client, {const}, locals(), {pages})"
+            else:
+                define = "def"  # returns an AsyncPaginator: awaited or iterated
+                returns = self.paginator(op, page_flavour)
+                runner = "self._session" if flavour == "async" else "self._client"
+                entry = "_paged" if flavour == "async" else "_paged_async"
+                call = f"{entry}({runner}, {const}, locals(), {pages})"
+            out += self._signature(define, name, op, None, returns)
+        elif self.streams(op):
             returns = join_union(
                 [self.result(op, stream_kind), self.stream_result(op, stream_kind)]
             )
@@ -287,6 +496,8 @@ class GroupEmitter:
                 kw.append("event_wrapped=True")
         if not op.authenticated:
             kw.append("authenticated=False")
+        if op.paging is not None:
+            kw.append(f"paging={self.paging_argument(op)}")
         return [f"_{op.name.upper()} = _Operation(", *[f"    {a}," for a in fields + kw], ")"]
 
     # -- the module --------------------------------------------------------------------------
@@ -296,6 +507,11 @@ class GroupEmitter:
         constants: list[str] = []
         for op in self.ops:
             constants += [*self.operation_constant(op), ""]
+        pages: list[str] = []
+        for op in self.ops:
+            if op.paging is not None:
+                pages += self.page_definitions(op)
+        paged = bool(pages)
         session_methods: list[str] = []
         facade_methods: list[str] = []
         for op in self.ops:
@@ -325,6 +541,19 @@ class GroupEmitter:
             "from .._raw import streaming_sync as _streaming_sync",
             "from .._unset import UNSET, Unset",
         ]
+        if paged:
+            typing_line = out.index("from typing import TYPE_CHECKING, Any, Literal, overload")
+            if self.uses_type_alias:
+                out[typing_line] = "from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload"
+            at = out.index("from .._raw import raw_async as _raw_async")
+            out[at:at] = [
+                "from .._pages import AsyncPage as _AsyncPage",
+                "from .._pages import Paging as _Paging",
+                "from .._pages import SyncPage as _SyncPage",
+                "from .._pages import paged as _paged",
+                "from .._pages import paged_async as _paged_async",
+                "from .._pages import paged_sync as _paged_sync",
+            ]
         by_module: dict[str, list[str]] = {}
         for name in sorted(self.runtime_names):
             by_module.setdefault(self.owner[name], []).append(name)
@@ -339,6 +568,8 @@ class GroupEmitter:
             "    from .._operations import FacadeRunner, SessionRunner",
             "    from .._streams import AsyncStream, SyncStream",
         ]
+        if paged:
+            out.insert(len(out) - 1, "    from .._pages import AsyncPaginator")
         if typing_only:
             out.append("    from ..models import (")
             out += [f"        {n}," for n in typing_only]
@@ -349,7 +580,9 @@ class GroupEmitter:
             f"{cname}WithRawResponse",
             f"{cname}WithStreamingResponse",
         ]
-        exported = ", ".join(literal(n) for n in sorted([f"Async{cname}", cname, *wrappers]))
+        exported = ", ".join(
+            literal(n) for n in sorted([f"Async{cname}", cname, *wrappers, *self.page_names()])
+        )
         out += [
             "",
             f"__all__ = [{exported}]",
@@ -358,6 +591,7 @@ class GroupEmitter:
             "_ = (Any, FileInput, Sequence, operations)",
             "",
             *constants,
+            *pages,
             "",
             f"class Async{cname}:",
             *[

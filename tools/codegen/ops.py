@@ -8,7 +8,9 @@ Naming follows the official SDK (the product description's examples call these n
 * the method is ``x-speakeasy-name-override`` or the ``operationId``, in snake_case;
 * parameters are snake_case, with a trailing underscore for Python keywords and for names the
   official SDK renames (:data:`RENAMED_PARAMS`: ``date`` → ``date_``);
-* a JSON body is flattened into keyword arguments, one per field of its model.
+* a JSON body is flattened into keyword arguments, one per field of its model;
+* a list operation with offset/limit or cursor parameters is paged (:class:`Paging`): its
+  methods return pages that fetch the next ones (``_pages.py``).
 
 Inline request and response schemas get component names (``{OperationId}Request`` and
 ``{OperationId}Response``) before the models are generated, so that they are classes like
@@ -77,6 +79,45 @@ class FormField:
     doc: str | None
 
 
+#: Cursor-paged operations whose answer may come in another API's shape, which pages with
+#: its own forward cursor: (the shape's class, the query parameter taking the page's
+#: ``last_id`` while its ``has_more`` is true). From the spec's descriptions of ``GET /files``'
+#: parameters: ``after`` is the "OpenAI-style forward cursor", ``after_id`` the
+#: "Anthropic-style" one; the OpenRouter shape has the spec's ``cursor``.
+FORWARD_CURSORS: dict[str, tuple[tuple[str, str], ...]] = {
+    "listFiles": (("OpenAIFileList", "after"), ("AnthropicFileList", "after_id")),
+}
+
+
+@dataclass
+class Paging:
+    """How the pages of a list operation follow each other.
+
+    From the spec's ``x-speakeasy-pagination`` (what the official SDK's ``next()`` follows):
+    ``offsetLimit`` → ``kind="offset"``, ``cursor`` → ``kind="cursor"``. A ``GET`` with an
+    ``offset`` query parameter and a ``data`` array in its answer but no extension (``GET
+    /keys``) pages by offset too, with no page size known.
+    """
+
+    kind: str  # "offset" | "cursor"
+    #: the answer's property holding the page's items (``$.data``)
+    items: str
+    #: Python names of the query parameters
+    offset: str | None = None
+    limit: str | None = None
+    cursor: str | None = None
+    #: the server's page size when ``limit`` is not given (the parameter's spec default)
+    default_limit: int | None = None
+    #: the largest ``offset`` the server accepts (its ``maximum``)
+    max_offset: int | None = None
+    #: the answer's integer property counting every item (``total_count``), if it has one
+    total: str | None = None
+    #: the answer's property holding the next page's cursor (``$.cursor``)
+    next_cursor: str | None = None
+    #: see :data:`FORWARD_CURSORS`: (class of the answer, Python name of the parameter)
+    forward: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class Operation:
     operation_id: str
@@ -103,6 +144,8 @@ class Operation:
     #: False when the operation needs no key (``security: []``)
     authenticated: bool = True
     deprecated: bool = False
+    #: set on list operations whose results come in pages
+    paging: Paging | None = None
 
     @property
     def streams(self) -> bool:
@@ -266,8 +309,11 @@ def _operation(
         authenticated=authenticated,
         deprecated=bool(op.get("deprecated")),
     )
+    param_schemas: dict[str, Any] = {}
     for prm in op.get("parameters", []):
         prm = _deref(spec, prm)
+        if prm["in"] == "query":
+            param_schemas[prm["name"]] = _deref(spec, prm.get("schema", {})) or {}
         result.params.append(
             Param(
                 py=param_name(prm["name"]),
@@ -306,8 +352,79 @@ def _operation(
         if not kinds and not result.response_schema:
             result.response_kind = "empty"
         break
+    result.paging = _paging(spec, op, result, param_schemas)
     _check_names(result, spec)
     return result
+
+
+def _json_field(path: Any, where: str) -> str:
+    """The property a pagination output names: ``$.data`` → ``data`` (nothing deeper)."""
+    if not isinstance(path, str) or not path.startswith("$.") or "." in path[2:]:
+        raise ValueError(f"{where}: unsupported pagination path {path!r} (only `$.<name>`)")
+    return path[2:]
+
+
+def _response_properties(spec: dict[str, Any], name: str | None) -> list[dict[str, Any]]:
+    """The properties of each shape an answer can take (one, or a union's alternatives)."""
+    if name is None:
+        return []
+    schema = _deref(spec, {"$ref": f"#/components/schemas/{name}"})
+    alternatives = schema.get("oneOf") or schema.get("anyOf") or [schema]
+    return [_deref(spec, alt).get("properties", {}) for alt in alternatives]
+
+
+def _paging(
+    spec: dict[str, Any], op: dict[str, Any], result: Operation, schemas: dict[str, Any]
+) -> Paging | None:
+    where = op["operationId"]
+    shapes = _response_properties(spec, result.response_schema)
+    ext = op.get("x-speakeasy-pagination")
+    if ext is None:
+        # No extension: a GET answering `{data: [...]}` with an `offset` is paged by offset.
+        if result.method != "GET" or "offset" not in schemas or not shapes:
+            return None
+        if not all(_deref(spec, props.get("data", {})).get("type") == "array" for props in shapes):
+            return None
+        ext = {
+            "type": "offsetLimit",
+            "inputs": [{"name": "offset", "type": "offset"}]
+            + ([{"name": "limit", "type": "limit"}] if "limit" in schemas else []),
+            "outputs": {"results": "$.data"},
+        }
+    inputs = {item["type"]: item["name"] for item in ext.get("inputs", [])}
+    outputs = ext.get("outputs", {})
+    for wire in inputs.values():
+        if wire not in schemas:
+            raise ValueError(f"{where}: pagination names {wire!r}, not a query parameter")
+    paging = Paging(kind="", items=_json_field(outputs.get("results"), where))
+    for props in shapes:
+        if _deref(spec, props.get(paging.items, {})).get("type") != "array":
+            raise ValueError(f"{where}: the answer's {paging.items!r} is not an array")
+    if ext.get("type") == "offsetLimit":
+        paging.kind = "offset"
+        paging.offset = param_name(inputs["offset"])
+        maximum = schemas[inputs["offset"]].get("maximum")
+        paging.max_offset = maximum if isinstance(maximum, int) else None
+        if "limit" in inputs:
+            paging.limit = param_name(inputs["limit"])
+            default = schemas[inputs["limit"]].get("default")
+            paging.default_limit = default if isinstance(default, int) else None
+        if len(shapes) == 1 and _deref(spec, shapes[0].get("total_count", {})).get("type") == (
+            "integer"
+        ):
+            paging.total = "total_count"
+    elif ext.get("type") == "cursor":
+        paging.kind = "cursor"
+        paging.cursor = param_name(inputs["cursor"])
+        paging.next_cursor = _json_field(outputs.get("nextCursor"), where)
+        forward = FORWARD_CURSORS.get(where, ())
+        for _cls, wire in forward:
+            if wire not in schemas:
+                raise ValueError(f"{where}: forward cursor {wire!r} is not a query parameter")
+        paging.forward = tuple((cls, param_name(wire)) for cls, wire in forward)
+    else:
+        raise ValueError(f"{where}: unsupported pagination type {ext.get('type')!r}")
+    return paging
 
 
 def _multipart(spec: dict[str, Any], op: Operation, schema: dict[str, Any]) -> None:
@@ -352,8 +469,10 @@ def schema_roots(op: Operation) -> list[str]:
 
 __all__ = [
     "CONTROL_KWARGS",
+    "FORWARD_CURSORS",
     "FormField",
     "Operation",
+    "Paging",
     "Param",
     "lift_inline_schemas",
     "operations",

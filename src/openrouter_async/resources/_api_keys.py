@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -25,6 +31,7 @@ from ..models._api_keys import (
     GetCurrentKeyResponse,
     GetKeyResponse,
     ListResponse,
+    ListResponseDataItem,
     UpdateKeysRequest,
     UpdateKeysResponse,
 )
@@ -33,13 +40,16 @@ if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
 
 __all__ = [
     "ApiKeys",
+    "ApiKeysListPage",
     "ApiKeysWithRawResponse",
     "ApiKeysWithStreamingResponse",
     "AsyncApiKeys",
+    "AsyncApiKeysListPage",
     "AsyncApiKeysWithRawResponse",
     "AsyncApiKeysWithStreamingResponse",
 ]
@@ -64,6 +74,7 @@ _LIST = _Operation(
         ("workspace_id", "workspace_id"),
     ),
     result=ListResponse,
+    paging=_Paging("offset", items="data", offset="offset"),
 )
 
 _CREATE = _Operation(
@@ -114,6 +125,26 @@ _DELETE = _Operation(
     path_params=(("hash", "hash"),),
     result=DeleteKeysResponse,
 )
+
+
+class AsyncApiKeysListPage(_AsyncPage[ListResponseDataItem], ListResponse):
+    """A page of ``api_keys.list`` on a :class:`Session`: the :class:`ListResponse` it
+    answered, which also fetches the pages after it: ``await page.next()`` (``None`` after
+    the last), ``page.has_next_page()``, ``async for item in page`` over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class ApiKeysListPage(_SyncPage[ListResponseDataItem], ListResponse):
+    """A page of ``api_keys.list`` on the :class:`OpenRouter` facade: the :class:`ListResponse`
+    it answered, which also fetches the pages after it: ``page.next()`` (``None`` after the
+    last; ``await page.next_async()``), ``page.has_next_page()``, ``for item in page``
+    (``async for``) over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
 
 
 class AsyncApiKeys:
@@ -175,7 +206,7 @@ class AsyncApiKeys:
         )
         return result
 
-    async def list(
+    def list(
         self,
         *,
         include_disabled: str | None = None,
@@ -191,11 +222,16 @@ class AsyncApiKeys:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListResponse:
+    ) -> AsyncPaginator[AsyncApiKeysListPage, ListResponseDataItem]:
         """List API keys (``GET /keys``).
 
         List all API keys for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListResponse``, which also fetches the pages after it
+        (``await page.next()``, ``None`` after the last; ``page.has_next_page()``; ``async for
+        item in page``). Or ``async for item in`` the call itself: every item of every page,
+        each page fetched when the one before is used up.
 
         Args:
             include_disabled: Whether to include disabled API keys in the response
@@ -215,7 +251,9 @@ class AsyncApiKeys:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListResponse = await _call(self._session, _LIST, locals())
+        result: AsyncPaginator[AsyncApiKeysListPage, ListResponseDataItem] = _paged(
+            self._session, _LIST, locals(), AsyncApiKeysListPage
+        )
         return result
 
     async def create(
@@ -514,11 +552,15 @@ class ApiKeys:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListResponse:
+    ) -> ApiKeysListPage:
         """List API keys (``GET /keys``).
 
         List all API keys for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListResponse``, which also fetches the pages after it
+        (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for item in
+        page`` walks every item of every page, each page fetched when the one before is used up.
 
         Args:
             include_disabled: Whether to include disabled API keys in the response
@@ -538,10 +580,10 @@ class ApiKeys:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListResponse = _call_sync(self._client, _LIST, locals())
+        result: ApiKeysListPage = _paged_sync(self._client, _LIST, locals(), ApiKeysListPage)
         return result
 
-    async def list_async(
+    def list_async(
         self,
         *,
         include_disabled: str | None = None,
@@ -557,13 +599,16 @@ class ApiKeys:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListResponse:
+    ) -> AsyncPaginator[ApiKeysListPage, ListResponseDataItem]:
         """List API keys (``GET /keys``).
 
         List all API keys for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             include_disabled: Whether to include disabled API keys in the response
@@ -583,7 +628,9 @@ class ApiKeys:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListResponse = await _call_async(self._client, _LIST, locals())
+        result: AsyncPaginator[ApiKeysListPage, ListResponseDataItem] = _paged_async(
+            self._client, _LIST, locals(), ApiKeysListPage
+        )
         return result
 
     def create(

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -19,6 +25,7 @@ from .._raw import streaming_async as _streaming_async
 from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._byok import (
+    BYOKKey,
     CreateBYOKKeyRequest,
     CreateBYOKKeyResponse,
     DeleteBYOKKeyResponse,
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
     from ..models import (
         BYOKProviderSlug,
@@ -39,9 +47,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncByok",
+    "AsyncByokListPage",
     "AsyncByokWithRawResponse",
     "AsyncByokWithStreamingResponse",
     "Byok",
+    "ByokListPage",
     "ByokWithRawResponse",
     "ByokWithStreamingResponse",
 ]
@@ -60,6 +70,14 @@ _LIST = _Operation(
         ("provider", "provider"),
     ),
     result=ListBYOKKeysResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
 
 _CREATE = _Operation(
@@ -116,6 +134,27 @@ _DELETE = _Operation(
 )
 
 
+class AsyncByokListPage(_AsyncPage[BYOKKey], ListBYOKKeysResponse):
+    """A page of ``byok.list`` on a :class:`Session`: the :class:`ListBYOKKeysResponse` it
+    answered, which also fetches the pages after it: ``await page.next()`` (``None`` after
+    the last), ``page.has_next_page()``, ``async for item in page`` over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class ByokListPage(_SyncPage[BYOKKey], ListBYOKKeysResponse):
+    """A page of ``byok.list`` on the :class:`OpenRouter` facade: the
+    :class:`ListBYOKKeysResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
 class AsyncByok:
     """BYOK endpoints
 
@@ -137,7 +176,7 @@ class AsyncByok:
         """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
         return AsyncByokWithStreamingResponse(self._session)
 
-    async def list(
+    def list(
         self,
         *,
         offset: int | str | None = None,
@@ -259,13 +298,18 @@ class AsyncByok:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListBYOKKeysResponse:
+    ) -> AsyncPaginator[AsyncByokListPage, BYOKKey]:
         """List BYOK provider credentials (``GET /byok``).
 
         List the bring-your-own-key (BYOK) provider credentials for the authenticated entity's
         default workspace. Use the `workspace_id` query parameter to scope the result to a
         different workspace, or the `provider` query parameter to filter by upstream provider.
         [Management key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListBYOKKeysResponse``, which also fetches the pages
+        after it (``await page.next()``, ``None`` after the last; ``page.has_next_page()``;
+        ``async for item in page``). Or ``async for item in`` the call itself: every item of
+        every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -286,7 +330,9 @@ class AsyncByok:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListBYOKKeysResponse = await _call(self._session, _LIST, locals())
+        result: AsyncPaginator[AsyncByokListPage, BYOKKey] = _paged(
+            self._session, _LIST, locals(), AsyncByokListPage
+        )
         return result
 
     async def create(
@@ -629,13 +675,17 @@ class Byok:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListBYOKKeysResponse:
+    ) -> ByokListPage:
         """List BYOK provider credentials (``GET /byok``).
 
         List the bring-your-own-key (BYOK) provider credentials for the authenticated entity's
         default workspace. Use the `workspace_id` query parameter to scope the result to a
         different workspace, or the `provider` query parameter to filter by upstream provider.
         [Management key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListBYOKKeysResponse``, which also fetches the pages after
+        it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for item in
+        page`` walks every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -656,10 +706,10 @@ class Byok:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListBYOKKeysResponse = _call_sync(self._client, _LIST, locals())
+        result: ByokListPage = _paged_sync(self._client, _LIST, locals(), ByokListPage)
         return result
 
-    async def list_async(
+    def list_async(
         self,
         *,
         offset: int | str | None = None,
@@ -781,7 +831,7 @@ class Byok:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListBYOKKeysResponse:
+    ) -> AsyncPaginator[ByokListPage, BYOKKey]:
         """List BYOK provider credentials (``GET /byok``).
 
         List the bring-your-own-key (BYOK) provider credentials for the authenticated entity's
@@ -790,6 +840,9 @@ class Byok:
         [Management key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination
@@ -810,7 +863,9 @@ class Byok:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListBYOKKeysResponse = await _call_async(self._client, _LIST, locals())
+        result: AsyncPaginator[ByokListPage, BYOKKey] = _paged_async(
+            self._client, _LIST, locals(), ByokListPage
+        )
         return result
 
     def create(

@@ -14,6 +14,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -21,19 +27,30 @@ from .._raw import raw_sync as _raw_sync
 from .._raw import streaming_async as _streaming_async
 from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
-from ..models._datasets import AppRankingsResponse, RankingsDailyResponse, SessionCostResponse
+from ..models._datasets import (
+    AppRankingsItem,
+    AppRankingsResponse,
+    RankingsDailyResponse,
+    SessionCostItem,
+    SessionCostResponse,
+)
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
 
 __all__ = [
     "AsyncDatasets",
+    "AsyncDatasetsGetAppRankingsPage",
+    "AsyncDatasetsGetSessionCostPage",
     "AsyncDatasetsWithRawResponse",
     "AsyncDatasetsWithStreamingResponse",
     "Datasets",
+    "DatasetsGetAppRankingsPage",
+    "DatasetsGetSessionCostPage",
     "DatasetsWithRawResponse",
     "DatasetsWithStreamingResponse",
 ]
@@ -55,6 +72,9 @@ _GET_APP_RANKINGS = _Operation(
         ("offset", "offset"),
     ),
     result=AppRankingsResponse,
+    paging=_Paging(
+        "offset", items="data", offset="offset", limit="limit", default_limit=50, max_offset=100
+    ),
 )
 
 _GET_RANKINGS_DAILY = _Operation(
@@ -85,7 +105,52 @@ _GET_SESSION_COST = _Operation(
         ("offset", "offset"),
     ),
     result=SessionCostResponse,
+    paging=_Paging(
+        "offset", items="data", offset="offset", limit="limit", default_limit=100, max_offset=5000
+    ),
 )
+
+
+class AsyncDatasetsGetAppRankingsPage(_AsyncPage[AppRankingsItem], AppRankingsResponse):
+    """A page of ``datasets.get_app_rankings`` on a :class:`Session`: the
+    :class:`AppRankingsResponse` it answered, which also fetches the pages after it: ``await
+    page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async for item in
+    page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class DatasetsGetAppRankingsPage(_SyncPage[AppRankingsItem], AppRankingsResponse):
+    """A page of ``datasets.get_app_rankings`` on the :class:`OpenRouter` facade: the
+    :class:`AppRankingsResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class AsyncDatasetsGetSessionCostPage(_AsyncPage[SessionCostItem], SessionCostResponse):
+    """A page of ``datasets.get_session_cost`` on a :class:`Session`: the
+    :class:`SessionCostResponse` it answered, which also fetches the pages after it: ``await
+    page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async for item in
+    page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class DatasetsGetSessionCostPage(_SyncPage[SessionCostItem], SessionCostResponse):
+    """A page of ``datasets.get_session_cost`` on the :class:`OpenRouter` facade: the
+    :class:`SessionCostResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
 
 
 class AsyncDatasets:
@@ -111,7 +176,7 @@ class AsyncDatasets:
         """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
         return AsyncDatasetsWithStreamingResponse(self._session)
 
-    async def get_app_rankings(
+    def get_app_rankings(
         self,
         *,
         category: Literal["coding", "creative", "productivity", "entertainment"]
@@ -151,7 +216,7 @@ class AsyncDatasets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> AppRankingsResponse:
+    ) -> AsyncPaginator[AsyncDatasetsGetAppRankingsPage, AppRankingsItem]:
         """Top apps by token usage (``GET /datasets/app-rankings``).
 
         Returns the top public apps on OpenRouter ranked by token usage inside the requested
@@ -181,6 +246,11 @@ class AsyncDatasets:
         Licensed under [CC BY 4.0](https://creativecommons.org/licenses/by/4.0/): reuse and
         republish with attribution to OpenRouter.
 
+        Await it for the first page: the ``AppRankingsResponse``, which also fetches the pages
+        after it (``await page.next()``, ``None`` after the last; ``page.has_next_page()``;
+        ``async for item in page``). Or ``async for item in`` the call itself: every item of
+        every page, each page fetched when the one before is used up.
+
         Args:
             category: Marketplace category group to filter by (e.g. `coding`). Only apps tagged with a subcategory inside this group are returned. Mutually combinable with `subcategory` — when both are supplied the `subcategory` must belong to the `category` group.
             subcategory: Marketplace subcategory to filter by (e.g. `cli-agent`). Takes precedence over `category` for the actual filter; when `category` is also supplied the pair must be consistent.
@@ -203,7 +273,9 @@ class AsyncDatasets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: AppRankingsResponse = await _call(self._session, _GET_APP_RANKINGS, locals())
+        result: AsyncPaginator[AsyncDatasetsGetAppRankingsPage, AppRankingsItem] = _paged(
+            self._session, _GET_APP_RANKINGS, locals(), AsyncDatasetsGetAppRankingsPage
+        )
         return result
 
     async def get_rankings_daily(
@@ -301,7 +373,7 @@ class AsyncDatasets:
         result: RankingsDailyResponse = await _call(self._session, _GET_RANKINGS_DAILY, locals())
         return result
 
-    async def get_session_cost(
+    def get_session_cost(
         self,
         *,
         app_slug: str | None = None,
@@ -321,7 +393,7 @@ class AsyncDatasets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> SessionCostResponse:
+    ) -> AsyncPaginator[AsyncDatasetsGetSessionCostPage, SessionCostItem]:
         """Cost per session by harness and model (``GET /datasets/session-cost``).
 
         Returns weekly refreshed, aggregated cost-per-session cells for the published harnesses.
@@ -334,6 +406,11 @@ class AsyncDatasets:
 
         Licensed under [CC BY 4.0](https://creativecommons.org/licenses/by/4.0/): reuse and
         republish with attribution to OpenRouter.
+
+        Await it for the first page: the ``SessionCostResponse``, which also fetches the pages
+        after it (``await page.next()``, ``None`` after the last; ``page.has_next_page()``;
+        ``async for item in page``). Or ``async for item in`` the call itself: every item of
+        every page, each page fetched when the one before is used up.
 
         Args:
             app_slug: Filter to one published harness slug.
@@ -355,7 +432,9 @@ class AsyncDatasets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: SessionCostResponse = await _call(self._session, _GET_SESSION_COST, locals())
+        result: AsyncPaginator[AsyncDatasetsGetSessionCostPage, SessionCostItem] = _paged(
+            self._session, _GET_SESSION_COST, locals(), AsyncDatasetsGetSessionCostPage
+        )
         return result
 
 
@@ -423,7 +502,7 @@ class Datasets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> AppRankingsResponse:
+    ) -> DatasetsGetAppRankingsPage:
         """Top apps by token usage (``GET /datasets/app-rankings``).
 
         Returns the top public apps on OpenRouter ranked by token usage inside the requested
@@ -453,6 +532,10 @@ class Datasets:
         Licensed under [CC BY 4.0](https://creativecommons.org/licenses/by/4.0/): reuse and
         republish with attribution to OpenRouter.
 
+        Returns the first page: the ``AppRankingsResponse``, which also fetches the pages after
+        it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for item in
+        page`` walks every item of every page, each page fetched when the one before is used up.
+
         Args:
             category: Marketplace category group to filter by (e.g. `coding`). Only apps tagged with a subcategory inside this group are returned. Mutually combinable with `subcategory` — when both are supplied the `subcategory` must belong to the `category` group.
             subcategory: Marketplace subcategory to filter by (e.g. `cli-agent`). Takes precedence over `category` for the actual filter; when `category` is also supplied the pair must be consistent.
@@ -475,10 +558,12 @@ class Datasets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: AppRankingsResponse = _call_sync(self._client, _GET_APP_RANKINGS, locals())
+        result: DatasetsGetAppRankingsPage = _paged_sync(
+            self._client, _GET_APP_RANKINGS, locals(), DatasetsGetAppRankingsPage
+        )
         return result
 
-    async def get_app_rankings_async(
+    def get_app_rankings_async(
         self,
         *,
         category: Literal["coding", "creative", "productivity", "entertainment"]
@@ -518,7 +603,7 @@ class Datasets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> AppRankingsResponse:
+    ) -> AsyncPaginator[DatasetsGetAppRankingsPage, AppRankingsItem]:
         """Top apps by token usage (``GET /datasets/app-rankings``).
 
         Returns the top public apps on OpenRouter ranked by token usage inside the requested
@@ -550,6 +635,9 @@ class Datasets:
 
         The coroutine twin of the sync method of the same name.
 
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
+
         Args:
             category: Marketplace category group to filter by (e.g. `coding`). Only apps tagged with a subcategory inside this group are returned. Mutually combinable with `subcategory` — when both are supplied the `subcategory` must belong to the `category` group.
             subcategory: Marketplace subcategory to filter by (e.g. `cli-agent`). Takes precedence over `category` for the actual filter; when `category` is also supplied the pair must be consistent.
@@ -572,7 +660,9 @@ class Datasets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: AppRankingsResponse = await _call_async(self._client, _GET_APP_RANKINGS, locals())
+        result: AsyncPaginator[DatasetsGetAppRankingsPage, AppRankingsItem] = _paged_async(
+            self._client, _GET_APP_RANKINGS, locals(), DatasetsGetAppRankingsPage
+        )
         return result
 
     def get_rankings_daily(
@@ -789,7 +879,7 @@ class Datasets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> SessionCostResponse:
+    ) -> DatasetsGetSessionCostPage:
         """Cost per session by harness and model (``GET /datasets/session-cost``).
 
         Returns weekly refreshed, aggregated cost-per-session cells for the published harnesses.
@@ -802,6 +892,10 @@ class Datasets:
 
         Licensed under [CC BY 4.0](https://creativecommons.org/licenses/by/4.0/): reuse and
         republish with attribution to OpenRouter.
+
+        Returns the first page: the ``SessionCostResponse``, which also fetches the pages after
+        it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for item in
+        page`` walks every item of every page, each page fetched when the one before is used up.
 
         Args:
             app_slug: Filter to one published harness slug.
@@ -823,10 +917,12 @@ class Datasets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: SessionCostResponse = _call_sync(self._client, _GET_SESSION_COST, locals())
+        result: DatasetsGetSessionCostPage = _paged_sync(
+            self._client, _GET_SESSION_COST, locals(), DatasetsGetSessionCostPage
+        )
         return result
 
-    async def get_session_cost_async(
+    def get_session_cost_async(
         self,
         *,
         app_slug: str | None = None,
@@ -846,7 +942,7 @@ class Datasets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> SessionCostResponse:
+    ) -> AsyncPaginator[DatasetsGetSessionCostPage, SessionCostItem]:
         """Cost per session by harness and model (``GET /datasets/session-cost``).
 
         Returns weekly refreshed, aggregated cost-per-session cells for the published harnesses.
@@ -861,6 +957,9 @@ class Datasets:
         republish with attribution to OpenRouter.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             app_slug: Filter to one published harness slug.
@@ -882,7 +981,9 @@ class Datasets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: SessionCostResponse = await _call_async(self._client, _GET_SESSION_COST, locals())
+        result: AsyncPaginator[DatasetsGetSessionCostPage, SessionCostItem] = _paged_async(
+            self._client, _GET_SESSION_COST, locals(), DatasetsGetSessionCostPage
+        )
         return result
 
 

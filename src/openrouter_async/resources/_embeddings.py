@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -19,12 +25,13 @@ from .._raw import streaming_async as _streaming_async
 from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._embeddings import CreateEmbeddingsRequest, CreateEmbeddingsResponse
-from ..models._shared_models_list_response import ModelsListResponse
+from ..models._shared_models_list_response import Model, ModelsListResponse
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
     from ..models import (
         CreateEmbeddingsRequestInputOption5Item,
@@ -33,9 +40,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncEmbeddings",
+    "AsyncEmbeddingsListModelsPage",
     "AsyncEmbeddingsWithRawResponse",
     "AsyncEmbeddingsWithStreamingResponse",
     "Embeddings",
+    "EmbeddingsListModelsPage",
     "EmbeddingsWithRawResponse",
     "EmbeddingsWithStreamingResponse",
 ]
@@ -69,7 +78,36 @@ _LIST_MODELS = _Operation(
         ("limit", "limit"),
     ),
     result=ModelsListResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=500,
+        total="total_count",
+    ),
 )
+
+
+class AsyncEmbeddingsListModelsPage(_AsyncPage[Model], ModelsListResponse):
+    """A page of ``embeddings.list_models`` on a :class:`Session`: the
+    :class:`ModelsListResponse` it answered, which also fetches the pages after it: ``await
+    page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async for item in
+    page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class EmbeddingsListModelsPage(_SyncPage[Model], ModelsListResponse):
+    """A page of ``embeddings.list_models`` on the :class:`OpenRouter` facade: the
+    :class:`ModelsListResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
 
 
 class AsyncEmbeddings:
@@ -147,7 +185,7 @@ class AsyncEmbeddings:
         result: CreateEmbeddingsResponse = await _call(self._session, _GENERATE, locals())
         return result
 
-    async def list_models(
+    def list_models(
         self,
         *,
         offset: int | str | None = None,
@@ -162,10 +200,15 @@ class AsyncEmbeddings:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ModelsListResponse:
+    ) -> AsyncPaginator[AsyncEmbeddingsListModelsPage, Model]:
         """List all embeddings models (``GET /embeddings/models``).
 
         Returns a list of all available embeddings models and their properties
+
+        Await it for the first page: the ``ModelsListResponse``, which also fetches the pages
+        after it (``await page.next()``, ``None`` after the last; ``page.has_next_page()``;
+        ``async for item in page``). Or ``async for item in`` the call itself: every item of
+        every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination. When both offset and limit are omitted, the full list is returned
@@ -184,7 +227,9 @@ class AsyncEmbeddings:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ModelsListResponse = await _call(self._session, _LIST_MODELS, locals())
+        result: AsyncPaginator[AsyncEmbeddingsListModelsPage, Model] = _paged(
+            self._session, _LIST_MODELS, locals(), AsyncEmbeddingsListModelsPage
+        )
         return result
 
 
@@ -335,10 +380,14 @@ class Embeddings:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ModelsListResponse:
+    ) -> EmbeddingsListModelsPage:
         """List all embeddings models (``GET /embeddings/models``).
 
         Returns a list of all available embeddings models and their properties
+
+        Returns the first page: the ``ModelsListResponse``, which also fetches the pages after
+        it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for item in
+        page`` walks every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination. When both offset and limit are omitted, the full list is returned
@@ -357,10 +406,12 @@ class Embeddings:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ModelsListResponse = _call_sync(self._client, _LIST_MODELS, locals())
+        result: EmbeddingsListModelsPage = _paged_sync(
+            self._client, _LIST_MODELS, locals(), EmbeddingsListModelsPage
+        )
         return result
 
-    async def list_models_async(
+    def list_models_async(
         self,
         *,
         offset: int | str | None = None,
@@ -375,12 +426,15 @@ class Embeddings:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ModelsListResponse:
+    ) -> AsyncPaginator[EmbeddingsListModelsPage, Model]:
         """List all embeddings models (``GET /embeddings/models``).
 
         Returns a list of all available embeddings models and their properties
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination. When both offset and limit are omitted, the full list is returned
@@ -399,7 +453,9 @@ class Embeddings:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ModelsListResponse = await _call_async(self._client, _LIST_MODELS, locals())
+        result: AsyncPaginator[EmbeddingsListModelsPage, Model] = _paged_async(
+            self._client, _LIST_MODELS, locals(), EmbeddingsListModelsPage
+        )
         return result
 
 

@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from .. import operations
 from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -18,19 +24,38 @@ from .._raw import raw_sync as _raw_sync
 from .._raw import streaming_async as _streaming_async
 from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
-from ..models._files import FileDeleteResponse, FileListResponse, FileResponse
+from ..models._files import (
+    AnthropicFile,
+    AnthropicFileList,
+    FileDeleteResponse,
+    FileListResponse,
+    FileResponse,
+    OpenAIFile,
+    OpenAIFileList,
+    OpenRouterFile,
+    OpenRouterFileList,
+)
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
 
 __all__ = [
     "AsyncFiles",
+    "AsyncFilesListAnthropicFileListPage",
+    "AsyncFilesListOpenAIFileListPage",
+    "AsyncFilesListOpenRouterFileListPage",
+    "AsyncFilesListPage",
     "AsyncFilesWithRawResponse",
     "AsyncFilesWithStreamingResponse",
     "Files",
+    "FilesListAnthropicFileListPage",
+    "FilesListOpenAIFileListPage",
+    "FilesListOpenRouterFileListPage",
+    "FilesListPage",
     "FilesWithRawResponse",
     "FilesWithStreamingResponse",
 ]
@@ -53,6 +78,16 @@ _LIST = _Operation(
         ("order", "order"),
     ),
     result=FileListResponse,
+    paging=_Paging(
+        "cursor",
+        items="data",
+        cursor="cursor",
+        next_cursor="cursor",
+        forward=(
+            (OpenAIFileList, "after"),
+            (AnthropicFileList, "after_id"),
+        ),
+    ),
 )
 
 _UPLOAD = _Operation(
@@ -105,6 +140,79 @@ _DOWNLOAD = _Operation(
 )
 
 
+class AsyncFilesListOpenRouterFileListPage(_AsyncPage[OpenRouterFile], OpenRouterFileList):
+    """A page of ``files.list`` on a :class:`Session`: the :class:`OpenRouterFileList` it
+    answered, which also fetches the pages after it: ``await page.next()`` (``None`` after
+    the last), ``page.has_next_page()``, ``async for item in page`` over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class AsyncFilesListOpenAIFileListPage(_AsyncPage[OpenAIFile], OpenAIFileList):
+    """A page of ``files.list`` on a :class:`Session`: the :class:`OpenAIFileList` it answered,
+    which also fetches the pages after it: ``await page.next()`` (``None`` after the last),
+    ``page.has_next_page()``, ``async for item in page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class AsyncFilesListAnthropicFileListPage(_AsyncPage[AnthropicFile], AnthropicFileList):
+    """A page of ``files.list`` on a :class:`Session`: the :class:`AnthropicFileList` it
+    answered, which also fetches the pages after it: ``await page.next()`` (``None`` after
+    the last), ``page.has_next_page()``, ``async for item in page`` over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+AsyncFilesListPage: TypeAlias = (
+    AsyncFilesListOpenRouterFileListPage
+    | AsyncFilesListOpenAIFileListPage
+    | AsyncFilesListAnthropicFileListPage
+)
+
+
+class FilesListOpenRouterFileListPage(_SyncPage[OpenRouterFile], OpenRouterFileList):
+    """A page of ``files.list`` on the :class:`OpenRouter` facade: the
+    :class:`OpenRouterFileList` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class FilesListOpenAIFileListPage(_SyncPage[OpenAIFile], OpenAIFileList):
+    """A page of ``files.list`` on the :class:`OpenRouter` facade: the :class:`OpenAIFileList`
+    it answered, which also fetches the pages after it: ``page.next()`` (``None`` after the
+    last; ``await page.next_async()``), ``page.has_next_page()``, ``for item in page``
+    (``async for``) over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class FilesListAnthropicFileListPage(_SyncPage[AnthropicFile], AnthropicFileList):
+    """A page of ``files.list`` on the :class:`OpenRouter` facade: the
+    :class:`AnthropicFileList` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+FilesListPage: TypeAlias = (
+    FilesListOpenRouterFileListPage | FilesListOpenAIFileListPage | FilesListAnthropicFileListPage
+)
+
+
 class AsyncFiles:
     """Files endpoints
 
@@ -126,7 +234,7 @@ class AsyncFiles:
         """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
         return AsyncFilesWithStreamingResponse(self._session)
 
-    async def list(
+    def list(
         self,
         *,
         limit: int | str | None = None,
@@ -147,10 +255,15 @@ class AsyncFiles:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> FileListResponse:
+    ) -> AsyncPaginator[AsyncFilesListPage, OpenRouterFile | OpenAIFile | AnthropicFile]:
         """List files (``GET /files``).
 
         Lists files belonging to the workspace of the authenticating API key.
+
+        Await it for the first page: the ``FileListResponse``, which also fetches the pages
+        after it (``await page.next()``, ``None`` after the last; ``page.has_next_page()``;
+        ``async for item in page``). Or ``async for item in`` the call itself: every item of
+        every page, each page fetched when the one before is used up.
 
         Args:
             limit: Maximum number of files to return (1–1000).
@@ -175,7 +288,16 @@ class AsyncFiles:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: FileListResponse = await _call(self._session, _LIST, locals())
+        result: AsyncPaginator[AsyncFilesListPage, OpenRouterFile | OpenAIFile | AnthropicFile] = (
+            _paged(
+                self._session,
+                _LIST,
+                locals(),
+                AsyncFilesListOpenRouterFileListPage,
+                AsyncFilesListOpenAIFileListPage,
+                AsyncFilesListAnthropicFileListPage,
+            )
+        )
         return result
 
     async def upload(
@@ -400,10 +522,14 @@ class Files:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> FileListResponse:
+    ) -> FilesListPage:
         """List files (``GET /files``).
 
         Lists files belonging to the workspace of the authenticating API key.
+
+        Returns the first page: the ``FileListResponse``, which also fetches the pages after it
+        (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for item in
+        page`` walks every item of every page, each page fetched when the one before is used up.
 
         Args:
             limit: Maximum number of files to return (1–1000).
@@ -428,10 +554,17 @@ class Files:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: FileListResponse = _call_sync(self._client, _LIST, locals())
+        result: FilesListPage = _paged_sync(
+            self._client,
+            _LIST,
+            locals(),
+            FilesListOpenRouterFileListPage,
+            FilesListOpenAIFileListPage,
+            FilesListAnthropicFileListPage,
+        )
         return result
 
-    async def list_async(
+    def list_async(
         self,
         *,
         limit: int | str | None = None,
@@ -452,12 +585,15 @@ class Files:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> FileListResponse:
+    ) -> AsyncPaginator[FilesListPage, OpenRouterFile | OpenAIFile | AnthropicFile]:
         """List files (``GET /files``).
 
         Lists files belonging to the workspace of the authenticating API key.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             limit: Maximum number of files to return (1–1000).
@@ -482,7 +618,16 @@ class Files:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: FileListResponse = await _call_async(self._client, _LIST, locals())
+        result: AsyncPaginator[FilesListPage, OpenRouterFile | OpenAIFile | AnthropicFile] = (
+            _paged_async(
+                self._client,
+                _LIST,
+                locals(),
+                FilesListOpenRouterFileListPage,
+                FilesListOpenAIFileListPage,
+                FilesListAnthropicFileListPage,
+            )
+        )
         return result
 
     def upload(

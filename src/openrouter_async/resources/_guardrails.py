@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -31,9 +37,12 @@ from ..models._guardrails import (
     CreateGuardrailResponse,
     DeleteGuardrailResponse,
     GetGuardrailResponse,
+    Guardrail,
+    KeyAssignment,
     ListGuardrailsResponse,
     ListKeyAssignmentsResponse,
     ListMemberAssignmentsResponse,
+    MemberAssignment,
     UpdateGuardrailRequest,
     UpdateGuardrailResponse,
 )
@@ -42,6 +51,7 @@ if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
     from ..models import (
         ContentFilterBuiltinEntryInput,
@@ -51,9 +61,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncGuardrails",
+    "AsyncGuardrailsListGuardrailKeyAssignmentsPage",
+    "AsyncGuardrailsListGuardrailMemberAssignmentsPage",
+    "AsyncGuardrailsListKeyAssignmentsPage",
+    "AsyncGuardrailsListMemberAssignmentsPage",
+    "AsyncGuardrailsListPage",
     "AsyncGuardrailsWithRawResponse",
     "AsyncGuardrailsWithStreamingResponse",
     "Guardrails",
+    "GuardrailsListGuardrailKeyAssignmentsPage",
+    "GuardrailsListGuardrailMemberAssignmentsPage",
+    "GuardrailsListKeyAssignmentsPage",
+    "GuardrailsListMemberAssignmentsPage",
+    "GuardrailsListPage",
     "GuardrailsWithRawResponse",
     "GuardrailsWithStreamingResponse",
 ]
@@ -71,6 +91,14 @@ _LIST = _Operation(
         ("workspace_id", "workspace_id"),
     ),
     result=ListGuardrailsResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
 
 _CREATE = _Operation(
@@ -161,6 +189,14 @@ _LIST_GUARDRAIL_KEY_ASSIGNMENTS = _Operation(
         ("limit", "limit"),
     ),
     result=ListKeyAssignmentsResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
 
 _BULK_ASSIGN_KEYS = _Operation(
@@ -193,6 +229,14 @@ _LIST_GUARDRAIL_MEMBER_ASSIGNMENTS = _Operation(
         ("limit", "limit"),
     ),
     result=ListMemberAssignmentsResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
 
 _BULK_ASSIGN_MEMBERS = _Operation(
@@ -224,6 +268,14 @@ _LIST_KEY_ASSIGNMENTS = _Operation(
         ("limit", "limit"),
     ),
     result=ListKeyAssignmentsResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
 
 _LIST_MEMBER_ASSIGNMENTS = _Operation(
@@ -235,7 +287,132 @@ _LIST_MEMBER_ASSIGNMENTS = _Operation(
         ("limit", "limit"),
     ),
     result=ListMemberAssignmentsResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
+
+
+class AsyncGuardrailsListPage(_AsyncPage[Guardrail], ListGuardrailsResponse):
+    """A page of ``guardrails.list`` on a :class:`Session`: the :class:`ListGuardrailsResponse`
+    it answered, which also fetches the pages after it: ``await page.next()`` (``None``
+    after the last), ``page.has_next_page()``, ``async for item in page`` over the items of
+    every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class GuardrailsListPage(_SyncPage[Guardrail], ListGuardrailsResponse):
+    """A page of ``guardrails.list`` on the :class:`OpenRouter` facade: the
+    :class:`ListGuardrailsResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class AsyncGuardrailsListGuardrailKeyAssignmentsPage(
+    _AsyncPage[KeyAssignment], ListKeyAssignmentsResponse
+):
+    """A page of ``guardrails.list_guardrail_key_assignments`` on a :class:`Session`: the
+    :class:`ListKeyAssignmentsResponse` it answered, which also fetches the pages after it:
+    ``await page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async for
+    item in page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class GuardrailsListGuardrailKeyAssignmentsPage(
+    _SyncPage[KeyAssignment], ListKeyAssignmentsResponse
+):
+    """A page of ``guardrails.list_guardrail_key_assignments`` on the :class:`OpenRouter`
+    facade: the :class:`ListKeyAssignmentsResponse` it answered, which also fetches the
+    pages after it: ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class AsyncGuardrailsListGuardrailMemberAssignmentsPage(
+    _AsyncPage[MemberAssignment], ListMemberAssignmentsResponse
+):
+    """A page of ``guardrails.list_guardrail_member_assignments`` on a :class:`Session`: the
+    :class:`ListMemberAssignmentsResponse` it answered, which also fetches the pages after
+    it: ``await page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async
+    for item in page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class GuardrailsListGuardrailMemberAssignmentsPage(
+    _SyncPage[MemberAssignment], ListMemberAssignmentsResponse
+):
+    """A page of ``guardrails.list_guardrail_member_assignments`` on the :class:`OpenRouter`
+    facade: the :class:`ListMemberAssignmentsResponse` it answered, which also fetches the
+    pages after it: ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class AsyncGuardrailsListKeyAssignmentsPage(_AsyncPage[KeyAssignment], ListKeyAssignmentsResponse):
+    """A page of ``guardrails.list_key_assignments`` on a :class:`Session`: the
+    :class:`ListKeyAssignmentsResponse` it answered, which also fetches the pages after it:
+    ``await page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async for
+    item in page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class GuardrailsListKeyAssignmentsPage(_SyncPage[KeyAssignment], ListKeyAssignmentsResponse):
+    """A page of ``guardrails.list_key_assignments`` on the :class:`OpenRouter` facade: the
+    :class:`ListKeyAssignmentsResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class AsyncGuardrailsListMemberAssignmentsPage(
+    _AsyncPage[MemberAssignment], ListMemberAssignmentsResponse
+):
+    """A page of ``guardrails.list_member_assignments`` on a :class:`Session`: the
+    :class:`ListMemberAssignmentsResponse` it answered, which also fetches the pages after
+    it: ``await page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async
+    for item in page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class GuardrailsListMemberAssignmentsPage(
+    _SyncPage[MemberAssignment], ListMemberAssignmentsResponse
+):
+    """A page of ``guardrails.list_member_assignments`` on the :class:`OpenRouter` facade: the
+    :class:`ListMemberAssignmentsResponse` it answered, which also fetches the pages after
+    it: ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
 
 
 class AsyncGuardrails:
@@ -259,7 +436,7 @@ class AsyncGuardrails:
         """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
         return AsyncGuardrailsWithStreamingResponse(self._session)
 
-    async def list(
+    def list(
         self,
         *,
         offset: int | str | None = None,
@@ -275,11 +452,16 @@ class AsyncGuardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListGuardrailsResponse:
+    ) -> AsyncPaginator[AsyncGuardrailsListPage, Guardrail]:
         """List guardrails (``GET /guardrails``).
 
         List all guardrails for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListGuardrailsResponse``, which also fetches the
+        pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -299,7 +481,9 @@ class AsyncGuardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListGuardrailsResponse = await _call(self._session, _LIST, locals())
+        result: AsyncPaginator[AsyncGuardrailsListPage, Guardrail] = _paged(
+            self._session, _LIST, locals(), AsyncGuardrailsListPage
+        )
         return result
 
     async def create(
@@ -546,7 +730,7 @@ class AsyncGuardrails:
         result: DeleteGuardrailResponse = await _call(self._session, _DELETE, locals())
         return result
 
-    async def list_guardrail_key_assignments(
+    def list_guardrail_key_assignments(
         self,
         *,
         id: str,
@@ -562,11 +746,16 @@ class AsyncGuardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListKeyAssignmentsResponse:
+    ) -> AsyncPaginator[AsyncGuardrailsListGuardrailKeyAssignmentsPage, KeyAssignment]:
         """List key assignments for a guardrail (``GET /guardrails/{id}/assignments/keys``).
 
         List all API key assignments for a specific guardrail. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListKeyAssignmentsResponse``, which also fetches the
+        pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
 
         Args:
             id: The unique identifier of the guardrail
@@ -586,8 +775,13 @@ class AsyncGuardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListKeyAssignmentsResponse = await _call(
-            self._session, _LIST_GUARDRAIL_KEY_ASSIGNMENTS, locals()
+        result: AsyncPaginator[AsyncGuardrailsListGuardrailKeyAssignmentsPage, KeyAssignment] = (
+            _paged(
+                self._session,
+                _LIST_GUARDRAIL_KEY_ASSIGNMENTS,
+                locals(),
+                AsyncGuardrailsListGuardrailKeyAssignmentsPage,
+            )
         )
         return result
 
@@ -674,7 +868,7 @@ class AsyncGuardrails:
         result: BulkUnassignKeysResponse = await _call(self._session, _BULK_UNASSIGN_KEYS, locals())
         return result
 
-    async def list_guardrail_member_assignments(
+    def list_guardrail_member_assignments(
         self,
         *,
         id: str,
@@ -690,11 +884,16 @@ class AsyncGuardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListMemberAssignmentsResponse:
+    ) -> AsyncPaginator[AsyncGuardrailsListGuardrailMemberAssignmentsPage, MemberAssignment]:
         """List member assignments for a guardrail (``GET /guardrails/{id}/assignments/members``).
 
         List all organization member assignments for a specific guardrail. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListMemberAssignmentsResponse``, which also fetches
+        the pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
 
         Args:
             id: The unique identifier of the guardrail
@@ -714,8 +913,13 @@ class AsyncGuardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListMemberAssignmentsResponse = await _call(
-            self._session, _LIST_GUARDRAIL_MEMBER_ASSIGNMENTS, locals()
+        result: AsyncPaginator[
+            AsyncGuardrailsListGuardrailMemberAssignmentsPage, MemberAssignment
+        ] = _paged(
+            self._session,
+            _LIST_GUARDRAIL_MEMBER_ASSIGNMENTS,
+            locals(),
+            AsyncGuardrailsListGuardrailMemberAssignmentsPage,
         )
         return result
 
@@ -806,7 +1010,7 @@ class AsyncGuardrails:
         )
         return result
 
-    async def list_key_assignments(
+    def list_key_assignments(
         self,
         *,
         offset: int | str | None = None,
@@ -821,12 +1025,17 @@ class AsyncGuardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListKeyAssignmentsResponse:
+    ) -> AsyncPaginator[AsyncGuardrailsListKeyAssignmentsPage, KeyAssignment]:
         """List all key assignments (``GET /guardrails/assignments/keys``).
 
         List all API key guardrail assignments for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
 
+        Await it for the first page: the ``ListKeyAssignmentsResponse``, which also fetches the
+        pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
+
         Args:
             offset: Number of records to skip for pagination
             limit: Maximum number of records to return (max 100)
@@ -844,12 +1053,12 @@ class AsyncGuardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListKeyAssignmentsResponse = await _call(
-            self._session, _LIST_KEY_ASSIGNMENTS, locals()
+        result: AsyncPaginator[AsyncGuardrailsListKeyAssignmentsPage, KeyAssignment] = _paged(
+            self._session, _LIST_KEY_ASSIGNMENTS, locals(), AsyncGuardrailsListKeyAssignmentsPage
         )
         return result
 
-    async def list_member_assignments(
+    def list_member_assignments(
         self,
         *,
         offset: int | str | None = None,
@@ -864,11 +1073,16 @@ class AsyncGuardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListMemberAssignmentsResponse:
+    ) -> AsyncPaginator[AsyncGuardrailsListMemberAssignmentsPage, MemberAssignment]:
         """List all member assignments (``GET /guardrails/assignments/members``).
 
         List all organization member guardrail assignments for the authenticated user.
         [Management key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListMemberAssignmentsResponse``, which also fetches
+        the pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -887,8 +1101,11 @@ class AsyncGuardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListMemberAssignmentsResponse = await _call(
-            self._session, _LIST_MEMBER_ASSIGNMENTS, locals()
+        result: AsyncPaginator[AsyncGuardrailsListMemberAssignmentsPage, MemberAssignment] = _paged(
+            self._session,
+            _LIST_MEMBER_ASSIGNMENTS,
+            locals(),
+            AsyncGuardrailsListMemberAssignmentsPage,
         )
         return result
 
@@ -931,11 +1148,16 @@ class Guardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListGuardrailsResponse:
+    ) -> GuardrailsListPage:
         """List guardrails (``GET /guardrails``).
 
         List all guardrails for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListGuardrailsResponse``, which also fetches the pages
+        after it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for
+        item in page`` walks every item of every page, each page fetched when the one before is
+        used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -955,10 +1177,10 @@ class Guardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListGuardrailsResponse = _call_sync(self._client, _LIST, locals())
+        result: GuardrailsListPage = _paged_sync(self._client, _LIST, locals(), GuardrailsListPage)
         return result
 
-    async def list_async(
+    def list_async(
         self,
         *,
         offset: int | str | None = None,
@@ -974,13 +1196,16 @@ class Guardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListGuardrailsResponse:
+    ) -> AsyncPaginator[GuardrailsListPage, Guardrail]:
         """List guardrails (``GET /guardrails``).
 
         List all guardrails for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination
@@ -1000,7 +1225,9 @@ class Guardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListGuardrailsResponse = await _call_async(self._client, _LIST, locals())
+        result: AsyncPaginator[GuardrailsListPage, Guardrail] = _paged_async(
+            self._client, _LIST, locals(), GuardrailsListPage
+        )
         return result
 
     def create(
@@ -1515,11 +1742,16 @@ class Guardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListKeyAssignmentsResponse:
+    ) -> GuardrailsListGuardrailKeyAssignmentsPage:
         """List key assignments for a guardrail (``GET /guardrails/{id}/assignments/keys``).
 
         List all API key assignments for a specific guardrail. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListKeyAssignmentsResponse``, which also fetches the pages
+        after it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for
+        item in page`` walks every item of every page, each page fetched when the one before is
+        used up.
 
         Args:
             id: The unique identifier of the guardrail
@@ -1539,12 +1771,15 @@ class Guardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListKeyAssignmentsResponse = _call_sync(
-            self._client, _LIST_GUARDRAIL_KEY_ASSIGNMENTS, locals()
+        result: GuardrailsListGuardrailKeyAssignmentsPage = _paged_sync(
+            self._client,
+            _LIST_GUARDRAIL_KEY_ASSIGNMENTS,
+            locals(),
+            GuardrailsListGuardrailKeyAssignmentsPage,
         )
         return result
 
-    async def list_guardrail_key_assignments_async(
+    def list_guardrail_key_assignments_async(
         self,
         *,
         id: str,
@@ -1560,13 +1795,16 @@ class Guardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListKeyAssignmentsResponse:
+    ) -> AsyncPaginator[GuardrailsListGuardrailKeyAssignmentsPage, KeyAssignment]:
         """List key assignments for a guardrail (``GET /guardrails/{id}/assignments/keys``).
 
         List all API key assignments for a specific guardrail. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             id: The unique identifier of the guardrail
@@ -1586,8 +1824,13 @@ class Guardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListKeyAssignmentsResponse = await _call_async(
-            self._client, _LIST_GUARDRAIL_KEY_ASSIGNMENTS, locals()
+        result: AsyncPaginator[GuardrailsListGuardrailKeyAssignmentsPage, KeyAssignment] = (
+            _paged_async(
+                self._client,
+                _LIST_GUARDRAIL_KEY_ASSIGNMENTS,
+                locals(),
+                GuardrailsListGuardrailKeyAssignmentsPage,
+            )
         )
         return result
 
@@ -1781,11 +2024,16 @@ class Guardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListMemberAssignmentsResponse:
+    ) -> GuardrailsListGuardrailMemberAssignmentsPage:
         """List member assignments for a guardrail (``GET /guardrails/{id}/assignments/members``).
 
         List all organization member assignments for a specific guardrail. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListMemberAssignmentsResponse``, which also fetches the
+        pages after it (``page.next()``, ``None`` after the last; ``page.has_next_page()``).
+        ``for item in page`` walks every item of every page, each page fetched when the one
+        before is used up.
 
         Args:
             id: The unique identifier of the guardrail
@@ -1805,12 +2053,15 @@ class Guardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListMemberAssignmentsResponse = _call_sync(
-            self._client, _LIST_GUARDRAIL_MEMBER_ASSIGNMENTS, locals()
+        result: GuardrailsListGuardrailMemberAssignmentsPage = _paged_sync(
+            self._client,
+            _LIST_GUARDRAIL_MEMBER_ASSIGNMENTS,
+            locals(),
+            GuardrailsListGuardrailMemberAssignmentsPage,
         )
         return result
 
-    async def list_guardrail_member_assignments_async(
+    def list_guardrail_member_assignments_async(
         self,
         *,
         id: str,
@@ -1826,13 +2077,16 @@ class Guardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListMemberAssignmentsResponse:
+    ) -> AsyncPaginator[GuardrailsListGuardrailMemberAssignmentsPage, MemberAssignment]:
         """List member assignments for a guardrail (``GET /guardrails/{id}/assignments/members``).
 
         List all organization member assignments for a specific guardrail. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             id: The unique identifier of the guardrail
@@ -1852,8 +2106,13 @@ class Guardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListMemberAssignmentsResponse = await _call_async(
-            self._client, _LIST_GUARDRAIL_MEMBER_ASSIGNMENTS, locals()
+        result: AsyncPaginator[GuardrailsListGuardrailMemberAssignmentsPage, MemberAssignment] = (
+            _paged_async(
+                self._client,
+                _LIST_GUARDRAIL_MEMBER_ASSIGNMENTS,
+                locals(),
+                GuardrailsListGuardrailMemberAssignmentsPage,
+            )
         )
         return result
 
@@ -2048,11 +2307,16 @@ class Guardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListKeyAssignmentsResponse:
+    ) -> GuardrailsListKeyAssignmentsPage:
         """List all key assignments (``GET /guardrails/assignments/keys``).
 
         List all API key guardrail assignments for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListKeyAssignmentsResponse``, which also fetches the pages
+        after it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for
+        item in page`` walks every item of every page, each page fetched when the one before is
+        used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -2071,12 +2335,12 @@ class Guardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListKeyAssignmentsResponse = _call_sync(
-            self._client, _LIST_KEY_ASSIGNMENTS, locals()
+        result: GuardrailsListKeyAssignmentsPage = _paged_sync(
+            self._client, _LIST_KEY_ASSIGNMENTS, locals(), GuardrailsListKeyAssignmentsPage
         )
         return result
 
-    async def list_key_assignments_async(
+    def list_key_assignments_async(
         self,
         *,
         offset: int | str | None = None,
@@ -2091,13 +2355,16 @@ class Guardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListKeyAssignmentsResponse:
+    ) -> AsyncPaginator[GuardrailsListKeyAssignmentsPage, KeyAssignment]:
         """List all key assignments (``GET /guardrails/assignments/keys``).
 
         List all API key guardrail assignments for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination
@@ -2116,8 +2383,8 @@ class Guardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListKeyAssignmentsResponse = await _call_async(
-            self._client, _LIST_KEY_ASSIGNMENTS, locals()
+        result: AsyncPaginator[GuardrailsListKeyAssignmentsPage, KeyAssignment] = _paged_async(
+            self._client, _LIST_KEY_ASSIGNMENTS, locals(), GuardrailsListKeyAssignmentsPage
         )
         return result
 
@@ -2136,11 +2403,16 @@ class Guardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListMemberAssignmentsResponse:
+    ) -> GuardrailsListMemberAssignmentsPage:
         """List all member assignments (``GET /guardrails/assignments/members``).
 
         List all organization member guardrail assignments for the authenticated user.
         [Management key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListMemberAssignmentsResponse``, which also fetches the
+        pages after it (``page.next()``, ``None`` after the last; ``page.has_next_page()``).
+        ``for item in page`` walks every item of every page, each page fetched when the one
+        before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -2159,12 +2431,12 @@ class Guardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListMemberAssignmentsResponse = _call_sync(
-            self._client, _LIST_MEMBER_ASSIGNMENTS, locals()
+        result: GuardrailsListMemberAssignmentsPage = _paged_sync(
+            self._client, _LIST_MEMBER_ASSIGNMENTS, locals(), GuardrailsListMemberAssignmentsPage
         )
         return result
 
-    async def list_member_assignments_async(
+    def list_member_assignments_async(
         self,
         *,
         offset: int | str | None = None,
@@ -2179,13 +2451,16 @@ class Guardrails:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListMemberAssignmentsResponse:
+    ) -> AsyncPaginator[GuardrailsListMemberAssignmentsPage, MemberAssignment]:
         """List all member assignments (``GET /guardrails/assignments/members``).
 
         List all organization member guardrail assignments for the authenticated user.
         [Management key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination
@@ -2204,8 +2479,13 @@ class Guardrails:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListMemberAssignmentsResponse = await _call_async(
-            self._client, _LIST_MEMBER_ASSIGNMENTS, locals()
+        result: AsyncPaginator[GuardrailsListMemberAssignmentsPage, MemberAssignment] = (
+            _paged_async(
+                self._client,
+                _LIST_MEMBER_ASSIGNMENTS,
+                locals(),
+                GuardrailsListMemberAssignmentsPage,
+            )
         )
         return result
 

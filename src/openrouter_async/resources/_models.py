@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -19,19 +25,24 @@ from .._raw import streaming_async as _streaming_async
 from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
 from ..models._models import ModelResponse, ModelsCountResponse
-from ..models._shared_models_list_response import ModelsListResponse
+from ..models._shared_models_list_response import Model, ModelsListResponse
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
 
 __all__ = [
     "AsyncModels",
+    "AsyncModelsListForUserPage",
+    "AsyncModelsListPage",
     "AsyncModelsWithRawResponse",
     "AsyncModelsWithStreamingResponse",
     "Models",
+    "ModelsListForUserPage",
+    "ModelsListPage",
     "ModelsWithRawResponse",
     "ModelsWithStreamingResponse",
 ]
@@ -88,6 +99,14 @@ _LIST = _Operation(
         ("max_tool_success_rate", "max_tool_success_rate"),
     ),
     result=ModelsListResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=500,
+        total="total_count",
+    ),
 )
 
 _COUNT = _Operation(
@@ -107,7 +126,57 @@ _LIST_FOR_USER = _Operation(
         ("limit", "limit"),
     ),
     result=ModelsListResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=500,
+        total="total_count",
+    ),
 )
+
+
+class AsyncModelsListPage(_AsyncPage[Model], ModelsListResponse):
+    """A page of ``models.list`` on a :class:`Session`: the :class:`ModelsListResponse` it
+    answered, which also fetches the pages after it: ``await page.next()`` (``None`` after
+    the last), ``page.has_next_page()``, ``async for item in page`` over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class ModelsListPage(_SyncPage[Model], ModelsListResponse):
+    """A page of ``models.list`` on the :class:`OpenRouter` facade: the
+    :class:`ModelsListResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class AsyncModelsListForUserPage(_AsyncPage[Model], ModelsListResponse):
+    """A page of ``models.list_for_user`` on a :class:`Session`: the
+    :class:`ModelsListResponse` it answered, which also fetches the pages after it: ``await
+    page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async for item in
+    page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class ModelsListForUserPage(_SyncPage[Model], ModelsListResponse):
+    """A page of ``models.list_for_user`` on the :class:`OpenRouter` facade: the
+    :class:`ModelsListResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
 
 
 class AsyncModels:
@@ -173,7 +242,7 @@ class AsyncModels:
         result: ModelResponse = await _call(self._session, _GET, locals())
         return result
 
-    async def list(
+    def list(
         self,
         *,
         offset: int | str | None = None,
@@ -247,8 +316,13 @@ class AsyncModels:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ModelsListResponse:
+    ) -> AsyncPaginator[AsyncModelsListPage, Model]:
         """List all models and their properties (``GET /models``).
+
+        Await it for the first page: the ``ModelsListResponse``, which also fetches the pages
+        after it (``await page.next()``, ``None`` after the last; ``page.has_next_page()``;
+        ``async for item in page``). Or ``async for item in`` the call itself: every item of
+        every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination. When both offset and limit are omitted, the full list is returned
@@ -296,7 +370,9 @@ class AsyncModels:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ModelsListResponse = await _call(self._session, _LIST, locals())
+        result: AsyncPaginator[AsyncModelsListPage, Model] = _paged(
+            self._session, _LIST, locals(), AsyncModelsListPage
+        )
         return result
 
     async def count(
@@ -335,7 +411,7 @@ class AsyncModels:
         result: ModelsCountResponse = await _call(self._session, _COUNT, locals())
         return result
 
-    async def list_for_user(
+    def list_for_user(
         self,
         *,
         offset: int | str | None = None,
@@ -351,7 +427,7 @@ class AsyncModels:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ModelsListResponse:
+    ) -> AsyncPaginator[AsyncModelsListForUserPage, Model]:
         """List models filtered by user provider preferences, privacy settings, and guardrails
         (``GET /models/user``).
 
@@ -360,6 +436,11 @@ class AsyncModels:
         [guardrails](https://openrouter.ai/docs/guides/features/guardrails). If requesting
         through a regional hostname, the results will be filtered to models that satisfy
         in-region routing for that region.
+
+        Await it for the first page: the ``ModelsListResponse``, which also fetches the pages
+        after it (``await page.next()``, ``None`` after the last; ``page.has_next_page()``;
+        ``async for item in page``). Or ``async for item in`` the call itself: every item of
+        every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination. When both offset and limit are omitted, the full list is returned
@@ -379,7 +460,9 @@ class AsyncModels:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ModelsListResponse = await _call(self._session, _LIST_FOR_USER, locals())
+        result: AsyncPaginator[AsyncModelsListForUserPage, Model] = _paged(
+            self._session, _LIST_FOR_USER, locals(), AsyncModelsListForUserPage
+        )
         return result
 
 
@@ -565,8 +648,12 @@ class Models:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ModelsListResponse:
+    ) -> ModelsListPage:
         """List all models and their properties (``GET /models``).
+
+        Returns the first page: the ``ModelsListResponse``, which also fetches the pages after
+        it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for item in
+        page`` walks every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination. When both offset and limit are omitted, the full list is returned
@@ -614,10 +701,10 @@ class Models:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ModelsListResponse = _call_sync(self._client, _LIST, locals())
+        result: ModelsListPage = _paged_sync(self._client, _LIST, locals(), ModelsListPage)
         return result
 
-    async def list_async(
+    def list_async(
         self,
         *,
         offset: int | str | None = None,
@@ -691,10 +778,13 @@ class Models:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ModelsListResponse:
+    ) -> AsyncPaginator[ModelsListPage, Model]:
         """List all models and their properties (``GET /models``).
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination. When both offset and limit are omitted, the full list is returned
@@ -742,7 +832,9 @@ class Models:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ModelsListResponse = await _call_async(self._client, _LIST, locals())
+        result: AsyncPaginator[ModelsListPage, Model] = _paged_async(
+            self._client, _LIST, locals(), ModelsListPage
+        )
         return result
 
     def count(
@@ -835,7 +927,7 @@ class Models:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ModelsListResponse:
+    ) -> ModelsListForUserPage:
         """List models filtered by user provider preferences, privacy settings, and guardrails
         (``GET /models/user``).
 
@@ -844,6 +936,10 @@ class Models:
         [guardrails](https://openrouter.ai/docs/guides/features/guardrails). If requesting
         through a regional hostname, the results will be filtered to models that satisfy
         in-region routing for that region.
+
+        Returns the first page: the ``ModelsListResponse``, which also fetches the pages after
+        it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for item in
+        page`` walks every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination. When both offset and limit are omitted, the full list is returned
@@ -863,10 +959,12 @@ class Models:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ModelsListResponse = _call_sync(self._client, _LIST_FOR_USER, locals())
+        result: ModelsListForUserPage = _paged_sync(
+            self._client, _LIST_FOR_USER, locals(), ModelsListForUserPage
+        )
         return result
 
-    async def list_for_user_async(
+    def list_for_user_async(
         self,
         *,
         offset: int | str | None = None,
@@ -882,7 +980,7 @@ class Models:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ModelsListResponse:
+    ) -> AsyncPaginator[ModelsListForUserPage, Model]:
         """List models filtered by user provider preferences, privacy settings, and guardrails
         (``GET /models/user``).
 
@@ -893,6 +991,9 @@ class Models:
         in-region routing for that region.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination. When both offset and limit are omitted, the full list is returned
@@ -912,7 +1013,9 @@ class Models:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ModelsListResponse = await _call_async(self._client, _LIST_FOR_USER, locals())
+        result: AsyncPaginator[ModelsListForUserPage, Model] = _paged_async(
+            self._client, _LIST_FOR_USER, locals(), ModelsListForUserPage
+        )
         return result
 
 

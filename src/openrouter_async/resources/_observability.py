@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -24,6 +30,7 @@ from ..models._observability import (
     DeleteObservabilityDestinationResponse,
     GetObservabilityDestinationResponse,
     ListObservabilityDestinationsResponse,
+    ObservabilityDestination,
     UpdateObservabilityDestinationRequest,
     UpdateObservabilityDestinationResponse,
 )
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
     from ..models import (
         ObservabilityFilterRulesConfigNullable,
@@ -39,9 +47,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncObservability",
+    "AsyncObservabilityListPage",
     "AsyncObservabilityWithRawResponse",
     "AsyncObservabilityWithStreamingResponse",
     "Observability",
+    "ObservabilityListPage",
     "ObservabilityWithRawResponse",
     "ObservabilityWithStreamingResponse",
 ]
@@ -59,6 +69,14 @@ _LIST = _Operation(
         ("workspace_id", "workspace_id"),
     ),
     result=ListObservabilityDestinationsResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
 
 _CREATE = _Operation(
@@ -121,6 +139,31 @@ _DELETE = _Operation(
 )
 
 
+class AsyncObservabilityListPage(
+    _AsyncPage[ObservabilityDestination], ListObservabilityDestinationsResponse
+):
+    """A page of ``observability.list`` on a :class:`Session`: the
+    :class:`ListObservabilityDestinationsResponse` it answered, which also fetches the pages
+    after it: ``await page.next()`` (``None`` after the last), ``page.has_next_page()``,
+    ``async for item in page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class ObservabilityListPage(
+    _SyncPage[ObservabilityDestination], ListObservabilityDestinationsResponse
+):
+    """A page of ``observability.list`` on the :class:`OpenRouter` facade: the
+    :class:`ListObservabilityDestinationsResponse` it answered, which also fetches the pages
+    after it: ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
 class AsyncObservability:
     """Observability endpoints
 
@@ -142,7 +185,7 @@ class AsyncObservability:
         """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
         return AsyncObservabilityWithStreamingResponse(self._session)
 
-    async def list(
+    def list(
         self,
         *,
         offset: int | str | None = None,
@@ -158,7 +201,7 @@ class AsyncObservability:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListObservabilityDestinationsResponse:
+    ) -> AsyncPaginator[AsyncObservabilityListPage, ObservabilityDestination]:
         """List observability destinations (``GET /observability/destinations``).
 
         List the observability destinations configured for the authenticated entity's default
@@ -166,6 +209,11 @@ class AsyncObservability:
         workspace. Only destinations with stable release status are surfaced — destinations of
         other types are excluded. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListObservabilityDestinationsResponse``, which also
+        fetches the pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -185,7 +233,9 @@ class AsyncObservability:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListObservabilityDestinationsResponse = await _call(self._session, _LIST, locals())
+        result: AsyncPaginator[AsyncObservabilityListPage, ObservabilityDestination] = _paged(
+            self._session, _LIST, locals(), AsyncObservabilityListPage
+        )
         return result
 
     async def create(
@@ -459,7 +509,7 @@ class Observability:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListObservabilityDestinationsResponse:
+    ) -> ObservabilityListPage:
         """List observability destinations (``GET /observability/destinations``).
 
         List the observability destinations configured for the authenticated entity's default
@@ -467,6 +517,11 @@ class Observability:
         workspace. Only destinations with stable release status are surfaced — destinations of
         other types are excluded. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListObservabilityDestinationsResponse``, which also
+        fetches the pages after it (``page.next()``, ``None`` after the last;
+        ``page.has_next_page()``). ``for item in page`` walks every item of every page, each
+        page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -486,10 +541,12 @@ class Observability:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListObservabilityDestinationsResponse = _call_sync(self._client, _LIST, locals())
+        result: ObservabilityListPage = _paged_sync(
+            self._client, _LIST, locals(), ObservabilityListPage
+        )
         return result
 
-    async def list_async(
+    def list_async(
         self,
         *,
         offset: int | str | None = None,
@@ -505,7 +562,7 @@ class Observability:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListObservabilityDestinationsResponse:
+    ) -> AsyncPaginator[ObservabilityListPage, ObservabilityDestination]:
         """List observability destinations (``GET /observability/destinations``).
 
         List the observability destinations configured for the authenticated entity's default
@@ -515,6 +572,9 @@ class Observability:
         key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination
@@ -534,8 +594,8 @@ class Observability:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListObservabilityDestinationsResponse = await _call_async(
-            self._client, _LIST, locals()
+        result: AsyncPaginator[ObservabilityListPage, ObservabilityDestination] = _paged_async(
+            self._client, _LIST, locals(), ObservabilityListPage
         )
         return result
 

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -18,19 +24,25 @@ from .._raw import raw_sync as _raw_sync
 from .._raw import streaming_async as _streaming_async
 from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
-from ..models._organization import ListOrganizationMembersResponse
+from ..models._organization import (
+    ListOrganizationMembersResponse,
+    ListOrganizationMembersResponseDataItem,
+)
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
 
 __all__ = [
     "AsyncOrganization",
+    "AsyncOrganizationListMembersPage",
     "AsyncOrganizationWithRawResponse",
     "AsyncOrganizationWithStreamingResponse",
     "Organization",
+    "OrganizationListMembersPage",
     "OrganizationWithRawResponse",
     "OrganizationWithStreamingResponse",
 ]
@@ -47,7 +59,40 @@ _LIST_MEMBERS = _Operation(
         ("limit", "limit"),
     ),
     result=ListOrganizationMembersResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
+
+
+class AsyncOrganizationListMembersPage(
+    _AsyncPage[ListOrganizationMembersResponseDataItem], ListOrganizationMembersResponse
+):
+    """A page of ``organization.list_members`` on a :class:`Session`: the
+    :class:`ListOrganizationMembersResponse` it answered, which also fetches the pages after
+    it: ``await page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async
+    for item in page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class OrganizationListMembersPage(
+    _SyncPage[ListOrganizationMembersResponseDataItem], ListOrganizationMembersResponse
+):
+    """A page of ``organization.list_members`` on the :class:`OpenRouter` facade: the
+    :class:`ListOrganizationMembersResponse` it answered, which also fetches the pages after
+    it: ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
 
 
 class AsyncOrganization:
@@ -71,7 +116,7 @@ class AsyncOrganization:
         """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
         return AsyncOrganizationWithStreamingResponse(self._session)
 
-    async def list_members(
+    def list_members(
         self,
         *,
         offset: int | str | None = None,
@@ -86,11 +131,16 @@ class AsyncOrganization:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListOrganizationMembersResponse:
+    ) -> AsyncPaginator[AsyncOrganizationListMembersPage, ListOrganizationMembersResponseDataItem]:
         """List organization members (``GET /organization/members``).
 
         List all members of the organization associated with the authenticated management key.
         [Management key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListOrganizationMembersResponse``, which also fetches
+        the pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -109,9 +159,9 @@ class AsyncOrganization:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListOrganizationMembersResponse = await _call(
-            self._session, _LIST_MEMBERS, locals()
-        )
+        result: AsyncPaginator[
+            AsyncOrganizationListMembersPage, ListOrganizationMembersResponseDataItem
+        ] = _paged(self._session, _LIST_MEMBERS, locals(), AsyncOrganizationListMembersPage)
         return result
 
 
@@ -152,11 +202,16 @@ class Organization:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListOrganizationMembersResponse:
+    ) -> OrganizationListMembersPage:
         """List organization members (``GET /organization/members``).
 
         List all members of the organization associated with the authenticated management key.
         [Management key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListOrganizationMembersResponse``, which also fetches the
+        pages after it (``page.next()``, ``None`` after the last; ``page.has_next_page()``).
+        ``for item in page`` walks every item of every page, each page fetched when the one
+        before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -175,10 +230,12 @@ class Organization:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListOrganizationMembersResponse = _call_sync(self._client, _LIST_MEMBERS, locals())
+        result: OrganizationListMembersPage = _paged_sync(
+            self._client, _LIST_MEMBERS, locals(), OrganizationListMembersPage
+        )
         return result
 
-    async def list_members_async(
+    def list_members_async(
         self,
         *,
         offset: int | str | None = None,
@@ -193,13 +250,16 @@ class Organization:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListOrganizationMembersResponse:
+    ) -> AsyncPaginator[OrganizationListMembersPage, ListOrganizationMembersResponseDataItem]:
         """List organization members (``GET /organization/members``).
 
         List all members of the organization associated with the authenticated management key.
         [Management key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination
@@ -218,9 +278,9 @@ class Organization:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListOrganizationMembersResponse = await _call_async(
-            self._client, _LIST_MEMBERS, locals()
-        )
+        result: AsyncPaginator[
+            OrganizationListMembersPage, ListOrganizationMembersResponseDataItem
+        ] = _paged_async(self._client, _LIST_MEMBERS, locals(), OrganizationListMembersPage)
         return result
 
 

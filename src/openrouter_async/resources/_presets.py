@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -25,6 +31,8 @@ from ..models._presets import (
     GetPresetVersionResponse,
     ListPresetVersionsResponse,
     ListPresetsResponse,
+    Preset,
+    PresetDesignatedVersion,
 )
 from ..models._shared_messages_request import MessagesRequest
 from ..models._shared_responses_request import ResponsesRequest
@@ -33,6 +41,7 @@ if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
     from ..models import (
         AdditionalToolsItem,
@@ -180,9 +189,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncPresets",
+    "AsyncPresetsListPage",
+    "AsyncPresetsListVersionsPage",
     "AsyncPresetsWithRawResponse",
     "AsyncPresetsWithStreamingResponse",
     "Presets",
+    "PresetsListPage",
+    "PresetsListVersionsPage",
     "PresetsWithRawResponse",
     "PresetsWithStreamingResponse",
 ]
@@ -199,6 +212,14 @@ _LIST = _Operation(
         ("limit", "limit"),
     ),
     result=ListPresetsResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
 
 _GET = _Operation(
@@ -369,6 +390,14 @@ _LIST_VERSIONS = _Operation(
         ("limit", "limit"),
     ),
     result=ListPresetVersionsResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
 
 _GET_VERSION = _Operation(
@@ -381,6 +410,52 @@ _GET_VERSION = _Operation(
     ),
     result=GetPresetVersionResponse,
 )
+
+
+class AsyncPresetsListPage(_AsyncPage[Preset], ListPresetsResponse):
+    """A page of ``presets.list`` on a :class:`Session`: the :class:`ListPresetsResponse` it
+    answered, which also fetches the pages after it: ``await page.next()`` (``None`` after
+    the last), ``page.has_next_page()``, ``async for item in page`` over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class PresetsListPage(_SyncPage[Preset], ListPresetsResponse):
+    """A page of ``presets.list`` on the :class:`OpenRouter` facade: the
+    :class:`ListPresetsResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class AsyncPresetsListVersionsPage(
+    _AsyncPage[PresetDesignatedVersion | None], ListPresetVersionsResponse
+):
+    """A page of ``presets.list_versions`` on a :class:`Session`: the
+    :class:`ListPresetVersionsResponse` it answered, which also fetches the pages after it:
+    ``await page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async for
+    item in page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class PresetsListVersionsPage(
+    _SyncPage[PresetDesignatedVersion | None], ListPresetVersionsResponse
+):
+    """A page of ``presets.list_versions`` on the :class:`OpenRouter` facade: the
+    :class:`ListPresetVersionsResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
 
 
 class AsyncPresets:
@@ -404,7 +479,7 @@ class AsyncPresets:
         """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
         return AsyncPresetsWithStreamingResponse(self._session)
 
-    async def list(
+    def list(
         self,
         *,
         offset: int | str | None = None,
@@ -419,10 +494,15 @@ class AsyncPresets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListPresetsResponse:
+    ) -> AsyncPaginator[AsyncPresetsListPage, Preset]:
         """List presets (``GET /presets``).
 
         Lists all presets for the authenticated user, ordered by most recently updated first.
+
+        Await it for the first page: the ``ListPresetsResponse``, which also fetches the pages
+        after it (``await page.next()``, ``None`` after the last; ``page.has_next_page()``;
+        ``async for item in page``). Or ``async for item in`` the call itself: every item of
+        every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -441,7 +521,9 @@ class AsyncPresets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListPresetsResponse = await _call(self._session, _LIST, locals())
+        result: AsyncPaginator[AsyncPresetsListPage, Preset] = _paged(
+            self._session, _LIST, locals(), AsyncPresetsListPage
+        )
         return result
 
     async def get(
@@ -1017,7 +1099,7 @@ class AsyncPresets:
         )
         return result
 
-    async def list_versions(
+    def list_versions(
         self,
         *,
         slug: str,
@@ -1033,10 +1115,15 @@ class AsyncPresets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListPresetVersionsResponse:
+    ) -> AsyncPaginator[AsyncPresetsListVersionsPage, PresetDesignatedVersion | None]:
         """List versions of a preset (``GET /presets/{slug}/versions``).
 
         Lists all versions of a preset, ordered by version number ascending (oldest first).
+
+        Await it for the first page: the ``ListPresetVersionsResponse``, which also fetches the
+        pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
 
         Args:
             slug: URL-safe slug identifying the preset.
@@ -1056,7 +1143,9 @@ class AsyncPresets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListPresetVersionsResponse = await _call(self._session, _LIST_VERSIONS, locals())
+        result: AsyncPaginator[AsyncPresetsListVersionsPage, PresetDesignatedVersion | None] = (
+            _paged(self._session, _LIST_VERSIONS, locals(), AsyncPresetsListVersionsPage)
+        )
         return result
 
     async def get_version(
@@ -1137,10 +1226,14 @@ class Presets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListPresetsResponse:
+    ) -> PresetsListPage:
         """List presets (``GET /presets``).
 
         Lists all presets for the authenticated user, ordered by most recently updated first.
+
+        Returns the first page: the ``ListPresetsResponse``, which also fetches the pages after
+        it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for item in
+        page`` walks every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -1159,10 +1252,10 @@ class Presets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListPresetsResponse = _call_sync(self._client, _LIST, locals())
+        result: PresetsListPage = _paged_sync(self._client, _LIST, locals(), PresetsListPage)
         return result
 
-    async def list_async(
+    def list_async(
         self,
         *,
         offset: int | str | None = None,
@@ -1177,12 +1270,15 @@ class Presets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListPresetsResponse:
+    ) -> AsyncPaginator[PresetsListPage, Preset]:
         """List presets (``GET /presets``).
 
         Lists all presets for the authenticated user, ordered by most recently updated first.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination
@@ -1201,7 +1297,9 @@ class Presets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListPresetsResponse = await _call_async(self._client, _LIST, locals())
+        result: AsyncPaginator[PresetsListPage, Preset] = _paged_async(
+            self._client, _LIST, locals(), PresetsListPage
+        )
         return result
 
     def get(
@@ -2374,10 +2472,15 @@ class Presets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListPresetVersionsResponse:
+    ) -> PresetsListVersionsPage:
         """List versions of a preset (``GET /presets/{slug}/versions``).
 
         Lists all versions of a preset, ordered by version number ascending (oldest first).
+
+        Returns the first page: the ``ListPresetVersionsResponse``, which also fetches the pages
+        after it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for
+        item in page`` walks every item of every page, each page fetched when the one before is
+        used up.
 
         Args:
             slug: URL-safe slug identifying the preset.
@@ -2397,10 +2500,12 @@ class Presets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListPresetVersionsResponse = _call_sync(self._client, _LIST_VERSIONS, locals())
+        result: PresetsListVersionsPage = _paged_sync(
+            self._client, _LIST_VERSIONS, locals(), PresetsListVersionsPage
+        )
         return result
 
-    async def list_versions_async(
+    def list_versions_async(
         self,
         *,
         slug: str,
@@ -2416,12 +2521,15 @@ class Presets:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListPresetVersionsResponse:
+    ) -> AsyncPaginator[PresetsListVersionsPage, PresetDesignatedVersion | None]:
         """List versions of a preset (``GET /presets/{slug}/versions``).
 
         Lists all versions of a preset, ordered by version number ascending (oldest first).
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             slug: URL-safe slug identifying the preset.
@@ -2441,8 +2549,8 @@ class Presets:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListPresetVersionsResponse = await _call_async(
-            self._client, _LIST_VERSIONS, locals()
+        result: AsyncPaginator[PresetsListVersionsPage, PresetDesignatedVersion | None] = (
+            _paged_async(self._client, _LIST_VERSIONS, locals(), PresetsListVersionsPage)
         )
         return result
 

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -25,6 +31,8 @@ from ..models._scim import (
     GetScimGroupMappingResponse,
     ListScimGroupMappingsResponse,
     ListScimGroupsResponse,
+    ScimGroup,
+    ScimGroupMapping,
     UpdateScimGroupMappingRequest,
     UpdateScimGroupMappingResponse,
 )
@@ -33,13 +41,18 @@ if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
 
 __all__ = [
     "AsyncScim",
+    "AsyncScimListGroupsPage",
+    "AsyncScimListMappingsPage",
     "AsyncScimWithRawResponse",
     "AsyncScimWithStreamingResponse",
     "Scim",
+    "ScimListGroupsPage",
+    "ScimListMappingsPage",
     "ScimWithRawResponse",
     "ScimWithStreamingResponse",
 ]
@@ -56,6 +69,14 @@ _LIST_MAPPINGS = _Operation(
         ("limit", "limit"),
     ),
     result=ListScimGroupMappingsResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
 
 _CREATE = _Operation(
@@ -107,7 +128,57 @@ _LIST_GROUPS = _Operation(
         ("limit", "limit"),
     ),
     result=ListScimGroupsResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
+
+
+class AsyncScimListMappingsPage(_AsyncPage[ScimGroupMapping], ListScimGroupMappingsResponse):
+    """A page of ``scim.list_mappings`` on a :class:`Session`: the
+    :class:`ListScimGroupMappingsResponse` it answered, which also fetches the pages after
+    it: ``await page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async
+    for item in page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class ScimListMappingsPage(_SyncPage[ScimGroupMapping], ListScimGroupMappingsResponse):
+    """A page of ``scim.list_mappings`` on the :class:`OpenRouter` facade: the
+    :class:`ListScimGroupMappingsResponse` it answered, which also fetches the pages after
+    it: ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class AsyncScimListGroupsPage(_AsyncPage[ScimGroup], ListScimGroupsResponse):
+    """A page of ``scim.list_groups`` on a :class:`Session`: the
+    :class:`ListScimGroupsResponse` it answered, which also fetches the pages after it:
+    ``await page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async for
+    item in page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class ScimListGroupsPage(_SyncPage[ScimGroup], ListScimGroupsResponse):
+    """A page of ``scim.list_groups`` on the :class:`OpenRouter` facade: the
+    :class:`ListScimGroupsResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
 
 
 class AsyncScim:
@@ -131,7 +202,7 @@ class AsyncScim:
         """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
         return AsyncScimWithStreamingResponse(self._session)
 
-    async def list_mappings(
+    def list_mappings(
         self,
         *,
         offset: int | str | None = None,
@@ -146,11 +217,16 @@ class AsyncScim:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListScimGroupMappingsResponse:
+    ) -> AsyncPaginator[AsyncScimListMappingsPage, ScimGroupMapping]:
         """List SCIM group mappings (``GET /scim/group-mappings``).
 
         List SCIM group-to-workspace mappings for the organization. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListScimGroupMappingsResponse``, which also fetches
+        the pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -169,7 +245,9 @@ class AsyncScim:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListScimGroupMappingsResponse = await _call(self._session, _LIST_MAPPINGS, locals())
+        result: AsyncPaginator[AsyncScimListMappingsPage, ScimGroupMapping] = _paged(
+            self._session, _LIST_MAPPINGS, locals(), AsyncScimListMappingsPage
+        )
         return result
 
     async def create(
@@ -336,7 +414,7 @@ class AsyncScim:
         result: DeleteScimGroupMappingResponse = await _call(self._session, _DELETE, locals())
         return result
 
-    async def list_groups(
+    def list_groups(
         self,
         *,
         offset: int | str | None = None,
@@ -351,11 +429,16 @@ class AsyncScim:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListScimGroupsResponse:
+    ) -> AsyncPaginator[AsyncScimListGroupsPage, ScimGroup]:
         """List SCIM groups (``GET /scim/groups``).
 
         List SCIM groups for the organization. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListScimGroupsResponse``, which also fetches the
+        pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -374,7 +457,9 @@ class AsyncScim:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListScimGroupsResponse = await _call(self._session, _LIST_GROUPS, locals())
+        result: AsyncPaginator[AsyncScimListGroupsPage, ScimGroup] = _paged(
+            self._session, _LIST_GROUPS, locals(), AsyncScimListGroupsPage
+        )
         return result
 
 
@@ -415,11 +500,16 @@ class Scim:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListScimGroupMappingsResponse:
+    ) -> ScimListMappingsPage:
         """List SCIM group mappings (``GET /scim/group-mappings``).
 
         List SCIM group-to-workspace mappings for the organization. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListScimGroupMappingsResponse``, which also fetches the
+        pages after it (``page.next()``, ``None`` after the last; ``page.has_next_page()``).
+        ``for item in page`` walks every item of every page, each page fetched when the one
+        before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -438,10 +528,12 @@ class Scim:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListScimGroupMappingsResponse = _call_sync(self._client, _LIST_MAPPINGS, locals())
+        result: ScimListMappingsPage = _paged_sync(
+            self._client, _LIST_MAPPINGS, locals(), ScimListMappingsPage
+        )
         return result
 
-    async def list_mappings_async(
+    def list_mappings_async(
         self,
         *,
         offset: int | str | None = None,
@@ -456,13 +548,16 @@ class Scim:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListScimGroupMappingsResponse:
+    ) -> AsyncPaginator[ScimListMappingsPage, ScimGroupMapping]:
         """List SCIM group mappings (``GET /scim/group-mappings``).
 
         List SCIM group-to-workspace mappings for the organization. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination
@@ -481,8 +576,8 @@ class Scim:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListScimGroupMappingsResponse = await _call_async(
-            self._client, _LIST_MAPPINGS, locals()
+        result: AsyncPaginator[ScimListMappingsPage, ScimGroupMapping] = _paged_async(
+            self._client, _LIST_MAPPINGS, locals(), ScimListMappingsPage
         )
         return result
 
@@ -837,11 +932,16 @@ class Scim:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListScimGroupsResponse:
+    ) -> ScimListGroupsPage:
         """List SCIM groups (``GET /scim/groups``).
 
         List SCIM groups for the organization. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListScimGroupsResponse``, which also fetches the pages
+        after it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for
+        item in page`` walks every item of every page, each page fetched when the one before is
+        used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -860,10 +960,12 @@ class Scim:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListScimGroupsResponse = _call_sync(self._client, _LIST_GROUPS, locals())
+        result: ScimListGroupsPage = _paged_sync(
+            self._client, _LIST_GROUPS, locals(), ScimListGroupsPage
+        )
         return result
 
-    async def list_groups_async(
+    def list_groups_async(
         self,
         *,
         offset: int | str | None = None,
@@ -878,13 +980,16 @@ class Scim:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListScimGroupsResponse:
+    ) -> AsyncPaginator[ScimListGroupsPage, ScimGroup]:
         """List SCIM groups (``GET /scim/groups``).
 
         List SCIM groups for the organization. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination
@@ -903,7 +1008,9 @@ class Scim:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListScimGroupsResponse = await _call_async(self._client, _LIST_GROUPS, locals())
+        result: AsyncPaginator[ScimListGroupsPage, ScimGroup] = _paged_async(
+            self._client, _LIST_GROUPS, locals(), ScimListGroupsPage
+        )
         return result
 
 

@@ -11,6 +11,12 @@ from .._operations import FileInput, Operation as _Operation
 from .._operations import call as _call
 from .._operations import call_async_facade as _call_async
 from .._operations import call_sync as _call_sync
+from .._pages import AsyncPage as _AsyncPage
+from .._pages import Paging as _Paging
+from .._pages import SyncPage as _SyncPage
+from .._pages import paged as _paged
+from .._pages import paged_async as _paged_async
+from .._pages import paged_sync as _paged_sync
 from .._raw import raw_async as _raw_async
 from .._raw import raw_client as _raw_client
 from .._raw import raw_session as _raw_session
@@ -36,19 +42,26 @@ from ..models._workspaces import (
     UpdateWorkspaceResponse,
     UpsertWorkspaceBudgetRequest,
     UpsertWorkspaceBudgetResponse,
+    Workspace,
+    WorkspaceMember,
 )
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse
     from .._config import RetryConfig
     from .._operations import FacadeRunner, SessionRunner
+    from .._pages import AsyncPaginator
     from .._streams import AsyncStream, SyncStream
 
 __all__ = [
     "AsyncWorkspaces",
+    "AsyncWorkspacesListMembersPage",
+    "AsyncWorkspacesListPage",
     "AsyncWorkspacesWithRawResponse",
     "AsyncWorkspacesWithStreamingResponse",
     "Workspaces",
+    "WorkspacesListMembersPage",
+    "WorkspacesListPage",
     "WorkspacesWithRawResponse",
     "WorkspacesWithStreamingResponse",
 ]
@@ -65,6 +78,14 @@ _LIST = _Operation(
         ("limit", "limit"),
     ),
     result=ListWorkspacesResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
 
 _CREATE = _Operation(
@@ -182,6 +203,14 @@ _LIST_MEMBERS = _Operation(
         ("limit", "limit"),
     ),
     result=ListWorkspaceMembersResponse,
+    paging=_Paging(
+        "offset",
+        items="data",
+        offset="offset",
+        limit="limit",
+        default_limit=50,
+        total="total_count",
+    ),
 )
 
 _BULK_ADD_MEMBERS = _Operation(
@@ -205,6 +234,48 @@ _BULK_REMOVE_MEMBERS = _Operation(
 )
 
 
+class AsyncWorkspacesListPage(_AsyncPage[Workspace], ListWorkspacesResponse):
+    """A page of ``workspaces.list`` on a :class:`Session`: the :class:`ListWorkspacesResponse`
+    it answered, which also fetches the pages after it: ``await page.next()`` (``None``
+    after the last), ``page.has_next_page()``, ``async for item in page`` over the items of
+    every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class WorkspacesListPage(_SyncPage[Workspace], ListWorkspacesResponse):
+    """A page of ``workspaces.list`` on the :class:`OpenRouter` facade: the
+    :class:`ListWorkspacesResponse` it answered, which also fetches the pages after it:
+    ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class AsyncWorkspacesListMembersPage(_AsyncPage[WorkspaceMember], ListWorkspaceMembersResponse):
+    """A page of ``workspaces.list_members`` on a :class:`Session`: the
+    :class:`ListWorkspaceMembersResponse` it answered, which also fetches the pages after
+    it: ``await page.next()`` (``None`` after the last), ``page.has_next_page()``, ``async
+    for item in page`` over the items of every page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
+class WorkspacesListMembersPage(_SyncPage[WorkspaceMember], ListWorkspaceMembersResponse):
+    """A page of ``workspaces.list_members`` on the :class:`OpenRouter` facade: the
+    :class:`ListWorkspaceMembersResponse` it answered, which also fetches the pages after
+    it: ``page.next()`` (``None`` after the last; ``await page.next_async()``),
+    ``page.has_next_page()``, ``for item in page`` (``async for``) over the items of every
+    page.
+    """
+
+    __slots__ = ("_page_call",)
+
+
 class AsyncWorkspaces:
     """Workspaces endpoints
 
@@ -226,7 +297,7 @@ class AsyncWorkspaces:
         """These operations, each as a ``with`` block around the response, whose body is read only when asked."""
         return AsyncWorkspacesWithStreamingResponse(self._session)
 
-    async def list(
+    def list(
         self,
         *,
         offset: int | str | None = None,
@@ -241,11 +312,16 @@ class AsyncWorkspaces:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListWorkspacesResponse:
+    ) -> AsyncPaginator[AsyncWorkspacesListPage, Workspace]:
         """List workspaces (``GET /workspaces``).
 
         List all workspaces for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListWorkspacesResponse``, which also fetches the
+        pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -264,7 +340,9 @@ class AsyncWorkspaces:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListWorkspacesResponse = await _call(self._session, _LIST, locals())
+        result: AsyncPaginator[AsyncWorkspacesListPage, Workspace] = _paged(
+            self._session, _LIST, locals(), AsyncWorkspacesListPage
+        )
         return result
 
     async def create(
@@ -641,7 +719,7 @@ class AsyncWorkspaces:
         result: DeleteWorkspaceBudgetResponse = await _call(self._session, _DELETE_BUDGET, locals())
         return result
 
-    async def list_members(
+    def list_members(
         self,
         *,
         id: str,
@@ -657,12 +735,17 @@ class AsyncWorkspaces:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListWorkspaceMembersResponse:
+    ) -> AsyncPaginator[AsyncWorkspacesListMembersPage, WorkspaceMember]:
         """List workspace members (``GET /workspaces/{id}/members``).
 
         List all members of a workspace. Returns paginated results. For the default workspace,
         returns all organization members (implicit membership). [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Await it for the first page: the ``ListWorkspaceMembersResponse``, which also fetches
+        the pages after it (``await page.next()``, ``None`` after the last;
+        ``page.has_next_page()``; ``async for item in page``). Or ``async for item in`` the call
+        itself: every item of every page, each page fetched when the one before is used up.
 
         Args:
             id: The workspace ID (UUID) or slug
@@ -682,7 +765,9 @@ class AsyncWorkspaces:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListWorkspaceMembersResponse = await _call(self._session, _LIST_MEMBERS, locals())
+        result: AsyncPaginator[AsyncWorkspacesListMembersPage, WorkspaceMember] = _paged(
+            self._session, _LIST_MEMBERS, locals(), AsyncWorkspacesListMembersPage
+        )
         return result
 
     async def bulk_add_members(
@@ -812,11 +897,16 @@ class Workspaces:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListWorkspacesResponse:
+    ) -> WorkspacesListPage:
         """List workspaces (``GET /workspaces``).
 
         List all workspaces for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListWorkspacesResponse``, which also fetches the pages
+        after it (``page.next()``, ``None`` after the last; ``page.has_next_page()``). ``for
+        item in page`` walks every item of every page, each page fetched when the one before is
+        used up.
 
         Args:
             offset: Number of records to skip for pagination
@@ -835,10 +925,10 @@ class Workspaces:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListWorkspacesResponse = _call_sync(self._client, _LIST, locals())
+        result: WorkspacesListPage = _paged_sync(self._client, _LIST, locals(), WorkspacesListPage)
         return result
 
-    async def list_async(
+    def list_async(
         self,
         *,
         offset: int | str | None = None,
@@ -853,13 +943,16 @@ class Workspaces:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListWorkspacesResponse:
+    ) -> AsyncPaginator[WorkspacesListPage, Workspace]:
         """List workspaces (``GET /workspaces``).
 
         List all workspaces for the authenticated user. [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             offset: Number of records to skip for pagination
@@ -878,7 +971,9 @@ class Workspaces:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListWorkspacesResponse = await _call_async(self._client, _LIST, locals())
+        result: AsyncPaginator[WorkspacesListPage, Workspace] = _paged_async(
+            self._client, _LIST, locals(), WorkspacesListPage
+        )
         return result
 
     def create(
@@ -1667,12 +1762,17 @@ class Workspaces:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListWorkspaceMembersResponse:
+    ) -> WorkspacesListMembersPage:
         """List workspace members (``GET /workspaces/{id}/members``).
 
         List all members of a workspace. Returns paginated results. For the default workspace,
         returns all organization members (implicit membership). [Management
         key](/docs/guides/overview/auth/management-api-keys) required.
+
+        Returns the first page: the ``ListWorkspaceMembersResponse``, which also fetches the
+        pages after it (``page.next()``, ``None`` after the last; ``page.has_next_page()``).
+        ``for item in page`` walks every item of every page, each page fetched when the one
+        before is used up.
 
         Args:
             id: The workspace ID (UUID) or slug
@@ -1692,10 +1792,12 @@ class Workspaces:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListWorkspaceMembersResponse = _call_sync(self._client, _LIST_MEMBERS, locals())
+        result: WorkspacesListMembersPage = _paged_sync(
+            self._client, _LIST_MEMBERS, locals(), WorkspacesListMembersPage
+        )
         return result
 
-    async def list_members_async(
+    def list_members_async(
         self,
         *,
         id: str,
@@ -1711,7 +1813,7 @@ class Workspaces:
         http_referer: str | None = None,
         x_open_router_title: str | None = None,
         x_open_router_categories: str | None = None,
-    ) -> ListWorkspaceMembersResponse:
+    ) -> AsyncPaginator[WorkspacesListMembersPage, WorkspaceMember]:
         """List workspace members (``GET /workspaces/{id}/members``).
 
         List all members of a workspace. Returns paginated results. For the default workspace,
@@ -1719,6 +1821,9 @@ class Workspaces:
         key](/docs/guides/overview/auth/management-api-keys) required.
 
         The coroutine twin of the sync method of the same name.
+
+        Await it for the first page (``await page.next_async()``, ``async for item in page``),
+        or ``async for item in`` the call itself.
 
         Args:
             id: The workspace ID (UUID) or slug
@@ -1738,8 +1843,8 @@ class Workspaces:
             http_referer, x_open_router_title, x_open_router_categories: this call's app
                 attribution headers instead of the client's (the official SDK's per-call options).
         """
-        result: ListWorkspaceMembersResponse = await _call_async(
-            self._client, _LIST_MEMBERS, locals()
+        result: AsyncPaginator[WorkspacesListMembersPage, WorkspaceMember] = _paged_async(
+            self._client, _LIST_MEMBERS, locals(), WorkspacesListMembersPage
         )
         return result
 
