@@ -46,8 +46,11 @@ from .errors import RequestValidationError, ResponseValidationError
 from .models import ChatAssistantMessage, ChatChoice, ChatResult
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ._streams import AsyncStream, SyncStream
     from .models import ChatFormatJsonSchemaConfig, ChatMessages, ChatStreamChunk
+    from .resources._chat import ChatSendOptions
 
 __all__ = [
     "AsyncParseMixin",
@@ -663,7 +666,7 @@ class AsyncParseMixin:
         response_format: type[T],
         messages: Sequence[ChatMessages | Mapping[str, Any]],
         strict: bool = True,
-        **kwargs: Any,
+        **kwargs: Unpack[ChatSendOptions],
     ) -> ParsedChatResult[T]:
         """``chat.send`` asking for an answer in ``response_format``, a class (attrs,
         dataclass, pydantic v2 model or ``TypedDict``), and the result with
@@ -680,7 +683,7 @@ class AsyncParseMixin:
         is not JSON or does not fit the class raises
         :class:`~openrouter_async.StructuredOutputError` (``.content`` is the raw text).
         """
-        arguments = _arguments("parse", response_format, strict, kwargs)
+        arguments = _arguments("parse", response_format, strict, dict(kwargs))
         send: Callable[..., Awaitable[Any]] = cast("Any", self).send
         result: ChatResult = await send(messages=messages, **arguments)
         return parse_result(result, response_format)
@@ -691,7 +694,7 @@ class AsyncParseMixin:
         response_format: type[T],
         messages: Sequence[ChatMessages | Mapping[str, Any]],
         strict: bool = True,
-        **kwargs: Any,
+        **kwargs: Unpack[ChatSendOptions],
     ) -> AsyncParsedStream[T]:
         """:meth:`parse`, streamed: ``async with session.chat.stream_parse(...) as
         stream:`` then ``async for event in stream`` (``event.type`` is ``"chunk"``,
@@ -699,7 +702,7 @@ class AsyncParseMixin:
         ``"content.done"`` — ``event.parsed`` the instance —, ``"refusal.delta"`` or
         ``"refusal.done"``), and ``await stream.get_final_completion()``. The arguments
         are checked here, before anything is sent; the request goes out on entering."""
-        arguments = _arguments("stream_parse", response_format, strict, kwargs)
+        arguments = _arguments("stream_parse", response_format, strict, dict(kwargs))
         send: Callable[..., Awaitable[Any]] = cast("Any", self).send
 
         async def open_stream() -> AsyncStream[ChatStreamChunk]:
@@ -722,11 +725,11 @@ class ParseMixin:
         response_format: type[T],
         messages: Sequence[ChatMessages | Mapping[str, Any]],
         strict: bool = True,
-        **kwargs: Any,
+        **kwargs: Unpack[ChatSendOptions],
     ) -> ParsedChatResult[T]:
         """``chat.send`` asking for an answer in ``response_format`` (a class), parsed into
         it on ``choices[i].message.parsed``: see :meth:`AsyncParseMixin.parse`."""
-        arguments = _arguments("parse", response_format, strict, kwargs)
+        arguments = _arguments("parse", response_format, strict, dict(kwargs))
         send: Callable[..., Any] = cast("Any", self).send
         result: ChatResult = send(messages=messages, **arguments)
         return parse_result(result, response_format)
@@ -737,10 +740,10 @@ class ParseMixin:
         response_format: type[T],
         messages: Sequence[ChatMessages | Mapping[str, Any]],
         strict: bool = True,
-        **kwargs: Any,
+        **kwargs: Unpack[ChatSendOptions],
     ) -> ParsedChatResult[T]:
         """:meth:`parse` as a coroutine."""
-        arguments = _arguments("parse_async", response_format, strict, kwargs)
+        arguments = _arguments("parse_async", response_format, strict, dict(kwargs))
         send: Callable[..., Awaitable[Any]] = cast("Any", self).send_async
         result: ChatResult = await send(messages=messages, **arguments)
         return parse_result(result, response_format)
@@ -751,12 +754,12 @@ class ParseMixin:
         response_format: type[T],
         messages: Sequence[ChatMessages | Mapping[str, Any]],
         strict: bool = True,
-        **kwargs: Any,
+        **kwargs: Unpack[ChatSendOptions],
     ) -> ParsedStream[T]:
         """:meth:`parse`, streamed: ``with client.chat.stream_parse(...) as stream: for
         event in stream: ...``, then ``stream.get_final_completion()`` (the events are
         :meth:`AsyncParseMixin.stream_parse`'s)."""
-        arguments = _arguments("stream_parse", response_format, strict, kwargs)
+        arguments = _arguments("stream_parse", response_format, strict, dict(kwargs))
         send: Callable[..., Any] = cast("Any", self).send
 
         def open_stream() -> SyncStream[ChatStreamChunk]:
@@ -771,10 +774,10 @@ class ParseMixin:
         response_format: type[T],
         messages: Sequence[ChatMessages | Mapping[str, Any]],
         strict: bool = True,
-        **kwargs: Any,
+        **kwargs: Unpack[ChatSendOptions],
     ) -> AsyncParsedStream[T]:
         """:meth:`stream_parse` with ``async with`` / ``async for``."""
-        arguments = _arguments("stream_parse_async", response_format, strict, kwargs)
+        arguments = _arguments("stream_parse_async", response_format, strict, dict(kwargs))
         send: Callable[..., Awaitable[Any]] = cast("Any", self).send_async
 
         async def open_stream() -> AsyncStream[ChatStreamChunk]:

@@ -38,7 +38,7 @@ import orjson
 from . import _convert
 from ._json_schema import SchemaMismatch, schema_for, value_of
 from ._model import Model
-from ._unset import UNSET, Unset
+from ._unset import UNSET
 from .errors import OpenRouterError, RequestValidationError, ResponseValidationError
 from .models._chat import (
     ChatAssistantMessage,
@@ -51,8 +51,10 @@ from .models._chat import (
 from .resources._chat import AsyncChat
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .models._chat import ChatFunctionTool
-    from .resources._chat import Chat
+    from .resources._chat import Chat, ChatSendOptions
 
 __all__ = [
     "AsyncToolRunnerMixin",
@@ -573,7 +575,6 @@ def _check(max_rounds: Any, kwargs: Mapping[str, Any]) -> None:
 async def _run(
     send: _Send,
     *,
-    model: str | Unset,
     messages: Sequence[Any],
     tools: Sequence[Any],
     max_rounds: int,
@@ -600,7 +601,7 @@ async def _run(
     rounds = 0
     while True:
         rounds += 1
-        completion = await send(model=model, messages=transcript, tools=definitions, **kwargs)
+        completion = await send(messages=transcript, tools=definitions, **kwargs)
         if not isinstance(completion, ChatResult):
             raise ResponseValidationError(
                 f"run_tools: expected a chat completion, got {type(completion).__name__}"
@@ -739,9 +740,8 @@ class AsyncToolRunnerMixin:
         *,
         messages: Sequence[ChatMessages | Mapping[str, Any]],
         tools: Sequence[FunctionTool[..., Any] | Callable[..., Any] | ChatFunctionTool],
-        model: str | Unset = UNSET,
         max_rounds: int = DEFAULT_MAX_ROUNDS,
-        **kwargs: Any,
+        **kwargs: Unpack[ChatSendOptions],
     ) -> ToolRun:
         """Call the model with ``tools`` and run the tool calls it makes until it answers
         without one; return the last completion and the whole conversation.
@@ -760,11 +760,10 @@ class AsyncToolRunnerMixin:
         send = cast("AsyncChat", self).send
         return await _run(
             send,
-            model=model,
             messages=messages,
             tools=tools,
             max_rounds=max_rounds,
-            kwargs=kwargs,
+            kwargs=dict(kwargs),
         )
 
 
@@ -778,9 +777,8 @@ class ToolRunnerMixin:
         *,
         messages: Sequence[ChatMessages | Mapping[str, Any]],
         tools: Sequence[FunctionTool[..., Any] | Callable[..., Any] | ChatFunctionTool],
-        model: str | Unset = UNSET,
         max_rounds: int = DEFAULT_MAX_ROUNDS,
-        **kwargs: Any,
+        **kwargs: Unpack[ChatSendOptions],
     ) -> ToolRun:
         """The sync form of ``run_tools_async`` (see there): the whole loop runs in the
         client's event loop thread, sync tools in its worker threads."""
@@ -788,11 +786,10 @@ class ToolRunnerMixin:
         run = functools.partial(
             _run,
             AsyncChat(session).send,
-            model=model,
             messages=messages,
             tools=tools,
             max_rounds=max_rounds,
-            kwargs=kwargs,
+            kwargs=dict(kwargs),
         )
         return portal_thread.call(run)
 
@@ -801,9 +798,8 @@ class ToolRunnerMixin:
         *,
         messages: Sequence[ChatMessages | Mapping[str, Any]],
         tools: Sequence[FunctionTool[..., Any] | Callable[..., Any] | ChatFunctionTool],
-        model: str | Unset = UNSET,
         max_rounds: int = DEFAULT_MAX_ROUNDS,
-        **kwargs: Any,
+        **kwargs: Unpack[ChatSendOptions],
     ) -> ToolRun:
         """Call the model with ``tools`` and run the tool calls it makes until it answers
         without one; return the last completion and the whole conversation.
@@ -822,9 +818,8 @@ class ToolRunnerMixin:
         send = cast("Chat", self).send_async
         return await _run(
             send,
-            model=model,
             messages=messages,
             tools=tools,
             max_rounds=max_rounds,
-            kwargs=kwargs,
+            kwargs=dict(kwargs),
         )

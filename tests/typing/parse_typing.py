@@ -110,3 +110,15 @@ def typed_dicts(client: OpenRouter) -> int:
     movie = client.chat.parse(model="m/x", messages=MESSAGES, response_format=Movie)
     year: int = movie.choices[0].message.parsed["year"]
     return year
+
+
+def checked_arguments(client: OpenRouter) -> None:
+    # send's other keyword arguments are checked as send checks them (ChatSendOptions)
+    client.chat.parse(model="m/x", messages=MESSAGES, response_format=City, temperature=0.2)
+    client.chat.parse(
+        model="m/x",
+        messages=MESSAGES,
+        response_format=City,
+        temperature="hot",  # type: ignore[arg-type]
+    )
+    client.chat.parse(model="m/x", messages=MESSAGES, response_format=City, temprature=1)  # type: ignore[call-arg]

@@ -54,6 +54,11 @@ _CONTROL_SIGNATURE = [
     "x_open_router_categories: str | None = None",
 ]
 
+#: The operations whose keyword arguments are also a TypedDict (``ChatSendOptions``), and the
+#: arguments the methods built on them set themselves.
+_TYPED_OPTIONS = {("chat", "send")}
+_OWN_ARGUMENTS = frozenset({"messages", "stream", "response_format", "tools"})
+
 _CONTROL_DOC = (
     "retries: this call's retry policy (default: the client's ``retry_config``).\n"
     "timeout_ms: this call's timeout in milliseconds (for a stream: the wait for the headers,\n"
@@ -504,6 +509,10 @@ class GroupEmitter:
 
     def render(self) -> str:
         cname = class_name(self.group)
+        options: list[str] = []
+        for op in self.ops:
+            if (self.group, op.name) in _TYPED_OPTIONS:
+                options += self.options_type(op)
         constants: list[str] = []
         for op in self.ops:
             constants += [*self.operation_constant(op), ""]
@@ -526,7 +535,8 @@ class GroupEmitter:
             "from __future__ import annotations",
             "",
             "from collections.abc import Mapping, Sequence",
-            "from typing import TYPE_CHECKING, Any, Literal, overload",
+            "from typing import TYPE_CHECKING, Any, Literal, overload"
+            + (", TypedDict" if options else ""),
             "",
             "from .. import operations",
             "from .._operations import FileInput, Operation as _Operation",
@@ -544,7 +554,9 @@ class GroupEmitter:
         if paged:
             typing_line = out.index("from typing import TYPE_CHECKING, Any, Literal, overload")
             if self.uses_type_alias:
-                out[typing_line] = "from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload"
+                out[typing_line] = (
+                    "from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload"
+                )
             at = out.index("from .._raw import raw_async as _raw_async")
             out[at:at] = [
                 "from .._pages import AsyncPage as _AsyncPage",
@@ -580,8 +592,14 @@ class GroupEmitter:
             f"{cname}WithRawResponse",
             f"{cname}WithStreamingResponse",
         ]
+        typed = [
+            f"{cname}{class_name(op.name)}Options"
+            for op in self.ops
+            if (self.group, op.name) in _TYPED_OPTIONS
+        ]
         exported = ", ".join(
-            literal(n) for n in sorted([f"Async{cname}", cname, *wrappers, *self.page_names()])
+            literal(n)
+            for n in sorted([f"Async{cname}", cname, *wrappers, *self.page_names(), *typed])
         )
         out += [
             "",
@@ -591,6 +609,7 @@ class GroupEmitter:
             "_ = (Any, FileInput, Sequence, operations)",
             "",
             *constants,
+            *options,
             *pages,
             "",
             f"class Async{cname}:",
@@ -628,6 +647,25 @@ class GroupEmitter:
             *self.raw_wrappers(cname),
         ]
         return "\n".join(out) + "\n"
+
+    def options_type(self, op: Operation) -> list[str]:
+        """A ``TypedDict`` of an operation's keyword arguments, for hand-written methods that
+        take them on (``chat.parse``, ``chat.run_tools``: ``**kwargs: Unpack[...]``), less
+        the ones those methods set themselves."""
+        name = f"{class_name(self.group)}{class_name(op.name)}Options"
+        out = [
+            "",
+            f"class {name}(TypedDict, total=False):",
+            f'    """``{self.group}.{op.name}``\'s keyword arguments but'
+            f' {", ".join(sorted(_OWN_ARGUMENTS))}: what the conveniences built on it pass on."""',
+            "",
+        ]
+        for argument in self.arguments(op, None):
+            declared = argument.rsplit(" = ", 1)[0] if " = " in argument else argument
+            field, annotation = declared.split(": ", 1)
+            if field not in _OWN_ARGUMENTS:
+                out.append(f"    {field}: {annotation}")
+        return [*out, ""]
 
     # -- with_raw_response / with_streaming_response ---------------------------------------
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload, TypedDict
 
 from .. import operations
 from .._operations import FileInput, Operation as _Operation
@@ -64,6 +64,7 @@ __all__ = [
     "AsyncChatWithRawResponse",
     "AsyncChatWithStreamingResponse",
     "Chat",
+    "ChatSendOptions",
     "ChatWithRawResponse",
     "ChatWithStreamingResponse",
 ]
@@ -132,6 +133,87 @@ _SEND = _Operation(
     result=ChatResult,
     event=ChatStreamChunk,
 )
+
+
+class ChatSendOptions(TypedDict, total=False):
+    """``chat.send``'s keyword arguments but messages, response_format, stream, tools: what the conveniences built on it pass on."""
+
+    x_open_router_metadata: Literal["disabled", "enabled"] | str | None
+    cache_control: AnthropicCacheControlDirective | Mapping[str, Any] | Unset
+    debug: ChatDebugOptions | Mapping[str, Any] | Unset
+    frequency_penalty: float | None | Unset
+    image_config: Mapping[str, str | float | Sequence[Any]] | Unset
+    logit_bias: Mapping[str, float] | None | Unset
+    logprobs: bool | None | Unset
+    max_completion_tokens: int | None | Unset
+    max_tokens: int | None | Unset
+    metadata: Mapping[str, str] | Unset
+    min_p: float | None | Unset
+    modalities: Sequence[Literal["text", "image", "audio"] | str] | Unset
+    model: ModelName | Unset
+    models: Sequence[ModelName] | Unset
+    parallel_tool_calls: bool | None | Unset
+    plugins: (
+        Sequence[
+            AutoRouterPlugin
+            | Mapping[str, Any]
+            | AutoBetaRouterPlugin
+            | ModerationPlugin
+            | WebSearchPlugin
+            | WebFetchPlugin
+            | FileParserPlugin
+            | ResponseHealingPlugin
+            | ContextCompressionPlugin
+            | ParetoRouterPlugin
+            | FusionPlugin
+        ]
+        | Unset
+    )
+    prediction: Prediction | Mapping[str, Any] | None | Unset
+    presence_penalty: float | None | Unset
+    prompt_cache_key: str | None | Unset
+    prompt_cache_options: PromptCacheOptions | Mapping[str, Any] | None | Unset
+    provider: ProviderPreferences | Mapping[str, Any] | None | Unset
+    reasoning: ChatRequestReasoning | Mapping[str, Any] | Unset
+    reasoning_effort: (
+        Literal["max", "xhigh", "high", "medium", "low", "minimal", "none"] | str | None | Unset
+    )
+    repetition_penalty: float | None | Unset
+    route: DeprecatedRoute | str | None | Unset
+    seed: int | None | Unset
+    service_tier: (
+        Literal["auto", "default", "fast", "flex", "priority", "scale"] | str | None | Unset
+    )
+    session_id: str | Unset
+    stop: str | Sequence[str] | None | Unset
+    stop_server_tools_when: Sequence[StopServerToolsWhenCondition | Mapping[str, Any]] | Unset
+    stream_options: ChatStreamOptions | Mapping[str, Any] | None | Unset
+    temperature: float | None | Unset
+    tool_choice: ChatToolChoice | Mapping[str, Any] | Unset
+    top_a: float | None | Unset
+    top_k: int | None | Unset
+    top_logprobs: int | None | Unset
+    top_p: float | None | Unset
+    trace: TraceConfig | Mapping[str, Any] | Unset
+    user: str | Unset
+    transforms: Sequence[str] | Unset
+    preset: str | Unset
+    web_search_options: ChatWebSearchOptions | Mapping[str, Any] | Unset
+    usage: ChatUsageOptions | Mapping[str, Any] | Unset
+    n: int | None | Unset
+    verbosity: Literal["low", "medium", "high", "xhigh", "max"] | str | None | Unset
+    structured_outputs: bool | None | Unset
+    include_reasoning: bool | None | Unset
+    retries: RetryConfig | None
+    timeout_ms: float | None
+    http_headers: Mapping[str, str] | None
+    extra_headers: Mapping[str, str] | None
+    extra_query: Mapping[str, Any] | None
+    extra_body: Mapping[str, Any] | None
+    server_url: str | None
+    http_referer: str | None
+    x_open_router_title: str | None
+    x_open_router_categories: str | None
 
 
 class AsyncChat:
