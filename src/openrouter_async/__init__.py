@@ -23,6 +23,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import errors, models, operations
+    from ._accumulate import ChatStreamAccumulator
     from ._batch import BatchError, BatchJob, BatchStats, run_batch
     from ._binary import BinaryResponse, SyncBinaryResponse
     from ._client import OpenRouter
@@ -68,6 +69,7 @@ __all__ = [
     "BatchStats",
     "BinaryResponse",
     "ChatError",
+    "ChatStreamAccumulator",
     "FunctionTool",
     "HeaderValueError",
     "LimiterState",
@@ -155,6 +157,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "RefusalDoneEvent": ("._parse", "RefusalDoneEvent"),
     "StructuredOutputError": ("._parse", "StructuredOutputError"),
     "parse_into": ("._map", "parse_into"),
+    "ChatStreamAccumulator": ("._accumulate", "ChatStreamAccumulator"),
 }
 
 

@@ -51,7 +51,7 @@ from ._redaction import remember_secret
 from ._redirects import REDIRECT_STATUSES, follow_redirects
 from ._retry import is_retryable, retrying
 from ._sse import ServerSentEvent
-from ._streams import AsyncStream, Skip
+from ._streams import AsyncStream, Skip, StreamHelpers
 from ._tls import ssl_context
 from ._transport_errors import translate_transport_error
 from .errors import (
@@ -246,10 +246,12 @@ class Exchange:
         http_headers: Mapping[str, str] | None = None,
         base_url: str | None = None,
         sentinel: str | None = "[DONE]",
+        helpers: StreamHelpers | None = None,
     ) -> AsyncStream[T]:
         """Open a streaming operation; retried only until the headers arrive (no data has
         reached the caller yet), never after. ``parse_event`` returns ``SKIP`` for an event
-        to drop (see ``_events.py``)."""
+        to drop (see ``_events.py``); ``helpers``, the stream kind's ``text_stream`` and
+        ``get_final_completion()``."""
         idle = self.timeouts.with_timeout_ms(timeout_ms).stream_idle
 
         async def attempt() -> AsyncStream[T]:
@@ -259,6 +261,8 @@ class Exchange:
             if response.headers.get("content-type", "").startswith("application/json"):
                 await self._refuse_json_stream(response, idle)
             stream = AsyncStream(response, parse_event, idle_timeout=idle, sentinel=sentinel)
+            if helpers is not None:  # text_stream, get_final_completion() (_streams.py)
+                stream.set_helpers(helpers)
             self._streams.add(stream)  # closed with the Session if still open then
             return stream
 

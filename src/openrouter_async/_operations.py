@@ -28,7 +28,7 @@ from ._model import Model
 from ._options import attribution_headers, check_base_url
 from ._raw import to_sync
 from ._sse import ServerSentEvent
-from ._streams import SKIP
+from ._streams import SKIP, Accumulator, StreamHelpers
 from ._unset import UNSET
 from .errors import RequestValidationError
 
@@ -44,6 +44,8 @@ __all__ = [
     "call",
     "call_async_facade",
     "call_sync",
+    "chat_text",
+    "register_accumulator",
     "with_extras",
 ]
 
@@ -495,6 +497,75 @@ def _parse_event(op: Operation) -> Callable[[ServerSentEvent], Any]:
     return parse
 
 
+# -- stream helpers (``text_stream``, ``get_final_completion()``: ``_streams.StreamHelpers``) --
+
+
+def chat_text(chunk: Any) -> str | None:
+    """A chat chunk's text delta: the content of its first choice (``index`` 0)."""
+    for choice in chunk.choices or ():
+        if not choice.index:  # 0, or None from a server that leaves it out
+            delta = choice.delta
+            return delta.content if delta is not None else None
+    return None
+
+
+def _completions_text(chunk: Any) -> str | None:
+    for choice in chunk.choices or ():
+        if not choice.index:
+            text: str | None = choice.text
+            return text
+    return None
+
+
+def _responses_text(event: Any) -> str | None:
+    if getattr(event, "type", None) == "response.output_text.delta":
+        text: str | None = event.delta
+        return text
+    return None
+
+
+def _messages_text(event: Any) -> str | None:
+    if getattr(event, "type", None) == "content_block_delta":
+        delta = event.delta
+        if getattr(delta, "type", None) == "text_delta":
+            text: str | None = delta.text
+            return text
+    return None
+
+
+#: A stream's helpers by the name of its event type: the text deltas are read here (by
+#: attribute, without the models); the chat accumulator, which builds a ChatResult, is
+#: registered from above by ``_accumulate.py`` (:func:`register_accumulator`). The streams of
+#: other operations get none: their helpers raise a TypeError naming the operation.
+_STREAM_HELPERS: dict[str, StreamHelpers] = {
+    "ChatStreamChunk": StreamHelpers("chat", text=chat_text),
+    "CompletionsResponse": StreamHelpers("completions", text=_completions_text),
+    "ResponsesStreamingResponse": StreamHelpers("responses", text=_responses_text),
+    "MessagesStreamingResponse": StreamHelpers("messages", text=_messages_text),
+}
+
+
+def register_accumulator(
+    event: str, accumulator: Callable[[], Accumulator[Any, Any]]
+) -> StreamHelpers:
+    """Give the streams of the events named ``event`` an accumulator: called by the module
+    that defines it when it is imported (the Session imports it, so it is registered before
+    any stream is opened). Returns the helpers."""
+    current = _STREAM_HELPERS.get(event)
+    helpers = StreamHelpers(
+        current.kind if current is not None else event,
+        text=current.text if current is not None else None,
+        accumulator=accumulator,
+    )
+    _STREAM_HELPERS[event] = helpers
+    return helpers
+
+
+def _stream_helpers(op: Operation) -> StreamHelpers:
+    helpers = _STREAM_HELPERS.get(op.event.__name__) if op.event is not None else None
+    return helpers if helpers is not None else StreamHelpers(op.name)
+
+
 # -- running an operation on a Session ------------------------------------------------------
 
 
@@ -523,6 +594,7 @@ async def call(session: SessionRunner, op: Operation, args: Mapping[str, Any]) -
             retries=retries,
             http_headers=prepared.headers,
             base_url=prepared.base_url,
+            helpers=_stream_helpers(op),
         )
     if op.kind == "json" and prepared.form is None and op.result is not None:
         return await exchange.json(

@@ -137,6 +137,11 @@ class Session:
             options = ClientOptions.from_args(**args)
         elif args:
             raise TypeError("give ClientOptions or keyword options, not both")
+        # The chat accumulator registers itself with the operations when imported: every
+        # chat stream then has get_final_completion(). Here, not at the top: importing the
+        # Session stays as cheap as it was (the operations load with the first Session).
+        from . import _accumulate  # noqa: F401
+
         self.options = options
         #: the core every exchange of this Session goes through (``_exchange.py``)
         self.exchange: Exchange | ExchangeView = Exchange(options)
@@ -318,6 +323,8 @@ class Session:
         body, params, http_headers = chat_request(
             "stream", request, http_headers, extra_body, extra_query, extra_headers
         )
+        from ._accumulate import CHAT_STREAM
+
         return await self.exchange.stream(
             "POST",
             "/chat/completions",
@@ -327,6 +334,7 @@ class Session:
             timeout_ms=timeout_ms,
             retries=retries,
             http_headers=http_headers,
+            helpers=CHAT_STREAM,  # text_stream, get_final_completion()
         )
 
     # -- any operation by method and path ----------------------------------------------------

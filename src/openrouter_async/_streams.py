@@ -37,16 +37,24 @@ Both ways:
 Events with an ``event:`` name are filtered by the event parser (see
 :func:`openrouter_async._events.parse_chat_event`): it returns :data:`SKIP` for an event the
 stream's chunk type cannot represent, and such an event is dropped.
+
+Helpers (openai-python's and anthropic's names): ``stream.text_stream`` (the text deltas
+only), ``stream.until_done()`` (read the rest), ``stream.get_final_completion()`` (the whole
+answer put back together). The core knows nothing of chat: the code that opens a stream gives
+it :class:`StreamHelpers` (how to read a chunk's text, how to put chunks back together), as
+the operation knows its event type. Accumulation happens as chunks are read, one call per
+network read (not per chunk), so the answer is there however the stream was consumed: by
+``async for``, by ``text_stream`` or by the helper itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import AsyncGeneratorType, TracebackType
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar, overload
 
 import anyio
 import httpx
@@ -57,10 +65,15 @@ from ._sse import ServerSentEvent, SSEDecoder
 from ._transport_errors import translate_transport_error
 from .errors import APIConnectionError, StreamIdleTimeoutError
 
-__all__ = ["SKIP", "AsyncStream", "Skip", "SyncStream"]
+__all__ = ["SKIP", "Accumulator", "AsyncStream", "ChunkOf", "Skip", "StreamHelpers", "SyncStream"]
 
-T = TypeVar("T")
+# Covariant: a stream only hands chunks out (and so a stream of ChatStreamChunk is a stream of
+# ChunkOf[ChatResult], which is how get_final_completion() gets its type).
+T_co = TypeVar("T_co", covariant=True)
 R = TypeVar("R")
+F = TypeVar("F")
+F_co = TypeVar("F_co", covariant=True)
+C_contra = TypeVar("C_contra", contravariant=True)
 
 
 class Skip:
@@ -76,6 +89,57 @@ class Skip:
 #: does not describe: ``ping``, ``openrouter.metadata``, anything new).
 SKIP: Final = Skip()
 
+
+class ChunkOf(Generic[F]):
+    """The base of a chunk type whose stream is put back together into an ``F``: it gives
+    ``get_final_completion()`` its type (``class ChatStreamChunk(..., ChunkOf[ChatResult])``
+    makes it return a ``ChatResult`` on an ``AsyncStream[ChatStreamChunk]``). A type-level
+    link only: it has no state and no behaviour."""
+
+    __slots__ = ()
+
+
+class Accumulator(Protocol[C_contra, F_co]):
+    """Puts a stream's chunks back together: every chunk read is given to :meth:`extend`, in
+    order, one network read's batch at a time; :meth:`result` is the whole answer so far."""
+
+    def extend(self, chunks: Iterable[C_contra], /) -> None: ...
+
+    def result(self) -> F_co: ...
+
+
+class StreamHelpers:
+    """What a stream's helpers know about its events, given by the code that opens it.
+
+    ``kind``: what the stream is, for the errors of a helper it does not have (``"chat"``,
+    ``"responses"``, an operation's name). ``text``: a chunk's text delta (``None`` or
+    ``""``: none). ``accumulator``: makes the stream's :class:`Accumulator` (one per stream).
+    """
+
+    __slots__ = ("accumulator", "kind", "text")
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        text: Callable[[Any], str | None] | None = None,
+        accumulator: Callable[[], Accumulator[Any, Any]] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.text = text
+        self.accumulator = accumulator
+
+    def __repr__(self) -> str:
+        return f"<StreamHelpers {self.kind}>"
+
+
+class _NoResult:
+    __slots__ = ()
+
+
+#: ``get_final_completion()`` has not put the answer together yet.
+_NO_RESULT: Final = _NoResult()
+
 #: How many batches may wait in the channel before the producer stops reading the socket.
 _CHANNEL_BATCHES = 16
 
@@ -83,7 +147,7 @@ _CHANNEL_BATCHES = 16
 _closing: set[Any] = set()
 
 
-class AsyncStream(Generic[T]):
+class AsyncStream(Generic[T_co]):
     """An open stream: ``async with stream as chunks: async for chunk in chunks: ...``.
 
     Leaving the block (normally, by ``break``, an exception or a cancellation) closes the
@@ -95,7 +159,7 @@ class AsyncStream(Generic[T]):
     def __init__(
         self,
         response: httpx.Response,
-        parse_event: Callable[[ServerSentEvent], T | Skip],
+        parse_event: Callable[[ServerSentEvent], T_co | Skip],
         *,
         idle_timeout: float,
         sentinel: str | None = "[DONE]",
@@ -106,7 +170,7 @@ class AsyncStream(Generic[T]):
         self._sentinel = sentinel
         self._decoder = SSEDecoder()
         self._source: AsyncIterator[bytes] | None = None
-        self._batch: Iterator[T] = iter(())
+        self._batch: Iterator[T_co] = iter(())
         self._error: BaseException | None = None  # raised once the chunks before it are out
         self._done = False  # nothing more to read: the end, an error, or closed
         self._reading = False
@@ -114,9 +178,23 @@ class AsyncStream(Generic[T]):
         # Inside ``async with``: its exit, the producer's scope and the channel it fills.
         self._exit_stack: AsyncExitStack | None = None
         self._producer_scope: anyio.CancelScope | None = None
-        self._receive: MemoryObjectReceiveStream[list[T] | BaseException] | None = None
+        self._receive: MemoryObjectReceiveStream[list[T_co] | BaseException] | None = None
         # How to reach this stream's event loop from any thread, for the close on collection.
         self._close_soon = _thread_safe_closer()
+        # The helpers (text_stream, get_final_completion), given by the code that opened it.
+        self._helpers: StreamHelpers | None = None
+        self._accumulator: Accumulator[T_co, Any] | None = None
+        self._accumulator_error: Exception | None = None  # its own bug: the helper's to raise
+        self._final: Any = _NO_RESULT
+        self._failure: Exception | None = None  # the error the stream ended with, kept
+
+    def set_helpers(self, helpers: StreamHelpers) -> None:
+        """Give this stream its helpers (for the code that opens it, before it is read)."""
+        if self._source is not None or self._done:
+            raise RuntimeError("a stream's helpers are set before it is read")
+        self._helpers = helpers
+        factory = helpers.accumulator
+        self._accumulator = factory() if factory is not None else None
 
     @property
     def headers(self) -> httpx.Headers:
@@ -130,7 +208,7 @@ class AsyncStream(Generic[T]):
         state = "closed" if self.response.is_closed else "open"
         return f"<AsyncStream {self.status_code} {state}>"
 
-    async def __aenter__(self) -> AsyncStream[T]:
+    async def __aenter__(self) -> AsyncStream[T_co]:
         """Start reading ahead (see :meth:`reading_ahead`); this block's exit joins the
         producer and closes the response."""
         if self._exit_stack is not None:
@@ -152,14 +230,16 @@ class AsyncStream(Generic[T]):
         return None
 
     @asynccontextmanager
-    async def reading_ahead(self) -> AsyncIterator[AsyncStream[T]]:
+    async def reading_ahead(self) -> AsyncIterator[AsyncStream[T_co]]:
         """The producer's scope: a task group opened and closed by this ``async with``, its
         one task sending batches into a bounded channel that :meth:`__anext__` reads."""
         if self._done:
             yield self
             await self.aclose()
             return
-        send, receive = anyio.create_memory_object_stream[list[T] | BaseException](_CHANNEL_BATCHES)
+        send, receive = anyio.create_memory_object_stream[list[T_co] | BaseException](
+            _CHANNEL_BATCHES
+        )
         caught: BaseException | None = None
         try:
             async with anyio.create_task_group() as task_group:
@@ -193,7 +273,7 @@ class AsyncStream(Generic[T]):
             self._producer_scope.cancel()
         await self._release()
 
-    async def _read_ahead(self, send: MemoryObjectSendStream[list[T] | BaseException]) -> None:
+    async def _read_ahead(self, send: MemoryObjectSendStream[list[T_co] | BaseException]) -> None:
         """The producer of ``async with``: pull steps into the channel until the end, or until
         an error, which goes through the channel too (after the chunks before it)."""
         # One idle scope for the whole stream, its deadline moved forward at each step and
@@ -215,31 +295,111 @@ class AsyncStream(Generic[T]):
                     idle.deadline = math.inf  # a slow consumer is not a quiet server
                     await send.send(batch)
             if idle.cancelled_caught:  # its own deadline, not the block's exit
-                await send.send(self._idle_error())
+                self._failure = timeout = self._idle_error()
+                await send.send(timeout)
 
-    def __aiter__(self) -> AsyncIterator[T]:
+    def __aiter__(self) -> AsyncIterator[T_co]:
         return self
 
-    async def __anext__(self) -> T:
+    async def __anext__(self) -> T_co:
         for chunk in self._batch:
             return chunk
-        receive = self._receive
-        if receive is not None:  # inside ``async with``: from the producer
-            try:
-                item = await receive.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                raise StopAsyncIteration from None
-            if isinstance(item, BaseException):
-                raise item
-            self._batch = chunks = iter(item)
-            return next(chunks)
-        batch = await self.next_batch()
+        batch = await self._take_batch()
         if batch is None:
             raise StopAsyncIteration
         self._batch = chunks = iter(batch)
         return next(chunks)
 
-    async def next_batch(self, idle: anyio.CancelScope | None = None) -> list[T] | None:
+    async def _take_batch(self) -> list[T_co] | None:
+        """The consumer's next batch: from the producer inside ``async with``, else read."""
+        receive = self._receive
+        if receive is None:
+            return await self.next_batch()
+        try:
+            item = await receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @property
+    def text_stream(self) -> AsyncIterator[str]:
+        """The text deltas of the rest of the stream, as strings (chunks without text, such as
+        tool call deltas or the usage chunk, give none): ``async for text in
+        stream.text_stream: print(text, end="")``. Chat: the content of the first choice
+        (``index`` 0); Responses: ``response.output_text.delta``; Messages: ``text_delta``;
+        completions: the first choice's ``text``. It reads the same stream as ``async for``:
+        what one has handed out the other does not, and ``get_final_completion()`` sees it
+        all. A ``TypeError`` on a stream without text deltas."""
+        return _AsyncTexts(self, self._text_of())
+
+    async def until_done(self) -> None:
+        """Read the rest of the stream, to its end (which closes it), without handing the
+        chunks out: the helpers have seen them. Raises the stream's error as iterating does
+        (again, if it was raised already)."""
+        self._batch = iter(())
+        while await self._take_batch() is not None:
+            pass
+        failure = self._failure
+        if failure is not None:
+            raise failure
+
+    @overload
+    async def get_final_completion(self: AsyncStream[ChunkOf[F]]) -> F: ...
+
+    @overload
+    async def get_final_completion(self) -> Any: ...
+
+    async def get_final_completion(self) -> Any:
+        """The whole answer put back together (chat: the ``ChatResult`` the same call returns
+        without ``stream=True``): reads the rest of the stream first, as :meth:`until_done`;
+        the chunks already handed out count, however they were read. The same object on
+        every call. After the stream was closed before its end, the answer as far as it had
+        been received (an unfinished choice has ``finish_reason`` None); an error the stream
+        ended with is raised instead (again, on every call). A ``TypeError`` on a stream that
+        is not put back together (only chat streams are)."""
+        self._check_final()
+        if self._final is _NO_RESULT:
+            await self.until_done()
+        return self._finish()
+
+    def _text_of(self) -> Callable[[Any], str | None]:
+        helpers = self._helpers
+        text = helpers.text if helpers is not None else None
+        if text is None:
+            raise TypeError(f"text_stream: {self._no_helper('have no text deltas')}")
+        return text
+
+    def _check_final(self) -> None:
+        """Before anything is read: a TypeError if this stream is not put back together."""
+        if self._accumulator is None and self._accumulator_error is None:
+            raise TypeError(
+                "get_final_completion: "
+                + self._no_helper("are not put back together")
+                + " (chat streams are)"
+            )
+
+    def _no_helper(self, what: str) -> str:
+        helpers = self._helpers
+        if helpers is None:
+            return f"this stream was opened without helpers: its events {what}; iterate it"
+        return f"the events of a {helpers.kind} stream {what}; iterate it"
+
+    def _finish(self) -> Any:
+        """The accumulated answer, put together once (the stream was read to its end or
+        closed: nothing is added any more)."""
+        final = self._final
+        if final is _NO_RESULT:
+            accumulator = self._accumulator
+            if accumulator is None:  # it failed while the stream was read: its bug, raised
+                raise self._accumulator_error or TypeError("this stream has no accumulator")
+            final = self._final = accumulator.result()
+        return final
+
+    async def next_batch(self, idle: anyio.CancelScope | None = None) -> list[T_co] | None:
         """The chunks of the next network read that has any (at least one), or None at the
         end.
 
@@ -253,6 +413,8 @@ class AsyncStream(Generic[T]):
         error = self._error
         if error is not None:
             self._error = None
+            if isinstance(error, Exception):
+                self._failure = error
             raise error
         if self._done:
             return None
@@ -265,15 +427,26 @@ class AsyncStream(Generic[T]):
             self._done = True
             await self._release()
             if isinstance(failure, httpx.HTTPError):
-                raise translate_transport_error(failure, streaming=True) from failure
+                translated = translate_transport_error(failure, streaming=True)
+                self._failure = translated
+                raise translated from failure
+            if isinstance(failure, Exception):  # not a cancellation: the stream's own error
+                self._failure = failure
             raise
         finally:
             self._reading = False
+        accumulator = self._accumulator
+        if accumulator is not None and batch is not None:
+            try:
+                accumulator.extend(batch)
+            except Exception as bug:  # never the iteration's failure: the helper raises it
+                self._accumulator = None
+                self._accumulator_error = bug
         if self._done:  # the sentinel, the end of the body, or an error after this batch
             await self._release()
         return batch
 
-    async def _read_batch(self, idle: anyio.CancelScope | None) -> list[T] | None:
+    async def _read_batch(self, idle: anyio.CancelScope | None) -> list[T_co] | None:
         if idle is not None:  # the producer's scope: it turns its expiry into the error
             idle.deadline = anyio.current_time() + self._idle_timeout
             return await self._read_events()
@@ -288,7 +461,7 @@ class AsyncStream(Generic[T]):
             "(keep-alive comments do not count)"
         )
 
-    async def _read_events(self) -> list[T] | None:
+    async def _read_events(self) -> list[T_co] | None:
         """Read until one network read gave chunks (or the end): the pull step itself."""
         source = self._source
         if source is None:
@@ -296,7 +469,7 @@ class AsyncStream(Generic[T]):
         decoder = self._decoder
         parse_event = self._parse_event
         sentinel = self._sentinel
-        batch: list[T] = []
+        batch: list[T_co] = []
         while not batch:
             try:
                 raw = await source.__anext__()
@@ -344,6 +517,32 @@ class AsyncStream(Generic[T]):
                     close_soon(response)
         except Exception:
             pass
+
+
+class _AsyncTexts:
+    """``AsyncStream.text_stream``: the stream's own batches, their chunks' text handed out."""
+
+    __slots__ = ("_stream", "_text")
+
+    def __init__(self, stream: AsyncStream[Any], text: Callable[[Any], str | None]) -> None:
+        self._stream = stream
+        self._text = text
+
+    def __aiter__(self) -> _AsyncTexts:
+        return self
+
+    async def __anext__(self) -> str:
+        stream = self._stream
+        text = self._text
+        while True:
+            for chunk in stream._batch:  # the stream's iterator: what is handed out is gone
+                piece = text(chunk)
+                if piece:
+                    return piece
+            batch = await stream._take_batch()
+            if batch is None:
+                raise StopAsyncIteration
+            stream._batch = iter(batch)
 
 
 #: Typed events after which a stream is complete even without its ``[DONE]``: OpenRouter sends
@@ -423,7 +622,7 @@ class _Caller(Protocol):
     def call(self, function: Callable[[], Awaitable[R]], /) -> R: ...
 
 
-class SyncStream(Generic[T]):
+class SyncStream(Generic[T_co]):
     """The sync facade's twin of :class:`AsyncStream`, driven through the portal thread.
 
     ``with response as event_stream: for event in event_stream: ...``. Each portal round trip
@@ -431,10 +630,10 @@ class SyncStream(Generic[T]):
     closed when collected (by its :class:`AsyncStream`, without a portal call).
     """
 
-    def __init__(self, stream: AsyncStream[T], portal: _Caller) -> None:
+    def __init__(self, stream: AsyncStream[T_co], portal: _Caller) -> None:
         self._stream = stream
         self._portal = portal
-        self._batch: Iterator[T] = iter(())
+        self._batch: Iterator[T_co] = iter(())
         self._finished = False
 
     @property
@@ -448,7 +647,7 @@ class SyncStream(Generic[T]):
     def __repr__(self) -> str:
         return repr(self._stream).replace("<AsyncStream", "<SyncStream", 1)
 
-    def __enter__(self) -> SyncStream[T]:
+    def __enter__(self) -> SyncStream[T_co]:
         return self
 
     def __exit__(
@@ -466,14 +665,21 @@ class SyncStream(Generic[T]):
         if not self._stream.response.is_closed:
             self._portal.call(self._stream.aclose)
 
-    def __iter__(self) -> Iterator[T]:
+    def __iter__(self) -> Iterator[T_co]:
         return self
 
-    def __next__(self) -> T:
+    def __next__(self) -> T_co:
         for chunk in self._batch:
             return chunk
-        if self._finished:
+        batch = self._next_batch()
+        if batch is None:
             raise StopIteration
+        self._batch = chunks = iter(batch)
+        return next(chunks)
+
+    def _next_batch(self) -> list[T_co] | None:
+        if self._finished:
+            return None
         try:
             batch = self._portal.call(self._stream.next_batch)
         except BaseException:
@@ -481,6 +687,47 @@ class SyncStream(Generic[T]):
             raise
         if batch is None:
             self._finished = True
-            raise StopIteration
-        self._batch = chunks = iter(batch)
-        return next(chunks)
+        return batch
+
+    # -- helpers: as AsyncStream's ----------------------------------------------------------
+
+    @property
+    def text_stream(self) -> Iterator[str]:
+        """The text deltas of the rest of the stream (see :attr:`AsyncStream.text_stream`):
+        ``for text in stream.text_stream: print(text, end="")``."""
+        return self._texts(self._stream._text_of())
+
+    def _texts(self, text: Callable[[Any], str | None]) -> Iterator[str]:
+        while True:
+            for chunk in self._batch:  # shared with __next__: what is handed out is gone
+                piece = text(chunk)
+                if piece:
+                    yield piece
+            batch = self._next_batch()
+            if batch is None:
+                return
+            self._batch = iter(batch)
+
+    def until_done(self) -> None:
+        """Read the rest of the stream to its end (see :meth:`AsyncStream.until_done`)."""
+        self._batch = iter(())
+        while self._next_batch() is not None:
+            pass
+        failure = self._stream._failure
+        if failure is not None:
+            raise failure
+
+    @overload
+    def get_final_completion(self: SyncStream[ChunkOf[F]]) -> F: ...
+
+    @overload
+    def get_final_completion(self) -> Any: ...
+
+    def get_final_completion(self) -> Any:
+        """The whole answer put back together (see :meth:`AsyncStream.get_final_completion`):
+        chat: the ``ChatResult`` the same call returns without ``stream=True``."""
+        stream = self._stream
+        stream._check_final()
+        if stream._final is _NO_RESULT:
+            self.until_done()
+        return stream._finish()

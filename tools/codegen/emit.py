@@ -197,6 +197,11 @@ def indent(lines: list[str], by: int = 1) -> list[str]:
     return out
 
 
+#: Chunk types whose streams the client puts back together (``_accumulate.py``), and into
+#: what: the base ``ChunkOf[...]`` types ``stream.get_final_completion()`` (``_streams.py``).
+ACCUMULATED_CHUNKS = {"ChatStreamChunk": "ChatResult"}
+
+
 class ModuleEmitter:
     """Writes one generated module for the classes and aliases of a :class:`Builder`."""
 
@@ -687,11 +692,14 @@ class ModuleEmitter:
         return lines + indent(body)
 
     def class_source(self, cls: ClassDef) -> list[str]:
+        bases = ["_Model"]
+        if cls.name in self.one_event_streams:
+            bases.append("_OneEventStream")
+        if cls.name in ACCUMULATED_CHUNKS:
+            bases.append(f"_ChunkOf[{literal(ACCUMULATED_CHUNKS[cls.name])}]")
         lines = [
             "@attrs.frozen(kw_only=True, repr=False, eq=False)",
-            f"class {cls.name}(_Model, _OneEventStream):"
-            if cls.name in self.one_event_streams
-            else f"class {cls.name}(_Model):",
+            f"class {cls.name}({', '.join(bases)}):",
         ]
         doc = cls.doc or f"The ``{cls.origin.rsplit('/', 1)[-1]}`` object of the spec."
         if cls.deprecated:
@@ -1055,6 +1063,11 @@ class ModuleEmitter:
             *(
                 ["from .._model import OneEventStream as _OneEventStream"]
                 if any(c.name in self.one_event_streams for c in classes)
+                else []
+            ),
+            *(
+                ["from .._streams import ChunkOf as _ChunkOf"]
+                if any(c.name in ACCUMULATED_CHUNKS for c in classes)
                 else []
             ),
             "from .._unset import UNSET, Unset",

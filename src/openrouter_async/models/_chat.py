@@ -46,6 +46,7 @@ from .._convert import (
 )
 from .._model import Model as _Model
 from .._model import OneEventStream as _OneEventStream
+from .._streams import ChunkOf as _ChunkOf
 from .._unset import UNSET, Unset
 
 __all__ = [
@@ -2970,7 +2971,7 @@ class ChatResult(_Model, _OneEventStream):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class ChatStreamChunk(_Model):
+class ChatStreamChunk(_Model, _ChunkOf["ChatResult"]):
     """Streaming chat completion chunk"""
 
     choices: list[ChatStreamChoice] | None = attrs.field(converter=_c_ChatStreamChunk__choices)
