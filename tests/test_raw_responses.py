@@ -86,7 +86,9 @@ async def test_raw_response_of_a_stream_parses_to_the_stream_still_unread(
         assert not raw.http_response.is_stream_consumed
         async with raw.parse() as stream:
             chunks = [chunk async for chunk in stream]
+            final = await stream.get_final_completion()  # the stream helpers are there too
         assert chunks and chunks[0].id == raw.generation_id
+        assert final.id == raw.generation_id and final.choices and final.choices[0].message
 
 
 async def test_streaming_response_reads_the_body_only_when_asked(
