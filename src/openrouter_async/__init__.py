@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._config import BackoffStrategy, RetryConfig, Timeouts
     from ._limiter import LimiterState
     from ._map import MapResult, parse_into
+    from ._pages import AsyncPage, AsyncPaginator, SyncPage
     from ._parse import (
         AsyncParsedStream,
         ChunkEvent,
@@ -107,6 +108,9 @@ __all__ = [
     "RefusalDoneEvent",
     "StructuredOutputError",
     "parse_into",
+    "AsyncPage",
+    "AsyncPaginator",
+    "SyncPage",
 ]
 
 # name -> module that defines it (a module itself when the value is None)
@@ -158,6 +162,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "StructuredOutputError": ("._parse", "StructuredOutputError"),
     "parse_into": ("._map", "parse_into"),
     "ChatStreamAccumulator": ("._accumulate", "ChatStreamAccumulator"),
+    "AsyncPage": ("._pages", "AsyncPage"),
+    "AsyncPaginator": ("._pages", "AsyncPaginator"),
+    "SyncPage": ("._pages", "SyncPage"),
 }
 
 
