@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ._accumulate import ChatStreamAccumulator
     from ._batch import BatchError, BatchJob, BatchStats, run_batch
     from ._binary import BinaryResponse, SyncBinaryResponse
+    from ._budget import BudgetExhaustedError, BudgetState, BudgetUnavailableError, RedisBudget
     from ._client import OpenRouter
     from ._config import BackoffStrategy, RetryConfig, Timeouts
     from ._limiter import LimiterState
@@ -111,6 +112,10 @@ __all__ = [
     "AsyncPage",
     "AsyncPaginator",
     "SyncPage",
+    "BudgetExhaustedError",
+    "BudgetState",
+    "BudgetUnavailableError",
+    "RedisBudget",
 ]
 
 # name -> module that defines it (a module itself when the value is None)
@@ -165,6 +170,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "AsyncPage": ("._pages", "AsyncPage"),
     "AsyncPaginator": ("._pages", "AsyncPaginator"),
     "SyncPage": ("._pages", "SyncPage"),
+    "RedisBudget": ("._budget", "RedisBudget"),
+    "BudgetState": ("._budget", "BudgetState"),
+    "BudgetExhaustedError": ("._budget", "BudgetExhaustedError"),
+    "BudgetUnavailableError": ("._budget", "BudgetUnavailableError"),
 }
 
 

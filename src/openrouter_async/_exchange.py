@@ -43,7 +43,7 @@ import sniffio
 from ._binary import BinaryResponse
 from ._decode import decode_json, raise_error_body
 from ._headers import check_headers, check_value
-from ._limiter import Limiter, estimate_tokens, used_tokens
+from ._limiter import Limiter, estimate_tokens, used_cost, used_tokens
 from ._logging import redact_url
 from ._options import ClientOptions, ViewDefaults, remember_credentials
 from ._proxies import proxy_map
@@ -100,6 +100,8 @@ class Exchange:
             # A Retry-After beyond the retry policy's cap raises the call at once; it must
             # not hold every other call of the Session for that long either.
             max_cool_down=options.retry_config.max_retry_after_ms / 1000.0,
+            # A budget shared by the fleet on Redis (see _budget.py), passed before the above.
+            budget=options.budget,
         )
         #: retries made by this Session's exchanges (each also counted per task, see
         #: ``_retry.RETRY_COUNTER``)
@@ -404,6 +406,7 @@ class Exchange:
                     headers=response.headers if response is not None else None,
                     estimated_tokens=estimate,
                     used_tokens=used_tokens(result) if estimate else None,
+                    used_cost=used_cost(result) if estimate else None,
                 )
 
     async def _send_prepared(

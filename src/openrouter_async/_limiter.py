@@ -23,23 +23,33 @@
   (an ``APITimeoutError``) naming what held it, at once when the wait is known (a cool-down, a
   bucket), at its deadline when it waited for a slot.
 
+* **A budget shared by the fleet** (``budget=RedisBudget(...)``, see ``_budget.py``): passed
+  after the Session's own slot and before its own buckets, so that many Sessions in many
+  processes together keep to one rate, concurrency and cost. Its cool-down (a 429 seen by any
+  worker) is mirrored here, and a 429 or a spent quota seen here is sent to the fleet.
+
 Its state is observable: :meth:`Limiter.state` (limit, in flight, waiting, cool-down left).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
 
+from ._budget_gate import BudgetGate, Ticket
 from ._retry import rate_limit_reset_wait, retry_after_from_headers
 from .errors import RateLimitTimeoutError
 
-__all__ = ["Limiter", "LimiterState", "estimate_tokens", "used_tokens"]
+if TYPE_CHECKING:
+    from ._budget import RedisBudget
+
+__all__ = ["Limiter", "LimiterState", "estimate_tokens", "used_cost", "used_tokens"]
 
 
 @attrs.frozen
@@ -89,6 +99,7 @@ class Limiter:
         adaptive: bool = True,
         rpm_burst: float = 1.0,
         max_cool_down: float = 120.0,
+        budget: RedisBudget | None = None,
     ) -> None:
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -101,7 +112,24 @@ class Limiter:
         self._rpm = _Bucket(rpm, rpm_burst) if rpm else None
         self._tpm = _Bucket(tpm, tpm / 60.0) if tpm else None
         self.rpm = rpm
-        self.tpm = tpm
+        self._own_tpm = tpm
+        #: The fleet's budget (None: this Session's limits only).
+        self.budget = budget
+        self._budget: BudgetGate | None = None
+        if budget is not None:
+            self._budget = BudgetGate(
+                budget,
+                on_cool_down=self._fleet_cool_down,
+                # Redis unreachable with on_unavailable="local": the budget's figures, here.
+                fallback=functools.partial(
+                    Limiter,
+                    max_concurrency=budget.max_concurrency,
+                    rpm=budget.rpm,
+                    tpm=budget.tpm,
+                    adaptive=False,
+                    rpm_burst=budget.rpm_burst,
+                ),
+            )
         #: The longest global cool-down a 429 or a reset header may impose (seconds).
         self.max_cool_down = max_cool_down
         self._cool_until = 0.0
@@ -111,9 +139,29 @@ class Limiter:
         self.rate_limited = 0
 
     @property
+    def tpm(self) -> float | None:
+        """Tokens per minute the gate counts calls against: the Session's own limit, else
+        its budget's (``math.inf`` when only the budget's ``max_cost`` needs the estimate).
+        When set, every JSON call's tokens are estimated before it is sent."""
+        if self._own_tpm is not None:
+            return self._own_tpm
+        budget = self.budget
+        if budget is not None and budget.tpm is not None:
+            return budget.tpm
+        if budget is not None and budget.max_cost is not None:
+            return math.inf
+        return None
+
+    @property
     def gated(self) -> bool:
-        """Whether calls take slots or tokens (a cap, rpm or tpm is configured)."""
-        return self._slots is not None or self._rpm is not None or self._tpm is not None
+        """Whether calls take slots or tokens (a cap, rpm or tpm is configured, or a
+        budget)."""
+        return (
+            self._slots is not None
+            or self._rpm is not None
+            or self._tpm is not None
+            or self._budget is not None
+        )
 
     @property
     def engaged(self) -> bool:
@@ -142,9 +190,12 @@ class Limiter:
         if not self.gated:
             await self.wait_cool_down(deadline, within)
             return None
-        permit = object()
+        budget = self._budget
+        permit = object() if budget is None else budget.ticket(estimated_tokens)
         self._waiting += 1
         try:
+            if budget is not None:
+                self._fleet_cool_down(until=budget.fleet_cool_until())
             await self.wait_cool_down(deadline, within)
             slots = self._slots
             if slots is not None:
@@ -153,6 +204,9 @@ class Limiter:
                 else:
                     await self._take_slot(slots, permit, deadline, within)
             try:
+                if budget is not None:
+                    assert isinstance(permit, Ticket)
+                    await budget.acquire(permit, deadline, within)
                 wait, held_by = 0.0, ""
                 rpm, tpm = self._rpm, self._tpm
                 if rpm is not None:
@@ -170,10 +224,15 @@ class Limiter:
                             tpm.refund(estimated_tokens)
                         raise self._too_late(held_by, wait, within)
                     await anyio.sleep(wait)
+                if budget is not None:
+                    self._fleet_cool_down(until=budget.fleet_cool_until())
                 await self.wait_cool_down(deadline, within)
             except BaseException:
                 if slots is not None:
                     slots.release_on_behalf_of(permit)
+                if budget is not None:
+                    assert isinstance(permit, Ticket)
+                    budget.give_back(permit)
                 raise
         finally:
             self._waiting -= 1
@@ -203,7 +262,7 @@ class Limiter:
         if held_by == "cool-down":
             why = f"its cool-down (after a 429 or a spent quota) has {wait:.2f}s left"
         else:
-            rate = self.rpm if held_by == "rpm" else self.tpm
+            rate = self.rpm if held_by == "rpm" else self._own_tpm
             unit = "requests" if held_by == "rpm" else "tokens"
             why = f"the {held_by} limit ({rate:g} {unit}/min) lets it go in {wait:.2f}s"
         return RateLimitTimeoutError(
@@ -219,12 +278,18 @@ class Limiter:
         headers: Mapping[str, str] | None = None,
         estimated_tokens: int = 0,
         used_tokens: int | None = None,
+        used_cost: float | None = None,
     ) -> None:
         """Account for a finished attempt: give back its permit (if it took one), and learn
         from its status (a 429 starts the global cool-down, for its Retry-After), the
-        server's rate-limit headers and the tokens it really used."""
+        server's rate-limit headers and the tokens it really used (and, for a budget, what
+        it cost: ``usage.cost``)."""
         if permit is not None and self._slots is not None:
             self._slots.release_on_behalf_of(permit)
+        if self._budget is not None and isinstance(permit, Ticket):
+            self._budget.release(
+                permit, status=status, used_tokens=used_tokens, used_cost=used_cost
+            )
         if self._tpm is not None and used_tokens is not None and estimated_tokens:
             self._tpm.refund(estimated_tokens - used_tokens)
         if status == 429:
@@ -253,6 +318,8 @@ class Limiter:
         now = time.monotonic()
         wait = min(1.0 if retry_after is None else retry_after, self.max_cool_down)
         self._cool_until = max(self._cool_until, now + wait)
+        if self._budget is not None:
+            self._budget.cool_down(wait)  # every worker of the fleet waits too
         self._successes = 0
         if self.adaptive and self._slots is not None and now >= self._cut_until:
             limit = int(self._slots.total_tokens)
@@ -281,6 +348,16 @@ class Limiter:
         if wait is not None:
             wait = min(wait, self.max_cool_down)
             self._cool_until = max(self._cool_until, time.monotonic() + wait)
+            if self._budget is not None:
+                self._budget.cool_down(wait)
+
+    def _fleet_cool_down(self, seconds: float = 0.0, *, until: float = 0.0) -> None:
+        """The fleet's cool-down (seen on Redis), honoured here too; not counted as a 429
+        of this Session's."""
+        if seconds > 0:
+            until = max(until, time.monotonic() + min(seconds, self.max_cool_down))
+        if until > self._cool_until:
+            self._cool_until = until
 
     # -- observing -------------------------------------------------------------------------
 
@@ -294,7 +371,7 @@ class Limiter:
             cool_down_remaining=max(0.0, self._cool_until - time.monotonic()),
             rate_limited=self.rate_limited,
             rpm=self.rpm,
-            tpm=self.tpm,
+            tpm=self._own_tpm,
         )
 
 
@@ -323,3 +400,12 @@ def used_tokens(result: Any) -> int | None:
     usage = getattr(result, "usage", None)
     total = getattr(usage, "total_tokens", None)
     return total if isinstance(total, int) and not math.isnan(total) else None
+
+
+def used_cost(result: Any) -> float | None:
+    """What the call cost (dollars), from the ``usage.cost`` OpenRouter reports."""
+    usage = getattr(result, "usage", None)
+    cost = getattr(usage, "cost", None)
+    if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost):
+        return None
+    return float(cost)

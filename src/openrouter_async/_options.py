@@ -36,6 +36,8 @@ from ._version import __version__
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._budget import RedisBudget
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "SERVERS",
@@ -95,6 +97,8 @@ class OptionArgs(TypedDict, total=False):
     proxy: ProxyTypes | None
     trust_env: bool
     verify: VerifyTypes
+    #: a rate, concurrency and cost budget shared with other Sessions and processes on Redis
+    budget: RedisBudget | None
 
 
 @attrs.frozen(kw_only=True)
@@ -120,6 +124,7 @@ class ClientOptions:
     proxy: httpx.Proxy | None
     trust_env: bool
     verify: str | os.PathLike[str] | ssl.SSLContext | bool
+    budget: RedisBudget | None = None
 
     @classmethod
     def from_args(cls, **args: Unpack[OptionArgs]) -> ClientOptions:
@@ -165,6 +170,12 @@ class ClientOptions:
         if isinstance(verify, (str, os.PathLike)) and not os.path.exists(verify):
             raise ValueError(f"verify={os.fspath(verify)!r}: no such CA bundle file or directory")
         defaults = view_defaults(DEFAULT_RETRY_CONFIG, **_view_args(args))
+        budget = args.get("budget")
+        if budget is not None:
+            from ._budget import RedisBudget
+
+            if not isinstance(budget, RedisBudget):
+                raise TypeError(f"budget must be a RedisBudget, got {type(budget).__name__}")
         return cls(
             base_url=url,
             api_key=key,
@@ -184,6 +195,7 @@ class ClientOptions:
             proxy=as_proxy(proxy) if proxy is not None else None,  # ValueError when bad
             trust_env=trust_env,
             verify=verify,
+            budget=budget,
         )
 
 
