@@ -31,6 +31,7 @@ HAND_WRITTEN = {
     "_budget": CORE,
     "_budget_gate": CORE,
     "_budget_scripts": CORE,
+    "_webhooks": CORE,
     "_streams": CORE,
     "_sse": CORE,
     "_decode": CORE,

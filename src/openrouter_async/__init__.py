@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         tool,
     )
     from ._unset import UNSET, Unset
+    from ._webhooks import WebhookVerificationError, verify_webhook, webhook_signature
     from .errors import APIRedirectError, ChatError, HeaderValueError, OpenRouterError
 
 __all__ = [
@@ -116,6 +117,9 @@ __all__ = [
     "BudgetState",
     "BudgetUnavailableError",
     "RedisBudget",
+    "WebhookVerificationError",
+    "verify_webhook",
+    "webhook_signature",
 ]
 
 # name -> module that defines it (a module itself when the value is None)
@@ -174,6 +178,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "BudgetState": ("._budget", "BudgetState"),
     "BudgetExhaustedError": ("._budget", "BudgetExhaustedError"),
     "BudgetUnavailableError": ("._budget", "BudgetUnavailableError"),
+    "verify_webhook": ("._webhooks", "verify_webhook"),
+    "webhook_signature": ("._webhooks", "webhook_signature"),
+    "WebhookVerificationError": ("._webhooks", "WebhookVerificationError"),
 }
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ._map import MapRun, SyncMap
     from .resources._analytics import Analytics
     from .resources._api_keys import ApiKeys
+    from .resources._batch import Batch
     from .resources._benchmarks import Benchmarks
     from .resources._byok import Byok
     from .resources._classifications import Classifications
@@ -82,6 +83,7 @@ class OpenRouter:
     # group object on first access.
     analytics: Group[Analytics] = Group(CLIENT_GROUPS)
     api_keys: Group[ApiKeys] = Group(CLIENT_GROUPS)
+    batch: Group[Batch] = Group(CLIENT_GROUPS)
     benchmarks: Group[Benchmarks] = Group(CLIENT_GROUPS)
     byok: Group[Byok] = Group(CLIENT_GROUPS)
     chat: Group[ChatGroup] = Group(CLIENT_GROUPS, where=("._chat_group", "ChatGroup"))

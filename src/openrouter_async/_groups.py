@@ -19,6 +19,7 @@ __all__ = ["CLIENT_GROUPS", "SESSION_GROUPS", "AsyncBetaNamespace", "BetaNamespa
 SESSION_GROUPS: dict[str, tuple[str, str]] = {
     "analytics": (".resources._analytics", "AsyncAnalytics"),
     "api_keys": (".resources._api_keys", "AsyncApiKeys"),
+    "batch": (".resources._batch", "AsyncBatch"),
     "benchmarks": (".resources._benchmarks", "AsyncBenchmarks"),
     "byok": (".resources._byok", "AsyncByok"),
     "chat": (".resources._chat", "AsyncChat"),
@@ -52,6 +53,7 @@ SESSION_GROUPS: dict[str, tuple[str, str]] = {
 CLIENT_GROUPS: dict[str, tuple[str, str]] = {
     "analytics": (".resources._analytics", "Analytics"),
     "api_keys": (".resources._api_keys", "ApiKeys"),
+    "batch": (".resources._batch", "Batch"),
     "benchmarks": (".resources._benchmarks", "Benchmarks"),
     "byok": (".resources._byok", "Byok"),
     "chat": (".resources._chat", "Chat"),

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .models import ChatRequest, ChatResult, ChatStreamChunk
     from .resources._analytics import AsyncAnalytics
     from .resources._api_keys import AsyncApiKeys
+    from .resources._batch import AsyncBatch
     from .resources._benchmarks import AsyncBenchmarks
     from .resources._byok import AsyncByok
     from .resources._classifications import AsyncClassifications
@@ -103,6 +104,7 @@ class Session:
     # group object on first access.
     analytics: Group[AsyncAnalytics] = Group(SESSION_GROUPS)
     api_keys: Group[AsyncApiKeys] = Group(SESSION_GROUPS)
+    batch: Group[AsyncBatch] = Group(SESSION_GROUPS)
     benchmarks: Group[AsyncBenchmarks] = Group(SESSION_GROUPS)
     byok: Group[AsyncByok] = Group(SESSION_GROUPS)
     chat: Group[AsyncChatGroup] = Group(SESSION_GROUPS, where=("._chat_group", "AsyncChatGroup"))

@@ -112,6 +112,15 @@ def load_api(spec_path: Path, *, verbose: bool = False) -> dict[str, Any]:
     return spec
 
 
+def write_merged_spec(spec_path: Path, target: Path) -> None:
+    """Write the spec as the generator sees it (:func:`load_api`: the overlay's operations
+    included) to ``target``, as JSON (which YAML readers read too): the spec to validate
+    what the overlay adds against, e.g. with ``prism proxy`` (``--write-spec``)."""
+    import json
+
+    target.write_text(json.dumps(load_api(spec_path), ensure_ascii=False), encoding="utf-8")
+
+
 def group_order(groups: set[str]) -> list[str]:
     first = [g for g in ops_ir.GROUP_ORDER if g in groups]
     return first + sorted(groups - set(first))
@@ -375,11 +384,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write nothing; exit 1 naming each file that differs from what the spec generates",
     )
+    parser.add_argument(
+        "--write-spec",
+        type=Path,
+        metavar="PATH",
+        help="write the spec with the overlay merged (JSON) to PATH, and nothing else",
+    )
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args(argv)
     if not args.spec.exists():
         print(f"spec not found: {args.spec}", file=sys.stderr)
         return 2
+    if args.write_spec is not None:
+        write_merged_spec(args.spec, args.write_spec)
+        print(f"wrote {args.write_spec}", file=sys.stderr)
+        return 0
     files = generate(args.spec, verbose=args.verbose)
     out_dir: Path = args.out
     if args.check:

@@ -418,6 +418,13 @@ def _paging(
         paging.cursor = param_name(inputs["cursor"])
         paging.next_cursor = _json_field(outputs.get("nextCursor"), where)
         forward = FORWARD_CURSORS.get(where, ())
+        if _last_id_while_has_more(spec, paging.next_cursor, shapes):
+            # An OpenAI-style list (`GET /batches`): `last_id` is set on the last page too,
+            # so it is followed only while `has_more` says a page follows (the official SDK
+            # follows it until a page comes back empty: one request more).
+            assert result.response_schema is not None
+            forward = ((result.response_schema, inputs["cursor"]),)
+            paging.next_cursor = None
         for _cls, wire in forward:
             if wire not in schemas:
                 raise ValueError(f"{where}: forward cursor {wire!r} is not a query parameter")
@@ -425,6 +432,16 @@ def _paging(
     else:
         raise ValueError(f"{where}: unsupported pagination type {ext.get('type')!r}")
     return paging
+
+
+def _last_id_while_has_more(
+    spec: dict[str, Any], next_cursor: str, shapes: list[dict[str, Any]]
+) -> bool:
+    """Whether a cursor named by ``$.last_id`` is OpenAI's forward cursor: one answer shape
+    with a boolean ``has_more`` saying whether another page follows."""
+    if next_cursor != "last_id" or len(shapes) != 1:
+        return False
+    return _deref(spec, shapes[0].get("has_more", {})).get("type") == "boolean"
 
 
 def _multipart(spec: dict[str, Any], op: Operation, schema: dict[str, Any]) -> None:

@@ -58,6 +58,16 @@ Routes (under ``/api/v1``)
     charge (:mod:`._keys`, :mod:`._credits`).
 ``GET /generation?id=``, ``GET /activity``
     Every chat, completions, responses and embeddings call is recorded (:mod:`._generations`).
+``/batches``, ``/batches/{id}``
+    OpenRouter's Batch API (not in the spec; described by the codegen overlay), served by
+    :mod:`._batches`: ``POST`` (202, ``validating``), ``GET`` (results once terminal), the
+    listing (newest first, ``after`` / ``last_id`` / ``has_more``), ``DELETE`` (409 before a
+    terminal status). A batch runs its requests through the chat, responses and embeddings
+    handlers above (``/v1/messages`` through chat, shaped as a ``MessagesResult``), at the
+    pace of ``EmulatorConfig.batch_validation_seconds`` / ``batch_seconds_per_request``
+    (``batch_window_seconds``: ``expired``), charged at ``batch_price_factor`` (0.5).
+    ``POST /_emulator/batches/{id}/finish`` ends one as ``cancelled``, ``expired`` or
+    ``failed`` (tests).
 ``/guardrails...``, ``POST /auth/keys/code``, ``POST /auth/keys``
     Guardrails and their key/member assignments (:mod:`._guardrails`); the OAuth PKCE flow
     (:mod:`._oauth`). A guardrail assigned to a key directly is enforced on the key's
@@ -87,6 +97,8 @@ validated against that operation (query parameters and JSON body): 400 with the 
       a server shutdown);
     - ``rate_limited`` (429 from the rate limits), ``faulted`` (generation requests that
       got a fault), ``connections_dropped`` (``drop-before-headers``);
+    - ``batches_created`` (``POST /batches`` answered 202), ``batch_requests`` (requests
+      of batches run);
     - ``active_connections`` (Linux only): TCP connections established to the emulator's
       port right now, read from ``/proc/net/tcp``, *including the one asking*.
 ``POST /_emulator/reset``

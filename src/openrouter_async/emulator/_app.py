@@ -119,6 +119,17 @@ class EmulatorConfig:
     #: the spec to the letter. A request's ``X-Emulator-Shape: realistic|strict`` header
     #: overrides it.
     realistic: bool = False
+    #: Batch API (:mod:`._batches`): how long a new batch stays ``validating``, in seconds.
+    batch_validation_seconds: float = 0.1
+    #: Batch API: once a batch is ``in_progress``, its requests run one after the other,
+    #: one every this many seconds (0: all at once), so a test sees it progress.
+    batch_seconds_per_request: float = 0.005
+    #: Batch API: a batch still unfinished this long after its creation ends ``expired``
+    #: (OpenRouter's window: 24 h).
+    batch_window_seconds: float = 24 * 3600.0
+    #: Batch API: what a batch's request costs, as a fraction of the live price (OpenRouter
+    #: bills batches at about half the per-token price).
+    batch_price_factor: float = 0.5
 
 
 class HTTPError(Exception):
@@ -214,11 +225,16 @@ class EmulatorStats:
     connections_dropped: int = 0
     #: Faulted requests by kind (``status=503``, ``mid-stream-error``, ``drop``...).
     faults: dict[str, int] = field(default_factory=dict)
+    #: Batches created (``POST /batches`` answered 202).
+    batches_created: int = 0
+    #: Requests of batches run (each through its live route's handler).
+    batch_requests: int = 0
 
     def reset(self) -> None:
         self.requests = self.errors = self.streams_started = 0
         self.streams_completed = self.streams_disconnected = self.streams_dropped = 0
         self.rate_limited = self.faulted = self.connections_dropped = 0
+        self.batches_created = self.batch_requests = 0
         self.faults = {}
 
     def snapshot(self) -> dict[str, Any]:
@@ -235,6 +251,8 @@ class EmulatorStats:
             "faulted": self.faulted,
             "connections_dropped": self.connections_dropped,
             "faults": dict(sorted(self.faults.items())),
+            "batches_created": self.batches_created,
+            "batch_requests": self.batch_requests,
         }
 
 
@@ -636,6 +654,7 @@ class EmulatorApp:
 
     def _register_default_routes(self) -> None:
         from . import (
+            _batches,
             _catalogue,
             _completions,
             _credits,
@@ -659,6 +678,7 @@ class EmulatorApp:
             _generations,
             _guardrails,
             _oauth,
+            _batches,
         ):
             module.register(self)
         self.add_route("GET", "/_emulator/stats", _stats, auth=False, counted=False)

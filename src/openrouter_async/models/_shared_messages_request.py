@@ -104,6 +104,12 @@ from ._chat import (
     _u_SearchModelsServerToolConfig,
     _u_TraceConfig,
 )
+from ._shared_anthropic_base64_pdf_source import (
+    AnthropicBase64PdfSource,
+    AnthropicPlainTextSource,
+    _s_AnthropicBase64PdfSource,
+    _s_AnthropicPlainTextSource,
+)
 from ._shared_anthropic_speed import AnthropicSpeed
 from ._shared_shell_server_tool_open_router import (
     ShellServerTool_OpenRouter,
@@ -115,7 +121,6 @@ from ._shared_shell_server_tool_open_router import (
 __all__ = [
     "AnthropicAllowedCallers",
     "AnthropicBase64ImageSource",
-    "AnthropicBase64PdfSource",
     "AnthropicCitationCharLocationParam",
     "AnthropicCitationContentBlockLocationParam",
     "AnthropicCitationPageLocationParam",
@@ -129,7 +134,6 @@ __all__ = [
     "AnthropicImageMimeType",
     "AnthropicInputTokensClearAtLeast",
     "AnthropicInputTokensTrigger",
-    "AnthropicPlainTextSource",
     "AnthropicSearchResultBlockParam",
     "AnthropicSearchResultBlockParamCitations",
     "AnthropicTextBlockParam",
@@ -5258,94 +5262,6 @@ class AnthropicUrlImageSource(_Model):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class AnthropicBase64PdfSource(_Model):
-    """The ``AnthropicBase64PdfSource`` object of the spec."""
-
-    data: str | None
-    media_type: Literal["application/pdf"] | None = "application/pdf"
-    type: Literal["base64"] | None = "base64"
-    model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe, and values of a type it does not allow (the field
-    then reads None): kept from responses, sent with requests.
-    """
-
-    __repr__ = _response_repr
-    __eq__ = _model_eq
-    __hash__ = _model_hash
-
-    def __attrs_post_init__(self) -> None:
-        v: Any
-        f = ""
-        try:
-            f = "data"
-            v = self.data
-            if type(v) is not str:
-                v = _str(v)
-            f = "media_type"
-            v = self.media_type
-            if type(v) is not str:
-                v = _str(v)
-            f = "type"
-            v = self.type
-            if type(v) is not str:
-                v = _str(v)
-        except _Invalid as e:
-            raise e.request_error(f) from None
-
-
-(
-    _S_AnthropicBase64PdfSource__data,
-    _S_AnthropicBase64PdfSource__media_type,
-    _S_AnthropicBase64PdfSource__type,
-    _S_AnthropicBase64PdfSource__model_extra,
-) = _setters(AnthropicBase64PdfSource, "data", "media_type", "type", "model_extra")
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class AnthropicPlainTextSource(_Model):
-    """The ``AnthropicPlainTextSource`` object of the spec."""
-
-    data: str | None
-    media_type: Literal["text/plain"] | None = "text/plain"
-    type: Literal["text"] | None = "text"
-    model_extra: dict[str, Any] | None = attrs.field(default=None, converter=_extra_converter)
-    """Fields the spec does not describe, and values of a type it does not allow (the field
-    then reads None): kept from responses, sent with requests.
-    """
-
-    __repr__ = _response_repr
-    __eq__ = _model_eq
-    __hash__ = _model_hash
-
-    def __attrs_post_init__(self) -> None:
-        v: Any
-        f = ""
-        try:
-            f = "data"
-            v = self.data
-            if type(v) is not str:
-                v = _str(v)
-            f = "media_type"
-            v = self.media_type
-            if type(v) is not str:
-                v = _str(v)
-            f = "type"
-            v = self.type
-            if type(v) is not str:
-                v = _str(v)
-        except _Invalid as e:
-            raise e.request_error(f) from None
-
-
-(
-    _S_AnthropicPlainTextSource__data,
-    _S_AnthropicPlainTextSource__media_type,
-    _S_AnthropicPlainTextSource__type,
-    _S_AnthropicPlainTextSource__model_extra,
-) = _setters(AnthropicPlainTextSource, "data", "media_type", "type", "model_extra")
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
 class AnthropicUrlPdfSource(_Model):
     """The ``AnthropicUrlPdfSource`` object of the spec."""
 
@@ -5928,20 +5844,6 @@ _K_AnthropicUrlImageSource: frozenset[str] = frozenset(
     (
         "type",
         "url",
-    )
-)
-_K_AnthropicBase64PdfSource: frozenset[str] = frozenset(
-    (
-        "data",
-        "media_type",
-        "type",
-    )
-)
-_K_AnthropicPlainTextSource: frozenset[str] = frozenset(
-    (
-        "data",
-        "media_type",
-        "type",
     )
 )
 _K_AnthropicUrlPdfSource: frozenset[str] = frozenset(
@@ -9547,98 +9449,6 @@ def _s_AnthropicUrlImageSource(d: Any) -> AnthropicUrlImageSource:
     return o
 
 
-def _s_AnthropicBase64PdfSource(d: Any) -> AnthropicBase64PdfSource:
-    if type(d) is not dict:
-        if isinstance(d, AnthropicBase64PdfSource):
-            return d
-        d = _obj(d)
-    o = _new(AnthropicBase64PdfSource)
-    n = 0
-    f = ""
-    try:
-        f = "data"
-        v = d.get("data", UNSET)
-        if v is UNSET:
-            _missing()
-        else:
-            n += 1
-            if type(v) is not str:
-                v = _str(v)
-        _S_AnthropicBase64PdfSource__data(o, v)
-        f = "media_type"
-        v = d.get("media_type", UNSET)
-        if v is UNSET:
-            v = "application/pdf"
-        else:
-            n += 1
-            if type(v) is not str:
-                v = _str(v)
-        _S_AnthropicBase64PdfSource__media_type(o, v)
-        f = "type"
-        v = d.get("type", UNSET)
-        if v is UNSET:
-            v = "base64"
-        else:
-            n += 1
-            if type(v) is not str:
-                v = _str(v)
-        _S_AnthropicBase64PdfSource__type(o, v)
-        if n != len(d):
-            _S_AnthropicBase64PdfSource__model_extra(o, _extras(d, _K_AnthropicBase64PdfSource))
-        else:
-            _S_AnthropicBase64PdfSource__model_extra(o, None)
-    except _Invalid as e:
-        e.push(f)
-        raise
-    return o
-
-
-def _s_AnthropicPlainTextSource(d: Any) -> AnthropicPlainTextSource:
-    if type(d) is not dict:
-        if isinstance(d, AnthropicPlainTextSource):
-            return d
-        d = _obj(d)
-    o = _new(AnthropicPlainTextSource)
-    n = 0
-    f = ""
-    try:
-        f = "data"
-        v = d.get("data", UNSET)
-        if v is UNSET:
-            _missing()
-        else:
-            n += 1
-            if type(v) is not str:
-                v = _str(v)
-        _S_AnthropicPlainTextSource__data(o, v)
-        f = "media_type"
-        v = d.get("media_type", UNSET)
-        if v is UNSET:
-            v = "text/plain"
-        else:
-            n += 1
-            if type(v) is not str:
-                v = _str(v)
-        _S_AnthropicPlainTextSource__media_type(o, v)
-        f = "type"
-        v = d.get("type", UNSET)
-        if v is UNSET:
-            v = "text"
-        else:
-            n += 1
-            if type(v) is not str:
-                v = _str(v)
-        _S_AnthropicPlainTextSource__type(o, v)
-        if n != len(d):
-            _S_AnthropicPlainTextSource__model_extra(o, _extras(d, _K_AnthropicPlainTextSource))
-        else:
-            _S_AnthropicPlainTextSource__model_extra(o, None)
-    except _Invalid as e:
-        e.push(f)
-        raise
-    return o
-
-
 def _s_AnthropicUrlPdfSource(d: Any) -> AnthropicUrlPdfSource:
     if type(d) is not dict:
         if isinstance(d, AnthropicUrlPdfSource):
@@ -11044,36 +10854,6 @@ def _u_AnthropicUrlImageSource(o: AnthropicUrlImageSource) -> dict[str, Any]:
     return d
 
 
-def _u_AnthropicBase64PdfSource(o: AnthropicBase64PdfSource) -> dict[str, Any]:
-    v: Any
-    d: dict[str, Any] = {}
-    v = o.data
-    d["data"] = v
-    v = o.media_type
-    d["media_type"] = v
-    v = o.type
-    d["type"] = v
-    e = o.model_extra
-    if e:
-        d.update(e)
-    return d
-
-
-def _u_AnthropicPlainTextSource(o: AnthropicPlainTextSource) -> dict[str, Any]:
-    v: Any
-    d: dict[str, Any] = {}
-    v = o.data
-    d["data"] = v
-    v = o.media_type
-    d["media_type"] = v
-    v = o.type
-    d["type"] = v
-    e = o.model_extra
-    if e:
-        d.update(e)
-    return d
-
-
 def _u_AnthropicUrlPdfSource(o: AnthropicUrlPdfSource) -> dict[str, Any]:
     v: Any
     d: dict[str, Any] = {}
@@ -11098,25 +10878,6 @@ def _u_AnthropicFileDocumentSource(o: AnthropicFileDocumentSource) -> dict[str, 
     if e:
         d.update(e)
     return d
-
-
-# -- lenient parsing: how to read what the strict parse refused --
-
-
-def _lenient() -> dict[Any, Any]:
-    """How to read each response-style class leniently (see _convert.parse)."""
-    return {
-        AnthropicBase64PdfSource: (
-            ("data", _S_AnthropicBase64PdfSource__data, "str", None),
-            ("media_type", _S_AnthropicBase64PdfSource__media_type, "str", "application/pdf"),
-            ("type", _S_AnthropicBase64PdfSource__type, "str", "base64"),
-        ),
-        AnthropicPlainTextSource: (
-            ("data", _S_AnthropicPlainTextSource__data, "str", None),
-            ("media_type", _S_AnthropicPlainTextSource__media_type, "str", "text/plain"),
-            ("type", _S_AnthropicPlainTextSource__type, "str", "text"),
-        ),
-    }
 
 
 # -- unions, arrays and maps --
@@ -11942,8 +11703,6 @@ _register(
         AnthropicCitationSearchResultLocationParam: _s_AnthropicCitationSearchResultLocationParam,
         AnthropicBase64ImageSource: _s_AnthropicBase64ImageSource,
         AnthropicUrlImageSource: _s_AnthropicUrlImageSource,
-        AnthropicBase64PdfSource: _s_AnthropicBase64PdfSource,
-        AnthropicPlainTextSource: _s_AnthropicPlainTextSource,
         AnthropicUrlPdfSource: _s_AnthropicUrlPdfSource,
         AnthropicFileDocumentSource: _s_AnthropicFileDocumentSource,
     },
@@ -12019,10 +11778,7 @@ _register(
         AnthropicCitationSearchResultLocationParam: _u_AnthropicCitationSearchResultLocationParam,
         AnthropicBase64ImageSource: _u_AnthropicBase64ImageSource,
         AnthropicUrlImageSource: _u_AnthropicUrlImageSource,
-        AnthropicBase64PdfSource: _u_AnthropicBase64PdfSource,
-        AnthropicPlainTextSource: _u_AnthropicPlainTextSource,
         AnthropicUrlPdfSource: _u_AnthropicUrlPdfSource,
         AnthropicFileDocumentSource: _u_AnthropicFileDocumentSource,
     },
-    _lenient,
 )

@@ -24,7 +24,8 @@ from .._raw import raw_sync as _raw_sync
 from .._raw import streaming_async as _streaming_async
 from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
-from ..models._embeddings import CreateEmbeddingsRequest, CreateEmbeddingsResponse
+from ..models._embeddings import CreateEmbeddingsRequest
+from ..models._shared_create_embeddings_response import CreateEmbeddingsResponse
 from ..models._shared_models_list_response import Model, ModelsListResponse
 
 if TYPE_CHECKING:

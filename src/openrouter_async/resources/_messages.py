@@ -18,8 +18,9 @@ from .._raw import raw_sync as _raw_sync
 from .._raw import streaming_async as _streaming_async
 from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
-from ..models._messages import MessagesResult, MessagesStreamingResponse
+from ..models._messages import MessagesStreamingResponse
 from ..models._shared_messages_request import MessagesRequest
+from ..models._shared_messages_result import MessagesResult
 
 if TYPE_CHECKING:
     from .._binary import BinaryResponse, SyncBinaryResponse

@@ -18,7 +18,8 @@ from .._raw import raw_sync as _raw_sync
 from .._raw import streaming_async as _streaming_async
 from .._raw import streaming_sync as _streaming_sync
 from .._unset import UNSET, Unset
-from ..models._responses import OpenResponsesResult, ResponsesStreamingResponse
+from ..models._responses import ResponsesStreamingResponse
+from ..models._shared_open_responses_result import OpenResponsesResult
 from ..models._shared_responses_request import ResponsesRequest
 
 if TYPE_CHECKING:
