@@ -71,7 +71,7 @@ async def test_both_formats_error_rows_and_ids(
         [
             chat(1, custom_id="plain-custom-id"),  # line 1
             chat(2, id="plain-id"),  # line 2
-            chat(3),  # line 3: keyed by its line number
+            chat(3),  # line 3: keyed by its line number, "line-3"
             "",  # line 4: blank, ignored (line numbers still count it)
             {  # line 5
                 "custom_id": "openai-1",
@@ -94,10 +94,10 @@ async def test_both_formats_error_rows_and_ids(
         source, out, api_key=api_key, base_url=emulator_url, concurrency=4, retries=FAST_RETRIES
     )
     rows = by_id(out)
-    assert set(rows) == {"plain-custom-id", "plain-id", 3, "openai-1", 77, "embed", 8, 9}.union(
-        {"no-messages", "get", "api-400", 13}
+    assert set(rows) == {"plain-custom-id", "plain-id", "line-3", "openai-1", 77, "embed"}.union(
+        {"line-8", "line-9", "no-messages", "get", "api-400", "line-13"}
     )
-    for key, text in [("plain-custom-id", "#1"), ("plain-id", "#2"), (3, "#3"), (77, "#6")]:
+    for key, text in [("plain-custom-id", "#1"), ("plain-id", "#2"), ("line-3", "#3"), (77, "#6")]:
         row = rows[key]
         assert row["error"] is None and row["attempts"] == 1 and row["latency_ms"] > 0
         assert row["response"]["status_code"] == 200
@@ -107,11 +107,11 @@ async def test_both_formats_error_rows_and_ids(
     assert rows["openai-1"]["error"] is None
     expectations = {
         "embed": "unsupported url",
-        8: "not JSON",
-        9: "not a JSON object",
+        "line-8": "not JSON",
+        "line-9": "not a JSON object",
         "no-messages": "messages",
         "get": "unsupported method",
-        13: "custom_id",
+        "line-13": "custom_id",
     }
     for key, message in expectations.items():
         row = rows[key]

@@ -192,7 +192,7 @@ def test_the_cli_batch_takes_a_schema(
     )
     assert code == 0, capsys.readouterr().err
     rows = rows_of(tmp_path / "out.jsonl")
-    assert sorted(rows) == [1, 2, 3]
+    assert sorted(rows) == ["line-1", "line-2", "line-3"]  # lines without an id
     for row in rows.values():
         assert row["parsed"] == {
             "city": "Paris",

@@ -8,25 +8,51 @@
 Without ``OPENROUTER_API_KEY`` (and without ``--base-url`` / ``OPENROUTER_BASE_URL``), ``batch``
 and ``chat`` start the built-in emulator on loopback and talk to it, so they work anywhere
 (``--emulator`` forces it).
+
+``batch`` exits with a status that says how the job went (``EXIT_*`` below; the table is in
+``openrouter-async batch --help``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
-
     from ._batch import BatchStats
 
 __all__ = ["main"]
 
 _EMULATOR_KEY = "sk-or-emulator"
+
+#: ``batch`` exit statuses (:func:`exit_status`).
+EXIT_OK = 0
+EXIT_CANNOT_START = 1
+EXIT_USAGE = 2
+EXIT_MAX_COST = 3
+EXIT_FINAL_ERRORS = 4
+EXIT_TRANSIENT_ERRORS = 5
+EXIT_ACCOUNT = 6
+EXIT_INTERRUPTED = 130
+_BATCH_EXIT_STATUS = """\
+exit status:
+    0    every request has its row, and every row is an answer (input lines that could not
+         be sent aside: they were reported before anything was sent, and have error rows)
+    1    the job could not start, nothing was sent: a file cannot be used, the output is
+         being written by another job, or it holds rows from another target (--force)
+    2    a bad option
+    3    stopped at --max-cost; run again (with a new cap) to do the rest
+    4    done, but the output has final error rows (the API refused those requests)
+    5    done, but the output has transient error rows (no answer, 408, 429, 5xx): run again
+         with --retry-errors
+    6    stopped by an account error (401 a bad key, 402 no credits): fix it, run again
+    130  interrupted (Ctrl-C); run again to resume
+"""
 
 
 @contextlib.contextmanager
@@ -115,8 +141,11 @@ def _load_class(spec: str) -> Any:
 
 def _batch(args: argparse.Namespace) -> int:
     import anyio
+    import attrs
 
-    from ._batch import BatchError, BatchJob
+    from ._batch import DEFAULT_BATCH_RETRIES, BatchError, BatchJob
+    from ._batch_progress import batch_progress
+    from ._batch_provenance import EMULATOR
     from ._session import Session
 
     try:
@@ -127,19 +156,28 @@ def _batch(args: argparse.Namespace) -> int:
             model=args.model,
             concurrency=args.concurrency,
             max_cost=args.max_cost,
+            retries=attrs.evolve(DEFAULT_BATCH_RETRIES, max_attempts=args.max_attempts),
             stream=args.stream,
             schema=schema,
             strict_schema=not args.loose_schema,
+            force=args.force,
+            retry_errors=args.retry_errors,
         )
     except ValueError as error:  # RequestValidationError too: a class with no JSON schema
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not os.path.isfile(args.input):
-        print(f"error: no such input file: {args.input}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
+    # Before anything is started or sent: the files, and every line of the input.
+    try:
+        job.check()
+    except BatchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    for warning in job.stats.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     with _target(args.base_url, emulator=args.emulator) as (base_url, api_key, emulated):
         if emulated:
             print(f"(using the built-in emulator at {base_url})", file=sys.stderr)
+            job.target = EMULATOR
         # The Session's cap is the job's concurrency, so that it adapts: halved on a 429,
         # grown back while calls succeed.
         options: dict[str, Any] = {
@@ -154,24 +192,12 @@ def _batch(args: argparse.Namespace) -> int:
             async with Session(**options) as session:
                 return await job.run(session)
 
-        from rich.console import Console
-        from rich.live import Live
-
-        console = Console()
-        live: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-        if console.is_terminal:
-            live = Live(
-                get_renderable=lambda: _progress(job.stats),
-                console=console,
-                refresh_per_second=8,
-                transient=True,
-            )
         try:
-            with live:
+            with batch_progress(job.stats, interval=args.progress_interval):
                 stats = anyio.run(run, backend=args.backend)
         except (BatchError, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
-            return 1
+            return EXIT_CANNOT_START
         except BaseException as error:
             if not _interrupted(error):
                 raise
@@ -180,11 +206,20 @@ def _batch(args: argparse.Namespace) -> int:
                 "run the same command again to resume",
                 file=sys.stderr,
             )
-            return 130
+            return EXIT_INTERRUPTED
     print(_summary(stats, args.output))
+    return exit_status(stats)
+
+
+def exit_status(stats: BatchStats) -> int:
+    """The ``batch`` command's exit status for a job that ran (``EXIT_*``)."""
     if stats.stopped is not None and stats.remaining:
-        return 3 if stats.stopped.startswith("max_cost") else 1
-    return 0
+        return EXIT_MAX_COST if stats.stopped_by == "max_cost" else EXIT_ACCOUNT
+    if stats.transient_error_rows:
+        return EXIT_TRANSIENT_ERRORS
+    if stats.final_error_rows:
+        return EXIT_FINAL_ERRORS
+    return EXIT_OK
 
 
 def _interrupted(error: BaseException) -> bool:
@@ -193,38 +228,6 @@ def _interrupted(error: BaseException) -> bool:
         return True
     inner: Sequence[BaseException] = getattr(error, "exceptions", None) or ()
     return bool(inner) and all(_interrupted(e) for e in inner)
-
-
-def _progress(stats: BatchStats) -> RenderableType:
-    """The live display: bar, done/total, rate, ETA; errors, retries, tokens, cost."""
-    from rich.console import Group
-    from rich.progress_bar import ProgressBar
-    from rich.table import Table
-    from rich.text import Text
-
-    finished = stats.skipped + stats.duplicates + stats.written
-    total = stats.total
-    eta = stats.eta
-    bar = Table.grid(padding=(0, 2))
-    bar.add_row(
-        ProgressBar(total=max(total, 1), completed=finished, width=40),
-        f"{finished:,}/{total:,} ({100 * finished / total:.0f}%)" if total else "reading...",
-        f"{stats.requests_per_second:,.0f} req/s",
-        f"ETA {_duration(eta)}",
-        f"elapsed {_duration(stats.running_time)}",
-    )
-    line = (
-        f"[green]{stats.done:,} ok[/]  "
-        + (f"[red]{stats.failed:,} errors[/]  " if stats.failed else "0 errors  ")
-        + f"{stats.retries:,} retries ({stats.rate_limited:,} x 429)  "
-        + f"tokens {stats.prompt_tokens:,} in / {stats.completion_tokens:,} out  "
-        + f"${stats.cost:,.4f}"
-    )
-    if stats.skipped:
-        line += f"  ({stats.skipped:,} already done)"
-    if stats.stopped:
-        line += f"\n[yellow]stopping: {stats.stopped}[/]"
-    return Group(bar, Text.from_markup(line))
 
 
 def _summary(stats: BatchStats, output: str) -> str:
@@ -240,6 +243,28 @@ def _summary(stats: BatchStats, output: str) -> str:
         f"cost ${stats.cost:.6f}, {stats.requests_per_second:,.1f} req/s, "
         f"{stats.elapsed:.2f} s",
     ]
+    if stats.retried_errors:
+        lines.append(
+            f"  retried {stats.retried_errors:,} transient error rows of an earlier run "
+            "(--retry-errors)"
+        )
+    if stats.error_rows:
+        parts = []
+        if stats.transient_error_rows:
+            parts.append(
+                f"{stats.transient_error_rows:,} transient (no answer, 408, 429, 5xx: run "
+                "again with --retry-errors to redo them)"
+            )
+        if stats.final_error_rows:
+            parts.append(f"{stats.final_error_rows:,} final (the API refused the request)")
+        if stats.refused_rows:
+            parts.append(f"{stats.refused_rows:,} input lines that could not be sent")
+        ids = ", ".join(str(custom_id) for custom_id in stats.error_ids)
+        more = ", ..." if stats.error_rows > len(stats.error_ids) else ""
+        lines.append(f"  {stats.error_rows:,} error rows in {output}: " + "; ".join(parts))
+        lines.append(
+            f"  their ids: {ids}{more}; list them with: jq -c 'select(.error)' {_quoted(output)}"
+        )
     if stats.duplicates:
         where = ", ".join(str(n) for n in stats.duplicate_lines)
         lines.append(
@@ -252,17 +277,38 @@ def _summary(stats: BatchStats, output: str) -> str:
             f"  (cut a partial last row of {stats.truncated_bytes} bytes left by an "
             "interrupted run; it was redone)"
         )
+    if stats.target is not None:
+        lines.append(f"  rows from {stats.target.describe()}, recorded in {output}.job.json")
     if not stats.complete:
         lines.append("  run the same command again to resume")
     return "\n".join(lines)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+def _quoted(path: str) -> str:
+    import shlex
+
+    return shlex.quote(path)
+
+
+def _positive(kind: type[int] | type[float], what: str) -> Any:
+    """An argparse type: a positive (finite) number, else a clean usage error."""
+
+    def convert(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (0 < value < math.inf):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    convert.__name__ = what  # (what argparse names in its own messages)
+    return convert
+
+
+#: Attempts per request of the batch command (``_batch.DEFAULT_BATCH_RETRIES``'s; not
+#: imported from there, so that ``chat`` does not load the batch job).
+DEFAULT_MAX_ATTEMPTS = 6
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -282,9 +328,14 @@ def _parser() -> argparse.ArgumentParser:
     batch = commands.add_parser(
         "batch",
         help="run a JSONL file of chat requests, resumably",
-        description="Send every request of INPUT (JSONL: chat bodies, or OpenAI batch lines "
-        "{custom_id, method, url, body}) and write one row per request to OUTPUT. Re-running "
-        "with the same OUTPUT resumes: ids that have a row are skipped.",
+        description="Send every request of INPUT (JSONL: chat bodies, or OpenAI batch lines\n"
+        "{custom_id, method, url, body}) and write one row per request to OUTPUT.\n"
+        "Re-running with the same OUTPUT resumes: ids that have a row are skipped.\n"
+        "OUTPUT.job.json records where the rows came from; a run against another\n"
+        "base URL or --model is refused (--force). Progress goes to stderr, the\n"
+        "summary to stdout.",
+        epilog=_BATCH_EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     batch.add_argument("input", metavar="INPUT.jsonl", help="one request per line")
     batch.add_argument(
@@ -293,27 +344,51 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--model", default=None, help="set (override) every request's model")
     batch.add_argument(
         "--concurrency",
-        type=int,
+        type=_positive(int, "a positive integer"),
         default=64,
         metavar="N",
         help="calls in flight at most (default 64); halved on a 429, grown back after",
     )
     batch.add_argument(
-        "--rpm", type=float, default=None, metavar="R", help="requests per minute (paced)"
+        "--rpm",
+        type=_positive(float, "a positive number"),
+        default=None,
+        metavar="R",
+        help="requests per minute (paced)",
     )
     batch.add_argument(
         "--tpm",
-        type=float,
+        type=_positive(float, "a positive number"),
         default=None,
         metavar="T",
         help="tokens per minute (estimated before each call, corrected from its usage)",
     )
     batch.add_argument(
         "--max-cost",
-        type=float,
+        type=_positive(float, "a positive amount of USD (no --max-cost: no cap)"),
         default=None,
         metavar="USD",
-        help="stop starting calls once this run has cost this much (resume later)",
+        help="stop starting calls once this run has cost this much (resume later); "
+        "calls in flight finish, so the total may pass it by what they cost",
+    )
+    batch.add_argument(
+        "--max-attempts",
+        type=_positive(int, "a positive integer"),
+        default=DEFAULT_MAX_ATTEMPTS,
+        metavar="N",
+        help=f"attempts per request, retries included (default {DEFAULT_MAX_ATTEMPTS})",
+    )
+    batch.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="redo the output's transient error rows (no answer, 408, 429, 5xx); final "
+        "ones (400, 403, 404...) are kept",
+    )
+    batch.add_argument(
+        "--force",
+        action="store_true",
+        help="add rows to an output whose rows came from another base URL or --model (or "
+        "whose job file is missing)",
     )
     batch.add_argument(
         "--stream",
@@ -334,6 +409,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --schema: a plain JSON schema (fields with defaults not required) "
         "instead of a strict one",
+    )
+    batch.add_argument(
+        "--progress-interval",
+        type=_positive(float, "a positive number of seconds"),
+        default=5.0,
+        metavar="S",
+        help="when stderr is not a terminal: a progress line every S seconds (default 5)",
     )
     batch.add_argument("--emulator", action="store_true", help="run against the built-in emulator")
     batch.add_argument("--base-url", default=None, help="API base URL (default: OpenRouter)")
