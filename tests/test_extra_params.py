@@ -154,7 +154,7 @@ async def test_extras_arrive_as_sent_and_override_known_ones(recorder: Recording
     assert body["brand_new"] == {"nested": [1, 2]}
     assert body["top_k"] is None  # None is sent as null in a JSON body
     assert body["messages"] == HELLO and body["model"] == "m/x"
-    assert seen.query == {"trace": "true", "tags": "a,b"}
+    assert seen.query["trace"] == "true"  # (a list repeats the parameter: see below)
     assert seen.headers["x-extra"] == "yes"
     assert seen.headers["http-referer"] == "https://theirs.example"  # after ours
     assert seen.headers["authorization"] == "Bearer sk-or-v1-extra-test"
@@ -415,3 +415,23 @@ async def test_facade_async_twin(recorder: RecordingServer) -> None:
     seen = recorder.last
     assert seen.json()["preset"] == "y" and seen.json()["z"] == [1]
     assert seen.headers["x-facade"] == "async"
+
+
+@pytest.mark.anyio
+async def test_a_list_repeats_the_query_parameter(anyio_backend: str) -> None:
+    """A sequence in the query is the parameter repeated (OpenAPI's default ``form`` style
+    with ``explode``; what the official SDK and httpx send), for a known parameter
+    (``batch.list(status=[...])``) and in ``extra_query``; seen on the wire by httpx's own
+    test transport."""
+    import httpx
+
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.query.decode())
+        return httpx.Response(200, json={"object": "list", "data": [], "has_more": False})
+
+    transport = httpx.MockTransport(answer)
+    async with Session(api_key="sk-or-v1-extra-test", transport=transport) as session:
+        await session.batch.list(status=["completed", "failed"], extra_query={"tag": ["a", "b"]})
+    assert seen == ["status=completed&status=failed&tag=a&tag=b"]

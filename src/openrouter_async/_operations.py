@@ -132,7 +132,7 @@ class _Prepared:
     def __init__(self) -> None:
         self.base_url: str | None = None  # this call's own server_url
         self.path = ""
-        self.params: dict[str, str] | None = None
+        self.params: dict[str, str | list[str]] | None = None
         self.headers: dict[str, str] | None = None
         self.body: bytes | None = None
         self.form: tuple[dict[str, str], list[tuple[str, Any]]] | None = None
@@ -148,6 +148,14 @@ def _render(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(_render(v) for v in value)
     return str(value)
+
+
+def _query_value(value: Any) -> str | list[str]:
+    """A query parameter's value: a sequence repeats the parameter (``status=a&status=b``,
+    OpenAPI's default ``form`` style with ``explode``, as the official SDK sends it)."""
+    if isinstance(value, (list, tuple)):
+        return [_render(v) for v in value]
+    return _render(value)
 
 
 def prepare(op: Operation, args: Mapping[str, Any]) -> _Prepared:
@@ -166,7 +174,7 @@ def prepare(op: Operation, args: Mapping[str, Any]) -> _Prepared:
     prepared.path = path
     if op.query:
         params = {
-            wire: _render(args[py])
+            wire: _query_value(args[py])
             for py, wire in op.query
             if args[py] is not None and args[py] is not UNSET
         }
@@ -246,7 +254,7 @@ def with_extras(
     extra_body: Mapping[str, Any] | None,
     extra_query: Mapping[str, Any] | None,
     extra_headers: Mapping[str, str] | None,
-) -> tuple[bytes | None, dict[str, str] | None, dict[str, str] | None]:
+) -> tuple[bytes | None, dict[str, str | list[str]] | None, dict[str, str] | None]:
     """(body, params, headers) of a request already built as JSON bytes (the Session's own
     ``send``/``stream``) with the extras merged in the way :func:`prepare` merges them."""
     if extra_body is not None:
@@ -303,15 +311,17 @@ def _merged_json(data: Any, extra_body: Mapping[str, Any]) -> bytes:
         raise RequestValidationError(error.reason, path="extra_body") from None
 
 
-def _merged_query(params: Mapping[str, str] | None, extra_query: Any) -> dict[str, str] | None:
+def _merged_query(
+    params: Mapping[str, str | list[str]] | None, extra_query: Any
+) -> dict[str, str | list[str]] | None:
     """The query with ``extra_query`` merged in: values rendered like known parameters
-    (booleans ``true``/``false``, sequences comma-joined); ``None`` removes the parameter."""
+    (booleans ``true``/``false``, a sequence repeating the parameter); ``None`` removes it."""
     merged = dict(params) if params else {}
     for key, value in _checked_mapping(extra_query, "extra_query").items():
         if value is None:
             merged.pop(key, None)
         elif isinstance(value, (str, int, float, bool, list, tuple)):
-            merged[key] = _render(value)
+            merged[key] = _query_value(value)
         else:
             raise RequestValidationError(
                 f"expected a string, number, boolean or list, got {type(value).__name__}",
