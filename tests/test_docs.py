@@ -7,6 +7,8 @@ its language:
 * ``python``: run as a whole program in a fresh interpreter, with ``OPENROUTER_API_KEY`` and
   ``OPENROUTER_BASE_URL`` pointing at the test session's emulator, so that a block written
   for the real service (``OpenRouter(api_key=os.getenv("OPENROUTER_API_KEY"))``) runs as is.
+  A block that names ``REDIS_URL`` also gets it: the URL of a real redis-server of the docs'
+  own (tests/_redis_server.py), started when the first such block runs.
 * ``bash`` / ``console`` / ``shell``: run with bash in a scratch directory that holds a copy
   of ``examples/``, as on a fresh machine: no key, no base URL (so the CLI starts its
   built-in emulator). ``uv run X`` runs ``X`` from this project's environment.
@@ -38,6 +40,7 @@ import pytest
 
 from openrouter_async.emulator import serve_in_thread
 
+from ._redis_server import redis_server
 from .conftest import API_KEY, emulator_config_for_tests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,13 +139,21 @@ uv() {
 """
 
 
-def run_block(block: Block, emulator_url: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+def needs_redis(block: Block) -> bool:
+    return block.lang in PYTHON and "REDIS_URL" in block.code
+
+
+def run_block(
+    block: Block, emulator_url: str, workdir: Path, redis_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
     if block.lang in PYTHON:
         environment = {
             **os.environ,
             "OPENROUTER_API_KEY": API_KEY,
             "OPENROUTER_BASE_URL": emulator_url,
         }
+        if redis_url is not None:
+            environment["REDIS_URL"] = redis_url
         environment.pop("OPENROUTER_DEBUG", None)
         command = [sys.executable, "-c", block.code]
     else:
@@ -178,6 +189,13 @@ def strict_emulator_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def docs_redis_url() -> Iterator[str]:
+    """A real redis-server for the blocks that name ``REDIS_URL`` (docs/fleet.md)."""
+    with redis_server() as server:
+        yield server.url
+
+
 def is_peer_block(block: Block) -> bool:
     return bool(re.search(r"^\s*(from|import) (openrouter|openai)\b", block.code, re.M))
 
@@ -185,7 +203,8 @@ def is_peer_block(block: Block) -> bool:
 @pytest.mark.parametrize("block", [b for b in CODE if b.runnable], ids=lambda b: b.id)
 def test_block_runs(block: Block, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     name = "strict_emulator_url" if is_peer_block(block) else "docs_emulator_url"
-    done = run_block(block, request.getfixturevalue(name), tmp_path)
+    redis_url = request.getfixturevalue("docs_redis_url") if needs_redis(block) else None
+    done = run_block(block, request.getfixturevalue(name), tmp_path, redis_url)
     assert done.returncode == 0, f"{block.id} failed:\n{done.stdout}\n{done.stderr}"
     if block.expected_output is not None:
         assert output_matches(block.expected_output, done.stdout), (
