@@ -56,7 +56,7 @@ import uuid
 import weakref
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 import attrs
@@ -67,6 +67,7 @@ from .errors import OpenRouterError
 
 if TYPE_CHECKING:
     import redis
+    import redis.cluster
 
 __all__ = [
     "BudgetExhaustedError",
@@ -219,7 +220,7 @@ class RedisBudget:
         window: float = 0.1,
         timeout: float = 1.0,
         retry_interval: float = 1.0,
-        client: redis.Redis | None = None,
+        client: redis.Redis | redis.cluster.RedisCluster | None = None,
     ) -> None:
         if not isinstance(name, str) or not name or len(name) > 200:
             raise ValueError(f"name must be a non-empty str of at most 200 characters: {name!r}")
@@ -389,8 +390,9 @@ class RedisBudget:
             agent, self._agent_obj = self._agent_obj, None
         if agent is not None:
             agent.close()
-        if self._owns_client:
-            self._client.connection_pool.disconnect()  # (a later call connects again)
+        if self._owns_client:  # (then a redis.Redis of _connect's)
+            owned = cast("redis.Redis", self._client)
+            owned.connection_pool.disconnect()  # (a later call connects again)
 
     # -- for the gate ----------------------------------------------------------------------
 
