@@ -41,3 +41,16 @@ async def test_key_never_in_logs_reprs_or_errors(
     assert "-> 500" in caplog.text, "the debug logger saw the exchanges"
     for text in texts:
         assert SECRET not in text
+
+
+def test_urls_lose_their_userinfo_whatever_the_scheme() -> None:
+    """A Redis URL's password (``redis://:pw@host``, a budget's or a batch queue's) is masked
+    where URLs are shown (logs, errors, ``.request``), as an HTTP URL's userinfo is."""
+    from openrouter_async._logging import redact_url
+
+    assert redact_url("redis://:s3cret-pw@127.0.0.1:6379/0") == "redis://***@127.0.0.1:6379/0"
+    assert redact_url("rediss://user:s3cret-pw@host") == "rediss://***@host"
+    assert redact_url("https://u:p@openrouter.ai/api/v1") == "https://***@openrouter.ai/api/v1"
+    assert redact_url("https://openrouter.ai/api/v1/keys?key=abc") == (
+        "https://openrouter.ai/api/v1/keys?key=***"
+    )

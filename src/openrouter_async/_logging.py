@@ -21,7 +21,8 @@ _LOGGER_NAME = "openrouter_async"
 
 # Query parameters whose values are secrets wherever they appear.
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:key|api_key|token|code|code_verifier)=)[^&#]*")
-_USERINFO = re.compile(r"(https?://)[^/@]+@")
+# Any scheme's user and password (https://u:p@, redis://:password@, rediss://user:pw@).
+_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
