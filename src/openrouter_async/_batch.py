@@ -71,6 +71,12 @@ finished by running it again, and every id ends up in the output exactly once:
 - An exclusive ``flock`` on the output (POSIX) refuses a second job writing to the same file
   at the same time (which could duplicate rows); the kernel releases it when a job dies.
 
+Routes: ``via="live"`` (the default) makes one call per row; ``via="batch-api"`` sends the
+rows through OpenRouter's Batch API (about half the price; the batches are recorded in the job
+file before the job waits on them, so a killed job resumes by polling them, never paying
+twice) and ``via="auto"`` sends what the Batch API takes through it and the rest live: see
+:mod:`._batch_route`.
+
 Provenance: the job file ``OUT.jsonl.job.json`` (:mod:`._batch_provenance`) records where the
 rows came from (the base URL, or ``"emulator"``; the ``model`` override; the route). A run
 against another base URL or model than the rows already there is refused
@@ -190,7 +196,8 @@ class BatchStats:
     elapsed: float = 0.0
     #: Why the job stopped starting calls (``max_cost`` reached, 401/402), or None.
     stopped: str | None = None
-    #: What stopped it: ``"max_cost"`` or ``"account"`` (a 401 or 402), or None.
+    #: What stopped it: ``"max_cost"``, ``"account"`` (a 401 or 402) or ``"batch_api"`` (a
+    #: batch ended before some of its requests ran, or was not taken), or None.
     stopped_by: str | None = None
     #: Bytes of a trailing partial line cut from the output when the run started (a row
     #: whose write was interrupted by a kill; it is redone).
@@ -213,6 +220,15 @@ class BatchStats:
     warnings: list[str] = attrs.field(factory=list)
     #: Where this run's rows come from (recorded in the job file), once it started.
     target: Target | None = None
+    #: The Batch API route (``via``, :mod:`._batch_route`): rows written from its results,
+    #: batches this run submitted, their cost (part of ``cost``, at the batch price), what the
+    #: same rows would have cost live, and the estimate made before submitting (``max_cost``).
+    batch_api_rows: int = 0
+    batch_api_batches: int = 0
+    batch_api_cost: float = 0.0
+    batch_api_live_cost: float = 0.0
+    batch_api_estimate: float = 0.0
+    _batch_api_waiting: str | None = attrs.field(default=None, repr=False)
     _started: float | None = attrs.field(default=None, repr=False)
     _finished: bool = attrs.field(default=False, repr=False)
     _limiter: Limiter | None = attrs.field(default=None, repr=False, eq=False)
@@ -235,6 +251,12 @@ class BatchStats:
     def complete(self) -> bool:
         """Every request of the input has its row (this run's or an earlier one's)."""
         return self._finished and self.remaining == 0
+
+    @property
+    def batch_api_reserved(self) -> float:
+        """Of the Batch API's estimate (``max_cost``), what its rows have not cost yet: the
+        live rows of ``via="auto"`` keep within the cap minus it."""
+        return max(0.0, self.batch_api_estimate - self.batch_api_cost)
 
     @property
     def final_error_rows(self) -> int:
@@ -325,6 +347,8 @@ class BatchStats:
                     f"slowed down: {state.limit} of {state.max_limit} calls at a time after "
                     "429s (grows back while calls succeed)"
                 )
+        if self._batch_api_waiting is not None:
+            return self._batch_api_waiting
         if self._retrying:
             return f"retrying: {self._retrying} calls wait out their back-off"
         return None
@@ -355,6 +379,10 @@ class BatchStats:
             "refused_rows": self.refused_rows,
             "retried_errors": self.retried_errors,
             "target": self.target.as_json() if self.target is not None else None,
+            "batch_api_rows": self.batch_api_rows,
+            "batch_api_batches": self.batch_api_batches,
+            "batch_api_cost": self.batch_api_cost,
+            "batch_api_live_cost": self.batch_api_live_cost,
         }
 
     def _count_error_row(self, custom_id: str | int, kind: str) -> None:
@@ -383,6 +411,11 @@ class BatchJob:
     origin is not recorded); ``retry_errors`` redoes the output's transient error rows;
     ``target`` is what the job file records as the base URL (default: the Session's; the CLI
     passes ``"emulator"`` for its built-in emulator, whose port changes from run to run).
+
+    ``via`` is the route (:mod:`._batch_route`): ``"live"`` (one call per row), ``"batch-api"``
+    (OpenRouter's Batch API, about half the price: ``batch_size`` requests per batch at most,
+    polled every ``poll_interval`` seconds at first) or ``"auto"`` (the Batch API for what it
+    takes, the rest live).
     """
 
     def __init__(
@@ -400,7 +433,15 @@ class BatchJob:
         force: bool = False,
         retry_errors: bool = False,
         target: str | None = None,
+        via: str = "live",
+        batch_size: int = 5000,
+        poll_interval: float = 5.0,
     ) -> None:
+        from ._batch_route import check_route_options
+
+        self.via, self.batch_size, self.poll_interval = check_route_options(
+            via, batch_size, poll_interval
+        )
         if type(concurrency) is not int or concurrency < 1:
             raise ValueError(f"concurrency must be an integer of at least 1, got {concurrency!r}")
         if max_cost is not None and not (0 < max_cost < math.inf):
@@ -452,6 +493,10 @@ class BatchJob:
         self._scan = found
         self.stats.total = found.total
         self.stats.warnings = found.warnings()
+        if self.via != "live":
+            from ._batch_route import check_input
+
+            check_input(self)  # (BatchError: lines the Batch API cannot take)
         return self.stats
 
     def _check_files(self) -> None:
@@ -498,7 +543,7 @@ class BatchJob:
         from ._logging import redact_url
 
         base_url = self.target or redact_url(session.base_url).rstrip("/")
-        self._target = stats.target = Target(base_url, self.model)
+        self._target = stats.target = Target(base_url, self.model, self.via)
         stats._limiter = session.limiter
         try:
             self._fd = await anyio.to_thread.run_sync(self._open_output)
@@ -506,9 +551,13 @@ class BatchJob:
             name = error.filename or self.output_path
             raise BatchError(f"cannot write {name}: {_reason(error)}") from None
         try:
-            async with session.map(
-                self._items(), call=self._call, concurrency=self.concurrency
-            ) as results:
+            from ._batch_route import routed_items
+
+            # (the Batch API's share, and batches a killed run left, go on meanwhile)
+            async with (
+                routed_items(self, session) as items,
+                session.map(items, call=self._call, concurrency=self.concurrency) as results,
+            ):
                 async for result in results:
                     self._record(result)
         finally:
@@ -734,7 +783,8 @@ class BatchJob:
             stats.prompt_tokens += _number(getattr(usage, "prompt_tokens", 0))
             stats.completion_tokens += _number(getattr(usage, "completion_tokens", 0))
             stats.cost += _number(getattr(usage, "cost", 0.0))
-            if self.max_cost is not None and stats.cost >= self.max_cost and not stats.stopped:
+            spent = stats.cost + stats.batch_api_reserved  # (what submitted batches will cost)
+            if self.max_cost is not None and spent >= self.max_cost and not stats.stopped:
                 stats.stopped = f"max_cost ${self.max_cost:g} reached"
                 stats.stopped_by = "max_cost"
         if schema is not None:
@@ -808,6 +858,9 @@ async def run_batch(
     force: bool = False,
     retry_errors: bool = False,
     target: str | None = None,
+    via: str = "live",
+    batch_size: int = 5000,
+    poll_interval: float = 5.0,
     **session_options: Any,
 ) -> BatchStats:
     """Run a batch job (see the module docstring) on ``session``, or on a Session made from
@@ -825,6 +878,9 @@ async def run_batch(
         force=force,
         retry_errors=retry_errors,
         target=target,
+        via=via,
+        batch_size=batch_size,
+        poll_interval=poll_interval,
     )
     if session is not None:
         if session_options:

@@ -12,14 +12,19 @@ any of this); ``results.jsonl.job.json`` records the job::
 - ``target`` is where the rows come from: ``base_url`` (the API's base URL, credentials
   redacted, or ``"emulator"`` for the CLI's built-in emulator, whose port changes from run to
   run), ``model`` (the ``--model`` every request was set to, or ``null``: each line's own) and
-  ``route`` (``"live"``: one call per row; a Batch API route will add its own). A run that
-  would add rows from another ``base_url`` or ``model`` than the rows already there is refused
-  unless forced; the route may change (the same API and models, another way to reach them).
+  ``route`` (``"live"``: one call per row; ``"batch-api"`` / ``"auto"``: through OpenRouter's
+  Batch API, see :mod:`._batch_route`; each such row also says ``"route": "batch-api"``). A
+  run that would add rows from another ``base_url`` or ``model`` than the rows already there
+  is refused unless forced; the route may change (the same API and models, another way to
+  reach them).
 - ``runs`` is the history (the last 100 runs): who wrote what, and which runs were forced.
 
 The file is replaced whole (a temporary file renamed over it) while the job holds the output's
 lock, so it is never half-written. Keys this version does not know are kept as they are, so
-that a later job (a Batch API route recording its remote batches) can add its own state here.
+that a later job can add its own state here: the Batch API route keeps its batches under
+``"batch_api"`` (``{"batches": [{"id", "state", "endpoint", "model", "custom_ids", "nonce",
+...}]}``), recorded before each batch is submitted and again with its id, so that a resumed
+job polls them instead of paying for them twice.
 """
 
 from __future__ import annotations

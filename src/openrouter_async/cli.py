@@ -38,6 +38,7 @@ EXIT_MAX_COST = 3
 EXIT_FINAL_ERRORS = 4
 EXIT_TRANSIENT_ERRORS = 5
 EXIT_ACCOUNT = 6
+EXIT_BATCH_API = 7
 EXIT_INTERRUPTED = 130
 _BATCH_EXIT_STATUS = """\
 exit status:
@@ -51,6 +52,8 @@ exit status:
     5    done, but the output has transient error rows (no answer, 408, 429, 5xx): run again
          with --retry-errors
     6    stopped by an account error (401 a bad key, 402 no credits): fix it, run again
+    7    --via batch-api/auto: a batch ended (expired, cancelled) before some of its
+         requests ran, or the Batch API did not take one; run again to submit those
     130  interrupted (Ctrl-C); run again to resume
 """
 
@@ -143,9 +146,14 @@ def _batch(args: argparse.Namespace) -> int:
     import anyio
     import attrs
 
+    from ._batch_workers import budget_options, run_fleet
+
+    if args.workers is not None or args.queue is not None:
+        return run_fleet(args)  # many worker processes on one job
     from ._batch import DEFAULT_BATCH_RETRIES, BatchError, BatchJob
     from ._batch_progress import batch_progress
     from ._batch_provenance import EMULATOR
+    from ._batch_route import route_options
     from ._session import Session
 
     try:
@@ -162,6 +170,7 @@ def _batch(args: argparse.Namespace) -> int:
             strict_schema=not args.loose_schema,
             force=args.force,
             retry_errors=args.retry_errors,
+            **route_options(args),  # --via, --batch-size, --poll-interval
         )
     except ValueError as error:  # RequestValidationError too: a class with no JSON schema
         print(f"error: {error}", file=sys.stderr)
@@ -187,6 +196,7 @@ def _batch(args: argparse.Namespace) -> int:
             "rpm": args.rpm,
             "tpm": args.tpm,
         }
+        options.update(budget_options(args))  # --redis URL --budget NAME: shared limits
 
         async def run() -> BatchStats:
             async with Session(**options) as session:
@@ -214,6 +224,8 @@ def _batch(args: argparse.Namespace) -> int:
 def exit_status(stats: BatchStats) -> int:
     """The ``batch`` command's exit status for a job that ran (``EXIT_*``)."""
     if stats.stopped is not None and stats.remaining:
+        if stats.stopped_by == "batch_api":
+            return EXIT_BATCH_API
         return EXIT_MAX_COST if stats.stopped_by == "max_cost" else EXIT_ACCOUNT
     if stats.transient_error_rows:
         return EXIT_TRANSIENT_ERRORS
@@ -243,6 +255,9 @@ def _summary(stats: BatchStats, output: str) -> str:
         f"cost ${stats.cost:.6f}, {stats.requests_per_second:,.1f} req/s, "
         f"{stats.elapsed:.2f} s",
     ]
+    from ._batch_route import route_summary
+
+    lines.extend(route_summary(stats))
     if stats.retried_errors:
         lines.append(
             f"  retried {stats.retried_errors:,} transient error rows of an earlier run "
@@ -420,6 +435,12 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--emulator", action="store_true", help="run against the built-in emulator")
     batch.add_argument("--base-url", default=None, help="API base URL (default: OpenRouter)")
     batch.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    from ._batch_route import add_route_arguments
+
+    add_route_arguments(batch)  # --via live|batch-api|auto, --batch-size, --poll-interval
+    from ._batch_queue import add_batch_arguments
+
+    add_batch_arguments(batch)  # --workers, --queue/--job, --redis/--budget
     batch.set_defaults(run=_batch)
 
     chat = commands.add_parser("chat", help="send one chat message and stream the answer")
@@ -443,6 +464,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["batch"] and words[1:2] in (["worker"], ["status"]):
+        from ._batch_workers import main as fleet_main  # (its own subcommands)
+
+        return fleet_main(words[1:])
     args = _parser().parse_args(argv)
     code: int = args.run(args)
     return code
