@@ -341,6 +341,9 @@ def test_workers_wait_out_a_restart_of_the_queue(tmp_path: Path, api_url: str, j
         code, _, err = run(
             *("batch", str(source), "-o", str(output), "--queue", server.url, "--job", job),
             *("--workers", "0", "--concurrency", "1", "--base-url", api_url),
+            # a read whose answer the restart cut off leaves its lines pending: taken over
+            # after this, not after the default 30 s
+            *("--claim-idle", "2"),
         )
         assert "300 lines queued" in err
         workers = [worker(server, job, api_url, backend) for backend in ("asyncio", "trio")]
