@@ -655,6 +655,28 @@ class ParsedStream(Generic[T]):
 # -- the chat group's methods --------------------------------------------------------------
 
 
+async def _parse_via(
+    send: Callable[..., Awaitable[Any]], messages: Any, response_format: type[T], arguments: Any
+) -> ParsedChatResult[T]:
+    """``parse`` on an async ``send`` (the Session's, or the facade's ``send_async``)."""
+    result: ChatResult = await send(messages=messages, **arguments)
+    return parse_result(result, response_format)
+
+
+def _stream_via(
+    send: Callable[..., Awaitable[Any]], messages: Any, response_format: type[T], arguments: Any
+) -> AsyncParsedStream[T]:
+    """``stream_parse`` on an async ``send``: the request goes out on entering the stream."""
+
+    async def open_stream() -> AsyncStream[ChatStreamChunk]:
+        stream: AsyncStream[ChatStreamChunk] = await send(
+            messages=messages, stream=True, **arguments
+        )
+        return stream
+
+    return AsyncParsedStream(open_stream, response_format)
+
+
 class AsyncParseMixin:
     """``session.chat.parse`` and ``session.chat.stream_parse``."""
 
@@ -684,9 +706,7 @@ class AsyncParseMixin:
         :class:`~openrouter_async.StructuredOutputError` (``.content`` is the raw text).
         """
         arguments = _arguments("parse", response_format, strict, dict(kwargs))
-        send: Callable[..., Awaitable[Any]] = cast("Any", self).send
-        result: ChatResult = await send(messages=messages, **arguments)
-        return parse_result(result, response_format)
+        return await _parse_via(cast("Any", self).send, messages, response_format, arguments)
 
     def stream_parse(
         self,
@@ -703,15 +723,7 @@ class AsyncParseMixin:
         ``"refusal.done"``), and ``await stream.get_final_completion()``. The arguments
         are checked here, before anything is sent; the request goes out on entering."""
         arguments = _arguments("stream_parse", response_format, strict, dict(kwargs))
-        send: Callable[..., Awaitable[Any]] = cast("Any", self).send
-
-        async def open_stream() -> AsyncStream[ChatStreamChunk]:
-            stream: AsyncStream[ChatStreamChunk] = await send(
-                messages=messages, stream=True, **arguments
-            )
-            return stream
-
-        return AsyncParsedStream(open_stream, response_format)
+        return _stream_via(cast("Any", self).send, messages, response_format, arguments)
 
 
 class ParseMixin:
@@ -744,9 +756,8 @@ class ParseMixin:
     ) -> ParsedChatResult[T]:
         """:meth:`parse` as a coroutine."""
         arguments = _arguments("parse_async", response_format, strict, dict(kwargs))
-        send: Callable[..., Awaitable[Any]] = cast("Any", self).send_async
-        result: ChatResult = await send(messages=messages, **arguments)
-        return parse_result(result, response_format)
+        send = cast("Any", self).send_async
+        return await _parse_via(send, messages, response_format, arguments)
 
     def stream_parse(
         self,
@@ -778,12 +789,5 @@ class ParseMixin:
     ) -> AsyncParsedStream[T]:
         """:meth:`stream_parse` with ``async with`` / ``async for``."""
         arguments = _arguments("stream_parse_async", response_format, strict, dict(kwargs))
-        send: Callable[..., Awaitable[Any]] = cast("Any", self).send_async
-
-        async def open_stream() -> AsyncStream[ChatStreamChunk]:
-            stream: AsyncStream[ChatStreamChunk] = await send(
-                messages=messages, stream=True, **arguments
-            )
-            return stream
-
-        return AsyncParsedStream(open_stream, response_format)
+        send = cast("Any", self).send_async
+        return _stream_via(send, messages, response_format, arguments)

@@ -801,20 +801,8 @@ class ToolRunnerMixin:
         max_rounds: int = DEFAULT_MAX_ROUNDS,
         **kwargs: Unpack[ChatSendOptions],
     ) -> ToolRun:
-        """Call the model with ``tools`` and run the tool calls it makes until it answers
-        without one; return the last completion and the whole conversation.
-
-        ``tools``: functions (sync or async) or :func:`tool` objects, and server tools
-        (``{"type": "openrouter:datetime"}``, sent as they are). The calls of one answer
-        run concurrently, sync functions in worker threads. An unknown tool, arguments that
-        are not JSON or do not fit the signature, and an exception a tool raised are sent
-        back to the model as the tool's answer (``"Error: ..."``), so it can try again.
-        ``max_rounds`` caps the model calls: the last still asking for tools raises
-        :class:`ToolRoundsExceededError` (with the conversation so far). Every other keyword
-        argument (``temperature=``, ``tool_choice=``, ``parallel_tool_calls=``, ``retries=``
-        ...) goes to each ``chat.send``; a forced ``tool_choice`` applies to the first call
-        only. ``stream=True`` and ``n > 1`` are refused.
-        """
+        """The coroutine form of :meth:`run_tools` (see :meth:`AsyncToolRunnerMixin.run_tools`
+        for what it does)."""
         send = cast("Chat", self).send_async
         return await _run(
             send,
